@@ -1,0 +1,304 @@
+/**
+ * The commands behind the CLI: check every flag, build the stages (source, formatter, transport, checkpoint,
+ * dead letters), run the pipeline and print one summary line. No stage logic lives here.
+ */
+import cliProgress from 'cli-progress';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Checkpoint } from './checkpoint.js';
+import { DeadLetterFile, readDeadLetters } from './dead-letter.js';
+import { DEMO_REGISTRY_ID, writeDemoRegistry } from './demo.js';
+import { ConfigurationError, ExportError } from './errors.js';
+import { createFormatter, isFormatName, type FormatName } from './formatters/index.js';
+import { runPipeline, type PipelineResult, type PreparedRecord } from './pipeline.js';
+import { RETRY_DEFAULTS } from './retry.js';
+import { RegistrySource } from './source.js';
+import { parseHeaders, type Transport } from './transport.js';
+import { createTransport, REQUIRED_FORMAT, resolveTransport, type TransportName } from './transports/index.js';
+
+/** Flags as commander hands them over (strings until checked here). */
+export interface DeliveryFlags {
+  output?: string;
+  transport?: string;
+  header?: string[];
+  batchSize?: string;
+  maxBatchEvents?: string;
+  maxBatchBytes?: string;
+  retryMaxDuration?: string;
+  timeout?: string;
+  deadLetter?: string;
+  caFile?: string;
+  insecure?: boolean;
+  splunkAck?: boolean;
+  splunkAckInterval?: string;
+  splunkAckTimeout?: string;
+  esNamespace?: string;
+  esIndex?: string;
+  sentinelWorkspaceId?: string;
+  sentinelSharedKeyFile?: string;
+  sentinelLogType?: string;
+  azureScope?: string;
+  quiet?: boolean;
+}
+
+export interface ExportFlags extends DeliveryFlags {
+  db: string;
+  format?: string;
+  registryId: string;
+  since?: string;
+  limit?: string;
+  splunkSource?: string;
+  splunkSourcetype?: string;
+  splunkIndex?: string;
+  splunkHost?: string;
+  state?: string;
+  follow?: boolean;
+  pollInterval?: string;
+  flushInterval?: string;
+}
+
+export function parseCount(value: string | undefined, flag: string, min = 0): number | null {
+  if (value === undefined) return null;
+  if (!/^\d+$/.test(value.trim()) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
+    throw new ConfigurationError(`${flag} must be a whole number${min > 0 ? ` of at least ${min}` : ' (0 or more)'}, not '${value}'`);
+  }
+  return Number(value);
+}
+
+/** "90", "90s", "500ms", "5m", "1h" → milliseconds (a bare number is seconds). */
+export function parseDuration(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new ConfigurationError(`${flag} must be a duration such as 500ms, 30s, 5m or 1h, not '${value}'`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
+}
+
+function log(quiet: boolean | undefined): (message: string) => void {
+  return quiet ? () => undefined : (message) => process.stderr.write(`oversight: ${message}\n`);
+}
+
+interface Delivery {
+  transportName: TransportName;
+  transport: Transport;
+  limits: { maxEvents: number; maxBytes: number };
+  retry: typeof RETRY_DEFAULTS;
+}
+
+/** Everything about where records go, checked before the registry is read or the output touched. */
+function prepareDelivery(f: DeliveryFlags, format: FormatName | null, formatFlagGiven: boolean): Delivery & { format: FormatName } {
+  const output = f.output ?? '-';
+  const transportName = resolveTransport(output, f.transport ?? 'auto');
+  const needed = REQUIRED_FORMAT[transportName];
+  const fmt = format ?? needed ?? null;
+  if (!fmt) throw new ConfigurationError('--format is required (choices: ecs, sentinel, splunk)');
+  if (needed && fmt !== needed) {
+    throw new ConfigurationError(
+      `${transportName} carries ${needed} records, not ${fmt}: ${formatFlagGiven ? `use --format ${needed}` : 'check the input'} or another --transport`,
+    );
+  }
+  const maxEvents = parseCount(f.batchSize, '--batch-size', 1) ?? parseCount(f.maxBatchEvents, '--max-batch-events', 1);
+  const maxBytes = parseCount(f.maxBatchBytes, '--max-batch-bytes', 1);
+  const retry = { ...RETRY_DEFAULTS, maxDurationMs: parseDuration(f.retryMaxDuration ?? '5m', '--retry-max-duration') };
+  const timeoutMs = parseDuration(f.timeout ?? '30s', '--timeout');
+  if (timeoutMs < 1) throw new ConfigurationError('--timeout must be more than 0');
+  const headers = parseHeaders(f.header ?? []);
+  const transport = createTransport({
+    output,
+    transport: transportName,
+    headers,
+    http: { caFile: f.caFile ?? null, insecure: f.insecure ?? false, timeoutMs },
+    splunkAck: f.splunkAck
+      ? {
+          pollIntervalMs: parseDuration(f.splunkAckInterval ?? '10s', '--splunk-ack-interval'),
+          timeoutMs: parseDuration(f.splunkAckTimeout ?? '5m', '--splunk-ack-timeout'),
+        }
+      : null,
+    esNamespace: f.esNamespace ?? 'default',
+    esIndex: f.esIndex ?? null,
+    sentinelWorkspaceId: f.sentinelWorkspaceId ?? null,
+    sentinelSharedKeyFile: f.sentinelSharedKeyFile ?? null,
+    sentinelLogType: f.sentinelLogType ?? 'Oversight',
+    azureScope: f.azureScope ?? 'https://monitor.azure.com//.default',
+    env: process.env,
+  });
+  const limits = {
+    maxEvents: maxEvents ?? transport.defaults.maxEvents,
+    maxBytes: maxBytes ?? transport.defaults.maxBytes,
+  };
+  if (limits.maxBytes > transport.hardMaxBytes) {
+    throw new ConfigurationError(`--max-batch-bytes ${limits.maxBytes} is over what ${transportName} accepts (${transport.hardMaxBytes})`);
+  }
+  return { transportName, transport, limits, retry, format: fmt };
+}
+
+function summary(r: PipelineResult, fmt: string, d: Delivery, deadLetter: DeadLetterFile | null): string {
+  const via = d.transportName === 'stdout' || d.transportName === 'file' ? '' : ` via ${d.transportName}`;
+  const extras: string[] = [];
+  if (r.deadLettered) extras.push(`${r.deadLettered} dead-lettered to ${deadLetter?.file}`);
+  if (r.duplicates) extras.push(`${r.duplicates} already present`);
+  if (r.retries) extras.push(`${r.retries} retried request(s)`);
+  return `exported ${r.exported} event(s) as ${fmt}${via}${extras.length ? ` (${extras.join(', ')})` : ''}`;
+}
+
+/** SIGINT/SIGTERM once: finish the batch in flight and checkpoint. Twice: leave now. */
+function stopOnSignals(say: (m: string) => void): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const handler = (sig: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(130);
+    say(`${sig}: finishing the batch in flight (send the signal again to quit at once)`);
+    controller.abort();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+export async function runExport(f: ExportFlags): Promise<void> {
+  const say = log(f.quiet);
+  const since = parseCount(f.since, '--since');
+  const limit = parseCount(f.limit, '--limit');
+  const pollIntervalMs = parseDuration(f.pollInterval ?? '250ms', '--poll-interval');
+  const flushIntervalMs = parseDuration(f.flushInterval ?? '500ms', '--flush-interval');
+  if (f.format !== undefined && !isFormatName(f.format)) createFormatter(f.format);
+  if (!f.registryId) throw new ConfigurationError('--registry-id must not be empty');
+
+  const source = RegistrySource.open(f.db);
+  let transport: Transport | null = null;
+  let deadLetter: DeadLetterFile | null = null;
+  const signals = stopOnSignals(say);
+  try {
+    const d = prepareDelivery(f, (f.format as FormatName | undefined) ?? null, f.format !== undefined);
+    transport = d.transport;
+    const checkpoint = f.state ? Checkpoint.open(f.state, { registryId: f.registryId, database: f.db }) : null;
+    if (checkpoint && checkpoint.lastRowid > 0 && source.count(checkpoint.lastRowid - 1) === 0) {
+      throw new ConfigurationError(
+        `state file ${f.state} is past the registry's last event (rowid ${checkpoint.lastRowid}): was the registry replaced? move the state file away to export from the start`,
+      );
+    }
+    deadLetter = f.deadLetter ? new DeadLetterFile(f.deadLetter, d.transportName, d.format) : null;
+    const formatter = createFormatter(d.format, {
+      source: f.splunkSource ?? 'oversight:registry',
+      sourcetype: f.splunkSourcetype ?? 'oversight:beacon',
+      index: f.splunkIndex ?? null,
+      host: f.splunkHost ?? null,
+    });
+    const bar = progressBar(f, () => Math.min(source.count(checkpoint?.lastRowid ?? 0, since), limit ?? Infinity));
+    let result: PipelineResult;
+    try {
+      result = await runPipeline({
+        source, registryId: f.registryId, formatter, transport: d.transport, limits: d.limits, retry: d.retry,
+        since, limit, follow: f.follow ?? false, pollIntervalMs, flushIntervalMs,
+        checkpoint, deadLetter, stop: signals.signal, log: say,
+        ...(bar ? { onProgress: (n: number) => bar.update(n) } : {}),
+      });
+    } finally {
+      bar?.stop();
+    }
+    if (!f.quiet) process.stderr.write(summary(result, d.format, d, deadLetter) + '\n');
+  } finally {
+    signals.dispose();
+    deadLetter?.close();
+    await transport?.close();
+    source.close();
+  }
+}
+
+function progressBar(f: ExportFlags, total: () => number): cliProgress.SingleBar | null {
+  if (f.quiet || f.follow || !process.stderr.isTTY) return null;
+  const n = total();
+  if (n < 50_000) return null;
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: 'exporting [{bar}] {percentage}% | {value}/{total} events | {eta_formatted} left',
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(n, 0);
+  return bar;
+}
+
+export interface ReplayFlags extends DeliveryFlags {
+  deadLetter: string;
+  deadLetterOut?: string;
+}
+
+export async function runReplay(f: ReplayFlags): Promise<void> {
+  const say = log(f.quiet);
+  if (!fs.existsSync(f.deadLetter)) throw new ConfigurationError(`dead-letter file not found: ${f.deadLetter}`);
+  if (f.deadLetterOut && path.resolve(f.deadLetterOut) === path.resolve(f.deadLetter)) {
+    throw new ConfigurationError('--dead-letter-out must be another file than --dead-letter');
+  }
+  let format: FormatName | null = null;
+  for (const dl of readDeadLetters(f.deadLetter)) {
+    if (!isFormatName(dl.format)) throw new ConfigurationError(`${f.deadLetter}, line ${dl.line}: unknown format '${dl.format}'`);
+    if (format && dl.format !== format) {
+      throw new ConfigurationError(`${f.deadLetter} mixes ${format} and ${dl.format} records: replay each to its own SIEM`);
+    }
+    format = dl.format;
+  }
+  if (!format) {
+    if (!f.quiet) process.stderr.write(`replayed 0 event(s): ${f.deadLetter} is empty\n`);
+    return;
+  }
+  const d = prepareDelivery({ ...f, deadLetter: undefined }, format, false);
+  const deadLetter = f.deadLetterOut ? new DeadLetterFile(f.deadLetterOut, d.transportName, format) : null;
+  const records = (function* (): Generator<PreparedRecord> {
+    for (const dl of readDeadLetters(f.deadLetter)) {
+      yield { rowid: dl.rowid, event_id: dl.event_id, registry_id: dl.registry_id, record: JSON.stringify(dl.record) };
+    }
+  })();
+  try {
+    const result = await runPipeline({
+      source: records, registryId: '', formatter: () => '', transport: d.transport, limits: d.limits, retry: d.retry,
+      deadLetter, log: say,
+    });
+    if (!f.quiet) process.stderr.write(summary(result, format, d, deadLetter).replace(/^exported/, 'replayed') + '\n');
+  } finally {
+    deadLetter?.close();
+    await d.transport.close();
+  }
+}
+
+export interface DemoFlags {
+  db?: string;
+  events?: string;
+  seed?: string;
+  format?: string;
+  output?: string;
+}
+
+export async function runDemo(f: DemoFlags): Promise<void> {
+  const events = parseCount(f.events ?? '300', '--events', 1)!;
+  const seed = parseCount(f.seed ?? '2026', '--seed')!;
+  if (f.db) {
+    const made = writeDemoRegistry(f.db, { events, seed });
+    process.stderr.write(
+      `wrote demo registry ${f.db}: ${made.events} event(s) from ${made.beacons} beacon(s)\n` +
+        `export it with: oversight siem export --db ${f.db} --registry-id ${DEMO_REGISTRY_ID.slice(0, 16)} --format ecs\n`,
+    );
+    return;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oversight-demo-'));
+  const db = path.join(dir, 'registry.sqlite');
+  try {
+    writeDemoRegistry(db, { events, seed });
+    process.stderr.write(`demo registry: ${events} events in a temporary ${db} (oversight demo --db PATH keeps one)\n`);
+    await runExport({ db, registryId: DEMO_REGISTRY_ID, format: f.format ?? 'splunk', output: f.output ?? '-' });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export { ExportError };

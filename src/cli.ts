@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+/**
+ * `oversight`: flags in, stages wired, exit code out. Usage errors exit 2, runtime failures exit 1, and every
+ * failure is one line on stderr with secrets masked.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import { runDemo, runExport, runReplay } from './cli-export.js';
+import { ConfigurationError, errorMessage, ExportError, redact } from './errors.js';
+import { FORMAT_NAMES } from './formatters/index.js';
+import { TRANSPORT_NAMES } from './transports/index.js';
+
+const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** Flags shared by `siem export` and `siem replay`: where records go and how. */
+function addDeliveryOptions(cmd: Command, withDeadLetter = true): Command {
+  if (withDeadLetter) cmd.option('--dead-letter <file>', 'append records the SIEM refuses to this JSON-lines file and keep going');
+  return cmd
+    .option('--output <target>', "'-' for stdout (JSON lines), a file path (appended JSON lines), or an http(s):// URL", '-')
+    .addOption(new Option('--transport <name>', 'how to deliver to a URL; auto decides from the URL').choices(TRANSPORT_NAMES).default('auto'))
+    .option('--header <header>', "extra HTTP header 'Name: value' (repeatable; values are never printed)", collect, [])
+    .option('--batch-size <n>', 'events per request (same as --max-batch-events)')
+    .option('--max-batch-events <n>', 'events per request (default per transport)')
+    .option('--max-batch-bytes <n>', 'bytes per request (default per transport, within the SIEM limit)')
+    .option('--retry-max-duration <duration>', 'how long one batch may be retried before the export fails (e.g. 90s, 5m)', '5m')
+    .option('--timeout <duration>', 'timeout of one HTTP request', '30s')
+    .option('--ca-file <pem>', 'trust this CA for the SIEM certificate')
+    .option('--insecure', 'do not verify the SIEM certificate (testing only)', false)
+    .option('--splunk-ack', 'Splunk HEC: wait for indexer acknowledgement before checkpointing', false)
+    .option('--splunk-ack-interval <duration>', 'Splunk HEC: how often to poll for acknowledgements', '10s')
+    .option('--splunk-ack-timeout <duration>', 'Splunk HEC: resend a batch not acknowledged within this time', '5m')
+    .option('--es-namespace <ns>', 'Elasticsearch: data stream namespace (logs-oversight.beacon-<ns>)', 'default')
+    .option('--es-index <name>', 'Elasticsearch: write to this index or data stream instead')
+    .option('--sentinel-workspace-id <id>', 'Sentinel Data Collector API: workspace id (default: from the URL)')
+    .option('--sentinel-shared-key-file <file>', 'Sentinel Data Collector API: file holding the shared key (or OVERSIGHT_SENTINEL_SHARED_KEY)')
+    .option('--sentinel-log-type <name>', 'Sentinel Data Collector API: custom log type (table <name>_CL)', 'Oversight')
+    .option('--azure-scope <scope>', 'Azure Logs Ingestion API: token scope', 'https://monitor.azure.com//.default')
+    .option('--quiet', 'print nothing but errors', false);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('oversight')
+    .description('Deliver Oversight registry beacon events to Splunk, Microsoft Sentinel / Azure Monitor and Elastic.')
+    .version(pkg.version, '--version')
+    .showSuggestionAfterError(true);
+
+  const siem = program.command('siem').description('export registry events to a SIEM');
+
+  addDeliveryOptions(
+    siem
+      .command('export')
+      .description('export registry events as Splunk HEC, ECS or Sentinel records')
+      .requiredOption('--db <path>', 'registry SQLite database (opened read-only)')
+      .addOption(new Option('--format <fmt>', 'record format (default: the one the transport needs)').choices(FORMAT_NAMES))
+      .requiredOption('--registry-id <id>', "the registry's identifier (its Ed25519 public key hex or a short id)")
+      .option('--since <unix_ts>', 'only events whose timestamp is at or after this Unix time')
+      .option('--limit <n>', 'export at most this many events')
+      .option('--splunk-source <source>', 'Splunk: source', 'oversight:registry')
+      .option('--splunk-sourcetype <sourcetype>', 'Splunk: sourcetype', 'oversight:beacon')
+      .option('--splunk-index <index>', 'Splunk: index (default: the token default)')
+      .option('--splunk-host <host>', 'Splunk: host (default: the registry id)')
+      .option('--state <file>', 'checkpoint file: resume after the last event the SIEM acknowledged')
+      .option('--follow', 'keep running and deliver new events as the registry records them', false)
+      .option('--poll-interval <duration>', 'with --follow: how often to look for new events', '250ms')
+      .option('--flush-interval <duration>', 'with --follow: send a partial batch once it is this old', '500ms'),
+  ).action(async (opts) => {
+    await runExport(opts);
+  });
+
+  addDeliveryOptions(
+    siem
+      .command('replay')
+      .description('send the records of a dead-letter file again')
+      .requiredOption('--dead-letter <file>', 'dead-letter file to read (it is left as it is)')
+      .option('--dead-letter-out <file>', 'append records refused again to this file and keep going'),
+    false,
+  ).action(async (opts) => {
+    await runReplay(opts);
+  });
+
+  program
+    .command('demo')
+    .description('write a realistic demo registry and export it')
+    .option('--db <path>', 'write the demo registry here and stop (a new file); without it, a temporary registry is exported')
+    .option('--events <n>', 'number of events', '300')
+    .option('--seed <n>', 'random seed (the same seed gives the same registry)', '2026')
+    .addOption(new Option('--format <fmt>', 'format of the export').choices(FORMAT_NAMES).default('splunk'))
+    .option('--output <target>', "where the export goes: '-' for stdout or a file path", '-')
+    .action(async (opts) => {
+      await runDemo(opts);
+    });
+
+  return program;
+}
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`oversight: ${redact(message)}\n`);
+  process.exit(code);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  // A reader that went away (`| head`) ends the export the way SIGPIPE ends other tools: quietly. Nothing past
+  // the last completed write was checkpointed, so a later run resumes there.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(141);
+  });
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({
+    writeErr: (s) => process.stderr.write(redact(s)),
+    outputError: (s, write) => write(s.split('\n')[0] + '\n'),
+  });
+  for (const sub of program.commands.flatMap((c) => [c, ...c.commands])) {
+    sub.exitOverride();
+    sub.configureOutput({ outputError: (s, write) => write(s.split('\n')[0] + '\n') });
+  }
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+        process.exit(0);
+      }
+      // Commander already printed its one-line message.
+      process.exit(2);
+    }
+    if (err instanceof ConfigurationError) fail(err.message, 2);
+    if (err instanceof ExportError) fail(err.message, 1);
+    if (process.env['OVERSIGHT_DEBUG'] && err instanceof Error && err.stack) process.stderr.write(redact(err.stack) + '\n');
+    fail(`unexpected error: ${errorMessage(err)} (set OVERSIGHT_DEBUG=1 for details)`, 1);
+  }
+}
+
+const invoked = process.argv[1] ? fs.realpathSync(process.argv[1]) : '';
+if (invoked === fs.realpathSync(new URL(import.meta.url).pathname)) {
+  void main(process.argv);
+}

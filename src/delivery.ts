@@ -1,0 +1,120 @@
+/**
+ * The flush-and-retry loop: one batch goes out, and comes back settled. Every entry ends delivered, awaiting an
+ * indexer acknowledgement, or dead-lettered; anything else throws and leaves the checkpoint where it was.
+ */
+import type { DeadLetterFile } from './dead-letter.js';
+import type { Entry } from './encoder.js';
+import { ExportError } from './errors.js';
+import { RetryBudget, type RetryOptions } from './retry.js';
+import type { Transport } from './transport.js';
+
+export interface DeliveryStats {
+  delivered: number;
+  deadLettered: number;
+  /** Entries the SIEM already had (Elasticsearch 409 on a replayed `_id`). */
+  duplicates: number;
+  requests: number;
+  retries: number;
+  bytes: number;
+}
+
+/** Entries sent under one HEC ack id. */
+export interface AckTicket {
+  entries: Entry[];
+  ackId: number;
+  sentAt: number;
+}
+
+/** An entry is settled once it is in the SIEM or in the dead-letter file. */
+export type SettledEntry = Entry & { settled?: boolean };
+
+export class Delivery {
+  readonly stats: DeliveryStats = { delivered: 0, deadLettered: 0, duplicates: 0, requests: 0, retries: 0, bytes: 0 };
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly retry: RetryOptions,
+    private readonly deadLetter: DeadLetterFile | null,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  /** Send `entries` until each is settled or awaiting acknowledgement; returns the ack tickets to wait for. */
+  async deliver(entries: SettledEntry[]): Promise<AckTicket[]> {
+    const tickets: AckTicket[] = [];
+    const queue: SettledEntry[][] = [entries];
+    const t = this.transport;
+    while (queue.length > 0) {
+      let batch = queue.shift()!;
+      const budget = new RetryBudget(this.retry, `${batch.length} event(s) for ${t.name}`);
+      for (;;) {
+        if (batch.length === 1 && batch[0]!.bytes + t.encoder.bodyOverhead > t.hardMaxBytes) {
+          this.reject(batch[0]!, 413, `record is ${batch[0]!.bytes} bytes; ${t.name} accepts at most ${t.hardMaxBytes} bytes per request`);
+          break;
+        }
+        const body = t.encoder.encode(batch);
+        this.stats.requests++;
+        this.stats.bytes += Buffer.byteLength(body);
+        const v = await t.send(batch, body);
+        if (v.kind === 'delivered') {
+          this.stats.duplicates += v.duplicates ?? 0;
+          this.stats.delivered += batch.length;
+          if (v.ackId === undefined) for (const e of batch) e.settled = true;
+          else tickets.push({ entries: batch, ackId: v.ackId, sentAt: Date.now() });
+          break;
+        }
+        if (v.kind === 'partial') {
+          this.stats.duplicates += v.duplicates ?? 0;
+          const unsettled = new Set(v.retry);
+          for (const r of v.rejected) {
+            unsettled.add(r.index);
+            this.reject(batch[r.index]!, r.status, r.error);
+          }
+          batch.forEach((e, i) => {
+            if (!unsettled.has(i)) {
+              e.settled = true;
+              this.stats.delivered++;
+            }
+          });
+          if (v.retry.length === 0) break;
+          batch = v.retry.map((i) => batch[i]!);
+          await this.backoff(budget, v.reason, v.retryAfterMs);
+          continue;
+        }
+        if (v.kind === 'retry') {
+          await this.backoff(budget, v.reason, v.retryAfterMs);
+          continue;
+        }
+        if (v.kind === 'too-large' || v.kind === 'rejected') {
+          const status = v.kind === 'too-large' ? 413 : v.status;
+          if (batch.length === 1) {
+            this.reject(batch[0]!, status, v.reason);
+          } else {
+            // Halve, keeping order, until the refused record stands alone.
+            const mid = batch.length >> 1;
+            queue.unshift(batch.slice(0, mid), batch.slice(mid));
+          }
+          break;
+        }
+        throw new ExportError(v.reason);
+      }
+    }
+    return tickets;
+  }
+
+  private async backoff(budget: RetryBudget, reason: string, retryAfterMs?: number): Promise<void> {
+    this.stats.retries++;
+    await budget.wait(reason, retryAfterMs, (ms) => this.log(`retrying in ${(ms / 1000).toFixed(1)}s: ${reason}`));
+  }
+
+  private reject(entry: SettledEntry, status: number, error: string): void {
+    if (!this.deadLetter) {
+      throw new ExportError(
+        `${this.transport.name} refused event ${entry.event_id} (HTTP ${status}): ${error}; ` +
+          'pass --dead-letter FILE to set refused events aside and keep going',
+      );
+    }
+    this.deadLetter.write(entry, status, error);
+    entry.settled = true;
+    this.stats.deadLettered++;
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Typed failures, turned into exit codes only at the CLI edge: a ConfigurationError is the user's to fix
+ * (exit 2), an ExportError happened while running (exit 1). Messages are one line and name the fix.
+ */
+export class ConfigurationError extends Error {
+  readonly exitCode = 2;
+  override name = 'ConfigurationError';
+}
+
+export class ExportError extends Error {
+  readonly exitCode = 1;
+  override name = 'ExportError';
+}
+
+/** Secrets registered here are masked in every message the tool prints or writes. */
+const secrets = new Set<string>();
+
+export function registerSecret(value: string | undefined | null): void {
+  if (value && value.length >= 4) secrets.add(value);
+}
+
+export function redact(text: string): string {
+  let out = text;
+  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('***');
+  return out;
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,156 @@
+/**
+ * The normalized Oversight event: one row of the registry's `events` table, mapped exactly as the reference's
+ * `from_registry_row` maps it. Field names match the reference so the two can be read side by side.
+ */
+import { pyNumber, quoteAscii, transcodePython } from './pyjson.js';
+
+export const ECS_VERSION = '8.11.0';
+export const SCHEMA_VERSION = 'oversight-siem-1';
+export const BEACON_KINDS: ReadonlySet<string> = new Set(['dns', 'http_img', 'ocsp', 'license']);
+
+/** A Map, not an object literal, so that kinds such as "constructor" fall through to `beacon-<kind>`. */
+const ACTION_BY_KIND: ReadonlyMap<string, string> = new Map([
+  ['dns', 'beacon-dns-callback'],
+  ['http_img', 'beacon-http-pixel'],
+  ['ocsp', 'beacon-ocsp-callback'],
+  ['license', 'beacon-license-check'],
+]);
+
+export function actionForKind(kind: string): string {
+  return ACTION_BY_KIND.get(kind) ?? `beacon-${kind}`;
+}
+
+/** A column value as SQLite stores it; the formatters pass non-string values through with their type. */
+export type Scalar = string | number | null;
+
+export interface OversightEvent {
+  event_id: string;
+  event_kind: string;
+  occurred_unix: number;
+  occurred_at: string;
+  registry_id: string;
+  token_id: Scalar;
+  file_id: Scalar;
+  recipient_id: Scalar;
+  issuer_id: Scalar;
+  source_ip: Scalar;
+  user_agent: Scalar;
+  qualified_timestamp: Scalar;
+  tlog_index: Scalar;
+  /**
+   * `extra` as Python's compact JSON text of a non-empty object (what the reference's `json.dumps(evt.extra)`
+   * writes), or null where the reference's `extra` is empty. Kept as text so that no digit, key order or float
+   * spelling is lost on the way to the SIEM; `parseExtra` gives the object.
+   */
+  extra_json: string | null;
+  /** The row's position in the registry (its rowid, equal to `events.id`): the checkpoint cursor. */
+  rowid: number;
+}
+
+/** `extra` as a JS object, as the reference's `OversightEvent.extra` holds it. */
+export function parseExtra(evt: Pick<OversightEvent, 'extra_json'>): Record<string, unknown> {
+  if (evt.extra_json === null) return {};
+  return JSON.parse(transcodePython(evt.extra_json, true)?.text ?? '{}') as Record<string, unknown>;
+}
+
+/**
+ * `extra` as JSON that can be nested inside a record. The reference would write NaN or Infinity here as bare
+ * words that no SIEM parses; we write null in their place (the ExtraJson string keeps Python's spelling).
+ */
+export function nestedExtra(extraJson: string): string {
+  if (!/NaN|Infinity/.test(extraJson)) return extraJson;
+  return transcodePython(extraJson, true)?.text ?? extraJson;
+}
+
+/** RFC 3339 UTC to the second, as the reference's `iso8601` (strftime `%Y` is not zero-padded on glibc). */
+export function iso8601(unixSeconds: number): string {
+  const d = new Date(unixSeconds * 1000);
+  const year = d.getUTCFullYear();
+  return (
+    String(year) + '-' + pad2(d.getUTCMonth() + 1) + '-' + pad2(d.getUTCDate()) + 'T' +
+    pad2(d.getUTCHours()) + ':' + pad2(d.getUTCMinutes()) + ':' + pad2(d.getUTCSeconds()) + 'Z'
+  );
+}
+
+function pad2(n: number): string {
+  return n < 10 ? '0' + n : String(n);
+}
+
+/** Python's datetime covers years 1 to 9999; the reference aborts the whole export outside them. */
+const MIN_UNIX = -62135596800;
+const MAX_UNIX = 253402300799;
+
+/** `int(value or 0)` as Python computes it; values Python would raise on count as 0 (see docs/SIEM.md). */
+export function unixSeconds(value: unknown): number {
+  if (typeof value === 'number') return Number.isFinite(value) ? Math.trunc(value) : 0;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'string') {
+    const m = /^\s*([+-]?\d+(?:_\d+)*)\s*$/.exec(value);
+    return m ? Number(m[1]!.replace(/_/g, '')) : 0;
+  }
+  return 0;
+}
+
+function scalar(value: unknown): Scalar {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string' || typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return String(value);
+}
+
+/** The reference's `extra` rules: empty → nothing, a JSON object → itself, other JSON → `{"raw": value}`,
+ * anything unparseable → `{"raw": the text}`. */
+export function extraJsonFromColumn(value: unknown): string | null {
+  if (value === null || value === undefined || value === '' || value === 0) return null;
+  if (typeof value === 'number') return '{"raw":' + pyNumber(value) + '}';
+  const text = typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+  if (text === '') return null;
+  const t = transcodePython(text);
+  if (t === null) return '{"raw":' + quoteAscii(text) + '}';
+  if (t.kind === 'object') return t.text;
+  if (t.kind === 'empty-object') return null;
+  return '{"raw":' + t.text + '}';
+}
+
+/** Column order of the registry reader's SELECT; `fromRegistryValues` reads rows in this order. */
+export const EVENT_COLUMNS = [
+  'id', 'kind', 'timestamp', 'token_id', 'file_id', 'recipient_id', 'issuer_id',
+  'source_ip', 'user_agent', 'qualified_timestamp', 'tlog_index', 'extra',
+] as const;
+
+/**
+ * Map one row, given as its rowid followed by values in `EVENT_COLUMNS` order. An `id` of undefined means the
+ * table has no such column (event_id "", as `d.get("id", "")` gives); null means SQL NULL ("None", as `str(None)`).
+ */
+export function fromRegistryValues(v: readonly unknown[], registryId: string): OversightEvent {
+  const id = v[1];
+  const kind = v[2];
+  const occurred = unixSeconds(v[3] || 0);
+  const inRange = occurred >= MIN_UNIX && occurred <= MAX_UNIX;
+  const ua = v[9];
+  return {
+    event_id: id === undefined ? '' : id === null ? 'None' : String(scalar(id)),
+    event_kind: kind ? String(scalar(kind)) : '',
+    occurred_unix: occurred,
+    occurred_at: occurred && inRange ? iso8601(occurred) : '',
+    registry_id: registryId,
+    token_id: scalar(v[4]),
+    file_id: scalar(v[5]),
+    recipient_id: scalar(v[6]),
+    issuer_id: scalar(v[7]),
+    source_ip: scalar(v[8]),
+    user_agent: ua ? scalar(ua) : null,
+    qualified_timestamp: scalar(v[10]),
+    tlog_index: scalar(v[11]),
+    extra_json: extraJsonFromColumn(v[12]),
+    rowid: Number(v[0] ?? 0),
+  };
+}
+
+/** The reference's `from_registry_row`: map a `SELECT * FROM events` row given as an object. */
+export function fromRegistryRow(row: Readonly<Record<string, unknown>>, options: { registryId: string }): OversightEvent {
+  const values: unknown[] = [row['rowid'] ?? row['id'] ?? 0];
+  for (const col of EVENT_COLUMNS) values.push(Object.prototype.hasOwnProperty.call(row, col) ? row[col] : undefined);
+  return fromRegistryValues(values, options.registryId);
+}

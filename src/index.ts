@@ -1,0 +1,64 @@
+/**
+ * The library API. It mirrors the reference module (`OversightEvent`, `fromRegistryRow`, the formatters and
+ * `FORMATTERS`, `sentinelAuthorization`, the sinks, `iterRegistryEvents`, `exportEvents`) and exposes the
+ * delivery stages the CLI is built from.
+ */
+import type { BatchLimits } from './batcher.js';
+import type { OversightEvent } from './event.js';
+import { createFormatter, type SplunkHecOptions } from './formatters/index.js';
+import { runPipeline, type PipelineResult } from './pipeline.js';
+import { RETRY_DEFAULTS, type RetryOptions } from './retry.js';
+import type { Transport } from './transport.js';
+
+export * from './event.js';
+export * from './formatters/index.js';
+export { sentinelAuthorization, rfc1123, type SentinelAuthorizationInput } from './sentinel-auth.js';
+export { ClientCredential, TokenError, type ClientCredentialConfig } from './azure-auth.js';
+export { RegistrySource, iterRegistryEvents, type ReadOptions } from './source.js';
+export { quoteAscii, floatRepr, transcodePython, dumpsPython } from './pyjson.js';
+export { ConfigurationError, ExportError } from './errors.js';
+export { Batcher, type BatchLimits } from './batcher.js';
+export { jsonLinesEncoder, jsonArrayEncoder, hecEncoder, bulkEncoder, makeEntry, type Encoder, type Entry } from './encoder.js';
+export { Checkpoint, writeAtomic, type CheckpointData } from './checkpoint.js';
+export { DeadLetterFile, readDeadLetters, type DeadLetter } from './dead-letter.js';
+export { Delivery, type DeliveryStats } from './delivery.js';
+export { HttpClient, NetworkError, type HttpOptions, type HttpResponse } from './http-client.js';
+export { RETRY_DEFAULTS, backoffDelay, parseRetryAfter, RetryBudget, type RetryOptions } from './retry.js';
+export { runPipeline, type PipelineOptions, type PipelineResult, type PreparedRecord } from './pipeline.js';
+export { parseHeaders, statusVerdict, type Transport, type Verdict, type Rejection, type AckSource } from './transport.js';
+export { StdoutTransport, FileTransport } from './transports/local.js';
+export { HttpJsonTransport } from './transports/http.js';
+export { SplunkHecTransport, classifyHecResponse, hecAckUrl } from './transports/splunk-hec.js';
+export { ElasticsearchTransport, classifyBulkResponse, documentId, dataStreamName } from './transports/elasticsearch.js';
+export { SentinelDcaTransport, classifySentinelResponse } from './transports/sentinel-dca.js';
+export { LogsIngestionTransport, classifyLogsIngestionResponse, LOGS_INGESTION_MAX_BYTES } from './transports/azure-logs-ingestion.js';
+export { createTransport, detectTransport, resolveTransport, REQUIRED_FORMAT, TRANSPORT_NAMES } from './transports/index.js';
+export { writeDemoRegistry, DEMO_REGISTRY_ID } from './demo.js';
+
+/**
+ * The reference's `export_events`: format events and push them through a sink (any transport). Returns how many
+ * reached it. Batching, retries and dead letters work as in the CLI; there is no checkpoint.
+ */
+export async function exportEvents(options: {
+  events: Iterable<OversightEvent>;
+  fmt: string;
+  sink: Transport;
+  splunkOptions?: SplunkHecOptions;
+  limits?: Partial<BatchLimits>;
+  retry?: Partial<RetryOptions>;
+}): Promise<PipelineResult> {
+  const formatter = createFormatter(options.fmt, options.splunkOptions ?? {});
+  const records = (function* () {
+    for (const evt of options.events) {
+      yield { rowid: evt.rowid, event_id: evt.event_id, registry_id: evt.registry_id, record: formatter(evt) };
+    }
+  })();
+  return runPipeline({
+    source: records,
+    registryId: '',
+    formatter,
+    transport: options.sink,
+    limits: { ...options.sink.defaults, ...options.limits },
+    retry: { ...RETRY_DEFAULTS, ...options.retry },
+  });
+}

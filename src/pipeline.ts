@@ -1,0 +1,178 @@
+/**
+ * The export, end to end: registry pages → formatter → entries → batcher → delivery → checkpoint.
+ * The checkpoint only ever moves over a settled prefix of events, so a crash re-sends at most what was in flight.
+ */
+import { AckWindow } from './ack-window.js';
+import { Batcher, type BatchLimits } from './batcher.js';
+import type { Checkpoint } from './checkpoint.js';
+import type { DeadLetterFile } from './dead-letter.js';
+import { Delivery, type DeliveryStats, type SettledEntry } from './delivery.js';
+import { makeEntry, type Entry } from './encoder.js';
+import { fromRegistryValues } from './event.js';
+import type { RecordFormatter } from './formatters/index.js';
+import type { RetryOptions } from './retry.js';
+import type { RegistrySource } from './source.js';
+import type { Transport } from './transport.js';
+
+/** A formatted record not yet framed: what a non-registry source (a replay, a library caller) provides. */
+export type PreparedRecord = Omit<Entry, 'bytes' | 'frame'>;
+
+export interface PipelineOptions {
+  /** Where records come from: a registry (formatted here, with follow and checkpoints), or prepared records. */
+  source: RegistrySource | Iterable<PreparedRecord>;
+  registryId: string;
+  formatter: RecordFormatter;
+  transport: Transport;
+  limits: BatchLimits;
+  retry: RetryOptions;
+  since?: number | null;
+  limit?: number | null;
+  follow?: boolean;
+  pollIntervalMs?: number;
+  flushIntervalMs?: number;
+  pageSize?: number;
+  checkpoint?: Checkpoint | null;
+  deadLetter?: DeadLetterFile | null;
+  /** Aborting stops reading; the batch in flight is finished and checkpointed. */
+  stop?: AbortSignal;
+  log?: (message: string) => void;
+  onProgress?: (settled: number) => void;
+}
+
+export interface PipelineResult extends DeliveryStats {
+  /** Events now in the SIEM (not counting dead letters). */
+  exported: number;
+  /** The checkpoint cursor after the run. */
+  lastRowid: number;
+}
+
+/** Entries in registry order that the checkpoint has not passed yet. */
+class Ledger {
+  private queue: SettledEntry[] = [];
+  private head = 0;
+  committed = 0;
+
+  push(entries: SettledEntry[]): void {
+    for (const e of entries) this.queue.push(e);
+  }
+
+  /** Drop the settled prefix; returns the last rowid in it and how many entries it held. */
+  settledPrefix(): { rowid: number; count: number } | null {
+    const start = this.head;
+    while (this.head < this.queue.length && this.queue[this.head]!.settled) this.head++;
+    if (this.head === start) return null;
+    const rowid = this.queue[this.head - 1]!.rowid;
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.committed += this.head - start;
+    return { rowid, count: this.head - start };
+  }
+}
+
+export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
+  const log = o.log ?? (() => undefined);
+  const transport = o.transport;
+  const delivery = new Delivery(transport, o.retry, o.deadLetter ?? null, log);
+  const window = transport.acks ? new AckWindow(transport.acks, delivery) : null;
+  const batcher = new Batcher(o.limits, transport.encoder.bodyOverhead);
+  const ledger = new Ledger();
+  const pageSize = o.pageSize ?? 2000;
+  let lastRowid = o.checkpoint?.lastRowid ?? 0;
+
+  const commit = (): void => {
+    const p = ledger.settledPrefix();
+    if (!p) return;
+    lastRowid = p.rowid;
+    transport.sync?.();
+    o.deadLetter?.sync();
+    o.checkpoint?.commit(p.rowid, p.count);
+    o.onProgress?.(ledger.committed);
+  };
+
+  const flush = async (): Promise<void> => {
+    const batch = batcher.take();
+    if (batch.length === 0) return;
+    ledger.push(batch);
+    try {
+      const tickets = await delivery.deliver(batch);
+      if (window) {
+        window.add(tickets);
+        await window.poll();
+        while (window.pending >= window.maxPending) {
+          commit();
+          await window.waitRound();
+        }
+      }
+    } finally {
+      // On failure too: whatever prefix did settle is checkpointed before the error surfaces.
+      commit();
+    }
+  };
+
+  const add = async (prepared: PreparedRecord): Promise<void> => {
+    const entry = makeEntry(transport.encoder, prepared);
+    if (batcher.wouldOverflow(entry)) await flush();
+    batcher.add(entry);
+    if (batcher.full) await flush();
+  };
+
+  if (isRegistry(o.source)) {
+    const source = o.source;
+    let cursor = lastRowid;
+    let remaining = o.limit ?? Infinity;
+    for (;;) {
+      if (o.stop?.aborted) break;
+      const rows = remaining > 0 ? source.readPage(cursor, Math.min(pageSize, remaining), o.since) : [];
+      for (const row of rows) {
+        const evt = fromRegistryValues(row, o.registryId);
+        await add({ rowid: evt.rowid, event_id: evt.event_id, registry_id: evt.registry_id, record: o.formatter(evt) });
+      }
+      if (rows.length > 0) cursor = Number(rows[rows.length - 1]![0]);
+      remaining -= rows.length;
+      const caughtUp = rows.length < pageSize;
+      if (!o.follow) {
+        if (caughtUp || remaining <= 0) break;
+        continue;
+      }
+      if (remaining <= 0) break;
+      if (batcher.size > 0 && batcher.ageMs >= (o.flushIntervalMs ?? 500)) await flush();
+      if (window) {
+        await window.poll();
+        commit();
+      }
+      if (caughtUp) await pause(o.pollIntervalMs ?? 250, o.stop);
+    }
+  } else {
+    let remaining = o.limit ?? Infinity;
+    for (const prepared of o.source) {
+      if (remaining-- <= 0 || o.stop?.aborted) break;
+      await add(prepared);
+    }
+  }
+  await flush();
+  if (window) await window.drain(commit);
+  commit();
+
+  const s = delivery.stats;
+  return { ...s, exported: ledger.committed - s.deadLettered, lastRowid };
+}
+
+function isRegistry(s: PipelineOptions['source']): s is RegistrySource {
+  return typeof (s as RegistrySource).readPage === 'function';
+}
+
+/** Sleep, waking early when the export is asked to stop. */
+function pause(ms: number, stop?: AbortSignal): Promise<void> {
+  if (stop?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      stop?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stop?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,151 @@
+/**
+ * The registry reader. Opens the registry read-only (never a write, never a lock that blocks the registry's
+ * writer), and reads `events` in rowid order a page at a time: each page is its own short read, so a live WAL
+ * registry can checkpoint between pages and memory stays bounded however many events there are.
+ */
+import fs from 'node:fs';
+import Database from 'better-sqlite3';
+import { ConfigurationError, ExportError } from './errors.js';
+import { EVENT_COLUMNS, fromRegistryValues, type OversightEvent } from './event.js';
+
+export interface ReadOptions {
+  /** Only events whose `timestamp` is at or after this Unix time (the reference's `--since`). */
+  since?: number | null;
+  /** Start after this rowid (the checkpoint cursor). */
+  afterRowid?: number;
+  /** Rows per read; each read is one short transaction. */
+  pageSize?: number;
+}
+
+export class RegistrySource {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly pageStmt: Database.Statement;
+  private readonly pageSinceStmt: Database.Statement;
+
+  private constructor(path: string, db: Database.Database, columns: ReadonlySet<string>) {
+    this.path = path;
+    this.db = db;
+    // Missing optional columns read as NULL; a missing `id` reads as '' because the reference's
+    // `d.get("id", "")` gives an empty event id there, not "None".
+    const select = EVENT_COLUMNS.map((c) =>
+      columns.has(c) ? `"${c}"` : c === 'id' ? `'' AS "id"` : `NULL AS "${c}"`,
+    ).join(', ');
+    const base = `SELECT rowid, ${select} FROM events WHERE rowid > ?`;
+    this.pageStmt = db.prepare(`${base} ORDER BY rowid LIMIT ?`).raw(true);
+    this.pageSinceStmt = db.prepare(`${base} AND timestamp >= ? ORDER BY rowid LIMIT ?`).raw(true);
+  }
+
+  /** Open and check a registry; every problem is a ConfigurationError naming the fix. */
+  static open(path: string): RegistrySource {
+    if (!path) throw new ConfigurationError('no registry database given: pass --db PATH');
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(path);
+    } catch {
+      throw new ConfigurationError(`registry database not found: ${path} (check --db)`);
+    }
+    if (!stat.isFile()) throw new ConfigurationError(`registry database is not a file: ${path} (check --db)`);
+    if (!hasSqliteHeader(path)) {
+      throw new ConfigurationError(`${path} is not a SQLite database (check --db points at the registry's .sqlite file)`);
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+      db.pragma('query_only = ON');
+    } catch (err) {
+      throw new ConfigurationError(`cannot open registry database ${path}: ${sqliteReason(err)}`);
+    }
+    try {
+      const table = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'`).get() as
+        | { sql: string }
+        | undefined;
+      if (!table) {
+        throw new ConfigurationError(`${path} has no events table: is it an Oversight registry database? (check --db)`);
+      }
+      if (/WITHOUT\s+ROWID/i.test(table.sql)) {
+        throw new ConfigurationError(`${path}: the events table is WITHOUT ROWID, so it has no insertion order to follow`);
+      }
+      const columns = new Set(
+        (db.prepare(`SELECT name FROM pragma_table_info('events')`).all() as { name: string }[]).map((r) => r.name),
+      );
+      return new RegistrySource(path, db, columns);
+    } catch (err) {
+      db.close();
+      if (err instanceof ConfigurationError) throw err;
+      throw new ConfigurationError(`cannot read registry database ${path}: ${sqliteReason(err)}`);
+    }
+  }
+
+  /** Up to `limit` rows after `afterRowid`, as [rowid, ...EVENT_COLUMNS] value arrays. */
+  readPage(afterRowid: number, limit: number, since?: number | null): unknown[][] {
+    try {
+      return (since === null || since === undefined
+        ? this.pageStmt.all(afterRowid, limit)
+        : this.pageSinceStmt.all(afterRowid, since, limit)) as unknown[][];
+    } catch (err) {
+      throw new ExportError(`reading ${this.path} failed: ${sqliteReason(err)}`);
+    }
+  }
+
+  /** How many events a run would read; used only for the progress bar. */
+  count(afterRowid: number, since?: number | null): number {
+    const sql = since === null || since === undefined
+      ? 'SELECT count(*) AS n FROM events WHERE rowid > ?'
+      : 'SELECT count(*) AS n FROM events WHERE rowid > ? AND timestamp >= ?';
+    const args = since === null || since === undefined ? [afterRowid] : [afterRowid, since];
+    return (this.db.prepare(sql).get(...args) as { n: number }).n;
+  }
+
+  /** Events in rowid order, read a page at a time. */
+  *events(registryId: string, options: ReadOptions & { limit?: number | null } = {}): Generator<OversightEvent> {
+    const pageSize = options.pageSize ?? 2000;
+    let cursor = options.afterRowid ?? 0;
+    let left = options.limit ?? Infinity;
+    while (left > 0) {
+      const rows = this.readPage(cursor, Math.min(pageSize, left), options.since);
+      for (const row of rows) yield fromRegistryValues(row, registryId);
+      if (rows.length === 0) return;
+      cursor = Number(rows[rows.length - 1]![0]);
+      left -= rows.length;
+      if (rows.length < pageSize && left > 0) return;
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function hasSqliteHeader(path: string): boolean {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(16);
+    const n = fs.readSync(fd, buf, 0, 16, 0);
+    // A zero-byte file is what SQLite itself treats as an empty database; it has no events table either way.
+    return n === 0 || buf.toString('latin1', 0, 16) === 'SQLite format 3\0';
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function sqliteReason(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e.message ? e.message.split('\n')[0]! : String(err);
+}
+
+/**
+ * The reference's `iter_registry_events`: every event of a registry in order, read-only. The reference sorts
+ * by timestamp; we follow insertion order (`events.id`), which a checkpoint can resume exactly.
+ */
+export function* iterRegistryEvents(
+  dbPath: string,
+  options: { registryId: string; since?: number | null; limit?: number | null },
+): Generator<OversightEvent> {
+  const source = RegistrySource.open(dbPath);
+  try {
+    yield* source.events(options.registryId, options);
+  } finally {
+    source.close();
+  }
+}

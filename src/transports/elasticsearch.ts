@@ -1,0 +1,123 @@
+/**
+ * Elasticsearch `_bulk`: `create` actions into the data stream `logs-oversight.beacon-<namespace>`, each with a
+ * deterministic `_id` from registry id and rowid, so a replay is answered 409 (already there) and never
+ * duplicates. Item results are read one by one: 429/5xx items are retried alone, other failures dead-lettered.
+ */
+import { createHash } from 'node:crypto';
+import { bulkEncoder, type Entry } from '../encoder.js';
+import { ConfigurationError } from '../errors.js';
+import { NetworkError, type HttpClient, type HttpResponse } from '../http-client.js';
+import { parseRetryAfter } from '../retry.js';
+import { excerpt, networkVerdict, statusVerdict, type Rejection, type Transport, type Verdict } from '../transport.js';
+
+/** The `_id` of an event: stable across runs, replays and dead-letter replays. */
+export function documentId(registryId: string, rowid: number): string {
+  return createHash('sha256').update(`${registryId}\n${rowid}`).digest('base64url').slice(0, 32);
+}
+
+/** Data stream naming: `logs-<dataset>-<namespace>`, namespace without '-' and at most 100 characters. */
+export function dataStreamName(namespace: string): string {
+  if (!/^[a-z0-9_.]{1,100}$/.test(namespace) || namespace.startsWith('.') || namespace.startsWith('_')) {
+    throw new ConfigurationError(
+      `--es-namespace '${namespace}' is not a valid data stream namespace: lowercase letters, digits, '_' and '.', no '-', at most 100`,
+    );
+  }
+  return `logs-oversight.beacon-${namespace}`;
+}
+
+export function checkIndexName(name: string): string {
+  if (!/^[a-z0-9][a-z0-9_.+-]{0,254}$/.test(name)) {
+    throw new ConfigurationError(`--es-index '${name}' is not a valid index name: lowercase, no spaces or \\ / * ? " < > | , #`);
+  }
+  return name;
+}
+
+interface BulkItemResult {
+  status?: number;
+  error?: { type?: string; reason?: string } | string;
+}
+
+function itemError(item: BulkItemResult): string {
+  const e = item.error;
+  if (!e) return `status ${item.status}`;
+  if (typeof e === 'string') return e;
+  return [e.type, e.reason].filter(Boolean).join(': ');
+}
+
+/** Classify one `_bulk` answer for a batch of `count` documents. */
+export function classifyBulkResponse(res: HttpResponse, count: number): Verdict {
+  if (res.status < 200 || res.status >= 300) return statusVerdict(res, 'Elasticsearch');
+  let parsed: { errors?: boolean; items?: Record<string, BulkItemResult>[] };
+  try {
+    parsed = JSON.parse(res.body) as typeof parsed;
+  } catch {
+    return { kind: 'retry', reason: `Elasticsearch answered HTTP ${res.status} with a body that is not JSON: ${excerpt(res.body)}` };
+  }
+  const items = parsed.items;
+  if (!Array.isArray(items) || items.length !== count) {
+    if (parsed.errors === false && !Array.isArray(items)) return { kind: 'delivered' };
+    return { kind: 'stop', reason: `Elasticsearch answered ${items?.length ?? 'no'} item results for ${count} documents` };
+  }
+  const retry: number[] = [];
+  const rejected: Rejection[] = [];
+  let duplicates = 0;
+  items.forEach((wrapper, i) => {
+    const item = Object.values(wrapper)[0] ?? {};
+    const status = item.status ?? 0;
+    if (status === 200 || status === 201) return;
+    if (status === 409) {
+      duplicates++;
+      return;
+    }
+    if (status === 429 || status >= 500) retry.push(i);
+    else rejected.push({ index: i, status, error: `Elasticsearch item ${status}: ${itemError(item)}` });
+  });
+  if (retry.length === 0 && rejected.length === 0) return { kind: 'delivered', duplicates };
+  const reason = `Elasticsearch refused ${retry.length + rejected.length} of ${count} documents` +
+    (retry.length ? ` (${retry.length} to retry)` : '');
+  const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+  return retryAfterMs === undefined
+    ? { kind: 'partial', retry, rejected, reason, duplicates }
+    : { kind: 'partial', retry, rejected, reason, duplicates, retryAfterMs };
+}
+
+export interface ElasticsearchConfig {
+  url: string;
+  index: string;
+  headers: Record<string, string>;
+  client: HttpClient;
+}
+
+export class ElasticsearchTransport implements Transport {
+  readonly name = 'elasticsearch';
+  readonly encoder;
+  /** elasticsearch-js bulk helper's flushBytes; well under "a couple tens of megabytes". */
+  readonly defaults = { maxEvents: 5_000, maxBytes: 5_000_000 };
+  /** `http.max_content_length` default (100mb). */
+  readonly hardMaxBytes = 100 * 1024 * 1024;
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(private readonly config: ElasticsearchConfig) {
+    const indexJson = JSON.stringify(config.index);
+    this.encoder = bulkEncoder((e) => `{"create":{"_index":${indexJson},"_id":"${documentId(e.registry_id, e.rowid)}"}}`);
+    const u = new URL(config.url);
+    // Only failures and statuses come back, which keeps large answers small.
+    if (!u.searchParams.has('filter_path')) u.searchParams.set('filter_path', 'errors,items.*.status,items.*.error');
+    this.url = u.toString();
+    this.headers = { 'content-type': 'application/x-ndjson', ...config.headers };
+  }
+
+  async send(entries: readonly Entry[], body: string): Promise<Verdict> {
+    try {
+      return classifyBulkResponse(await this.config.client.post(this.url, this.headers, body), entries.length);
+    } catch (err) {
+      if (err instanceof NetworkError) return networkVerdict(err);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.config.client.close();
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Local outputs: JSON lines to stdout, or appended to a file. "Delivered" means written; with a checkpoint the
+ * file is fsynced before the checkpoint moves. The file is opened in append mode and reopened when a log
+ * rotator moves it away, so forwarders tailing it (Splunk UF, Azure Monitor Agent, Filebeat) see every line.
+ */
+import fs from 'node:fs';
+import { checkWritableFolder } from '../checkpoint.js';
+import { jsonLinesEncoder, type Entry } from '../encoder.js';
+import { ConfigurationError, ExportError, errorMessage } from '../errors.js';
+import type { Transport, Verdict } from '../transport.js';
+
+const LOCAL_LIMITS = { maxEvents: 10_000, maxBytes: 1 << 20 };
+
+export class StdoutTransport implements Transport {
+  readonly name = 'stdout';
+  readonly encoder = jsonLinesEncoder;
+  readonly defaults = LOCAL_LIMITS;
+  readonly hardMaxBytes = Infinity;
+
+  constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
+
+  send(_entries: readonly Entry[], body: string): Promise<Verdict> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(new ExportError(`cannot write to stdout: ${errorMessage(err)}`));
+      this.out.once('error', onError);
+      this.out.write(body, (err) => {
+        this.out.removeListener('error', onError);
+        if (err) reject(new ExportError(`cannot write to stdout: ${errorMessage(err)}`));
+        else resolve({ kind: 'delivered' });
+      });
+    });
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class FileTransport implements Transport {
+  readonly name = 'file';
+  readonly encoder = jsonLinesEncoder;
+  readonly defaults = LOCAL_LIMITS;
+  readonly hardMaxBytes = Infinity;
+  private fd: number | null = null;
+  private inode = 0;
+
+  /** Checks the location now, so a bad path fails before anything is read or written. */
+  constructor(readonly path: string) {
+    checkWritableFolder(path, '--output');
+    if (fs.existsSync(path)) {
+      const st = fs.statSync(path);
+      if (!st.isFile()) throw new ConfigurationError(`--output ${path} is not a regular file`);
+      try {
+        fs.accessSync(path, fs.constants.W_OK);
+      } catch {
+        throw new ConfigurationError(`--output ${path} is not writable`);
+      }
+    }
+  }
+
+  private open(): number {
+    if (this.fd !== null) {
+      // A rotator that renamed or removed the file leaves us writing to a ghost; follow the name instead.
+      let current = -1;
+      try { current = fs.statSync(this.path).ino; } catch { /* removed */ }
+      if (current === this.inode) return this.fd;
+      fs.closeSync(this.fd);
+    }
+    this.fd = fs.openSync(this.path, 'a');
+    this.inode = fs.fstatSync(this.fd).ino;
+    return this.fd;
+  }
+
+  async send(_entries: readonly Entry[], body: string): Promise<Verdict> {
+    try {
+      const fd = this.open();
+      const buf = Buffer.from(body);
+      let off = 0;
+      while (off < buf.length) off += fs.writeSync(fd, buf, off);
+    } catch (err) {
+      throw new ExportError(`cannot write ${this.path}: ${errorMessage(err)}`);
+    }
+    return { kind: 'delivered' };
+  }
+
+  sync(): void {
+    if (this.fd !== null) fs.fdatasyncSync(this.fd);
+  }
+
+  async close(): Promise<void> {
+    if (this.fd !== null) {
+      fs.closeSync(this.fd);
+      this.fd = null;
+    }
+  }
+}

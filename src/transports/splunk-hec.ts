@@ -1,0 +1,133 @@
+/**
+ * Splunk HTTP Event Collector: envelopes concatenated into one body, HEC's JSON answer read code by code, and
+ * optional indexer acknowledgement on a channel of our own.
+ */
+import { randomUUID } from 'node:crypto';
+import { hecEncoder, type Entry } from '../encoder.js';
+import { NetworkError, type HttpClient, type HttpResponse } from '../http-client.js';
+import { parseRetryAfter } from '../retry.js';
+import { excerpt, networkVerdict, statusVerdict, type AckSource, type Transport, type Verdict } from '../transport.js';
+
+interface HecReply {
+  text?: string;
+  code?: number;
+  'invalid-event-number'?: number;
+  ackId?: number;
+}
+
+function parseReply(body: string): HecReply {
+  try {
+    const v = JSON.parse(body) as unknown;
+    return v && typeof v === 'object' ? (v as HecReply) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Codes that refuse one event; with `invalid-event-number` HEC took the events before it and not those after. */
+const EVENT_CODES = new Set([6, 12, 13, 15]);
+/** Codes that mean the SIEM is busy or unhealthy for now. */
+const BUSY_CODES = new Set([8, 9, 18, 19, 20, 23]);
+
+/** Classify one HEC answer for a batch of `count` events. */
+export function classifyHecResponse(res: HttpResponse, count: number, expectAck: boolean): Verdict {
+  const reply = parseReply(res.body);
+  const code = typeof reply.code === 'number' ? reply.code : undefined;
+  const said = `Splunk HEC answered HTTP ${res.status}${code !== undefined ? ` code ${code}` : ''}: ${reply.text ?? excerpt(res.body)}`;
+  if (res.status >= 200 && res.status < 300 && (code === undefined || code === 0)) {
+    if (!expectAck) return { kind: 'delivered' };
+    if (typeof reply.ackId !== 'number') {
+      return { kind: 'stop', reason: 'Splunk HEC returned no ackId: turn on indexer acknowledgement for the token, or drop --splunk-ack' };
+    }
+    return { kind: 'delivered', ackId: reply.ackId };
+  }
+  if (res.status === 401 || res.status === 403 || (code !== undefined && code >= 1 && code <= 4)) {
+    return { kind: 'stop', reason: `${said} (check OVERSIGHT_SPLUNK_HEC_TOKEN or the Authorization header)` };
+  }
+  if (code === 7) return { kind: 'stop', reason: `${said} (the token may not write to --splunk-index)` };
+  if (code === 14) return { kind: 'stop', reason: `${said} (the token has indexer acknowledgement off: drop --splunk-ack)` };
+  if (code === 10 || code === 11) return { kind: 'stop', reason: `${said} (indexer acknowledgement needs a channel; is --splunk-ack set?)` };
+  if ((code !== undefined && BUSY_CODES.has(code)) || res.status === 429 || res.status === 503) {
+    const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+    return retryAfterMs === undefined ? { kind: 'retry', reason: said } : { kind: 'retry', reason: said, retryAfterMs };
+  }
+  if (res.status === 400 && code !== undefined && EVENT_CODES.has(code)) {
+    const n = reply['invalid-event-number'];
+    if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n < count) {
+      const retry: number[] = [];
+      for (let i = n + 1; i < count; i++) retry.push(i);
+      return { kind: 'partial', retry, rejected: [{ index: n, status: 400, error: said }], reason: said };
+    }
+    return { kind: 'rejected', status: 400, reason: said };
+  }
+  return statusVerdict(res, 'Splunk HEC');
+}
+
+export interface SplunkHecConfig {
+  url: string;
+  headers: Record<string, string>;
+  client: HttpClient;
+  /** Indexer acknowledgement: poll interval and resend timeout. */
+  ack?: { pollIntervalMs: number; timeoutMs: number } | null;
+}
+
+export class SplunkHecTransport implements Transport {
+  readonly name = 'splunk-hec';
+  readonly encoder = hecEncoder;
+  /** Vector's HEC default, and Splunk's own max_content_length before 6.5. */
+  readonly defaults = { maxEvents: 10_000, maxBytes: 1_000_000 };
+  readonly hardMaxBytes = Infinity;
+  readonly acks?: AckSource;
+  readonly channel: string | null;
+  private readonly headers: Record<string, string>;
+
+  constructor(private readonly config: SplunkHecConfig) {
+    this.channel = config.ack ? randomUUID() : null;
+    this.headers = { 'content-type': 'application/json', ...config.headers };
+    if (this.channel) this.headers['x-splunk-request-channel'] = this.channel;
+    if (config.ack) {
+      const ackUrl = hecAckUrl(config.url, this.channel!);
+      const { pollIntervalMs, timeoutMs } = config.ack;
+      this.acks = { pollIntervalMs, timeoutMs, query: (ids) => this.queryAcks(ackUrl, ids) };
+    }
+  }
+
+  async send(entries: readonly Entry[], body: string): Promise<Verdict> {
+    try {
+      const res = await this.config.client.post(this.config.url, this.headers, body);
+      return classifyHecResponse(res, entries.length, this.channel !== null);
+    } catch (err) {
+      if (err instanceof NetworkError) return networkVerdict(err);
+      throw err;
+    }
+  }
+
+  /** Ask HEC which ack ids are indexed; an unanswered poll counts every id as not yet known. */
+  private async queryAcks(url: string, ids: number[]): Promise<Map<number, boolean>> {
+    const out = new Map<number, boolean>();
+    try {
+      const res = await this.config.client.post(url, this.headers, JSON.stringify({ acks: ids }));
+      if (res.status === 200) {
+        const acks = (JSON.parse(res.body) as { acks?: Record<string, boolean> }).acks ?? {};
+        for (const id of ids) out.set(id, acks[String(id)] === true);
+      }
+    } catch {
+      // A failed poll is asked again next round; the resend timeout bounds how long that can go on.
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.config.client.close();
+  }
+}
+
+/** `/services/collector/ack` on the same server, with the channel also as a query parameter. */
+export function hecAckUrl(eventUrl: string, channel: string): string {
+  const u = new URL(eventUrl);
+  const i = u.pathname.indexOf('/services/collector');
+  u.pathname = (i >= 0 ? u.pathname.slice(0, i) : '') + '/services/collector/ack';
+  u.search = '';
+  u.searchParams.set('channel', channel);
+  return u.toString();
+}
