@@ -115,9 +115,12 @@ export function checkWritableFolder(file: string, flag: string): void {
     throw new ConfigurationError(`folder for ${flag} ${file} does not exist: create ${dir} first`);
   }
   if (!stat.isDirectory()) throw new ConfigurationError(`${dir} is not a folder (${flag} ${file})`);
+  // access(W_OK) says yes to root even on read-only mounts, so create and remove a probe file instead.
+  const probe = path.join(dir, `.oversight-probe-${process.pid}-${Date.now()}`);
   try {
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch {
-    throw new ConfigurationError(`folder ${dir} is not writable (${flag} ${file}): choose a writable location`);
+    fs.closeSync(fs.openSync(probe, 'wx', 0o600));
+    fs.unlinkSync(probe);
+  } catch (err) {
+    throw new ConfigurationError(`folder ${dir} is not writable (${flag} ${file}): ${(err as NodeJS.ErrnoException).code ?? 'error'}; choose a writable location`);
   }
 }

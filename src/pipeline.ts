@@ -85,9 +85,12 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const p = ledger.settledPrefix();
     if (!p) return;
     lastRowid = p.rowid;
-    transport.sync?.();
     o.deadLetter?.sync();
-    o.checkpoint?.commit(p.rowid, p.count);
+    if (o.checkpoint) {
+      // Durable output before a durable checkpoint; without one there is nothing to be consistent with.
+      transport.sync?.();
+      o.checkpoint.commit(p.rowid, p.count);
+    }
     o.onProgress?.(ledger.committed);
   };
 

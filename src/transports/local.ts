@@ -44,15 +44,20 @@ export class FileTransport implements Transport {
 
   /** Checks the location now, so a bad path fails before anything is read or written. */
   constructor(readonly path: string) {
-    checkWritableFolder(path, '--output');
-    if (fs.existsSync(path)) {
-      const st = fs.statSync(path);
-      if (!st.isFile()) throw new ConfigurationError(`--output ${path} is not a regular file`);
-      try {
-        fs.accessSync(path, fs.constants.W_OK);
-      } catch {
-        throw new ConfigurationError(`--output ${path} is not writable`);
-      }
+    let st: fs.Stats | null = null;
+    try {
+      st = fs.statSync(path);
+    } catch {
+      checkWritableFolder(path, '--output');
+      return;
+    }
+    if (st.isDirectory()) throw new ConfigurationError(`--output ${path} is a folder: name a file in it`);
+    // A named pipe or device (/dev/null, a forwarder's FIFO) is written as it is; opening a FIFO here would block.
+    if (!st.isFile()) return;
+    try {
+      fs.closeSync(fs.openSync(path, 'a'));
+    } catch (err) {
+      throw new ConfigurationError(`--output ${path} is not writable: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
     }
   }
 
@@ -82,7 +87,13 @@ export class FileTransport implements Transport {
   }
 
   sync(): void {
-    if (this.fd !== null) fs.fdatasyncSync(this.fd);
+    if (this.fd === null) return;
+    try {
+      fs.fdatasyncSync(this.fd);
+    } catch (err) {
+      // Pipes and devices have nothing to flush.
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw new ExportError(`cannot sync ${this.path}: ${errorMessage(err)}`);
+    }
   }
 
   async close(): Promise<void> {
