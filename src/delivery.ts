@@ -65,16 +65,16 @@ export class Delivery {
         if (v.kind === 'partial') {
           this.stats.duplicates += v.duplicates ?? 0;
           const unsettled = new Set(v.retry);
-          for (const r of v.rejected) {
-            unsettled.add(r.index);
-            this.reject(batch[r.index]!, r.status, r.error);
-          }
+          for (const r of v.rejected) unsettled.add(r.index);
+          // Settle what arrived before dead-lettering, so a refusal without a dead-letter file still
+          // checkpoints the events the SIEM took.
           batch.forEach((e, i) => {
             if (!unsettled.has(i)) {
               e.settled = true;
               this.stats.delivered++;
             }
           });
+          for (const r of v.rejected) this.reject(batch[r.index]!, r.status, r.error);
           if (v.retry.length === 0) break;
           batch = v.retry.map((i) => batch[i]!);
           await this.backoff(budget, v.reason, v.retryAfterMs);

@@ -6,6 +6,10 @@
 import type { BatchLimits } from './batcher.js';
 import type { OversightEvent } from './event.js';
 import { createFormatter, type SplunkHecOptions } from './formatters/index.js';
+import { HttpClient } from './http-client.js';
+import { HttpJsonTransport } from './transports/http.js';
+import { FileTransport } from './transports/local.js';
+import { StdoutTransport } from './transports/local.js';
 import { runPipeline, type PipelineResult } from './pipeline.js';
 import { RETRY_DEFAULTS, type RetryOptions } from './retry.js';
 import type { Transport } from './transport.js';
@@ -34,6 +38,15 @@ export { SentinelDcaTransport, classifySentinelResponse } from './transports/sen
 export { LogsIngestionTransport, classifyLogsIngestionResponse, LOGS_INGESTION_MAX_BYTES } from './transports/azure-logs-ingestion.js';
 export { createTransport, detectTransport, resolveTransport, REQUIRED_FORMAT, TRANSPORT_NAMES } from './transports/index.js';
 export { writeDemoRegistry, DEMO_REGISTRY_ID } from './demo.js';
+
+/** The reference's sink names. */
+export const StdoutSink = StdoutTransport;
+export const FileSink = FileTransport;
+
+/** The reference's `HTTPJSONSink(url, headers=…, timeout=10.0, verify=True)`, batched and retried. */
+export function httpJsonSink(url: string, options: { headers?: Record<string, string>; timeoutMs?: number; verify?: boolean } = {}): HttpJsonTransport {
+  return new HttpJsonTransport(url, options.headers ?? {}, new HttpClient({ timeoutMs: options.timeoutMs ?? 10_000, insecure: options.verify === false }));
+}
 
 /**
  * The reference's `export_events`: format events and push them through a sink (any transport). Returns how many

@@ -62,12 +62,13 @@ class Ledger {
     while (this.head < this.queue.length && this.queue[this.head]!.settled) this.head++;
     if (this.head === start) return null;
     const rowid = this.queue[this.head - 1]!.rowid;
+    const count = this.head - start;
+    this.committed += count;
     if (this.head > 4096 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
-    this.committed += this.head - start;
-    return { rowid, count: this.head - start };
+    return { rowid, count };
   }
 }
 

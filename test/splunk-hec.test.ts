@@ -1,0 +1,153 @@
+/** Splunk HEC end to end: the CLI against a fake HEC on loopback, with faults injected. */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { HecPeer } from './peers/splunk-hec.js';
+import { demoRegistry, jsonLines, outcome, registryIds, runCli, sleep, spawnCli, tempDir, waitFor } from './helpers.js';
+
+const TOKEN = '0d5e6f70-1111-2222-3333-444455556666';
+const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: TOKEN };
+const exportTo = (db: string, url: string, ...more: string[]): string[] =>
+  ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', url, '--retry-max-duration', '20s', ...more];
+
+async function withPeer(options: ConstructorParameters<typeof HecPeer>[0], fn: (peer: HecPeer) => Promise<void>): Promise<void> {
+  const peer = await new HecPeer(options).start();
+  try {
+    await fn(peer);
+  } finally {
+    await peer.close();
+  }
+}
+
+describe('Splunk HEC', () => {
+  it('delivers concatenated envelopes with the token from the environment, every event once', () =>
+    withPeer({ token: TOKEN }, async (peer) => {
+      const db = demoRegistry(250);
+      const r = await runCli(exportTo(db, peer.url, '--max-batch-events', '40'), { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(peer.eventIds(), registryIds(db));
+      assert.equal(peer.peer.requests.length, 7);
+      assert.ok(peer.peer.requests.every((q) => q.body.toString().startsWith('{"time":') && !q.body.toString().includes('}\n{')));
+      assert.match(r.stderr, /exported 250 event\(s\) as splunk via splunk-hec/);
+      assert.ok(!r.stderr.includes(TOKEN));
+    }));
+
+  it('takes the token from --header too, and refuses a non-splunk format', () =>
+    withPeer({ token: TOKEN }, async (peer) => {
+      const db = demoRegistry(10);
+      const r = await runCli(exportTo(db, peer.url, '--header', `Authorization: Splunk ${TOKEN}`));
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(peer.events.length, 10);
+      const bad = await runCli(exportTo(db, peer.url, '--format', 'ecs'), { env });
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /splunk-hec carries splunk records, not ecs: use --format splunk/);
+    }));
+
+  it('stops on a token error with a clear message and never prints the token', () =>
+    withPeer({ token: TOKEN }, async (peer) => {
+      const db = demoRegistry(10);
+      const r = await runCli(exportTo(db, peer.url), { env: { OVERSIGHT_SPLUNK_HEC_TOKEN: 'wrong-token-0001' } });
+      assert.equal(r.code, 1);
+      assert.deepEqual(outcome(r.stderr), ['oversight: Splunk HEC answered HTTP 403 code 4: Invalid token (check OVERSIGHT_SPLUNK_HEC_TOKEN or the Authorization header)']);
+      assert.ok(!r.stderr.includes('wrong-token-0001'));
+      assert.equal(peer.events.length, 0);
+    }));
+
+  it('retries 503 busy with Retry-After, 429, a reset connection and a timeout; nothing lost or doubled', () =>
+    withPeer({ token: TOKEN }, async (peer) => {
+      peer.peer.faults.push(
+        { status: 503, body: '{"text":"Server is busy","code":9}', headers: { 'retry-after': '1' } },
+        { reset: true },
+        { status: 429, body: '' },
+        { hang: true },
+      );
+      const db = demoRegistry(120);
+      const started = Date.now();
+      const r = await runCli(exportTo(db, peer.url, '--max-batch-events', '50', '--timeout', '1s'), { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(Date.now() - started >= 1000, 'Retry-After was honoured');
+      assert.deepEqual(peer.eventIds(), registryIds(db));
+      assert.match(r.stderr, /exported 120 event\(s\) .*\(4 retried request\(s\)\)/);
+    }));
+
+  it('code 6 on one event: that event is dead-lettered, the rest arrive once', () => {
+    const dir = tempDir();
+    const dlq = path.join(dir, 'dead.jsonl');
+    return withPeer({ token: TOKEN, rejectEvent: (e) => (e['event'] as Record<string, unknown>)['event_id'] === '37' }, async (peer) => {
+      const db = demoRegistry(100);
+      const r = await runCli(exportTo(db, peer.url, '--max-batch-events', '25', '--dead-letter', dlq), { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(peer.eventIds(), registryIds(db).filter((id) => id !== '37'));
+      const dead = jsonLines(fs.readFileSync(dlq, 'utf8'));
+      assert.equal(dead.length, 1);
+      assert.equal(dead[0]!['event_id'], '37');
+      assert.equal(dead[0]!['status'], 400);
+      assert.match(String(dead[0]!['error']), /code 6: Invalid data format/);
+      assert.equal(((dead[0]!['record'] as Record<string, unknown>)['event'] as Record<string, unknown>)['event_id'], '37');
+      assert.equal((fs.statSync(dlq).mode & 0o777).toString(8), '600');
+      assert.match(r.stderr, /exported 99 event\(s\) .*1 dead-lettered/);
+    });
+  });
+
+  it('without --dead-letter a refused event fails the export, checkpointed just before it', () => {
+    const state = path.join(tempDir(), 'state.json');
+    return withPeer({ token: TOKEN, rejectEvent: (e) => (e['event'] as Record<string, unknown>)['event_id'] === '37' }, async (peer) => {
+      const db = demoRegistry(100);
+      const r = await runCli(exportTo(db, peer.url, '--max-batch-events', '25', '--state', state), { env });
+      assert.equal(r.code, 1);
+      assert.match(outcome(r.stderr)[0]!, /refused event 37 .*pass --dead-letter FILE/);
+      assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, 36);
+      assert.equal(peer.events.length, 36);
+    });
+  });
+
+  it('a 413 splits the batch', () =>
+    withPeer({ token: TOKEN }, async (peer) => {
+      peer.peer.faults.push({ status: 413, body: 'Content-Length of 99999 too large (maximum is 1000000)' });
+      const db = demoRegistry(60);
+      const r = await runCli(exportTo(db, peer.url, '--max-batch-events', '60'), { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(peer.eventIds(), registryIds(db));
+      assert.deepEqual(peer.peer.requests.slice(1).map((q) => q.body.toString().split('{"time"').length - 1), [30, 30]);
+    }));
+});
+
+describe('Splunk HEC indexer acknowledgement', () => {
+  it('polls acks on its channel and checkpoints only acknowledged batches', () => {
+    const state = path.join(tempDir(), 'state.json');
+    return withPeer({ token: TOKEN, ack: true, ackAfterPolls: 2 }, async (peer) => {
+      const db = demoRegistry(90);
+      const r = await runCli(exportTo(db, peer.url, '--splunk-ack', '--splunk-ack-interval', '50ms', '--max-batch-events', '30', '--state', state), { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(peer.eventIds(), registryIds(db));
+      assert.equal(peer.channels.size, 1);
+      assert.ok(peer.peer.requests.some((q) => q.path === '/services/collector/ack'));
+      assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, 90);
+    });
+  });
+
+  it('never checkpoints a batch whose acknowledgement does not come', () => {
+    const state = path.join(tempDir(), 'state.json');
+    return withPeer({ token: TOKEN, ack: true, loseAck: () => true }, async (peer) => {
+      const db = demoRegistry(40);
+      const child = spawnCli(exportTo(db, peer.url, '--splunk-ack', '--splunk-ack-interval', '50ms', '--state', state), env);
+      await waitFor(() => peer.events.length === 40);
+      await sleep(500);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('close', r));
+      const last = fs.existsSync(state) ? JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid : 0;
+      assert.equal(last, 0);
+    });
+  });
+
+  it('sends a batch again when its acknowledgement times out', () =>
+    withPeer({ token: TOKEN, ack: true, loseAck: (id) => id === 0 }, async (peer) => {
+      const db = demoRegistry(20);
+      const r = await runCli(exportTo(db, peer.url, '--splunk-ack', '--splunk-ack-interval', '50ms', '--splunk-ack-timeout', '300ms'), { env });
+      assert.equal(r.code, 0, r.stderr);
+      // At-least-once: the unconfirmed batch arrives twice, and every event is there.
+      assert.deepEqual([...new Set(peer.eventIds())], registryIds(db));
+      assert.equal(peer.events.length, 40);
+    }));
+});

@@ -1,0 +1,157 @@
+/** The pure stages on their own: response classifiers, retry timing, batching, framing and signing. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Batcher } from '../src/batcher.js';
+import { bulkEncoder, hecEncoder, jsonArrayEncoder, jsonLinesEncoder, makeEntry } from '../src/encoder.js';
+import type { HttpResponse } from '../src/http-client.js';
+import { backoffDelay, parseRetryAfter, RETRY_DEFAULTS } from '../src/retry.js';
+import { sentinelAuthorization } from '../src/sentinel-auth.js';
+import { classifyLogsIngestionResponse } from '../src/transports/azure-logs-ingestion.js';
+import { classifyBulkResponse, dataStreamName, documentId } from '../src/transports/elasticsearch.js';
+import { detectTransport } from '../src/transports/index.js';
+import { classifySentinelResponse } from '../src/transports/sentinel-dca.js';
+import { classifyHecResponse, hecAckUrl } from '../src/transports/splunk-hec.js';
+
+const res = (status: number, body: unknown = '', headers: Record<string, string> = {}): HttpResponse => ({
+  status,
+  headers,
+  body: typeof body === 'string' ? body : JSON.stringify(body),
+});
+
+describe('sentinelAuthorization', () => {
+  it('matches a known answer computed with openssl', () => {
+    // printf 'POST\n1024\napplication/json\nx-ms-date:Mon, 04 Apr 2016 08:00:00 GMT\n/api/logs' |
+    //   openssl dgst -sha256 -mac HMAC -macopt hexkey:$(printf 'oversight-known-answer-shared-key-0001' | xxd -p) -binary | base64
+    const auth = sentinelAuthorization({
+      workspaceId: 'ws-0001',
+      sharedKeyB64: 'b3ZlcnNpZ2h0LWtub3duLWFuc3dlci1zaGFyZWQta2V5LTAwMDE=',
+      contentLength: 1024,
+      dateRfc1123: 'Mon, 04 Apr 2016 08:00:00 GMT',
+    });
+    assert.equal(auth, 'SharedKey ws-0001:ZAGDQn27NTJAuc3rvX6yfOVCECrDJrwmShPM+w7jn1o=');
+  });
+});
+
+describe('Splunk HEC response classification', () => {
+  const table: [string, HttpResponse, number, unknown][] = [
+    ['success', res(200, { text: 'Success', code: 0 }), 3, { kind: 'delivered' }],
+    ['busy (code 9) is retried', res(503, { text: 'Server is busy', code: 9 }), 3, { kind: 'retry' }],
+    ['429 honours Retry-After', res(429, '', { 'retry-after': '7' }), 3, { kind: 'retry', retryAfterMs: 7000 }],
+    ['token disabled stops', res(403, { text: 'Token disabled', code: 1 }), 3, { kind: 'stop' }],
+    ['invalid token stops', res(403, { text: 'Invalid token', code: 4 }), 3, { kind: 'stop' }],
+    ['incorrect index stops', res(400, { text: 'Incorrect index', code: 7 }), 3, { kind: 'stop' }],
+    ['413 is split', res(413, 'Content-Length of 9 too large (maximum is 1)'), 3, { kind: 'too-large' }],
+    ['invalid event without a position is isolated', res(400, { text: 'Invalid data format', code: 6 }), 3, { kind: 'rejected' }],
+  ];
+  for (const [name, r, n, want] of table) {
+    it(name, () => {
+      const v = classifyHecResponse(r, n, false) as Record<string, unknown>;
+      for (const [k, val] of Object.entries(want as object)) assert.deepEqual(v[k], val, k);
+    });
+  }
+  it('code 6 at event 2 of 5: 0-1 in, 2 refused, 3-4 to resend', () => {
+    const v = classifyHecResponse(res(400, { text: 'Invalid data format', code: 6, 'invalid-event-number': 2 }), 5, false);
+    assert.equal(v.kind, 'partial');
+    if (v.kind !== 'partial') return;
+    assert.deepEqual(v.retry, [3, 4]);
+    assert.deepEqual(v.rejected.map((r) => r.index), [2]);
+  });
+  it('with acknowledgement on, a success carries the ack id, and a missing one stops', () => {
+    assert.deepEqual(classifyHecResponse(res(200, { text: 'Success', code: 0, ackId: 12 }), 1, true), { kind: 'delivered', ackId: 12 });
+    assert.equal(classifyHecResponse(res(200, { text: 'Success', code: 0 }), 1, true).kind, 'stop');
+  });
+  it('polls acks on the same server and channel', () => {
+    assert.equal(hecAckUrl('https://splunk:8088/services/collector/event?x=1', 'c-1'), 'https://splunk:8088/services/collector/ack?channel=c-1');
+  });
+});
+
+describe('Elasticsearch bulk classification', () => {
+  const item = (status: number, type?: string) => ({ create: { status, ...(type ? { error: { type, reason: 'r' } } : {}) } });
+  it('201 and 409 are in, 429 and 5xx retried alone, other 4xx refused', () => {
+    const v = classifyBulkResponse(res(200, { errors: true, items: [item(201), item(409, 'version_conflict_engine_exception'), item(429, 'es_rejected_execution_exception'), item(400, 'mapper_parsing_exception'), item(503, 'unavailable_shards_exception')] }), 5);
+    assert.equal(v.kind, 'partial');
+    if (v.kind !== 'partial') return;
+    assert.deepEqual(v.retry, [2, 4]);
+    assert.deepEqual(v.rejected.map((r) => [r.index, r.status]), [[3, 400]]);
+    assert.match(v.rejected[0]!.error, /mapper_parsing_exception/);
+    assert.equal(v.duplicates, 1);
+  });
+  it('no errors is delivered; HTTP-level 429 is retried; item count mismatch stops', () => {
+    assert.equal(classifyBulkResponse(res(200, { errors: false, items: [item(201)] }), 1).kind, 'delivered');
+    assert.equal(classifyBulkResponse(res(429, {}), 1).kind, 'retry');
+    assert.equal(classifyBulkResponse(res(200, { errors: true, items: [item(201)] }), 2).kind, 'stop');
+  });
+  it('ids are deterministic per registry and row; stream names are validated', () => {
+    assert.equal(documentId('reg', 5), documentId('reg', 5));
+    assert.notEqual(documentId('reg', 5), documentId('reg2', 5));
+    assert.equal(dataStreamName('default'), 'logs-oversight.beacon-default');
+    assert.throws(() => dataStreamName('prod-eu'), /no '-'/);
+  });
+});
+
+describe('Azure classifications', () => {
+  it('Data Collector API: data-format 400 isolates records, other 400s stop, 403 stops, 503 retries', () => {
+    assert.equal(classifySentinelResponse(res(400, { Error: 'InvalidDataFormat' })).kind, 'rejected');
+    assert.equal(classifySentinelResponse(res(400, { Error: 'InvalidLogType' })).kind, 'stop');
+    assert.equal(classifySentinelResponse(res(403, { Error: 'InvalidAuthorization' })).kind, 'stop');
+    assert.equal(classifySentinelResponse(res(503)).kind, 'retry');
+  });
+  it('Logs Ingestion API: 204 in, 413 split, 429 waits, 403 stops', () => {
+    assert.equal(classifyLogsIngestionResponse(res(204)).kind, 'delivered');
+    assert.equal(classifyLogsIngestionResponse(res(413)).kind, 'too-large');
+    assert.deepEqual(classifyLogsIngestionResponse(res(429, '', { 'retry-after': '3' })), { kind: 'retry', reason: 'Logs Ingestion API answered HTTP 429', retryAfterMs: 3000 });
+    assert.equal(classifyLogsIngestionResponse(res(403)).kind, 'stop');
+  });
+});
+
+describe('transport detection from the URL', () => {
+  const table: [string, string][] = [
+    ['https://splunk.example:8088/services/collector/event', 'splunk-hec'],
+    ['https://splunk.example:8088/services/collector', 'splunk-hec'],
+    ['https://es.example:9200/_bulk', 'elasticsearch'],
+    ['https://es.example:9200/logs-x/_bulk', 'elasticsearch'],
+    ['https://0a1b2c3d-1111-2222-3333-444455556666.ods.opinsights.azure.com/api/logs?api-version=2016-04-01', 'sentinel-dca'],
+    ['https://my-dce.eastus-1.ingest.monitor.azure.com/dataCollectionRules/dcr-00a/streams/Custom-Oversight_CL?api-version=2023-01-01', 'azure-logs-ingestion'],
+    ['https://collector.example/endpoint', 'http'],
+  ];
+  for (const [url, want] of table) it(`${want}: ${url}`, () => assert.equal(detectTransport(url), want));
+});
+
+describe('retry timing', () => {
+  it('Retry-After as seconds or an HTTP date', () => {
+    assert.equal(parseRetryAfter('120'), 120_000);
+    const now = Date.parse('Mon, 04 Apr 2016 08:00:00 GMT');
+    assert.equal(parseRetryAfter('Mon, 04 Apr 2016 08:00:30 GMT', now), 30_000);
+    assert.equal(parseRetryAfter('soon'), undefined);
+  });
+  it('full jitter stays under an exponential ceiling capped at the maximum', () => {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const ceiling = Math.min(RETRY_DEFAULTS.maxDelayMs, RETRY_DEFAULTS.initialDelayMs * 2 ** attempt);
+      assert.equal(backoffDelay(attempt, RETRY_DEFAULTS, () => 0.999999), Math.floor(0.999999 * ceiling));
+      assert.equal(backoffDelay(attempt, RETRY_DEFAULTS, () => 0), 0);
+    }
+  });
+});
+
+describe('batching and framing', () => {
+  const entry = (enc: typeof jsonLinesEncoder, i: number, record = `{"n":${i}}`) =>
+    makeEntry(enc, { rowid: i, event_id: String(i), registry_id: 'r', record });
+  it('a batch closes at the event limit or before the byte limit would break', () => {
+    const b = new Batcher({ maxEvents: 3, maxBytes: 1000 }, 0);
+    for (let i = 0; i < 3; i++) b.add(entry(jsonLinesEncoder, i));
+    assert.equal(b.full, true);
+    const bb = new Batcher({ maxEvents: 100, maxBytes: 15 }, 2);
+    bb.add(entry(jsonArrayEncoder, 1));
+    assert.equal(bb.wouldOverflow(entry(jsonArrayEncoder, 2)), true);
+  });
+  it('each encoder frames as its SIEM expects', () => {
+    const es = [entry(jsonLinesEncoder, 1), entry(jsonLinesEncoder, 2)];
+    assert.equal(jsonLinesEncoder.encode(es), '{"n":1}\n{"n":2}\n');
+    assert.equal(jsonArrayEncoder.encode(es), '[{"n":1},{"n":2}]');
+    assert.equal(hecEncoder.encode(es), '{"n":1}{"n":2}');
+    const bulk = bulkEncoder((e) => `{"create":{"_id":"${e.rowid}"}}`);
+    const be = [entry(bulk, 1), entry(bulk, 2)];
+    assert.equal(bulk.encode(be), '{"create":{"_id":"1"}}\n{"n":1}\n{"create":{"_id":"2"}}\n{"n":2}\n');
+    assert.equal(be[0]!.bytes, Buffer.byteLength('{"create":{"_id":"1"}}\n{"n":1}\n'));
+  });
+});
