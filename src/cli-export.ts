@@ -184,12 +184,13 @@ export async function runExport(f: ExportFlags): Promise<void> {
       );
     }
     deadLetter = f.deadLetter ? new DeadLetterFile(f.deadLetter, d.transportName, d.format) : null;
-    const formatter = createFormatter(d.format, {
+    const splunkOptions = {
       source: f.splunkSource ?? 'oversight:registry',
       sourcetype: f.splunkSourcetype ?? 'oversight:beacon',
       index: f.splunkIndex ?? null,
       host: f.splunkHost ?? null,
-    });
+    };
+    const formatter = createFormatter(d.format, splunkOptions);
     const bar = progressBar(f, () => Math.min(source.count(checkpoint?.lastRowid ?? 0, since), limit ?? Infinity));
     let result: PipelineResult;
     try {
@@ -197,6 +198,7 @@ export async function runExport(f: ExportFlags): Promise<void> {
         source, registryId: f.registryId, formatter, transport: d.transport, limits: d.limits, retry: d.retry,
         since, limit, follow: f.follow ?? false, pollIntervalMs, flushIntervalMs,
         checkpoint, deadLetter, stop: signals.signal, log: say,
+        parallel: { db: f.db, format: d.format, splunk: splunkOptions },
         ...(bar ? { onProgress: (n: number) => bar.update(n) } : {}),
       });
     } finally {

@@ -3,7 +3,7 @@
  * indexer acknowledgement, or dead-lettered; anything else throws and leaves the checkpoint where it was.
  */
 import type { DeadLetterFile } from './dead-letter.js';
-import type { Entry } from './encoder.js';
+import { bodyOverhead, encode, type Entry } from './encoder.js';
 import { ExportError } from './errors.js';
 import { RetryBudget, type RetryOptions } from './retry.js';
 import type { Transport } from './transport.js';
@@ -47,13 +47,13 @@ export class Delivery {
       let batch = queue.shift()!;
       const budget = new RetryBudget(this.retry, `${batch.length} event(s) for ${t.name}`);
       for (;;) {
-        if (batch.length === 1 && batch[0]!.bytes + t.encoder.bodyOverhead > t.hardMaxBytes) {
+        if (batch.length === 1 && batch[0]!.bytes + bodyOverhead(t.encoder) > t.hardMaxBytes) {
           this.reject(batch[0]!, 413, `record is ${batch[0]!.bytes} bytes; ${t.name} accepts at most ${t.hardMaxBytes} bytes per request`);
           break;
         }
-        const body = t.encoder.encode(batch);
+        const body = encode(t.encoder, batch);
         this.stats.requests++;
-        this.stats.bytes += Buffer.byteLength(body);
+        this.stats.bytes += body.length;
         const v = await t.send(batch, body);
         if (v.kind === 'delivered') {
           this.stats.duplicates += v.duplicates ?? 0;

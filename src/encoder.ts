@@ -19,74 +19,64 @@ export interface Entry {
 
 export interface Encoder {
   readonly name: string;
-  /** Bytes a body carries beyond its entries (brackets). */
-  readonly bodyOverhead: number;
-  /** Bytes each entry carries beyond its record and frame (separator or newline). */
-  readonly entryOverhead: number;
-  /** Per-record framing, computed once when the entry is made. */
+  /** Written before the first entry and after the last (JSON array brackets). */
+  readonly open: string;
+  readonly close: string;
+  /** Between two entries. */
+  readonly separator: string;
+  /** After each record (newline). */
+  readonly terminator: string;
+  /** Per-record framing, computed once when the entry is made (the `_bulk` action line). */
   frame?(entry: Omit<Entry, 'bytes' | 'frame'>): string;
-  encode(entries: readonly Entry[]): string;
+}
+
+/** Bytes a body carries beyond its entries. */
+export function bodyOverhead(e: Encoder): number {
+  return e.open.length + e.close.length - e.separator.length;
 }
 
 /** One JSON object per line: stdout, files, and anything that tails them. */
-export const jsonLinesEncoder: Encoder = {
-  name: 'json-lines',
-  bodyOverhead: 0,
-  entryOverhead: 1,
-  encode(entries) {
-    let out = '';
-    for (const e of entries) out += e.record + '\n';
-    return out;
-  },
-};
+export const jsonLinesEncoder: Encoder = { name: 'json-lines', open: '', close: '', separator: '', terminator: '\n' };
 
 /** A JSON array: the reference's generic POST, Sentinel's Data Collector API and Azure's Logs Ingestion API. */
-export const jsonArrayEncoder: Encoder = {
-  name: 'json-array',
-  bodyOverhead: 2,
-  entryOverhead: 1,
-  encode(entries) {
-    let out = '[';
-    for (let i = 0; i < entries.length; i++) out += (i === 0 ? '' : ',') + entries[i]!.record;
-    return out + ']';
-  },
-};
+export const jsonArrayEncoder: Encoder = { name: 'json-array', open: '[', close: ']', separator: ',', terminator: '' };
 
 /** Splunk HEC batches: envelopes back to back, no array and no commas. */
-export const hecEncoder: Encoder = {
-  name: 'hec',
-  bodyOverhead: 0,
-  entryOverhead: 0,
-  encode(entries) {
-    let out = '';
-    for (const e of entries) out += e.record;
-    return out;
-  },
-};
+export const hecEncoder: Encoder = { name: 'hec', open: '', close: '', separator: '', terminator: '' };
 
 /** Elasticsearch `_bulk` NDJSON: an action line before each document, and a newline after the last line. */
 export function bulkEncoder(action: (entry: Omit<Entry, 'bytes' | 'frame'>) => string): Encoder {
-  return {
-    name: 'bulk-ndjson',
-    bodyOverhead: 0,
-    entryOverhead: 2,
-    frame: action,
-    encode(entries) {
-      let out = '';
-      for (const e of entries) out += e.frame + '\n' + e.record + '\n';
-      return out;
-    },
-  };
+  return { name: 'bulk-ndjson', open: '', close: '', separator: '', terminator: '\n', frame: (e) => action(e) + '\n' };
 }
 
-/** Make an entry, counting its bytes once. */
+/** Make an entry, counting its bytes once: frame, record, terminator and the separator before it. */
 export function makeEntry(encoder: Encoder, base: Omit<Entry, 'bytes' | 'frame'>): Entry {
   const entry = base as Entry;
-  let bytes = Buffer.byteLength(base.record) + encoder.entryOverhead;
+  let bytes = Buffer.byteLength(base.record) + encoder.terminator.length + encoder.separator.length;
   if (encoder.frame) {
     entry.frame = encoder.frame(base);
     bytes += Buffer.byteLength(entry.frame);
   }
   entry.bytes = bytes;
   return entry;
+}
+
+/**
+ * The request body for these entries, written into one buffer of the exact size, so a batch of thousands of
+ * records never becomes one giant string.
+ */
+export function encode(encoder: Encoder, entries: readonly Entry[]): Buffer {
+  let size = encoder.open.length + encoder.close.length - (entries.length > 0 ? encoder.separator.length : 0);
+  for (const e of entries) size += e.bytes;
+  const buf = Buffer.allocUnsafe(Math.max(size, 0));
+  let off = buf.write(encoder.open, 0, 'latin1');
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (i > 0 && encoder.separator) off += buf.write(encoder.separator, off, 'latin1');
+    if (e.frame) off += buf.write(e.frame, off);
+    off += buf.write(e.record, off);
+    if (encoder.terminator) off += buf.write(encoder.terminator, off, 'latin1');
+  }
+  off += buf.write(encoder.close, off, 'latin1');
+  return off === buf.length ? buf : buf.subarray(0, off);
 }

@@ -62,8 +62,26 @@ export function nestedExtra(extraJson: string): string {
   return transcodePython(extraJson, true)?.text ?? extraJson;
 }
 
+let cachedDay = NaN;
+let cachedDayText = '';
+
 /** RFC 3339 UTC to the second, as the reference's `iso8601` (strftime `%Y` is not zero-padded on glibc). */
 export function iso8601(unixSeconds: number): string {
+  // Events arrive in time order, so the date part is nearly always the one just computed.
+  const day = Math.floor(unixSeconds / 86400);
+  if (day === cachedDay) {
+    const s = unixSeconds - day * 86400;
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s - h * 3600) / 60);
+    return cachedDayText + pad2(h) + ':' + pad2(m) + ':' + pad2(s - h * 3600 - m * 60) + 'Z';
+  }
+  const text = iso8601Full(unixSeconds);
+  cachedDay = day;
+  cachedDayText = text.slice(0, text.indexOf('T') + 1);
+  return text;
+}
+
+function iso8601Full(unixSeconds: number): string {
   const d = new Date(unixSeconds * 1000);
   const year = d.getUTCFullYear();
   return (
@@ -92,8 +110,8 @@ export function unixSeconds(value: unknown): number {
 }
 
 function scalar(value: unknown): Scalar {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'string' || typeof value === 'number') return value;
+  if (typeof value === 'string' || typeof value === 'number' || value === null) return value;
+  if (value === undefined) return null;
   if (typeof value === 'bigint') return Number(value);
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   return String(value);
@@ -113,38 +131,43 @@ export function extraJsonFromColumn(value: unknown): string | null {
   return '{"raw":' + t.text + '}';
 }
 
-/** Column order of the registry reader's SELECT; `fromRegistryValues` reads rows in this order. */
+/**
+ * Column order of the registry reader's SELECT, after the rowid. `id` comes last and is left out when it is the
+ * rowid itself (the registry's `INTEGER PRIMARY KEY`), which saves reading the same number twice.
+ */
 export const EVENT_COLUMNS = [
-  'id', 'kind', 'timestamp', 'token_id', 'file_id', 'recipient_id', 'issuer_id',
-  'source_ip', 'user_agent', 'qualified_timestamp', 'tlog_index', 'extra',
+  'kind', 'timestamp', 'token_id', 'file_id', 'recipient_id', 'issuer_id',
+  'source_ip', 'user_agent', 'qualified_timestamp', 'tlog_index', 'extra', 'id',
 ] as const;
 
 /**
- * Map one row, given as its rowid followed by values in `EVENT_COLUMNS` order. An `id` of undefined means the
- * table has no such column (event_id "", as `d.get("id", "")` gives); null means SQL NULL ("None", as `str(None)`).
+ * Map one row, given as its rowid followed by values in `EVENT_COLUMNS` order; without a 13th value the rowid is
+ * the id. An `id` of undefined means the table has no such column (event_id "", as `d.get("id", "")` gives);
+ * null means SQL NULL ("None", as `str(None)`).
  */
 export function fromRegistryValues(v: readonly unknown[], registryId: string): OversightEvent {
-  const id = v[1];
-  const kind = v[2];
-  const occurred = unixSeconds(v[3] || 0);
+  const rowid = v[0];
+  const id = v.length > 12 ? v[12] : rowid;
+  const occurred = unixSeconds(v[2] || 0);
   const inRange = occurred >= MIN_UNIX && occurred <= MAX_UNIX;
-  const ua = v[9];
+  const kind = v[1];
+  const ua = v[8];
   return {
-    event_id: id === undefined ? '' : id === null ? 'None' : String(scalar(id)),
-    event_kind: kind ? String(scalar(kind)) : '',
+    event_id: id === undefined ? '' : id === null ? 'None' : typeof id === 'number' ? String(id) : String(scalar(id)),
+    event_kind: typeof kind === 'string' ? kind : kind ? String(scalar(kind)) : '',
     occurred_unix: occurred,
     occurred_at: occurred && inRange ? iso8601(occurred) : '',
     registry_id: registryId,
-    token_id: scalar(v[4]),
-    file_id: scalar(v[5]),
-    recipient_id: scalar(v[6]),
-    issuer_id: scalar(v[7]),
-    source_ip: scalar(v[8]),
+    token_id: scalar(v[3]),
+    file_id: scalar(v[4]),
+    recipient_id: scalar(v[5]),
+    issuer_id: scalar(v[6]),
+    source_ip: scalar(v[7]),
     user_agent: ua ? scalar(ua) : null,
-    qualified_timestamp: scalar(v[10]),
-    tlog_index: scalar(v[11]),
-    extra_json: extraJsonFromColumn(v[12]),
-    rowid: Number(v[0] ?? 0),
+    qualified_timestamp: scalar(v[9]),
+    tlog_index: scalar(v[10]),
+    extra_json: extraJsonFromColumn(v[11]),
+    rowid: Number(rowid ?? 0),
   };
 }
 
@@ -152,5 +175,6 @@ export function fromRegistryValues(v: readonly unknown[], registryId: string): O
 export function fromRegistryRow(row: Readonly<Record<string, unknown>>, options: { registryId: string }): OversightEvent {
   const values: unknown[] = [row['rowid'] ?? row['id'] ?? 0];
   for (const col of EVENT_COLUMNS) values.push(Object.prototype.hasOwnProperty.call(row, col) ? row[col] : undefined);
+  // Always 13 values here: an object row says for itself whether it has an id.
   return fromRegistryValues(values, options.registryId);
 }

@@ -22,7 +22,7 @@ export { RegistrySource, iterRegistryEvents, type ReadOptions } from './source.j
 export { quoteAscii, floatRepr, transcodePython, dumpsPython } from './pyjson.js';
 export { ConfigurationError, ExportError } from './errors.js';
 export { Batcher, type BatchLimits } from './batcher.js';
-export { jsonLinesEncoder, jsonArrayEncoder, hecEncoder, bulkEncoder, makeEntry, type Encoder, type Entry } from './encoder.js';
+export { jsonLinesEncoder, jsonArrayEncoder, hecEncoder, bulkEncoder, makeEntry, encode, type Encoder, type Entry } from './encoder.js';
 export { Checkpoint, writeAtomic, type CheckpointData } from './checkpoint.js';
 export { DeadLetterFile, readDeadLetters, type DeadLetter } from './dead-letter.js';
 export { Delivery, type DeliveryStats } from './delivery.js';

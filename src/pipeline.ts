@@ -7,11 +7,13 @@ import { Batcher, type BatchLimits } from './batcher.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { DeadLetterFile } from './dead-letter.js';
 import { Delivery, type DeliveryStats, type SettledEntry } from './delivery.js';
-import { makeEntry, type Entry } from './encoder.js';
+import { bodyOverhead, makeEntry, type Entry } from './encoder.js';
 import { fromRegistryValues } from './event.js';
 import type { RecordFormatter } from './formatters/index.js';
 import type { RetryOptions } from './retry.js';
-import type { RegistrySource } from './source.js';
+import { formatInWorkers, workersWorthIt } from './format-workers.js';
+import type { SplunkHecOptions } from './formatters/index.js';
+import { PAGE_SIZE, type RegistrySource } from './source.js';
 import type { Transport } from './transport.js';
 
 /** A formatted record not yet framed: what a non-registry source (a replay, a library caller) provides. */
@@ -37,6 +39,11 @@ export interface PipelineOptions {
   stop?: AbortSignal;
   log?: (message: string) => void;
   onProgress?: (settled: number) => void;
+  /**
+   * Lets a large export to stdout or a file read and format on worker threads (same output, same checkpoints).
+   * Not used with --follow or --limit, or for HTTP transports, whose pace the SIEM sets.
+   */
+  parallel?: { db: string; format: string; splunk: SplunkHecOptions } | null;
 }
 
 export interface PipelineResult extends DeliveryStats {
@@ -77,9 +84,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const transport = o.transport;
   const delivery = new Delivery(transport, o.retry, o.deadLetter ?? null, log);
   const window = transport.acks ? new AckWindow(transport.acks, delivery) : null;
-  const batcher = new Batcher(o.limits, transport.encoder.bodyOverhead);
+  const batcher = new Batcher(o.limits, bodyOverhead(transport.encoder));
   const ledger = new Ledger();
-  const pageSize = o.pageSize ?? 2000;
+  const pageSize = o.pageSize ?? PAGE_SIZE;
   let lastRowid = o.checkpoint?.lastRowid ?? 0;
 
   const commit = (): void => {
@@ -115,12 +122,49 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     }
   };
 
-  const add = async (prepared: PreparedRecord): Promise<void> => {
+  // Synchronous, so the per-event path makes no promise; the caller awaits only when a batch must go out.
+  const add = (prepared: PreparedRecord): boolean => {
     const entry = makeEntry(transport.encoder, prepared);
-    if (batcher.wouldOverflow(entry)) await flush();
+    if (batcher.wouldOverflow(entry)) {
+      pending = entry;
+      return true;
+    }
     batcher.add(entry);
-    if (batcher.full) await flush();
+    return batcher.full;
   };
+  let pending: Entry | null = null;
+  const flushFull = async (): Promise<void> => {
+    await flush();
+    if (pending) {
+      batcher.add(pending);
+      pending = null;
+      if (batcher.full) await flush();
+    }
+  };
+
+  if (isRegistry(o.source) && o.parallel && !o.follow && (o.limit ?? null) === null && LOCAL.has(transport.name)) {
+    const end = o.source.maxRowid();
+    const workers = workersWorthIt(end - lastRowid);
+    if (workers > 0) {
+      let exported = 0;
+      let bytes = 0;
+      for await (const chunk of formatInWorkers({ ...o.parallel, registryId: o.registryId, since: o.since ?? null, afterRowid: lastRowid, endRowid: end, workers })) {
+        if (chunk.count > 0) {
+          await transport.send([], chunk.body);
+          exported += chunk.count;
+          bytes += chunk.body.length;
+        }
+        lastRowid = chunk.lastRowid;
+        if (o.checkpoint && chunk.count > 0) {
+          transport.sync?.();
+          o.checkpoint.commit(chunk.lastRowid, chunk.count);
+        }
+        o.onProgress?.(exported);
+        if (o.stop?.aborted) break;
+      }
+      return { delivered: exported, deadLettered: 0, duplicates: 0, requests: 0, retries: 0, bytes, exported, lastRowid };
+    }
+  }
 
   if (isRegistry(o.source)) {
     const source = o.source;
@@ -131,7 +175,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       const rows = remaining > 0 ? source.readPage(cursor, Math.min(pageSize, remaining), o.since) : [];
       for (const row of rows) {
         const evt = fromRegistryValues(row, o.registryId);
-        await add({ rowid: evt.rowid, event_id: evt.event_id, registry_id: evt.registry_id, record: o.formatter(evt) });
+        if (add({ rowid: evt.rowid, event_id: evt.event_id, registry_id: evt.registry_id, record: o.formatter(evt) })) await flushFull();
       }
       if (rows.length > 0) cursor = Number(rows[rows.length - 1]![0]);
       remaining -= rows.length;
@@ -152,7 +196,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     let remaining = o.limit ?? Infinity;
     for (const prepared of o.source) {
       if (remaining-- <= 0 || o.stop?.aborted) break;
-      await add(prepared);
+      if (add(prepared)) await flushFull();
     }
   }
   await flush();
@@ -162,6 +206,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const s = delivery.stats;
   return { ...s, exported: ledger.committed - s.deadLettered, lastRowid };
 }
+
+const LOCAL = new Set(['stdout', 'file']);
 
 function isRegistry(s: PipelineOptions['source']): s is RegistrySource {
   return typeof (s as RegistrySource).readPage === 'function';

@@ -8,6 +8,9 @@ import Database from 'better-sqlite3';
 import { ConfigurationError, ExportError } from './errors.js';
 import { EVENT_COLUMNS, fromRegistryValues, type OversightEvent } from './event.js';
 
+/** Rows per read. Around a thousand reads fastest: larger result arrays outlive the young generation. */
+export const PAGE_SIZE = 1000;
+
 export interface ReadOptions {
   /** Only events whose `timestamp` is at or after this Unix time (the reference's `--since`). */
   since?: number | null;
@@ -22,18 +25,38 @@ export class RegistrySource {
   private readonly db: Database.Database;
   private readonly pageStmt: Database.Statement;
   private readonly pageSinceStmt: Database.Statement;
+  private readonly rangeStmt: Database.Statement;
+  private readonly rangeSinceStmt: Database.Statement;
 
-  private constructor(path: string, db: Database.Database, columns: ReadonlySet<string>) {
+  private constructor(path: string, db: Database.Database, columns: ReadonlySet<string>, idIsRowid: boolean) {
     this.path = path;
     this.db = db;
     // Missing optional columns read as NULL; a missing `id` reads as '' because the reference's
-    // `d.get("id", "")` gives an empty event id there, not "None".
-    const select = EVENT_COLUMNS.map((c) =>
+    // `d.get("id", "")` gives an empty event id there, not "None". An `id` that is the rowid is not read twice.
+    const select = EVENT_COLUMNS.filter((c) => !(c === 'id' && idIsRowid)).map((c) =>
       columns.has(c) ? `"${c}"` : c === 'id' ? `'' AS "id"` : `NULL AS "${c}"`,
     ).join(', ');
     const base = `SELECT rowid, ${select} FROM events WHERE rowid > ?`;
     this.pageStmt = db.prepare(`${base} ORDER BY rowid LIMIT ?`).raw(true);
     this.pageSinceStmt = db.prepare(`${base} AND timestamp >= ? ORDER BY rowid LIMIT ?`).raw(true);
+    this.rangeStmt = db.prepare(`${base} AND rowid <= ? ORDER BY rowid LIMIT ?`).raw(true);
+    this.rangeSinceStmt = db.prepare(`${base} AND rowid <= ? AND timestamp >= ? ORDER BY rowid LIMIT ?`).raw(true);
+  }
+
+  /** Up to `limit` rows with rowid in (after, upTo], for readers that split the table into ranges. */
+  readRange(after: number, upTo: number, limit: number, since?: number | null): unknown[][] {
+    try {
+      return (since === null || since === undefined
+        ? this.rangeStmt.all(after, upTo, limit)
+        : this.rangeSinceStmt.all(after, upTo, since, limit)) as unknown[][];
+    } catch (err) {
+      throw new ExportError(`reading ${this.path} failed: ${sqliteReason(err)}`);
+    }
+  }
+
+  /** The largest rowid now in the table (0 when empty). */
+  maxRowid(): number {
+    return (this.db.prepare('SELECT coalesce(max(rowid), 0) AS m FROM events').get() as { m: number }).m;
   }
 
   /** Open and check a registry; every problem is a ConfigurationError naming the fix. */
@@ -66,10 +89,11 @@ export class RegistrySource {
       if (/WITHOUT\s+ROWID/i.test(table.sql)) {
         throw new ConfigurationError(`${path}: the events table is WITHOUT ROWID, so it has no insertion order to follow`);
       }
-      const columns = new Set(
-        (db.prepare(`SELECT name FROM pragma_table_info('events')`).all() as { name: string }[]).map((r) => r.name),
-      );
-      return new RegistrySource(path, db, columns);
+      const info = db.prepare(`SELECT name, type, pk FROM pragma_table_info('events')`).all() as { name: string; type: string; pk: number }[];
+      const columns = new Set(info.map((r) => r.name));
+      const pks = info.filter((r) => r.pk > 0);
+      const idIsRowid = pks.length === 1 && pks[0]!.name === 'id' && pks[0]!.type.toUpperCase() === 'INTEGER';
+      return new RegistrySource(path, db, columns, idIsRowid);
     } catch (err) {
       db.close();
       if (err instanceof ConfigurationError) throw err;
@@ -99,7 +123,7 @@ export class RegistrySource {
 
   /** Events in rowid order, read a page at a time. */
   *events(registryId: string, options: ReadOptions & { limit?: number | null } = {}): Generator<OversightEvent> {
-    const pageSize = options.pageSize ?? 2000;
+    const pageSize = options.pageSize ?? PAGE_SIZE;
     let cursor = options.afterRowid ?? 0;
     let left = options.limit ?? Infinity;
     while (left > 0) {

@@ -46,7 +46,7 @@ export interface Transport {
   /** The largest body the SIEM can ever take; a record larger than this is dead-lettered without sending. */
   readonly hardMaxBytes: number;
   /** One attempt. */
-  send(entries: readonly Entry[], body: string): Promise<Verdict>;
+  send(entries: readonly Entry[], body: Buffer): Promise<Verdict>;
   /** Make what `send` wrote durable (local files) before the checkpoint moves past it. */
   sync?(): void;
   /** Indexer acknowledgement, where the SIEM offers it and the user turned it on. */

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Batcher } from '../src/batcher.js';
-import { bulkEncoder, hecEncoder, jsonArrayEncoder, jsonLinesEncoder, makeEntry } from '../src/encoder.js';
+import { bulkEncoder, encode, hecEncoder, jsonArrayEncoder, jsonLinesEncoder, makeEntry } from '../src/encoder.js';
 import type { HttpResponse } from '../src/http-client.js';
 import { backoffDelay, parseRetryAfter, RETRY_DEFAULTS } from '../src/retry.js';
 import { sentinelAuthorization } from '../src/sentinel-auth.js';
@@ -146,12 +146,15 @@ describe('batching and framing', () => {
   });
   it('each encoder frames as its SIEM expects', () => {
     const es = [entry(jsonLinesEncoder, 1), entry(jsonLinesEncoder, 2)];
-    assert.equal(jsonLinesEncoder.encode(es), '{"n":1}\n{"n":2}\n');
-    assert.equal(jsonArrayEncoder.encode(es), '[{"n":1},{"n":2}]');
-    assert.equal(hecEncoder.encode(es), '{"n":1}{"n":2}');
+    assert.equal(encode(jsonLinesEncoder, es).toString(), '{"n":1}\n{"n":2}\n');
+    const arr = [entry(jsonArrayEncoder, 1), entry(jsonArrayEncoder, 2, '{"s":"é"}')];
+    assert.equal(encode(jsonArrayEncoder, arr).toString(), '[{"n":1},{"s":"é"}]');
+    assert.equal(encode(jsonArrayEncoder, arr.slice(1)).toString(), '[{"s":"é"}]');
+    assert.equal(encode(jsonArrayEncoder, []).toString(), '[]');
+    assert.equal(encode(hecEncoder, es).toString(), '{"n":1}{"n":2}');
     const bulk = bulkEncoder((e) => `{"create":{"_id":"${e.rowid}"}}`);
     const be = [entry(bulk, 1), entry(bulk, 2)];
-    assert.equal(bulk.encode(be), '{"create":{"_id":"1"}}\n{"n":1}\n{"create":{"_id":"2"}}\n{"n":2}\n');
+    assert.equal(encode(bulk, be).toString(), '{"create":{"_id":"1"}}\n{"n":1}\n{"create":{"_id":"2"}}\n{"n":2}\n');
     assert.equal(be[0]!.bytes, Buffer.byteLength('{"create":{"_id":"1"}}\n{"n":1}\n'));
   });
 });

@@ -1,6 +1,6 @@
 /** Elastic Common Schema 8.x document, field for field as the reference's `to_ecs`. */
 import { actionForKind, ECS_VERSION, nestedExtra, SCHEMA_VERSION, type OversightEvent } from '../event.js';
-import { jsonScalar, kindCache, member, present, type RecordFormatter } from './fields.js';
+import { kindCache, lastQuoted, member, memberJson, quote, valueJson, type RecordFormatter } from './fields.js';
 
 const EVENT_HEAD =
   '"ecs":{"version":"' + ECS_VERSION + '"},"event":{"kind":"event","category":["network"],' +
@@ -8,29 +8,41 @@ const EVENT_HEAD =
   '"action":';
 
 export function ecsFormatter(): RecordFormatter {
-  const action = kindCache((kind) => JSON.stringify(actionForKind(kind)));
-  return (evt: OversightEvent): string =>
-    '{' +
-    (evt.occurred_at === '' ? '' : '"@timestamp":' + JSON.stringify(evt.occurred_at) + ',') +
-    EVENT_HEAD + action(evt.event_kind) + member('id', evt.event_id) + ',"outcome":"success"}' +
-    (present(evt.source_ip) ? ',"source":{"ip":' + jsonScalar(evt.source_ip) + '}' : '') +
-    (present(evt.user_agent) ? ',"user_agent":{"original":' + jsonScalar(evt.user_agent) + '}' : '') +
-    // `labels` is not `or None` in the reference, so an empty `{}` stays in the document.
-    ',"labels":{' +
-    (member('oversight_token_id', evt.token_id) +
-      member('oversight_file_id', evt.file_id) +
-      member('oversight_recipient_id', evt.recipient_id) +
-      member('oversight_issuer_id', evt.issuer_id) +
-      member('oversight_beacon_kind', evt.event_kind)).slice(1) +
-    '},"oversight":{"schema":"' + SCHEMA_VERSION + '"' +
-    member('registry_id', evt.registry_id) +
-    member('token_id', evt.token_id) +
-    member('file_id', evt.file_id) +
-    member('recipient_id', evt.recipient_id) +
-    member('issuer_id', evt.issuer_id) +
-    member('beacon_kind', evt.event_kind) +
-    member('tlog_index', evt.tlog_index) +
-    member('qualified_timestamp', evt.qualified_timestamp) +
-    (evt.extra_json === null ? '' : ',"extra":' + nestedExtra(evt.extra_json)) +
-    '}}';
+  const action = kindCache((kind) => quote(actionForKind(kind)));
+  const kindJson = kindCache((kind) => valueJson(kind) ?? '');
+  const registry = lastQuoted();
+  return (evt: OversightEvent): string => {
+    // Token, file, recipient and issuer appear twice; each is written as JSON once.
+    const token = valueJson(evt.token_id);
+    const file = valueJson(evt.file_id);
+    const recipient = valueJson(evt.recipient_id);
+    const issuer = valueJson(evt.issuer_id);
+    const kind = evt.event_kind === '' ? null : kindJson(evt.event_kind);
+    const labels =
+      memberJson(',"oversight_token_id":', token) +
+      memberJson(',"oversight_file_id":', file) +
+      memberJson(',"oversight_recipient_id":', recipient) +
+      memberJson(',"oversight_issuer_id":', issuer) +
+      memberJson(',"oversight_beacon_kind":', kind);
+    return (
+      '{' +
+      (evt.occurred_at === '' ? '' : '"@timestamp":"' + evt.occurred_at + '",') +
+      EVENT_HEAD + action(evt.event_kind) + member(',"id":', evt.event_id) + ',"outcome":"success"}' +
+      memberJson(',"source":{"ip":', valueJson(evt.source_ip)) + (evt.source_ip === null || evt.source_ip === '' ? '' : '}') +
+      memberJson(',"user_agent":{"original":', valueJson(evt.user_agent)) + (evt.user_agent === null || evt.user_agent === '' ? '' : '}') +
+      // `labels` is not `or None` in the reference, so an empty `{}` stays in the document.
+      ',"labels":{' + labels.slice(1) +
+      '},"oversight":{"schema":"' + SCHEMA_VERSION + '"' +
+      (evt.registry_id === '' ? '' : ',"registry_id":' + registry(evt.registry_id)) +
+      memberJson(',"token_id":', token) +
+      memberJson(',"file_id":', file) +
+      memberJson(',"recipient_id":', recipient) +
+      memberJson(',"issuer_id":', issuer) +
+      memberJson(',"beacon_kind":', kind) +
+      member(',"tlog_index":', evt.tlog_index) +
+      member(',"qualified_timestamp":', evt.qualified_timestamp) +
+      (evt.extra_json === null ? '' : ',"extra":' + nestedExtra(evt.extra_json)) +
+      '}}'
+    );
+  };
 }

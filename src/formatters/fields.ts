@@ -1,23 +1,47 @@
 /** Small pieces shared by the formatters: the reference's `_clean` test and JSON value spelling. */
-import type { Scalar } from '../event.js';
+import type { OversightEvent, Scalar } from '../event.js';
 import { pyNumber } from '../pyjson.js';
 
 /** A record is one JSON object, as text. Formatters return text so encoders can frame it without re-serialising. */
-export type RecordFormatter = (evt: import('../event.js').OversightEvent) => string;
+export type RecordFormatter = (evt: OversightEvent) => string;
 
 /** The reference's `_clean` keeps a value unless it is None or the empty string (0 is kept). */
 export function present(v: Scalar | undefined): v is string | number {
   return v !== null && v !== undefined && v !== '';
 }
 
-/** A column value as JSON: strings as JSON strings, numbers as Python prints them. */
-export function jsonScalar(v: string | number): string {
-  return typeof v === 'string' ? JSON.stringify(v) : pyNumber(v);
+/**
+ * A JSON string literal. Most registry values need no escaping, and checking that is cheaper than a call to
+ * JSON.stringify; anything with a quote, backslash, control character or surrogate takes the full path.
+ */
+export function quote(s: string): string {
+  const n = s.length;
+  if (n > 512) return JSON.stringify(s);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
+  }
+  return '"' + s + '"';
 }
 
-/** `,"key":value` when the reference's `_clean` keeps the value, else nothing. */
-export function member(key: string, v: Scalar): string {
-  return present(v) ? ',"' + key + '":' + jsonScalar(v) : '';
+/** A column value as JSON: strings as JSON strings, numbers as Python prints them. */
+export function jsonScalar(v: string | number): string {
+  return typeof v === 'string' ? quote(v) : pyNumber(v);
+}
+
+/** `prefix` + value when the reference's `_clean` keeps the value, else nothing. `prefix` is `,"key":`. */
+export function member(prefix: string, v: Scalar): string {
+  return v === null || v === '' ? '' : prefix + (typeof v === 'string' ? quote(v) : pyNumber(v));
+}
+
+/** `member` for a value already written as JSON (or null when absent). */
+export function memberJson(prefix: string, json: string | null): string {
+  return json === null ? '' : prefix + json;
+}
+
+/** A value as JSON, or null where `_clean` would drop it. */
+export function valueJson(v: Scalar): string | null {
+  return v === null || v === '' ? null : typeof v === 'string' ? quote(v) : pyNumber(v);
 }
 
 /** Remembers the last few fragments computed from a kind, so the common kinds cost one lookup. */
@@ -30,5 +54,18 @@ export function kindCache(build: (kind: string) => string): (kind: string) => st
       if (cache.size < 64) cache.set(kind, hit);
     }
     return hit;
+  };
+}
+
+/** Remembers the quoted form of the last value, for values that repeat from one event to the next. */
+export function lastQuoted(): (s: string) => string {
+  let last: string | null = null;
+  let quoted = '';
+  return (s) => {
+    if (s !== last) {
+      last = s;
+      quoted = quote(s);
+    }
+    return quoted;
   };
 }

@@ -1,7 +1,7 @@
 /** Splunk HTTP Event Collector envelope, field for field as the reference's `to_splunk_hec`. */
 import { actionForKind, nestedExtra, SCHEMA_VERSION, type OversightEvent } from '../event.js';
 import { floatRepr } from '../pyjson.js';
-import { kindCache, member, type RecordFormatter } from './fields.js';
+import { kindCache, lastQuoted, member, memberJson, quote, valueJson, type RecordFormatter } from './fields.js';
 
 export interface SplunkHecOptions {
   /** HEC `source`; default `oversight:registry`. */
@@ -18,39 +18,38 @@ export function splunkHecFormatter(options: SplunkHecOptions = {}): RecordFormat
   const source = options.source ?? 'oversight:registry';
   const sourcetype = options.sourcetype ?? 'oversight:beacon';
   const middle =
-    ',"source":' + JSON.stringify(source) + ',"sourcetype":' + JSON.stringify(sourcetype) +
-    ',"event":{"schema":"' + SCHEMA_VERSION + '"';
-  const tail = options.index ? ',"index":' + JSON.stringify(options.index) + '}' : '}';
-  const kindPart = kindCache((kind) => member('kind', kind) + ',"action":' + JSON.stringify(actionForKind(kind)));
-  const fixedHost = options.host ? JSON.stringify(options.host) : null;
-  let lastRegistry: string | null = null;
-  let registryHost = '';
+    ',"source":' + quote(source) + ',"sourcetype":' + quote(sourcetype) + ',"event":{"schema":"' + SCHEMA_VERSION + '"';
+  const tail = options.index ? ',"index":' + quote(options.index) + '}' : '}';
+  const kindPart = kindCache((kind) => member(',"kind":', kind) + ',"action":' + quote(actionForKind(kind)));
+  const beaconKind = kindCache((kind) => member(',"beacon_kind":', kind));
+  const fixedHost = options.host ? quote(options.host) : null;
+  const registry = lastQuoted();
 
   return (evt: OversightEvent): string => {
-    if (evt.registry_id !== lastRegistry) {
-      lastRegistry = evt.registry_id;
-      registryHost = JSON.stringify(evt.registry_id);
-    }
+    const reg = registry(evt.registry_id);
+    const file = valueJson(evt.file_id);
+    const recipient = valueJson(evt.recipient_id);
+    const issuer = valueJson(evt.issuer_id);
     return (
-      '{"time":' + floatRepr(evt.occurred_unix) + ',"host":' + (fixedHost ?? registryHost) + middle +
+      '{"time":' + floatRepr(evt.occurred_unix) + ',"host":' + (fixedHost ?? reg) + middle +
       kindPart(evt.event_kind) +
-      member('event_id', evt.event_id) +
-      member('occurred_at', evt.occurred_at) +
-      member('token_id', evt.token_id) +
-      member('file_id', evt.file_id) +
-      member('recipient_id', evt.recipient_id) +
-      member('issuer_id', evt.issuer_id) +
-      member('source_ip', evt.source_ip) +
-      member('user_agent', evt.user_agent) +
-      member('qualified_timestamp', evt.qualified_timestamp) +
-      member('tlog_index', evt.tlog_index) +
-      member('registry_id', evt.registry_id) +
+      member(',"event_id":', evt.event_id) +
+      (evt.occurred_at === '' ? '' : ',"occurred_at":"' + evt.occurred_at + '"') +
+      member(',"token_id":', evt.token_id) +
+      memberJson(',"file_id":', file) +
+      memberJson(',"recipient_id":', recipient) +
+      memberJson(',"issuer_id":', issuer) +
+      member(',"source_ip":', evt.source_ip) +
+      member(',"user_agent":', evt.user_agent) +
+      member(',"qualified_timestamp":', evt.qualified_timestamp) +
+      member(',"tlog_index":', evt.tlog_index) +
+      (evt.registry_id === '' ? '' : ',"registry_id":' + reg) +
       (evt.extra_json === null ? '' : ',"extra":' + nestedExtra(evt.extra_json)) +
       '},"fields":{' +
-      (member('file_id', evt.file_id) +
-        member('recipient_id', evt.recipient_id) +
-        member('issuer_id', evt.issuer_id) +
-        member('beacon_kind', evt.event_kind)).slice(1) +
+      (memberJson(',"file_id":', file) +
+        memberJson(',"recipient_id":', recipient) +
+        memberJson(',"issuer_id":', issuer) +
+        beaconKind(evt.event_kind)).slice(1) +
       '}' + tail
     );
   };

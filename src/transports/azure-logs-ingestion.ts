@@ -48,7 +48,7 @@ export class LogsIngestionTransport implements Transport {
     this.url = u.toString();
   }
 
-  async send(_entries: readonly Entry[], body: string): Promise<Verdict> {
+  async send(_entries: readonly Entry[], body: Buffer): Promise<Verdict> {
     let token: string;
     try {
       token = await this.config.credential.getToken();

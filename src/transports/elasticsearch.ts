@@ -108,7 +108,7 @@ export class ElasticsearchTransport implements Transport {
     this.headers = { 'content-type': 'application/x-ndjson', ...config.headers };
   }
 
-  async send(entries: readonly Entry[], body: string): Promise<Verdict> {
+  async send(entries: readonly Entry[], body: Buffer): Promise<Verdict> {
     try {
       return classifyBulkResponse(await this.config.client.post(this.url, this.headers, body), entries.length);
     } catch (err) {

@@ -14,7 +14,7 @@ export class HttpJsonTransport implements Transport {
     this.headers = { 'content-type': 'application/json', ...headers };
   }
 
-  async send(_entries: readonly Entry[], body: string): Promise<Verdict> {
+  async send(_entries: readonly Entry[], body: Buffer): Promise<Verdict> {
     try {
       return statusVerdict(await this.client.post(this.url, this.headers, body), safeHost(this.url));
     } catch (err) {

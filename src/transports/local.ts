@@ -19,7 +19,7 @@ export class StdoutTransport implements Transport {
 
   constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
 
-  send(_entries: readonly Entry[], body: string): Promise<Verdict> {
+  send(_entries: readonly Entry[], body: Buffer): Promise<Verdict> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(new ExportError(`cannot write to stdout: ${errorMessage(err)}`));
       this.out.once('error', onError);
@@ -74,12 +74,11 @@ export class FileTransport implements Transport {
     return this.fd;
   }
 
-  async send(_entries: readonly Entry[], body: string): Promise<Verdict> {
+  async send(_entries: readonly Entry[], body: Buffer): Promise<Verdict> {
     try {
       const fd = this.open();
-      const buf = Buffer.from(body);
       let off = 0;
-      while (off < buf.length) off += fs.writeSync(fd, buf, off);
+      while (off < body.length) off += fs.writeSync(fd, body, off);
     } catch (err) {
       throw new ExportError(`cannot write ${this.path}: ${errorMessage(err)}`);
     }

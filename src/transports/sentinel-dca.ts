@@ -51,8 +51,8 @@ export class SentinelDcaTransport implements Transport {
 
   constructor(private readonly config: SentinelDcaConfig) {}
 
-  async send(_entries: readonly Entry[], body: string): Promise<Verdict> {
-    const buf = Buffer.from(body);
+  async send(_entries: readonly Entry[], body: Buffer): Promise<Verdict> {
+    const buf = body;
     const date = rfc1123();
     const headers = {
       ...this.config.headers,

@@ -92,7 +92,7 @@ export class SplunkHecTransport implements Transport {
     }
   }
 
-  async send(entries: readonly Entry[], body: string): Promise<Verdict> {
+  async send(entries: readonly Entry[], body: Buffer): Promise<Verdict> {
     try {
       const res = await this.config.client.post(this.config.url, this.headers, body);
       return classifyHecResponse(res, entries.length, this.channel !== null);
