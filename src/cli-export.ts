@@ -2,7 +2,7 @@
  * The commands behind the CLI: check every flag, build the stages (source, formatter, transport, checkpoint,
  * dead letters), run the pipeline and print one summary line. No stage logic lives here.
  */
-import cliProgress from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -191,7 +191,7 @@ export async function runExport(f: ExportFlags): Promise<void> {
       host: f.splunkHost ?? null,
     };
     const formatter = createFormatter(d.format, splunkOptions);
-    const bar = progressBar(f, () => Math.min(source.count(checkpoint?.lastRowid ?? 0, since), limit ?? Infinity));
+    const bar = await progressBar(f, () => Math.min(source.count(checkpoint?.lastRowid ?? 0, since), limit ?? Infinity));
     let result: PipelineResult;
     try {
       result = await runPipeline({
@@ -213,10 +213,12 @@ export async function runExport(f: ExportFlags): Promise<void> {
   }
 }
 
-function progressBar(f: ExportFlags, total: () => number): cliProgress.SingleBar | null {
+/** A progress bar on a terminal, for exports long enough to want one. */
+async function progressBar(f: ExportFlags, total: () => number): Promise<SingleBar | null> {
   if (f.quiet || f.follow || !process.stderr.isTTY) return null;
   const n = total();
   if (n < 50_000) return null;
+  const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,

@@ -20,11 +20,15 @@ export interface RangeRequest {
   seq: number;
   after: number;
   upTo: number;
+  /** A buffer this worker sent earlier, handed back once written, to be filled again. */
+  reuse?: ArrayBuffer;
 }
 
 export interface RangeResult {
   seq: number;
-  body: Uint8Array;
+  /** The JSON lines are the first `length` bytes. */
+  buffer: ArrayBuffer;
+  length: number;
   count: number;
   lastRowid: number;
 }
@@ -32,7 +36,7 @@ export interface RangeResult {
 const setup = workerData as WorkerSetup;
 const source = RegistrySource.open(setup.db);
 const format = createFormatter(setup.format, setup.splunk);
-let buf = Buffer.allocUnsafe(4 << 20);
+const spare: ArrayBuffer[] = [];
 
 parentPort!.on('message', (req: RangeRequest | null) => {
   if (req === null) {
@@ -40,6 +44,9 @@ parentPort!.on('message', (req: RangeRequest | null) => {
     parentPort!.close();
     return;
   }
+  if (req.reuse) spare.push(req.reuse);
+  const reused = spare.pop();
+  let buf = reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(2 << 20);
   let off = 0;
   let count = 0;
   let lastRowid = req.after;
@@ -49,7 +56,7 @@ parentPort!.on('message', (req: RangeRequest | null) => {
     const line = format(fromRegistryValues(row, setup.registryId));
     // Three bytes per UTF-16 unit is the most UTF-8 can need.
     if (off + line.length * 3 + 1 > buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(buf.length * 2, off + line.length * 3 + 1));
+      const bigger = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, off + line.length * 3 + 1));
       buf.copy(bigger, 0, 0, off);
       buf = bigger;
     }
@@ -60,9 +67,8 @@ parentPort!.on('message', (req: RangeRequest | null) => {
     count += rows.length;
     if (rows.length < PAGE_SIZE) break;
   }
-  // A copy of exactly the used bytes is handed over, so the working buffer stays ours.
-  const body = new Uint8Array(off);
-  body.set(buf.subarray(0, off));
-  const result: RangeResult = { seq: req.seq, body, count, lastRowid: count ? lastRowid : req.upTo };
-  parentPort!.postMessage(result, [body.buffer]);
+  // The whole buffer moves to the main thread without a copy and comes back with a later request.
+  const buffer = buf.buffer as ArrayBuffer;
+  const result: RangeResult = { seq: req.seq, buffer, length: off, count, lastRowid: count ? lastRowid : req.upTo };
+  parentPort!.postMessage(result, [buffer]);
 });

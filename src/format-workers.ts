@@ -10,6 +10,7 @@ import type { SplunkHecOptions } from './formatters/index.js';
 import type { RangeRequest, RangeResult, WorkerSetup } from './format-worker.js';
 
 export interface FormattedChunk {
+  /** Valid until the next chunk is asked for: its memory goes back to the worker then. */
   body: Buffer;
   count: number;
   lastRowid: number;
@@ -37,17 +38,17 @@ export function workersWorthIt(rows: number): number {
 
 export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<FormattedChunk> {
   const n = plan.workers ?? 2;
-  const rangeSize = plan.rangeSize ?? 8192;
+  const rangeSize = plan.rangeSize ?? 2048;
   const setup: WorkerSetup = { db: plan.db, registryId: plan.registryId, format: plan.format, splunk: plan.splunk, since: plan.since };
   const workers = Array.from({ length: n }, () =>
     new Worker(new URL('./format-worker.js', import.meta.url), {
       workerData: setup,
-      // A larger young generation: nearly every string made while formatting dies young.
-      resourceLimits: { maxYoungGenerationSizeMb: 48 },
+      // Nearly every string made while formatting dies young: a roomy young generation, a small old one.
+      resourceLimits: { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 32 },
     }),
   );
   const ranges = Math.ceil(Math.max(0, plan.endRowid - plan.afterRowid) / rangeSize);
-  const done = new Map<number, FormattedChunk>();
+  const done = new Map<number, FormattedChunk & { buffer: ArrayBuffer }>();
   let failure: Error | null = null;
   let wake: (() => void) | null = null;
   const notify = (): void => {
@@ -55,18 +56,31 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
     wake = null;
     w?.();
   };
-  // Range `seq` always goes to worker `seq % n`; a new range is asked for only when one is taken, so at
-  // most `window` ranges are formatted or waiting at any time.
-  const window = 2 * n;
-  const request = (seq: number): void => {
-    if (seq >= ranges) return;
-    const after = plan.afterRowid + seq * rangeSize;
-    const req: RangeRequest = { seq, after, upTo: Math.min(after + rangeSize, plan.endRowid) };
-    workers[seq % n]!.postMessage(req);
+  // Ranges go to whichever worker has the fewest in hand (at most two each), and no more than `window`
+  // ranges are formatted or waiting at once; written buffers go back to the workers to be filled again.
+  const window = 3 * n;
+  const inHand = new Map<Worker, number>(workers.map((w) => [w, 0]));
+  const spare: ArrayBuffer[] = [];
+  let nextSeq = 0;
+  let consumed = 0;
+  const dispatch = (): void => {
+    while (nextSeq < ranges && nextSeq < consumed + window) {
+      let best: Worker | null = null;
+      for (const [w, k] of inHand) if (k < 2 && (best === null || k < inHand.get(best)!)) best = w;
+      if (!best) return;
+      const seq = nextSeq++;
+      const after = plan.afterRowid + seq * rangeSize;
+      const reuse = spare.pop();
+      const req: RangeRequest = { seq, after, upTo: Math.min(after + rangeSize, plan.endRowid), ...(reuse ? { reuse } : {}) };
+      inHand.set(best, inHand.get(best)! + 1);
+      best.postMessage(req, reuse ? [reuse] : []);
+    }
   };
   for (const w of workers) {
     w.on('message', (r: RangeResult) => {
-      done.set(r.seq, { body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength), count: r.count, lastRowid: r.lastRowid });
+      inHand.set(w, inHand.get(w)! - 1);
+      done.set(r.seq, { body: Buffer.from(r.buffer, 0, r.length), buffer: r.buffer, count: r.count, lastRowid: r.lastRowid });
+      dispatch();
       notify();
     });
     w.on('error', (err) => {
@@ -75,7 +89,7 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
     });
   }
   try {
-    for (let seq = 0; seq < Math.min(window, ranges); seq++) request(seq);
+    dispatch();
     for (let seq = 0; seq < ranges; seq++) {
       while (!done.has(seq)) {
         if (failure) throw new ExportError(`formatting worker failed: ${(failure as Error).message}`);
@@ -83,8 +97,10 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
       }
       const chunk = done.get(seq)!;
       done.delete(seq);
-      request(seq + window);
-      yield chunk;
+      yield { body: chunk.body, count: chunk.count, lastRowid: chunk.lastRowid };
+      spare.push(chunk.buffer);
+      consumed++;
+      dispatch();
     }
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));

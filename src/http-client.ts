@@ -3,7 +3,7 @@
  * timeout per request. Network failures come back as NetworkError so transports can classify them.
  */
 import fs from 'node:fs';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import { ConfigurationError, errorMessage } from './errors.js';
 
 export interface HttpOptions {
@@ -29,8 +29,11 @@ export class NetworkError extends Error {
 
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GET_ISSUER|ERR_SSL|ERR_TLS/;
 
+type Undici = typeof import('undici');
+
 export class HttpClient {
-  private readonly agent: Agent;
+  /** undici takes a tenth of a second to load, so only exports that speak HTTP load it. */
+  private readonly ready: Promise<{ agent: Agent; request: Undici['request'] }>;
 
   constructor(private readonly options: HttpOptions) {
     let ca: string | undefined;
@@ -44,21 +47,25 @@ export class HttpClient {
         throw new ConfigurationError(`--ca-file ${options.caFile} holds no PEM certificate`);
       }
     }
-    this.agent = new Agent({
-      connect: { ...(ca ? { ca } : {}), rejectUnauthorized: !options.insecure },
-      keepAliveTimeout: 30_000,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
-    });
+    this.ready = import('undici').then((undici) => ({
+      request: undici.request,
+      agent: new undici.Agent({
+        connect: { ...(ca ? { ca } : {}), rejectUnauthorized: !options.insecure },
+        keepAliveTimeout: 30_000,
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+      }),
+    }));
   }
 
   async send(method: 'POST' | 'GET', url: string, headers: Record<string, string>, body?: string | Buffer): Promise<HttpResponse> {
+    const { agent, request } = await this.ready;
     try {
       const res = await request(url, {
         method,
         headers,
         body,
-        dispatcher: this.agent,
+        dispatcher: agent,
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       const text = await res.body.text();
@@ -73,7 +80,8 @@ export class HttpClient {
   }
 
   async close(): Promise<void> {
-    await this.agent.close().catch(() => undefined);
+    const { agent } = await this.ready;
+    await agent.close().catch(() => undefined);
   }
 }
 

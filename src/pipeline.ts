@@ -102,10 +102,14 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     o.onProgress?.(ledger.committed);
   };
 
-  const flush = async (): Promise<void> => {
-    const batch = batcher.take();
-    if (batch.length === 0) return;
-    ledger.push(batch);
+  // One request in flight at a time, in registry order; while it travels, the next batch is read and formatted.
+  let inflight: Promise<void> | null = null;
+  const settle = async (): Promise<void> => {
+    const p = inflight;
+    inflight = null;
+    if (p) await p;
+  };
+  const send = async (batch: SettledEntry[]): Promise<void> => {
     try {
       const tickets = await delivery.deliver(batch);
       if (window) {
@@ -120,6 +124,16 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       // On failure too: whatever prefix did settle is checkpointed before the error surfaces.
       commit();
     }
+  };
+  const flush = async (): Promise<void> => {
+    const batch = batcher.take();
+    await settle();
+    if (batch.length === 0) return;
+    ledger.push(batch);
+    const p = send(batch);
+    // Failures surface at the next settle(); until then the rejection counts as handled.
+    p.catch(() => undefined);
+    inflight = p;
   };
 
   // Synchronous, so the per-event path makes no promise; the caller awaits only when a batch must go out.
@@ -186,6 +200,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       }
       if (remaining <= 0) break;
       if (batcher.size > 0 && batcher.ageMs >= (o.flushIntervalMs ?? 500)) await flush();
+      // Caught up: nothing to overlap with, so let the request finish and its checkpoint land now.
+      if (caughtUp) await settle();
       if (window) {
         await window.poll();
         commit();
@@ -200,6 +216,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     }
   }
   await flush();
+  await settle();
   if (window) await window.drain(commit);
   commit();
 

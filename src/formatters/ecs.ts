@@ -18,31 +18,16 @@ export function ecsFormatter(): RecordFormatter {
     const recipient = valueJson(evt.recipient_id);
     const issuer = valueJson(evt.issuer_id);
     const kind = evt.event_kind === '' ? null : kindJson(evt.event_kind);
-    const labels =
-      memberJson(',"oversight_token_id":', token) +
-      memberJson(',"oversight_file_id":', file) +
-      memberJson(',"oversight_recipient_id":', recipient) +
-      memberJson(',"oversight_issuer_id":', issuer) +
-      memberJson(',"oversight_beacon_kind":', kind);
-    return (
-      '{' +
-      (evt.occurred_at === '' ? '' : '"@timestamp":"' + evt.occurred_at + '",') +
-      EVENT_HEAD + action(evt.event_kind) + member(',"id":', evt.event_id) + ',"outcome":"success"}' +
-      memberJson(',"source":{"ip":', valueJson(evt.source_ip)) + (evt.source_ip === null || evt.source_ip === '' ? '' : '}') +
-      memberJson(',"user_agent":{"original":', valueJson(evt.user_agent)) + (evt.user_agent === null || evt.user_agent === '' ? '' : '}') +
-      // `labels` is not `or None` in the reference, so an empty `{}` stays in the document.
-      ',"labels":{' + labels.slice(1) +
-      '},"oversight":{"schema":"' + SCHEMA_VERSION + '"' +
-      (evt.registry_id === '' ? '' : ',"registry_id":' + registry(evt.registry_id)) +
-      memberJson(',"token_id":', token) +
-      memberJson(',"file_id":', file) +
-      memberJson(',"recipient_id":', recipient) +
-      memberJson(',"issuer_id":', issuer) +
-      memberJson(',"beacon_kind":', kind) +
-      member(',"tlog_index":', evt.tlog_index) +
-      member(',"qualified_timestamp":', evt.qualified_timestamp) +
-      (evt.extra_json === null ? '' : ',"extra":' + nestedExtra(evt.extra_json)) +
-      '}}'
-    );
+    const labels = `${memberJson(',"oversight_token_id":', token)}${memberJson(',"oversight_file_id":', file)}${
+      memberJson(',"oversight_recipient_id":', recipient)}${memberJson(',"oversight_issuer_id":', issuer)}${memberJson(',"oversight_beacon_kind":', kind)}`;
+    const ip = valueJson(evt.source_ip);
+    const ua = valueJson(evt.user_agent);
+    // `labels` is not `or None` in the reference, so an empty `{}` stays in the document.
+    return `{${evt.occurred_at === '' ? '' : `"@timestamp":"${evt.occurred_at}",`}${EVENT_HEAD}${action(evt.event_kind)}${member(',"id":', evt.event_id)},"outcome":"success"}${
+      ip === null ? '' : `,"source":{"ip":${ip}}`}${ua === null ? '' : `,"user_agent":{"original":${ua}}`},"labels":{${labels.slice(1)}},"oversight":{"schema":"${SCHEMA_VERSION}"${
+      evt.registry_id === '' ? '' : `,"registry_id":${registry(evt.registry_id)}`}${memberJson(',"token_id":', token)}${memberJson(',"file_id":', file)}${
+      memberJson(',"recipient_id":', recipient)}${memberJson(',"issuer_id":', issuer)}${memberJson(',"beacon_kind":', kind)}${
+      member(',"tlog_index":', evt.tlog_index)}${member(',"qualified_timestamp":', evt.qualified_timestamp)}${
+      evt.extra_json === null ? '' : `,"extra":${nestedExtra(evt.extra_json)}`}}}`;
   };
 }

@@ -30,27 +30,11 @@ export function splunkHecFormatter(options: SplunkHecOptions = {}): RecordFormat
     const file = valueJson(evt.file_id);
     const recipient = valueJson(evt.recipient_id);
     const issuer = valueJson(evt.issuer_id);
-    return (
-      '{"time":' + floatRepr(evt.occurred_unix) + ',"host":' + (fixedHost ?? reg) + middle +
-      kindPart(evt.event_kind) +
-      member(',"event_id":', evt.event_id) +
-      (evt.occurred_at === '' ? '' : ',"occurred_at":"' + evt.occurred_at + '"') +
-      member(',"token_id":', evt.token_id) +
-      memberJson(',"file_id":', file) +
-      memberJson(',"recipient_id":', recipient) +
-      memberJson(',"issuer_id":', issuer) +
-      member(',"source_ip":', evt.source_ip) +
-      member(',"user_agent":', evt.user_agent) +
-      member(',"qualified_timestamp":', evt.qualified_timestamp) +
-      member(',"tlog_index":', evt.tlog_index) +
-      (evt.registry_id === '' ? '' : ',"registry_id":' + reg) +
-      (evt.extra_json === null ? '' : ',"extra":' + nestedExtra(evt.extra_json)) +
-      '},"fields":{' +
-      (memberJson(',"file_id":', file) +
-        memberJson(',"recipient_id":', recipient) +
-        memberJson(',"issuer_id":', issuer) +
-        beaconKind(evt.event_kind)).slice(1) +
-      '}' + tail
-    );
+    const fields = `${memberJson(',"file_id":', file)}${memberJson(',"recipient_id":', recipient)}${memberJson(',"issuer_id":', issuer)}${beaconKind(evt.event_kind)}`;
+    return `{"time":${floatRepr(evt.occurred_unix)},"host":${fixedHost ?? reg}${middle}${kindPart(evt.event_kind)}${member(',"event_id":', evt.event_id)}${
+      evt.occurred_at === '' ? '' : `,"occurred_at":"${evt.occurred_at}"`}${member(',"token_id":', evt.token_id)}${memberJson(',"file_id":', file)}${
+      memberJson(',"recipient_id":', recipient)}${memberJson(',"issuer_id":', issuer)}${member(',"source_ip":', evt.source_ip)}${
+      member(',"user_agent":', evt.user_agent)}${member(',"qualified_timestamp":', evt.qualified_timestamp)}${member(',"tlog_index":', evt.tlog_index)}${
+      evt.registry_id === '' ? '' : `,"registry_id":${reg}`}${evt.extra_json === null ? '' : `,"extra":${nestedExtra(evt.extra_json)}`}},"fields":{${fields.slice(1)}}${tail}`;
   };
 }
