@@ -173,6 +173,6 @@ const start = await startup();
 say(`Export of a 10-event registry (start-up cost): ${(start * 1000).toFixed(0)} ms median of 7.`);
 if (SAVE) {
   const file = path.join(ROOT, 'bench', 'results.md');
-  fs.writeFileSync(file, `# Benchmark results\n\n\`npm run bench${process.argv.slice(2).filter((a) => a !== '--save').map((a) => ' ' + a).join('')}\`, ${new Date().toISOString().slice(0, 10)}\n\n${lines.join('\n')}\n`);
+  fs.writeFileSync(file, `# Benchmark results\n\n\`npm run bench --${process.argv.slice(2).filter((a) => a !== '--save').map((a) => ' ' + a).join('')}\`, ${new Date().toISOString().slice(0, 10)}\n\n${lines.join('\n')}\n`);
   process.stderr.write(`bench: saved ${path.relative(ROOT, file)}\n`);
 }

@@ -56,6 +56,7 @@ export interface ExportFlags extends DeliveryFlags {
   follow?: boolean;
   pollInterval?: string;
   flushInterval?: string;
+  threads?: string;
 }
 
 export function parseCount(value: string | undefined, flag: string, min = 0): number | null {
@@ -167,6 +168,7 @@ export async function runExport(f: ExportFlags): Promise<void> {
   const limit = parseCount(f.limit, '--limit');
   const pollIntervalMs = parseDuration(f.pollInterval ?? '250ms', '--poll-interval');
   const flushIntervalMs = parseDuration(f.flushInterval ?? '500ms', '--flush-interval');
+  const threads = f.threads === undefined || f.threads === 'auto' ? null : parseCount(f.threads, "--threads (a number or 'auto')", 1);
   if (f.format !== undefined && !isFormatName(f.format)) createFormatter(f.format);
   if (!f.registryId) throw new ConfigurationError('--registry-id must not be empty');
 
@@ -198,7 +200,7 @@ export async function runExport(f: ExportFlags): Promise<void> {
         source, registryId: f.registryId, formatter, transport: d.transport, limits: d.limits, retry: d.retry,
         since, limit, follow: f.follow ?? false, pollIntervalMs, flushIntervalMs,
         checkpoint, deadLetter, stop: signals.signal, log: say,
-        parallel: { db: f.db, format: d.format, splunk: splunkOptions },
+        parallel: threads === 1 ? null : { db: f.db, format: d.format, splunk: splunkOptions, threads },
         ...(bar ? { onProgress: (n: number) => bar.update(n) } : {}),
       });
     } finally {

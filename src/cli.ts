@@ -65,7 +65,8 @@ export function buildProgram(): Command {
       .option('--state <file>', 'checkpoint file: resume after the last event the SIEM acknowledged')
       .option('--follow', 'keep running and deliver new events as the registry records them', false)
       .option('--poll-interval <duration>', 'with --follow: how often to look for new events', '250ms')
-      .option('--flush-interval <duration>', 'with --follow: send a partial batch once it is this old', '500ms'),
+      .option('--flush-interval <duration>', 'with --follow: send a partial batch once it is this old', '500ms')
+      .option('--threads <n>', "threads that read and format a large export to stdout or a file: 'auto' or a number (1: none)", 'auto'),
   ).action(async (opts) => {
     await runExport(opts);
   });

@@ -120,6 +120,8 @@ function scalar(value: unknown): Scalar {
 /** The reference's `extra` rules: empty → nothing, a JSON object → itself, other JSON → `{"raw": value}`,
  * anything unparseable → `{"raw": the text}`. */
 export function extraJsonFromColumn(value: unknown): string | null {
+  // What the registry writes for every non-DNS callback.
+  if (value === '{}') return null;
   if (value === null || value === undefined || value === '' || value === 0) return null;
   if (typeof value === 'number') return '{"raw":' + pyNumber(value) + '}';
   const text = typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : String(value);

@@ -43,7 +43,7 @@ export interface PipelineOptions {
    * Lets a large export to stdout or a file read and format on worker threads (same output, same checkpoints).
    * Not used with --follow or --limit, or for HTTP transports, whose pace the SIEM sets.
    */
-  parallel?: { db: string; format: string; splunk: SplunkHecOptions } | null;
+  parallel?: { db: string; format: string; splunk: SplunkHecOptions; threads?: number | null } | null;
 }
 
 export interface PipelineResult extends DeliveryStats {
@@ -158,11 +158,13 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
 
   if (isRegistry(o.source) && o.parallel && !o.follow && (o.limit ?? null) === null && LOCAL.has(transport.name)) {
     const end = o.source.maxRowid();
-    const workers = workersWorthIt(end - lastRowid);
-    if (workers > 0) {
+    const workers = o.parallel.threads ?? workersWorthIt(end - lastRowid);
+    if (workers > 1) {
       let exported = 0;
       let bytes = 0;
-      for await (const chunk of formatInWorkers({ ...o.parallel, registryId: o.registryId, since: o.since ?? null, afterRowid: lastRowid, endRowid: end, workers })) {
+      const { db, format, splunk } = o.parallel;
+      const plan = { db, format, splunk, registryId: o.registryId, since: o.since ?? null, afterRowid: lastRowid, endRowid: end, workers };
+      for await (const chunk of formatInWorkers(plan)) {
         if (chunk.count > 0) {
           await transport.send([], chunk.body);
           exported += chunk.count;

@@ -41,6 +41,8 @@ export function quoteAscii(s: string): string {
 
 /** Python's `repr(float)`: shortest round-trip digits, exponent form below 1e-4 and from 1e16 on. */
 export function floatRepr(x: number): string {
+  // Whole numbers below 1e16 (every Splunk `time`) print as their digits and ".0".
+  if (Number.isInteger(x) && x < 1e16 && x > -1e16 && !Object.is(x, -0)) return String(x) + '.0';
   if (Number.isNaN(x)) return 'NaN';
   if (x === Infinity) return 'Infinity';
   if (x === -Infinity) return '-Infinity';
