@@ -47,7 +47,7 @@ export class DeadLetterFile {
       ',"rowid":' + entry.rowid +
       ',"status":' + status +
       ',"error":' + JSON.stringify(redact(error).slice(0, 2000)) +
-      ',"record":' + entry.record + '}\n';
+      ',"record":' + entry.record.toString() + '}\n';
     try {
       if (this.fd === null) this.fd = fs.openSync(this.file, 'a', 0o600);
       fs.writeSync(this.fd, line);

@@ -9,8 +9,8 @@ export interface Entry {
   rowid: number;
   event_id: string;
   registry_id: string;
-  /** The formatted record, one JSON object as text. */
-  record: string;
+  /** The formatted record, one JSON object, as text or as its UTF-8 bytes (from a formatting thread). */
+  record: string | Buffer;
   /** Per-record framing that precedes it (the `_bulk` action line), if the encoder uses one. */
   frame?: string;
   /** Bytes this entry adds to a body: record, frame and separators. */
@@ -52,7 +52,8 @@ export function bulkEncoder(action: (entry: Omit<Entry, 'bytes' | 'frame'>) => s
 /** Make an entry, counting its bytes once: frame, record, terminator and the separator before it. */
 export function makeEntry(encoder: Encoder, base: Omit<Entry, 'bytes' | 'frame'>): Entry {
   const entry = base as Entry;
-  let bytes = Buffer.byteLength(base.record) + encoder.terminator.length + encoder.separator.length;
+  const r = base.record;
+  let bytes = (typeof r === 'string' ? Buffer.byteLength(r) : r.length) + encoder.terminator.length + encoder.separator.length;
   if (encoder.frame) {
     entry.frame = encoder.frame(base);
     bytes += Buffer.byteLength(entry.frame);
@@ -74,7 +75,7 @@ export function encode(encoder: Encoder, entries: readonly Entry[]): Buffer {
     const e = entries[i]!;
     if (i > 0 && encoder.separator) off += buf.write(encoder.separator, off, 'latin1');
     if (e.frame) off += buf.write(e.frame, off);
-    off += buf.write(e.record, off);
+    off += typeof e.record === 'string' ? buf.write(e.record, off) : e.record.copy(buf, off);
     if (encoder.terminator) off += buf.write(encoder.terminator, off, 'latin1');
   }
   off += buf.write(encoder.close, off, 'latin1');

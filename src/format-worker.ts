@@ -14,6 +14,8 @@ export interface WorkerSetup {
   format: string;
   splunk: SplunkHecOptions;
   since: number | null;
+  /** Also return each record's rowid and event id, for exports that batch records for a SIEM. */
+  records: boolean;
 }
 
 export interface RangeRequest {
@@ -31,6 +33,9 @@ export interface RangeResult {
   length: number;
   count: number;
   lastRowid: number;
+  /** With `records`: per line, its rowid and its event id. */
+  rowids?: Float64Array;
+  eventIds?: string[];
 }
 
 const setup = workerData as WorkerSetup;
@@ -50,10 +55,17 @@ parentPort!.on('message', (req: RangeRequest | null) => {
   let off = 0;
   let count = 0;
   let lastRowid = req.after;
+  const rowids: number[] = [];
+  const eventIds: string[] = [];
   for (;;) {
     const rows = source.readRange(lastRowid, req.upTo, PAGE_SIZE, setup.since);
     for (const row of rows) {
-    const line = format(fromRegistryValues(row, setup.registryId));
+    const evt = fromRegistryValues(row, setup.registryId);
+    const line = format(evt);
+    if (setup.records) {
+      rowids.push(evt.rowid);
+      eventIds.push(evt.event_id);
+    }
     // Three bytes per UTF-16 unit is the most UTF-8 can need.
     if (off + line.length * 3 + 1 > buf.length) {
       const bigger = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, off + line.length * 3 + 1));
@@ -70,5 +82,12 @@ parentPort!.on('message', (req: RangeRequest | null) => {
   // The whole buffer moves to the main thread without a copy and comes back with a later request.
   const buffer = buf.buffer as ArrayBuffer;
   const result: RangeResult = { seq: req.seq, buffer, length: off, count, lastRowid: count ? lastRowid : req.upTo };
+  if (setup.records) {
+    const ids = Float64Array.from(rowids);
+    result.rowids = ids;
+    result.eventIds = eventIds;
+    parentPort!.postMessage(result, [buffer, ids.buffer]);
+    return;
+  }
   parentPort!.postMessage(result, [buffer]);
 });

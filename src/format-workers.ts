@@ -10,10 +10,13 @@ import type { SplunkHecOptions } from './formatters/index.js';
 import type { RangeRequest, RangeResult, WorkerSetup } from './format-worker.js';
 
 export interface FormattedChunk {
-  /** Valid until the next chunk is asked for: its memory goes back to the worker then. */
+  /** JSON lines. Without `records`, valid until the next chunk is asked for: its memory goes back to the worker. */
   body: Buffer;
   count: number;
   lastRowid: number;
+  /** With `records`: each line's rowid and event id. */
+  rowids?: Float64Array;
+  eventIds?: string[];
 }
 
 export interface WorkerPlan {
@@ -28,6 +31,8 @@ export interface WorkerPlan {
   workers?: number;
   /** Rowids per range. */
   rangeSize?: number;
+  /** Return rowids and event ids with each chunk, and keep each chunk's memory with the chunk. */
+  records?: boolean;
 }
 
 /** Worth it only with a second core and enough rows to pay for starting the workers. */
@@ -39,7 +44,8 @@ export function workersWorthIt(rows: number): number {
 export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<FormattedChunk> {
   const n = plan.workers ?? 2;
   const rangeSize = plan.rangeSize ?? 2048;
-  const setup: WorkerSetup = { db: plan.db, registryId: plan.registryId, format: plan.format, splunk: plan.splunk, since: plan.since };
+  const records = plan.records ?? false;
+  const setup: WorkerSetup = { db: plan.db, registryId: plan.registryId, format: plan.format, splunk: plan.splunk, since: plan.since, records };
   const workers = Array.from({ length: n }, () =>
     new Worker(new URL('./format-worker.js', import.meta.url), {
       workerData: setup,
@@ -79,7 +85,10 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
   for (const w of workers) {
     w.on('message', (r: RangeResult) => {
       inHand.set(w, inHand.get(w)! - 1);
-      done.set(r.seq, { body: Buffer.from(r.buffer, 0, r.length), buffer: r.buffer, count: r.count, lastRowid: r.lastRowid });
+      done.set(r.seq, {
+        body: Buffer.from(r.buffer, 0, r.length), buffer: r.buffer, count: r.count, lastRowid: r.lastRowid,
+        ...(r.rowids ? { rowids: r.rowids, eventIds: r.eventIds ?? [] } : {}),
+      });
       dispatch();
       notify();
     });
@@ -97,8 +106,10 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
       }
       const chunk = done.get(seq)!;
       done.delete(seq);
-      yield { body: chunk.body, count: chunk.count, lastRowid: chunk.lastRowid };
-      spare.push(chunk.buffer);
+      const { buffer, ...out } = chunk;
+      yield out;
+      // Records of a SIEM export live on in batches, retries and dead letters, so their memory stays with them.
+      if (!records) spare.push(buffer);
       consumed++;
       dispatch();
     }

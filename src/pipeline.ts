@@ -156,33 +156,49 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     }
   };
 
-  if (isRegistry(o.source) && o.parallel && !o.follow && (o.limit ?? null) === null && LOCAL.has(transport.name)) {
+  // A large backlog is read and formatted on worker threads. To stdout or a file the formatted chunks are written
+  // as they come; for a SIEM they are cut into records and batched like any other.
+  let threaded = false;
+  if (isRegistry(o.source) && o.parallel && !o.follow && (o.limit ?? null) === null) {
     const end = o.source.maxRowid();
     const workers = o.parallel.threads ?? workersWorthIt(end - lastRowid);
     if (workers > 1) {
-      let exported = 0;
-      let bytes = 0;
+      threaded = true;
+      const local = LOCAL.has(transport.name);
       const { db, format, splunk } = o.parallel;
-      const plan = { db, format, splunk, registryId: o.registryId, since: o.since ?? null, afterRowid: lastRowid, endRowid: end, workers };
+      const plan = { db, format, splunk, registryId: o.registryId, since: o.since ?? null, afterRowid: lastRowid, endRowid: end, workers, records: !local };
+      let written = 0;
       for await (const chunk of formatInWorkers(plan)) {
-        if (chunk.count > 0) {
-          await transport.send([], chunk.body);
-          exported += chunk.count;
-          bytes += chunk.body.length;
+        if (local) {
+          if (chunk.count > 0) {
+            await transport.send([], chunk.body);
+            written += chunk.count;
+            if (o.checkpoint) {
+              transport.sync?.();
+              o.checkpoint.commit(chunk.lastRowid, chunk.count);
+            }
+            o.onProgress?.(written);
+          }
+          lastRowid = chunk.lastRowid;
+        } else {
+          const body = chunk.body;
+          let start = 0;
+          for (let i = 0; i < chunk.count; i++) {
+            const end = body.indexOf(0x0a, start);
+            const record = body.subarray(start, end);
+            start = end + 1;
+            if (add({ rowid: chunk.rowids![i]!, event_id: chunk.eventIds![i]!, registry_id: o.registryId, record })) await flushFull();
+          }
         }
-        lastRowid = chunk.lastRowid;
-        if (o.checkpoint && chunk.count > 0) {
-          transport.sync?.();
-          o.checkpoint.commit(chunk.lastRowid, chunk.count);
-        }
-        o.onProgress?.(exported);
         if (o.stop?.aborted) break;
       }
-      return { delivered: exported, deadLettered: 0, duplicates: 0, requests: 0, retries: 0, bytes, exported, lastRowid };
+      if (local) {
+        return { delivered: written, deadLettered: 0, duplicates: 0, requests: 0, retries: 0, bytes: 0, exported: written, lastRowid };
+      }
     }
   }
 
-  if (isRegistry(o.source)) {
+  if (isRegistry(o.source) && !threaded) {
     const source = o.source;
     let cursor = lastRowid;
     let remaining = o.limit ?? Infinity;
@@ -210,7 +226,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       }
       if (caughtUp) await pause(o.pollIntervalMs ?? 250, o.stop);
     }
-  } else {
+  } else if (!isRegistry(o.source)) {
     let remaining = o.limit ?? Infinity;
     for (const prepared of o.source) {
       if (remaining-- <= 0 || o.stop?.aborted) break;

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { demoRegistry, registryIds, runCli, spawnCli, tempDir, waitFor } from './helpers.js';
+import { EsPeer } from './peers/elasticsearch.js';
+import { HecPeer } from './peers/splunk-hec.js';
+import { demoRegistry, jsonLines, registryIds, runCli, spawnCli, tempDir, waitFor } from './helpers.js';
 
 describe('worker threads for large exports', () => {
   const db = demoRegistry(60_000);
@@ -49,5 +51,47 @@ describe('worker threads for large exports', () => {
     const lines = fs.readFileSync(out, 'utf8').split('\n').filter(Boolean);
     const ids = lines.map((l) => (JSON.parse(l) as { EventId: string }).EventId);
     assert.deepEqual([...new Set(ids)].sort(), registryIds(db).sort());
+  });
+
+  it('a SIEM gets the same records in the same order from one thread or two', async () => {
+    const peer = await new HecPeer({ token: 'tok-threads' }).start();
+    try {
+      const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: 'tok-threads' };
+      const args = ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url];
+      assert.equal((await runCli([...args, '--threads', '1'], { env })).code, 0);
+      const single = peer.events.splice(0);
+      const r = await runCli([...args, '--threads', '2'], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /exported 60000 event\(s\) as splunk via splunk-hec/);
+      assert.deepEqual(peer.events, single);
+      assert.deepEqual(peer.eventIds(), registryIds(db));
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('records from threads are dead-lettered and retried like any other', async () => {
+    const key = 'dGhyZWFkcy1rZXk=';
+    const peer = await new EsPeer({
+      dataStream: 'logs-oversight.beacon-default',
+      apiKey: key,
+      itemFault: (doc, _id, attempt) => {
+        const id = Number((doc['event'] as Record<string, string>)['id']);
+        if (id === 31_337) return 400;
+        return id % 1000 === 0 && attempt === 0 ? 429 : undefined;
+      },
+    }).start();
+    try {
+      const dlq = path.join(tempDir(), 'dead.jsonl');
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--header', `Authorization: ApiKey ${key}`,
+        '--dead-letter', dlq, '--threads', '2', '--retry-max-duration', '30s'], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(peer.docs.size, 59_999);
+      const dead = jsonLines(fs.readFileSync(dlq, 'utf8'));
+      assert.deepEqual(dead.map((d) => d['event_id']), ['31337']);
+      assert.equal((dead[0]!['record'] as { event: { id: string } }).event.id, '31337');
+    } finally {
+      await peer.close();
+    }
   });
 });
