@@ -4,25 +4,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { EsPeer } from './peers/elasticsearch.js';
-import { demoRegistry, jsonLines, outcome, registryIds, runCli, tempDir } from './helpers.js';
+import { demoRegistry, jsonLines, outcome, registryIds, runCli, tempDir, withPeer } from './helpers.js';
 
 const KEY = 'VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==';
 const auth = ['--header', `Authorization: ApiKey ${KEY}`];
 const exportTo = (db: string, url: string, ...more: string[]): string[] =>
   ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', url, '--retry-max-duration', '20s', ...auth, ...more];
 
-async function withPeer(options: Partial<ConstructorParameters<typeof EsPeer>[0]>, fn: (peer: EsPeer) => Promise<void>): Promise<void> {
-  const peer = await new EsPeer({ dataStream: 'logs-oversight.beacon-default', apiKey: KEY, ...options }).start();
-  try {
-    await fn(peer);
-  } finally {
-    await peer.close();
-  }
-}
+const es = (options: Partial<ConstructorParameters<typeof EsPeer>[0]>, fn: (peer: EsPeer) => Promise<void>): Promise<void> =>
+  withPeer(new EsPeer({ dataStream: 'logs-oversight.beacon-default', apiKey: KEY, ...options }).start(), fn);
 
 describe('Elasticsearch', () => {
   it('sends NDJSON create actions with deterministic ids into the data stream, ECS by default', () =>
-    withPeer({}, async (peer) => {
+    es({}, async (peer) => {
       const db = demoRegistry(130);
       const r = await runCli(exportTo(db, peer.url, '--max-batch-events', '50'));
       assert.equal(r.code, 0, r.stderr);
@@ -36,7 +30,7 @@ describe('Elasticsearch', () => {
     }));
 
   it('a replay is answered 409 and duplicates nothing', () =>
-    withPeer({}, async (peer) => {
+    es({}, async (peer) => {
       const db = demoRegistry(40);
       assert.equal((await runCli(exportTo(db, peer.url))).code, 0);
       const again = await runCli(exportTo(db, peer.url));
@@ -48,7 +42,7 @@ describe('Elasticsearch', () => {
   it('mixed item results: 429s retried alone, the 400 dead-lettered, the 409 counted as there', async () => {
     const dlq = path.join(tempDir(), 'dead.jsonl');
     const db = demoRegistry(60);
-    await withPeer({
+    await es({
       itemFault: (doc, _id, attempt) => {
         const id = (doc['event'] as Record<string, string>)['id'];
         if (id === '13') return 400;
@@ -72,7 +66,7 @@ describe('Elasticsearch', () => {
   });
 
   it('a 413 splits the request, a 503 with Retry-After waits', () =>
-    withPeer({}, async (peer) => {
+    es({}, async (peer) => {
       peer.peer.faults.push({ status: 413, body: '' }, { status: 503, body: '{}', headers: { 'retry-after': '1' } });
       const db = demoRegistry(20);
       const r = await runCli(exportTo(db, peer.url));
@@ -81,7 +75,7 @@ describe('Elasticsearch', () => {
     }));
 
   it('--es-namespace names the data stream; a bad one is a usage error', () =>
-    withPeer({ dataStream: 'logs-oversight.beacon-prod' }, async (peer) => {
+    es({ dataStream: 'logs-oversight.beacon-prod' }, async (peer) => {
       const db = demoRegistry(5);
       const r = await runCli(exportTo(db, peer.url, '--es-namespace', 'prod'));
       assert.equal(r.code, 0, r.stderr);
@@ -92,7 +86,7 @@ describe('Elasticsearch', () => {
     }));
 
   it('wrong credentials stop the export', () =>
-    withPeer({}, async (peer) => {
+    es({}, async (peer) => {
       const db = demoRegistry(5);
       const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--header', 'Authorization: ApiKey bm9wZQ==']);
       assert.equal(r.code, 1);

@@ -104,3 +104,13 @@ export function registryIds(file: string): string[] {
     db.close();
   }
 }
+
+/** Start a fake peer, run `fn` with it, and always close it. */
+export async function withPeer<P extends { close(): Promise<void> }>(started: Promise<P>, fn: (peer: P) => Promise<void>): Promise<void> {
+  const peer = await started;
+  try {
+    await fn(peer);
+  } finally {
+    await peer.close();
+  }
+}

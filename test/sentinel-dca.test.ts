@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { SentinelPeer } from './peers/sentinel-dca.js';
-import { demoRegistry, outcome, registryIds, runCli, tempDir } from './helpers.js';
+import { demoRegistry, outcome, registryIds, runCli, tempDir, withPeer } from './helpers.js';
 
 const WORKSPACE = '0a1b2c3d-1111-2222-3333-444455556666';
 const KEY = Buffer.from('sentinel-test-shared-key-with-enough-bytes').toString('base64');
@@ -12,18 +12,11 @@ const exportTo = (db: string, url: string, ...more: string[]): string[] =>
   ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', url, '--transport', 'sentinel-dca',
     '--sentinel-workspace-id', WORKSPACE, '--retry-max-duration', '20s', ...more];
 
-async function withPeer(fn: (peer: SentinelPeer) => Promise<void>): Promise<void> {
-  const peer = await new SentinelPeer(WORKSPACE, KEY).start();
-  try {
-    await fn(peer);
-  } finally {
-    await peer.close();
-  }
-}
+const sentinel = (fn: (peer: SentinelPeer) => Promise<void>): Promise<void> => withPeer(new SentinelPeer(WORKSPACE, KEY).start(), fn);
 
 describe('Sentinel Data Collector API', () => {
   it('signs every request; the peer recomputes each signature from the body it received', () =>
-    withPeer(async (peer) => {
+    sentinel(async (peer) => {
       const db = demoRegistry(150);
       const r = await runCli(exportTo(db, peer.url, '--max-batch-events', '40'), { env: { OVERSIGHT_SENTINEL_SHARED_KEY: KEY } });
       assert.equal(r.code, 0, r.stderr);
@@ -36,7 +29,7 @@ describe('Sentinel Data Collector API', () => {
     }));
 
   it('reads the key from --sentinel-shared-key-file and the table name from --sentinel-log-type', () =>
-    withPeer(async (peer) => {
+    sentinel(async (peer) => {
       const keyFile = path.join(tempDir(), 'key');
       fs.writeFileSync(keyFile, KEY + '\n', { mode: 0o600 });
       const db = demoRegistry(10);
@@ -47,7 +40,7 @@ describe('Sentinel Data Collector API', () => {
     }));
 
   it('a wrong key stops with a clear message and is never printed', () =>
-    withPeer(async (peer) => {
+    sentinel(async (peer) => {
       const wrong = Buffer.from('a-different-shared-key-of-some-length').toString('base64');
       const db = demoRegistry(5);
       const r = await runCli(exportTo(db, peer.url), { env: { OVERSIGHT_SENTINEL_SHARED_KEY: wrong } });
@@ -72,7 +65,7 @@ describe('Sentinel Data Collector API', () => {
   });
 
   it('retries a 503 and a reset, signing each attempt afresh', () =>
-    withPeer(async (peer) => {
+    sentinel(async (peer) => {
       peer.peer.faults.push({ status: 503, body: '{"Error":"ServiceUnavailable"}' }, { reset: true });
       const db = demoRegistry(30);
       const r = await runCli(exportTo(db, peer.url), { env: { OVERSIGHT_SENTINEL_SHARED_KEY: KEY } });

@@ -4,25 +4,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { HecPeer } from './peers/splunk-hec.js';
-import { demoRegistry, jsonLines, outcome, registryIds, runCli, sleep, spawnCli, tempDir, waitFor } from './helpers.js';
+import { demoRegistry, jsonLines, outcome, registryIds, runCli, sleep, spawnCli, tempDir, waitFor, withPeer } from './helpers.js';
 
 const TOKEN = '0d5e6f70-1111-2222-3333-444455556666';
 const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: TOKEN };
 const exportTo = (db: string, url: string, ...more: string[]): string[] =>
   ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', url, '--retry-max-duration', '20s', ...more];
 
-async function withPeer(options: ConstructorParameters<typeof HecPeer>[0], fn: (peer: HecPeer) => Promise<void>): Promise<void> {
-  const peer = await new HecPeer(options).start();
-  try {
-    await fn(peer);
-  } finally {
-    await peer.close();
-  }
-}
+const hec = (options: ConstructorParameters<typeof HecPeer>[0], fn: (peer: HecPeer) => Promise<void>): Promise<void> =>
+  withPeer(new HecPeer(options).start(), fn);
 
 describe('Splunk HEC', () => {
   it('delivers concatenated envelopes with the token from the environment, every event once', () =>
-    withPeer({ token: TOKEN }, async (peer) => {
+    hec({ token: TOKEN }, async (peer) => {
       const db = demoRegistry(250);
       const r = await runCli(exportTo(db, peer.url, '--max-batch-events', '40'), { env });
       assert.equal(r.code, 0, r.stderr);
@@ -34,7 +28,7 @@ describe('Splunk HEC', () => {
     }));
 
   it('takes the token from --header too, and refuses a non-splunk format', () =>
-    withPeer({ token: TOKEN }, async (peer) => {
+    hec({ token: TOKEN }, async (peer) => {
       const db = demoRegistry(10);
       const r = await runCli(exportTo(db, peer.url, '--header', `Authorization: Splunk ${TOKEN}`));
       assert.equal(r.code, 0, r.stderr);
@@ -45,7 +39,7 @@ describe('Splunk HEC', () => {
     }));
 
   it('stops on a token error with a clear message and never prints the token', () =>
-    withPeer({ token: TOKEN }, async (peer) => {
+    hec({ token: TOKEN }, async (peer) => {
       const db = demoRegistry(10);
       const r = await runCli(exportTo(db, peer.url), { env: { OVERSIGHT_SPLUNK_HEC_TOKEN: 'wrong-token-0001' } });
       assert.equal(r.code, 1);
@@ -55,7 +49,7 @@ describe('Splunk HEC', () => {
     }));
 
   it('retries 503 busy with Retry-After, 429, a reset connection and a timeout; nothing lost or doubled', () =>
-    withPeer({ token: TOKEN }, async (peer) => {
+    hec({ token: TOKEN }, async (peer) => {
       peer.peer.faults.push(
         { status: 503, body: '{"text":"Server is busy","code":9}', headers: { 'retry-after': '1' } },
         { reset: true },
@@ -74,7 +68,7 @@ describe('Splunk HEC', () => {
   it('code 6 on one event: that event is dead-lettered, the rest arrive once', () => {
     const dir = tempDir();
     const dlq = path.join(dir, 'dead.jsonl');
-    return withPeer({ token: TOKEN, rejectEvent: (e) => (e['event'] as Record<string, unknown>)['event_id'] === '37' }, async (peer) => {
+    return hec({ token: TOKEN, rejectEvent: (e) => (e['event'] as Record<string, unknown>)['event_id'] === '37' }, async (peer) => {
       const db = demoRegistry(100);
       const r = await runCli(exportTo(db, peer.url, '--max-batch-events', '25', '--dead-letter', dlq), { env });
       assert.equal(r.code, 0, r.stderr);
@@ -92,7 +86,7 @@ describe('Splunk HEC', () => {
 
   it('without --dead-letter a refused event fails the export, checkpointed just before it', () => {
     const state = path.join(tempDir(), 'state.json');
-    return withPeer({ token: TOKEN, rejectEvent: (e) => (e['event'] as Record<string, unknown>)['event_id'] === '37' }, async (peer) => {
+    return hec({ token: TOKEN, rejectEvent: (e) => (e['event'] as Record<string, unknown>)['event_id'] === '37' }, async (peer) => {
       const db = demoRegistry(100);
       const r = await runCli(exportTo(db, peer.url, '--max-batch-events', '25', '--state', state), { env });
       assert.equal(r.code, 1);
@@ -103,7 +97,7 @@ describe('Splunk HEC', () => {
   });
 
   it('a 413 splits the batch', () =>
-    withPeer({ token: TOKEN }, async (peer) => {
+    hec({ token: TOKEN }, async (peer) => {
       peer.peer.faults.push({ status: 413, body: 'Content-Length of 99999 too large (maximum is 1000000)' });
       const db = demoRegistry(60);
       const r = await runCli(exportTo(db, peer.url, '--max-batch-events', '60'), { env });
@@ -116,7 +110,7 @@ describe('Splunk HEC', () => {
 describe('Splunk HEC indexer acknowledgement', () => {
   it('polls acks on its channel and checkpoints only acknowledged batches', () => {
     const state = path.join(tempDir(), 'state.json');
-    return withPeer({ token: TOKEN, ack: true, ackAfterPolls: 2 }, async (peer) => {
+    return hec({ token: TOKEN, ack: true, ackAfterPolls: 2 }, async (peer) => {
       const db = demoRegistry(90);
       const r = await runCli(exportTo(db, peer.url, '--splunk-ack', '--splunk-ack-interval', '50ms', '--max-batch-events', '30', '--state', state), { env });
       assert.equal(r.code, 0, r.stderr);
@@ -129,7 +123,7 @@ describe('Splunk HEC indexer acknowledgement', () => {
 
   it('never checkpoints a batch whose acknowledgement does not come', () => {
     const state = path.join(tempDir(), 'state.json');
-    return withPeer({ token: TOKEN, ack: true, loseAck: () => true }, async (peer) => {
+    return hec({ token: TOKEN, ack: true, loseAck: () => true }, async (peer) => {
       const db = demoRegistry(40);
       const child = spawnCli(exportTo(db, peer.url, '--splunk-ack', '--splunk-ack-interval', '50ms', '--state', state), env);
       await waitFor(() => peer.events.length === 40);
@@ -142,7 +136,7 @@ describe('Splunk HEC indexer acknowledgement', () => {
   });
 
   it('sends a batch again when its acknowledgement times out', () =>
-    withPeer({ token: TOKEN, ack: true, loseAck: (id) => id === 0 }, async (peer) => {
+    hec({ token: TOKEN, ack: true, loseAck: (id) => id === 0 }, async (peer) => {
       const db = demoRegistry(20);
       const r = await runCli(exportTo(db, peer.url, '--splunk-ack', '--splunk-ack-interval', '50ms', '--splunk-ack-timeout', '300ms'), { env });
       assert.equal(r.code, 0, r.stderr);
