@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Checkpoint } from './checkpoint.js';
 import { DeadLetterFile, readDeadLetters } from './dead-letter.js';
 import { DEMO_REGISTRY_ID, writeDemoRegistry } from './demo.js';
-import { ConfigurationError, ExportError } from './errors.js';
+import { ConfigurationError } from './errors.js';
 import { createFormatter, isFormatName, type FormatName } from './formatters/index.js';
 import { runPipeline, type PipelineResult, type PreparedRecord } from './pipeline.js';
 import { RETRY_DEFAULTS } from './retry.js';
@@ -307,4 +307,3 @@ export async function runDemo(f: DemoFlags): Promise<void> {
   }
 }
 
-export { ExportError };

@@ -3,6 +3,7 @@
  * next requests (a status with headers and body, a connection reset mid-request, or no answer at all).
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export type Fault =
@@ -36,12 +37,13 @@ export class Peer {
   /** Delay before every answer, to make requests take time. */
   delayMs = 0;
 
-  constructor(private readonly route: Route, private readonly faultPath: RegExp = /./) {
-    this.server = http.createServer((req, res) => {
+  constructor(private readonly route: Route, private readonly faultPath: RegExp = /./, private readonly tls?: { key: string; cert: string }) {
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => this.handle(req, res, Buffer.concat(chunks)));
-    });
+    };
+    this.server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
     this.server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -50,7 +52,7 @@ export class Peer {
 
   async start(): Promise<this> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `${this.tls ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
 

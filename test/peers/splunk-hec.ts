@@ -14,6 +14,8 @@ export interface HecPeerOptions {
   loseAck?: (ackId: number) => boolean;
   /** Envelopes HEC refuses as invalid data (code 6). */
   rejectEvent?: (envelope: Record<string, unknown>) => boolean;
+  /** Serve HTTPS with this key and certificate. */
+  tls?: { key: string; cert: string };
 }
 
 const reply = (status: number, body: unknown): PeerReply => ({ status, body: JSON.stringify(body) });
@@ -27,7 +29,7 @@ export class HecPeer {
   private readonly polls = new Map<number, number>();
 
   constructor(private readonly options: HecPeerOptions) {
-    this.peer = new Peer((req) => this.route(req), /\/services\/collector\/event/);
+    this.peer = new Peer((req) => this.route(req), /\/services\/collector\/event/, options.tls);
   }
 
   async start(): Promise<this> {

@@ -1,0 +1,58 @@
+/** `oversight siem replay`: dead letters go out again once the cause is fixed, without duplicates. */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { EsPeer } from './peers/elasticsearch.js';
+import { HecPeer } from './peers/splunk-hec.js';
+import { demoRegistry, jsonLines, registryIds, runCli, tempDir, withPeer } from './helpers.js';
+
+const KEY = 'cmVwbGF5LWtleQ==';
+const auth = ['--header', `Authorization: ApiKey ${KEY}`];
+
+describe('oversight siem replay', () => {
+  it('sends dead letters again once the SIEM takes them, and a second replay duplicates nothing', async () => {
+    let mappingFixed = false;
+    await withPeer(new EsPeer({
+      dataStream: 'logs-oversight.beacon-default',
+      apiKey: KEY,
+      itemFault: (doc) => (!mappingFixed && ['7', '19'].includes((doc['event'] as Record<string, string>)['id']!) ? 400 : undefined),
+    }).start(), async (peer) => {
+      const db = demoRegistry(30);
+      const dlq = path.join(tempDir(), 'dead.jsonl');
+      const first = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, ...auth, '--dead-letter', dlq]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.deepEqual(jsonLines(fs.readFileSync(dlq, 'utf8')).map((d) => d['event_id']), ['7', '19']);
+      assert.equal(peer.docs.size, 28);
+
+      mappingFixed = true;
+      const replay = await runCli(['siem', 'replay', '--dead-letter', dlq, '--output', peer.url, ...auth]);
+      assert.equal(replay.code, 0, replay.stderr);
+      assert.equal(replay.stderr, 'replayed 2 event(s) as ecs via elasticsearch\n');
+      assert.deepEqual(peer.eventIds().sort(), registryIds(db).sort());
+
+      const again = await runCli(['siem', 'replay', '--dead-letter', dlq, '--output', peer.url, ...auth]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /2 already present/);
+      assert.equal(peer.docs.size, 30);
+    });
+  });
+
+  it('records refused again go to --dead-letter-out; the input file is left as it was', () =>
+    withPeer(new HecPeer({ token: 'tok', rejectEvent: (e) => (e['event'] as Record<string, unknown>)['event_id'] === '4' }).start(), async (peer) => {
+      const db = demoRegistry(6);
+      const dir = tempDir();
+      const dlq = path.join(dir, 'dead.jsonl');
+      const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: 'tok' };
+      assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--dead-letter', dlq], { env })).code, 0);
+      const before = fs.readFileSync(dlq);
+      const out = path.join(dir, 'still-dead.jsonl');
+      const r = await runCli(['siem', 'replay', '--dead-letter', dlq, '--output', peer.url, '--dead-letter-out', out], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(jsonLines(fs.readFileSync(out, 'utf8')).map((d) => d['event_id']), ['4']);
+      assert.ok(fs.readFileSync(dlq).equals(before));
+      const noOut = await runCli(['siem', 'replay', '--dead-letter', dlq, '--output', peer.url], { env });
+      assert.equal(noOut.code, 1);
+      assert.match(noOut.stderr, /refused event 4/);
+    }));
+});
