@@ -11,7 +11,7 @@ import { bodyOverhead, makeEntry, type Entry } from './encoder.js';
 import { fromRegistryValues } from './event.js';
 import type { RecordFormatter } from './formatters/index.js';
 import type { RetryOptions } from './retry.js';
-import { formatInWorkers, workersWorthIt } from './format-workers.js';
+import { formatInWorkers, workersWorthIt, type WorkerPlan } from './format-workers.js';
 import type { SplunkHecOptions } from './formatters/index.js';
 import { PAGE_SIZE, type RegistrySource } from './source.js';
 import type { Transport } from './transport.js';
@@ -40,8 +40,8 @@ export interface PipelineOptions {
   log?: (message: string) => void;
   onProgress?: (settled: number) => void;
   /**
-   * Lets a large export to stdout or a file read and format on worker threads (same output, same checkpoints).
-   * Not used with --follow or --limit, or for HTTP transports, whose pace the SIEM sets.
+   * Lets a large backlog be read and formatted on worker threads (same records, same order, same checkpoints).
+   * Not used with `follow` or `limit`.
    */
   parallel?: { db: string; format: string; splunk: SplunkHecOptions; threads?: number | null } | null;
 }
@@ -79,135 +79,143 @@ class Ledger {
   }
 }
 
-export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
-  const log = o.log ?? (() => undefined);
-  const transport = o.transport;
-  const delivery = new Delivery(transport, o.retry, o.deadLetter ?? null, log);
-  const window = transport.acks ? new AckWindow(transport.acks, delivery) : null;
-  const batcher = new Batcher(o.limits, bodyOverhead(transport.encoder));
-  const ledger = new Ledger();
-  const pageSize = o.pageSize ?? PAGE_SIZE;
-  let lastRowid = o.checkpoint?.lastRowid ?? 0;
+export function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
+  return new Pipeline(o).run();
+}
 
-  const commit = (): void => {
-    const p = ledger.settledPrefix();
-    if (!p) return;
-    lastRowid = p.rowid;
-    o.deadLetter?.sync();
-    if (o.checkpoint) {
-      // Durable output before a durable checkpoint; without one there is nothing to be consistent with.
-      transport.sync?.();
-      o.checkpoint.commit(p.rowid, p.count);
+const LOCAL = new Set(['stdout', 'file']);
+
+/** One export run. Sources feed `add`; `flush` hands full batches to delivery; `commit` moves the checkpoint. */
+class Pipeline {
+  private readonly transport: Transport;
+  private readonly delivery: Delivery;
+  private readonly window: AckWindow | null;
+  private readonly batcher: Batcher;
+  private readonly ledger = new Ledger();
+  private lastRowid: number;
+  /** One request in flight at a time, in registry order; while it travels, the next batch is read and formatted. */
+  private inflight: Promise<void> | null = null;
+  /** An entry that did not fit the batch that just filled up. */
+  private pending: Entry | null = null;
+
+  constructor(private readonly o: PipelineOptions) {
+    this.transport = o.transport;
+    this.delivery = new Delivery(o.transport, o.retry, o.deadLetter ?? null, o.log ?? (() => undefined));
+    this.window = o.transport.acks ? new AckWindow(o.transport.acks, this.delivery) : null;
+    this.batcher = new Batcher(o.limits, bodyOverhead(o.transport.encoder));
+    this.lastRowid = o.checkpoint?.lastRowid ?? 0;
+  }
+
+  async run(): Promise<PipelineResult> {
+    const o = this.o;
+    if (isRegistry(o.source)) {
+      const threads = this.threadPlan(o.source);
+      if (threads && LOCAL.has(this.transport.name)) return this.writeThreaded(threads);
+      if (threads) await this.feedThreaded(threads);
+      else await this.feedRegistry(o.source);
+    } else {
+      await this.feedRecords(o.source);
     }
-    o.onProgress?.(ledger.committed);
-  };
+    await this.flush();
+    await this.settle();
+    if (this.window) await this.window.drain(() => this.commit());
+    this.commit();
+    const s = this.delivery.stats;
+    return { ...s, exported: this.ledger.committed - s.deadLettered, lastRowid: this.lastRowid };
+  }
 
-  // One request in flight at a time, in registry order; while it travels, the next batch is read and formatted.
-  let inflight: Promise<void> | null = null;
-  const settle = async (): Promise<void> => {
-    const p = inflight;
-    inflight = null;
+  /** Move the checkpoint over the settled prefix of events. */
+  private commit(): void {
+    const p = this.ledger.settledPrefix();
+    if (!p) return;
+    this.lastRowid = p.rowid;
+    this.o.deadLetter?.sync();
+    if (this.o.checkpoint) {
+      // Durable output before a durable checkpoint; without one there is nothing to be consistent with.
+      this.transport.sync?.();
+      this.o.checkpoint.commit(p.rowid, p.count);
+    }
+    this.o.onProgress?.(this.ledger.committed);
+  }
+
+  private async settle(): Promise<void> {
+    const p = this.inflight;
+    this.inflight = null;
     if (p) await p;
-  };
-  const send = async (batch: SettledEntry[]): Promise<void> => {
+  }
+
+  private async send(batch: SettledEntry[]): Promise<void> {
     try {
-      const tickets = await delivery.deliver(batch);
-      if (window) {
-        window.add(tickets);
-        await window.poll();
-        while (window.pending >= window.maxPending) {
-          commit();
-          await window.waitRound();
+      const tickets = await this.delivery.deliver(batch);
+      const w = this.window;
+      if (w) {
+        w.add(tickets);
+        await w.poll();
+        while (w.pending >= w.maxPending) {
+          this.commit();
+          await w.waitRound();
         }
       }
     } finally {
       // On failure too: whatever prefix did settle is checkpointed before the error surfaces.
-      commit();
-    }
-  };
-  const flush = async (): Promise<void> => {
-    const batch = batcher.take();
-    await settle();
-    if (batch.length === 0) return;
-    ledger.push(batch);
-    const p = send(batch);
-    // Failures surface at the next settle(); until then the rejection counts as handled.
-    p.catch(() => undefined);
-    inflight = p;
-  };
-
-  // Synchronous, so the per-event path makes no promise; the caller awaits only when a batch must go out.
-  const add = (prepared: PreparedRecord): boolean => {
-    const entry = makeEntry(transport.encoder, prepared);
-    if (batcher.wouldOverflow(entry)) {
-      pending = entry;
-      return true;
-    }
-    batcher.add(entry);
-    return batcher.full;
-  };
-  let pending: Entry | null = null;
-  const flushFull = async (): Promise<void> => {
-    await flush();
-    if (pending) {
-      batcher.add(pending);
-      pending = null;
-      if (batcher.full) await flush();
-    }
-  };
-
-  // A large backlog is read and formatted on worker threads. To stdout or a file the formatted chunks are written
-  // as they come; for a SIEM they are cut into records and batched like any other.
-  let threaded = false;
-  if (isRegistry(o.source) && o.parallel && !o.follow && (o.limit ?? null) === null) {
-    const end = o.source.maxRowid();
-    const workers = o.parallel.threads ?? workersWorthIt(end - lastRowid);
-    if (workers > 1) {
-      threaded = true;
-      const local = LOCAL.has(transport.name);
-      const { db, format, splunk } = o.parallel;
-      const plan = { db, format, splunk, registryId: o.registryId, since: o.since ?? null, afterRowid: lastRowid, endRowid: end, workers, records: !local };
-      let written = 0;
-      for await (const chunk of formatInWorkers(plan)) {
-        if (local) {
-          if (chunk.count > 0) {
-            await transport.send([], chunk.body);
-            written += chunk.count;
-            if (o.checkpoint) {
-              transport.sync?.();
-              o.checkpoint.commit(chunk.lastRowid, chunk.count);
-            }
-            o.onProgress?.(written);
-          }
-          lastRowid = chunk.lastRowid;
-        } else {
-          const body = chunk.body;
-          let start = 0;
-          for (let i = 0; i < chunk.count; i++) {
-            const end = body.indexOf(0x0a, start);
-            const record = body.subarray(start, end);
-            start = end + 1;
-            if (add({ rowid: chunk.rowids![i]!, event_id: chunk.eventIds![i]!, registry_id: o.registryId, record })) await flushFull();
-          }
-        }
-        if (o.stop?.aborted) break;
-      }
-      if (local) {
-        return { delivered: written, deadLettered: 0, duplicates: 0, requests: 0, retries: 0, bytes: 0, exported: written, lastRowid };
-      }
+      this.commit();
     }
   }
 
-  if (isRegistry(o.source) && !threaded) {
-    const source = o.source;
-    let cursor = lastRowid;
+  private async flush(): Promise<void> {
+    const batch = this.batcher.take();
+    await this.settle();
+    if (batch.length === 0) return;
+    this.ledger.push(batch);
+    const p = this.send(batch);
+    // Failures surface at the next settle(); until then the rejection counts as handled.
+    p.catch(() => undefined);
+    this.inflight = p;
+  }
+
+  /** Synchronous, so the per-event path makes no promise; true when a batch must go out (`flushFull`). */
+  private add(prepared: PreparedRecord): boolean {
+    const entry = makeEntry(this.transport.encoder, prepared);
+    if (this.batcher.wouldOverflow(entry)) {
+      this.pending = entry;
+      return true;
+    }
+    this.batcher.add(entry);
+    return this.batcher.full;
+  }
+
+  private async flushFull(): Promise<void> {
+    await this.flush();
+    if (this.pending) {
+      this.batcher.add(this.pending);
+      this.pending = null;
+      if (this.batcher.full) await this.flush();
+    }
+  }
+
+  /** Records prepared elsewhere: a replay, a library caller. */
+  private async feedRecords(records: Iterable<PreparedRecord>): Promise<void> {
+    let remaining = this.o.limit ?? Infinity;
+    for (const prepared of records) {
+      if (remaining-- <= 0 || this.o.stop?.aborted) break;
+      if (this.add(prepared)) await this.flushFull();
+    }
+  }
+
+  /** The registry, a page at a time, formatted here; with `follow`, on and on. */
+  private async feedRegistry(source: RegistrySource): Promise<void> {
+    const o = this.o;
+    const pageSize = o.pageSize ?? PAGE_SIZE;
+    let cursor = this.lastRowid;
     let remaining = o.limit ?? Infinity;
     for (;;) {
       if (o.stop?.aborted) break;
       const rows = remaining > 0 ? source.readPage(cursor, Math.min(pageSize, remaining), o.since) : [];
       for (const row of rows) {
         const evt = fromRegistryValues(row, o.registryId);
-        if (add({ rowid: evt.rowid, event_id: evt.event_id, registry_id: evt.registry_id, record: o.formatter(evt) })) await flushFull();
+        if (this.add({ rowid: evt.rowid, event_id: evt.event_id, registry_id: evt.registry_id, record: o.formatter(evt) })) {
+          await this.flushFull();
+        }
       }
       if (rows.length > 0) cursor = Number(rows[rows.length - 1]![0]);
       remaining -= rows.length;
@@ -217,32 +225,69 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
         continue;
       }
       if (remaining <= 0) break;
-      if (batcher.size > 0 && batcher.ageMs >= (o.flushIntervalMs ?? 500)) await flush();
+      if (this.batcher.size > 0 && this.batcher.ageMs >= (o.flushIntervalMs ?? 500)) await this.flush();
       // Caught up: nothing to overlap with, so let the request finish and its checkpoint land now.
-      if (caughtUp) await settle();
-      if (window) {
-        await window.poll();
-        commit();
+      if (caughtUp) await this.settle();
+      if (this.window) {
+        await this.window.poll();
+        this.commit();
       }
       if (caughtUp) await pause(o.pollIntervalMs ?? 250, o.stop);
     }
-  } else if (!isRegistry(o.source)) {
-    let remaining = o.limit ?? Infinity;
-    for (const prepared of o.source) {
-      if (remaining-- <= 0 || o.stop?.aborted) break;
-      if (add(prepared)) await flushFull();
+  }
+
+  /** Whether a backlog is large enough for worker threads, and the plan for them. */
+  private threadPlan(source: RegistrySource): WorkerPlan | null {
+    const o = this.o;
+    if (!o.parallel || o.follow || (o.limit ?? null) !== null) return null;
+    const end = source.maxRowid();
+    const workers = o.parallel.threads ?? workersWorthIt(end - this.lastRowid);
+    if (workers <= 1) return null;
+    const { db, format, splunk } = o.parallel;
+    return {
+      db, format, splunk, registryId: o.registryId, since: o.since ?? null, afterRowid: this.lastRowid, endRowid: end, workers,
+      records: !LOCAL.has(this.transport.name),
+    };
+  }
+
+  /** Threads format records for a SIEM: each chunk is cut into records and batched like any other. */
+  private async feedThreaded(plan: WorkerPlan): Promise<void> {
+    for await (const chunk of formatInWorkers(plan)) {
+      const body = chunk.body;
+      let start = 0;
+      for (let i = 0; i < chunk.count; i++) {
+        const end = body.indexOf(0x0a, start);
+        const record = body.subarray(start, end);
+        start = end + 1;
+        if (this.add({ rowid: chunk.rowids![i]!, event_id: chunk.eventIds![i]!, registry_id: this.o.registryId, record })) {
+          await this.flushFull();
+        }
+      }
+      if (this.o.stop?.aborted) break;
     }
   }
-  await flush();
-  await settle();
-  if (window) await window.drain(commit);
-  commit();
 
-  const s = delivery.stats;
-  return { ...s, exported: ledger.committed - s.deadLettered, lastRowid };
+  /** Threads format JSON lines for stdout or a file: each chunk is written as it is and checkpointed. */
+  private async writeThreaded(plan: WorkerPlan): Promise<PipelineResult> {
+    let written = 0;
+    let bytes = 0;
+    for await (const chunk of formatInWorkers(plan)) {
+      if (chunk.count > 0) {
+        await this.transport.send([], chunk.body);
+        written += chunk.count;
+        bytes += chunk.body.length;
+        if (this.o.checkpoint) {
+          this.transport.sync?.();
+          this.o.checkpoint.commit(chunk.lastRowid, chunk.count);
+        }
+        this.o.onProgress?.(written);
+      }
+      this.lastRowid = chunk.lastRowid;
+      if (this.o.stop?.aborted) break;
+    }
+    return { delivered: written, deadLettered: 0, duplicates: 0, requests: 0, retries: 0, bytes, exported: written, lastRowid: this.lastRowid };
+  }
 }
-
-const LOCAL = new Set(['stdout', 'file']);
 
 function isRegistry(s: PipelineOptions['source']): s is RegistrySource {
   return typeof (s as RegistrySource).readPage === 'function';
