@@ -180,7 +180,7 @@ export async function runExport(f: ExportFlags): Promise<void> {
     const d = prepareDelivery(f, (f.format as FormatName | undefined) ?? null, f.format !== undefined);
     transport = d.transport;
     const checkpoint = f.state ? Checkpoint.open(f.state, { registryId: f.registryId, database: f.db }) : null;
-    if (checkpoint && checkpoint.lastRowid > 0 && source.count(checkpoint.lastRowid - 1) === 0) {
+    if (checkpoint && checkpoint.lastRowid > source.maxRowid()) {
       throw new ConfigurationError(
         `state file ${f.state} is past the registry's last event (rowid ${checkpoint.lastRowid}): was the registry replaced? move the state file away to export from the start`,
       );

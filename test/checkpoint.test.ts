@@ -45,6 +45,11 @@ describe('checkpoints', () => {
     const wrongDb = await runCli([...base, '--db', other, '--registry-id', 'reg-a']);
     assert.equal(wrongDb.code, 2);
     assert.match(wrongDb.stderr, /belongs to database .* use one --state file per database/);
+    const saved = JSON.parse(fs.readFileSync(state, 'utf8'));
+    fs.writeFileSync(state, JSON.stringify({ ...saved, last_rowid: 999 }));
+    const replaced = await runCli([...base, '--db', db, '--registry-id', 'reg-a']);
+    assert.equal(replaced.code, 2);
+    assert.match(outcome(replaced.stderr)[0]!, /is past the registry's last event \(rowid 999\): was the registry replaced\?/);
     fs.writeFileSync(state, '{not json');
     const torn = await runCli([...base, '--db', db, '--registry-id', 'reg-a']);
     assert.equal(torn.code, 2);
