@@ -89,6 +89,7 @@ interface Delivery {
 
 /** Everything about where records go, checked before the registry is read or the output touched. */
 function prepareDelivery(f: DeliveryFlags, format: FormatName | null, formatFlagGiven: boolean): Delivery & { format: FormatName } {
+  const say = log(f.quiet);
   const output = f.output ?? '-';
   const transportName = resolveTransport(output, f.transport ?? 'auto');
   const needed = REQUIRED_FORMAT[transportName];
@@ -123,6 +124,7 @@ function prepareDelivery(f: DeliveryFlags, format: FormatName | null, formatFlag
     sentinelLogType: f.sentinelLogType ?? 'Oversight',
     azureScope: f.azureScope ?? 'https://monitor.azure.com//.default',
     env: process.env,
+    log: say,
   });
   const limits = {
     maxEvents: maxEvents ?? transport.defaults.maxEvents,

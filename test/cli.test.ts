@@ -41,6 +41,17 @@ describe('oversight siem export to stdout and files', () => {
     assert.deepEqual(lines.slice(0, 7), lines.slice(7));
   });
 
+  it('cuts an incomplete last line left by an interrupted run before appending', async () => {
+    const out = path.join(tempDir(), 'events.ndjson');
+    fs.writeFileSync(out, '{"complete":true}\n{"torn":');
+    const r = await runCli(['siem', 'export', '--db', db, '--format', 'ecs', '--registry-id', 'r', '--output', out, '--limit', '2']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /ended in an incomplete line left by an interrupted run: removed its 8 byte\(s\)/);
+    const lines = jsonLines(fs.readFileSync(out, 'utf8'));
+    assert.deepEqual(lines[0], { complete: true });
+    assert.equal(lines.length, 3);
+  });
+
   it('follows a file that a log rotator moved away', async () => {
     const dir = tempDir();
     const out = path.join(dir, 'events.ndjson');

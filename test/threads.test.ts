@@ -48,8 +48,9 @@ describe('worker threads for large exports', () => {
     await new Promise((r) => child.on('close', r));
     const r = await runCli(args);
     assert.equal(r.code, 0, r.stderr);
-    const lines = fs.readFileSync(out, 'utf8').split('\n').filter(Boolean);
-    const ids = lines.map((l) => (JSON.parse(l) as { EventId: string }).EventId);
+    const text = fs.readFileSync(out, 'utf8');
+    assert.ok(text.endsWith('\n'));
+    const ids = text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { EventId: string }).EventId);
     assert.deepEqual([...new Set(ids)].sort(), registryIds(db).sort());
   });
 

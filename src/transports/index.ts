@@ -70,6 +70,7 @@ export interface TransportSettings {
   sentinelLogType: string;
   azureScope: string;
   env: NodeJS.ProcessEnv;
+  log?: (message: string) => void;
 }
 
 function requireEnv(env: NodeJS.ProcessEnv, name: string, why: string): string {
@@ -94,7 +95,7 @@ export function createTransport(s: TransportSettings): Transport {
     case 'stdout':
       return new StdoutTransport();
     case 'file':
-      return new FileTransport(s.output);
+      return new FileTransport(s.output, s.log);
     case 'http':
       return new HttpJsonTransport(s.output, s.headers, new HttpClient(s.http));
     case 'splunk-hec': {

@@ -43,7 +43,7 @@ export class FileTransport implements Transport {
   private inode = 0;
 
   /** Checks the location now, so a bad path fails before anything is read or written. */
-  constructor(readonly path: string) {
+  constructor(readonly path: string, private readonly log: (message: string) => void = () => undefined) {
     let st: fs.Stats | null = null;
     try {
       st = fs.statSync(path);
@@ -69,9 +69,41 @@ export class FileTransport implements Transport {
       if (current === this.inode) return this.fd;
       fs.closeSync(this.fd);
     }
+    const first = this.inode === 0;
     this.fd = fs.openSync(this.path, 'a');
     this.inode = fs.fstatSync(this.fd).ino;
+    if (first) this.dropTornLine(this.fd);
     return this.fd;
+  }
+
+  /**
+   * A run killed in the middle of a write can leave a partial last line. Those events are after the checkpoint
+   * and will be written again, so the fragment is cut back to the last complete line rather than left to corrupt
+   * the line appended after it. Readers that take whole lines (Filebeat, the Universal Forwarder) never saw it.
+   */
+  private dropTornLine(fd: number): void {
+    const size = fs.fstatSync(fd).size;
+    if (size === 0) return;
+    const rfd = fs.openSync(this.path, 'r');
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      let end = size;
+      while (end > 0) {
+        const start = Math.max(0, end - buf.length);
+        fs.readSync(rfd, buf, 0, end - start, start);
+        const nl = buf.subarray(0, end - start).lastIndexOf(0x0a);
+        if (nl >= 0) {
+          end = start + nl + 1;
+          break;
+        }
+        end = start;
+      }
+      if (end === size) return;
+      fs.ftruncateSync(fd, end);
+      this.log(`${this.path} ended in an incomplete line left by an interrupted run: removed its ${size - end} byte(s); those events are written again`);
+    } finally {
+      fs.closeSync(rfd);
+    }
   }
 
   async send(_entries: readonly Entry[], body: Buffer): Promise<Verdict> {
