@@ -98,6 +98,11 @@ function pad2(n: number): string {
 const MIN_UNIX = -62135596800;
 const MAX_UNIX = 253402300799;
 
+/** `occurred_at`: empty for 0 (the reference's falsy timestamp) and outside the years Python's datetime covers. */
+export function occurredAt(unixSeconds: number): string {
+  return unixSeconds !== 0 && unixSeconds >= MIN_UNIX && unixSeconds <= MAX_UNIX ? iso8601(unixSeconds) : '';
+}
+
 /** `int(value or 0)` as Python computes it; values Python would raise on count as 0 (see docs/SIEM.md). */
 export function unixSeconds(value: unknown): number {
   if (typeof value === 'number') return Number.isFinite(value) ? Math.trunc(value) : 0;
@@ -151,14 +156,13 @@ export function fromRegistryValues(v: readonly unknown[], registryId: string): O
   const rowid = v[0];
   const id = v.length > 12 ? v[12] : rowid;
   const occurred = unixSeconds(v[2] || 0);
-  const inRange = occurred >= MIN_UNIX && occurred <= MAX_UNIX;
   const kind = v[1];
   const ua = v[8];
   return {
     event_id: id === undefined ? '' : id === null ? 'None' : typeof id === 'number' ? String(id) : String(scalar(id)),
     event_kind: typeof kind === 'string' ? kind : kind ? String(scalar(kind)) : '',
     occurred_unix: occurred,
-    occurred_at: occurred && inRange ? iso8601(occurred) : '',
+    occurred_at: occurredAt(occurred),
     registry_id: registryId,
     token_id: scalar(v[3]),
     file_id: scalar(v[4]),

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { ConfigurationError, ExportError } from './errors.js';
 import { EVENT_COLUMNS, fromRegistryValues, type OversightEvent } from './event.js';
+import { jsonRowSelect } from './row-json.js';
 
 /**
  * Rows per read. Small pages keep few rows alive when the young generation is collected, which costs less than
@@ -30,8 +31,11 @@ export class RegistrySource {
   private readonly pageSinceStmt: Database.Statement;
   private readonly rangeStmt: Database.Statement;
   private readonly rangeSinceStmt: Database.Statement;
+  private readonly jsonStmt: Database.Statement | null = null;
+  private readonly jsonSinceStmt: Database.Statement | null = null;
 
-  private constructor(path: string, db: Database.Database, columns: ReadonlySet<string>, idIsRowid: boolean) {
+  private constructor(path: string, db: Database.Database, types: ReadonlyMap<string, string>, idIsRowid: boolean) {
+    const columns = new Set(types.keys());
     this.path = path;
     this.db = db;
     // Missing optional columns read as NULL; a missing `id` reads as '' because the reference's
@@ -44,6 +48,32 @@ export class RegistrySource {
     this.pageSinceStmt = db.prepare(`${base} AND timestamp >= ? ORDER BY rowid LIMIT ?`).raw(true);
     this.rangeStmt = db.prepare(`${base} AND rowid <= ? ORDER BY rowid LIMIT ?`).raw(true);
     this.rangeSinceStmt = db.prepare(`${base} AND rowid <= ? AND timestamp >= ? ORDER BY rowid LIMIT ?`).raw(true);
+    const json = jsonRowSelect(types, idIsRowid);
+    if (json !== null) {
+      const from = `SELECT ${json} FROM events WHERE rowid > ? AND rowid <= ?`;
+      this.jsonStmt = db.prepare(`${from} ORDER BY rowid LIMIT ?`).pluck(true);
+      this.jsonSinceStmt = db.prepare(`${from} AND timestamp >= ? ORDER BY rowid LIMIT ?`).pluck(true);
+    }
+  }
+
+  /** Whether `readJsonRange` can be used on this registry (see row-json.ts). */
+  get readsJson(): boolean {
+    return this.jsonStmt !== null;
+  }
+
+  /**
+   * Like `readRange`, each row as one JSON text for `eventJsonFromRow`, or as its bare rowid where the row must
+   * be read with `readRange` instead.
+   */
+  readJsonRange(after: number, upTo: number, limit: number, since?: number | null): (string | number)[] {
+    if (this.jsonStmt === null || this.jsonSinceStmt === null) throw new Error('this registry cannot be read as JSON rows');
+    try {
+      return (since === null || since === undefined
+        ? this.jsonStmt.all(after, upTo, limit)
+        : this.jsonSinceStmt.all(after, upTo, since, limit)) as (string | number)[];
+    } catch (err) {
+      throw new ExportError(`reading ${this.path} failed: ${sqliteReason(err)}`);
+    }
   }
 
   /** Up to `limit` rows with rowid in (after, upTo], for readers that split the table into ranges. */
@@ -93,10 +123,10 @@ export class RegistrySource {
         throw new ConfigurationError(`${path}: the events table is WITHOUT ROWID, so it has no insertion order to follow`);
       }
       const info = db.prepare(`SELECT name, type, pk FROM pragma_table_info('events')`).all() as { name: string; type: string; pk: number }[];
-      const columns = new Set(info.map((r) => r.name));
+      const types = new Map(info.map((r) => [r.name, r.type]));
       const pks = info.filter((r) => r.pk > 0);
       const idIsRowid = pks.length === 1 && pks[0]!.name === 'id' && pks[0]!.type.toUpperCase() === 'INTEGER';
-      return new RegistrySource(path, db, columns, idIsRowid);
+      return new RegistrySource(path, db, types, idIsRowid);
     } catch (err) {
       db.close();
       if (err instanceof ConfigurationError) throw err;

@@ -1,12 +1,13 @@
 /** The format registry, and the reference's object-returning formatter API on top of the text formatters. */
 import type { OversightEvent } from '../event.js';
 import { ConfigurationError } from '../errors.js';
-import { ecsFormatter } from './ecs.js';
-import type { RecordFormatter } from './fields.js';
-import { sentinelFormatter } from './sentinel.js';
-import { splunkHecFormatter, type SplunkHecOptions } from './splunk.js';
+import { ecsFormatter, ecsJsonFormatter } from './ecs.js';
+import type { JsonFormatter, RecordFormatter } from './fields.js';
+import { sentinelFormatter, sentinelJsonFormatter } from './sentinel.js';
+import { splunkHecFormatter, splunkHecJsonFormatter, type SplunkHecOptions } from './splunk.js';
 
-export type { RecordFormatter } from './fields.js';
+export type { EventJson, JsonFormatter, RecordFormatter } from './fields.js';
+export { eventJson } from './fields.js';
 export type { SplunkHecOptions } from './splunk.js';
 export { ecsFormatter, sentinelFormatter, splunkHecFormatter };
 
@@ -30,6 +31,12 @@ export function createFormatter(fmt: string, options: SplunkHecOptions = {}): Re
     throw new ConfigurationError(`unknown SIEM format '${fmt}' (choices: ${FORMAT_NAMES.join(', ')})`);
   }
   return fmt === 'splunk' ? splunkHecFormatter(options) : FORMATTERS[fmt]();
+}
+
+/** The same formatter over values already spelled as JSON (see `eventJson`). */
+export function createJsonFormatter(fmt: string, options: SplunkHecOptions = {}): JsonFormatter {
+  if (!isFormatName(fmt)) createFormatter(fmt);
+  return fmt === 'splunk' ? splunkHecJsonFormatter(options) : fmt === 'ecs' ? ecsJsonFormatter() : sentinelJsonFormatter();
 }
 
 export type JsonRecord = Record<string, unknown>;

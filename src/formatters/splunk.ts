@@ -1,7 +1,7 @@
 /** Splunk HTTP Event Collector envelope, field for field as the reference's `to_splunk_hec`. */
-import { actionForKind, nestedExtra, SCHEMA_VERSION, type OversightEvent } from '../event.js';
+import { actionForKind, nestedExtra, SCHEMA_VERSION } from '../event.js';
 import { floatRepr } from '../pyjson.js';
-import { kindCache, lastQuoted, member, memberJson, quote, valueJson, type RecordFormatter } from './fields.js';
+import { kindCache, lastQuoted, member, memberJson, overEvents, quote, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
 
 export interface SplunkHecOptions {
   /** HEC `source`; default `oversight:registry`. */
@@ -14,7 +14,7 @@ export interface SplunkHecOptions {
   host?: string | null;
 }
 
-export function splunkHecFormatter(options: SplunkHecOptions = {}): RecordFormatter {
+export function splunkHecJsonFormatter(options: SplunkHecOptions = {}): JsonFormatter {
   const source = options.source ?? 'oversight:registry';
   const sourcetype = options.sourcetype ?? 'oversight:beacon';
   const middle =
@@ -25,16 +25,17 @@ export function splunkHecFormatter(options: SplunkHecOptions = {}): RecordFormat
   const fixedHost = options.host ? quote(options.host) : null;
   const registry = lastQuoted();
 
-  return (evt: OversightEvent): string => {
-    const reg = registry(evt.registry_id);
-    const file = valueJson(evt.file_id);
-    const recipient = valueJson(evt.recipient_id);
-    const issuer = valueJson(evt.issuer_id);
-    const fields = `${memberJson(',"file_id":', file)}${memberJson(',"recipient_id":', recipient)}${memberJson(',"issuer_id":', issuer)}${beaconKind(evt.event_kind)}`;
-    return `{"time":${floatRepr(evt.occurred_unix)},"host":${fixedHost ?? reg}${middle}${kindPart(evt.event_kind)}${member(',"event_id":', evt.event_id)}${
-      evt.occurred_at === '' ? '' : `,"occurred_at":"${evt.occurred_at}"`}${member(',"token_id":', evt.token_id)}${memberJson(',"file_id":', file)}${
-      memberJson(',"recipient_id":', recipient)}${memberJson(',"issuer_id":', issuer)}${member(',"source_ip":', evt.source_ip)}${
-      member(',"user_agent":', evt.user_agent)}${member(',"qualified_timestamp":', evt.qualified_timestamp)}${member(',"tlog_index":', evt.tlog_index)}${
-      evt.registry_id === '' ? '' : `,"registry_id":${reg}`}${evt.extra_json === null ? '' : `,"extra":${nestedExtra(evt.extra_json)}`}},"fields":{${fields.slice(1)}}${tail}`;
+  return (e: EventJson): string => {
+    const reg = registry(e.registryId);
+    const fields = `${memberJson(',"file_id":', e.file)}${memberJson(',"recipient_id":', e.recipient)}${memberJson(',"issuer_id":', e.issuer)}${beaconKind(e.kind)}`;
+    return `{"time":${floatRepr(e.occurredUnix)},"host":${fixedHost ?? reg}${middle}${kindPart(e.kind)}${memberJson(',"event_id":', e.idJson)}${
+      e.occurredAt === '' ? '' : `,"occurred_at":"${e.occurredAt}"`}${memberJson(',"token_id":', e.token)}${memberJson(',"file_id":', e.file)}${
+      memberJson(',"recipient_id":', e.recipient)}${memberJson(',"issuer_id":', e.issuer)}${memberJson(',"source_ip":', e.sourceIp)}${
+      memberJson(',"user_agent":', e.userAgent)}${memberJson(',"qualified_timestamp":', e.qualifiedTimestamp)}${memberJson(',"tlog_index":', e.tlogIndex)}${
+      e.registryId === '' ? '' : `,"registry_id":${reg}`}${e.extraJson === null ? '' : `,"extra":${nestedExtra(e.extraJson)}`}},"fields":{${fields.slice(1)}}${tail}`;
   };
+}
+
+export function splunkHecFormatter(options: SplunkHecOptions = {}): RecordFormatter {
+  return overEvents(splunkHecJsonFormatter(options));
 }
