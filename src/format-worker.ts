@@ -49,16 +49,16 @@ const spare: ArrayBuffer[] = [];
 /** Lines are written to the buffer a few dozen at a time: fewer, longer copies out of the JS heap. */
 const LINES_PER_WRITE = 32;
 
-/** One page of rows as events spelled in JSON, read the fast way where the registry allows it. */
-function* page(after: number, upTo: number): Generator<EventJson> {
-  if (!source.readsJson) {
-    for (const row of source.readRange(after, upTo, PAGE_SIZE, setup.since)) yield eventJson(fromRegistryValues(row, setup.registryId), fields);
-    return;
-  }
-  for (const row of source.readJsonRange(after, upTo, PAGE_SIZE, setup.since)) {
-    if (typeof row === 'string') yield eventJsonFromRow(row, setup.registryId, fields);
-    else yield eventJson(fromRegistryValues(source.readRange(row - 1, row, 1, null)[0]!, setup.registryId), fields);
-  }
+/** Rows of one page, read the fast way where the registry allows it (see `toEventJson`). */
+function readPage(after: number, upTo: number): unknown[] {
+  return source.readsJson ? source.readJsonRange(after, upTo, PAGE_SIZE, setup.since) : source.readRange(after, upTo, PAGE_SIZE, setup.since);
+}
+
+/** One row of `readPage` as an event spelled in JSON. A bare rowid is a row the JSON read leaves to the ordinary one. */
+function toEventJson(row: unknown): EventJson {
+  if (typeof row === 'string') return eventJsonFromRow(row, setup.registryId, fields);
+  const values = typeof row === 'number' ? source.readRange(row - 1, row, 1, null)[0]! : (row as unknown[]);
+  return eventJson(fromRegistryValues(values, setup.registryId), fields);
 }
 
 parentPort!.on('message', (req: RangeRequest | null) => {
@@ -89,8 +89,9 @@ parentPort!.on('message', (req: RangeRequest | null) => {
     lines = 0;
   };
   for (;;) {
-    let n = 0;
-    for (const e of page(lastRowid, req.upTo)) {
+    const rows = readPage(lastRowid, req.upTo);
+    for (const row of rows) {
+      const e = toEventJson(row);
       text += format(e) + '\n';
       if (++lines === LINES_PER_WRITE) flush();
       if (setup.records) {
@@ -98,10 +99,9 @@ parentPort!.on('message', (req: RangeRequest | null) => {
         eventIds.push(e.eventId);
       }
       lastRowid = e.rowid;
-      n++;
     }
-    count += n;
-    if (n < PAGE_SIZE) break;
+    count += rows.length;
+    if (rows.length < PAGE_SIZE) break;
   }
   if (lines > 0) flush();
   // The whole buffer moves to the main thread without a copy and comes back with a later request.
