@@ -68,11 +68,6 @@ export function overEvents(format: JsonFormatter): RecordFormatter {
   return (evt) => format(eventJson(evt, e));
 }
 
-/** The reference's `_clean` keeps a value unless it is None or the empty string (0 is kept). */
-export function present(v: Scalar | undefined): v is string | number {
-  return v !== null && v !== undefined && v !== '';
-}
-
 /** Characters that need more than wrapping in quotes: controls, quote, backslash, and any surrogate half. */
 const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
 
@@ -82,11 +77,6 @@ const NEEDS_ESCAPE = /[\u0000-\u001f"\\\ud800-\udfff]/;
  */
 export function quote(s: string): string {
   return s.length > 512 || NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
-}
-
-/** A column value as JSON: strings as JSON strings, numbers as Python prints them. */
-export function jsonScalar(v: string | number): string {
-  return typeof v === 'string' ? quote(v) : pyNumber(v);
 }
 
 /** `prefix` + value when the reference's `_clean` keeps the value, else nothing. `prefix` is `,"key":`. */

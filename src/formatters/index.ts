@@ -2,7 +2,7 @@
 import type { OversightEvent } from '../event.js';
 import { ConfigurationError } from '../errors.js';
 import { ecsFormatter, ecsJsonFormatter } from './ecs.js';
-import type { JsonFormatter, RecordFormatter } from './fields.js';
+import { overEvents, type JsonFormatter, type RecordFormatter } from './fields.js';
 import { sentinelFormatter, sentinelJsonFormatter } from './sentinel.js';
 import { splunkHecFormatter, splunkHecJsonFormatter, type SplunkHecOptions } from './splunk.js';
 
@@ -25,18 +25,23 @@ export function isFormatName(name: string): name is FormatName {
   return Object.prototype.hasOwnProperty.call(FORMATTERS, name);
 }
 
+const JSON_FORMATTERS: Readonly<Record<FormatName, (options: SplunkHecOptions) => JsonFormatter>> = {
+  splunk: splunkHecJsonFormatter,
+  ecs: () => ecsJsonFormatter(),
+  sentinel: () => sentinelJsonFormatter(),
+};
+
 /** A text formatter for `fmt`; Splunk options apply only to `splunk`, as in the reference. */
 export function createFormatter(fmt: string, options: SplunkHecOptions = {}): RecordFormatter {
-  if (!isFormatName(fmt)) {
-    throw new ConfigurationError(`unknown SIEM format '${fmt}' (choices: ${FORMAT_NAMES.join(', ')})`);
-  }
-  return fmt === 'splunk' ? splunkHecFormatter(options) : FORMATTERS[fmt]();
+  return overEvents(createJsonFormatter(fmt, options));
 }
 
 /** The same formatter over values already spelled as JSON (see `eventJson`). */
 export function createJsonFormatter(fmt: string, options: SplunkHecOptions = {}): JsonFormatter {
-  if (!isFormatName(fmt)) createFormatter(fmt);
-  return fmt === 'splunk' ? splunkHecJsonFormatter(options) : fmt === 'ecs' ? ecsJsonFormatter() : sentinelJsonFormatter();
+  if (!isFormatName(fmt)) {
+    throw new ConfigurationError(`unknown SIEM format '${fmt}' (choices: ${FORMAT_NAMES.join(', ')})`);
+  }
+  return JSON_FORMATTERS[fmt](options);
 }
 
 export type JsonRecord = Record<string, unknown>;
