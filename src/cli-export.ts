@@ -10,14 +10,21 @@ import { Checkpoint } from './checkpoint.js';
 import { DeadLetterFile, readDeadLetters } from './dead-letter.js';
 import { DEMO_REGISTRY_ID, writeDemoRegistry } from './demo.js';
 import { ConfigurationError } from './errors.js';
-import { createFormatter, isFormatName, type FormatName } from './formatters/index.js';
+import type { Entry } from './encoder.js';
+import { parseCount, parseDuration, withDefaults, type FlagValues } from './flags.js';
+import { formatByName, isFormatName, overEvents, type FormatDescription, type FormatSettings } from './formatters/index.js';
 import { runPipeline, type PipelineResult, type PreparedRecord } from './pipeline.js';
 import { RETRY_DEFAULTS } from './retry.js';
 import { RegistrySource } from './source.js';
 import { parseHeaders, type Transport } from './transport.js';
-import { createTransport, REQUIRED_FORMAT, resolveTransport, type TransportName } from './transports/index.js';
+import { chooseFormat, recordFormatter, resolveTransport, transportByName, type TransportDescription } from './transports/index.js';
 
-/** Flags as commander hands them over (strings until checked here). */
+export { parseCount, parseDuration } from './flags.js';
+
+/**
+ * Flags as commander hands them over (strings until checked). Besides these, every flag a format or transport
+ * declares arrives under its attribute name and is checked by its description.
+ */
 export interface DeliveryFlags {
   output?: string;
   transport?: string;
@@ -30,16 +37,8 @@ export interface DeliveryFlags {
   deadLetter?: string;
   caFile?: string;
   insecure?: boolean;
-  splunkAck?: boolean;
-  splunkAckInterval?: string;
-  splunkAckTimeout?: string;
-  esNamespace?: string;
-  esIndex?: string;
-  sentinelWorkspaceId?: string;
-  sentinelSharedKeyFile?: string;
-  sentinelLogType?: string;
-  azureScope?: string;
   quiet?: boolean;
+  [flag: string]: unknown;
 }
 
 export interface ExportFlags extends DeliveryFlags {
@@ -48,10 +47,6 @@ export interface ExportFlags extends DeliveryFlags {
   registryId: string;
   since?: string;
   limit?: string;
-  splunkSource?: string;
-  splunkSourcetype?: string;
-  splunkIndex?: string;
-  splunkHost?: string;
   state?: string;
   follow?: boolean;
   pollInterval?: string;
@@ -59,72 +54,41 @@ export interface ExportFlags extends DeliveryFlags {
   threads?: string;
 }
 
-export function parseCount(value: string | undefined, flag: string, min = 0): number | null {
-  if (value === undefined) return null;
-  if (!/^\d+$/.test(value.trim()) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
-    throw new ConfigurationError(`${flag} must be a whole number${min > 0 ? ` of at least ${min}` : ' (0 or more)'}, not '${value}'`);
-  }
-  return Number(value);
-}
-
-/** "90", "90s", "500ms", "5m", "1h" → milliseconds (a bare number is seconds). */
-export function parseDuration(value: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim());
-  if (!m) throw new ConfigurationError(`${flag} must be a duration such as 500ms, 30s, 5m or 1h, not '${value}'`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
-}
-
 function log(quiet: boolean | undefined): (message: string) => void {
   return quiet ? () => undefined : (message) => process.stderr.write(`oversight: ${message}\n`);
 }
 
 interface Delivery {
-  transportName: TransportName;
+  transportName: string;
+  description: TransportDescription;
   transport: Transport;
   limits: { maxEvents: number; maxBytes: number };
   retry: typeof RETRY_DEFAULTS;
+  format: FormatDescription;
+  /** What the transport adds to every record in the formatter stage, if anything. */
+  wrap: FormatSettings['wrap'];
 }
 
 /** Everything about where records go, checked before the registry is read or the output touched. */
-function prepareDelivery(f: DeliveryFlags, format: FormatName | null, formatFlagGiven: boolean): Delivery & { format: FormatName } {
+function prepareDelivery(f: DeliveryFlags, format: string | null, formatFlagGiven: boolean): Delivery {
   const say = log(f.quiet);
   const output = f.output ?? '-';
   const transportName = resolveTransport(output, f.transport ?? 'auto');
-  const needed = REQUIRED_FORMAT[transportName];
-  const fmt = format ?? needed ?? null;
-  if (!fmt) throw new ConfigurationError('--format is required (choices: ecs, sentinel, splunk)');
-  if (needed && fmt !== needed) {
-    throw new ConfigurationError(
-      `${transportName} carries ${needed} records, not ${fmt}: ${formatFlagGiven ? `use --format ${needed}` : 'check the input'} or another --transport`,
-    );
-  }
+  const description = transportByName(transportName);
+  const fmt = chooseFormat(description, format, formatFlagGiven);
   const maxEvents = parseCount(f.batchSize, '--batch-size', 1) ?? parseCount(f.maxBatchEvents, '--max-batch-events', 1);
   const maxBytes = parseCount(f.maxBatchBytes, '--max-batch-bytes', 1);
   const retry = { ...RETRY_DEFAULTS, maxDurationMs: parseDuration(f.retryMaxDuration ?? '5m', '--retry-max-duration') };
   const timeoutMs = parseDuration(f.timeout ?? '30s', '--timeout');
   if (timeoutMs < 1) throw new ConfigurationError('--timeout must be more than 0');
   const headers = parseHeaders(f.header ?? []);
-  const transport = createTransport({
-    output,
-    transport: transportName,
-    headers,
+  const flags = withDefaults(description.flags ?? [], f as FlagValues);
+  const wrap = description.wrapSettings
+    ? { transport: description.name, settings: description.wrapSettings({ output, flags, format: fmt }) }
+    : undefined;
+  const transport = description.create({
+    output, flags, headers, format: fmt, env: process.env, log: say,
     http: { caFile: f.caFile ?? null, insecure: f.insecure ?? false, timeoutMs },
-    splunkAck: f.splunkAck
-      ? {
-          pollIntervalMs: parseDuration(f.splunkAckInterval ?? '10s', '--splunk-ack-interval'),
-          timeoutMs: parseDuration(f.splunkAckTimeout ?? '5m', '--splunk-ack-timeout'),
-        }
-      : null,
-    esNamespace: f.esNamespace ?? 'default',
-    esIndex: f.esIndex ?? null,
-    sentinelWorkspaceId: f.sentinelWorkspaceId ?? null,
-    sentinelSharedKeyFile: f.sentinelSharedKeyFile ?? null,
-    sentinelLogType: f.sentinelLogType ?? 'Oversight',
-    azureScope: f.azureScope ?? 'https://monitor.azure.com//.default',
-    env: process.env,
-    log: say,
   });
   const limits = {
     maxEvents: maxEvents ?? transport.defaults.maxEvents,
@@ -133,11 +97,21 @@ function prepareDelivery(f: DeliveryFlags, format: FormatName | null, formatFlag
   if (limits.maxBytes > transport.hardMaxBytes) {
     throw new ConfigurationError(`--max-batch-bytes ${limits.maxBytes} is over what ${transportName} accepts (${transport.hardMaxBytes})`);
   }
-  return { transportName, transport, limits, retry, format: fmt };
+  return { transportName, description, transport, limits, retry, format: fmt, wrap };
+}
+
+/** Dead letters are JSON lines: a text record (CEF, LEEF) goes in as a JSON string, so the file stays readable. */
+function openDeadLetters(file: string, d: Delivery): DeadLetterFile {
+  if (d.format.records === 'json') return new DeadLetterFile(file, d.transportName, d.format.name);
+  return new (class extends DeadLetterFile {
+    override write(entry: Entry, status: number, error: string): void {
+      super.write({ ...entry, record: JSON.stringify(entry.record.toString()) }, status, error);
+    }
+  })(file, d.transportName, d.format.name);
 }
 
 function summary(r: PipelineResult, fmt: string, d: Delivery, deadLetter: DeadLetterFile | null): string {
-  const via = d.transportName === 'stdout' || d.transportName === 'file' ? '' : ` via ${d.transportName}`;
+  const via = d.description.local ? '' : ` via ${d.transportName}`;
   const extras: string[] = [];
   if (r.deadLettered) extras.push(`${r.deadLettered} dead-lettered to ${deadLetter?.file}`);
   if (r.duplicates) extras.push(`${r.duplicates} already present`);
@@ -171,7 +145,7 @@ export async function runExport(f: ExportFlags): Promise<void> {
   const pollIntervalMs = parseDuration(f.pollInterval ?? '250ms', '--poll-interval');
   const flushIntervalMs = parseDuration(f.flushInterval ?? '500ms', '--flush-interval');
   const threads = f.threads === undefined || f.threads === 'auto' ? null : parseCount(f.threads, "--threads (a number or 'auto')", 1);
-  if (f.format !== undefined && !isFormatName(f.format)) createFormatter(f.format);
+  if (f.format !== undefined) formatByName(f.format);
   if (!f.registryId) throw new ConfigurationError('--registry-id must not be empty');
 
   const source = RegistrySource.open(f.db);
@@ -179,7 +153,7 @@ export async function runExport(f: ExportFlags): Promise<void> {
   let deadLetter: DeadLetterFile | null = null;
   const signals = stopOnSignals(say);
   try {
-    const d = prepareDelivery(f, (f.format as FormatName | undefined) ?? null, f.format !== undefined);
+    const d = prepareDelivery(f, f.format ?? null, f.format !== undefined);
     transport = d.transport;
     const checkpoint = f.state ? Checkpoint.open(f.state, { registryId: f.registryId, database: f.db }) : null;
     if (checkpoint && checkpoint.lastRowid > source.maxRowid()) {
@@ -187,14 +161,10 @@ export async function runExport(f: ExportFlags): Promise<void> {
         `state file ${f.state} is past the registry's last event (rowid ${checkpoint.lastRowid}): was the registry replaced? move the state file away to export from the start`,
       );
     }
-    deadLetter = f.deadLetter ? new DeadLetterFile(f.deadLetter, d.transportName, d.format) : null;
-    const splunkOptions = {
-      source: f.splunkSource ?? 'oversight:registry',
-      sourcetype: f.splunkSourcetype ?? 'oversight:beacon',
-      index: f.splunkIndex ?? null,
-      host: f.splunkHost ?? null,
-    };
-    const formatter = createFormatter(d.format, splunkOptions);
+    deadLetter = f.deadLetter ? openDeadLetters(f.deadLetter, d) : null;
+    const settings: FormatSettings = { ...d.format.settings?.(withDefaults(d.format.flags ?? [], f as FlagValues)) };
+    if (d.wrap) settings.wrap = d.wrap;
+    const formatter = overEvents(recordFormatter(d.format.name, settings));
     const bar = await progressBar(f, () => Math.min(source.count(checkpoint?.lastRowid ?? 0, since), limit ?? Infinity));
     let result: PipelineResult;
     try {
@@ -202,13 +172,14 @@ export async function runExport(f: ExportFlags): Promise<void> {
         source, registryId: f.registryId, formatter, transport: d.transport, limits: d.limits, retry: d.retry,
         since, limit, follow: f.follow ?? false, pollIntervalMs, flushIntervalMs,
         checkpoint, deadLetter, stop: signals.signal, log: say,
-        parallel: threads === 1 ? null : { db: f.db, format: d.format, splunk: splunkOptions, threads },
+        // The settings travel as `splunk`, the pipeline's name for them: plain data the threads rebuild the formatter from.
+        parallel: threads === 1 ? null : { db: f.db, format: d.format.name, splunk: settings, threads },
         ...(bar ? { onProgress: (n: number) => bar.update(n) } : {}),
       });
     } finally {
       bar?.stop();
     }
-    if (!f.quiet) process.stderr.write(summary(result, d.format, d, deadLetter) + '\n');
+    if (!f.quiet) process.stderr.write(summary(result, d.format.name, d, deadLetter) + '\n');
   } finally {
     signals.dispose();
     deadLetter?.close();
@@ -248,7 +219,7 @@ export async function runReplay(f: ReplayFlags): Promise<void> {
   if (f.deadLetterOut && path.resolve(f.deadLetterOut) === path.resolve(f.deadLetter)) {
     throw new ConfigurationError('--dead-letter-out must be another file than --dead-letter');
   }
-  let format: FormatName | null = null;
+  let format: string | null = null;
   for (const dl of readDeadLetters(f.deadLetter)) {
     if (!isFormatName(dl.format)) throw new ConfigurationError(`${f.deadLetter}, line ${dl.line}: unknown format '${dl.format}'`);
     if (format && dl.format !== format) {
@@ -261,10 +232,12 @@ export async function runReplay(f: ReplayFlags): Promise<void> {
     return;
   }
   const d = prepareDelivery({ ...f, deadLetter: undefined }, format, false);
-  const deadLetter = f.deadLetterOut ? new DeadLetterFile(f.deadLetterOut, d.transportName, format) : null;
+  const deadLetter = f.deadLetterOut ? openDeadLetters(f.deadLetterOut, d) : null;
   const records = (function* (): Generator<PreparedRecord> {
     for (const dl of readDeadLetters(f.deadLetter)) {
-      yield { rowid: dl.rowid, event_id: dl.event_id, registry_id: dl.registry_id, record: JSON.stringify(dl.record) };
+      // Text records (CEF, LEEF) were kept as JSON strings; JSON records as themselves.
+      const record = d.format.records === 'text' && typeof dl.record === 'string' ? dl.record : JSON.stringify(dl.record);
+      yield { rowid: dl.rowid, event_id: dl.event_id, registry_id: dl.registry_id, record };
     }
   })();
   try {

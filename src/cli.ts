@@ -8,18 +8,44 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { runDemo, runExport, runReplay } from './cli-export.js';
 import { ConfigurationError, errorMessage, ExportError, redact } from './errors.js';
-import { FORMAT_NAMES } from './formatters/index.js';
-import { TRANSPORT_NAMES } from './transports/index.js';
+import type { FlagSpec } from './flags.js';
+import { FORMAT_NAMES, FORMATS } from './formatters/index.js';
+import { TRANSPORT_NAMES, TRANSPORTS, URL_SCHEMES } from './transports/index.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
+/** A flag as a format or transport declares it. */
+function addFlag(cmd: Command, spec: FlagSpec): Command {
+  const opt = new Option(spec.flags, spec.description);
+  if (spec.choices) opt.choices(spec.choices);
+  if (spec.repeatable) opt.argParser(collect).default([]);
+  else if (spec.default !== undefined) opt.default(spec.default);
+  return cmd.addOption(opt);
+}
+
+const DETECTED = TRANSPORTS.filter((t) => t.detect).map((t) => t.name);
+
+function outputHelp(): string {
+  const schemes = URL_SCHEMES.filter((s) => s !== 'http://' && s !== 'https://');
+  return `'-' for stdout (one record per line), a file path (lines appended), or a URL: http(s):// (${DETECTED.join(', ')} recognized, else http)${
+    schemes.length ? `, ${schemes.join(', ')}` : ''}`;
+}
+
+/** The list of formats and transports under each command's help. */
+function catalogue(): string {
+  const width = Math.max(...[...FORMATS, ...TRANSPORTS].map((x) => x.name.length));
+  const line = (name: string, text: string): string => `  ${name.padEnd(width)}  ${text}\n`;
+  return `\nFormats:\n${FORMATS.map((f) => line(f.name, f.summary)).join('')}\nTransports:\n${TRANSPORTS.map((t) =>
+    line(t.name, `${t.summary}${t.format ? ` (${t.format} records)` : ''}; batches of ${t.batch.maxEvents} events / ${t.batch.maxBytes} bytes`)).join('')}`;
+}
+
 /** Flags shared by `siem export` and `siem replay`: where records go and how. */
 function addDeliveryOptions(cmd: Command, withDeadLetter = true): Command {
   if (withDeadLetter) cmd.option('--dead-letter <file>', 'append records the SIEM refuses to this JSON-lines file and keep going');
-  return cmd
-    .option('--output <target>', "'-' for stdout (JSON lines), a file path (appended JSON lines), or an http(s):// URL", '-')
+  cmd
+    .option('--output <target>', outputHelp(), '-')
     .addOption(new Option('--transport <name>', 'how to deliver to a URL; auto decides from the URL').choices(TRANSPORT_NAMES).default('auto'))
     .option('--header <header>', "extra HTTP header 'Name: value' (repeatable; values are never printed)", collect, [])
     .option('--batch-size <n>', 'events per request (same as --max-batch-events)')
@@ -28,17 +54,9 @@ function addDeliveryOptions(cmd: Command, withDeadLetter = true): Command {
     .option('--retry-max-duration <duration>', 'how long one batch may be retried before the export fails (e.g. 90s, 5m)', '5m')
     .option('--timeout <duration>', 'timeout of one HTTP request', '30s')
     .option('--ca-file <pem>', 'trust this CA for the SIEM certificate')
-    .option('--insecure', 'do not verify the SIEM certificate (testing only)', false)
-    .option('--splunk-ack', 'Splunk HEC: wait for indexer acknowledgement before checkpointing', false)
-    .option('--splunk-ack-interval <duration>', 'Splunk HEC: how often to poll for acknowledgements', '10s')
-    .option('--splunk-ack-timeout <duration>', 'Splunk HEC: resend a batch not acknowledged within this time', '5m')
-    .option('--es-namespace <ns>', 'Elasticsearch: data stream namespace (logs-oversight.beacon-<ns>)', 'default')
-    .option('--es-index <name>', 'Elasticsearch: write to this index or data stream instead')
-    .option('--sentinel-workspace-id <id>', 'Sentinel Data Collector API: workspace id (default: from the URL)')
-    .option('--sentinel-shared-key-file <file>', 'Sentinel Data Collector API: file holding the shared key (or OVERSIGHT_SENTINEL_SHARED_KEY)')
-    .option('--sentinel-log-type <name>', 'Sentinel Data Collector API: custom log type (table <name>_CL)', 'Oversight')
-    .option('--azure-scope <scope>', 'Azure Logs Ingestion API: token scope', 'https://monitor.azure.com//.default')
-    .option('--quiet', 'print nothing but errors', false);
+    .option('--insecure', 'do not verify the SIEM certificate (testing only)', false);
+  for (const t of TRANSPORTS) for (const spec of t.flags ?? []) addFlag(cmd, spec);
+  return cmd.option('--quiet', 'print nothing but errors', false).addHelpText('after', catalogue());
 }
 
 export function buildProgram(): Command {
@@ -49,24 +67,22 @@ export function buildProgram(): Command {
 
   const siem = program.command('siem').description('export registry events to a SIEM');
 
+  const exportCmd = siem
+    .command('export')
+    .description(`export registry events as ${FORMAT_NAMES.join(', ')} records`)
+    .requiredOption('--db <path>', 'registry SQLite database (opened read-only)')
+    .addOption(new Option('--format <fmt>', 'record format (default: the one the transport needs)').choices(FORMAT_NAMES))
+    .requiredOption('--registry-id <id>', "the registry's identifier (its Ed25519 public key hex or a short id)")
+    .option('--since <unix_ts>', 'only events whose timestamp is at or after this Unix time')
+    .option('--limit <n>', 'export at most this many events');
+  for (const f of FORMATS) for (const spec of f.flags ?? []) addFlag(exportCmd, spec);
   addDeliveryOptions(
-    siem
-      .command('export')
-      .description('export registry events as Splunk HEC, ECS or Sentinel records')
-      .requiredOption('--db <path>', 'registry SQLite database (opened read-only)')
-      .addOption(new Option('--format <fmt>', 'record format (default: the one the transport needs)').choices(FORMAT_NAMES))
-      .requiredOption('--registry-id <id>', "the registry's identifier (its Ed25519 public key hex or a short id)")
-      .option('--since <unix_ts>', 'only events whose timestamp is at or after this Unix time')
-      .option('--limit <n>', 'export at most this many events')
-      .option('--splunk-source <source>', 'Splunk: source', 'oversight:registry')
-      .option('--splunk-sourcetype <sourcetype>', 'Splunk: sourcetype', 'oversight:beacon')
-      .option('--splunk-index <index>', 'Splunk: index (default: the token default)')
-      .option('--splunk-host <host>', 'Splunk: host (default: the registry id)')
+    exportCmd
       .option('--state <file>', 'checkpoint file: resume after the last event the SIEM acknowledged')
       .option('--follow', 'keep running and deliver new events as the registry records them', false)
       .option('--poll-interval <duration>', 'with --follow: how often to look for new events', '250ms')
       .option('--flush-interval <duration>', 'with --follow: send a partial batch once it is this old', '500ms')
-      .option('--threads <n>', "threads that read and format a large export to stdout or a file: 'auto' or a number (1: none)", 'auto'),
+      .option('--threads <n>', "threads that read and format a large export: 'auto' or a number (1: none)", 'auto'),
   ).action(async (opts) => {
     await runExport(opts);
   });

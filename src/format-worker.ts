@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { fromRegistryValues } from './event.js';
 import { blankEventJson, eventJson, type EventJson } from './formatters/fields.js';
-import { createJsonFormatter, type SplunkHecOptions } from './formatters/index.js';
+import { createJsonFormatter, type FormatSettings, type JsonFormatter } from './formatters/index.js';
 import { eventJsonFromRow } from './row-json.js';
 import { PAGE_SIZE, RegistrySource } from './source.js';
 
@@ -15,7 +15,8 @@ export interface WorkerSetup {
   db: string;
   registryId: string;
   format: string;
-  splunk: SplunkHecOptions;
+  /** The format's settings, and what a transport adds to each record (see `recordFormatter`). */
+  splunk: FormatSettings;
   since: number | null;
   /** Also return each record's rowid and event id, for exports that batch records for a SIEM. */
   records: boolean;
@@ -43,7 +44,10 @@ export interface RangeResult {
 
 const setup = workerData as WorkerSetup;
 const source = RegistrySource.open(setup.db);
-const format = createJsonFormatter(setup.format, setup.splunk);
+// The transport registry is loaded only when a transport wraps records: most exports never need it here.
+const format: JsonFormatter = setup.splunk.wrap
+  ? (await import('./transports/index.js')).recordFormatter(setup.format, setup.splunk)
+  : createJsonFormatter(setup.format, setup.splunk);
 const fields = blankEventJson();
 const spare: ArrayBuffer[] = [];
 /** Lines are written to the buffer a few dozen at a time: fewer, longer copies out of the JS heap. */

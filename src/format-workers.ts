@@ -6,7 +6,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ExportError } from './errors.js';
-import type { SplunkHecOptions } from './formatters/index.js';
+import type { FormatSettings } from './formatters/index.js';
 import type { RangeRequest, RangeResult, WorkerSetup } from './format-worker.js';
 
 export interface FormattedChunk {
@@ -23,7 +23,8 @@ export interface WorkerPlan {
   db: string;
   registryId: string;
   format: string;
-  splunk: SplunkHecOptions;
+  /** Plain data the workers build the formatter from (format settings and any transport wrapping). */
+  splunk: FormatSettings;
   since: number | null;
   /** Export rows with rowid in (afterRowid, endRowid]. */
   afterRowid: number;

@@ -1,6 +1,7 @@
 /** Elastic Common Schema 8.x document, field for field as the reference's `to_ecs`. */
 import { actionForKind, ECS_VERSION, nestedExtra, SCHEMA_VERSION } from '../event.js';
 import { kindCache, lastQuoted, memberJson, overEvents, quote, valueJson, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
+import type { FormatDescription } from './format.js';
 
 const EVENT_HEAD =
   '"ecs":{"version":"' + ECS_VERSION + '"},"event":{"kind":"event","category":["network"],' +
@@ -29,3 +30,10 @@ export function ecsJsonFormatter(): JsonFormatter {
 export function ecsFormatter(): RecordFormatter {
   return overEvents(ecsJsonFormatter());
 }
+
+export const ecsFormat: FormatDescription = {
+  name: 'ecs',
+  summary: 'Elastic Common Schema documents',
+  records: 'json',
+  create: () => ecsJsonFormatter(),
+};

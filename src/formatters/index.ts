@@ -1,47 +1,58 @@
-/** The format registry, and the reference's object-returning formatter API on top of the text formatters. */
+/**
+ * The format registry: every record format, one line each. The CLI's `--format` choices, flags and help come
+ * from this list, and so do the formatting threads, which build formatters by name. The reference's
+ * object-returning formatter API sits on top.
+ */
 import type { OversightEvent } from '../event.js';
 import { ConfigurationError } from '../errors.js';
-import { ecsFormatter, ecsJsonFormatter } from './ecs.js';
+import { ecsFormat, ecsFormatter } from './ecs.js';
 import { overEvents, type JsonFormatter, type RecordFormatter } from './fields.js';
-import { sentinelFormatter, sentinelJsonFormatter } from './sentinel.js';
-import { splunkHecFormatter, splunkHecJsonFormatter, type SplunkHecOptions } from './splunk.js';
+import type { FormatDescription, FormatSettings } from './format.js';
+import { sentinelFormat, sentinelFormatter } from './sentinel.js';
+import { splunkFormat, splunkHecFormatter, type SplunkHecOptions } from './splunk.js';
+
+export const FORMATS: readonly FormatDescription[] = [
+  splunkFormat,
+  ecsFormat,
+  sentinelFormat,
+];
 
 export type { EventJson, JsonFormatter, RecordFormatter } from './fields.js';
-export { eventJson } from './fields.js';
+export type { FormatDescription, FormatSettings } from './format.js';
+export { eventJson, overEvents } from './fields.js';
 export type { SplunkHecOptions } from './splunk.js';
 export { ecsFormatter, sentinelFormatter, splunkHecFormatter };
 
-export type FormatName = 'splunk' | 'ecs' | 'sentinel';
+export type FormatName = string;
 
-export const FORMATTERS: Readonly<Record<FormatName, (options?: SplunkHecOptions) => RecordFormatter>> = {
-  splunk: splunkHecFormatter,
-  ecs: () => ecsFormatter(),
-  sentinel: () => sentinelFormatter(),
-};
+export const FORMAT_NAMES: readonly string[] = FORMATS.map((f) => f.name).sort();
 
-export const FORMAT_NAMES = Object.keys(FORMATTERS).sort() as FormatName[];
+const BY_NAME = new Map(FORMATS.map((f) => [f.name, f]));
 
-export function isFormatName(name: string): name is FormatName {
-  return Object.prototype.hasOwnProperty.call(FORMATTERS, name);
+export function isFormatName(name: string): boolean {
+  return BY_NAME.has(name);
 }
 
-const JSON_FORMATTERS: Readonly<Record<FormatName, (options: SplunkHecOptions) => JsonFormatter>> = {
-  splunk: splunkHecJsonFormatter,
-  ecs: () => ecsJsonFormatter(),
-  sentinel: () => sentinelJsonFormatter(),
-};
+/** The description of a format, or a usage error naming the choices. */
+export function formatByName(name: string): FormatDescription {
+  const f = BY_NAME.get(name);
+  if (!f) throw new ConfigurationError(`unknown SIEM format '${name}' (choices: ${FORMAT_NAMES.join(', ')})`);
+  return f;
+}
+
+/** The reference's `FORMATTERS`: a text formatter per format name. */
+export const FORMATTERS: Readonly<Record<string, (options?: FormatSettings) => RecordFormatter>> = Object.fromEntries(
+  FORMATS.map((f) => [f.name, (options: FormatSettings = {}) => overEvents(f.create(options))]),
+);
 
 /** A text formatter for `fmt`; Splunk options apply only to `splunk`, as in the reference. */
-export function createFormatter(fmt: string, options: SplunkHecOptions = {}): RecordFormatter {
+export function createFormatter(fmt: string, options: FormatSettings = {}): RecordFormatter {
   return overEvents(createJsonFormatter(fmt, options));
 }
 
 /** The same formatter over values already spelled as JSON (see `eventJson`). */
-export function createJsonFormatter(fmt: string, options: SplunkHecOptions = {}): JsonFormatter {
-  if (!isFormatName(fmt)) {
-    throw new ConfigurationError(`unknown SIEM format '${fmt}' (choices: ${FORMAT_NAMES.join(', ')})`);
-  }
-  return JSON_FORMATTERS[fmt](options);
+export function createJsonFormatter(fmt: string, options: FormatSettings = {}): JsonFormatter {
+  return formatByName(fmt).create(options);
 }
 
 export type JsonRecord = Record<string, unknown>;
@@ -58,6 +69,8 @@ export function toSentinel(evt: OversightEvent): JsonRecord {
   return JSON.parse(sentinelFormatter()(evt)) as JsonRecord;
 }
 
-export function formatEvent(evt: OversightEvent, fmt: string, options: SplunkHecOptions = {}): JsonRecord {
+/** One event as an object, for the JSON formats. */
+export function formatEvent(evt: OversightEvent, fmt: string, options: FormatSettings = {}): JsonRecord {
+  if (formatByName(fmt).records !== 'json') throw new ConfigurationError(`${fmt} records are text, not JSON objects: use createFormatter`);
   return JSON.parse(createFormatter(fmt, options)(evt)) as JsonRecord;
 }

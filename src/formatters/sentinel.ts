@@ -1,6 +1,7 @@
 /** Microsoft Sentinel / Log Analytics flat row, field for field as the reference's `to_sentinel`. */
 import { actionForKind, SCHEMA_VERSION } from '../event.js';
 import { kindCache, lastQuoted, member, memberJson, overEvents, quote, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
+import type { FormatDescription } from './format.js';
 
 export function sentinelJsonFormatter(): JsonFormatter {
   const kindPart = kindCache((kind) => member(',"BeaconKind":', kind) + ',"Action":' + quote(actionForKind(kind)));
@@ -17,3 +18,10 @@ export function sentinelJsonFormatter(): JsonFormatter {
 export function sentinelFormatter(): RecordFormatter {
   return overEvents(sentinelJsonFormatter());
 }
+
+export const sentinelFormat: FormatDescription = {
+  name: 'sentinel',
+  summary: 'Microsoft Sentinel / Log Analytics rows',
+  records: 'json',
+  create: () => sentinelJsonFormatter(),
+};

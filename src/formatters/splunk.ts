@@ -1,7 +1,9 @@
 /** Splunk HTTP Event Collector envelope, field for field as the reference's `to_splunk_hec`. */
 import { actionForKind, nestedExtra, SCHEMA_VERSION } from '../event.js';
+import { textFlag } from '../flags.js';
 import { floatRepr } from '../pyjson.js';
 import { kindCache, lastQuoted, member, memberJson, overEvents, quote, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
+import type { FormatDescription } from './format.js';
 
 export interface SplunkHecOptions {
   /** HEC `source`; default `oversight:registry`. */
@@ -39,3 +41,22 @@ export function splunkHecJsonFormatter(options: SplunkHecOptions = {}): JsonForm
 export function splunkHecFormatter(options: SplunkHecOptions = {}): RecordFormatter {
   return overEvents(splunkHecJsonFormatter(options));
 }
+
+export const splunkFormat: FormatDescription = {
+  name: 'splunk',
+  summary: 'Splunk HTTP Event Collector envelopes',
+  records: 'json',
+  flags: [
+    { flags: '--splunk-source <source>', description: 'Splunk: source', default: 'oversight:registry' },
+    { flags: '--splunk-sourcetype <sourcetype>', description: 'Splunk: sourcetype', default: 'oversight:beacon' },
+    { flags: '--splunk-index <index>', description: 'Splunk: index (default: the token default)' },
+    { flags: '--splunk-host <host>', description: 'Splunk: host (default: the registry id)' },
+  ],
+  settings: (f) => ({
+    source: textFlag(f, 'splunkSource') ?? 'oversight:registry',
+    sourcetype: textFlag(f, 'splunkSourcetype') ?? 'oversight:beacon',
+    index: textFlag(f, 'splunkIndex'),
+    host: textFlag(f, 'splunkHost'),
+  }),
+  create: (settings) => splunkHecJsonFormatter(settings),
+};

@@ -3,14 +3,18 @@
  * stream, a bearer token from Entra ID client credentials, every body at most 1 MiB.
  */
 import { randomUUID } from 'node:crypto';
-import type { ClientCredential } from '../azure-auth.js';
-import { TokenError } from '../azure-auth.js';
+import { ClientCredential, TokenError } from '../azure-auth.js';
 import { jsonArrayEncoder, type Entry } from '../encoder.js';
-import { NetworkError, type HttpClient, type HttpResponse } from '../http-client.js';
+import { ConfigurationError, registerSecret } from '../errors.js';
+import { textFlag } from '../flags.js';
+import { HttpClient, NetworkError, type HttpResponse } from '../http-client.js';
 import { excerpt, networkVerdict, statusVerdict, type Transport, type Verdict } from '../transport.js';
+import type { TransportDescription } from './describe.js';
 
 /** The API's hard limit per call. */
 export const LOGS_INGESTION_MAX_BYTES = 1024 * 1024;
+/** Under 1,000,000 bytes like Microsoft's own client, leaving room below the 1 MiB limit. */
+const BATCH = { maxEvents: 10_000, maxBytes: 1_000_000, hardMaxBytes: LOGS_INGESTION_MAX_BYTES };
 
 export function classifyLogsIngestionResponse(res: HttpResponse): Verdict {
   if (res.status === 403) {
@@ -36,9 +40,8 @@ export interface LogsIngestionConfig {
 export class LogsIngestionTransport implements Transport {
   readonly name = 'azure-logs-ingestion';
   readonly encoder = jsonArrayEncoder;
-  /** Under 1,000,000 bytes like Microsoft's own client, leaving room below the 1 MiB limit. */
-  readonly defaults = { maxEvents: 10_000, maxBytes: 1_000_000 };
-  readonly hardMaxBytes = LOGS_INGESTION_MAX_BYTES;
+  readonly defaults = { maxEvents: BATCH.maxEvents, maxBytes: BATCH.maxBytes };
+  readonly hardMaxBytes = BATCH.hardMaxBytes;
   private readonly url: string;
   private refusedTokens = 0;
 
@@ -83,3 +86,36 @@ export class LogsIngestionTransport implements Transport {
     await this.config.client.close();
   }
 }
+
+function requireEnv(env: NodeJS.ProcessEnv, name: string, why: string): string {
+  const v = env[name]?.trim();
+  if (!v) throw new ConfigurationError(`${why} needs ${name} in the environment`);
+  return v;
+}
+
+export const logsIngestionTransport: TransportDescription = {
+  name: 'azure-logs-ingestion',
+  summary: 'Azure Monitor Logs Ingestion API (a DCR stream)',
+  schemes: ['http', 'https'],
+  detect: (u) => /\/dataCollectionRules\/[^/]+\/streams\/[^/]+$/i.test(u.pathname.replace(/\/+$/, '')),
+  format: 'sentinel',
+  batch: BATCH,
+  flags: [{ flags: '--azure-scope <scope>', description: 'Azure Logs Ingestion API: token scope', default: 'https://monitor.azure.com//.default' }],
+  create: (ctx) => {
+    const why = 'the Azure Logs Ingestion API';
+    const clientSecret = requireEnv(ctx.env, 'AZURE_CLIENT_SECRET', why);
+    registerSecret(clientSecret);
+    const client = new HttpClient(ctx.http);
+    const credential = new ClientCredential(
+      {
+        tenantId: requireEnv(ctx.env, 'AZURE_TENANT_ID', why),
+        clientId: requireEnv(ctx.env, 'AZURE_CLIENT_ID', why),
+        clientSecret,
+        authorityHost: ctx.env['AZURE_AUTHORITY_HOST']?.trim() || 'https://login.microsoftonline.com',
+        scope: textFlag(ctx.flags, 'azureScope') ?? 'https://monitor.azure.com//.default',
+      },
+      client,
+    );
+    return new LogsIngestionTransport({ url: ctx.output, credential, headers: ctx.headers, client });
+  },
+};

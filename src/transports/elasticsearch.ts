@@ -6,9 +6,17 @@
 import { createHash } from 'node:crypto';
 import { bulkEncoder, type Entry } from '../encoder.js';
 import { ConfigurationError } from '../errors.js';
-import { NetworkError, type HttpClient, type HttpResponse } from '../http-client.js';
+import { textFlag } from '../flags.js';
+import { HttpClient, NetworkError, type HttpResponse } from '../http-client.js';
 import { parseRetryAfter } from '../retry.js';
 import { excerpt, networkVerdict, statusVerdict, type Rejection, type Transport, type Verdict } from '../transport.js';
+import type { TransportDescription } from './describe.js';
+
+/**
+ * elasticsearch-js bulk helper's flushBytes, well under "a couple tens of megabytes"; the hard limit is the
+ * `http.max_content_length` default (100mb).
+ */
+const BATCH = { maxEvents: 5_000, maxBytes: 5_000_000, hardMaxBytes: 100 * 1024 * 1024 };
 
 /** The `_id` of an event: stable across runs, replays and dead-letter replays. */
 export function documentId(registryId: string, rowid: number): string {
@@ -91,10 +99,8 @@ export interface ElasticsearchConfig {
 export class ElasticsearchTransport implements Transport {
   readonly name = 'elasticsearch';
   readonly encoder;
-  /** elasticsearch-js bulk helper's flushBytes; well under "a couple tens of megabytes". */
-  readonly defaults = { maxEvents: 5_000, maxBytes: 5_000_000 };
-  /** `http.max_content_length` default (100mb). */
-  readonly hardMaxBytes = 100 * 1024 * 1024;
+  readonly defaults = { maxEvents: BATCH.maxEvents, maxBytes: BATCH.maxBytes };
+  readonly hardMaxBytes = BATCH.hardMaxBytes;
   private readonly url: string;
   private readonly headers: Record<string, string>;
 
@@ -121,3 +127,21 @@ export class ElasticsearchTransport implements Transport {
     await this.config.client.close();
   }
 }
+
+export const elasticsearchTransport: TransportDescription = {
+  name: 'elasticsearch',
+  summary: 'Elasticsearch _bulk into a data stream',
+  schemes: ['http', 'https'],
+  detect: (u) => /(^|\/)_bulk$/.test(u.pathname.replace(/\/+$/, '')),
+  format: 'ecs',
+  batch: BATCH,
+  flags: [
+    { flags: '--es-namespace <ns>', description: 'Elasticsearch: data stream namespace (logs-oversight.beacon-<ns>)', default: 'default' },
+    { flags: '--es-index <name>', description: 'Elasticsearch: write to this index or data stream instead' },
+  ],
+  create: (ctx) => {
+    const esIndex = textFlag(ctx.flags, 'esIndex');
+    const index = esIndex ? checkIndexName(esIndex) : dataStreamName(textFlag(ctx.flags, 'esNamespace') ?? 'default');
+    return new ElasticsearchTransport({ url: ctx.output, index, headers: ctx.headers, client: new HttpClient(ctx.http) });
+  },
+};

@@ -1,17 +1,26 @@
-/** The reference's generic HTTP output: each batch POSTed as a JSON array to any collector URL. */
-import { jsonArrayEncoder, type Entry } from '../encoder.js';
-import { NetworkError, safeHost, type HttpClient } from '../http-client.js';
+/**
+ * The reference's generic HTTP output: each batch POSTed as a JSON array to any collector URL. Text records
+ * (CEF, LEEF) cannot go in a JSON array; they are POSTed one per line as text/plain, the body a syslog or
+ * log collector's HTTP input splits on newlines.
+ */
+import { jsonArrayEncoder, type Encoder, type Entry } from '../encoder.js';
+import { HttpClient, NetworkError, safeHost } from '../http-client.js';
 import { networkVerdict, statusVerdict, type Transport, type Verdict } from '../transport.js';
+import type { TransportDescription } from './describe.js';
+
+const textLinesEncoder: Encoder = { name: 'text-lines', open: '', close: '', separator: '', terminator: '\n' };
+const BATCH = { maxEvents: 500, maxBytes: 5_000_000, hardMaxBytes: Infinity };
 
 export class HttpJsonTransport implements Transport {
   readonly name = 'http';
-  readonly encoder = jsonArrayEncoder;
-  readonly defaults = { maxEvents: 500, maxBytes: 5_000_000 };
-  readonly hardMaxBytes = Infinity;
+  readonly encoder: Encoder;
+  readonly defaults = { maxEvents: BATCH.maxEvents, maxBytes: BATCH.maxBytes };
+  readonly hardMaxBytes = BATCH.hardMaxBytes;
   private readonly headers: Record<string, string>;
 
-  constructor(private readonly url: string, headers: Record<string, string>, private readonly client: HttpClient) {
-    this.headers = { 'content-type': 'application/json', ...headers };
+  constructor(private readonly url: string, headers: Record<string, string>, private readonly client: HttpClient, text = false) {
+    this.encoder = text ? textLinesEncoder : jsonArrayEncoder;
+    this.headers = { 'content-type': text ? 'text/plain; charset=utf-8' : 'application/json', ...headers };
   }
 
   async send(_entries: readonly Entry[], body: Buffer): Promise<Verdict> {
@@ -27,3 +36,11 @@ export class HttpJsonTransport implements Transport {
     await this.client.close();
   }
 }
+
+export const httpTransport: TransportDescription = {
+  name: 'http',
+  summary: 'POST each batch to any collector URL (a JSON array, or one text record per line)',
+  schemes: ['http', 'https'],
+  batch: BATCH,
+  create: (ctx) => new HttpJsonTransport(ctx.output, ctx.headers, new HttpClient(ctx.http), ctx.format.records === 'text'),
+};

@@ -1,49 +1,84 @@
-/** Which transport an --output gets, which record format it needs, and building it from settings. */
-import fs from 'node:fs';
-import { ClientCredential } from '../azure-auth.js';
-import { ConfigurationError, errorMessage, registerSecret } from '../errors.js';
-import type { FormatName } from '../formatters/index.js';
-import { HttpClient, type HttpOptions } from '../http-client.js';
-import { findHeader, type Transport } from '../transport.js';
-import { checkIndexName, dataStreamName, ElasticsearchTransport } from './elasticsearch.js';
-import { HttpJsonTransport } from './http.js';
-import { LogsIngestionTransport } from './azure-logs-ingestion.js';
-import { FileTransport, StdoutTransport } from './local.js';
-import { checkLogType, SentinelDcaTransport, workspaceFromUrl } from './sentinel-dca.js';
-import { SplunkHecTransport } from './splunk-hec.js';
+/**
+ * The transport registry: every transport, one line each. Which transport an `--output` gets, which record
+ * formats it carries, its flags and batch defaults all come from the descriptions listed here.
+ */
+import { ConfigurationError } from '../errors.js';
+import { withDefaults, type FlagValues } from '../flags.js';
+import { createJsonFormatter, FORMAT_NAMES, formatByName, type FormatDescription, type FormatSettings, type JsonFormatter } from '../formatters/index.js';
+import type { HttpOptions } from '../http-client.js';
+import type { Transport } from '../transport.js';
+import { logsIngestionTransport } from './azure-logs-ingestion.js';
+import type { TransportContext, TransportDescription } from './describe.js';
+import { elasticsearchTransport } from './elasticsearch.js';
+import { httpTransport } from './http.js';
+import { fileTransport, stdoutTransport } from './local.js';
+import { sentinelDcaTransport } from './sentinel-dca.js';
+import { splunkHecTransport } from './splunk-hec.js';
 
-export const TRANSPORT_NAMES = ['auto', 'http', 'splunk-hec', 'elasticsearch', 'sentinel-dca', 'azure-logs-ingestion'] as const;
-export type TransportName = Exclude<(typeof TRANSPORT_NAMES)[number], 'auto'> | 'stdout' | 'file';
+export const TRANSPORTS: readonly TransportDescription[] = [
+  stdoutTransport,
+  fileTransport,
+  httpTransport,
+  splunkHecTransport,
+  elasticsearchTransport,
+  sentinelDcaTransport,
+  logsIngestionTransport,
+];
 
-/** The record format a transport can carry, where it needs a particular one. */
-export const REQUIRED_FORMAT: Partial<Record<TransportName, FormatName>> = {
-  'splunk-hec': 'splunk',
-  elasticsearch: 'ecs',
-  'sentinel-dca': 'sentinel',
-  'azure-logs-ingestion': 'sentinel',
-};
+export type { TransportContext, TransportDescription } from './describe.js';
 
-export function isUrl(output: string): boolean {
-  return /^https?:\/\//i.test(output);
+/** `--transport` choices: auto, then every transport a URL can name. */
+export const TRANSPORT_NAMES: readonly string[] = ['auto', ...TRANSPORTS.filter((t) => !t.local).map((t) => t.name)];
+export type TransportName = string;
+
+/** Every URL scheme some transport takes, as `scheme://`. */
+export const URL_SCHEMES: readonly string[] = [...new Set(TRANSPORTS.flatMap((t) => t.schemes ?? []))].map((s) => `${s}://`);
+
+export function transportByName(name: string): TransportDescription {
+  const t = TRANSPORTS.find((d) => d.name === name);
+  if (!t) throw new ConfigurationError(`unknown transport '${name}' (choices: ${TRANSPORT_NAMES.join(', ')})`);
+  return t;
 }
 
-/** `auto` reads the URL: HEC path, `_bulk`, the Data Collector host, a DCR stream path, or a generic POST. */
-export function detectTransport(url: string): Exclude<TransportName, 'stdout' | 'file'> {
+function schemeOf(output: string): string | null {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(output);
+  return m ? m[1]!.toLowerCase() : null;
+}
+
+function takes(t: TransportDescription, scheme: string): boolean {
+  return t.schemes?.includes(scheme) ?? false;
+}
+
+export function isUrl(output: string): boolean {
+  const scheme = schemeOf(output);
+  return scheme !== null && TRANSPORTS.some((t) => takes(t, scheme));
+}
+
+/** What `auto` picks for a URL: the first transport that recognizes it, else its scheme's catch-all. */
+export function detectTransport(url: string): TransportName {
   const u = new URL(url);
-  const path = u.pathname.replace(/\/+$/, '');
-  if (/\/services\/collector(\/event)?(\/1\.0)?$/.test(path)) return 'splunk-hec';
-  if (/(^|\/)_bulk$/.test(path)) return 'elasticsearch';
-  if (/\.ods\.opinsights\.azure\.(com|us|cn)$/i.test(u.hostname) && path === '/api/logs') return 'sentinel-dca';
-  if (/\/dataCollectionRules\/[^/]+\/streams\/[^/]+$/i.test(path)) return 'azure-logs-ingestion';
-  return 'http';
+  const scheme = u.protocol.slice(0, -1).toLowerCase();
+  const candidates = TRANSPORTS.filter((t) => takes(t, scheme));
+  const hit = candidates.find((t) => t.detect?.(u)) ?? candidates.find((t) => !t.detect);
+  if (!hit) throw new ConfigurationError(`--output ${url}: no transport recognizes this ${scheme}:// URL; name one with --transport`);
+  return hit.name;
+}
+
+function schemeList(t: TransportDescription): string {
+  const s = t.schemes ?? [];
+  return s.join(',') === 'http,https' ? 'an http(s)://' : `a ${s.map((x) => `${x}://`).join(' or ')}`;
 }
 
 export function resolveTransport(output: string, requested: string): TransportName {
-  if (!isUrl(output)) {
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(output)) {
-      throw new ConfigurationError(`--output ${output}: only http:// and https:// URLs are supported`);
+  const scheme = schemeOf(output);
+  if (scheme === null || !isUrl(output)) {
+    if (scheme !== null) {
+      const others = URL_SCHEMES.filter((s) => s !== 'http://' && s !== 'https://');
+      throw new ConfigurationError(
+        `--output ${output}: only http:// and https:// URLs are supported${others.length ? ` (and ${others.join(', ')})` : ''}`,
+      );
     }
-    if (requested !== 'auto') throw new ConfigurationError(`--transport ${requested} needs an http(s):// URL as --output`);
+    if (requested !== 'auto') throw new ConfigurationError(`--transport ${requested} needs ${schemeList(transportByName(requested))} URL as --output`);
     return output === '-' ? 'stdout' : 'file';
   }
   try {
@@ -51,109 +86,70 @@ export function resolveTransport(output: string, requested: string): TransportNa
   } catch {
     throw new ConfigurationError(`--output ${output} is not a valid URL`);
   }
-  if (output.toLowerCase().includes('/services/collector/raw')) {
-    throw new ConfigurationError('--output points at HEC /services/collector/raw; use /services/collector/event');
+  for (const t of TRANSPORTS) if (takes(t, scheme)) t.vetUrl?.(output);
+  if (requested === 'auto') return detectTransport(output);
+  const t = transportByName(requested);
+  if (!takes(t, scheme)) throw new ConfigurationError(`--transport ${requested} needs ${schemeList(t)} URL as --output`);
+  return t.name;
+}
+
+/** The format a transport gets: the one asked for, checked against what it carries, or its default. */
+export function chooseFormat(t: TransportDescription, asked: string | null, askedByFlag: boolean): FormatDescription {
+  const fmt = asked ?? t.format ?? t.defaultFormat ?? null;
+  if (!fmt) throw new ConfigurationError(`--format is required (choices: ${formatChoices(t).join(', ')})`);
+  const allowed = formatChoices(t);
+  if (!allowed.includes(fmt)) {
+    const fix = askedByFlag ? `use --format ${allowed.length === 1 ? allowed[0] : `${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}`}` : 'check the input';
+    throw new ConfigurationError(`${t.name} carries ${allowed.join('/')} records, not ${fmt}: ${fix} or another --transport`);
   }
-  return requested === 'auto' ? detectTransport(output) : (requested as TransportName);
+  return formatByName(fmt);
+}
+
+function formatChoices(t: TransportDescription): string[] {
+  if (t.format) return [t.format];
+  return [...(t.accepts ?? FORMAT_NAMES)];
 }
 
 export interface TransportSettings {
   output: string;
+  /** A name from `resolveTransport`. */
   transport: TransportName;
-  headers: Record<string, string>;
-  http: HttpOptions;
-  splunkAck: { pollIntervalMs: number; timeoutMs: number } | null;
-  esNamespace: string;
-  esIndex?: string | null;
-  sentinelWorkspaceId?: string | null;
-  sentinelSharedKeyFile?: string | null;
-  sentinelLogType: string;
-  azureScope: string;
-  env: NodeJS.ProcessEnv;
+  /** Flag values by attribute name (`esIndex`, `splunkAck`, …); each transport's defaults fill the gaps. */
+  flags?: FlagValues;
+  headers?: Record<string, string>;
+  http?: HttpOptions;
+  /** The record format (default: the one the transport needs or prefers, else JSON lines of `ecs`). */
+  format?: string;
+  env?: NodeJS.ProcessEnv;
   log?: (message: string) => void;
 }
 
-function requireEnv(env: NodeJS.ProcessEnv, name: string, why: string): string {
-  const v = env[name]?.trim();
-  if (!v) throw new ConfigurationError(`${why} needs ${name} in the environment`);
-  return v;
-}
-
-function readSecretFile(file: string, flag: string): string {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new ConfigurationError(`cannot read ${flag} ${file}: ${errorMessage(err)}`);
-  }
-  if (!text) throw new ConfigurationError(`${flag} ${file} is empty`);
-  return text;
-}
-
 export function createTransport(s: TransportSettings): Transport {
-  switch (s.transport) {
-    case 'stdout':
-      return new StdoutTransport();
-    case 'file':
-      return new FileTransport(s.output, s.log);
-    case 'http':
-      return new HttpJsonTransport(s.output, s.headers, new HttpClient(s.http));
-    case 'splunk-hec': {
-      const headers = { ...s.headers };
-      if (!findHeader(headers, 'authorization')) {
-        const token = s.env['OVERSIGHT_SPLUNK_HEC_TOKEN']?.trim();
-        if (!token) {
-          throw new ConfigurationError(
-            "Splunk HEC needs a token: set OVERSIGHT_SPLUNK_HEC_TOKEN or pass --header 'Authorization: Splunk <token>'",
-          );
-        }
-        registerSecret(token);
-        headers['authorization'] = /^Splunk\s/i.test(token) ? token : `Splunk ${token}`;
-      }
-      return new SplunkHecTransport({ url: s.output, headers, client: new HttpClient(s.http), ack: s.splunkAck });
-    }
-    case 'elasticsearch': {
-      const index = s.esIndex ? checkIndexName(s.esIndex) : dataStreamName(s.esNamespace);
-      return new ElasticsearchTransport({ url: s.output, index, headers: s.headers, client: new HttpClient(s.http) });
-    }
-    case 'sentinel-dca': {
-      const workspaceId = s.sentinelWorkspaceId ?? workspaceFromUrl(s.output);
-      if (!workspaceId) {
-        throw new ConfigurationError('Sentinel Data Collector API needs --sentinel-workspace-id (the URL does not name one)');
-      }
-      const key = s.sentinelSharedKeyFile
-        ? readSecretFile(s.sentinelSharedKeyFile, '--sentinel-shared-key-file')
-        : s.env['OVERSIGHT_SENTINEL_SHARED_KEY']?.trim();
-      if (!key) {
-        throw new ConfigurationError(
-          'Sentinel Data Collector API needs the workspace shared key: set OVERSIGHT_SENTINEL_SHARED_KEY or pass --sentinel-shared-key-file',
-        );
-      }
-      registerSecret(key);
-      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || Buffer.from(key, 'base64').length < 16) {
-        throw new ConfigurationError('the Sentinel shared key is not base64 (copy the primary key of the workspace agents page)');
-      }
-      return new SentinelDcaTransport({
-        url: s.output, workspaceId, sharedKey: key, logType: checkLogType(s.sentinelLogType),
-        headers: s.headers, client: new HttpClient(s.http),
-      });
-    }
-    case 'azure-logs-ingestion': {
-      const why = 'the Azure Logs Ingestion API';
-      const clientSecret = requireEnv(s.env, 'AZURE_CLIENT_SECRET', why);
-      registerSecret(clientSecret);
-      const client = new HttpClient(s.http);
-      const credential = new ClientCredential(
-        {
-          tenantId: requireEnv(s.env, 'AZURE_TENANT_ID', why),
-          clientId: requireEnv(s.env, 'AZURE_CLIENT_ID', why),
-          clientSecret,
-          authorityHost: s.env['AZURE_AUTHORITY_HOST']?.trim() || 'https://login.microsoftonline.com',
-          scope: s.azureScope,
-        },
-        client,
-      );
-      return new LogsIngestionTransport({ url: s.output, credential, headers: s.headers, client });
-    }
-  }
+  const t = transportByName(s.transport);
+  const ctx: TransportContext = {
+    output: s.output,
+    flags: withDefaults(t.flags ?? [], s.flags ?? {}),
+    headers: s.headers ?? {},
+    http: s.http ?? { timeoutMs: 30_000 },
+    format: formatByName(s.format ?? t.format ?? t.defaultFormat ?? 'ecs'),
+    env: s.env ?? process.env,
+    log: s.log ?? (() => undefined),
+  };
+  return t.create(ctx);
 }
+
+/**
+ * The JSON formatter records go through: the format's own, wrapped by the transport where it adds to every
+ * record. Formatting threads call this too, with the same plain settings, so both paths give the same bytes.
+ */
+export function recordFormatter(format: string, settings: FormatSettings): JsonFormatter {
+  const inner = createJsonFormatter(format, settings);
+  if (!settings.wrap) return inner;
+  const t = transportByName(settings.wrap.transport);
+  return t.wrap ? t.wrap(inner, settings.wrap.settings, formatByName(format)) : inner;
+}
+
+/** The reference's name for a transport's required format, kept for library callers. */
+export const REQUIRED_FORMAT: Readonly<Record<string, string>> = Object.fromEntries(
+  TRANSPORTS.filter((t) => t.format).map((t) => [t.name, t.format!]),
+);

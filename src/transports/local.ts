@@ -8,6 +8,7 @@ import { checkWritableFolder } from '../checkpoint.js';
 import { jsonLinesEncoder, type Entry } from '../encoder.js';
 import { ConfigurationError, ExportError, errorMessage } from '../errors.js';
 import type { Transport, Verdict } from '../transport.js';
+import type { TransportDescription } from './describe.js';
 
 const LOCAL_LIMITS = { maxEvents: 10_000, maxBytes: 1 << 20 };
 
@@ -134,3 +135,21 @@ export class FileTransport implements Transport {
     }
   }
 }
+
+const LOCAL_BATCH = { ...LOCAL_LIMITS, hardMaxBytes: Infinity };
+
+export const stdoutTransport: TransportDescription = {
+  name: 'stdout',
+  summary: "'-': one record per line on stdout",
+  local: 'stdout',
+  batch: LOCAL_BATCH,
+  create: () => new StdoutTransport(),
+};
+
+export const fileTransport: TransportDescription = {
+  name: 'file',
+  summary: 'a file path: one record per line, appended',
+  local: 'file',
+  batch: LOCAL_BATCH,
+  create: (ctx) => new FileTransport(ctx.output, ctx.log),
+};

@@ -2,11 +2,17 @@
  * Microsoft Sentinel through the Log Analytics HTTP Data Collector API: a JSON array of flat rows per request,
  * signed here with the workspace shared key and a fresh `x-ms-date` for every attempt.
  */
+import fs from 'node:fs';
 import { jsonArrayEncoder, type Entry } from '../encoder.js';
-import { ConfigurationError } from '../errors.js';
-import { NetworkError, type HttpClient, type HttpResponse } from '../http-client.js';
+import { ConfigurationError, errorMessage, registerSecret } from '../errors.js';
+import { textFlag } from '../flags.js';
+import { HttpClient, NetworkError, type HttpResponse } from '../http-client.js';
 import { rfc1123, sentinelAuthorization } from '../sentinel-auth.js';
 import { excerpt, networkVerdict, statusVerdict, type Transport, type Verdict } from '../transport.js';
+import type { TransportDescription } from './describe.js';
+
+/** "30 MB per post" is the hard limit. */
+const BATCH = { maxEvents: 10_000, maxBytes: 5_000_000, hardMaxBytes: 30_000_000 };
 
 export function checkLogType(logType: string): string {
   if (!/^[A-Za-z0-9_]{1,100}$/.test(logType)) {
@@ -45,9 +51,8 @@ export interface SentinelDcaConfig {
 export class SentinelDcaTransport implements Transport {
   readonly name = 'sentinel-dca';
   readonly encoder = jsonArrayEncoder;
-  readonly defaults = { maxEvents: 10_000, maxBytes: 5_000_000 };
-  /** "30 MB per post". */
-  readonly hardMaxBytes = 30_000_000;
+  readonly defaults = { maxEvents: BATCH.maxEvents, maxBytes: BATCH.maxBytes };
+  readonly hardMaxBytes = BATCH.hardMaxBytes;
 
   constructor(private readonly config: SentinelDcaConfig) {}
 
@@ -79,3 +84,49 @@ export class SentinelDcaTransport implements Transport {
     await this.config.client.close();
   }
 }
+
+function readSecretFile(file: string, flag: string): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigurationError(`cannot read ${flag} ${file}: ${errorMessage(err)}`);
+  }
+  if (!text) throw new ConfigurationError(`${flag} ${file} is empty`);
+  return text;
+}
+
+export const sentinelDcaTransport: TransportDescription = {
+  name: 'sentinel-dca',
+  summary: 'Microsoft Sentinel through the Log Analytics Data Collector API',
+  schemes: ['http', 'https'],
+  detect: (u) => /\.ods\.opinsights\.azure\.(com|us|cn)$/i.test(u.hostname) && u.pathname.replace(/\/+$/, '') === '/api/logs',
+  format: 'sentinel',
+  batch: BATCH,
+  flags: [
+    { flags: '--sentinel-workspace-id <id>', description: 'Sentinel Data Collector API: workspace id (default: from the URL)' },
+    { flags: '--sentinel-shared-key-file <file>', description: 'Sentinel Data Collector API: file holding the shared key (or OVERSIGHT_SENTINEL_SHARED_KEY)' },
+    { flags: '--sentinel-log-type <name>', description: 'Sentinel Data Collector API: custom log type (table <name>_CL)', default: 'Oversight' },
+  ],
+  create: (ctx) => {
+    const workspaceId = textFlag(ctx.flags, 'sentinelWorkspaceId') ?? workspaceFromUrl(ctx.output);
+    if (!workspaceId) {
+      throw new ConfigurationError('Sentinel Data Collector API needs --sentinel-workspace-id (the URL does not name one)');
+    }
+    const keyFile = textFlag(ctx.flags, 'sentinelSharedKeyFile');
+    const key = keyFile ? readSecretFile(keyFile, '--sentinel-shared-key-file') : ctx.env['OVERSIGHT_SENTINEL_SHARED_KEY']?.trim();
+    if (!key) {
+      throw new ConfigurationError(
+        'Sentinel Data Collector API needs the workspace shared key: set OVERSIGHT_SENTINEL_SHARED_KEY or pass --sentinel-shared-key-file',
+      );
+    }
+    registerSecret(key);
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || Buffer.from(key, 'base64').length < 16) {
+      throw new ConfigurationError('the Sentinel shared key is not base64 (copy the primary key of the workspace agents page)');
+    }
+    return new SentinelDcaTransport({
+      url: ctx.output, workspaceId, sharedKey: key, logType: checkLogType(textFlag(ctx.flags, 'sentinelLogType') ?? 'Oversight'),
+      headers: ctx.headers, client: new HttpClient(ctx.http),
+    });
+  },
+};

@@ -4,9 +4,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hecEncoder, type Entry } from '../encoder.js';
-import { NetworkError, type HttpClient, type HttpResponse } from '../http-client.js';
+import { ConfigurationError, registerSecret } from '../errors.js';
+import { parseDuration } from '../flags.js';
+import { HttpClient, NetworkError, type HttpResponse } from '../http-client.js';
 import { parseRetryAfter } from '../retry.js';
-import { excerpt, networkVerdict, statusVerdict, type AckSource, type Transport, type Verdict } from '../transport.js';
+import { excerpt, findHeader, networkVerdict, statusVerdict, type AckSource, type Transport, type Verdict } from '../transport.js';
+import type { TransportDescription } from './describe.js';
+
+/** Vector's HEC default, and Splunk's own max_content_length before 6.5. */
+const BATCH = { maxEvents: 10_000, maxBytes: 1_000_000, hardMaxBytes: Infinity };
 
 interface HecReply {
   text?: string;
@@ -74,9 +80,8 @@ export interface SplunkHecConfig {
 export class SplunkHecTransport implements Transport {
   readonly name = 'splunk-hec';
   readonly encoder = hecEncoder;
-  /** Vector's HEC default, and Splunk's own max_content_length before 6.5. */
-  readonly defaults = { maxEvents: 10_000, maxBytes: 1_000_000 };
-  readonly hardMaxBytes = Infinity;
+  readonly defaults = { maxEvents: BATCH.maxEvents, maxBytes: BATCH.maxBytes };
+  readonly hardMaxBytes = BATCH.hardMaxBytes;
   readonly acks?: AckSource;
   readonly channel: string | null;
   private readonly headers: Record<string, string>;
@@ -131,3 +136,43 @@ export function hecAckUrl(eventUrl: string, channel: string): string {
   u.searchParams.set('channel', channel);
   return u.toString();
 }
+
+export const splunkHecTransport: TransportDescription = {
+  name: 'splunk-hec',
+  summary: 'Splunk HTTP Event Collector (/services/collector/event)',
+  schemes: ['http', 'https'],
+  detect: (u) => /\/services\/collector(\/event)?(\/1\.0)?$/.test(u.pathname.replace(/\/+$/, '')),
+  vetUrl: (output) => {
+    if (output.toLowerCase().includes('/services/collector/raw')) {
+      throw new ConfigurationError('--output points at HEC /services/collector/raw; use /services/collector/event');
+    }
+  },
+  format: 'splunk',
+  batch: BATCH,
+  flags: [
+    { flags: '--splunk-ack', description: 'Splunk HEC: wait for indexer acknowledgement before checkpointing', default: false },
+    { flags: '--splunk-ack-interval <duration>', description: 'Splunk HEC: how often to poll for acknowledgements', default: '10s' },
+    { flags: '--splunk-ack-timeout <duration>', description: 'Splunk HEC: resend a batch not acknowledged within this time', default: '5m' },
+  ],
+  create: (ctx) => {
+    const f = ctx.flags;
+    const ack = f['splunkAck']
+      ? {
+          pollIntervalMs: parseDuration(String(f['splunkAckInterval']), '--splunk-ack-interval'),
+          timeoutMs: parseDuration(String(f['splunkAckTimeout']), '--splunk-ack-timeout'),
+        }
+      : null;
+    const headers = { ...ctx.headers };
+    if (!findHeader(headers, 'authorization')) {
+      const token = ctx.env['OVERSIGHT_SPLUNK_HEC_TOKEN']?.trim();
+      if (!token) {
+        throw new ConfigurationError(
+          "Splunk HEC needs a token: set OVERSIGHT_SPLUNK_HEC_TOKEN or pass --header 'Authorization: Splunk <token>'",
+        );
+      }
+      registerSecret(token);
+      headers['authorization'] = /^Splunk\s/i.test(token) ? token : `Splunk ${token}`;
+    }
+    return new SplunkHecTransport({ url: ctx.output, headers, client: new HttpClient(ctx.http), ack });
+  },
+};
