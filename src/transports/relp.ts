@@ -1,0 +1,183 @@
+/**
+ * RELP: syslog with an answer per message. Each message goes out as `syslog` with a transaction number and
+ * counts as delivered only when the receiver answers `rsp 200` for that number, so the checkpoint never moves
+ * over a message the receiver did not take. Up to `--relp-window` messages travel unanswered; when the
+ * connection breaks, the unanswered ones are sent again on a new session: a receiver restart loses nothing
+ * and duplicates at most a window of messages.
+ */
+import type { Encoder, Entry } from '../encoder.js';
+import { NetworkError } from '../http-client.js';
+import { parseCount, textFlag } from '../flags.js';
+import { networkVerdict, type Transport, type Verdict } from '../transport.js';
+import type { TransportDescription } from './describe.js';
+import { MAX_TXNR, openOffer, relpFrame, RelpReader, rspStatus, type RelpFrame } from './relp-frames.js';
+import { maxMessage, SYSLOG_FLAGS, syslogSettings, wrapSyslog } from './syslog.js';
+import { byteLength, unsendable } from './syslog-frames.js';
+import { Connection, endpoint, type Endpoint } from './syslog-socket.js';
+
+/** librelp's own default window. */
+export const DEFAULT_WINDOW = 128;
+const SOFTWARE = 'oversight-siem,1,https://www.npmjs.com/package/oversight-siem';
+
+/** Messages are framed one by one in `send`; this only sizes batches (the RELP header is about 20 bytes). */
+const relpEncoder: Encoder = { name: 'relp', open: '', close: '', separator: '', terminator: '', frame: () => '0000000000 syslog ' };
+
+export class RelpTransport implements Transport {
+  readonly name = 'relp';
+  readonly encoder = relpEncoder;
+  readonly defaults = { maxEvents: 1000, maxBytes: 1_000_000 };
+  readonly hardMaxBytes = Infinity;
+  private readonly conn: Connection;
+  private reader = new RelpReader();
+  private session = false;
+  private txnr = 0;
+  /** Answers not yet matched to a message, by transaction number, and a wake-up for whoever waits on them. */
+  private answers = new Map<number, RelpFrame>();
+  private wake: (() => void) | null = null;
+  private broken: string | null = null;
+
+  constructor(ep: Endpoint, private readonly max: number, private readonly window: number) {
+    this.conn = new Connection(ep);
+    this.conn.onData = (chunk) => {
+      try {
+        for (const f of this.reader.push(chunk)) {
+          if (f.command === 'serverclose') this.fail(`${this.conn.where} closed the RELP session`);
+          else if (f.command === 'rsp') this.answers.set(f.txnr, f);
+        }
+      } catch (err) {
+        this.fail(`${this.conn.where}: ${(err as Error).message}`);
+      }
+      this.poke();
+    };
+    this.conn.onEnd = (reason) => this.fail(reason);
+  }
+
+  private fail(reason: string): void {
+    this.broken ??= reason;
+    this.session = false;
+    this.conn.drop();
+    this.poke();
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  /** Wait for the next answer or failure, at most the timeout (a silent receiver counts as broken). */
+  private async waitEvent(timeoutMs: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.fail(`no answer from ${this.conn.where} within ${timeoutMs / 1000}s (--timeout)`);
+        resolve();
+      }, timeoutMs);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private nextTxnr(): number {
+    this.txnr = this.txnr >= MAX_TXNR ? 1 : this.txnr + 1;
+    return this.txnr;
+  }
+
+  private async open(timeoutMs: number): Promise<void> {
+    this.reader = new RelpReader();
+    this.answers.clear();
+    this.broken = null;
+    this.txnr = 0;
+    await this.conn.connect();
+    const t = this.nextTxnr();
+    await this.conn.write(relpFrame(t, 'open', openOffer(SOFTWARE)));
+    while (!this.answers.has(t) && this.broken === null) await this.waitEvent(timeoutMs);
+    const rsp = this.answers.get(t);
+    if (!rsp) throw new NetworkError(this.broken ?? `no RELP session with ${this.conn.where}`, 'ECONNRESET', false);
+    if (rspStatus(rsp.data) !== 200 || !/commands=([^\n]*\b)?syslog\b/.test(rsp.data.toString())) {
+      this.fail('refused');
+      throw new NetworkError(`${this.conn.where} refused the RELP session: ${rsp.data.toString().split('\n')[0]}`, 'EPROTO', false);
+    }
+    this.answers.delete(t);
+    this.session = true;
+  }
+
+  async send(entries: readonly Entry[]): Promise<Verdict> {
+    const rejected = unsendable(entries, this.max, false);
+    const skip = new Set(rejected.map((r) => r.index));
+    const timeoutMs = this.conn.timeoutMs;
+    try {
+      if (!this.session) await this.open(timeoutMs);
+    } catch (err) {
+      this.conn.drop();
+      return networkVerdict(err as NetworkError);
+    }
+    const unanswered = new Map<number, number>(); // txnr → entry index
+    const failed: number[] = [];
+    let next = 0;
+    while ((next < entries.length || unanswered.size > 0) && this.broken === null) {
+      const frames: Buffer[] = [];
+      for (; next < entries.length && unanswered.size + frames.length < this.window; next++) {
+        if (skip.has(next)) continue;
+        const t = this.nextTxnr();
+        unanswered.set(t, next);
+        const r = entries[next]!.record;
+        frames.push(Buffer.from(`${t} syslog ${byteLength(r)} `), typeof r === 'string' ? Buffer.from(r) : r, NEWLINE);
+      }
+      if (unanswered.size === 0) break; // the rest were too large to send
+      // Errors surface through onEnd; the write callback is not waited for, the answers are.
+      if (frames.length > 0) this.conn.write(Buffer.concat(frames)).catch(() => undefined);
+      if (this.answers.size === 0) await this.waitEvent(timeoutMs);
+      for (const [t, rsp] of this.answers) {
+        const i = unanswered.get(t);
+        if (i === undefined) continue;
+        unanswered.delete(t);
+        if (rspStatus(rsp.data) !== 200) failed.push(i);
+      }
+      this.answers.clear();
+    }
+    const retry = [...failed, ...unanswered.values(), ...range(next, entries.length).filter((i) => !skip.has(i))].sort((a, b) => a - b);
+    if (retry.length === 0 && rejected.length === 0) return { kind: 'delivered' };
+    const reason = this.broken ?? `${this.conn.where} refused ${failed.length} message(s)`;
+    return { kind: 'partial', retry, rejected, reason: rejected.length > 0 && retry.length === 0 ? `${rejected.length} message(s) cannot be sent` : reason };
+  }
+
+  async close(): Promise<void> {
+    if (this.session) {
+      const t = this.nextTxnr();
+      try {
+        await this.conn.write(relpFrame(t, 'close', ''));
+        const until = Date.now() + this.conn.timeoutMs;
+        while (!this.answers.has(t) && this.broken === null && Date.now() < until) await this.waitEvent(until - Date.now());
+      } catch {
+        // The receiver is gone already; nothing is unanswered, so nothing is lost.
+      }
+      this.session = false;
+    }
+    await this.conn.close();
+  }
+}
+
+const NEWLINE = Buffer.from('\n');
+
+function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = from; i < to; i++) out.push(i);
+  return out;
+}
+
+export const relpTransport: TransportDescription = {
+  name: 'relp',
+  summary: 'RFC 5424 syslog over RELP: every message acknowledged by the receiver (rsyslog imrelp)',
+  schemes: ['relp'],
+  batch: { maxEvents: 1000, maxBytes: 1_000_000, hardMaxBytes: Infinity },
+  flags: [
+    ...SYSLOG_FLAGS,
+    { flags: '--relp-window <n>', description: 'messages sent before the first answer is needed (a receiver restart may duplicate up to this many)', default: String(DEFAULT_WINDOW) },
+  ],
+  wrapSettings: (ctx) => syslogSettings(ctx.flags),
+  wrap: wrapSyslog,
+  create: (ctx) =>
+    new RelpTransport(endpoint(ctx.output, null, false, ctx.http), maxMessage(ctx.flags), parseCount(textFlag(ctx.flags, 'relpWindow') ?? String(DEFAULT_WINDOW), '--relp-window', 1)!),
+};

@@ -1,0 +1,166 @@
+/**
+ * Syslog delivery into a real rsyslog: the hostile registry goes out over TCP, TLS, RELP and UDP, and rsyslog's
+ * own RFC 5424 and structured-data parsing (mmpstrucdata) must give back the registry's values, each event once.
+ */
+import Database from 'better-sqlite3';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createFormatter, iterRegistryEvents } from '../src/index.js';
+import { sdText } from '../src/syslog-message.js';
+import { FIXTURES, outcome, runCli, sqlRegistry, tempDir } from './helpers.js';
+import { Rsyslog, rsyslogMissing, TLS_CERT, type RsyslogRecord } from './peers/rsyslog.js';
+
+const missing = rsyslogMissing();
+const REGISTRY_ID = 'reg "1"] \\ ü';
+const HOST = 'exporter-1.example';
+const SD_ID = 'oversight@32473';
+
+interface Row { id: number; token_id: unknown; file_id: unknown; kind: unknown; timestamp: unknown }
+
+/** The registry's values, read straight from SQLite, as the SD parameters must carry them. */
+function expected(db: string): Map<string, { sd: Record<string, string>; severity: number; msgid: string; time: number; msg: string }> {
+  const conn = new Database(db, { readonly: true });
+  const rows = conn.prepare('SELECT id, token_id, file_id, kind, timestamp FROM events ORDER BY id').all() as Row[];
+  conn.close();
+  const ecs = createFormatter('ecs');
+  const msgs = new Map([...iterRegistryEvents(db, { registryId: REGISTRY_ID })].map((e) => [e.event_id, ecs(e)]));
+  const text = (v: unknown): string | null => (v === null || v === '' ? null : sdText(String(v)));
+  const sev: Record<string, number> = { license: 2, http_img: 3, ocsp: 4, dns: 4 };
+  return new Map(rows.map((r) => {
+    const sd: Record<string, string> = { eventId: String(r.id), registryId: REGISTRY_ID };
+    for (const [k, v] of [['kind', r.kind], ['tokenId', r.token_id], ['fileId', r.file_id]] as const) {
+      const t = text(v);
+      if (t !== null) sd[k] = t;
+    }
+    return [String(r.id), { sd, severity: sev[String(r.kind)] ?? 5, msgid: `beacon-${String(r.kind)}`, time: Number(r.timestamp) * 1000, msg: msgs.get(String(r.id))! }];
+  }));
+}
+
+/** Every record rsyslog wrote for `input`, checked field by field against the registry; returns the ids seen. */
+function checkRecords(recs: RsyslogRecord[], want: ReturnType<typeof expected>, facility: number, sdId = SD_ID): string[] {
+  const ids: string[] = [];
+  for (const r of recs) {
+    const sd = r.sd?.[sdId];
+    assert.ok(sd, `record without our structured data: ${JSON.stringify(r).slice(0, 300)}`);
+    const w = want.get(sd.eventId!);
+    assert.ok(w, `unknown event id ${sd.eventId}`);
+    ids.push(sd.eventId!);
+    assert.deepEqual(sd, w.sd);
+    assert.equal(r.version, '1');
+    assert.equal(r.facility, facility);
+    assert.equal(r.severity, w.severity);
+    assert.equal(r.hostname, HOST);
+    assert.equal(r.app_name, 'oversight');
+    assert.equal(r.procid, '-');
+    assert.equal(r.msgid, w.msgid);
+    assert.equal(Date.parse(r.timestamp), w.time);
+    assert.equal(r.msg, w.msg, `MSG of event ${sd.eventId}`);
+  }
+  return ids.sort((a, b) => Number(a) - Number(b));
+}
+
+describe('syslog into a real rsyslog', { skip: missing ?? false }, () => {
+  const rsyslog = new Rsyslog();
+  const db = sqlRegistry(fs.readFileSync(path.join(FIXTURES, 'hostile-registry.sql'), 'utf8'));
+  const want = missing ? new Map() : expected(db);
+  /** The 10 kB user agent makes event 6 larger than rsyslog's default 8 KiB limit. */
+  const fitting = [...want.keys()].filter((id) => id !== '6');
+  before(async () => {
+    await rsyslog.start();
+  });
+  after(() => rsyslog.stop());
+
+  const exportTo = async (url: string, input: string, extra: string[] = []) => {
+    const dir = tempDir();
+    const deadLetter = path.join(dir, 'dead.jsonl');
+    const before = rsyslog.count();
+    const r = await runCli([
+      'siem', 'export', '--db', db, '--registry-id', REGISTRY_ID, '--format', 'ecs', '--output', url,
+      '--syslog-hostname', HOST, '--dead-letter', deadLetter, '--ca-file', TLS_CERT, '--retry-max-duration', '20s', ...extra,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const recs = (await rsyslog.waitRecords(before + fitting.length)).slice(before);
+    assert.ok(recs.every((x) => x.input === input), `records on other inputs: ${recs.map((x) => x.input).join(',')}`);
+    const dead = fs.readFileSync(deadLetter, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event_id: string; status: number; record: string });
+    return { r, recs, dead };
+  };
+
+  for (const [name, scheme, input] of [['TCP', 'syslog+tcp', 'tcp'], ['TLS', 'syslog+tls', 'tls'], ['RELP', 'relp', 'relp']] as const) {
+    it(`${name}: every event arrives once, with the registry's values in rsyslog's parse; the oversized one is dead-lettered`, async () => {
+      const port = rsyslog.ports[input];
+      const { r, recs, dead } = await exportTo(`${scheme}://${input === 'tls' ? 'localhost' : '127.0.0.1'}:${port}`, input);
+      assert.deepEqual(checkRecords(recs, want, 20), fitting);
+      assert.deepEqual(dead.map((d) => [d.event_id, d.status]), [['6', 413]]);
+      assert.match(dead[0]!.record, /^<163>1 2025-11-23T00:00:05Z exporter-1\.example oversight - beacon-http_img \[oversight@32473 eventId="6"/);
+      assert.match(r.stderr, /exported 15 event\(s\) as ecs via (syslog|relp) \(1 dead-lettered/);
+    });
+  }
+
+  it('LF framing: the same records, one per line (none of ours holds a line break)', async () => {
+    const { recs } = await exportTo(`syslog+tcp://127.0.0.1:${rsyslog.ports.tcp}`, 'tcp', ['--syslog-framing', 'lf']);
+    assert.deepEqual(checkRecords(recs, want, 20), fitting);
+  });
+
+  it('UDP only when asked for, with a warning that it can lose events', async () => {
+    const { r, recs } = await exportTo(`syslog+udp://127.0.0.1:${rsyslog.ports.udp}`, 'udp');
+    assert.match(r.stderr, /warning: syslog over UDP has no delivery guarantee/);
+    assert.deepEqual(checkRecords(recs, want, 20), fitting);
+  });
+
+  it('facility, SD-ID and message size are the user\'s to set', async () => {
+    const sdId = 'beacon@99999.1';
+    const before = rsyslog.count();
+    const r = await runCli([
+      'siem', 'export', '--db', db, '--registry-id', REGISTRY_ID, '--format', 'ecs', '--output', `relp://127.0.0.1:${rsyslog.ports.relp}`,
+      '--syslog-hostname', HOST, '--syslog-facility', 'daemon', '--syslog-sd-id', sdId, '--syslog-max-message', '2000', '--dead-letter', path.join(tempDir(), 'd.jsonl'),
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const small = [...want.entries()].filter(([, w]) => Buffer.byteLength(w.msg) < 1700).map(([id]) => id);
+    const recs = (await rsyslog.waitRecords(before + small.length)).slice(before);
+    const ids = checkRecords(recs, want, 3, sdId);
+    // Messages that fit 2000 bytes with their header went out; the larger ones were set aside.
+    assert.ok(ids.length >= small.length && ids.length < want.size, `${ids.length} of ${want.size}`);
+    assert.match(r.stderr, new RegExp(`exported ${ids.length} event\\(s\\).*\\(${want.size - ids.length} dead-lettered`));
+  });
+
+  it('without a dead-letter file, an oversized record stops the export and names the fix', async () => {
+    const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'ecs', '--output', `syslog+tcp://127.0.0.1:${rsyslog.ports.tcp}`]);
+    assert.equal(r.code, 1);
+    const lines = outcome(r.stderr);
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /refused event 6 .*--syslog-max-message allows 8192.*--dead-letter FILE/);
+  });
+
+  it('TLS: an unknown CA stops the export with the fix; nothing is sent', async () => {
+    const before = rsyslog.count();
+    const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'ecs', '--output', `syslog+tls://localhost:${rsyslog.ports.tls}`]);
+    assert.equal(r.code, 1);
+    assert.match(outcome(r.stderr).join('\n'), /cannot reach localhost:\d+: .*(certificate|self-signed|self signed).*--ca-file/i);
+    assert.equal(rsyslog.count(), before);
+  });
+});
+
+describe('syslog options', () => {
+  const db = sqlRegistry(fs.readFileSync(path.join(FIXTURES, 'tricky-registry.sql'), 'utf8'));
+  const run = (extra: string[]) => runCli(['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'ecs', ...extra]);
+  for (const [args, message] of [
+    [['--output', 'syslog+tcp://127.0.0.1:9', '--syslog-facility', 'local9'], /--syslog-facility must be a facility name/],
+    [['--output', 'syslog+tcp://127.0.0.1:9', '--syslog-sd-id', 'oversight'], /--syslog-sd-id must be name@PEN/],
+    [['--output', 'syslog+tcp://127.0.0.1:9', '--syslog-sd-id', 'over sight@1'], /--syslog-sd-id must be name@PEN/],
+    [['--output', 'syslog+tcp://127.0.0.1:9', '--syslog-hostname', 'a b'], /--syslog-hostname must be/],
+    [['--output', 'syslog+tcp://127.0.0.1:9', '--syslog-max-message', '100'], /--syslog-max-message must be a whole number of at least 480/],
+    [['--output', 'syslog+udp://127.0.0.1:9', '--syslog-max-message', '70000'], /cannot exceed 65507 bytes over UDP/],
+    [['--output', 'relp://127.0.0.1'], /needs a port/],
+    [['--output', 'relp://127.0.0.1:9', '--relp-window', '0'], /--relp-window must be a whole number of at least 1/],
+    [['--output', 'syslog+tcp://127.0.0.1:9/path'], /takes only a host and a port/],
+  ] as const) {
+    it(`refuses ${args.slice(1).join(' ')}`, async () => {
+      const r = await run([...args]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(outcome(r.stderr).length, 1, r.stderr);
+      assert.match(r.stderr, message);
+    });
+  }
+});
