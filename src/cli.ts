@@ -19,6 +19,8 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 /** A flag as a format or transport declares it. */
 function addFlag(cmd: Command, spec: FlagSpec): Command {
   const opt = new Option(spec.flags, spec.description);
+  // Transports of one family (syslog, RELP) share their flags: the first declaration wins.
+  if (cmd.options.some((o) => o.long === opt.long)) return cmd;
   if (spec.choices) opt.choices(spec.choices);
   if (spec.repeatable) opt.argParser(collect).default([]);
   else if (spec.default !== undefined) opt.default(spec.default);

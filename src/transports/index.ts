@@ -14,6 +14,8 @@ import { httpTransport } from './http.js';
 import { fileTransport, stdoutTransport } from './local.js';
 import { sentinelDcaTransport } from './sentinel-dca.js';
 import { splunkHecTransport } from './splunk-hec.js';
+import { relpTransport } from './relp.js';
+import { syslogTransport } from './syslog.js';
 
 export const TRANSPORTS: readonly TransportDescription[] = [
   stdoutTransport,
@@ -23,6 +25,7 @@ export const TRANSPORTS: readonly TransportDescription[] = [
   elasticsearchTransport,
   sentinelDcaTransport,
   logsIngestionTransport,
+  syslogTransport, relpTransport,
 ];
 
 export type { TransportContext, TransportDescription } from './describe.js';
