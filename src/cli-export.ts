@@ -102,7 +102,7 @@ function prepareDelivery(f: DeliveryFlags, format: string | null, formatFlagGive
 
 /** Dead letters are JSON lines: a text record (CEF, LEEF) goes in as a JSON string, so the file stays readable. */
 function openDeadLetters(file: string, d: Delivery): DeadLetterFile {
-  if (d.format.records === 'json') return new DeadLetterFile(file, d.transportName, d.format.name);
+  if (d.format.records === 'json' && !d.wrap) return new DeadLetterFile(file, d.transportName, d.format.name);
   return new (class extends DeadLetterFile {
     override write(entry: Entry, status: number, error: string): void {
       super.write({ ...entry, record: JSON.stringify(entry.record.toString()) }, status, error);
@@ -235,8 +235,8 @@ export async function runReplay(f: ReplayFlags): Promise<void> {
   const deadLetter = f.deadLetterOut ? openDeadLetters(f.deadLetterOut, d) : null;
   const records = (function* (): Generator<PreparedRecord> {
     for (const dl of readDeadLetters(f.deadLetter)) {
-      // Text records (CEF, LEEF) were kept as JSON strings; JSON records as themselves.
-      const record = d.format.records === 'text' && typeof dl.record === 'string' ? dl.record : JSON.stringify(dl.record);
+      // Text records (CEF, LEEF, or any record inside a syslog header) were kept as JSON strings; JSON records as themselves.
+      const record = typeof dl.record === 'string' ? dl.record : JSON.stringify(dl.record);
       yield { rowid: dl.rowid, event_id: dl.event_id, registry_id: dl.registry_id, record };
     }
   })();

@@ -5,9 +5,12 @@
  */
 import type { OversightEvent } from '../event.js';
 import { ConfigurationError } from '../errors.js';
+import { cefFormat } from './cef.js';
 import { ecsFormat, ecsFormatter } from './ecs.js';
 import { overEvents, type JsonFormatter, type RecordFormatter } from './fields.js';
 import type { FormatDescription, FormatSettings } from './format.js';
+import { leefFormat } from './leef.js';
+import { ocsfFormat } from './ocsf.js';
 import { sentinelFormat, sentinelFormatter } from './sentinel.js';
 import { splunkFormat, splunkHecFormatter, type SplunkHecOptions } from './splunk.js';
 
@@ -15,6 +18,9 @@ export const FORMATS: readonly FormatDescription[] = [
   splunkFormat,
   ecsFormat,
   sentinelFormat,
+  cefFormat,
+  leefFormat,
+  ocsfFormat,
 ];
 
 export type { EventJson, JsonFormatter, RecordFormatter } from './fields.js';

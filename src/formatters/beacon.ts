@@ -1,0 +1,55 @@
+/**
+ * What the CEF, LEEF and OCSF formats share: who the product is, how severe each beacon kind is, and the
+ * values of an event as plain text (the JSON formats carry them already spelled as JSON).
+ */
+import { isIP } from 'node:net';
+import { createRequire } from 'node:module';
+
+export const VENDOR = 'Oversight';
+export const PRODUCT = 'Oversight Registry';
+/** The registry does not report its own version, so the records carry the exporter's. */
+export const PRODUCT_VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
+/**
+ * Severity 0–10 (CEF, LEEF) by beacon kind. A pixel or a license check means the document was opened in a viewer;
+ * an OCSP check comes from a crypto stack that may also run when a file is only previewed or scanned; a DNS
+ * callback arrives through the reader's resolver (or a scanner's prefetch), so it says least about who opened it.
+ */
+const SEVERITY: ReadonlyMap<string, number> = new Map([
+  ['http_img', 8],
+  ['license', 8],
+  ['ocsp', 7],
+  ['dns', 6],
+]);
+export const UNKNOWN_KIND_SEVERITY = 5;
+
+export function severityOf(kind: string): number {
+  return SEVERITY.get(kind) ?? UNKNOWN_KIND_SEVERITY;
+}
+
+/** A value spelled as JSON (see EventJson) as plain text: strings unquoted, numbers as written; null stays null. */
+export function plain(json: string | null): string | null {
+  if (json === null) return null;
+  if (json.charCodeAt(0) !== 34) return json;
+  return json.indexOf('\\') < 0 ? json.slice(1, -1) : (JSON.parse(json) as string);
+}
+
+/** 4 or 6 for an IP address, 0 for anything else (the registry stores `unknown` when it knows no address). */
+export function ipVersion(address: string | null): 0 | 4 | 6 {
+  return address === null ? 0 : (isIP(address) as 0 | 4 | 6);
+}
+
+/** `qname` and `qtype` of a DNS callback's `extra`, where they are strings; null when `extra` has neither. */
+export function dnsQuestion(extraJson: string | null): { qname: string | null; qtype: string | null } | null {
+  if (extraJson === null || extraJson.indexOf('"q') < 0) return null;
+  let extra: unknown;
+  try {
+    extra = JSON.parse(extraJson);
+  } catch {
+    return null; // NaN or Infinity in Python's spelling: not a DNS question
+  }
+  if (typeof extra !== 'object' || extra === null) return null;
+  const { qname, qtype } = extra as Record<string, unknown>;
+  const q = { qname: typeof qname === 'string' && qname !== '' ? qname : null, qtype: typeof qtype === 'string' && qtype !== '' ? qtype : null };
+  return q.qname === null && q.qtype === null ? null : q;
+}

@@ -1,0 +1,75 @@
+/**
+ * LEEF 2.0 records read back by a splitter written from IBM's description (nsyslog-parser reads LEEF too, but
+ * cuts a value at its first `=`, so it only cross-checks): every value of the hostile registry comes back with
+ * the documented replacements, and no value can spill into another attribute or record.
+ */
+import assert from 'node:assert/strict';
+import { isIP } from 'node:net';
+import { describe, it } from 'node:test';
+import nsyslog from 'nsyslog-parser';
+import { runCli } from './helpers.js';
+import { hostileRegistry, parseLeef, registryRows, type Row } from './formats-support.js';
+
+/** docs/SIEM.md: the delimiter `^`, `|` and every C0 control character and DEL become U+FFFD. */
+const sanitized = (s: string): string => s.replace(/[|\^\u0000-\u001f\u007f]/g, '\uFFFD');
+const SEVERITY: Record<string, string> = { http_img: '8', license: '8', ocsp: '7', dns: '6' };
+
+function expectedAttrs(r: Row, registryId: string): Map<string, string> {
+  const m = new Map<string, string>([
+    ['devTime', String(r.timestamp * 1000)],
+    ['sev', SEVERITY[r.kind]!],
+    ['beaconKind', r.kind],
+    ['eventId', String(r.id)],
+    ['registryId', sanitized(registryId)],
+  ]);
+  if (r.source_ip !== null) m.set(isIP(r.source_ip) ? 'src' : 'sourceAddress', r.source_ip);
+  const custom: [string, string | number | null][] = [
+    ['tokenId', r.token_id], ['fileId', r.file_id], ['recipientId', r.recipient_id], ['issuerId', r.issuer_id],
+    ['userAgent', r.user_agent || null], ['qualifiedTimestamp', r.qualified_timestamp], ['tlogIndex', r.tlog_index],
+  ];
+  for (const [k, v] of custom) if (v !== null) m.set(k, sanitized(String(v)));
+  return m;
+}
+
+describe('leef', () => {
+  const db = hostileRegistry();
+  const rows = registryRows(db);
+  const registryId = 'reg^1|x=y';
+
+  it('gives back every value of the hostile registry, one line per event, each under its own key', async () => {
+    const r = await runCli(['siem', 'export', '--db', db, '--registry-id', registryId, '--format', 'leef', '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.slice(0, -1).split('\n');
+    assert.equal(lines.length, rows.length);
+    rows.forEach((row, i) => {
+      const line = lines[i]!;
+      assert.doesNotMatch(line, /[\u0000-\u001f\u007f]/);
+      const { header, attrs } = parseLeef(line);
+      assert.deepEqual(header, ['Oversight', 'Oversight Registry', header[2], `beacon-${row.kind}`, '^']);
+      const want = expectedAttrs(row, registryId);
+      for (const [k, v] of want) assert.equal(attrs.get(k), v, `event ${row.id}: ${k}`);
+      assert.match(attrs.get('cat') ?? '', /^beacon-/);
+      if (row.extra === '{}') assert.equal(attrs.get('extra'), undefined);
+      // `extra` is JSON with non-ASCII and control characters \u-escaped, so only `|` and `^` are replaced in it.
+      else assert.deepEqual(JSON.parse(attrs.get('extra')!), JSON.parse(row.extra!, (_k, v: unknown) => (typeof v === 'string' ? sanitized(v) : v)));
+      for (const k of attrs.keys()) assert.ok(want.has(k) || k === 'cat' || k === 'extra', `event ${row.id}: unexpected key ${k}`);
+    });
+  });
+
+  it('agrees with nsyslog-parser on the header and on values without `=`', async () => {
+    const r = await runCli(['siem', 'export', '--db', db, '--registry-id', registryId, '--format', 'leef', '--quiet']);
+    let compared = 0;
+    for (const line of r.stdout.slice(0, -1).split('\n')) {
+      const ours = parseLeef(line);
+      const theirs = nsyslog(line) as { leef: Record<string, string>; fields: Record<string, string> };
+      assert.equal(theirs.leef['eventID'], ours.header[3]);
+      assert.equal(theirs.leef['delimiter'], '^');
+      for (const [k, v] of ours.attrs) {
+        if (v.includes('=')) continue;
+        assert.equal(theirs.fields[k], v, k);
+        compared++;
+      }
+    }
+    assert.ok(compared > 100, `compared ${compared} values`);
+  });
+});
