@@ -1,0 +1,86 @@
+/**
+ * The format and transport lists drive the CLI, and text records travel everywhere JSON ones do: to files, to
+ * the generic HTTP transport one per line, through dead-letter files and back with replay.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { FORMATS } from '../src/formatters/index.js';
+import { TRANSPORTS } from '../src/transports/index.js';
+import { jsonLines, runCli, tempDir, withPeer } from './helpers.js';
+import { hostileRegistry, parseCef, parseLeef, registryRows } from './formats-support.js';
+import { TextLinesPeer } from './peers/http-text.js';
+
+describe('format and transport registry', () => {
+  it('the help lists every format and transport with its flags', async () => {
+    const r = await runCli(['siem', 'export', '--help']);
+    assert.equal(r.code, 0);
+    for (const f of FORMATS) {
+      assert.match(r.stdout, new RegExp(`^  ${f.name} +\\S`, 'm'), f.name);
+      for (const flag of f.flags ?? []) assert.ok(r.stdout.includes(flag.flags), flag.flags);
+    }
+    for (const t of TRANSPORTS) {
+      assert.match(r.stdout, new RegExp(`^  ${t.name} +\\S`, 'm'), t.name);
+      for (const flag of t.flags ?? []) assert.ok(r.stdout.includes(flag.flags), flag.flags);
+    }
+  });
+
+  it('no two transports claim the same URL without telling them apart', () => {
+    const catchAll = new Map<string, string>();
+    for (const t of TRANSPORTS) {
+      if (t.detect) continue;
+      for (const s of t.schemes ?? []) {
+        assert.equal(catchAll.get(s), undefined, `${s}:// is the catch-all of ${catchAll.get(s)} and ${t.name}`);
+        catchAll.set(s, t.name);
+      }
+    }
+  });
+
+  it('a transport that needs one format says so for a text format', async () => {
+    const db = hostileRegistry();
+    const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'cef', '--output', 'https://splunk.example:8088/services/collector/event']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^oversight: splunk-hec carries splunk records, not cef: use --format splunk or another --transport\n$/);
+  });
+});
+
+describe('text records', () => {
+  const db = hostileRegistry();
+  const rows = registryRows(db);
+
+  it('are appended to a file one per line', async () => {
+    const out = path.join(tempDir(), 'events.leef');
+    for (const limit of ['5', '100']) {
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'leef', '--output', out, '--limit', limit]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const lines = fs.readFileSync(out, 'utf8').slice(0, -1).split('\n');
+    assert.equal(lines.length, 5 + rows.length);
+    for (const line of lines) parseLeef(line);
+  });
+
+  it('go to the generic HTTP transport as text/plain, one per line, and come back from dead letters with replay', async () => {
+    const dir = tempDir();
+    const deadLetters = path.join(dir, 'dead.jsonl');
+    // The 10 kB user agent makes one record larger than this collector takes.
+    await withPeer(new TextLinesPeer(8000).start(), async (peer) => {
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'cef', '--output', peer.url, '--dead-letter', deadLetters]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /exported 15 event\(s\) as cef via http \(1 dead-lettered/);
+      assert.deepEqual(peer.lines.map((l) => parseCef(l).ext.get('externalId')), rows.filter((x) => x.id !== 6).map((x) => String(x.id)));
+    });
+    const [letter, ...more] = jsonLines(fs.readFileSync(deadLetters, 'utf8'));
+    assert.equal(more.length, 0);
+    assert.equal(letter!['format'], 'cef');
+    assert.equal(letter!['status'], 413);
+    assert.equal(typeof letter!['record'], 'string');
+    assert.equal(parseCef(letter!['record'] as string).ext.get('externalId'), '6');
+    await withPeer(new TextLinesPeer().start(), async (peer) => {
+      const r = await runCli(['siem', 'replay', '--dead-letter', deadLetters, '--output', peer.url]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /replayed 1 event\(s\) as cef via http/);
+      assert.deepEqual(peer.lines, [letter!['record']]);
+    });
+  });
+});
