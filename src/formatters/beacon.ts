@@ -1,8 +1,8 @@
 /**
  * What the CEF, LEEF and OCSF formats share: who the product is, how severe each beacon kind is, and the
- * values of an event as plain text (the JSON formats carry them already spelled as JSON).
+ * values of an event as plain text (EventJson carries them already spelled as JSON).
  */
-import { isIP } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 import { createRequire } from 'node:module';
 
 export const VENDOR = 'Oversight';
@@ -36,20 +36,7 @@ export function plain(json: string | null): string | null {
 
 /** 4 or 6 for an IP address, 0 for anything else (the registry stores `unknown` when it knows no address). */
 export function ipVersion(address: string | null): 0 | 4 | 6 {
-  return address === null ? 0 : (isIP(address) as 0 | 4 | 6);
-}
-
-/** `qname` and `qtype` of a DNS callback's `extra`, where they are strings; null when `extra` has neither. */
-export function dnsQuestion(extraJson: string | null): { qname: string | null; qtype: string | null } | null {
-  if (extraJson === null || extraJson.indexOf('"q') < 0) return null;
-  let extra: unknown;
-  try {
-    extra = JSON.parse(extraJson);
-  } catch {
-    return null; // NaN or Infinity in Python's spelling: not a DNS question
-  }
-  if (typeof extra !== 'object' || extra === null) return null;
-  const { qname, qtype } = extra as Record<string, unknown>;
-  const q = { qname: typeof qname === 'string' && qname !== '' ? qname : null, qtype: typeof qtype === 'string' && qtype !== '' ? qtype : null };
-  return q.qname === null && q.qtype === null ? null : q;
+  // Only one of Node's two address patterns is tried: the IPv6 one is long.
+  if (address === null) return 0;
+  return address.indexOf(':') < 0 ? (isIPv4(address) ? 4 : 0) : isIPv6(address) ? 6 : 0;
 }

@@ -32,14 +32,25 @@ export function cefValue(s: string): string {
   );
 }
 
-/** ` key=value`, or nothing when the registry has no value. */
-function pair(key: string, v: string | null): string {
-  return v === null || v === '' ? '' : ` ${key}=${cefValue(v)}`;
+/**
+ * A value spelled as JSON, escaped for the extension. JSON text without a backslash holds no control character
+ * and no backslash, so most values only need a look for `=`.
+ */
+function jsonValue(json: string): string {
+  if (json.charCodeAt(0) !== 34) return json;
+  if (json.indexOf('\\') >= 0) return cefValue(JSON.parse(json) as string);
+  const s = json.slice(1, -1);
+  return s.indexOf('=') < 0 ? s : s.replace(/=/g, '\\=');
+}
+
+/** ` key=value` for a value spelled as JSON, or nothing when the registry has none. */
+function pair(key: string, json: string | null): string {
+  return json === null ? '' : ` ${key}=${jsonValue(json)}`;
 }
 
 /** A custom string with its label, as ArcSight and Sentinel's CommonSecurityLog expect them. */
-function custom(n: string, label: string, v: string | null): string {
-  return v === null ? '' : ` ${n}Label=${label} ${n}=${cefValue(v)}`;
+function custom(n: string, label: string, json: string | null): string {
+  return json === null ? '' : ` ${n}Label=${label} ${n}=${jsonValue(json)}`;
 }
 
 export function cefJsonFormatter(): JsonFormatter {
@@ -50,6 +61,15 @@ export function cefJsonFormatter(): JsonFormatter {
         `Leaked document beacon (${kind})`, 512)}|${severityOf(kind)}|`,
   );
   const kindPairs = kindCache((kind) => `cat=${cefValue(`/Oversight/Beacon/${kind}`)} act=${cefValue(actionForKind(kind))}`);
+  let lastRegistry: string | null = null;
+  let registryPair = '';
+  const registry = (id: string): string => {
+    if (id !== lastRegistry) {
+      lastRegistry = id;
+      registryPair = id === '' ? '' : ` deviceExternalId=${cefValue(id)}`;
+    }
+    return registryPair;
+  };
   return (e: EventJson): string => {
     const ip = plain(e.sourceIp);
     const version = ipVersion(ip);
@@ -61,11 +81,11 @@ export function cefJsonFormatter(): JsonFormatter {
     const tlogPair =
       tlog === null ? '' : /^-?\d{1,18}$/.test(tlog) ? ` cn1Label=TlogIndex cn1=${tlog}` : ` flexString2Label=TlogIndex flexString2=${cefValue(tlog)}`;
     // The event id goes last: parsers trim the final value, and an id has no spaces to lose.
-    return `${head(e.kind)}rt=${e.occurredUnix * 1000} ${kindPairs(e.kind)}${pair('deviceExternalId', e.registryId)}${source}${
-      pair('requestClientApplication', plain(e.userAgent))}${custom('cs1', 'TokenId', plain(e.token))}${custom('cs2', 'FileId', plain(e.file))}${
-      custom('cs3', 'RecipientId', plain(e.recipient))}${custom('cs4', 'IssuerId', plain(e.issuer))}${
-      custom('cs5', 'Extra', e.extraJson === null ? null : nestedExtra(e.extraJson))}${tlogPair}${
-      custom('flexString1', 'QualifiedTimestamp', plain(e.qualifiedTimestamp))}${pair('externalId', e.eventId)}`;
+    return `${head(e.kind)}rt=${e.occurredUnix * 1000} ${kindPairs(e.kind)}${registry(e.registryId)}${source}${
+      pair('requestClientApplication', e.userAgent)}${custom('cs1', 'TokenId', e.token)}${custom('cs2', 'FileId', e.file)}${
+      custom('cs3', 'RecipientId', e.recipient)}${custom('cs4', 'IssuerId', e.issuer)}${
+      e.extraJson === null ? '' : ` cs5Label=Extra cs5=${cefValue(nestedExtra(e.extraJson))}`}${tlogPair}${
+      custom('flexString1', 'QualifiedTimestamp', e.qualifiedTimestamp)}${e.idJson === null ? '' : ` externalId=${jsonValue(e.idJson)}`}`;
   };
 }
 

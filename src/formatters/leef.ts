@@ -30,6 +30,18 @@ function attr(key: string, v: string | null): string {
   return v === null || v === '' ? '' : `^${key}=${leefValue(v)}`;
 }
 
+/**
+ * `attr` for a value spelled as JSON. JSON text without a backslash holds no control character, so most values
+ * only need a look for `^` and `|`.
+ */
+function jsonAttr(key: string, json: string | null): string {
+  if (json === null) return '';
+  if (json.charCodeAt(0) !== 34) return `^${key}=${json}`;
+  if (json.indexOf('\\') >= 0) return attr(key, JSON.parse(json) as string);
+  const s = json.slice(1, -1);
+  return s.indexOf('^') < 0 && s.indexOf('|') < 0 ? `^${key}=${s}` : `^${key}=${leefValue(s)}`;
+}
+
 export function leefJsonFormatter(): JsonFormatter {
   // EventID is at most 255 characters.
   const head = kindCache(
@@ -37,14 +49,23 @@ export function leefJsonFormatter(): JsonFormatter {
       `LEEF:2.0|${VENDOR}|${PRODUCT}|${leefHeader(PRODUCT_VERSION, 255)}|${leefHeader(`beacon-${kind}`, 255)}|${LEEF_DELIMITER}|`,
   );
   const kindAttrs = kindCache((kind) => `^cat=${leefValue(actionForKind(kind))}^sev=${severityOf(kind)}${attr('beaconKind', kind)}`);
+  let lastRegistry: string | null = null;
+  let registryAttr = '';
+  const registry = (id: string): string => {
+    if (id !== lastRegistry) {
+      lastRegistry = id;
+      registryAttr = attr('registryId', id);
+    }
+    return registryAttr;
+  };
   return (e: EventJson): string => {
     const ip = plain(e.sourceIp);
     // `src` must be an IP address in QRadar; the registry's `unknown` keeps its own key.
     const source = ip === null ? '' : ipVersion(ip) !== 0 ? `^src=${ip}` : attr('sourceAddress', ip);
-    return `${head(e.kind)}devTime=${e.occurredUnix * 1000}${kindAttrs(e.kind)}${source}${attr('eventId', e.eventId)}${
-      attr('registryId', e.registryId)}${attr('tokenId', plain(e.token))}${attr('fileId', plain(e.file))}${attr('recipientId', plain(e.recipient))}${
-      attr('issuerId', plain(e.issuer))}${attr('userAgent', plain(e.userAgent))}${attr('qualifiedTimestamp', plain(e.qualifiedTimestamp))}${
-      attr('tlogIndex', plain(e.tlogIndex))}${attr('extra', e.extraJson === null ? null : nestedExtra(e.extraJson))}`;
+    return `${head(e.kind)}devTime=${e.occurredUnix * 1000}${kindAttrs(e.kind)}${source}${jsonAttr('eventId', e.idJson)}${
+      registry(e.registryId)}${jsonAttr('tokenId', e.token)}${jsonAttr('fileId', e.file)}${jsonAttr('recipientId', e.recipient)}${
+      jsonAttr('issuerId', e.issuer)}${jsonAttr('userAgent', e.userAgent)}${jsonAttr('qualifiedTimestamp', e.qualifiedTimestamp)}${
+      jsonAttr('tlogIndex', e.tlogIndex)}${attr('extra', e.extraJson === null ? null : nestedExtra(e.extraJson))}`;
   };
 }
 

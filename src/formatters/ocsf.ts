@@ -5,8 +5,8 @@
  * docs/SIEM.md ("OCSF"); test/fixtures/ocsf-1.8.0 holds the schema's attribute lists the tests check against.
  */
 import { actionForKind, nestedExtra, SCHEMA_VERSION } from '../event.js';
-import { dnsQuestion, ipVersion, plain, PRODUCT, PRODUCT_VERSION, VENDOR } from './beacon.js';
-import { kindCache, lastQuoted, quote, type EventJson, type JsonFormatter } from './fields.js';
+import { ipVersion, plain, PRODUCT, PRODUCT_VERSION, VENDOR } from './beacon.js';
+import { kindCache, quote, type EventJson, type JsonFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
 export const OCSF_VERSION = '1.8.0';
@@ -35,65 +35,90 @@ export function ocsfJsonFormatter(): JsonFormatter {
   const kindHead = kindCache(
     (kind) => `${severityIds(kind)},"message":${quote(`Leaked document beacon: ${kind || 'unknown'} callback`)},`,
   );
+  const kindUnmapped = kindCache((kind) => `"schema":"${SCHEMA_VERSION}","beacon_kind":${quote(kind)}`);
   const kindInfo = kindCache(
     (kind) =>
       `"title":${quote(`Leaked document beacon (${kind || 'unknown'})`)},"types":["Document Beacon",${quote(kind || 'unknown')}],` +
       `"analytic":{"type_id":1,"type":"Rule","uid":${quote(`oversight.beacon.${kind || 'unknown'}`)},"name":${quote(`Oversight ${actionForKind(kind)}`)}}`,
   );
-  const registry = lastQuoted();
+  let lastRegistry: string | null = null;
+  let reporter = '';
+  let findingPrefix = '';
+  const registry = (id: string): void => {
+    if (id === lastRegistry) return;
+    lastRegistry = id;
+    reporter = id === '' ? '' : `,"reporter":{"uid":${quote(id)},"name":${quote(PRODUCT)}}`;
+    // `oversight:<registry>:` as the start of a JSON string, the event id to follow.
+    findingPrefix = quote(`oversight:${id}:`).slice(0, -1);
+  };
   return (e: EventJson): string => {
-    const ms = e.occurredUnix * 1000;
-    const reg = e.registryId === '' ? null : registry(e.registryId);
-    const ip = plain(e.sourceIp);
-    const ipOk = ipVersion(ip) !== 0;
-    const q = e.kind === 'dns' ? dnsQuestion(e.extraJson) : null;
+    registry(e.registryId);
+    const ms = String(e.occurredUnix * 1000);
+    const ipOk = e.sourceIp !== null && ipVersion(plain(e.sourceIp)) !== 0;
+    const q = e.kind === 'dns' && e.extraJson !== null ? dnsQuestion(e.extraJson) : null;
+    const ua = e.userAgent === null ? null : str(e.userAgent);
 
     // The evidence: the callback as it reached the registry.
-    const evidence: string[] = [];
-    if (ipOk) evidence.push(`"src_endpoint":{"ip":${e.sourceIp}}`);
-    if (e.userAgent !== null) evidence.push(`"http_request":{"user_agent":${str(e.userAgent)}}`);
-    if (q?.qname) evidence.push(`"query":{"hostname":${quote(q.qname)}${q.qtype ? `,"type":${quote(q.qtype)}` : ''}}`);
-    if (e.recipient !== null) evidence.push(`"user":{"uid":${str(e.recipient)},"type_id":1,"type":"User"}`);
+    let evidence = ipOk ? `,"src_endpoint":{"ip":${e.sourceIp}}` : '';
+    if (ua !== null) evidence += `,"http_request":{"user_agent":${ua}}`;
+    if (q !== null) evidence += `,"query":{"hostname":${q.qname}${q.qtype === null ? '' : `,"type":${q.qtype}`}}`;
+    if (e.recipient !== null) evidence += `,"user":{"uid":${str(e.recipient)},"type_id":1,"type":"User"}`;
     // An evidence object needs one of its main attributes (src_endpoint, query, user, …); a callback with none
     // of them still names what it was.
-    if (!ipOk && !q?.qname && e.recipient === null) evidence.push(`"data":{"beacon_kind":${quote(e.kind)}}`);
+    if (!ipOk && q === null && e.recipient === null) evidence += `,"data":{"beacon_kind":${quote(e.kind)}}`;
 
-    const observables: string[] = [];
-    if (ipOk) observables.push(`{"name":"evidences.src_endpoint.ip","type_id":2,"type":"IP Address","value":${e.sourceIp}}`);
-    if (e.userAgent !== null) observables.push(`{"name":"evidences.http_request.user_agent","type_id":16,"type":"HTTP User-Agent","value":${str(e.userAgent)}}`);
-    if (q?.qname) observables.push(`{"name":"evidences.query.hostname","type_id":1,"type":"Hostname","value":${quote(q.qname)}}`);
+    let observables = ipOk ? `,{"name":"evidences.src_endpoint.ip","type_id":2,"type":"IP Address","value":${e.sourceIp}}` : '';
+    if (ua !== null) observables += `,{"name":"evidences.http_request.user_agent","type_id":16,"type":"HTTP User-Agent","value":${ua}}`;
+    if (q !== null) observables += `,{"name":"evidences.query.hostname","type_id":1,"type":"Hostname","value":${q.qname}}`;
 
     // The file is the affected resource, its issuer the owner; an issuer without a file stays unmapped.
     const resource =
       e.file === null ? '' : `,"resources":[{"uid":${str(e.file)},"type":"Document","role_id":1,"role":"Target"${
         e.issuer === null ? '' : `,"owner":{"uid":${str(e.issuer)}}`}}]`;
 
-    const unmapped = [`"schema":"${SCHEMA_VERSION}"`, `"beacon_kind":${quote(e.kind)}`];
-    if (ip !== null && !ipOk) unmapped.push(`"source_ip":${e.sourceIp}`);
-    if (e.issuer !== null && e.file === null) unmapped.push(`"issuer_id":${e.issuer}`);
-    if (e.qualifiedTimestamp !== null) unmapped.push(`"qualified_timestamp":${e.qualifiedTimestamp}`);
-    if (e.tlogIndex !== null) unmapped.push(`"tlog_index":${e.tlogIndex}`);
-    const rest = restOfExtra(e.extraJson, q?.qname ? q : null);
-    if (rest !== null) unmapped.push(`"extra":${rest}`);
+    let unmapped = kindUnmapped(e.kind);
+    if (e.sourceIp !== null && !ipOk) unmapped += `,"source_ip":${e.sourceIp}`;
+    if (e.issuer !== null && e.file === null) unmapped += `,"issuer_id":${e.issuer}`;
+    if (e.qualifiedTimestamp !== null) unmapped += `,"qualified_timestamp":${e.qualifiedTimestamp}`;
+    if (e.tlogIndex !== null) unmapped += `,"tlog_index":${e.tlogIndex}`;
+    const rest = q === null ? (e.extraJson === null ? null : nestedExtra(e.extraJson)) : q.rest;
+    if (rest !== null) unmapped += `,"extra":${rest}`;
 
     return `${HEAD}${kindHead(e.kind)}"time":${ms},"timezone_offset":0,${METADATA_HEAD}${
       e.idJson === null ? '' : `,"original_event_uid":${e.idJson}`}${e.occurredAt === '' ? '' : `,"original_time":"${e.occurredAt}"`}${
-      e.token === null ? '' : `,"correlation_uid":${str(e.token)}`}${reg === null ? '' : `,"reporter":{"uid":${reg},"name":${quote(PRODUCT)}}`}},` +
-      `"finding_info":{"uid":${quote(`oversight:${e.registryId}:${e.eventId}`)},${kindInfo(e.kind)},"created_time":${ms},"first_seen_time":${ms}},` +
-      `"evidences":[{${evidence.join(',')}}]${resource}${
-      observables.length ? `,"observables":[${observables.join(',')}]` : ''},"unmapped":{"oversight":{${unmapped.join(',')}}}}`;
+      e.token === null ? '' : `,"correlation_uid":${str(e.token)}`}${reporter}},"finding_info":{"uid":${findingPrefix}${
+      e.idJson === null ? '"' : e.idJson.slice(1)},${kindInfo(e.kind)},"created_time":${ms},"first_seen_time":${ms}},"evidences":[{${
+      evidence.slice(1)}}]${resource}${observables === '' ? '' : `,"observables":[${observables.slice(1)}]`},"unmapped":{"oversight":{${unmapped}}}}`;
   };
 }
 
-/** `extra` without the DNS question already mapped to the evidence (re-serialized only then), or null if empty. */
-function restOfExtra(extraJson: string | null, mapped: { qname: string | null; qtype: string | null } | null): string | null {
-  if (extraJson === null) return null;
-  if (mapped === null) return nestedExtra(extraJson);
-  const extra = JSON.parse(extraJson) as Record<string, unknown>;
+/** The DNS question of a callback's `extra` as JSON strings, and the rest of `extra` (null when nothing is left). */
+interface DnsQuestion {
+  qname: string;
+  qtype: string | null;
+  rest: string | null;
+}
+
+/** What the registry writes for a DNS callback, as Python's compact JSON spells it. */
+const USUAL_DNS = /^\{"qtype":("[^"\\]*"),"qname":("[^"\\]+")\}$/;
+
+function dnsQuestion(extraJson: string): DnsQuestion | null {
+  const m = USUAL_DNS.exec(extraJson);
+  if (m) return { qname: m[2]!, qtype: m[1] === '""' ? null : m[1]!, rest: null };
+  // Anything else is read in full; Python's NaN or Infinity make it no DNS question.
+  let extra: Record<string, unknown>;
+  try {
+    extra = JSON.parse(extraJson) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  const { qname, qtype } = extra;
+  if (typeof qname !== 'string' || qname === '') return null;
   delete extra['qname'];
-  if (mapped.qtype !== null) delete extra['qtype'];
-  const text = JSON.stringify(extra);
-  return text === '{}' ? null : text;
+  const hasType = typeof qtype === 'string' && qtype !== '';
+  if (hasType) delete extra['qtype'];
+  const rest = JSON.stringify(extra);
+  return { qname: quote(qname), qtype: hasType ? quote(qtype) : null, rest: rest === '{}' ? null : rest };
 }
 
 export const ocsfFormat: FormatDescription = {
