@@ -71,7 +71,7 @@ async function exportsAgainstBaseline(db, n) {
   const outFile = path.join(DATA, 'out.jsonl');
   const cases = [
     { name: 'sqlite3 -json (baseline)', cmd: 'sqlite3', args: ['-json', db, 'select * from events'], stdout: true },
-    ...['ecs', 'splunk', 'sentinel'].map((f) => ({
+    ...['ecs', 'splunk', 'sentinel', 'cef', 'leef', 'ocsf'].map((f) => ({
       name: `oversight ${f}`,
       cmd: process.execPath,
       args: [CLI, 'siem', 'export', '--db', db, '--registry-id', REGISTRY_ID, '--format', f, '--output', outFile, '--quiet'],
