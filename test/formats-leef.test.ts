@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
 import { describe, it } from 'node:test';
 import nsyslog from 'nsyslog-parser';
-import { runCli } from './helpers.js';
+import { runCli, trickyRegistry } from './helpers.js';
 import { hostileRegistry, parseLeef, registryRows, type Row } from './formats-support.js';
 
 /** docs/SIEM.md: the delimiter `^`, `|` and every C0 control character and DEL become U+FFFD. */
@@ -71,5 +71,22 @@ describe('leef', () => {
       }
     }
     assert.ok(compared > 100, `compared ${compared} values`);
+  });
+
+  it('formats the tricky registry the same with and without formatting threads, every line well-formed', async () => {
+    const tricky = trickyRegistry();
+    const run = async (threads: string): Promise<string[]> => {
+      const r = await runCli(['siem', 'export', '--db', tricky, '--registry-id', 'r', '--format', 'leef', '--quiet', '--threads', threads]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.slice(0, -1).split('\n');
+    };
+    const one = await run('1');
+    assert.deepEqual(await run('2'), one);
+    for (const line of one) {
+      const { attrs } = parseLeef(line);
+      // A zero or missing timestamp leaves devTime out rather than claiming 1970.
+      if (attrs.has('devTime')) assert.match(attrs.get('devTime')!, /^-?\d+000$/);
+    }
+    assert.ok(one.some((l) => !parseLeef(l).attrs.has('devTime')));
   });
 });

@@ -81,7 +81,8 @@ export function cefJsonFormatter(): JsonFormatter {
     const tlogPair =
       tlog === null ? '' : /^-?\d{1,18}$/.test(tlog) ? ` cn1Label=TlogIndex cn1=${tlog}` : ` flexString2Label=TlogIndex flexString2=${cefValue(tlog)}`;
     // The event id goes last: parsers trim the final value, and an id has no spaces to lose.
-    return `${head(e.kind)}rt=${e.occurredUnix * 1000} ${kindPairs(e.kind)}${registry(e.registryId)}${source}${
+    // A zero timestamp is the registry's "no time": without `rt` the receiver's own time applies.
+    return `${head(e.kind)}${e.occurredUnix === 0 ? '' : `rt=${e.occurredUnix * 1000} `}${kindPairs(e.kind)}${registry(e.registryId)}${source}${
       pair('requestClientApplication', e.userAgent)}${custom('cs1', 'TokenId', e.token)}${custom('cs2', 'FileId', e.file)}${
       custom('cs3', 'RecipientId', e.recipient)}${custom('cs4', 'IssuerId', e.issuer)}${
       e.extraJson === null ? '' : ` cs5Label=Extra cs5=${cefValue(nestedExtra(e.extraJson))}`}${tlogPair}${

@@ -48,7 +48,7 @@ export function leefJsonFormatter(): JsonFormatter {
     (kind) =>
       `LEEF:2.0|${VENDOR}|${PRODUCT}|${leefHeader(PRODUCT_VERSION, 255)}|${leefHeader(`beacon-${kind}`, 255)}|${LEEF_DELIMITER}|`,
   );
-  const kindAttrs = kindCache((kind) => `^cat=${leefValue(actionForKind(kind))}^sev=${severityOf(kind)}${attr('beaconKind', kind)}`);
+  const kindAttrs = kindCache((kind) => `cat=${leefValue(actionForKind(kind))}^sev=${severityOf(kind)}${attr('beaconKind', kind)}`);
   let lastRegistry: string | null = null;
   let registryAttr = '';
   const registry = (id: string): string => {
@@ -62,7 +62,8 @@ export function leefJsonFormatter(): JsonFormatter {
     const ip = plain(e.sourceIp);
     // `src` must be an IP address in QRadar; the registry's `unknown` keeps its own key.
     const source = ip === null ? '' : ipVersion(ip) !== 0 ? `^src=${ip}` : attr('sourceAddress', ip);
-    return `${head(e.kind)}devTime=${e.occurredUnix * 1000}${kindAttrs(e.kind)}${source}${jsonAttr('eventId', e.idJson)}${
+    // A zero timestamp is the registry's "no time": without `devTime` QRadar uses the syslog header's.
+    return `${head(e.kind)}${e.occurredUnix === 0 ? '' : `devTime=${e.occurredUnix * 1000}^`}${kindAttrs(e.kind)}${source}${jsonAttr('eventId', e.idJson)}${
       registry(e.registryId)}${jsonAttr('tokenId', e.token)}${jsonAttr('fileId', e.file)}${jsonAttr('recipientId', e.recipient)}${
       jsonAttr('issuerId', e.issuer)}${jsonAttr('userAgent', e.userAgent)}${jsonAttr('qualifiedTimestamp', e.qualifiedTimestamp)}${
       jsonAttr('tlogIndex', e.tlogIndex)}${attr('extra', e.extraJson === null ? null : nestedExtra(e.extraJson))}`;
