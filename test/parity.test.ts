@@ -266,7 +266,7 @@ describe('each mapping rule of the reference', () => {
   });
 
   it('an unknown format names the choices', () => {
-    assert.throws(() => formatEvent(evt({}), 'cef'), /unknown SIEM format 'cef' \(choices: ecs, sentinel, splunk\)/);
+    assert.throws(() => formatEvent(evt({}), 'xml'), /unknown SIEM format 'xml' \(choices: cef, ecs, leef, ocsf, sentinel, splunk\)/);
   });
 });
 
