@@ -118,7 +118,9 @@ export class RelpTransport implements Transport {
     let next = 0;
     while ((next < entries.length || unanswered.size > 0) && this.broken === null) {
       const frames: Buffer[] = [];
-      for (; next < entries.length && unanswered.size + frames.length < this.window; next++) {
+      // Top the window up as soon as answers come: waiting for it to half-empty stalls on rsyslog's Nagle
+      // waiting for our delayed ACK (40 ms per round, measured: 20 times slower).
+      for (; next < entries.length && unanswered.size < this.window; next++) {
         if (skip.has(next)) continue;
         const t = this.nextTxnr();
         unanswered.set(t, next);

@@ -1,0 +1,176 @@
+// Syslog delivery benchmark: events/s into a real rsyslog over TCP and over RELP, next to the rate rsyslog takes
+// the very same frames from a bare sender (pre-built bytes written to one socket), in the same run.
+// Used by run.mjs; alone: node bench/syslog.mjs --db REGISTRY --registry-id ID --events N [--runs R] [--extra 'FLAGS']
+// The registry must hold exactly N events: the exporter runs without --limit, so large exports use formatting threads.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** rsyslog on loopback with a private config; it writes one short line per message, so its intake is what counts. */
+async function startRsyslog() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oversight-bench-rsyslog-'));
+  const ports = { tcp: await freePort(), relp: await freePort() };
+  const out = path.join(dir, 'out.log');
+  fs.mkdirSync(path.join(dir, 'work'));
+  fs.writeFileSync(path.join(dir, 'rsyslog.conf'), `
+global(workDirectory="${dir}/work" net.enableDNS="off")
+module(load="imtcp")
+module(load="imrelp")
+template(name="n" type="string" string="%msgid%\\n")
+ruleset(name="bench") { action(type="omfile" file="${out}" template="n") }
+input(type="imtcp" address="127.0.0.1" port="${ports.tcp}" ruleset="bench")
+input(type="imrelp" address="127.0.0.1" port="${ports.relp}" ruleset="bench")
+`);
+  const child = spawn('rsyslogd', ['-n', '-f', path.join(dir, 'rsyslog.conf'), '-i', path.join(dir, 'pid')], { stdio: 'ignore' });
+  const end = Date.now() + 20_000;
+  for (;;) {
+    const l = fs.readFileSync('/proc/net/tcp', 'utf8');
+    const up = (p) => new RegExp(`0100007F:${p.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A`).test(l);
+    if (up(ports.tcp) && up(ports.relp)) break;
+    if (child.exitCode !== null || Date.now() > end) throw new Error('rsyslogd did not start');
+    await sleep(20);
+  }
+  let offset = 0;
+  let lines = 0;
+  /** Lines written so far (read incrementally). */
+  const count = () => {
+    if (!fs.existsSync(out)) return 0;
+    const fd = fs.openSync(out, 'r');
+    const buf = Buffer.alloc(1 << 20);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, offset);
+      if (n === 0) break;
+      for (let i = buf.indexOf(10); i >= 0 && i < n; i = buf.indexOf(10, i + 1)) lines++;
+      offset += n;
+    }
+    fs.closeSync(fd);
+    return lines;
+  };
+  const stop = async () => {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  return { ports, count, stop };
+}
+
+/** The exact bytes our exporter sends over TCP, caught by a local socket: the bare sender replays them. */
+async function captureFrames(db, registryId, n, format) {
+  const chunks = [];
+  const server = net.createServer((s) => s.on('data', (d) => chunks.push(d)));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  // Not spawnSync: the socket above lives in this process and must keep reading while the exporter writes.
+  const code = await new Promise((resolve) => spawn(process.execPath, [CLI, 'siem', 'export', '--db', db, '--registry-id', registryId, '--format', format,
+    '--output', `syslog+tcp://127.0.0.1:${server.address().port}`, '--limit', String(n), '--quiet', '--syslog-max-message', '65536'], { stdio: 'inherit' })
+    .on('close', resolve));
+  await sleep(200);
+  server.close();
+  if (code !== 0) throw new Error('capturing frames failed');
+  return Buffer.concat(chunks);
+}
+
+function bareSend(port, frames) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.end(frames, resolve));
+    s.on('error', reject);
+  });
+}
+
+/** The same messages as RELP frames, all written at once without waiting for answers: imrelp's own ceiling. */
+function relpFrames(octetFrames) {
+  const offer = 'relp_version=0\nrelp_software=bench\ncommands=syslog';
+  const parts = [Buffer.from(`1 open ${offer.length} ${offer}\n`)];
+  let txnr = 1;
+  for (let off = 0; off < octetFrames.length;) {
+    const sp = octetFrames.indexOf(32, off);
+    const len = Number(octetFrames.subarray(off, sp).toString('latin1'));
+    parts.push(Buffer.from(`${++txnr} syslog ${len} `), octetFrames.subarray(sp + 1, sp + 1 + len), Buffer.from('\n'));
+    off = sp + 1 + len;
+  }
+  return { data: Buffer.concat(parts), last: txnr };
+}
+
+function bareRelp(port, { data, last }) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(data));
+    const want = Buffer.from(`\n${last} rsp `);
+    let tail = Buffer.alloc(0);
+    s.on('data', (d) => {
+      tail = Buffer.concat([tail.subarray(-want.length), d]);
+      if (tail.includes(want)) s.end(`${last + 1} close 0\n`, resolve);
+    });
+    s.on('error', reject);
+  });
+}
+
+async function timeUntil(rs, target, start, timeoutMs = 600_000) {
+  const end = Date.now() + timeoutMs;
+  while (rs.count() < target) {
+    if (Date.now() > end) throw new Error(`rsyslog took ${rs.count()} of ${target} messages`);
+    await sleep(5);
+  }
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** Median events/s per sender; every run must deliver every event. Returns null (with a reason) without rsyslog. */
+export async function syslogDelivery({ db, registryId, events, runs, format = 'ecs', extra = [], log = () => undefined }) {
+  if (spawnSync('rsyslogd', ['-v']).status !== 0) return { skipped: 'rsyslogd not installed (apt-get install rsyslog rsyslog-relp)' };
+  const frames = await captureFrames(db, registryId, events, format);
+  const relp = relpFrames(frames);
+  const rs = await startRsyslog();
+  const cases = [
+    { name: 'bare sender, pre-built frames (TCP)', run: () => bareSend(rs.ports.tcp, frames) },
+    { name: 'bare sender, pre-built frames (RELP, no window)', run: () => bareRelp(rs.ports.relp, relp) },
+    ...[['oversight syslog+tcp', `syslog+tcp://127.0.0.1:${rs.ports.tcp}`], ['oversight relp', `relp://127.0.0.1:${rs.ports.relp}`]].map(([name, url]) => ({
+      name,
+      run: () => new Promise((resolve, reject) => {
+        const c = spawn(process.execPath, [CLI, 'siem', 'export', '--db', db, '--registry-id', registryId, '--format', format, '--output', url,
+          '--quiet', '--syslog-max-message', '65536', ...extra], { stdio: ['ignore', 'ignore', 'inherit'] });
+        c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${name} exited ${code}`))));
+      }),
+    })),
+  ];
+  const seconds = new Map(cases.map((c) => [c.name, []]));
+  try {
+    for (let i = 0; i < runs; i++) {
+      for (const c of cases) {
+        const target = rs.count() + events;
+        const start = process.hrtime.bigint();
+        await c.run();
+        const s = await timeUntil(rs, target, start);
+        seconds.get(c.name).push(s);
+        log(`  ${c.name}: ${s.toFixed(2)} s`);
+      }
+    }
+  } finally {
+    await rs.stop();
+  }
+  return { rows: cases.map((c) => ({ name: c.name, eps: events / median(seconds.get(c.name)), seconds: median(seconds.get(c.name)) })), bytes: frames.length };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const arg = (name, fallback) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback);
+  const r = await syslogDelivery({
+    db: arg('--db'), registryId: arg('--registry-id', 'b3c1f0e2a9d84c5f'), events: Number(arg('--events', '100000')),
+    runs: Number(arg('--runs', '3')), format: arg('--format', 'ecs'), extra: (arg('--extra', '') || '').split(' ').filter(Boolean), log: (s) => process.stderr.write(s + '\n'),
+  });
+  console.log(JSON.stringify(r, null, 1));
+}
