@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Benchmark harness: export formats against `sqlite3 -json` on the same registry, alternating, medians.
-// Usage: npm run bench -- [--events N] [--runs R] [--save] [--skip-hec] [--rss-events N]
+// Usage: npm run bench -- [--events N] [--runs R] [--save] [--skip-hec] [--rss-events N] [--skip-syslog] [--syslog-events N]
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -168,6 +168,20 @@ say('');
 if (!SKIP_HEC) {
   const hec = await hecThroughput(db, EVENTS);
   say(`Delivery to a loopback Splunk HEC peer (1 MB batches): ${hec.seconds.toFixed(2)} s, ${fmtInt(hec.eps)} events/s.`);
+}
+if (!process.argv.includes('--skip-syslog')) {
+  const { syslogDelivery } = await import('./syslog.mjs');
+  const n = Math.min(EVENTS, Number(arg('--syslog-events', '100000')));
+  const r = await syslogDelivery({ db: registry(n), registryId: REGISTRY_ID, events: n, runs: RUNS, log: (s) => process.stderr.write(s + '\n') });
+  if (r.skipped) say(`Syslog delivery: skipped (${r.skipped}).`);
+  else {
+    say(`Syslog delivery of ${fmtInt(n)} ecs events (~${fmtInt(r.bytes / n)} B per message) into one rsyslog on loopback, median of ${RUNS}:`);
+    say('');
+    say('| sender | events/s |');
+    say('|---|---:|');
+    for (const row of r.rows) say(`| ${row.name} | ${fmtInt(row.eps)} |`);
+    say('');
+  }
 }
 const start = await startup();
 say(`Export of a 10-event registry (start-up cost): ${(start * 1000).toFixed(0)} ms median of 7.`);
