@@ -173,6 +173,7 @@ export const relpTransport: TransportDescription = {
   name: 'relp',
   summary: 'RFC 5424 syslog over RELP: every message acknowledged by the receiver (rsyslog imrelp)',
   schemes: ['relp'],
+  defaultFormat: 'cef',
   batch: { maxEvents: 1000, maxBytes: 1_000_000, hardMaxBytes: Infinity },
   flags: [
     ...SYSLOG_FLAGS,

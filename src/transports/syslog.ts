@@ -96,6 +96,8 @@ export const syslogTransport: TransportDescription = {
   name: 'syslog',
   summary: 'RFC 5424 syslog over TCP, TLS (RFC 5425) or UDP; CEF and LEEF as they are, other formats as JSON',
   schemes: ['syslog+tcp', 'syslog+tls', 'syslog+udp'],
+  // What syslog-fed SIEMs (ArcSight, Sentinel's AMA, QRadar, Wazuh) parse without configuration.
+  defaultFormat: 'cef',
   batch: { maxEvents: 1000, maxBytes: 1_000_000, hardMaxBytes: Infinity },
   flags: [...SYSLOG_FLAGS, FRAMING_FLAG],
   wrapSettings: (ctx) => syslogSettings(ctx.flags),
