@@ -1,0 +1,175 @@
+/** RFC 5424 header and structured data, octet-counted framing, and RELP's answers, against strict fake peers. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { encode, makeEntry, type Entry } from '../src/encoder.js';
+import { createJsonFormatter, eventJson } from '../src/formatters/index.js';
+import { blankEventJson, type EventJson } from '../src/formatters/fields.js';
+import { msgId, parseFacility, parseSdId, sdValue, structuredData, syslogWrap, timestamp } from '../src/syslog-message.js';
+import { RelpTransport } from '../src/transports/relp.js';
+import { SyslogStreamTransport } from '../src/transports/syslog.js';
+import { endpoint } from '../src/transports/syslog-socket.js';
+import type { Transport } from '../src/transport.js';
+import { waitFor, withPeer } from './helpers.js';
+import { OctetCountingPeer, RelpPeer } from './peers/syslog.js';
+
+const http = { timeoutMs: 3000 };
+const event = (over: Partial<EventJson> = {}): EventJson => ({
+  ...blankEventJson(), rowid: 1, eventId: '1', kind: 'dns', occurredUnix: 1763856000, occurredAt: '2025-11-23T00:00:00Z', registryId: 'reg', ...over,
+});
+
+describe('RFC 5424 message', () => {
+  const wrap = syslogWrap(() => 'CEF:0|x', { facility: 20, hostname: 'h1', sdId: 'oversight@32473' });
+
+  it('header: PRI from facility and kind, version 1, UTC time, HOSTNAME, APP-NAME, NIL PROCID, MSGID; then SD and MSG', () => {
+    assert.equal(wrap(event({ token: '"t1"' })), '<164>1 2025-11-23T00:00:00Z h1 oversight - beacon-dns [oversight@32473 eventId="1" kind="dns" tokenId="t1" registryId="reg"] CEF:0|x');
+    assert.match(wrap(event({ kind: 'license' })), /^<162>1 /);
+    assert.match(wrap(event({ kind: 'http_img' })), /^<163>1 /);
+    assert.match(wrap(event({ kind: 'ocsp' })), /^<164>1 /);
+    assert.match(wrap(event({ kind: 'smtp' })), /^<165>1 .* beacon-smtp /);
+  });
+
+  it('facilities by name or number; anything else is refused', () => {
+    assert.equal(parseFacility('local4'), 20);
+    assert.equal(parseFacility('DAEMON'), 3);
+    assert.equal(parseFacility('23'), 23);
+    assert.throws(() => parseFacility('24'), /--syslog-facility/);
+    assert.throws(() => parseFacility('local8'), /--syslog-facility/);
+  });
+
+  it('SD-ID is name@PEN, at most 32 printable characters without = ] " or space', () => {
+    assert.equal(parseSdId('beacon@51136.1'), 'beacon@51136.1');
+    for (const bad of ['oversight', 'a b@1', 'a=b@1', 'a]@1', 'a"@1', '@1', 'a@', 'a@x', 'x'.repeat(30) + '@123']) {
+      assert.throws(() => parseSdId(bad), /--syslog-sd-id/, bad);
+    }
+  });
+
+  it('PARAM-VALUE escapes ", \\ and ]; control characters cannot break a line', () => {
+    assert.equal(sdValue('a"b\\c]d'), 'a\\"b\\\\c\\]d');
+    assert.equal(sdValue('x\r\ny\u0000z\u0085'), 'x\ufffd\ufffdy\ufffdz\ufffd');
+    const sd = structuredData(event({ token: JSON.stringify('t"]\\\n'), file: '42', registryId: '' }), 'o@1');
+    assert.equal(sd, '[o@1 eventId="1" kind="dns" tokenId="t\\"\\]\\\\\ufffd" fileId="42"]');
+    assert.ok(!/[\r\n]/.test(sd));
+  });
+
+  it('absent values leave their parameter out', () => {
+    assert.equal(structuredData(event({ eventId: '', kind: '', registryId: '' }), 'o@1'), '[o@1]');
+  });
+
+  it('MSGID is printable ASCII, at most 32 characters', () => {
+    assert.equal(msgId('http_img'), 'beacon-http_img');
+    assert.equal(msgId('a b\u00e9'), 'beacon-a_b_');
+    assert.equal(msgId('x'.repeat(40)).length, 32);
+  });
+
+  it('TIMESTAMP: four-digit years, no fraction; NILVALUE when the event has no time RFC 3339 can spell', () => {
+    assert.equal(timestamp({ occurredUnix: -62135596800, occurredAt: '1-01-01T00:00:00Z' }), '0001-01-01T00:00:00Z');
+    assert.equal(timestamp({ occurredUnix: 0, occurredAt: '' }), '-');
+    assert.equal(timestamp({ occurredUnix: 253402300799, occurredAt: '9999-12-31T23:59:59Z' }), '9999-12-31T23:59:59Z');
+  });
+
+  it('a JSON format goes in as MSG unchanged', () => {
+    const ecs = createJsonFormatter('ecs');
+    const e = eventJson({ event_id: '7', event_kind: 'dns', occurred_unix: 1, occurred_at: '1970-01-01T00:00:01Z', registry_id: 'r', token_id: 't', file_id: null,
+      recipient_id: null, issuer_id: null, source_ip: null, user_agent: null, qualified_timestamp: null, tlog_index: null, extra_json: null, rowid: 7 });
+    const msg = syslogWrap(ecs, { facility: 1, hostname: 'h', sdId: 'o@1' })(e);
+    assert.ok(msg.endsWith('] ' + ecs(e)));
+  });
+});
+
+const entries = (t: Transport, records: string[]): Entry[] =>
+  records.map((record, i) => makeEntry(t.encoder, { rowid: i + 1, event_id: String(i + 1), registry_id: 'r', record }));
+const send = (t: Transport, es: Entry[]) => t.send(es, encode(t.encoder, es));
+
+describe('octet counting against a strict peer', () => {
+  it('MSG-LEN counts bytes, nothing follows a frame; a record over the limit is refused, the rest go', () =>
+    withPeer(new OctetCountingPeer().start(), async (peer) => {
+      const t = new SyslogStreamTransport(endpoint(`syslog+tcp://127.0.0.1:${peer.port}`, 514, false, http), 600, false);
+      const records = ['<1>1 - - - - - - Zürich 日本 😀', '<1>1 - - - - - - ' + 'x'.repeat(700), '<1>1 - - - - - - ascii'];
+      const v = await send(t, entries(t, records));
+      assert.equal(v.kind, 'partial');
+      assert.deepEqual(v.kind === 'partial' && v.rejected.map((r) => [r.index, r.status]), [[1, 413]]);
+      await t.close();
+      assert.deepEqual(peer.messages, [records[0], records[2]]);
+      assert.deepEqual(peer.errors, []);
+    }));
+
+  it('a receiver that went away is reconnected on the next attempt', () =>
+    withPeer(new OctetCountingPeer().start(), async (peer) => {
+      const t = new SyslogStreamTransport(endpoint(`syslog+tcp://127.0.0.1:${peer.port}`, 514, false, http), 8192, false);
+      assert.equal((await send(t, entries(t, ['<1>1 - - - - - - a']))).kind, 'delivered');
+      await waitFor(() => peer.messages.length === 1);
+      for (const s of (peer as unknown as { sockets: Set<import('node:net').Socket> }).sockets) s.destroy();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await send(t, entries(t, ['<1>1 - - - - - - b']))).kind, 'delivered');
+      await t.close();
+      assert.equal(peer.connections, 2);
+      assert.deepEqual(peer.messages, ['<1>1 - - - - - - a', '<1>1 - - - - - - b']);
+    }));
+
+  it('an unreachable receiver is a retry, not a failure', async () => {
+    const peer = await new OctetCountingPeer().start();
+    await peer.close();
+    const t = new SyslogStreamTransport(endpoint(`syslog+tcp://127.0.0.1:${peer.port}`, 514, false, http), 8192, false);
+    const v = await send(t, entries(t, ['<1>1 - - - - - - a']));
+    assert.equal(v.kind, 'retry');
+    assert.match(v.kind === 'retry' ? v.reason : '', /cannot reach 127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+  });
+});
+
+describe('RELP against a scripted peer', () => {
+  const relp = (peer: RelpPeer, window = 4) => new RelpTransport(endpoint(`relp://127.0.0.1:${peer.port}`, null, false, http), 8192, window);
+  const recs = (n: number) => Array.from({ length: n }, (_, i) => `<1>1 - - - - - - m${i}`);
+
+  it('every message answered: delivered, never more than the window unanswered, closed politely', () =>
+    withPeer(new RelpPeer().start(), async (peer) => {
+      const t = relp(peer);
+      assert.equal((await send(t, entries(t, recs(50)))).kind, 'delivered');
+      await t.close();
+      assert.deepEqual(peer.messages, recs(50));
+      assert.ok(peer.maxUnanswered <= 4, `${peer.maxUnanswered}`);
+      assert.equal(peer.closes, 1);
+    }));
+
+  it('the connection drops: the answered ones are in, exactly the unanswered ones are sent again', () =>
+    withPeer(new RelpPeer({ dropAt: 6 }).start(), async (peer) => {
+      const t = relp(peer);
+      const es = entries(t, recs(10));
+      const v = await send(t, es);
+      assert.equal(v.kind, 'partial');
+      const retry = v.kind === 'partial' ? v.retry : [];
+      assert.deepEqual(retry, [6, 7, 8, 9]);
+      assert.equal((await send(t, retry.map((i) => es[i]!))).kind, 'delivered');
+      await t.close();
+      assert.deepEqual(peer.messages, recs(10));
+      assert.equal(peer.connections, 2);
+    }));
+
+  it('serverclose: what was not answered goes again on a new session', () =>
+    withPeer(new RelpPeer({ serverCloseAfter: 3 }).start(), async (peer) => {
+      const t = relp(peer, 2);
+      const es = entries(t, recs(5));
+      const v = await send(t, es);
+      assert.deepEqual(v.kind === 'partial' && v.retry, [3, 4]);
+      assert.match(v.kind === 'partial' ? v.reason : '', /closed the RELP session/);
+      assert.equal((await send(t, [es[3]!, es[4]!])).kind, 'delivered');
+      await t.close();
+      assert.deepEqual(peer.messages, recs(5));
+    }));
+
+  it('a message the receiver refuses (rsp 500) is sent again; the others are in', () =>
+    withPeer(new RelpPeer({ answer: (n) => (n === 1 ? '500 queue full' : '200 OK') }).start(), async (peer) => {
+      const t = relp(peer);
+      const v = await send(t, entries(t, recs(3)));
+      assert.deepEqual(v.kind === 'partial' && v.retry, [1]);
+      await t.close();
+    }));
+
+  it('a receiver that refuses the session is named in the reason', () =>
+    withPeer(new RelpPeer({ open: '500 not now' }).start(), async (peer) => {
+      const t = relp(peer);
+      const v = await send(t, entries(t, recs(1)));
+      assert.equal(v.kind, 'retry');
+      assert.match(v.kind === 'retry' ? v.reason : '', /refused the RELP session: 500 not now/);
+      assert.deepEqual(peer.messages, []);
+    }));
+});
