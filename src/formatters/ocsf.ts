@@ -11,11 +11,15 @@ import type { FormatDescription } from './format.js';
 
 export const OCSF_VERSION = '1.8.0';
 
-/** A DNS callback reaches us through the reader's resolver: medium severity and confidence, like CEF's 6. */
+/**
+ * A DNS callback reaches us through the reader's resolver: medium severity and confidence, like CEF's 6.
+ * Caption siblings (`severity`, `class_name`, …) are left out throughout: OCSF makes them optional, consumers
+ * derive them from the ids, and they would make every record a tenth larger.
+ */
 function severityIds(kind: string): string {
   return kind === 'dns'
-    ? '"severity_id":3,"severity":"Medium","confidence_id":2,"confidence":"Medium"'
-    : '"severity_id":4,"severity":"High","confidence_id":3,"confidence":"High"';
+    ? '"severity_id":3,"confidence_id":2'
+    : '"severity_id":4,"confidence_id":3';
 }
 
 /** A JSON value as an OCSF string_t: registries may hold numbers where text is expected. */
@@ -24,9 +28,7 @@ function str(json: string): string {
 }
 
 const HEAD =
-  '{"activity_id":1,"activity_name":"Create","category_uid":2,"category_name":"Findings","class_uid":2004,' +
-  '"class_name":"Detection Finding","type_uid":200401,"type_name":"Detection Finding: Create","status_id":1,"status":"New",' +
-  '"is_alert":true,';
+  '{"activity_id":1,"category_uid":2,"class_uid":2004,"type_uid":200401,"status_id":1,"is_alert":true,';
 const METADATA_HEAD =
   `"metadata":{"version":"${OCSF_VERSION}","product":{"name":${quote(PRODUCT)},"vendor_name":${quote(VENDOR)},"version":${quote(PRODUCT_VERSION)}},` +
   '"log_provider":"oversight-siem","log_name":"events"';
@@ -39,7 +41,7 @@ export function ocsfJsonFormatter(): JsonFormatter {
   const kindInfo = kindCache(
     (kind) =>
       `"title":${quote(`Leaked document beacon (${kind || 'unknown'})`)},"types":["Document Beacon",${quote(kind || 'unknown')}],` +
-      `"analytic":{"type_id":1,"type":"Rule","uid":${quote(`oversight.beacon.${kind || 'unknown'}`)},"name":${quote(`Oversight ${actionForKind(kind)}`)}}`,
+      `"analytic":{"type_id":1,"uid":${quote(`oversight.beacon.${kind || 'unknown'}`)},"name":${quote(`Oversight ${actionForKind(kind)}`)}}`,
   );
   let lastRegistry: string | null = null;
   let reporter = '';
@@ -47,7 +49,7 @@ export function ocsfJsonFormatter(): JsonFormatter {
   const registry = (id: string): void => {
     if (id === lastRegistry) return;
     lastRegistry = id;
-    reporter = id === '' ? '' : `,"reporter":{"uid":${quote(id)},"name":${quote(PRODUCT)}}`;
+    reporter = id === '' ? '' : `,"reporter":{"uid":${quote(id)}}`;
     // `oversight:<registry>:` as the start of a JSON string, the event id to follow.
     findingPrefix = quote(`oversight:${id}:`).slice(0, -1);
   };
@@ -62,18 +64,18 @@ export function ocsfJsonFormatter(): JsonFormatter {
     let evidence = ipOk ? `,"src_endpoint":{"ip":${e.sourceIp}}` : '';
     if (ua !== null) evidence += `,"http_request":{"user_agent":${ua}}`;
     if (q !== null) evidence += `,"query":{"hostname":${q.qname}${q.qtype === null ? '' : `,"type":${q.qtype}`}}`;
-    if (e.recipient !== null) evidence += `,"user":{"uid":${str(e.recipient)},"type_id":1,"type":"User"}`;
+    if (e.recipient !== null) evidence += `,"user":{"uid":${str(e.recipient)},"type_id":1}`;
     // An evidence object needs one of its main attributes (src_endpoint, query, user, …); a callback with none
     // of them still names what it was.
     if (!ipOk && q === null && e.recipient === null) evidence += `,"data":{"beacon_kind":${quote(e.kind)}}`;
 
-    let observables = ipOk ? `,{"name":"evidences.src_endpoint.ip","type_id":2,"type":"IP Address","value":${e.sourceIp}}` : '';
-    if (ua !== null) observables += `,{"name":"evidences.http_request.user_agent","type_id":16,"type":"HTTP User-Agent","value":${ua}}`;
-    if (q !== null) observables += `,{"name":"evidences.query.hostname","type_id":1,"type":"Hostname","value":${q.qname}}`;
+    let observables = ipOk ? `,{"name":"evidences.src_endpoint.ip","type_id":2,"value":${e.sourceIp}}` : '';
+    if (ua !== null) observables += `,{"name":"evidences.http_request.user_agent","type_id":16,"value":${ua}}`;
+    if (q !== null) observables += `,{"name":"evidences.query.hostname","type_id":1,"value":${q.qname}}`;
 
     // The file is the affected resource, its issuer the owner; an issuer without a file stays unmapped.
     const resource =
-      e.file === null ? '' : `,"resources":[{"uid":${str(e.file)},"type":"Document","role_id":1,"role":"Target"${
+      e.file === null ? '' : `,"resources":[{"uid":${str(e.file)},"type":"Document","role_id":1${
         e.issuer === null ? '' : `,"owner":{"uid":${str(e.issuer)}}`}}]`;
 
     let unmapped = kindUnmapped(e.kind);
@@ -87,7 +89,7 @@ export function ocsfJsonFormatter(): JsonFormatter {
     return `${HEAD}${kindHead(e.kind)}"time":${ms},"timezone_offset":0,${METADATA_HEAD}${
       e.idJson === null ? '' : `,"original_event_uid":${e.idJson}`}${e.occurredAt === '' ? '' : `,"original_time":"${e.occurredAt}"`}${
       e.token === null ? '' : `,"correlation_uid":${str(e.token)}`}${reporter}},"finding_info":{"uid":${findingPrefix}${
-      e.idJson === null ? '"' : e.idJson.slice(1)},${kindInfo(e.kind)},"created_time":${ms},"first_seen_time":${ms}},"evidences":[{${
+      e.idJson === null ? '"' : e.idJson.slice(1)},${kindInfo(e.kind)}},"evidences":[{${
       evidence.slice(1)}}]${resource}${observables === '' ? '' : `,"observables":[${observables.slice(1)}]`},"unmapped":{"oversight":{${unmapped}}}}`;
   };
 }
