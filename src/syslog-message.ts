@@ -22,14 +22,14 @@ export const FACILITIES: readonly string[] = [
 ];
 
 /**
- * Severity by beacon kind, from how surely the callback means that a person opened a leaked copy: a license
- * check comes from the Oversight viewer itself; an image load needs the document rendered (mail scanners and
- * proxies may prefetch); DNS and OCSP lookups are often made by resolvers, scanners and validators on the way.
+ * Severity by beacon kind, in the same order as the CEF/LEEF/OCSF severities (docs/SIEM.md): an image load or a
+ * license check means the document was opened in a viewer; an OCSP check can also come from previews and
+ * scanners; a DNS lookup arrives through resolvers and prefetchers.
  */
 export const SEVERITY_BY_KIND: ReadonlyMap<string, number> = new Map([
   ['license', 2], // critical
-  ['http_img', 3], // error
-  ['ocsp', 4], // warning
+  ['http_img', 2], // critical
+  ['ocsp', 3], // error
   ['dns', 4], // warning
 ]);
 /** A kind this version does not know: notice. */

@@ -23,8 +23,8 @@ describe('RFC 5424 message', () => {
   it('header: PRI from facility and kind, version 1, UTC time, HOSTNAME, APP-NAME, NIL PROCID, MSGID; then SD and MSG', () => {
     assert.equal(wrap(event({ token: '"t1"' })), '<164>1 2025-11-23T00:00:00Z h1 oversight - beacon-dns [oversight@32473 eventId="1" kind="dns" tokenId="t1" registryId="reg"] CEF:0|x');
     assert.match(wrap(event({ kind: 'license' })), /^<162>1 /);
-    assert.match(wrap(event({ kind: 'http_img' })), /^<163>1 /);
-    assert.match(wrap(event({ kind: 'ocsp' })), /^<164>1 /);
+    assert.match(wrap(event({ kind: 'http_img' })), /^<162>1 /);
+    assert.match(wrap(event({ kind: 'ocsp' })), /^<163>1 /);
     assert.match(wrap(event({ kind: 'smtp' })), /^<165>1 .* beacon-smtp /);
   });
 

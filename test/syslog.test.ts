@@ -27,7 +27,7 @@ function expected(db: string, format = 'ecs'): Map<string, { sd: Record<string, 
   const record = createFormatter(format);
   const msgs = new Map([...iterRegistryEvents(db, { registryId: REGISTRY_ID })].map((e) => [e.event_id, record(e)]));
   const text = (v: unknown): string | null => (v === null || v === '' ? null : sdText(String(v)));
-  const sev: Record<string, number> = { license: 2, http_img: 3, ocsp: 4, dns: 4 };
+  const sev: Record<string, number> = { license: 2, http_img: 2, ocsp: 3, dns: 4 };
   return new Map(rows.map((r) => {
     const sd: Record<string, string> = { eventId: String(r.id), registryId: REGISTRY_ID };
     for (const [k, v] of [['kind', r.kind], ['tokenId', r.token_id], ['fileId', r.file_id]] as const) {
@@ -93,7 +93,7 @@ describe('syslog into a real rsyslog', { skip: missing ?? false }, () => {
       const { r, recs, dead } = await exportTo(`${scheme}://${input === 'tls' ? 'localhost' : '127.0.0.1'}:${port}`, input);
       assert.deepEqual(checkRecords(recs, want, 20), fitting);
       assert.deepEqual(dead.map((d) => [d.event_id, d.status]), [['6', 413]]);
-      assert.match(dead[0]!.record, /^<163>1 2025-11-23T00:00:05Z exporter-1\.example oversight - beacon-http_img \[oversight@32473 eventId="6"/);
+      assert.match(dead[0]!.record, /^<162>1 2025-11-23T00:00:05Z exporter-1\.example oversight - beacon-http_img \[oversight@32473 eventId="6"/);
       assert.match(r.stderr, /exported 15 event\(s\) as ecs via (syslog|relp) \(1 dead-lettered/);
     });
   }
