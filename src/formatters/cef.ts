@@ -10,7 +10,7 @@
  * recoverable.
  */
 import { actionForKind, nestedExtra } from '../event.js';
-import { ipVersion, plain, PRODUCT, PRODUCT_VERSION, severityOf, VENDOR } from './beacon.js';
+import { epochMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, severityOf, VENDOR } from './beacon.js';
 import { kindCache, type EventJson, type JsonFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
@@ -77,12 +77,12 @@ export function cefJsonFormatter(): JsonFormatter {
     // (the registry's `unknown`) is not an address at all and stays a labelled string.
     const source =
       ip === null ? '' : version === 4 ? ` src=${ip}` : version === 6 ? ` c6a1Label=SourceIPv6 c6a1=${ip}` : ` cs6Label=SourceAddress cs6=${cefValue(ip)}`;
-    const tlog = plain(e.tlogIndex);
+    const tlog = e.tlogIndex;
     const tlogPair =
-      tlog === null ? '' : /^-?\d{1,18}$/.test(tlog) ? ` cn1Label=TlogIndex cn1=${tlog}` : ` flexString2Label=TlogIndex flexString2=${cefValue(tlog)}`;
+      tlog === null ? '' : /^-?\d{1,15}$/.test(tlog) ? ` cn1Label=TlogIndex cn1=${tlog}` : custom('flexString2', 'TlogIndex', tlog);
     // The event id goes last: parsers trim the final value, and an id has no spaces to lose.
     // A zero timestamp is the registry's "no time": without `rt` the receiver's own time applies.
-    return `${head(e.kind)}${e.occurredUnix === 0 ? '' : `rt=${e.occurredUnix * 1000} `}${kindPairs(e.kind)}${registry(e.registryId)}${source}${
+    return `${head(e.kind)}${e.occurredUnix === 0 ? '' : `rt=${epochMs(e.occurredUnix)} `}${kindPairs(e.kind)}${registry(e.registryId)}${source}${
       pair('requestClientApplication', e.userAgent)}${custom('cs1', 'TokenId', e.token)}${custom('cs2', 'FileId', e.file)}${
       custom('cs3', 'RecipientId', e.recipient)}${custom('cs4', 'IssuerId', e.issuer)}${
       e.extraJson === null ? '' : ` cs5Label=Extra cs5=${cefValue(nestedExtra(e.extraJson))}`}${tlogPair}${

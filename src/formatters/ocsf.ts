@@ -5,7 +5,7 @@
  * docs/SIEM.md ("OCSF"); test/fixtures/ocsf-1.8.0 holds the schema's attribute lists the tests check against.
  */
 import { actionForKind, nestedExtra, SCHEMA_VERSION } from '../event.js';
-import { ipVersion, plain, PRODUCT, PRODUCT_VERSION, VENDOR } from './beacon.js';
+import { epochMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, VENDOR } from './beacon.js';
 import { kindCache, quote, type EventJson, type JsonFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
@@ -55,7 +55,7 @@ export function ocsfJsonFormatter(): JsonFormatter {
   };
   return (e: EventJson): string => {
     registry(e.registryId);
-    const ms = String(e.occurredUnix * 1000);
+    const ms = epochMs(e.occurredUnix);
     const ipOk = e.sourceIp !== null && ipVersion(plain(e.sourceIp)) !== 0;
     const q = e.kind === 'dns' && e.extraJson !== null ? dnsQuestion(e.extraJson) : null;
     const ua = e.userAgent === null ? null : str(e.userAgent);
