@@ -1,0 +1,57 @@
+/** The small value rules the line formats rest on, checked against Node's own parsers and over random strings. */
+import assert from 'node:assert/strict';
+import { isIP } from 'node:net';
+import { describe, it } from 'node:test';
+import { epochMs, ipVersion } from '../src/formatters/beacon.js';
+import { cefHeader, cefValue } from '../src/formatters/cef.js';
+import { leefValue } from '../src/formatters/leef.js';
+import { parseCef, parseLeef } from './formats-support.js';
+
+/** A deterministic generator, so a failure can be reproduced. */
+function random(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+const ALPHABET = ['a', 'Z', '0', '9', ' ', '.', ':', '=', '\\', '|', '^', '"', ']', '\r', '\n', '\t', '\0', '\x7f', '\x85', '\u2028', 'é', '😀', 'n', 'r'];
+
+function randomString(next: () => number, max = 24): string {
+  let s = '';
+  const n = Math.floor(next() * max);
+  for (let i = 0; i < n; i++) s += ALPHABET[Math.floor(next() * ALPHABET.length)];
+  return s;
+}
+
+describe('value rules of the line formats', () => {
+  it('tells IP addresses apart exactly as Node does', () => {
+    const next = random(1);
+    const table = ['1.2.3.4', '0.0.0.0', '255.255.255.255', '256.1.1.1', '01.2.3.4', '1.2.3', '1.2.3.4.5', '1..2.3', '', 'unknown',
+      ' 1.2.3.4', '1.2.3.4 ', '::1', '::ffff:192.0.2.44', '2001:db8::53', 'fe80::1%eth0', '1.2.3.a', '0.10.100.200', '10.0.0.010'];
+    for (let i = 0; i < 5000; i++) {
+      const parts = Array.from({ length: 3 + Math.floor(next() * 3) }, () => String(Math.floor(next() * 300)).padStart(next() < 0.1 ? 3 : 0, '0'));
+      table.push(parts.join(next() < 0.95 ? '.' : ':'));
+    }
+    for (const s of table) assert.equal(ipVersion(s), isIP(s), JSON.stringify(s));
+  });
+
+  it('spells epoch milliseconds of whole seconds', () => {
+    for (const s of [1763856000, -86400, 1, 253402300799, -40000000000]) assert.equal(epochMs(s), String(s * 1000));
+  });
+
+  it('never lets a value end a CEF or LEEF field or record, and CEF gives every printable value back', () => {
+    const next = random(2);
+    for (let i = 0; i < 3000; i++) {
+      const a = randomString(next);
+      const b = randomString(next);
+      const cef = parseCef(`CEF:0|V|P|1|${cefHeader(a, 100)}|n|5|k1=${cefValue(a)} k2=${cefValue(b)} externalId=1`);
+      assert.equal(cef.header[4], a.replace(/[\u0000-\u001f\u007f]/g, '\uFFFD'));
+      assert.deepEqual([...cef.ext.keys()], ['k1', 'k2', 'externalId']);
+      assert.equal(cef.ext.get('k1'), a.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g, '\uFFFD'));
+      assert.equal(cef.ext.get('k2'), b.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g, '\uFFFD'));
+      const leef = parseLeef(`LEEF:2.0|V|P|1|e|^|k1=${leefValue(a)}^k2=${leefValue(b)}`);
+      assert.deepEqual([...leef.attrs.keys()], ['k1', 'k2']);
+      assert.equal(leef.attrs.get('k1'), a.replace(/[|^\u0000-\u001f\u007f]/g, '\uFFFD'));
+      for (const line of [cefValue(a), leefValue(a)]) assert.doesNotMatch(line, /[\r\n\0]/);
+    }
+  });
+});
