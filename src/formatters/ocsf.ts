@@ -30,12 +30,13 @@ function str(json: string): string {
 const HEAD =
   '{"activity_id":1,"category_uid":2,"class_uid":2004,"type_uid":200401,"status_id":1,"is_alert":true,';
 const METADATA_HEAD =
-  `"metadata":{"version":"${OCSF_VERSION}","product":{"name":${quote(PRODUCT)},"vendor_name":${quote(VENDOR)},"version":${quote(PRODUCT_VERSION)}},` +
+  `,"timezone_offset":0,"metadata":{"version":"${OCSF_VERSION}","product":{"name":${quote(PRODUCT)},"vendor_name":${quote(VENDOR)},"version":${quote(PRODUCT_VERSION)}},` +
   '"log_provider":"oversight-siem","log_name":"events"';
 
 export function ocsfJsonFormatter(): JsonFormatter {
+  // Everything up to the time, fixed per kind.
   const kindHead = kindCache(
-    (kind) => `${severityIds(kind)},"message":${quote(`Leaked document beacon: ${kind || 'unknown'} callback`)},`,
+    (kind) => `${HEAD}${severityIds(kind)},"message":${quote(`Leaked document beacon: ${kind || 'unknown'} callback`)},"time":`,
   );
   const kindUnmapped = kindCache((kind) => `"schema":"${SCHEMA_VERSION}","beacon_kind":${quote(kind)}`);
   const kindInfo = kindCache(
@@ -86,7 +87,7 @@ export function ocsfJsonFormatter(): JsonFormatter {
     const rest = q === null ? (e.extraJson === null ? null : nestedExtra(e.extraJson)) : q.rest;
     if (rest !== null) unmapped += `,"extra":${rest}`;
 
-    return `${HEAD}${kindHead(e.kind)}"time":${ms},"timezone_offset":0,${METADATA_HEAD}${
+    return `${kindHead(e.kind)}${ms}${METADATA_HEAD}${
       e.idJson === null ? '' : `,"original_event_uid":${e.idJson}`}${e.occurredAt === '' ? '' : `,"original_time":"${e.occurredAt}"`}${
       e.token === null ? '' : `,"correlation_uid":${str(e.token)}`}${reporter}},"finding_info":{"uid":${findingPrefix}${
       e.idJson === null ? '"' : e.idJson.slice(1)},${kindInfo(e.kind)}},"evidences":[{${
