@@ -119,7 +119,7 @@ export class RelpTransport implements Transport {
     while ((next < entries.length || unanswered.size > 0) && this.broken === null) {
       const frames: Buffer[] = [];
       // Top the window up as soon as answers come: waiting for it to half-empty stalls on rsyslog's Nagle
-      // waiting for our delayed ACK (40 ms per round, measured: 20 times slower).
+      // waiting for our delayed ACK (40 ms per round; measured four times slower into rsyslog).
       for (; next < entries.length && unanswered.size < this.window; next++) {
         if (skip.has(next)) continue;
         const t = this.nextTxnr();
