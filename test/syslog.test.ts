@@ -9,7 +9,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFormatter, iterRegistryEvents } from '../src/index.js';
 import { sdText } from '../src/syslog-message.js';
-import { FIXTURES, outcome, runCli, sqlRegistry, tempDir } from './helpers.js';
+import { FIXTURES, outcome, runCli, sqlRegistry, tempDir, waitFor, withPeer } from './helpers.js';
+import { OctetCountingPeer } from './peers/syslog.js';
 import { Rsyslog, rsyslogMissing, TLS_CERT, type RsyslogRecord } from './peers/rsyslog.js';
 
 const missing = rsyslogMissing();
@@ -158,6 +159,26 @@ describe('syslog into a real rsyslog', { skip: missing ?? false }, () => {
     assert.match(outcome(r.stderr).join('\n'), /cannot reach localhost:\d+: .*(certificate|self-signed|self signed).*--ca-file/i);
     assert.equal(rsyslog.count(), before);
   });
+});
+
+describe('syslog dead letters', () => {
+  it('an oversized message is kept whole in the dead-letter file, and replay sends it as it was', () =>
+    withPeer(new OctetCountingPeer().start(), async (peer) => {
+      const db = sqlRegistry(fs.readFileSync(path.join(FIXTURES, 'hostile-registry.sql'), 'utf8'));
+      const dead = path.join(tempDir(), 'dead.jsonl');
+      const url = `syslog+tcp://127.0.0.1:${peer.port}`;
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'r', '--output', url, '--syslog-max-message', '1000', '--dead-letter', dead]);
+      assert.equal(r.code, 0, r.stderr);
+      const letters = fs.readFileSync(dead, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { record: string; format: string });
+      assert.ok(letters.length >= 1 && letters.every((l) => l.format === 'cef' && Buffer.byteLength(l.record) > 1000));
+      const sent = peer.messages.length;
+      assert.equal(sent + letters.length, 16);
+      const again = await runCli(['siem', 'replay', '--dead-letter', dead, '--output', url, '--syslog-max-message', '65536']);
+      assert.equal(again.code, 0, again.stderr);
+      await waitFor(() => peer.messages.length === sent + letters.length);
+      assert.deepEqual(peer.messages.slice(sent), letters.map((l) => l.record));
+      assert.deepEqual(peer.errors, []);
+    }));
 });
 
 describe('syslog options', () => {
