@@ -164,6 +164,14 @@ describe('RELP against a scripted peer', () => {
       await t.close();
     }));
 
+  it('a port that does not speak RELP is named as the likely mistake', () =>
+    withPeer(new OctetCountingPeer().start(), async (peer) => {
+      const t = new RelpTransport(endpoint(`relp://127.0.0.1:${peer.port}`, null, false, { timeoutMs: 500 }), 8192, 4);
+      const v = await send(t, entries(t, recs(1)));
+      assert.equal(v.kind, 'retry');
+      assert.match(v.kind === 'retry' ? v.reason : '', /while opening a RELP session \(is 127\.0\.0\.1:\d+ a RELP port\?\)/);
+    }));
+
   it('a receiver that refuses the session is named in the reason', () =>
     withPeer(new RelpPeer({ open: '500 not now' }).start(), async (peer) => {
       const t = relp(peer);

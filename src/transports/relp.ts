@@ -94,7 +94,9 @@ export class RelpTransport implements Transport {
     await this.conn.write(relpFrame(t, 'open', openOffer(SOFTWARE)));
     while (!this.answers.has(t) && this.broken === null) await this.waitEvent(timeoutMs);
     const rsp = this.answers.get(t);
-    if (!rsp) throw new NetworkError(this.broken ?? `no RELP session with ${this.conn.where}`, 'ECONNRESET', false);
+    if (!rsp) {
+      throw new NetworkError(`${this.broken ?? 'no answer'} while opening a RELP session (is ${this.conn.where} a RELP port?)`, 'ECONNRESET', false);
+    }
     if (rspStatus(rsp.data) !== 200 || !/commands=([^\n]*\b)?syslog\b/.test(rsp.data.toString())) {
       this.fail('refused');
       throw new NetworkError(`${this.conn.where} refused the RELP session: ${rsp.data.toString().split('\n')[0]}`, 'EPROTO', false);
