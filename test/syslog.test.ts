@@ -11,6 +11,7 @@ import { createFormatter, iterRegistryEvents } from '../src/index.js';
 import { sdText } from '../src/syslog-message.js';
 import { FIXTURES, outcome, runCli, sqlRegistry, tempDir, waitFor, withPeer } from './helpers.js';
 import { OctetCountingPeer } from './peers/syslog.js';
+import { SyslogNg, syslogNgMissing } from './peers/syslog-ng.js';
 import { Rsyslog, rsyslogMissing, TLS_CERT, type RsyslogRecord } from './peers/rsyslog.js';
 
 const missing = rsyslogMissing();
@@ -40,7 +41,7 @@ function expected(db: string, format = 'ecs'): Map<string, { sd: Record<string, 
 }
 
 /** Every record rsyslog wrote for `input`, checked field by field against the registry; returns the ids seen. */
-function checkRecords(recs: RsyslogRecord[], want: ReturnType<typeof expected>, facility: number, sdId = SD_ID): string[] {
+function checkRecords(recs: RsyslogRecord[], want: ReturnType<typeof expected>, facility: number, sdId = SD_ID, receiver = 'rsyslog'): string[] {
   const ids: string[] = [];
   for (const r of recs) {
     const sd = r.sd?.[sdId];
@@ -49,12 +50,12 @@ function checkRecords(recs: RsyslogRecord[], want: ReturnType<typeof expected>, 
     assert.ok(w, `unknown event id ${sd.eventId}`);
     ids.push(sd.eventId!);
     assert.deepEqual(sd, w.sd);
-    assert.equal(r.version, '1');
+    if (receiver === 'rsyslog') assert.equal(r.version, '1');
     assert.equal(r.facility, facility);
     assert.equal(r.severity, w.severity);
     assert.equal(r.hostname, HOST);
     assert.equal(r.app_name, 'oversight');
-    assert.equal(r.procid, '-');
+    assert.equal(r.procid, receiver === 'rsyslog' ? '-' : ''); // syslog-ng spells NILVALUE as empty
     assert.equal(r.msgid, w.msgid);
     assert.equal(Date.parse(r.timestamp), w.time);
     assert.equal(r.msg, w.msg, `MSG of event ${sd.eventId}`);
@@ -159,6 +160,32 @@ describe('syslog into a real rsyslog', { skip: missing ?? false }, () => {
     assert.match(outcome(r.stderr).join('\n'), /cannot reach localhost:\d+: .*(certificate|self-signed|self signed).*--ca-file/i);
     assert.equal(rsyslog.count(), before);
   });
+});
+
+const ngMissing = syslogNgMissing();
+
+describe('syslog into a real syslog-ng (octet counting, strict)', { skip: ngMissing ?? false }, () => {
+  const ng = new SyslogNg();
+  const db = sqlRegistry(fs.readFileSync(path.join(FIXTURES, 'hostile-registry.sql'), 'utf8'));
+  const want = ngMissing ? new Map() : expected(db);
+  before(async () => {
+    await ng.start();
+  });
+  after(() => ng.stop());
+
+  for (const [name, url] of [['TCP', () => `syslog+tcp://127.0.0.1:${ng.ports.tcp}`], ['TLS', () => `syslog+tls://localhost:${ng.ports.tls}`]] as const) {
+    it(`${name}: every event once, the 10 kB one included (syslog-ng takes 64 KiB), values equal to the registry's`, async () => {
+      const before = ng.records().length;
+      const r = await runCli([
+        'siem', 'export', '--db', db, '--registry-id', REGISTRY_ID, '--format', 'ecs', '--output', url(),
+        '--syslog-hostname', HOST, '--ca-file', TLS_CERT, '--syslog-max-message', '65536', '--retry-max-duration', '20s',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const recs = (await ng.waitRecords(before + want.size)).slice(before);
+      assert.deepEqual(checkRecords(recs, want, 20, SD_ID, 'syslog-ng'), [...want.keys()]);
+      assert.doesNotMatch(ng.log(), /Invalid frame header|frame larger/);
+    });
+  }
 });
 
 describe('syslog dead letters', () => {
