@@ -4,7 +4,7 @@
  * file the affected resource; what OCSF has no place for goes under `unmapped.oversight`. Field by field in
  * docs/SIEM.md ("OCSF"); test/fixtures/ocsf-1.8.0 holds the schema's attribute lists the tests check against.
  */
-import { actionForKind, nestedExtra, SCHEMA_VERSION } from '../event.js';
+import { actionForKind, nestedExtra } from '../event.js';
 import { epochMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, VENDOR } from './beacon.js';
 import { kindCache, quote, type EventJson, type JsonFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
@@ -31,14 +31,14 @@ const HEAD =
   '{"activity_id":1,"category_uid":2,"class_uid":2004,"type_uid":200401,"status_id":1,"is_alert":true,';
 const METADATA_HEAD =
   `,"timezone_offset":0,"metadata":{"version":"${OCSF_VERSION}","product":{"name":${quote(PRODUCT)},"vendor_name":${quote(VENDOR)},"version":${quote(PRODUCT_VERSION)}},` +
-  '"log_provider":"oversight-siem","log_name":"events"';
+  '"log_name":"events"';
 
 export function ocsfJsonFormatter(): JsonFormatter {
   // Everything up to the time, fixed per kind.
   const kindHead = kindCache(
     (kind) => `${HEAD}${severityIds(kind)},"message":${quote(`Leaked document beacon: ${kind || 'unknown'} callback`)},"time":`,
   );
-  const kindUnmapped = kindCache((kind) => `"schema":"${SCHEMA_VERSION}","beacon_kind":${quote(kind)}`);
+  const kindUnmapped = kindCache((kind) => `"beacon_kind":${quote(kind)}`);
   const kindInfo = kindCache(
     (kind) =>
       `"title":${quote(`Leaked document beacon (${kind || 'unknown'})`)},"types":["Document Beacon",${quote(kind || 'unknown')}],` +
