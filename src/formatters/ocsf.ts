@@ -61,18 +61,19 @@ export function ocsfJsonFormatter(): JsonFormatter {
     const q = e.kind === 'dns' && e.extraJson !== null ? dnsQuestion(e.extraJson) : null;
     const ua = e.userAgent === null ? null : str(e.userAgent);
 
-    // The evidence: the callback as it reached the registry.
-    let evidence = ipOk ? `,"src_endpoint":{"ip":${e.sourceIp}}` : '';
-    if (ua !== null) evidence += `,"http_request":{"user_agent":${ua}}`;
-    if (q !== null) evidence += `,"query":{"hostname":${q.qname}${q.qtype === null ? '' : `,"type":${q.qtype}`}}`;
-    if (e.recipient !== null) evidence += `,"user":{"uid":${str(e.recipient)},"type_id":1}`;
+    // The evidence: the callback as it reached the registry. (Built without a leading comma to cut off later:
+    // slicing would copy each record's strings once more.)
+    let evidence = ipOk ? `"src_endpoint":{"ip":${e.sourceIp}}` : '';
+    if (ua !== null) evidence += `${evidence === '' ? '' : ','}"http_request":{"user_agent":${ua}}`;
+    if (q !== null) evidence += `${evidence === '' ? '' : ','}"query":{"hostname":${q.qname}${q.qtype === null ? '' : `,"type":${q.qtype}`}}`;
+    if (e.recipient !== null) evidence += `${evidence === '' ? '' : ','}"user":{"uid":${str(e.recipient)},"type_id":1}`;
     // An evidence object needs one of its main attributes (src_endpoint, query, user, …); a callback with none
     // of them still names what it was.
-    if (!ipOk && q === null && e.recipient === null) evidence += `,"data":{"beacon_kind":${quote(e.kind)}}`;
+    if (!ipOk && q === null && e.recipient === null) evidence += `${evidence === '' ? '' : ','}"data":{"beacon_kind":${quote(e.kind)}}`;
 
-    let observables = ipOk ? `,{"name":"evidences.src_endpoint.ip","type_id":2,"value":${e.sourceIp}}` : '';
-    if (ua !== null) observables += `,{"name":"evidences.http_request.user_agent","type_id":16,"value":${ua}}`;
-    if (q !== null) observables += `,{"name":"evidences.query.hostname","type_id":1,"value":${q.qname}}`;
+    let observables = ipOk ? `{"name":"evidences.src_endpoint.ip","type_id":2,"value":${e.sourceIp}}` : '';
+    if (ua !== null) observables += `${observables === '' ? '' : ','}{"name":"evidences.http_request.user_agent","type_id":16,"value":${ua}}`;
+    if (q !== null) observables += `${observables === '' ? '' : ','}{"name":"evidences.query.hostname","type_id":1,"value":${q.qname}}`;
 
     // The file is the affected resource, its issuer the owner; an issuer without a file stays unmapped.
     const resource =
@@ -91,7 +92,7 @@ export function ocsfJsonFormatter(): JsonFormatter {
       e.idJson === null ? '' : `,"original_event_uid":${e.idJson}`}${e.occurredAt === '' ? '' : `,"original_time":"${e.occurredAt}"`}${
       e.token === null ? '' : `,"correlation_uid":${str(e.token)}`}${reporter}},"finding_info":{"uid":${findingPrefix}${
       e.idJson === null ? '"' : e.idJson.slice(1)},${kindInfo(e.kind)}},"evidences":[{${
-      evidence.slice(1)}}]${resource}${observables === '' ? '' : `,"observables":[${observables.slice(1)}]`},"unmapped":{"oversight":{${unmapped}}}}`;
+      evidence}}]${resource}${observables === '' ? '' : `,"observables":[${observables}]`},"unmapped":{"oversight":{${unmapped}}}}`;
   };
 }
 
