@@ -41,7 +41,7 @@ export function ocsfJsonFormatter(): JsonFormatter {
   const kindUnmapped = kindCache((kind) => `"beacon_kind":${quote(kind)}`);
   const kindInfo = kindCache(
     (kind) =>
-      `"title":${quote(`Leaked document beacon (${kind || 'unknown'})`)},"types":["Document Beacon",${quote(kind || 'unknown')}],` +
+      `"title":${quote(`Leaked document beacon (${kind || 'unknown'})`)},` +
       `"analytic":{"type_id":1,"uid":${quote(`oversight.beacon.${kind || 'unknown'}`)},"name":${quote(`Oversight ${actionForKind(kind)}`)}}`,
   );
   let lastRegistry: string | null = null;
