@@ -10,6 +10,7 @@ import { FORMATS } from '../src/formatters/index.js';
 import { TRANSPORTS } from '../src/transports/index.js';
 import { jsonLines, ROOT, runCli, tempDir, withPeer } from './helpers.js';
 import { hostileRegistry, parseCef, parseLeef, registryRows } from './formats-support.js';
+import { JsonArrayPeer } from './peers/http-json.js';
 import { TextLinesPeer } from './peers/http-text.js';
 
 describe('format and transport registry', () => {
@@ -81,6 +82,18 @@ describe('text records', () => {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /replayed 1 event\(s\) as cef via http/);
       assert.deepEqual(peer.lines, [letter!['record']]);
+    });
+  });
+});
+
+describe('OCSF records', () => {
+  it('go to the generic HTTP transport as JSON arrays, like the other JSON formats', async () => {
+    const db = hostileRegistry();
+    await withPeer(new JsonArrayPeer().start(), async (peer) => {
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'ocsf', '--output', peer.url, '--batch-size', '5']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(peer.batches.length, 4);
+      assert.deepEqual(peer.records.map((x) => (x['metadata'] as Record<string, unknown>)['original_event_uid']), registryRows(db).map((x) => String(x.id)));
     });
   });
 });
