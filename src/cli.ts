@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { addContentCommand } from './cli-content.js';
 import { runDemo, runExport, runReplay } from './cli-export.js';
 import { ConfigurationError, errorMessage, ExportError, redact } from './errors.js';
 import { FORMAT_NAMES } from './formatters/index.js';
@@ -81,6 +82,8 @@ export function buildProgram(): Command {
   ).action(async (opts) => {
     await runReplay(opts);
   });
+
+  addContentCommand(siem);
 
   program
     .command('demo')
