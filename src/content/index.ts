@@ -6,7 +6,9 @@
  *   import { splunkContent } from './splunk.js';   (at the top)
  *   splunkContent,                                   (in the list)
  */
+import { elasticContent } from './elastic.js';
 import type { SiemContent } from './siem.js';
 
 export const SIEM_CONTENT: readonly SiemContent[] = [
+  elasticContent,
 ];
