@@ -30,14 +30,14 @@ export function addContentCommand(siem: Command): Command {
     });
 }
 
-function siemNames(): string[] {
-  return SIEM_CONTENT.map((m) => m.name);
+function siemNames(modules: readonly SiemContent[] = SIEM_CONTENT): string[] {
+  return modules.map((m) => m.name);
 }
 
-export function findContent(name: string): SiemContent {
-  const module = SIEM_CONTENT.find((m) => m.name === name);
+export function findContent(name: string, modules: readonly SiemContent[] = SIEM_CONTENT): SiemContent {
+  const module = modules.find((m) => m.name === name);
   if (!module) {
-    const names = siemNames();
+    const names = siemNames(modules);
     throw new ConfigurationError(
       names.length === 0
         ? `no SIEM content is built into this package, so there is nothing to write for '${name}'`
@@ -72,30 +72,58 @@ function isNonEmptyDir(dir: string): boolean {
   return fs.readdirSync(dir).length > 0;
 }
 
-export async function runContent(name: string, flags: ContentFlags): Promise<void> {
-  const module = findContent(name);
-  const out = path.resolve(flags.out ?? '');
+/** `modules` and `root` are the package's own unless a test passes others. */
+/** A file can be written at `rel` under `out`: nothing on its way is a file, and it is not a folder itself. */
+function checkTarget(out: string, rel: string): void {
+  const parts = rel.split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    const at = path.join(out, ...parts.slice(0, i));
+    let stat: fs.Stats;
+    try {
+      stat = fs.lstatSync(at);
+    } catch {
+      return;
+    }
+    const last = i === parts.length;
+    if (last ? stat.isDirectory() : !stat.isDirectory()) {
+      throw new ConfigurationError(`--out ${out}: ${at} is in the way of ${rel}; move it aside or name another folder`);
+    }
+  }
+}
+
+export async function runContent(
+  name: string,
+  flags: ContentFlags,
+  modules: readonly SiemContent[] = SIEM_CONTENT,
+  root = contentRoot(),
+): Promise<void> {
+  const module = findContent(name, modules);
   if (!flags.out) throw new ConfigurationError('no output folder given: pass --out DIR');
+  const out = path.resolve(flags.out);
   const merge = isNonEmptyDir(out);
   if (merge && !flags.force) {
     throw new ConfigurationError(`--out ${flags.out} is not empty: name a new or empty folder, or pass --force to write into it`);
   }
-  const source = path.join(contentRoot(), module.name);
+  const source = path.join(root, module.name);
   if (!fs.existsSync(source)) throw new ExportError(`the ${module.name} content is missing from this installation (${source})`);
   const parent = path.dirname(out);
+  let staging: string;
   try {
     fs.mkdirSync(parent, { recursive: true });
+    staging = fs.mkdtempSync(path.join(parent, `.${path.basename(out)}.tmp-`));
+    // mkdtemp makes a private folder; the content is no secret and is shared with whoever installs it.
+    fs.chmodSync(staging, 0o755);
   } catch (err) {
-    throw new ConfigurationError(`cannot create ${parent} for --out: ${errorMessage(err)}`);
+    throw new ConfigurationError(`cannot write beside --out ${flags.out}: ${errorMessage(err)} (name a folder you can write to)`);
   }
-
-  const staging = fs.mkdtempSync(path.join(parent, `.${path.basename(out)}.tmp-`));
   let files: string[];
   try {
     fs.cpSync(source, staging, { recursive: true });
     if (module.package) await module.package(staging);
     files = listFiles(staging);
     if (merge) {
+      // Check every target before moving the first file, so a clash leaves DIR untouched.
+      for (const rel of files) checkTarget(out, rel);
       for (const rel of files) {
         const target = path.join(out, rel);
         fs.mkdirSync(path.dirname(target), { recursive: true });
@@ -106,6 +134,7 @@ export async function runContent(name: string, flags: ContentFlags): Promise<voi
       fs.renameSync(staging, out);
     }
   } catch (err) {
+    if (err instanceof ConfigurationError) throw err;
     throw new ExportError(`writing the ${module.name} content to ${out} failed: ${errorMessage(err)}`);
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
