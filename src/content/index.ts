@@ -8,7 +8,9 @@
  */
 import { elasticContent } from './elastic.js';
 import type { SiemContent } from './siem.js';
+import { splunkContent } from './splunk.js';
 
 export const SIEM_CONTENT: readonly SiemContent[] = [
+  splunkContent,
   elasticContent,
 ];
