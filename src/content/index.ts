@@ -7,10 +7,12 @@
  *   splunkContent,                                   (in the list)
  */
 import { elasticContent } from './elastic.js';
+import { sentinelContent } from './sentinel.js';
 import type { SiemContent } from './siem.js';
 import { splunkContent } from './splunk.js';
 
 export const SIEM_CONTENT: readonly SiemContent[] = [
   splunkContent,
   elasticContent,
+  sentinelContent,
 ];
