@@ -54,7 +54,8 @@ export function parseConf(text: string, file = 'conf'): ConfFile {
     const trimmed = line.trim();
     if (trimmed === '' || trimmed.startsWith('#')) continue;
     if (trimmed.startsWith('[')) {
-      if (!trimmed.endsWith(']') || trimmed.length < 3) throw new Error(`${file}:${lineNo}: malformed stanza header ${JSON.stringify(trimmed)}`);
+      // `[]` is the app-wide stanza of a .meta file.
+      if (!trimmed.endsWith(']') || trimmed.includes('[', 1)) throw new Error(`${file}:${lineNo}: malformed stanza header ${JSON.stringify(trimmed)}`);
       const name = trimmed.slice(1, -1);
       if (seen.has(name)) throw new Error(`${file}:${lineNo}: stanza [${name}] appears twice`);
       current = { name, settings: [] };
