@@ -173,3 +173,67 @@ test('the npm package ships the content folder', () => {
   }
   for (const m of SIEM_CONTENT) assert.ok(files.has(`content/${m.name}/README.md`), `content/${m.name}/README.md in the package`);
 });
+
+describe('documentation', () => {
+  const siemDoc = fs.readFileSync(path.join(ROOT, 'docs', 'SIEM.md'), 'utf8');
+  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+
+  test('docs/SIEM.md has the field table of content/fields.yaml, row for row', () => {
+    for (const r of model.fields.fields) {
+      const splunk = `\`${r.splunk.field}\`${r.splunk.indexed ? ' (indexed)' : ''}${r.splunk.indexed_as ? `, indexed as \`${r.splunk.indexed_as}\`` : ''}`;
+      const ecs = `\`${r.ecs.field}\` ${r.ecs.type}${r.ecs.custom ? ' (custom)' : ''}`;
+      const row = `| \`${r.name}\` | ${splunk} | ${ecs} | \`${r.sentinel.column}\` ${r.sentinel.type} | ${r.cim ? `\`${r.cim}\`` : '—'} |`;
+      assert.ok(siemDoc.includes(row), `docs/SIEM.md lacks the row ${row}`);
+    }
+  });
+
+  test('docs/SIEM.md documents every detection: name, id, severity, risk score, confidence, DNS and false positives', () => {
+    for (const d of model.detections) {
+      const at = siemDoc.indexOf(`### ${d.name}\n`);
+      assert.ok(at >= 0, `a section for ${d.name}`);
+      const next = siemDoc.indexOf('\n#', at + 4);
+      const section = siemDoc.slice(at, next < 0 ? undefined : next);
+      assert.ok(section.includes(`\`${d.id}\``), d.id);
+      assert.ok(section.includes(`severity **${d.severity}**, risk score ${d.risk_score}`), `${d.id} severity`);
+      assert.ok(section.includes(`confidence ${d.confidence}`), `${d.id} confidence`);
+      assert.match(section, /False\s+positives:/);
+    }
+    assert.match(siemDoc, /\*\*DNS callbacks\.\*\*/);
+  });
+
+  test('the query files docs/SIEM.md names for the detections exist', () => {
+    const root = contentRoot();
+    const saved = fs.readFileSync(path.join(root, 'splunk', 'oversight_beacon', 'default', 'savedsearches.conf'), 'utf8');
+    const rules = fs.readFileSync(path.join(root, 'elastic', 'kibana', 'detection_rules.ndjson'), 'utf8');
+    for (const d of model.detections) {
+      assert.ok(saved.includes(`[${d.name}]`), `Splunk stanza for ${d.id}`);
+      assert.ok(rules.includes(`"rule_id":"${d.id}"`) || rules.includes(`"rule_id": "${d.id}"`), `Elastic rule ${d.id}`);
+      assert.ok(fs.existsSync(path.join(root, 'sentinel', 'analytic-rules', `${d.id.replace(/^oversight-/, '')}.yaml`)), `Sentinel rule ${d.id}`);
+    }
+  });
+
+  test('each SIEM section of the README starts with its content or setup step', () => {
+    const firstBlock = (heading: string): string => {
+      const at = readme.indexOf(`\n### ${heading}\n`);
+      assert.ok(at >= 0, `README section ${heading}`);
+      const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at));
+      assert.ok(block, `a command block under ${heading}`);
+      return block[1]!;
+    };
+    assert.match(firstBlock('Splunk'), /^oversight siem content splunk --out /);
+    assert.match(firstBlock('Elastic'), /^oversight siem setup elasticsearch .*\noversight siem setup kibana /);
+    assert.match(firstBlock('Microsoft Sentinel'), /^oversight siem content sentinel --out [\s\S]*azuredeploy\.json/);
+    const sentinel = readme.slice(readme.indexOf('\n### Microsoft Sentinel\n'));
+    assert.match(sentinel.slice(0, 600), /retired the HTTP Data Collector API on 2026-09-14/);
+    assert.match(sentinel.slice(0, 600), /Logs Ingestion API, refuses\s+data until the custom table `Oversight_CL` and a data collection rule/);
+  });
+
+  test('the README shows the content folder tree, every folder of it present', () => {
+    const tree = /## SIEM content[\s\S]*?```\n(content\/[\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(tree, 'a content tree');
+    for (const m of SIEM_CONTENT) assert.ok(tree.includes(`  ${m.name}/`), m.name);
+    for (const dir of ['detections', 'detections/samples', ...SIEM_CONTENT.map((m) => m.name)]) {
+      assert.ok(fs.statSync(path.join(contentRoot(), dir)).isDirectory(), dir);
+    }
+  });
+});
