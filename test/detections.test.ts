@@ -4,6 +4,7 @@
  * to now with the statement the samples README gives, and export with the built CLI.
  */
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -12,7 +13,7 @@ import { evaluate, fieldValue, type Alert } from '../src/content/detect.js';
 import { contentRoot, loadDetections } from '../src/content/model.js';
 import type { OversightEvent } from '../src/event.js';
 import { iterRegistryEvents } from '../src/source.js';
-import { jsonLines, runCli, sqlRegistry } from './helpers.js';
+import { jsonLines, runCli, sqlRegistry, tempDir } from './helpers.js';
 
 const SAMPLES = path.join(contentRoot(), 'detections', 'samples');
 const detections = loadDetections();
@@ -154,6 +155,24 @@ test('every sample exports with the built CLI in every format, one record per ro
         assert.equal(jsonLines(r.stdout).length, rows);
         assert.equal(r.stderr.trim(), `exported ${rows} event(s) as ${format}`);
       }
+    }
+  }
+});
+
+const sqliteShell = spawnSync('sqlite3', ['-version']).status === 0;
+
+test('the samples load with the sqlite3 shell as the README says, and shift to now there', { skip: sqliteShell ? false : 'no sqlite3 shell here' }, () => {
+  const readme = fs.readFileSync(path.join(SAMPLES, 'README.md'), 'utf8');
+  const shift = /```sql\n([\s\S]*?)```/.exec(readme)![1]!;
+  for (const d of detections) {
+    for (const kind of ['fires', 'quiet'] as const) {
+      const db = path.join(tempDir(), 'sample.sqlite');
+      execFileSync('sqlite3', [db], { input: fs.readFileSync(path.join(SAMPLES, `${d.id}.${kind}.sql`)) });
+      execFileSync('sqlite3', [db], { input: shift });
+      const now = Math.floor(Date.now() / 1000);
+      const alerts = evaluate(d, events(db), { now });
+      if (kind === 'fires') assert.ok(alerts.length > 0, `${d.id} fires after loading and shifting with sqlite3`);
+      else assert.deepEqual(alerts.map((a) => a.key), [], `${d.id} stays quiet after loading and shifting with sqlite3`);
     }
   }
 });
