@@ -156,6 +156,16 @@ describe('Sentinel content: every shipped query binds against the table definiti
     });
   }
 
+  it('the hunting queries as ARM saved searches carry the same queries', () => {
+    const t = readJson('deploy/hunting-queries.json');
+    assert.equal(t.resources.length, hunting.length);
+    for (const [i, r] of t.resources.entries()) {
+      assert.equal(r.properties.category, 'Hunting Queries');
+      assert.equal(r.properties.query, hunting[i]!.query.query.trimEnd());
+      assertBinds(`ARM hunting query ${r.properties.displayName}`, r.properties.query, workspace);
+    }
+  });
+
   it('every workbook query', () => {
     const items = workbook.items.filter((i: any) => i.type === 3);
     assert.ok(items.length >= 5);
@@ -267,6 +277,19 @@ describe('Sentinel content: the ARM templates', () => {
     assert.match(url, /\.immutableId\)\]$/);
     assert.match(deploy.outputs.dataCollectionRuleImmutableId.value, /immutableId\]$/);
     for (const r of deploy.resources) assert.match(r.apiVersion, /^\d{4}-\d\d-\d\d$/, `${r.type} uses a GA API version`);
+  });
+
+  it('the Bicep template declares the same table columns, stream columns, parsers and outputs', () => {
+    const bicep = fs.readFileSync(path.join(DIR, 'deploy/azuredeploy.bicep'), 'utf8');
+    const tableCols = [...bicep.matchAll(/\{ name: '(\w+)', type: '(\w+)', description: /g)].map((m) => ({ name: m[1], type: kustoType(m[2]!) }));
+    assert.deepEqual(tableCols, tableColumns);
+    const streamCols = [...bicep.matchAll(/\{ name: '(\w+)', type: '(\w+)' \}/g)].map((m) => ({ name: m[1], type: m[2] }));
+    assert.deepEqual(streamCols, dcr.properties.streamDeclarations[`Custom-${TABLE}`].columns);
+    assert.match(bicep, /kind: 'Direct'/);
+    assert.match(bicep, /transformKql: 'source'/);
+    for (const r of parserResources) assert.ok(bicep.includes(`'''\n${r.properties.query}\n'''`), `${r.properties.functionAlias} body`);
+    for (const o of Object.keys(deploy.outputs)) assert.match(bicep, new RegExp(`^output ${o} string = `, 'm'));
+    for (const p of Object.keys(deploy.parameters)) assert.match(bicep, new RegExp(`^param ${p} `, 'm'));
   });
 
   it('deploy the workbook as it is in workbooks/oversight.json', () => {

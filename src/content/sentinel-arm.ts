@@ -183,3 +183,41 @@ export function workbookTemplate(workbook: unknown): Record<string, unknown> {
     ],
   };
 }
+
+export interface HuntingQuery {
+  id: string;
+  name: string;
+  description: string;
+  tactics: string[];
+  relevantTechniques: string[];
+  query: string;
+}
+
+/** The hunting queries as workspace saved searches in the "Hunting Queries" category, where Sentinel's Hunting page lists them. */
+export function huntingTemplate(queries: HuntingQuery[]): Record<string, unknown> {
+  return {
+    $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
+    contentVersion: '1.0.0.0',
+    metadata: { description: 'Oversight hunting queries for Microsoft Sentinel. Generated from content/sentinel/hunting/*.yaml.' },
+    parameters: {
+      workspaceName: { type: 'string', metadata: { description: 'Log Analytics workspace that holds Oversight_CL, in this resource group.' } },
+    },
+    resources: queries.map((q) => ({
+      type: 'Microsoft.OperationalInsights/workspaces/savedSearches',
+      apiVersion: API.savedSearch,
+      name: `[format('{0}/{1}', parameters('workspaceName'), '${q.id}')]`,
+      properties: {
+        etag: '*',
+        category: 'Hunting Queries',
+        displayName: q.name,
+        query: q.query.trimEnd(),
+        version: 2,
+        tags: [
+          { name: 'description', value: q.description.trim() },
+          { name: 'tactics', value: q.tactics.join(',') },
+          { name: 'techniques', value: q.relevantTechniques.join(',') },
+        ],
+      },
+    })),
+  };
+}

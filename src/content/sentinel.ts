@@ -1,15 +1,16 @@
 /**
- * Microsoft Sentinel content. Generated: the ingestion template (table, endpoint, Direct rule, role, parser
- * functions), the analytic rules (rule YAML and an ARM template), the parsers as .kql files and the workbook's
- * ARM template. Hand-written beside them: the ASIM parser definitions (parsers/*.yaml, Azure-Sentinel's parser
- * format), hunting queries, the workbook and the README.
+ * Microsoft Sentinel content. Generated: the ingestion template in ARM and Bicep (table, endpoint, Direct rule,
+ * role, parser functions), the analytic rules (rule YAML and an ARM template), the parsers as .kql files, and ARM templates
+ * for the workbook and the hunting queries. Hand-written beside them: the ASIM parser definitions
+ * (parsers/*.yaml, Azure-Sentinel's parser format), the hunting queries, the workbook and the README.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { contentRoot } from './model.js';
 import type { ContentFile, ContentModel, SiemContent } from './siem.js';
-import { ingestionTemplate, workbookTemplate, type ParserFunction } from './sentinel-arm.js';
+import { huntingTemplate, ingestionTemplate, workbookTemplate, type HuntingQuery, type ParserFunction } from './sentinel-arm.js';
+import { ingestionBicep } from './sentinel-bicep.js';
 import { ruleYaml, rulesTemplate, sentinelRule, type SentinelRule } from './sentinel-rules.js';
 
 export function sentinelDir(root = contentRoot()): string {
@@ -42,6 +43,15 @@ export function loadParsers(root = contentRoot()): ParserFunction[] {
     });
 }
 
+export function loadHunting(root = contentRoot()): HuntingQuery[] {
+  const dir = path.join(sentinelDir(root), 'hunting');
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => YAML.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as HuntingQuery);
+}
+
 export function loadWorkbook(root = contentRoot()): unknown {
   return JSON.parse(fs.readFileSync(path.join(sentinelDir(root), 'workbooks', 'oversight.json'), 'utf8'));
 }
@@ -69,8 +79,10 @@ export const sentinelContent: SiemContent = {
     const rules = sentinelRules(model);
     return [
       { path: 'deploy/azuredeploy.json', data: json(ingestionTemplate(model.fields, parsers)) },
+      { path: 'deploy/azuredeploy.bicep', data: ingestionBicep(model.fields, parsers) },
       { path: 'deploy/analytic-rules.json', data: json(rulesTemplate(rules)) },
       { path: 'deploy/workbook.json', data: json(workbookTemplate(loadWorkbook())) },
+      { path: 'deploy/hunting-queries.json', data: json(huntingTemplate(loadHunting())) },
       ...rules.map((r) => ({ path: `analytic-rules/${r.detection.id.replace(/^oversight-/, '')}.yaml`, data: ruleYaml(r) })),
       ...parsers.map((p) => ({ path: `parsers/${p.name}.kql`, data: parserKql(p) })),
     ];
