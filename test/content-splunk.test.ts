@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import * as tar from 'tar';
 import { loadModel } from '../src/content/build.js';
 import { contentRoot } from '../src/content/model.js';
-import { APP, KIND_DEFAULTS, packageApp, splunkContent } from '../src/content/splunk.js';
+import { APP, KIND_DEFAULTS, packageApp, SOURCETYPE, splunkContent } from '../src/content/splunk.js';
+import { applyProps, readProps, searchTimeFields } from '../src/content/splunk-run.js';
 import { parseConf, type ConfFile } from '../src/content/splunk-conf.js';
 import { analyzeSearch, evaluate, fieldRefs, parseExpr, type Fields } from '../src/content/splunk-spl.js';
 import { jsonLines, runCli, sqlRegistry, tempDir, trickyRegistry } from './helpers.js';
@@ -185,31 +186,7 @@ describe('Splunk app files', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // Field definitions: what the events carry, and what props.conf adds
 
-interface Props {
-  aliases: [string, string][];
-  evals: [string, string][];
-}
-
-function readProps(): Props {
-  const p = conf('default/props.conf').stanza('oversight:beacon');
-  const aliases: [string, string][] = [];
-  const evals: [string, string][] = [];
-  for (const [k, v] of p) {
-    if (k.startsWith('FIELDALIAS-')) {
-      const words = v.split(/\s+/);
-      assert.equal(words.length % 3, 0, `${k}: pairs of "field AS alias"`);
-      for (let i = 0; i < words.length; i += 3) {
-        assert.match(words[i + 1]!, /^as$/i, k);
-        aliases.push([words[i]!, words[i + 2]!]);
-      }
-    } else if (k.startsWith('EVAL-')) {
-      evals.push([k.slice(5), v]);
-    }
-  }
-  return { aliases, evals };
-}
-
-const props = readProps();
+const props = readProps(fs.readFileSync(path.join(APP_DIR, 'default/props.conf'), 'utf8'), SOURCETYPE);
 /** Fields our events carry at search time: the JSON fields (field table), the indexed ones, and DNS `extra`. */
 const eventFields = [
   ...model.fields.fields.map((r) => r.splunk.field),
@@ -241,7 +218,7 @@ describe('every macro, event type and field the searches use is defined', () => 
   it('in the props.conf evals (a calculated field reads event fields and aliases only)', () => {
     const before = new Set([...eventFields, ...props.aliases.map(([, to]) => to), 'host']);
     for (const [name, expr] of props.evals) {
-      for (const f of fieldRefs(parseExpr(expr))) assert.ok(before.has(f), `EVAL-${name} reads ${f}, which is not an event field or alias`);
+      for (const f of fieldRefs(expr)) assert.ok(before.has(f), `EVAL-${name} reads ${f}, which is not an event field or alias`);
     }
     for (const [from] of props.aliases) assert.ok(eventFields.includes(from), `alias of ${from}, which is not an event field`);
   });
@@ -322,47 +299,6 @@ describe('saved searches are the detections as disabled alerts', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // The CIM mapping applied to our real records
 
-/**
- * What search sees for one HEC envelope: the event's JSON fields (KV_MODE = json: nested keys joined by dots,
- * arrays as `{}`), the envelope's metadata, and the indexed `fields` added on top, so a field sent both ways
- * has two equal values, the worst case for the app.
- */
-function searchTimeFields(envelope: Record<string, unknown>): Fields {
-  const out: Fields = new Map();
-  const add = (k: string, v: string): void => {
-    const have = out.get(k);
-    out.set(k, have === undefined ? v : [...(Array.isArray(have) ? have : [String(have)]), v]);
-  };
-  const flatten = (prefix: string, v: unknown): void => {
-    if (v === null || v === undefined) return;
-    if (Array.isArray(v)) v.forEach((x) => flatten(`${prefix}{}`, x));
-    else if (typeof v === 'object') for (const [k, x] of Object.entries(v)) flatten(prefix ? `${prefix}.${k}` : k, x);
-    else add(prefix, String(v));
-  };
-  flatten('', envelope.event);
-  for (const k of ['host', 'source', 'sourcetype', 'index']) if (typeof envelope[k] === 'string') add(k, envelope[k] as string);
-  add('_time', String(envelope.time));
-  for (const [k, v] of Object.entries((envelope.fields as Record<string, string>) ?? {})) add(k, v);
-  return out;
-}
-
-/** FIELDALIAS, then every EVAL at once over the aliased fields (Splunk runs calculated fields in parallel). */
-function applyProps(fields: Fields): Fields {
-  const out: Fields = new Map(fields);
-  for (const [from, to] of props.aliases) {
-    const v = fields.get(from);
-    if (v !== undefined) out.set(to, v);
-  }
-  const input = new Map(out);
-  for (const [name, expr] of props.evals) {
-    const v = evaluate(parseExpr(expr), input);
-    if (v === null) out.delete(name);
-    else if (typeof v === 'boolean') assert.fail(`EVAL-${name} gives a boolean`);
-    else out.set(name, v);
-  }
-  return out;
-}
-
 /** Values the upstream registry writes that a schema does not expect (see docs: real registry). */
 const REAL_VALUES_SQL = `
 CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, token_id TEXT, file_id TEXT, recipient_id TEXT, issuer_id TEXT,
@@ -397,7 +333,7 @@ describe('the CIM Intrusion_Detection mapping over our real records', () => {
       assert.ok(records.length >= 5);
       for (const [i, envelope] of records.entries()) {
         const event = envelope.event as Record<string, unknown>;
-        const cim = applyProps(searchTimeFields(envelope));
+        const cim = applyProps(props, searchTimeFields(envelope));
         const at = `record ${i + 1} (event_id ${String(event.event_id)})`;
         const kind = event.kind as string | undefined;
         const known = kind !== undefined && Object.hasOwn(KIND_DEFAULTS, kind);
@@ -445,7 +381,7 @@ describe('the CIM Intrusion_Detection mapping over our real records', () => {
   }
 
   it('the real-registry values come out as a SOC expects', async () => {
-    const records = (await exportSplunk(sqlRegistry(REAL_VALUES_SQL))).map((e) => applyProps(searchTimeFields(e)));
+    const records = (await exportSplunk(sqlRegistry(REAL_VALUES_SQL))).map((e) => applyProps(props, searchTimeFields(e)));
     assert.equal(records[0]!.has('src'), false, '`unknown` is no source address');
     assert.equal(records[0]!.get('user'), 'zoë@partner.example');
     assert.equal(records[1]!.get('dest'), 'tok-b.t.oversight.example', 'a DNS callback names the beacon host it resolved');

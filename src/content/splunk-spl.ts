@@ -1,9 +1,10 @@
 /**
  * Just enough of Splunk's search language to check the app without a Splunk: an evaluator for the small part
  * of the `eval` expression language our props.conf uses (literals, fields, comparison, `.` concatenation,
- * AND/OR/NOT, if, case, coalesce, null, isnull, isnotnull, match, mvdedup), and a reader that walks a search
- * pipeline command by command to list the macros, event types and fields it uses. Both refuse what they do not
- * know, so new SPL in the app fails a test until it is understood here rather than passing unchecked.
+ * AND/OR/NOT, if, case, coalesce, null, isnull, isnotnull, match, mvdedup, and the now/relative_time of the
+ * saved searches), and a reader that walks a search pipeline command by command to list the macros, event
+ * types and fields it uses. Both refuse what they do not know, so new SPL in the app fails a test until it is
+ * understood here rather than passing unchecked.
  */
 
 export type Expr =
@@ -156,8 +157,8 @@ function numeric(v: Value): number | null {
 }
 
 /** Evaluate an expression over one event's fields, with Splunk's null semantics (null is not true). */
-export function evaluate(e: Expr, fields: Fields): Value {
-  const ev = (x: Expr): Value => evaluate(x, fields);
+export function evaluate(e: Expr, fields: Fields, clock: { now?: number } = {}): Value {
+  const ev = (x: Expr): Value => evaluate(x, fields, clock);
   switch (e.t) {
     case 'str':
     case 'num':
@@ -198,7 +199,7 @@ export function evaluate(e: Expr, fields: Fields): Value {
       throw new Error(`operator ${e.op} is not supported`);
     }
     case 'call':
-      return call(e.name, e.args, ev);
+      return call(e.name, e.args, ev, clock);
   }
 }
 
@@ -206,8 +207,27 @@ function arity(name: string, args: Expr[], n: number): void {
   if (args.length !== n) throw new Error(`${name}() takes ${n} argument(s), got ${args.length}`);
 }
 
-function call(name: string, args: Expr[], ev: (x: Expr) => Value): Value {
+/** `relative_time(t, "-10m")`: only a plain offset, without snapping to a unit. */
+function relativeTime(t: number, modifier: string): number {
+  const m = /^([+-])(\d+)([smhd])$/.exec(modifier);
+  if (!m) throw new Error(`relative_time modifier ${modifier} is not understood by this checker`);
+  const seconds = Number(m[2]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[3] as 's' | 'm' | 'h' | 'd'];
+  return m[1] === '-' ? t - seconds : t + seconds;
+}
+
+function call(name: string, args: Expr[], ev: (x: Expr) => Value, clock: { now?: number }): Value {
   switch (name) {
+    case 'now':
+      arity(name, args, 0);
+      if (clock.now === undefined) throw new Error('now() needs the time of the search run');
+      return clock.now;
+    case 'relative_time': {
+      arity(name, args, 2);
+      const t = numeric(ev(args[0]!));
+      const modifier = ev(args[1]!);
+      if (t === null || typeof modifier !== 'string') return null;
+      return relativeTime(t, modifier);
+    }
     case 'if':
       arity(name, args, 3);
       return ev(args[0]!) === true ? ev(args[1]!) : ev(args[2]!);
@@ -265,7 +285,7 @@ export interface SplUse {
 }
 
 /** Split on `sep` outside quotes, backticks and brackets. */
-function splitTop(text: string, sep: RegExp): string[] {
+export function splitTop(text: string, sep: RegExp): string[] {
   const parts: string[] = [];
   let depth = 0;
   let quote = '';
@@ -295,7 +315,8 @@ const nameList = (text: string): string[] => text.split(/[\s,]+/).filter((s) => 
 
 const FIELD = /^[A-Za-z_][A-Za-z0-9_.{}]*$/;
 
-interface Agg {
+export interface Agg {
+  items: { fn: string; arg?: string; name: string }[];
   reads: string[];
   makes: string[];
   options: Map<string, string>;
@@ -303,10 +324,11 @@ interface Agg {
 }
 
 /** `stats`-style arguments: options (k=v), aggregations `fn(field) [as name]`, then an optional `by` list. */
-function parseAggs(args: string): Agg {
+export function parseAggs(args: string): Agg {
   const byAt = args.search(/\s+by\s+/i);
   const head = byAt < 0 ? args : args.slice(0, byAt);
   const by = byAt < 0 ? [] : nameList(args.slice(byAt).replace(/^\s+by\s+/i, ''));
+  const items: Agg['items'] = [];
   const reads: string[] = [];
   const makes: string[] = [];
   const options = new Map<string, string>();
@@ -327,11 +349,13 @@ function parseAggs(args: string): Agg {
       if (!FIELD.test(arg)) throw new Error(`aggregation ${fn}(${arg}) reads something other than a field`);
       reads.push(arg);
     }
-    makes.push(as ?? (arg !== undefined ? `${fn}(${arg})` : fn!));
+    const name = as ?? (arg !== undefined ? `${fn}(${arg})` : fn!);
+    makes.push(name);
+    items.push(arg === undefined ? { fn: fn!, name } : { fn: fn!, arg, name });
     rest = rest.slice(agg[0].length);
   }
   for (const f of by) if (!FIELD.test(f)) throw new Error(`${JSON.stringify(f)} in a by clause is not a field`);
-  return { reads, makes, options, by };
+  return { items, reads, makes, options, by };
 }
 
 const METADATA = ['_time', '_raw', 'host', 'source', 'sourcetype', 'index', 'eventtype', 'tag', 'splunk_server'];
