@@ -53,8 +53,10 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
   const where = d.logic.where.map((x) => `| where ${condition(fields, x)}`);
   const frequency = durationSeconds(d.schedule.interval);
   const lookback = durationSeconds(d.schedule.lookback);
-  const confidence =
-    `${DERIVED.confidence} = iff(${kind} == "dns", ${kql(d.dns_confidence)}, ${kql(d.confidence)})`;
+  const confidenceIf = (dns: string): string =>
+    d.dns_confidence === d.confidence ? kql(d.confidence) : `iff(${dns}, ${kql(d.dns_confidence)}, ${kql(d.confidence)})`;
+  const confidence = `${DERIVED.confidence} = ${confidenceIf(`${kind} == "dns"`)}`;
+  const perRunConfidence = `${DERIVED.confidence} = ${confidenceIf('BeaconKinds has "dns"')}`;
   const derived = [
     `| extend ${DERIVED.ip} = iff(isnotnull(parse_ipv4(${sourceIp})) or isnotempty(parse_ipv6(${sourceIp})), ${sourceIp}, "")`,
     `    , ${DERIVED.accountName} = tostring(split(${recipient}, "@")[0])`,
@@ -68,11 +70,26 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
     case 'match': {
       const columns = [...perEvent, DERIVED.ip, DERIVED.accountName, DERIVED.accountSuffix, DERIVED.confidence];
       return {
-        query: [...header, TABLE, ...where, dedupe, `| extend ${confidence}`, ...derived, `| project ${columns.join(', ')}`].join('\n'),
+        query: [
+          ...header,
+          TABLE,
+          ...where,
+          // Runs overlap (the lookback is longer than the interval, for late arrivals): each run takes only the
+          // callbacks that arrived since the previous one, so a callback alerts once.
+          `| where ingestion_time() > ago(${timespan(frequency)})`,
+          dedupe,
+          `| extend ${confidence}`,
+          ...derived,
+          `| project ${columns.join(', ')}`,
+        ].join('\n'),
         columns,
         queryFrequency: frequency,
         queryPeriod: lookback,
-        coverage: `Runs every ${d.schedule.interval} over the callbacks of the last ${d.schedule.lookback} (by event time); one alert per callback.`,
+        coverage:
+          `Runs every ${d.schedule.interval}; each run takes the callbacks that reached the workspace since the previous run and happened ` +
+          `within the last ${d.schedule.lookback}, so each callback alerts once. A callback that reaches the workspace up to ` +
+          `${timespan(Math.max(lookback - frequency, 0))} after it happened is always covered, one later than ${d.schedule.lookback} never ` +
+          '(the hunting query for late arrivals lists those).',
       };
     }
     case 'first_seen': {
@@ -87,7 +104,8 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
           '| extend IngestedAt = ingestion_time()',
           // The earliest arrival decides: a late-delivered old callback or a resent copy does not look new.
           `| summarize arg_min(${time}, *), FirstIngestedAt = min(IngestedAt) by ${keys.join(', ')}`,
-          `| where FirstIngestedAt > ago(${timespan(lookback)})`,
+          // Since the previous run: the runs do not overlap, so a file alerts once.
+          `| where FirstIngestedAt > ago(${timespan(frequency)})`,
           `| extend ${confidence}`,
           ...derived,
           `| project ${columns.join(', ')}`,
@@ -97,7 +115,8 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
         queryPeriod: history,
         coverage:
           `Runs every ${d.schedule.interval} over the last ${timespan(history)} (the longest period a scheduled rule can query) and alerts ` +
-          `when the earliest callback of a ${keys.join('/')} in that period reached the workspace within the last ${timespan(lookback)}; ` +
+          `when the earliest callback of a ${keys.join('/')} in that period reached the workspace since the previous run (by ingestion time, ` +
+          'so a late delivery still counts and a resent copy does not alert again); ' +
           `a file whose earlier callbacks are older than ${timespan(history)} looks new again.`,
       };
     }
@@ -112,11 +131,14 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
           ...header,
           TABLE,
           ...where,
-          `| summarize DistinctValues = make_set(${counted}), Callbacks = count(), FirstSeen = min(${time}), LastSeen = max(${time})`,
+          '| extend IngestedAt = ingestion_time()',
+          `| summarize DistinctValues = make_set(${counted}), Callbacks = count(), FirstSeen = min(${time}), LastSeen = max(${time}), LastIngestedAt = max(IngestedAt)`,
           `    , BeaconKinds = make_set(${kind}), arg_max(${time}, ${[registry, recipient, sourceIp].filter((x) => !group.includes(x)).join(', ')}) by ${group.join(', ')}`,
           '| extend DistinctCount = array_length(DistinctValues)',
           `| where DistinctCount >= ${d.logic.threshold}`,
-          `| extend ${DERIVED.confidence} = iff(BeaconKinds has "dns", ${kql(d.dns_confidence)}, ${kql(d.confidence)})`,
+          // Alert again only when a new callback arrived since the previous run, not every run for the whole window.
+          `| where LastIngestedAt > ago(${timespan(frequency)})`,
+          `| extend ${perRunConfidence}`,
           ...derived,
           `| project ${columns.join(', ')}`,
         ].join('\n'),
@@ -125,7 +147,8 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
         queryPeriod: window,
         coverage:
           `Runs every ${d.schedule.interval} over the last ${timespan(window)} and counts distinct ${counted} values exactly ` +
-          `(a set, not an estimate) per ${group.join('/')}; the IP entity is the latest address, all addresses are in DistinctValues.`,
+          `(a set, not an estimate) per ${group.join('/')}; it alerts when the count is reached and a callback arrived since the previous run, ` +
+          'so an ongoing spread alerts again with each new callback. The IP entity is the latest address; all addresses are in DistinctValues.',
       };
     }
     case 'event_count': {
@@ -143,7 +166,7 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
           `| summarize Callbacks = count(), Files = make_set(${fileId}, 100), Tokens = make_set(${c('token_id')}, 100), FirstSeen = min(${time}), LastSeen = max(${time})`,
           `    , BeaconKinds = make_set(${kind})${latest.length ? `, arg_max(${time}, ${latest.join(', ')})` : ''} by ${group.join(', ')}`,
           `| where Callbacks >= ${d.logic.threshold}`,
-          `| extend ${DERIVED.confidence} = iff(BeaconKinds has "dns", ${kql(d.dns_confidence)}, ${kql(d.confidence)})`,
+          `| extend ${perRunConfidence}`,
           ...derived,
           `| project ${columns.join(', ')}`,
         ].join('\n'),
