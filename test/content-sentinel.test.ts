@@ -276,6 +276,13 @@ describe('Sentinel content: the ARM templates', () => {
     assert.match(url, /^\[format\('\{0\}\/dataCollectionRules\/\{1\}\/streams\/Custom-Oversight_CL\?api-version=2023-01-01', /);
     assert.match(url, /\.immutableId\)\]$/);
     assert.match(deploy.outputs.dataCollectionRuleImmutableId.value, /immutableId\]$/);
+    assert.match(deploy.outputs.dataCollectionRuleOutputUrl.value, /\.endpoints\.logsIngestion, .*\.immutableId\)\]$/);
+    // Log Analytics column names: a letter, then up to 45 letters, digits and underscores; some names are reserved.
+    for (const c of tableColumns) {
+      assert.match(c.name, /^[A-Za-z][A-Za-z0-9_]{0,44}$/);
+      assert.ok(!['_ResourceId', 'id', '_SubscriptionId', 'TenantId', 'Type', 'UniqueId', 'Title'].includes(c.name), `${c.name} is reserved`);
+    }
+    assert.match(TABLE, /_CL$/);
     for (const r of deploy.resources) assert.match(r.apiVersion, /^\d{4}-\d\d-\d\d$/, `${r.type} uses a GA API version`);
   });
 
@@ -290,6 +297,39 @@ describe('Sentinel content: the ARM templates', () => {
     for (const r of parserResources) assert.ok(bicep.includes(`'''\n${r.properties.query}\n'''`), `${r.properties.functionAlias} body`);
     for (const o of Object.keys(deploy.outputs)) assert.match(bicep, new RegExp(`^output ${o} string = `, 'm'));
     for (const p of Object.keys(deploy.parameters)) assert.match(bicep, new RegExp(`^param ${p} `, 'm'));
+  });
+
+  it('use only well-formed template expressions of known functions', () => {
+    const known = new Set(['format', 'parameters', 'resourceId', 'reference', 'if', 'null', 'guid', 'subscriptionResourceId', 'resourceGroup', 'newGuid']);
+    const templates = ['deploy/azuredeploy.json', 'deploy/analytic-rules.json', 'deploy/hunting-queries.json', 'deploy/workbook.json'];
+    let count = 0;
+    const visit = (value: unknown, where: string): void => {
+      if (typeof value === 'string') {
+        if (!value.startsWith('[') || value.startsWith('[[')) return;
+        count++;
+        assert.ok(value.endsWith(']'), `${where}: ${value}`);
+        let depth = 0;
+        let quoted = false;
+        for (const ch of value.slice(1, -1)) {
+          if (ch === "'") quoted = !quoted;
+          else if (!quoted && ch === '(') depth++;
+          else if (!quoted && ch === ')') assert.ok(--depth >= 0, `${where}: ${value}`);
+        }
+        assert.ok(depth === 0 && !quoted, `${where}: unbalanced ${value}`);
+        const unquoted = value.replace(/'[^']*'/g, "''");
+        for (const m of unquoted.matchAll(/([A-Za-z]+)\(/g)) assert.ok(known.has(m[1]!), `${where}: unknown function ${m[1]}`);
+        for (const m of value.matchAll(/parameters\('(\w+)'\)/g)) assert.ok(m[1]! in currentParameters, `${where}: parameter ${m[1]} is not declared`);
+      } else if (Array.isArray(value)) value.forEach((v, i) => visit(v, `${where}[${i}]`));
+      else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) visit(v, `${where}.${k}`);
+    };
+    let currentParameters: Record<string, unknown> = {};
+    for (const t of templates) {
+      const template = readJson(t);
+      currentParameters = template.parameters;
+      visit(template.resources, t);
+      visit(template.outputs ?? {}, t);
+    }
+    assert.ok(count > 20);
   });
 
   it('deploy the workbook as it is in workbooks/oversight.json', () => {

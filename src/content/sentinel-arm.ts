@@ -147,6 +147,11 @@ export function ingestionTemplate(fields: FieldTable, parsers: ParserFunction[])
         type: 'string',
         value: `[format('{0}/dataCollectionRules/{1}/streams/${STREAM}?api-version=2023-01-01', ${endpoint}, ${dcr}.immutableId)]`,
       },
+      // A Direct rule has its own endpoint even when linked to an endpoint resource; either URL reaches it.
+      dataCollectionRuleOutputUrl: {
+        type: 'string',
+        value: `[format('{0}/dataCollectionRules/{1}/streams/${STREAM}?api-version=2023-01-01', ${dcr}.endpoints.logsIngestion, ${dcr}.immutableId)]`,
+      },
       dataCollectionRuleImmutableId: { type: 'string', value: `[${dcr}.immutableId]` },
       logsIngestionEndpoint: { type: 'string', value: `[${endpoint}]` },
       streamName: { type: 'string', value: STREAM },

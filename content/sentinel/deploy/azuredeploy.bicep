@@ -280,6 +280,7 @@ parser(
 var endpoint = useDataCollectionEndpoint ? dce.properties.logsIngestion.endpoint : dcr.properties.endpoints.logsIngestion
 
 output exportOutputUrl string = '${endpoint}/dataCollectionRules/${dcr.properties.immutableId}/streams/${stream}?api-version=2023-01-01'
+output dataCollectionRuleOutputUrl string = '${dcr.properties.endpoints.logsIngestion}/dataCollectionRules/${dcr.properties.immutableId}/streams/${stream}?api-version=2023-01-01'
 output dataCollectionRuleImmutableId string = dcr.properties.immutableId
 output logsIngestionEndpoint string = endpoint
 output streamName string = stream
