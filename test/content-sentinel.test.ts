@@ -224,6 +224,11 @@ describe('Sentinel content: the table is what we export', () => {
     assert.deepEqual(shortYears, ['702-06-15T00:53:20Z']);
   });
 
+  it('the README names every column of the table', () => {
+    const readme = fs.readFileSync(path.join(DIR, 'README.md'), 'utf8');
+    for (const c of tableColumns) assert.match(readme, new RegExp(`\\b${c.name}\\b`), `README.md does not mention ${c.name}`);
+  });
+
   it('the DCR stream declaration is the table, column for column', () => {
     const streamColumns: Column[] = dcr.properties.streamDeclarations[`Custom-${TABLE}`].columns.map((c: any) => ({ name: c.name, type: kustoType(c.type) }));
     // The transform is `source`: it adds no column, so stream and table are the same list.
