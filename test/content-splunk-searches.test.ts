@@ -89,3 +89,14 @@ for (const d of detections) {
     });
   });
 }
+
+it('a callback stored twice (a batch resent after a crash) does not tip a counting rule', async () => {
+  const d = detections.find((x) => x.logic.type === 'event_count')!;
+  const s = saved.stanza(d.name);
+  const events = await exported(sqlRegistry(fs.readFileSync(path.join(SAMPLES, `${d.id}.quiet.sql`), 'utf8')));
+  const now = Math.max(...events.map((e) => Number(e.get('_time'))));
+  const run = (evts: Fields[]): Fields[] => runSearch(s.get('search')!, evts, { now, earliest: s.get('dispatch.earliest_time')!, macros });
+  assert.deepEqual(run([...events, ...events]).length, 0);
+  assert.ok(runSearch(s.get('search')!.replace(/ \| dedup [^|]*/, ''), [...events, ...events], { now, earliest: s.get('dispatch.earliest_time')!, macros }).length > 0,
+    'without dedup the copies would fire it');
+});

@@ -1,9 +1,9 @@
 /**
  * Replays the app over exported records without a Splunk: what search sees of an HEC envelope (KV_MODE = json
  * fields, metadata, indexed fields), the props.conf aliases and calculated fields applied to it, and a small
- * interpreter of the commands the saved searches use (search, where, eval, bin, stats, convert, table). It
- * exists so the SPL rendering of each detection can be run over the detection's sample registries and compared
- * with the declarative evaluator; anything it does not know is an error, never a silent pass.
+ * interpreter of the commands the saved searches use (search, where, eval, dedup, bin, stats, convert, table).
+ * It exists so the SPL rendering of each detection can be run over the detection's sample registries and
+ * compared with the declarative evaluator; anything it does not know is an error, never a silent pass.
  */
 import { parseConf } from './splunk-conf.js';
 import { evaluate, parseAggs, parseExpr, splitTop, type Expr, type Fields } from './splunk-spl.js';
@@ -207,6 +207,16 @@ export function runSearch(spl: string, events: Fields[], options: RunOptions): F
       case 'stats':
         rows = stats(rows, args);
         break;
+      case 'dedup': {
+        const names = args.split(/[\s,]+/).filter((n) => n !== '');
+        const seen = new Set<string>();
+        rows = rows.filter((r) => {
+          if (names.some((n) => values(r, n).length === 0)) return true;
+          const key = JSON.stringify(names.map((n) => values(r, n)));
+          return seen.has(key) ? false : (seen.add(key), true);
+        });
+        break;
+      }
       case 'convert':
         for (const c of args.matchAll(/ctime\(([^)]*)\)/g)) {
           rows = rows.map((r) => {

@@ -59,6 +59,9 @@ function render(d: Detection, fields: FieldTable): Rendered {
   const kind = f('kind');
   const base = `\`${BASE_MACRO}\``;
   const where = d.logic.where.length > 0 ? ` | where ${whereSpl(d.logic.where, fields)}` : '';
+  // Splunk has no idempotent write: a batch resent after a crash stores its callbacks twice. Counting rules
+  // count each callback once; the first-seen rule's minimum does not care, and skips the cost over its history.
+  const once = ` | dedup ${f('registry_id')}, ${f('event_id')}`;
   const conf = (test: string): string =>
     d.dns_confidence === d.confidence
       ? `eval confidence=${splString(d.confidence)}`
@@ -69,7 +72,7 @@ function render(d: Detection, fields: FieldTable): Rendered {
       const shown = ['_time', 'signature', 'severity', 'confidence', 'file_id', 'recipient_id', 'issuer_id', 'token_id', 'kind',
         'src', 'source_ip', 'dest', 'user_agent', 'registry_id', 'event_id'].map((n) => (fields.fields.some((r) => r.name === n) ? f(n) : n));
       return {
-        search: `${base}${where} | ${conf(`${kind}=="dns"`)} | table ${shown.join(', ')}`,
+        search: `${base}${where}${once} | ${conf(`${kind}=="dns"`)} | table ${shown.join(', ')}`,
         range: d.schedule.lookback,
         key: [f('registry_id'), f('event_id')],
       };
@@ -95,7 +98,7 @@ function render(d: Detection, fields: FieldTable): Rendered {
           : { agg: '', test: 'callbacks' };
       const others = ['file_id', 'recipient_id', 'token_id', 'source_ip'].map(f).filter((n) => !by.includes(n) && !(logic.type === 'distinct_count' && n === f(logic.field)));
       const search =
-        `${base}${where}${binned ? ` | bin _time span=${logic.window}` : ''}` +
+        `${base}${where}${once}${binned ? ` | bin _time span=${logic.window}` : ''}` +
         ` | eval dns_callback=if(${kind}=="dns", 1, 0)` +
         ` | stats ${measure.agg ? `${measure.agg}, ` : ''}count as callbacks, sum(dns_callback) as dns_callbacks, min(_time) as first_seen, max(_time) as last_seen, ` +
         `${others.map((n) => `values(${n}) as ${n}_values`).join(', ')} by ${by.join(', ')}` +
