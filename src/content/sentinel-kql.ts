@@ -56,7 +56,7 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
   const confidenceIf = (dns: string): string =>
     d.dns_confidence === d.confidence ? kql(d.confidence) : `iff(${dns}, ${kql(d.dns_confidence)}, ${kql(d.confidence)})`;
   const confidence = `${DERIVED.confidence} = ${confidenceIf(`${kind} == "dns"`)}`;
-  const perRunConfidence = `${DERIVED.confidence} = ${confidenceIf('BeaconKinds has "dns"')}`;
+  const perRunConfidence = `${DERIVED.confidence} = ${confidenceIf('set_has_element(BeaconKinds, "dns")')}`;
   const derived = [
     `| extend ${DERIVED.ip} = iff(isnotnull(parse_ipv4(${sourceIp})) or isnotempty(parse_ipv6(${sourceIp})), ${sourceIp}, "")`,
     `    , ${DERIVED.accountName} = tostring(split(${recipient}, "@")[0])`,
