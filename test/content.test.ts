@@ -213,19 +213,24 @@ describe('documentation', () => {
   });
 
   test('each SIEM section of the README starts with its content or setup step', () => {
-    const firstBlock = (heading: string): string => {
+    const section = (heading: string): string => {
       const at = readme.indexOf(`\n### ${heading}\n`);
       assert.ok(at >= 0, `README section ${heading}`);
-      const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at));
-      assert.ok(block, `a command block under ${heading}`);
-      return block[1]!;
+      return readme.slice(at, readme.indexOf('\n### ', at + 1));
     };
-    assert.match(firstBlock('Splunk'), /^oversight siem content splunk --out /);
-    assert.match(firstBlock('Elastic'), /^oversight siem setup elasticsearch .*\noversight siem setup kibana /);
-    assert.match(firstBlock('Microsoft Sentinel'), /^oversight siem content sentinel --out [\s\S]*azuredeploy\.json/);
-    const sentinel = readme.slice(readme.indexOf('\n### Microsoft Sentinel\n'));
-    assert.match(sentinel.slice(0, 600), /retired the HTTP Data Collector API on 2026-09-14/);
-    assert.match(sentinel.slice(0, 600), /Logs Ingestion API, refuses\s+data until the custom table `Oversight_CL` and a data collection rule/);
+    const startsWith = (heading: string, setup: RegExp): void => {
+      const text = section(heading);
+      const first = /```sh\n([\s\S]*?)```/.exec(text)?.[1] ?? '';
+      assert.match(first, setup, `the first commands under ${heading}`);
+      assert.doesNotMatch(first, /siem export/);
+      assert.ok(text.includes('oversight siem export'), `${heading} goes on to the export`);
+    };
+    startsWith('Splunk', /^oversight siem content splunk --out /m);
+    startsWith('Elastic', /^oversight siem setup elasticsearch --url [\s\S]*^oversight siem setup kibana --url /m);
+    startsWith('Microsoft Sentinel', /^oversight siem content sentinel --out [\s\S]*azuredeploy\.json/m);
+    const sentinel = section('Microsoft Sentinel').slice(0, 600);
+    assert.match(sentinel, /retired the HTTP Data Collector API on 2026-09-14/);
+    assert.match(sentinel, /Logs Ingestion API, refuses\s+data until the custom table `Oversight_CL` and a data collection rule/);
   });
 
   test('the README shows the content folder tree, every folder of it present', () => {
