@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import YAML from 'yaml';
 import { loadModel } from '../src/content/build.js';
+import { durationSeconds } from '../src/content/model.js';
 import { sentinelContent, sentinelDir } from '../src/content/sentinel.js';
 import { jsonLines, runCli, trickyRegistry } from './helpers.js';
 
@@ -371,6 +372,28 @@ describe('Sentinel content: analytic rule YAML against the scheduled-rule schema
     const ids = analyticRules.map(({ rule }) => rule.id);
     assert.equal(new Set(ids).size, ids.length);
     assert.deepEqual([...ids].sort(), model.detections.map((d) => d.guid).sort());
+  });
+
+  it('each rule runs on its detection\'s schedule, window and conditions', () => {
+    const model = loadModel();
+    for (const d of model.detections) {
+      const rule = analyticRules.find((r) => r.rule.id === d.guid)!.rule;
+      const col = (name: string): string => model.fields.field(name).sentinel.column;
+      assert.equal(seconds(rule.queryFrequency), durationSeconds(d.schedule.interval), d.id);
+      const period = d.logic.type === 'match' ? d.schedule.lookback : d.logic.type === 'first_seen' ? d.logic.history : d.logic.window;
+      assert.equal(seconds(rule.queryPeriod), Math.min(durationSeconds(period), 14 * 86400), d.id);
+      for (const c of d.logic.where) {
+        const text = c.op === 'present' ? `isnotempty(${col(c.field)})` : c.op === 'absent' ? `isempty(${col(c.field)})`
+          : `${col(c.field)} !in (${c.values.map((v) => JSON.stringify(v)).join(', ')})`;
+        assert.ok(rule.query.includes(`| where ${text}`), `${d.id}: ${text}`);
+      }
+      if (d.logic.type === 'distinct_count' || d.logic.type === 'event_count') {
+        assert.match(rule.query, new RegExp(`>= ${d.logic.threshold}\\n`), d.id);
+        for (const g of d.logic.group_by) assert.match(rule.query, new RegExp(` by ${col(g)}\\n`), d.id);
+      }
+      if (d.logic.type === 'first_seen') assert.match(rule.query, new RegExp(` by ${d.logic.key.map(col).join(', ')}\\n`), d.id);
+      assert.equal(rule.severity.toLowerCase(), d.severity === 'critical' ? 'high' : d.severity);
+    }
   });
 
   for (const { file, rule } of analyticRules) {
