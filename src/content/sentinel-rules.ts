@@ -82,7 +82,9 @@ function customDetails(columns: string[]): Record<string, string> {
 function describe(d: Detection, r: RuleQuery): string {
   return [
     d.description,
-    `Confidence: ${d.confidence}; ${d.dns_confidence} when DNS callbacks raise it (the Confidence detail says which).`,
+    d.confidence === d.dns_confidence
+      ? `Confidence: ${d.confidence}, DNS callbacks included.`
+      : `Confidence: ${d.confidence}; ${d.dns_confidence} when DNS callbacks raise it (the Confidence detail says which).`,
     r.coverage,
     `False positives: ${d.false_positives.join(' ')}`,
   ].join('\n\n');
