@@ -1,6 +1,6 @@
 /**
  * `oversight siem content <siem> --out DIR`: write the content a SIEM needs on its side (the folder
- * `content/<siem>/` as shipped, plus whatever its module packages from it) into DIR. Everything is written into
+ * `content/<siem>/` as shipped, the detection samples, and whatever its module packages from it) into DIR. Everything is written into
  * a temporary folder beside DIR first, so a failure leaves DIR as it was.
  */
 import { Argument, type Command } from 'commander';
@@ -10,6 +10,9 @@ import { SIEM_CONTENT } from './content/index.js';
 import { contentRoot } from './content/model.js';
 import type { SiemContent } from './content/siem.js';
 import { ConfigurationError, errorMessage, ExportError } from './errors.js';
+
+/** Where the detection samples go inside the written folder. */
+export const SAMPLES_DIR = 'detection-samples';
 
 export interface ContentFlags {
   out?: string;
@@ -119,6 +122,9 @@ export async function runContent(
   let files: string[];
   try {
     fs.cpSync(source, staging, { recursive: true });
+    // The sample registries travel with every SIEM's content, so a user can replay a detection right away.
+    const samples = path.join(root, 'detections', 'samples');
+    if (fs.existsSync(samples)) fs.cpSync(samples, path.join(staging, SAMPLES_DIR), { recursive: true });
     if (module.package) await module.package(staging);
     files = listFiles(staging);
     if (merge) {

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { listFiles, runContent } from '../src/cli-content.js';
+import { listFiles, runContent, SAMPLES_DIR } from '../src/cli-content.js';
 import { generatedPath, loadModel } from '../src/content/build.js';
 import { SIEM_CONTENT } from '../src/content/index.js';
 import { contentRoot } from '../src/content/model.js';
@@ -62,6 +62,11 @@ describe('oversight siem content (the built CLI)', () => {
         assert.ok(fs.readFileSync(path.join(out, rel)).equals(fs.readFileSync(path.join(source, rel))), `${rel} as shipped`);
       }
       assert.ok(fs.readFileSync(path.join(out, 'README.md'), 'utf8').includes('oversight'), 'README with install steps');
+      // The detection samples come along, to replay in the SIEM.
+      const samples = path.join(contentRoot(), 'detections', 'samples');
+      for (const rel of listFiles(samples)) {
+        assert.ok(fs.readFileSync(path.join(out, SAMPLES_DIR, rel)).equals(fs.readFileSync(path.join(samples, rel))), `${SAMPLES_DIR}/${rel}`);
+      }
       // Nothing is left beside the folder.
       assert.deepEqual(fs.readdirSync(path.dirname(out)), [module.name]);
     });
@@ -138,7 +143,7 @@ describe('writing content (in process, with a module made for the test)', () => 
   test('the module packages inside the written folder', async () => {
     const out = path.join(tempDir(), 'out');
     await runContent('splunk', { out, quiet: true }, [packaging(false)], fakeRoot());
-    assert.deepEqual(listFiles(out), ['README.md', 'app.tgz', 'default/app.conf']);
+    assert.deepEqual(listFiles(out).filter((f) => !f.startsWith(`${SAMPLES_DIR}/`)), ['README.md', 'app.tgz', 'default/app.conf']);
   });
 
   test('a failure while packaging leaves no folder and no temporary files', async () => {
