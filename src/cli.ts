@@ -10,6 +10,7 @@ import { addContentCommand } from './cli-content.js';
 import { runDemo, runExport, runReplay } from './cli-export.js';
 import { ConfigurationError, errorMessage, ExportError, redact } from './errors.js';
 import { FORMAT_NAMES } from './formatters/index.js';
+import { addSetupCommand } from './setup/command.js';
 import { TRANSPORT_NAMES } from './transports/index.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -84,6 +85,7 @@ export function buildProgram(): Command {
   });
 
   addContentCommand(siem);
+  addSetupCommand(siem);
 
   program
     .command('demo')
