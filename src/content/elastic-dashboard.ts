@@ -94,7 +94,7 @@ function overTime(): SavedObject {
 }
 
 function latestCallbacks(): SavedObject {
-  return object('search', stableId('search/latest-callbacks'), '10.5.0', {
+  return object('search', stableId('search/latest-callbacks'), '8.0.0', {
     title: 'Oversight - latest callbacks',
     description: 'The newest beacon callbacks with file, recipient, kind, source and user agent.',
     columns: ['oversight.beacon_kind', 'oversight.file_id', 'oversight.recipient_id', 'source.address', 'source.geo.country_name', 'user_agent.original', 'oversight.token_id', 'tags'],
@@ -157,7 +157,6 @@ function dataView(): SavedObject {
     fields: '[]',
     runtimeFieldMap: '{}',
     sourceFilters: '[]',
-    typeMeta: '{}',
     allowNoIndex: true,
   }, []);
 }

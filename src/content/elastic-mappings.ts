@@ -152,7 +152,7 @@ export function packageComponentTemplate(fields: FieldTable, version: string): R
 /** Created once and never overwritten: the place for a user's own mappings, settings and lifecycle. */
 export function customComponentTemplate(version: string): Record<string, unknown> {
   return {
-    template: {},
+    template: { settings: {} },
     _meta: { ...meta(version), managed: false, description: 'Your own mappings, settings or lifecycle for logs-oversight.beacon-*; oversight setup never changes it' },
   };
 }
