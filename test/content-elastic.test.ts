@@ -14,7 +14,7 @@ import { CUSTOM_COMPONENT, INDEX_TEMPLATE, PACKAGE_COMPONENT, PIPELINE } from '.
 import { loadDetections, loadFields } from '../src/content/model.js';
 import { ROOT, jsonLines, runCli, sqlRegistry, trickyRegistry } from './helpers.js';
 import {
-  composeTemplate, IngestSimulator, MappingRefused, SimulatedDataStream, SimulatedMappings, type Doc, type GeoRecord, type Mapping,
+  composeTemplate, evalCondition, IngestSimulator, MappingRefused, SimulatedDataStream, SimulatedMappings, type Doc, type GeoRecord, type Mapping,
 } from './peers/es-simulator.js';
 
 type EcsField = { type: string; normalize: string[]; multi_fields?: { name: string; type: string }[]; allowed_values?: { name: string; expected_event_types?: string[] }[] };
@@ -346,5 +346,46 @@ describe('Elastic content', () => {
     assert.ok(used.has('source.geo.location') && used.has('oversight.file_id') && used.has('oversight.recipient_id'));
     for (const f of used) assert.ok(mappingAt(mappings, f), `dashboard reads ${f}, which is not mapped`);
     assert.equal(mappingAt(mappings, 'source.geo.location')!['type'], 'geo_point');
+  });
+});
+
+describe('the simulator models what it claims, and refuses the rest', () => {
+  it('conditions: null-safe access, short-circuit, instanceof; a null dereference fails as in Painless', () => {
+    const ctx = { oversight: { beacon_kind: 'dns', extra: { qname: 'a' } }, '@timestamp': 'x' };
+    assert.equal(evalCondition("ctx.oversight?.beacon_kind == 'dns' && ctx.oversight?.extra?.qname instanceof String", ctx), true);
+    assert.equal(evalCondition('ctx.source?.ip != null', ctx), false);
+    assert.equal(evalCondition("ctx.source?.ip != null && ctx.source.ip == 'x'", ctx), false);
+    assert.equal(evalCondition("ctx['@timestamp'] == null", ctx), false);
+    assert.throws(() => evalCondition('ctx.source.ip != null', ctx), /null pointer/);
+    assert.throws(() => evalCondition('ctx.oversight.beacon_kind.length() > 2', ctx), /not modelled/);
+  });
+
+  it('processors: unknown processors and options are refused; a failure without on_failure refuses the document', () => {
+    const ingest = new IngestSimulator();
+    ingest.pipelines.set('p1', { processors: [{ script: { source: 'ctx.x = 1' } }] });
+    assert.throws(() => ingest.run('p1', {}), /not modelled/);
+    ingest.pipelines.set('p2', { processors: [{ set: { field: 'a', value: 1, media_type: 'text/plain' } }] });
+    assert.throws(() => ingest.run('p2', {}), /not modelled/);
+    ingest.pipelines.set('p3', { processors: [{ convert: { field: 'ip', type: 'ip' } }] });
+    assert.throws(() => ingest.run('p3', { ip: 'unknown' }), /not a valid ip/);
+    ingest.pipelines.set('p4', { processors: [{ convert: { field: 'ip', type: 'ip' } }], on_failure: [{ set: { field: 'error.message', value: '{{{_ingest.on_failure_message}}}' } }] });
+    assert.deepEqual(ingest.run('p4', { ip: 'unknown' }), { ip: 'unknown', error: { message: "'unknown' is not a valid ip address" } });
+  });
+
+  it('mappings: object vs value, immense terms and a data stream without @timestamp are refused', () => {
+    const m = new SimulatedMappings({ properties: { '@timestamp': { type: 'date' }, k: { type: 'keyword' } } });
+    m.index({ '@timestamp': '2025-01-01T00:00:00Z', a: { b: 1 } });
+    assert.throws(() => m.index({ '@timestamp': '2025-01-01T00:00:00Z', a: 'text' }), /tried to parse field \[a\] as object/);
+    assert.throws(() => m.index({ '@timestamp': '2025-01-01T00:00:00Z', k: 'x'.repeat(40_000) }), /immense term/);
+    assert.throws(() => m.index({ k: 'x' }), /@timestamp\] is missing/);
+    assert.throws(() => m.index({ '@timestamp': '702-06-15T00:53:20Z' }), MappingRefused);
+  });
+
+  it('the README installs the files that exist, in the order setup uses', () => {
+    const readme = fs.readFileSync(path.join(ELASTIC, 'README.md'), 'utf8');
+    const files = [...readme.matchAll(/@((?:elasticsearch|kibana)\/[^\s]+)/g)].map((m) => m[1]!);
+    assert.deepEqual(files.filter((f) => f.startsWith('elasticsearch/')), ELASTICSEARCH_ASSETS.map((a) => a.file));
+    for (const f of files) assert.ok(fs.existsSync(path.join(ELASTIC, f)), f);
+    assert.ok(files.includes(KIBANA_DASHBOARD_FILE) && files.includes(KIBANA_RULES_FILE));
   });
 });
