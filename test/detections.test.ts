@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { evaluate, fieldValue, type Alert } from '../src/content/detect.js';
-import { contentRoot, loadDetections } from '../src/content/model.js';
+import { contentRoot, durationSeconds, loadDetections } from '../src/content/model.js';
 import type { OversightEvent } from '../src/event.js';
 import { iterRegistryEvents } from '../src/source.js';
 import { jsonLines, runCli, sqlRegistry, tempDir } from './helpers.js';
@@ -87,7 +87,8 @@ for (const d of detections) {
 const TIP_OVER: Record<string, string> = {
   'oversight-leaked-copy-opened': `UPDATE events SET file_id = 'f-2a592b6572f57adc' WHERE id = (SELECT max(id) FROM events);`,
   'oversight-first-callback-for-file': `DELETE FROM events WHERE timestamp < (SELECT max(timestamp) FROM events) - 3600;`,
-  'oversight-file-opened-from-many-ips': `UPDATE events SET timestamp = timestamp + 8 * 3600 WHERE source_ip = '192.0.2.31';`,
+  'oversight-file-opened-from-many-ips': `UPDATE events SET file_id = (SELECT file_id FROM events WHERE source_ip = '198.51.100.23' LIMIT 1)
+    WHERE source_ip = '192.0.2.31';`,
   'oversight-unknown-token-callback': `UPDATE events SET file_id = NULL WHERE id = (SELECT max(id) FROM events);`,
   'oversight-callback-burst-from-ip': `INSERT INTO events (token_id, file_id, kind, source_ip, user_agent, extra, timestamp)
     SELECT token_id, file_id, kind, source_ip, user_agent, extra, timestamp + 2 FROM events
@@ -103,6 +104,38 @@ for (const d of detections) {
     assert.ok(evaluate(d, evts, { now: lastTime(evts) }).length > 0);
   });
 }
+
+test('where a sample says its first rows are history, they are exactly the rows before the rule\'s lookback', () => {
+  let seen = 0;
+  for (const d of detections) {
+    for (const kind of ['fires', 'quiet'] as const) {
+      const text = fs.readFileSync(path.join(SAMPLES, `${d.id}.${kind}.sql`), 'utf8');
+      const n = /The first (\d+) rows are that history/.exec(text.replace(/\n-- /g, ' '))?.[1];
+      if (n === undefined) continue;
+      seen++;
+      const evts = events(sqlRegistry(text));
+      const before = lastTime(evts) - durationSeconds(d.schedule.lookback);
+      assert.deepEqual(evts.map((e) => e.occurred_unix <= before), evts.map((_, i) => i < Number(n)), `${d.id}.${kind}`);
+    }
+  }
+  assert.ok(seen >= 2, 'the first-callback samples name their history rows');
+});
+
+test('a first-callback sample exports in the two steps its README gives: the history, then the rest', async () => {
+  const d = detections.find((x) => x.logic.type === 'first_seen')!;
+  const db = sample(d.id, 'quiet');
+  const dir = tempDir();
+  const state = path.join(dir, 'sample.state');
+  const out = path.join(dir, 'out.jsonl');
+  const args = ['siem', 'export', '--db', db, '--registry-id', 'sample', '--format', 'sentinel', '--state', state, '--output', out];
+  const first = await runCli([...args, '--limit', '3']);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(jsonLines(fs.readFileSync(out, 'utf8')).length, 3);
+  const second = await runCli(args);
+  assert.equal(second.code, 0, second.stderr);
+  const ids = jsonLines(fs.readFileSync(out, 'utf8')).map((r) => r['EventId']);
+  assert.deepEqual(ids, events(db).map((e) => e.event_id));
+});
 
 test('the samples hold the values real registries hold', () => {
   const all = detections.flatMap((d) => [...events(sample(d.id, 'fires')), ...events(sample(d.id, 'quiet'))]);

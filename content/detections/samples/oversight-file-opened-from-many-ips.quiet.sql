@@ -4,8 +4,9 @@
 --   oversight siem export --db sample.sqlite --registry-id sample ...
 -- Move its times up to now first (README.md, "Shift the samples to now") so scheduled rules see the events.
 --
--- Stays quiet: within any 24 hours acquisition-memo.pdf calls back from two addresses only (198.51.100.23 and
--- 203.0.113.77); its third address came 25 hours before them, and 'unknown' and missing addresses do not count.
+-- Stays quiet: acquisition-memo.pdf calls back from two addresses only (198.51.100.23 and 203.0.113.77); the
+-- third address opened another file, three addresses probed a token the registry does not know (no file), and
+-- 'unknown' and missing addresses do not count.
 -- The table has the registry's columns without their NOT NULL constraints (and a `note` column no export reads).
 
 CREATE TABLE events (
@@ -23,13 +24,13 @@ CREATE TABLE events (
     tlog_index INTEGER,
     note TEXT
 );
--- A third address for acquisition-memo.pdf, but 25 hours and more before the others: in no 24-hour window with them.
-INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('5a61b0e5e49e9c2cb79d5133d6b0e685', 'f-c0cda491e0970068', 'alice@partner.example', 'legal@acme.example', 'http_img', '192.0.2.31', 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15', '{}', 1795057200, '2026-11-19T03:00:00Z', 5001);
 -- Within 24 hours: two addresses, many callbacks ...
 INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('5a61b0e5e49e9c2cb79d5133d6b0e685', 'f-c0cda491e0970068', 'alice@partner.example', 'legal@acme.example', 'http_img', '198.51.100.23', 'Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.18129; Pro)', '{}', 1795147200, '2026-11-20T04:00:00Z', 5002);
 INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('5a61b0e5e49e9c2cb79d5133d6b0e685', 'f-c0cda491e0970068', 'alice@partner.example', 'legal@acme.example', 'http_img', '198.51.100.23', 'Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.18129; Pro)', '{}', 1795147800, '2026-11-20T04:10:00Z', 5003);
 INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('5a61b0e5e49e9c2cb79d5133d6b0e685', 'f-c0cda491e0970068', 'alice@partner.example', 'legal@acme.example', 'http_img', '198.51.100.23', 'Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.18129; Pro)', '{}', 1795148400, '2026-11-20T04:20:00Z', 5004);
 INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('5a61b0e5e49e9c2cb79d5133d6b0e685', 'f-c0cda491e0970068', 'alice@partner.example', 'legal@acme.example', 'http_img', '198.51.100.23', 'Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.18129; Pro)', '{}', 1795149000, '2026-11-20T04:30:00Z', 5005);
+-- A third address, but for another file: addresses are counted per file.
+INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('0d56e368ad5a1453211da7c88c60f99a', 'f-5d8f162f6a6ca06a', 'bob@lawfirm.example', 'legal@acme.example', 'http_img', '192.0.2.31', 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15', '{}', 1795150800, '2026-11-20T05:00:00Z', 5001);
 INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('4eb6fa45017cdf51b4141f8df0305ad3', 'f-c0cda491e0970068', 'alice@partner.example', 'legal@acme.example', 'ocsp', '203.0.113.77', 'Microsoft-CryptoAPI/10.0', '{}', 1795154400, '2026-11-20T06:00:00Z', 5006);
 -- ... plus callbacks with no usable address ('unknown', and DNS without a client address).
 INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('5a61b0e5e49e9c2cb79d5133d6b0e685', 'f-c0cda491e0970068', 'alice@partner.example', 'legal@acme.example', 'http_img', 'unknown', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0', '{}', 1795154401, '2026-11-20T06:00:01Z', 5007);
