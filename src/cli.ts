@@ -49,7 +49,7 @@ export function buildProgram(): Command {
     .version(pkg.version, '--version')
     .showSuggestionAfterError(true);
 
-  const siem = program.command('siem').description('export registry events to a SIEM');
+  const siem = program.command('siem').description('export registry events to a SIEM, and write or install the SIEM side');
 
   addDeliveryOptions(
     siem
