@@ -71,6 +71,19 @@ describe('siem setup elasticsearch', () => {
       assert.deepEqual(peer.components.get(CUSTOM_COMPONENT), mine);
     }));
 
+  it('names a data stream created before the templates, with the rollover that applies them', () =>
+    es(async (peer) => {
+      peer.dataStreams.push({ name: 'logs-oversight.beacon-default', template: 'logs' }, { name: 'logs-other-default', template: 'logs' });
+      const r = await setup('elasticsearch', peer.url);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /data stream logs-oversight\.beacon-default keeps the mappings of index template logs until it rolls over: POST \/logs-oversight\.beacon-default\/_rollover/);
+      assert.doesNotMatch(r.stderr, /logs-other-default/);
+      assert.ok(!peer.peer.requests.some((q) => q.path.includes('_rollover')), 'rolling over is left to the user');
+      peer.dataStreams[0]!.template = INDEX_TEMPLATE;
+      const again = await setup('elasticsearch', peer.url);
+      assert.doesNotMatch(again.stderr, /rolls over/);
+    }));
+
   it('--dry-run prints every request with its body and sends nothing', () =>
     es(async (peer) => {
       const r = await setup('elasticsearch', peer.url, '--dry-run');

@@ -85,7 +85,7 @@ export async function runSetup(name: keyof typeof TARGETS, f: SetupFlags): Promi
     log: say,
   });
   try {
-    const results = await t.run(client);
+    const results = name === 'elasticsearch' ? await setupElasticsearch(client, undefined, say) : await t.run(client);
     if (client.dryRun) {
       say(`${name} setup --dry-run: nothing was sent; the requests above are what a first install sends`);
       return;

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ELASTICSEARCH_ASSETS, type ElasticsearchAsset } from '../content/elastic.js';
+import { DATA_STREAM_PATTERN, INDEX_TEMPLATE } from '../content/elastic-mappings.js';
 import { contentRoot } from '../content/model.js';
 import { ExportError } from '../errors.js';
 import { covers, type RestClient } from './rest.js';
@@ -81,7 +82,21 @@ export function sameAsInstalled(desired: Record<string, unknown>, installed: unk
   return covers(d, a);
 }
 
-export async function setupElasticsearch(client: RestClient, root = contentRoot()): Promise<StepResult[]> {
+/**
+ * Data streams keep the mappings of the template they were created from until they roll over: name the ones
+ * that predate what was just installed (typically exported to before setup ran, from the stack's `logs`
+ * template), with the request that fixes it. Rolling over is left to the user.
+ */
+async function staleDataStreams(client: RestClient, changed: boolean): Promise<string[]> {
+  const res = await client.request('GET', `/_data_stream/${DATA_STREAM_PATTERN}`, undefined, {}, { optional: true });
+  if (res.status !== 200) return [];
+  const streams = (res.json as { data_streams?: { name: string; template?: string }[] } | null)?.data_streams ?? [];
+  return streams
+    .filter((d) => d.template !== INDEX_TEMPLATE || changed)
+    .map((d) => `data stream ${d.name} keeps the mappings of ${d.template === INDEX_TEMPLATE ? 'the previous templates' : `index template ${d.template ?? '?'}`} until it rolls over: POST /${d.name}/_rollover applies these`);
+}
+
+export async function setupElasticsearch(client: RestClient, root = contentRoot(), hint: (message: string) => void = () => undefined): Promise<StepResult[]> {
   const results: StepResult[] = [];
   for (const asset of ELASTICSEARCH_ASSETS) {
     const body = readAsset(asset, root);
@@ -113,6 +128,9 @@ export async function setupElasticsearch(client: RestClient, root = contentRoot(
       throw client.refused(`the ${asset.what} ${name}`, put, '(the templates need Elasticsearch 8.14 or later: data stream lifecycle)');
     }
     results.push({ what: asset.what, name, outcome });
+  }
+  if (!client.dryRun) {
+    for (const h of await staleDataStreams(client, results.some((r) => r.outcome === 'updated' || r.outcome === 'created'))) hint(h);
   }
   return results;
 }

@@ -93,9 +93,11 @@ export class RestClient {
 
   /**
    * Send one request, retrying what may pass (network errors, 408, 429, 5xx) within --retry-max-duration.
-   * 401 and 403 stop at once; any other answer is the caller's to read.
+   * 401 and 403 stop at once (an `optional` request gets its 403 back); any other answer is the caller's to read.
    */
-  async request(method: Method, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<RestResponse> {
+  async request(
+    method: Method, path: string, body?: string | Buffer, headers: Record<string, string> = {}, { optional = false } = {},
+  ): Promise<RestResponse> {
     if (!this.client) throw new Error(`no request may be sent with --dry-run (${method} ${path})`);
     const what = `${method} ${path.split('?')[0]}`;
     const budget = new RetryBudget(this.options.retry, `${this.target.name} ${what}`);
@@ -110,6 +112,8 @@ export class RestClient {
           );
         }
         if (res.status === 403) {
+          // A look the setup can do without (a hint) does not need a privilege the install itself does not.
+          if (optional) return { status: 403, json: null };
           throw new ExportError(`${this.target.name} answered 403 to ${what}: the credentials lack a privilege; setup needs ${this.target.privileges}`);
         }
         if (res.status !== 408 && res.status !== 429 && (res.status < 500 || res.status === 501)) {

@@ -48,6 +48,8 @@ export class EsSetupPeer {
   readonly pipelines = new Map<string, Record<string, unknown>>();
   readonly components = new Map<string, Record<string, unknown>>();
   readonly indexTemplates = new Map<string, Record<string, unknown>>();
+  /** Existing data streams and the index template each was created from. */
+  readonly dataStreams: { name: string; template: string }[] = [];
 
   constructor(private readonly options: EsSetupOptions) {
     this.peer = new Peer((req) => this.route(req));
@@ -70,6 +72,13 @@ export class EsSetupPeer {
   private route(req: PeerRequest): PeerReply {
     if (req.headers['authorization'] !== this.options.authorization) {
       return { ...error(401, 'security_exception', 'missing authentication credentials for REST request'), headers: { 'www-authenticate': 'ApiKey, Basic realm="security"' } };
+    }
+    const ds = /^\/_data_stream\/([^/]+)$/.exec(req.path);
+    if (ds && req.method === 'GET') {
+      const pattern = decodeURIComponent(ds[1]!);
+      const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+      if (this.options.readOnly) return error(403, 'security_exception', 'action [indices:admin/data_stream/get] is unauthorized');
+      return { status: 200, body: JSON.stringify({ data_streams: this.dataStreams.filter((d) => re.test(d.name)).map((d) => ({ ...d, status: 'GREEN', generation: 1 })) }) };
     }
     const m = /^\/(_ingest\/pipeline|_component_template|_index_template)\/([^/]+)$/.exec(req.path);
     if (!m) return error(404, 'not_found', `no handler for ${req.method} ${req.path}`);
