@@ -22,13 +22,13 @@ export interface SetupFlags {
 const TARGETS = {
   elasticsearch: {
     target: ELASTICSEARCH_TARGET,
-    run: setupElasticsearch,
+    run: (client: RestClient, hint: (m: string) => void) => setupElasticsearch(client, undefined, hint),
     description: 'install the ingest pipeline, component templates and index template for logs-oversight.beacon-*',
     example: 'https://localhost:9200',
   },
   kibana: {
     target: KIBANA_TARGET,
-    run: setupKibana,
+    run: (client: RestClient, _hint: (m: string) => void) => setupKibana(client),
     description: 'import the Oversight dashboard and the Elastic Security detection rules',
     example: 'https://localhost:5601 (or …/s/<space> for a space)',
   },
@@ -85,7 +85,7 @@ export async function runSetup(name: keyof typeof TARGETS, f: SetupFlags): Promi
     log: say,
   });
   try {
-    const results = name === 'elasticsearch' ? await setupElasticsearch(client, undefined, say) : await t.run(client);
+    const results = await t.run(client, say);
     if (client.dryRun) {
       say(`${name} setup --dry-run: nothing was sent; the requests above are what a first install sends`);
       return;
