@@ -6,10 +6,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { addContentCommand } from './cli-content.js';
 import { runDemo, runExport, runReplay } from './cli-export.js';
 import { ConfigurationError, errorMessage, ExportError, redact } from './errors.js';
 import type { FlagSpec } from './flags.js';
 import { FORMAT_NAMES, FORMATS } from './formatters/index.js';
+import { addSetupCommand } from './setup/command.js';
 import { TRANSPORT_NAMES, TRANSPORTS, URL_SCHEMES } from './transports/index.js';
 
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -67,7 +69,7 @@ export function buildProgram(): Command {
     .version(pkg.version, '--version')
     .showSuggestionAfterError(true);
 
-  const siem = program.command('siem').description('export registry events to a SIEM');
+  const siem = program.command('siem').description('export registry events to a SIEM, and write or install the SIEM side');
 
   const exportCmd = siem
     .command('export')
@@ -99,6 +101,9 @@ export function buildProgram(): Command {
   ).action(async (opts) => {
     await runReplay(opts);
   });
+
+  addContentCommand(siem);
+  addSetupCommand(siem);
 
   program
     .command('demo')

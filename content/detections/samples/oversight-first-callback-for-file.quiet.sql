@@ -1,0 +1,36 @@
+-- Sample registry for the detection oversight-first-callback-for-file: callbacks now for files seen before (stays quiet).
+-- Load it into a new SQLite file and export it like any registry (see README.md in this folder):
+--   sqlite3 sample.sqlite < oversight-first-callback-for-file.quiet.sql
+--   oversight siem export --db sample.sqlite --registry-id sample ...
+-- Move its times up to now first (README.md, "Shift the samples to now") so scheduled rules see the events.
+--
+-- Stays quiet: both files that call back in the last minutes had callbacks 20 to 30 hours earlier, inside the
+-- rule's 14-day history; the newest callback has no file. The first 3 rows are that history: for rules that go by
+-- arrival time, export them first and the rest 10 minutes later (README.md, "Export it").
+-- The table has the registry's columns without their NOT NULL constraints (and a `note` column no export reads).
+
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    token_id TEXT,
+    file_id TEXT,
+    recipient_id TEXT,
+    issuer_id TEXT,
+    kind TEXT,
+    source_ip TEXT,
+    user_agent TEXT,
+    extra TEXT,
+    timestamp INTEGER,
+    qualified_timestamp TEXT,
+    tlog_index INTEGER,
+    note TEXT
+);
+-- Both files called back before (30 and 20 hours ago), well within the 14-day history ...
+INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('0d56e368ad5a1453211da7c88c60f99a', 'f-5d8f162f6a6ca06a', 'bob@lawfirm.example', 'legal@acme.example', 'http_img', '198.51.100.23', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0', '{}', 1795057200, '2026-11-19T03:00:00Z', 5001);
+INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('dd65a9d5bd9d64d38b9ee7cda90c9312', 'f-6f3fa5b91857f9ae', 'dave@contractor.example', 'security@acme.example', 'dns', NULL, '', '{"qtype": "A", "qname": "dd65a9d5bd9d64d3.t.oversight.example"}', 1795093200, '2026-11-19T13:00:00Z', 5002);
+INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('fd28a2a3ea4f061b0e2e1ee1c25baa05', 'f-6f3fa5b91857f9ae', 'dave@contractor.example', 'security@acme.example', 'license', '203.0.113.45', 'OversightViewer/1.4.2 (macOS 15.1; arm64; J' || char(195, 188) || 'rgen' || char(226, 128, 153) || 's MacBook)', '{}', 1795093202, '2026-11-19T13:00:02Z', 5003);
+-- ... so their callbacks now are not first callbacks.
+INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('0d56e368ad5a1453211da7c88c60f99a', 'f-5d8f162f6a6ca06a', 'bob@lawfirm.example', 'legal@acme.example', 'http_img', '198.51.100.23', 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0', '{}', 1795164960, '2026-11-20T08:56:00Z', 5004);
+INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('1e190b45e5f93de0343ca22b4b612d61', 'f-6f3fa5b91857f9ae', 'dave@contractor.example', 'security@acme.example', 'ocsp', 'unknown', 'Microsoft-CryptoAPI/10.0', '{}', 1795165110, '2026-11-20T08:58:30Z', 5005);
+INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('dd65a9d5bd9d64d38b9ee7cda90c9312', 'f-6f3fa5b91857f9ae', 'dave@contractor.example', 'security@acme.example', 'dns', NULL, '', '{"qtype": "A", "qname": "dd65a9d5bd9d64d3.t.oversight.example"}', 1795165140, '2026-11-20T08:59:00Z', 5006);
+-- A callback with no file at all is never a first callback for a file.
+INSERT INTO events (token_id, file_id, recipient_id, issuer_id, kind, source_ip, user_agent, extra, timestamp, qualified_timestamp, tlog_index) VALUES ('9294f1abfd73709de8fb0fdb69b753f5', NULL, NULL, NULL, 'http_img', '192.0.2.77', 'curl/8.5.0', '{}', 1795165200, NULL, 5007);

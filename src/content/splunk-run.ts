@@ -1,0 +1,238 @@
+/**
+ * Replays the app over exported records without a Splunk: what search sees of an HEC envelope (KV_MODE = json
+ * fields, metadata, indexed fields), the props.conf aliases and calculated fields applied to it, and a small
+ * interpreter of the commands the saved searches use (search, where, eval, dedup, bin, stats, convert, table).
+ * It exists so the SPL rendering of each detection can be run over the detection's sample registries and
+ * compared with the declarative evaluator; anything it does not know is an error, never a silent pass.
+ */
+import { parseConf } from './splunk-conf.js';
+import { evaluate, parseAggs, parseExpr, splitTop, type Expr, type Fields } from './splunk-spl.js';
+import { durationSeconds } from './model.js';
+
+export interface PropsRules {
+  aliases: [string, string][];
+  evals: [string, Expr][];
+}
+
+/** The FIELDALIAS and EVAL settings of one props.conf stanza, in file order. */
+export function readProps(text: string, stanza: string): PropsRules {
+  const rules: PropsRules = { aliases: [], evals: [] };
+  for (const [key, value] of parseConf(text, 'props.conf').stanza(stanza)) {
+    if (/^FIELDALIAS-/i.test(key)) {
+      const words = value.split(/\s+/);
+      if (words.length % 3 !== 0) throw new Error(`${key}: expected pairs of "field AS alias"`);
+      for (let i = 0; i < words.length; i += 3) {
+        if (!/^as$/i.test(words[i + 1]!)) throw new Error(`${key}: expected AS after ${words[i]}`);
+        rules.aliases.push([words[i]!, words[i + 2]!]);
+      }
+    } else if (/^EVAL-/i.test(key)) {
+      rules.evals.push([key.slice(5), parseExpr(value)]);
+    }
+  }
+  return rules;
+}
+
+/**
+ * What search sees for one HEC envelope: the event's JSON fields (KV_MODE = json: nested keys joined by dots,
+ * arrays as `{}`, JSON null left out), the envelope's metadata, and the indexed `fields` added on top, so a
+ * field sent both ways has two equal values (the worst case for the app).
+ */
+export function searchTimeFields(envelope: Record<string, unknown>): Fields {
+  const out: Fields = new Map();
+  const add = (k: string, v: string): void => {
+    const have = out.get(k);
+    out.set(k, have === undefined ? v : [...(Array.isArray(have) ? have : [String(have)]), v]);
+  };
+  const flatten = (prefix: string, v: unknown): void => {
+    if (v === null || v === undefined) return;
+    if (Array.isArray(v)) v.forEach((x) => flatten(`${prefix}{}`, x));
+    else if (typeof v === 'object') for (const [k, x] of Object.entries(v)) flatten(prefix ? `${prefix}.${k}` : k, x);
+    else add(prefix, String(v));
+  };
+  flatten('', envelope.event);
+  for (const k of ['host', 'source', 'sourcetype', 'index']) if (typeof envelope[k] === 'string') add(k, envelope[k] as string);
+  out.set('_time', Number(envelope.time));
+  for (const [k, v] of Object.entries((envelope.fields as Record<string, string> | undefined) ?? {})) add(k, v);
+  return out;
+}
+
+/** FIELDALIAS first, then every EVAL at once over the aliased fields (Splunk runs calculated fields in parallel). */
+export function applyProps(rules: PropsRules, fields: Fields): Fields {
+  const out: Fields = new Map(fields);
+  for (const [from, to] of rules.aliases) {
+    const v = fields.get(from);
+    if (v !== undefined) out.set(to, v);
+  }
+  const input = new Map(out);
+  for (const [name, expr] of rules.evals) {
+    const v = evaluate(expr, input);
+    if (v === null) out.delete(name);
+    else if (typeof v === 'boolean') throw new Error(`EVAL-${name} gives a boolean`);
+    else out.set(name, v);
+  }
+  return out;
+}
+
+export interface RunOptions {
+  /** The time of the run (Unix seconds); events after it are not searched. */
+  now: number;
+  /** `dispatch.earliest_time` as a relative modifier such as `-10m`: events at or before now minus it are left out. */
+  earliest: string;
+  macros: Map<string, string>;
+}
+
+function expandMacros(text: string, macros: Map<string, string>, depth = 0): string {
+  if (depth > 10) throw new Error('macros nest too deep');
+  return text.replace(/`([A-Za-z0-9_]+)`/g, (_, name: string) => {
+    const def = macros.get(name);
+    if (def === undefined) throw new Error(`macro ${name} is not defined`);
+    return `(${expandMacros(def, macros, depth + 1)})`;
+  });
+}
+
+const values = (f: Fields, name: string): string[] => {
+  const v = f.get(name);
+  return v === undefined ? [] : Array.isArray(v) ? v : [String(v)];
+};
+
+const num = (f: Fields, name: string): number | null => {
+  const [v] = values(f, name);
+  const n = Number(v);
+  return v === undefined || v.trim() === '' || !Number.isFinite(n) ? null : n;
+};
+
+function stats(rows: Fields[], args: string): Fields[] {
+  const agg = parseAggs(args);
+  const groups = new Map<string, { key: string[]; rows: Fields[] }>();
+  for (const row of rows) {
+    const key: string[] = [];
+    for (const b of agg.by) {
+      const vs = values(row, b);
+      if (vs.length !== 1) {
+        if (vs.length === 0) key.length = 0;
+        else throw new Error(`stats by the multivalue field ${b} is not replayed here`);
+        break;
+      }
+      key.push(vs[0]!);
+    }
+    if (key.length !== agg.by.length) continue;
+    const id = JSON.stringify(key);
+    if (!groups.has(id)) groups.set(id, { key, rows: [] });
+    groups.get(id)!.rows.push(row);
+  }
+  return [...groups.values()].map(({ key, rows: members }) => {
+    const out: Fields = new Map();
+    agg.by.forEach((b, i) => out.set(b, key[i]!));
+    for (const { fn, arg, name } of agg.items) {
+      const all = arg === undefined ? [] : members.flatMap((r) => values(r, arg));
+      const nums = arg === undefined ? [] : members.map((r) => num(r, arg)).filter((n): n is number => n !== null);
+      switch (fn) {
+        case 'count':
+          out.set(name, arg === undefined ? members.length : all.length);
+          break;
+        case 'dc':
+          out.set(name, new Set(all).size);
+          break;
+        case 'values':
+          if (all.length > 0) out.set(name, [...new Set(all)].sort());
+          break;
+        case 'sum':
+          out.set(name, nums.reduce((a, b) => a + b, 0));
+          break;
+        case 'min':
+        case 'max':
+          if (nums.length > 0) out.set(name, fn === 'min' ? Math.min(...nums) : Math.max(...nums));
+          break;
+        case 'earliest': {
+          const first = members.filter((r) => values(r, arg!).length > 0).sort((a, b) => num(a, '_time')! - num(b, '_time')!)[0];
+          if (first) out.set(name, first.get(arg!)!);
+          break;
+        }
+        default:
+          throw new Error(`stats function ${fn} is not replayed here`);
+      }
+    }
+    return out;
+  });
+}
+
+/** Run a search over events (already through props.conf) as one scheduled run; returns its result rows. */
+export function runSearch(spl: string, events: Fields[], options: RunOptions): Fields[] {
+  const start = options.now - durationSeconds(options.earliest.replace(/^-/, ''));
+  let rows = events.filter((e) => {
+    const t = num(e, '_time');
+    return t !== null && t > start && t <= options.now;
+  });
+  const clock = { now: options.now };
+  splitTop(spl, /\|/).forEach((segment, index) => {
+    const m = /^([A-Za-z_]+)\s*([\s\S]*)$/.exec(segment);
+    let command = m?.[1] ?? '';
+    let args = m?.[2] ?? '';
+    if (index === 0 && command !== 'search') (command = 'search'), (args = segment);
+    switch (command) {
+      case 'search':
+        for (const term of splitTop(expandMacros(args, options.macros).replace(/[()]/g, ' '), /\s/)) {
+          const kv = /^([A-Za-z_][A-Za-z0-9_.]*)=(.+)$/.exec(term);
+          if (!kv) throw new Error(`search term ${term} is not replayed here`);
+          if (kv[1] === 'index' && kv[2] === '*') continue;
+          rows = rows.filter((r) => values(r, kv[1]!).includes(kv[2]!.replace(/^"|"$/g, '')));
+        }
+        break;
+      case 'where': {
+        const e = parseExpr(args);
+        rows = rows.filter((r) => evaluate(e, r, clock) === true);
+        break;
+      }
+      case 'eval':
+        for (const assignment of splitTop(args, /,/)) {
+          const a = /^([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)([\s\S]+)$/.exec(assignment);
+          if (!a) throw new Error(`eval assignment ${assignment} is not replayed here`);
+          const e = parseExpr(a[2]!);
+          rows = rows.map((r) => {
+            const v = evaluate(e, r, clock);
+            const out = new Map(r);
+            if (v === null) out.delete(a[1]!);
+            else out.set(a[1]!, typeof v === 'boolean' ? String(v) : v);
+            return out;
+          });
+        }
+        break;
+      case 'bin': {
+        const span = /span=(\S+)/.exec(args)?.[1];
+        if (!span || !/^_time\b/.test(args.trim())) throw new Error(`bin ${args} is not replayed here`);
+        const s = durationSeconds(span);
+        rows = rows.map((r) => new Map(r).set('_time', Math.floor(num(r, '_time')! / s) * s));
+        break;
+      }
+      case 'stats':
+        rows = stats(rows, args);
+        break;
+      case 'dedup': {
+        const names = args.split(/[\s,]+/).filter((n) => n !== '');
+        const seen = new Set<string>();
+        rows = rows.filter((r) => {
+          if (names.some((n) => values(r, n).length === 0)) return true;
+          const key = JSON.stringify(names.map((n) => values(r, n)));
+          return seen.has(key) ? false : (seen.add(key), true);
+        });
+        break;
+      }
+      case 'convert':
+        for (const c of args.matchAll(/ctime\(([^)]*)\)/g)) {
+          rows = rows.map((r) => {
+            const t = num(r, c[1]!);
+            return t === null ? r : new Map(r).set(c[1]!, new Date(t * 1000).toISOString());
+          });
+        }
+        break;
+      case 'table': {
+        const names = args.split(/[\s,]+/).filter((n) => n !== '');
+        rows = rows.map((r) => new Map(names.filter((n) => r.has(n)).map((n) => [n, r.get(n)!])));
+        break;
+      }
+      default:
+        throw new Error(`the search command ${command} is not replayed here`);
+    }
+  });
+  return rows;
+}

@@ -1,0 +1,145 @@
+/**
+ * The detections (`content/detections/*.yaml`) as Splunk saved searches: each logic type rendered to SPL over
+ * the `oversight_beacons` macro, with the schedule, time range, severity and throttling taken from the
+ * definition. Field names come from the field table, so a renamed field changes every search at once.
+ */
+import type { ConfStanza } from './splunk-conf.js';
+import { durationSeconds, type Condition, type Detection, type FieldTable, type Severity } from './model.js';
+
+export const BASE_MACRO = 'oversight_beacons';
+
+/** savedsearches.conf `alert.severity`: 1 debug, 2 info, 3 warning, 4 error, 5 severe, 6 fatal. */
+const ALERT_SEVERITY: Record<Severity, number> = { informational: 2, low: 3, medium: 4, high: 5, critical: 6 };
+
+export const splString = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+/** One `where` condition as an eval expression (also used for the per-rule severity in props.conf). */
+export function conditionSpl(c: Condition, fields: FieldTable): string {
+  const f = fields.field(c.field).splunk.field;
+  switch (c.op) {
+    case 'present':
+      return `isnotnull(${f}) AND ${f}!=""`;
+    case 'absent':
+      return `(isnull(${f}) OR ${f}=="")`;
+    case 'not_in':
+      return `NOT (${c.values.map((v) => `${f}==${splString(v)}`).join(' OR ')})`;
+  }
+}
+
+export const whereSpl = (where: Condition[], fields: FieldTable): string => where.map((c) => conditionSpl(c, fields)).join(' AND ');
+
+/** "5m" → "-5m": a relative time modifier for the same span. */
+const ago = (duration: string): string => `-${duration}`;
+
+/** A cron schedule that runs every `interval`; only intervals that divide an hour or a day evenly. */
+export function cronFor(interval: string): string {
+  const s = durationSeconds(interval);
+  const minutes = s / 60;
+  if (s % 60 === 0 && minutes < 60 && 60 % minutes === 0) return minutes === 1 ? '* * * * *' : `*/${minutes} * * * *`;
+  const hours = s / 3600;
+  if (s % 3600 === 0 && hours < 24 && 24 % hours === 0) return hours === 1 ? '0 * * * *' : `0 */${hours} * * *`;
+  if (s === 86400) return '0 0 * * *';
+  throw new Error(`schedule interval ${interval} cannot be written as a cron schedule (use a divisor of an hour or a day)`);
+}
+
+function longer(a: string, b: string): string {
+  return durationSeconds(a) >= durationSeconds(b) ? a : b;
+}
+
+interface Rendered {
+  search: string;
+  /** How far back each run reads. */
+  range: string;
+  /** Result fields that identify one alert, for throttling. */
+  key: string[];
+}
+
+function render(d: Detection, fields: FieldTable): Rendered {
+  const f = (name: string): string => fields.field(name).splunk.field;
+  const kind = f('kind');
+  const base = `\`${BASE_MACRO}\``;
+  const where = d.logic.where.length > 0 ? ` | where ${whereSpl(d.logic.where, fields)}` : '';
+  // Splunk has no idempotent write: a batch resent after a crash stores its callbacks twice. Counting rules
+  // count each callback once; the first-seen rule's minimum does not care, and skips the cost over its history.
+  const once = ` | dedup ${f('registry_id')}, ${f('event_id')}`;
+  const conf = (test: string): string =>
+    d.dns_confidence === d.confidence
+      ? `eval confidence=${splString(d.confidence)}`
+      : `eval confidence=if(${test}, ${splString(d.dns_confidence)}, ${splString(d.confidence)})`;
+  const logic = d.logic;
+  switch (logic.type) {
+    case 'match': {
+      const shown = ['_time', 'signature', 'severity', 'confidence', 'file_id', 'recipient_id', 'issuer_id', 'token_id', 'kind',
+        'src', 'source_ip', 'dest', 'user_agent', 'registry_id', 'event_id'].map((n) => (fields.fields.some((r) => r.name === n) ? f(n) : n));
+      return {
+        search: `${base}${where}${once} | ${conf(`${kind}=="dns"`)} | table ${shown.join(', ')}`,
+        range: d.schedule.lookback,
+        key: [f('registry_id'), f('event_id')],
+      };
+    }
+    case 'first_seen': {
+      const by = logic.key.map(f);
+      const search =
+        `${base}${where} | stats min(_time) as first_seen, earliest(${kind}) as first_kind, ` +
+        `earliest(${f('source_ip')}) as first_source_ip, values(${f('recipient_id')}) as recipients, count as callbacks by ${by.join(', ')}` +
+        ` | where first_seen >= relative_time(now(), ${splString(ago(d.schedule.lookback))})` +
+        ` | ${conf('first_kind=="dns"')} | convert ctime(first_seen)` +
+        ` | table first_seen, ${by.join(', ')}, recipients, first_kind, first_source_ip, callbacks, confidence`;
+      return { search, range: longer(logic.history, d.schedule.lookback), key: by };
+    }
+    case 'distinct_count':
+    case 'event_count': {
+      const range = longer(d.schedule.lookback, logic.window);
+      const binned = durationSeconds(logic.window) < durationSeconds(range);
+      const by = [...(binned ? ['_time'] : []), ...logic.group_by.map(f)];
+      const measure =
+        logic.type === 'distinct_count'
+          ? { agg: `dc(${f(logic.field)}) as distinct_${f(logic.field)}, values(${f(logic.field)}) as ${f(logic.field)}_values`, test: `distinct_${f(logic.field)}` }
+          : { agg: '', test: 'callbacks' };
+      const others = ['file_id', 'recipient_id', 'token_id', 'source_ip'].map(f).filter((n) => !by.includes(n) && !(logic.type === 'distinct_count' && n === f(logic.field)));
+      const search =
+        `${base}${where}${once}${binned ? ` | bin _time span=${logic.window}` : ''}` +
+        ` | eval dns_callback=if(${kind}=="dns", 1, 0)` +
+        ` | stats ${measure.agg ? `${measure.agg}, ` : ''}count as callbacks, sum(dns_callback) as dns_callbacks, min(_time) as first_seen, max(_time) as last_seen, ` +
+        `${others.map((n) => `values(${n}) as ${n}_values`).join(', ')} by ${by.join(', ')}` +
+        ` | where ${measure.test} >= ${logic.threshold}` +
+        ` | ${conf('dns_callbacks > 0')} | convert ctime(first_seen) ctime(last_seen)`;
+      return { search, range, key: logic.group_by.map(f) };
+    }
+  }
+}
+
+const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
+
+/** The saved search stanza of one detection: a scheduled alert, disabled until a user turns it on. */
+export function savedSearch(d: Detection, fields: FieldTable, app: string): ConfStanza {
+  const r = render(d, fields);
+  const description = oneLine(
+    `${d.description} Severity ${d.severity}, risk score ${d.risk_score}; confidence ${d.confidence}, ${d.dns_confidence} for DNS callbacks.` +
+      ` MITRE ATT&CK: ${[...d.tactics, ...d.techniques].join(', ') || 'none'}.` +
+      ` False positives: ${d.false_positives.join(' ')} Rule ${d.id} v${d.version}.`,
+  );
+  return {
+    name: d.name,
+    settings: [
+      ['description', description],
+      ['search', r.search],
+      ['disabled', '1'],
+      ['enableSched', '1'],
+      ['cron_schedule', cronFor(d.schedule.interval)],
+      ['dispatch.earliest_time', ago(r.range)],
+      ['dispatch.latest_time', 'now'],
+      ['counttype', 'number of events'],
+      ['relation', 'greater than'],
+      ['quantity', '0'],
+      ['alert.severity', String(ALERT_SEVERITY[d.severity])],
+      ['alert.digest_mode', '0'],
+      ['alert.track', '1'],
+      ['alert.suppress', '1'],
+      ['alert.suppress.fields', r.key.join(',')],
+      ['alert.suppress.period', r.range],
+      ['request.ui_dispatch_app', app],
+      ['request.ui_dispatch_view', 'search'],
+    ],
+  };
+}
