@@ -4,6 +4,7 @@
  * duplicates. Item results are read one by one: 429/5xx items are retried alone, other failures dead-lettered.
  */
 import { createHash } from 'node:crypto';
+import { chooseCompression, wireBody, type Compression } from '../compress.js';
 import { bulkEncoder, type Entry } from '../encoder.js';
 import { ConfigurationError } from '../errors.js';
 import { NetworkError, type HttpClient, type HttpResponse } from '../http-client.js';
@@ -86,7 +87,14 @@ export interface ElasticsearchConfig {
   index: string;
   headers: Record<string, string>;
   client: HttpClient;
+  compress?: Compression | null;
 }
+
+/**
+ * Elasticsearch always accepts gzip request bodies (since 5.0), and Elastic's own shippers (Beats, Elastic Agent)
+ * compress by default; `http.max_content_length` applies to the decompressed body.
+ */
+export const ES_COMPRESSION = { default: 'gzip', gzip: true } as const;
 
 export class ElasticsearchTransport implements Transport {
   readonly name = 'elasticsearch';
@@ -97,8 +105,10 @@ export class ElasticsearchTransport implements Transport {
   readonly hardMaxBytes = 100 * 1024 * 1024;
   private readonly url: string;
   private readonly headers: Record<string, string>;
+  readonly compression: Compression;
 
   constructor(private readonly config: ElasticsearchConfig) {
+    this.compression = chooseCompression(config.compress, 'elasticsearch', ES_COMPRESSION);
     const indexJson = JSON.stringify(config.index);
     this.encoder = bulkEncoder((e) => `{"create":{"_index":${indexJson},"_id":"${documentId(e.registry_id, e.rowid)}"}}`);
     const u = new URL(config.url);
@@ -109,8 +119,9 @@ export class ElasticsearchTransport implements Transport {
   }
 
   async send(entries: readonly Entry[], body: Buffer): Promise<Verdict> {
+    const wire = await wireBody(body, this.compression);
     try {
-      return classifyBulkResponse(await this.config.client.post(this.url, this.headers, body), entries.length);
+      return classifyBulkResponse(await this.config.client.post(this.url, { ...this.headers, ...wire.headers }, wire.body), entries.length);
     } catch (err) {
       if (err instanceof NetworkError) return networkVerdict(err);
       throw err;

@@ -1,6 +1,7 @@
 /** Which transport an --output gets, which record format it needs, and building it from settings. */
 import fs from 'node:fs';
 import { ClientCredential } from '../azure-auth.js';
+import type { Compression } from '../compress.js';
 import { ConfigurationError, errorMessage, registerSecret } from '../errors.js';
 import type { FormatName } from '../formatters/index.js';
 import { HttpClient, type HttpOptions } from '../http-client.js';
@@ -69,6 +70,8 @@ export interface TransportSettings {
   sentinelSharedKeyFile?: string | null;
   sentinelLogType: string;
   azureScope: string;
+  /** Request body compression; null for the transport's own default. */
+  compress?: Compression | null;
   env: NodeJS.ProcessEnv;
   log?: (message: string) => void;
 }
@@ -77,6 +80,11 @@ function requireEnv(env: NodeJS.ProcessEnv, name: string, why: string): string {
   const v = env[name]?.trim();
   if (!v) throw new ConfigurationError(`${why} needs ${name} in the environment`);
   return v;
+}
+
+/** `--compress` means HTTP bodies; a file or stdout gets JSON lines as they are. */
+function checkLocal(s: TransportSettings): void {
+  if (s.compress) throw new ConfigurationError(`--compress applies to http(s):// outputs, not to ${s.transport === 'stdout' ? 'stdout' : 'a file'}`);
 }
 
 function readSecretFile(file: string, flag: string): string {
@@ -93,11 +101,13 @@ function readSecretFile(file: string, flag: string): string {
 export function createTransport(s: TransportSettings): Transport {
   switch (s.transport) {
     case 'stdout':
+      checkLocal(s);
       return new StdoutTransport();
     case 'file':
+      checkLocal(s);
       return new FileTransport(s.output, s.log);
     case 'http':
-      return new HttpJsonTransport(s.output, s.headers, new HttpClient(s.http));
+      return new HttpJsonTransport(s.output, s.headers, new HttpClient(s.http), s.compress);
     case 'splunk-hec': {
       const headers = { ...s.headers };
       if (!findHeader(headers, 'authorization')) {
@@ -110,11 +120,11 @@ export function createTransport(s: TransportSettings): Transport {
         registerSecret(token);
         headers['authorization'] = /^Splunk\s/i.test(token) ? token : `Splunk ${token}`;
       }
-      return new SplunkHecTransport({ url: s.output, headers, client: new HttpClient(s.http), ack: s.splunkAck });
+      return new SplunkHecTransport({ url: s.output, headers, client: new HttpClient(s.http), ack: s.splunkAck, compress: s.compress ?? null });
     }
     case 'elasticsearch': {
       const index = s.esIndex ? checkIndexName(s.esIndex) : dataStreamName(s.esNamespace);
-      return new ElasticsearchTransport({ url: s.output, index, headers: s.headers, client: new HttpClient(s.http) });
+      return new ElasticsearchTransport({ url: s.output, index, headers: s.headers, client: new HttpClient(s.http), compress: s.compress ?? null });
     }
     case 'sentinel-dca': {
       const workspaceId = s.sentinelWorkspaceId ?? workspaceFromUrl(s.output);
@@ -135,7 +145,7 @@ export function createTransport(s: TransportSettings): Transport {
       }
       return new SentinelDcaTransport({
         url: s.output, workspaceId, sharedKey: key, logType: checkLogType(s.sentinelLogType),
-        headers: s.headers, client: new HttpClient(s.http),
+        headers: s.headers, client: new HttpClient(s.http), compress: s.compress ?? null,
       });
     }
     case 'azure-logs-ingestion': {
@@ -153,7 +163,7 @@ export function createTransport(s: TransportSettings): Transport {
         },
         client,
       );
-      return new LogsIngestionTransport({ url: s.output, credential, headers: s.headers, client });
+      return new LogsIngestionTransport({ url: s.output, credential, headers: s.headers, client, compress: s.compress ?? null });
     }
   }
 }

@@ -2,6 +2,7 @@
  * Microsoft Sentinel through the Log Analytics HTTP Data Collector API: a JSON array of flat rows per request,
  * signed here with the workspace shared key and a fresh `x-ms-date` for every attempt.
  */
+import { chooseCompression, type Compression } from '../compress.js';
 import { jsonArrayEncoder, type Entry } from '../encoder.js';
 import { ConfigurationError } from '../errors.js';
 import { NetworkError, type HttpClient, type HttpResponse } from '../http-client.js';
@@ -40,7 +41,17 @@ export interface SentinelDcaConfig {
   logType: string;
   headers: Record<string, string>;
   client: HttpClient;
+  compress?: Compression | null;
 }
+
+/**
+ * Not offered: Microsoft documents no Content-Encoding for the Data Collector API (retired 14 Sep 2026), its
+ * signature covers the Content-Length, and no common client (Fluent Bit's `azure` output included) compresses.
+ * The Logs Ingestion API is the compressed way into the same workspace.
+ */
+export const DCA_COMPRESSION = {
+  default: 'none', gzip: false, why: 'the Data Collector API documents no compressed bodies; azure-logs-ingestion takes gzip',
+} as const;
 
 export class SentinelDcaTransport implements Transport {
   readonly name = 'sentinel-dca';
@@ -49,7 +60,9 @@ export class SentinelDcaTransport implements Transport {
   /** "30 MB per post". */
   readonly hardMaxBytes = 30_000_000;
 
-  constructor(private readonly config: SentinelDcaConfig) {}
+  constructor(private readonly config: SentinelDcaConfig) {
+    chooseCompression(config.compress, 'sentinel-dca', DCA_COMPRESSION);
+  }
 
   async send(_entries: readonly Entry[], body: Buffer): Promise<Verdict> {
     const buf = body;

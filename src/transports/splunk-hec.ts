@@ -3,6 +3,7 @@
  * optional indexer acknowledgement on a channel of our own.
  */
 import { randomUUID } from 'node:crypto';
+import { chooseCompression, wireBody, type Compression } from '../compress.js';
 import { hecEncoder, type Entry } from '../encoder.js';
 import { NetworkError, type HttpClient, type HttpResponse } from '../http-client.js';
 import { parseRetryAfter } from '../retry.js';
@@ -69,7 +70,11 @@ export interface SplunkHecConfig {
   client: HttpClient;
   /** Indexer acknowledgement: poll interval and resend timeout. */
   ack?: { pollIntervalMs: number; timeoutMs: number } | null;
+  compress?: Compression | null;
 }
+
+/** HEC takes gzip bodies; Splunk's own OpenTelemetry exporter compresses by default (`disable_compression: false`). */
+export const HEC_COMPRESSION = { default: 'gzip', gzip: true } as const;
 
 export class SplunkHecTransport implements Transport {
   readonly name = 'splunk-hec';
@@ -80,8 +85,10 @@ export class SplunkHecTransport implements Transport {
   readonly acks?: AckSource;
   readonly channel: string | null;
   private readonly headers: Record<string, string>;
+  readonly compression: Compression;
 
   constructor(private readonly config: SplunkHecConfig) {
+    this.compression = chooseCompression(config.compress, 'splunk-hec', HEC_COMPRESSION);
     this.channel = config.ack ? randomUUID() : null;
     this.headers = { 'content-type': 'application/json', ...config.headers };
     if (this.channel) this.headers['x-splunk-request-channel'] = this.channel;
@@ -93,8 +100,9 @@ export class SplunkHecTransport implements Transport {
   }
 
   async send(entries: readonly Entry[], body: Buffer): Promise<Verdict> {
+    const wire = await wireBody(body, this.compression);
     try {
-      const res = await this.config.client.post(this.config.url, this.headers, body);
+      const res = await this.config.client.post(this.config.url, { ...this.headers, ...wire.headers }, wire.body);
       return classifyHecResponse(res, entries.length, this.channel !== null);
     } catch (err) {
       if (err instanceof NetworkError) return networkVerdict(err);
