@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Checkpoint } from './checkpoint.js';
 import { DeadLetterFile, readDeadLetters } from './dead-letter.js';
 import { DEMO_REGISTRY_ID, writeDemoRegistry } from './demo.js';
+import type { Compression } from './compress.js';
 import { ConfigurationError } from './errors.js';
 import { createFormatter, isFormatName, type FormatName } from './formatters/index.js';
 import { runPipeline, type PipelineResult, type PreparedRecord } from './pipeline.js';
@@ -27,6 +28,7 @@ export interface DeliveryFlags {
   maxBatchBytes?: string;
   retryMaxDuration?: string;
   timeout?: string;
+  compress?: string;
   deadLetter?: string;
   caFile?: string;
   insecure?: boolean;
@@ -123,6 +125,7 @@ function prepareDelivery(f: DeliveryFlags, format: FormatName | null, formatFlag
     sentinelSharedKeyFile: f.sentinelSharedKeyFile ?? null,
     sentinelLogType: f.sentinelLogType ?? 'Oversight',
     azureScope: f.azureScope ?? 'https://monitor.azure.com//.default',
+    compress: (f.compress as Compression | undefined) ?? null,
     env: process.env,
     log: say,
   });

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { runDemo, runExport, runReplay } from './cli-export.js';
+import { COMPRESSIONS } from './compress.js';
 import { ConfigurationError, errorMessage, ExportError, redact } from './errors.js';
 import { FORMAT_NAMES } from './formatters/index.js';
 import { TRANSPORT_NAMES } from './transports/index.js';
@@ -27,6 +28,7 @@ function addDeliveryOptions(cmd: Command, withDeadLetter = true): Command {
     .option('--max-batch-bytes <n>', 'bytes per request (default per transport, within the SIEM limit)')
     .option('--retry-max-duration <duration>', 'how long one batch may be retried before the export fails (e.g. 90s, 5m)', '5m')
     .option('--timeout <duration>', 'timeout of one HTTP request', '30s')
+    .addOption(new Option('--compress <codec>', 'request body compression (default: gzip for splunk-hec, elasticsearch, azure-logs-ingestion; none for http)').choices(COMPRESSIONS))
     .option('--ca-file <pem>', 'trust this CA for the SIEM certificate')
     .option('--insecure', 'do not verify the SIEM certificate (testing only)', false)
     .option('--splunk-ack', 'Splunk HEC: wait for indexer acknowledgement before checkpointing', false)
