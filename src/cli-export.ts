@@ -12,7 +12,11 @@ import { DEMO_REGISTRY_ID, writeDemoRegistry } from './demo.js';
 import type { Compression } from './compress.js';
 import { ConfigurationError } from './errors.js';
 import { createFormatter, isFormatName, type FormatName } from './formatters/index.js';
+import { log as logger, parseLogFormat, type LogFields } from './log.js';
+import { ExportMetrics } from './metrics.js';
+import { MetricsServer } from './metrics-server.js';
 import { runPipeline, type PipelineResult, type PreparedRecord } from './pipeline.js';
+import { Shutdown, signalExitCode, unsentMessage, type Unsent } from './signals.js';
 import { RETRY_DEFAULTS } from './retry.js';
 import { RegistrySource } from './source.js';
 import { parseHeaders, type Transport } from './transport.js';
@@ -42,6 +46,7 @@ export interface DeliveryFlags {
   sentinelLogType?: string;
   azureScope?: string;
   quiet?: boolean;
+  logFormat?: string;
 }
 
 export interface ExportFlags extends DeliveryFlags {
@@ -59,6 +64,9 @@ export interface ExportFlags extends DeliveryFlags {
   pollInterval?: string;
   flushInterval?: string;
   threads?: string;
+  shutdownTimeout?: string;
+  metricsListen?: string;
+  healthStall?: string;
 }
 
 export function parseCount(value: string | undefined, flag: string, min = 0): number | null {
@@ -78,8 +86,9 @@ export function parseDuration(value: string, flag: string): number {
   return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
 }
 
-function log(quiet: boolean | undefined): (message: string) => void {
-  return quiet ? () => undefined : (message) => process.stderr.write(`oversight: ${message}\n`);
+function log(quiet: boolean | undefined): (message: string, fields?: LogFields) => void {
+  logger.quiet = quiet ?? false;
+  return (message, fields) => logger.info(message, fields);
 }
 
 interface Delivery {
@@ -148,40 +157,53 @@ function summary(r: PipelineResult, fmt: string, d: Delivery, deadLetter: DeadLe
   return `exported ${r.exported} event(s) as ${fmt}${via}${extras.length ? ` (${extras.join(', ')})` : ''}`;
 }
 
-/** SIGINT/SIGTERM once: finish the batch in flight and checkpoint. Twice: leave now. */
-function stopOnSignals(say: (m: string) => void): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const handler = (sig: NodeJS.Signals): void => {
-    if (controller.signal.aborted) process.exit(130);
-    say(`${sig}: finishing the batch in flight (send the signal again to quit at once)`);
-    controller.abort();
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-    },
-  };
-}
-
 export async function runExport(f: ExportFlags): Promise<void> {
+  logger.format = parseLogFormat(f.logFormat);
   const say = log(f.quiet);
   const since = parseCount(f.since, '--since');
   const limit = parseCount(f.limit, '--limit');
   const pollIntervalMs = parseDuration(f.pollInterval ?? '250ms', '--poll-interval');
   const flushIntervalMs = parseDuration(f.flushInterval ?? '500ms', '--flush-interval');
   const threads = f.threads === undefined || f.threads === 'auto' ? null : parseCount(f.threads, "--threads (a number or 'auto')", 1);
+  const shutdownTimeoutMs = parseDuration(f.shutdownTimeout ?? '10s', '--shutdown-timeout');
+  const healthStallMs = parseDuration(f.healthStall ?? '5m', '--health-stall');
   if (f.format !== undefined && !isFormatName(f.format)) createFormatter(f.format);
   if (!f.registryId) throw new ConfigurationError('--registry-id must not be empty');
 
   const source = RegistrySource.open(f.db);
   let transport: Transport | null = null;
   let deadLetter: DeadLetterFile | null = null;
-  const signals = stopOnSignals(say);
+  let server: MetricsServer | null = null;
+  const metrics = new ExportMetrics({ processMetrics: f.metricsListen !== undefined });
+  metrics.watchBacklog((after) => {
+    const p = source.pending(after, since);
+    return { newestRowid: source.maxRowid(), events: p.count, oldestTimestamp: p.oldestTimestamp };
+  });
+  // Follow mode ends by a stop, so a stop is success there; a one-shot export cut short says so in its exit code.
+  const exitFor = (sig: NodeJS.Signals, u: Unsent | null): number => (f.follow || !u || u.count === 0 ? 0 : signalExitCode(sig));
+  const unsent = (): Unsent | null => {
+    try {
+      return source.pending(metrics.checkpointRowid, since);
+    } catch {
+      return null;
+    }
+  };
+  const reportUnsent = (u: Unsent | null): void =>
+    logger.warn(unsentMessage(u, f.state ?? null), u && u.count > 0 ? { unsent: u.count, first_rowid: u.first, last_rowid: u.last } : {});
+  const signals = new Shutdown({
+    timeoutMs: shutdownTimeoutMs,
+    leave: (sig, why) => {
+      logger.warn(why, { signal: sig });
+      const u = unsent();
+      reportUnsent(u);
+      return exitFor(sig, u);
+    },
+  });
   try {
+    if (f.metricsListen !== undefined) {
+      server = await MetricsServer.start(f.metricsListen, metrics, healthStallMs);
+      say(`serving metrics at ${server.url}/metrics and health at ${server.url}/healthz`, { metrics_url: `${server.url}/metrics` });
+    }
     const d = prepareDelivery(f, (f.format as FormatName | undefined) ?? null, f.format !== undefined);
     transport = d.transport;
     const checkpoint = f.state ? Checkpoint.open(f.state, { registryId: f.registryId, database: f.db }) : null;
@@ -204,16 +226,24 @@ export async function runExport(f: ExportFlags): Promise<void> {
       result = await runPipeline({
         source, registryId: f.registryId, formatter, transport: d.transport, limits: d.limits, retry: d.retry,
         since, limit, follow: f.follow ?? false, pollIntervalMs, flushIntervalMs,
-        checkpoint, deadLetter, stop: signals.signal, log: say,
+        checkpoint, deadLetter, stop: signals.signal, log: say, metrics,
         parallel: threads === 1 ? null : { db: f.db, format: d.format, splunk: splunkOptions, threads },
         ...(bar ? { onProgress: (n: number) => bar.update(n) } : {}),
       });
     } finally {
       bar?.stop();
     }
-    if (!f.quiet) process.stderr.write(summary(result, d.format, d, deadLetter) + '\n');
+    logger.result(summary(result, d.format, d, deadLetter), {
+      exported: result.exported, dead_lettered: result.deadLettered, retries: result.retries, last_rowid: result.lastRowid,
+    });
+    if (result.stopped && signals.received) {
+      const u = unsent();
+      reportUnsent(u);
+      process.exitCode = exitFor(signals.received, u);
+    }
   } finally {
     signals.dispose();
+    await server?.close();
     deadLetter?.close();
     await transport?.close();
     source.close();
@@ -246,6 +276,7 @@ export interface ReplayFlags extends DeliveryFlags {
 }
 
 export async function runReplay(f: ReplayFlags): Promise<void> {
+  logger.format = parseLogFormat(f.logFormat);
   const say = log(f.quiet);
   if (!fs.existsSync(f.deadLetter)) throw new ConfigurationError(`dead-letter file not found: ${f.deadLetter}`);
   if (f.deadLetterOut && path.resolve(f.deadLetterOut) === path.resolve(f.deadLetter)) {
@@ -260,7 +291,7 @@ export async function runReplay(f: ReplayFlags): Promise<void> {
     format = dl.format;
   }
   if (!format) {
-    if (!f.quiet) process.stderr.write(`replayed 0 event(s): ${f.deadLetter} is empty\n`);
+    logger.result(`replayed 0 event(s): ${f.deadLetter} is empty`);
     return;
   }
   const d = prepareDelivery({ ...f, deadLetter: undefined }, format, false);
@@ -275,7 +306,7 @@ export async function runReplay(f: ReplayFlags): Promise<void> {
       source: records, registryId: '', formatter: () => '', transport: d.transport, limits: d.limits, retry: d.retry,
       deadLetter, log: say,
     });
-    if (!f.quiet) process.stderr.write(summary(result, format, d, deadLetter).replace(/^exported/, 'replayed') + '\n');
+    logger.result(summary(result, format, d, deadLetter).replace(/^exported/, 'replayed'), { replayed: result.exported, dead_lettered: result.deadLettered });
   } finally {
     deadLetter?.close();
     await d.transport.close();

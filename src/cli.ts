@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { runDemo, runExport, runReplay } from './cli-export.js';
 import { COMPRESSIONS } from './compress.js';
 import { ConfigurationError, errorMessage, ExportError, redact } from './errors.js';
+import { log, LOG_FORMATS } from './log.js';
 import { FORMAT_NAMES } from './formatters/index.js';
 import { TRANSPORT_NAMES } from './transports/index.js';
 
@@ -40,7 +41,8 @@ function addDeliveryOptions(cmd: Command, withDeadLetter = true): Command {
     .option('--sentinel-shared-key-file <file>', 'Sentinel Data Collector API: file holding the shared key (or OVERSIGHT_SENTINEL_SHARED_KEY)')
     .option('--sentinel-log-type <name>', 'Sentinel Data Collector API: custom log type (table <name>_CL)', 'Oversight')
     .option('--azure-scope <scope>', 'Azure Logs Ingestion API: token scope', 'https://monitor.azure.com//.default')
-    .option('--quiet', 'print nothing but errors', false);
+    .option('--quiet', 'print nothing but errors', false)
+    .addOption(new Option('--log-format <format>', 'stderr lines as text, or one JSON object per line').choices(LOG_FORMATS).default('text'));
 }
 
 export function buildProgram(): Command {
@@ -68,6 +70,9 @@ export function buildProgram(): Command {
       .option('--follow', 'keep running and deliver new events as the registry records them', false)
       .option('--poll-interval <duration>', 'with --follow: how often to look for new events', '250ms')
       .option('--flush-interval <duration>', 'with --follow: send a partial batch once it is this old', '500ms')
+      .option('--shutdown-timeout <duration>', 'on SIGTERM/SIGINT: how long the request in flight may take before the process leaves anyway', '10s')
+      .option('--metrics-listen <host:port>', 'serve Prometheus /metrics and a JSON /healthz here (off by default)')
+      .option('--health-stall <duration>', '/healthz answers 503 when events wait and nothing was delivered for this long', '5m')
       .option('--threads <n>', "threads that read and format a large export to stdout or a file: 'auto' or a number (1: none)", 'auto'),
   ).action(async (opts) => {
     await runExport(opts);
@@ -100,7 +105,7 @@ export function buildProgram(): Command {
 }
 
 function fail(message: string, code: number): never {
-  process.stderr.write(`oversight: ${redact(message)}\n`);
+  log.error(message);
   process.exit(code);
 }
 
