@@ -17,6 +17,7 @@ import { ExportMetrics } from './metrics.js';
 import { MetricsServer } from './metrics-server.js';
 import { runPipeline, type PipelineResult, type PreparedRecord } from './pipeline.js';
 import { Shutdown, signalExitCode, unsentMessage, type Unsent } from './signals.js';
+import { parsePrivacy, privateFormatter } from './pseudonymize.js';
 import { RETRY_DEFAULTS } from './retry.js';
 import { RegistrySource } from './source.js';
 import { parseHeaders, type Transport } from './transport.js';
@@ -64,6 +65,9 @@ export interface ExportFlags extends DeliveryFlags {
   pollInterval?: string;
   flushInterval?: string;
   threads?: string;
+  pseudonymize?: string;
+  pseudonymKeyFile?: string;
+  ipPrefix?: string;
   shutdownTimeout?: string;
   metricsListen?: string;
   healthStall?: string;
@@ -169,6 +173,7 @@ export async function runExport(f: ExportFlags): Promise<void> {
   const healthStallMs = parseDuration(f.healthStall ?? '5m', '--health-stall');
   if (f.format !== undefined && !isFormatName(f.format)) createFormatter(f.format);
   if (!f.registryId) throw new ConfigurationError('--registry-id must not be empty');
+  const privacy = parsePrivacy(f);
 
   const source = RegistrySource.open(f.db);
   let transport: Transport | null = null;
@@ -219,7 +224,7 @@ export async function runExport(f: ExportFlags): Promise<void> {
       index: f.splunkIndex ?? null,
       host: f.splunkHost ?? null,
     };
-    const formatter = createFormatter(d.format, splunkOptions);
+    const formatter = privateFormatter(d.format, splunkOptions, privacy);
     const bar = await progressBar(f, () => Math.min(source.count(checkpoint?.lastRowid ?? 0, since), limit ?? Infinity));
     let result: PipelineResult;
     try {

@@ -73,7 +73,10 @@ export function buildProgram(): Command {
       .option('--shutdown-timeout <duration>', 'on SIGTERM/SIGINT: how long the request in flight may take before the process leaves anyway', '10s')
       .option('--metrics-listen <host:port>', 'serve Prometheus /metrics and a JSON /healthz here (off by default)')
       .option('--health-stall <duration>', '/healthz answers 503 when events wait and nothing was delivered for this long', '5m')
-      .option('--threads <n>', "threads that read and format a large export to stdout or a file: 'auto' or a number (1: none)", 'auto'),
+      .option('--threads <n>', "threads that read and format a large export to stdout or a file: 'auto' or a number (1: none)", 'auto')
+      .option('--pseudonymize <fields>', 'replace these fields by keyed pseudonyms: comma list of source_ip, recipient_id, issuer_id, user_agent, token_id')
+      .option('--pseudonym-key-file <file>', 'file holding the secret pseudonym key (at least 32 bytes)')
+      .option('--ip-prefix <v4,v6>', 'keep only the network of source_ip: IPv4 and IPv6 prefix lengths, e.g. 24,64'),
   ).action(async (opts) => {
     await runExport(opts);
   });

@@ -9,6 +9,7 @@ import { fromRegistryValues } from './event.js';
 import { blankEventJson, eventJson, type EventJson } from './formatters/fields.js';
 import { createJsonFormatter, type SplunkHecOptions } from './formatters/index.js';
 import { eventJsonFromRow } from './row-json.js';
+import { sharedPseudonymizer, withPseudonyms } from './pseudonymize.js';
 import { PAGE_SIZE, RegistrySource } from './source.js';
 
 export interface WorkerSetup {
@@ -43,7 +44,7 @@ export interface RangeResult {
 
 const setup = workerData as WorkerSetup;
 const source = RegistrySource.open(setup.db);
-const format = createJsonFormatter(setup.format, setup.splunk);
+const format = withPseudonyms(createJsonFormatter(setup.format, setup.splunk), sharedPseudonymizer());
 const fields = blankEventJson();
 const spare: ArrayBuffer[] = [];
 /** Lines are written to the buffer a few dozen at a time: fewer, longer copies out of the JS heap. */
