@@ -40,9 +40,10 @@ export class ExportMetrics {
   private readonly oldestAgeGauge: Gauge;
   private readonly lastDeliveryGauge: Gauge;
   private readonly acksGauge: Gauge;
-  private readonly duration: Histogram<'transport'>;
-  private readonly batchEvents: Histogram<'transport'>;
-  private readonly batchBytes: Histogram<'transport'>;
+  // No transport label on histograms: one process delivers to one destination, and the counters carry it.
+  private readonly duration: Histogram;
+  private readonly batchEvents: Histogram;
+  private readonly batchBytes: Histogram;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -66,15 +67,15 @@ export class ExportMetrics {
     });
     this.acksGauge = new Gauge({ name: 'oversight_splunk_acks_pending', help: 'Splunk HEC batches awaiting indexer acknowledgement.', registers });
     this.duration = new Histogram({
-      name: 'oversight_request_duration_seconds', help: 'Time from sending a request to its answer.', labelNames: ['transport'],
+      name: 'oversight_request_duration_seconds', help: 'Time from sending a request to its answer.',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers,
     });
     this.batchEvents = new Histogram({
-      name: 'oversight_batch_events', help: 'Events per request.', labelNames: ['transport'],
+      name: 'oversight_batch_events', help: 'Events per request.',
       buckets: [1, 10, 50, 100, 500, 1000, 5000, 10000], registers,
     });
     this.batchBytes = new Histogram({
-      name: 'oversight_batch_bytes', help: 'Uncompressed body bytes per request.', labelNames: ['transport'],
+      name: 'oversight_batch_bytes', help: 'Uncompressed body bytes per request.',
       buckets: [1e3, 1e4, 1e5, 5e5, 1e6, 5e6, 1e7, 3e7], registers,
     });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -94,9 +95,9 @@ export class ExportMetrics {
 
   request(transport: string, outcome: RequestOutcome, seconds: number, events: number, bytes: number): void {
     this.requests.inc({ transport, outcome });
-    this.duration.observe({ transport }, seconds);
-    this.batchEvents.observe({ transport }, events);
-    this.batchBytes.observe({ transport }, bytes);
+    this.duration.observe(seconds);
+    this.batchEvents.observe(events);
+    this.batchBytes.observe(bytes);
   }
 
   delivered(events: number): void {
