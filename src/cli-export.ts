@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Checkpoint } from './checkpoint.js';
+import { headerLines } from './cli-env.js';
 import { DeadLetterFile, readDeadLetters } from './dead-letter.js';
 import { DEMO_REGISTRY_ID, writeDemoRegistry } from './demo.js';
 import type { Compression } from './compress.js';
@@ -28,6 +29,7 @@ export interface DeliveryFlags {
   output?: string;
   transport?: string;
   header?: string[];
+  headerFile?: string;
   batchSize?: string;
   maxBatchEvents?: string;
   maxBatchBytes?: string;
@@ -120,7 +122,7 @@ function prepareDelivery(f: DeliveryFlags, format: FormatName | null, formatFlag
   const retry = { ...RETRY_DEFAULTS, maxDurationMs: parseDuration(f.retryMaxDuration ?? '5m', '--retry-max-duration') };
   const timeoutMs = parseDuration(f.timeout ?? '30s', '--timeout');
   if (timeoutMs < 1) throw new ConfigurationError('--timeout must be more than 0');
-  const headers = parseHeaders(f.header ?? []);
+  const headers = parseHeaders([...(f.header ?? []), ...headerLines(f.headerFile)]);
   const transport = createTransport({
     output,
     transport: transportName,

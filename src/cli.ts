@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { runDemo, runExport, runReplay } from './cli-export.js';
+import { settableFromEnv } from './cli-env.js';
 import { COMPRESSIONS } from './compress.js';
 import { ConfigurationError, errorMessage, ExportError, redact } from './errors.js';
 import { log, LOG_FORMATS } from './log.js';
@@ -24,6 +25,7 @@ function addDeliveryOptions(cmd: Command, withDeadLetter = true): Command {
     .option('--output <target>', "'-' for stdout (JSON lines), a file path (appended JSON lines), or an http(s):// URL", '-')
     .addOption(new Option('--transport <name>', 'how to deliver to a URL; auto decides from the URL').choices(TRANSPORT_NAMES).default('auto'))
     .option('--header <header>', "extra HTTP header 'Name: value' (repeatable; values are never printed)", collect, [])
+    .option('--header-file <file>', "extra HTTP headers from a file, one 'Name: value' a line (credential:NAME reads a systemd credential)")
     .option('--batch-size <n>', 'events per request (same as --max-batch-events)')
     .option('--max-batch-events <n>', 'events per request (default per transport)')
     .option('--max-batch-bytes <n>', 'bytes per request (default per transport, within the SIEM limit)')
@@ -104,6 +106,8 @@ export function buildProgram(): Command {
       await runDemo(opts);
     });
 
+  // Services set what the commands that deliver take as OVERSIGHT_* variables (see contrib/systemd).
+  settableFromEnv(siem.commands);
   return program;
 }
 

@@ -9,6 +9,7 @@ import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import { getEnvironmentData, setEnvironmentData } from 'node:worker_threads';
+import { secretPath } from './cli-env.js';
 import { ConfigurationError, errorMessage, registerSecret } from './errors.js';
 import { overEvents, quote, type EventJson, type JsonFormatter, type RecordFormatter } from './formatters/fields.js';
 import { createJsonFormatter, type SplunkHecOptions } from './formatters/index.js';
@@ -74,7 +75,7 @@ function parseIpPrefix(text: string): { v4: number; v6: number } {
 function readKey(file: string): Uint8Array {
   let bytes: Buffer;
   try {
-    bytes = fs.readFileSync(file);
+    bytes = fs.readFileSync(secretPath(file));
   } catch (err) {
     throw new ConfigurationError(`cannot read --pseudonym-key-file ${file}: ${errorMessage(err)}`);
   }

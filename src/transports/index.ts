@@ -1,8 +1,8 @@
 /** Which transport an --output gets, which record format it needs, and building it from settings. */
-import fs from 'node:fs';
 import { ClientCredential } from '../azure-auth.js';
 import type { Compression } from '../compress.js';
-import { ConfigurationError, errorMessage, registerSecret } from '../errors.js';
+import { readSecretFile, secretFromEnv } from '../cli-env.js';
+import { ConfigurationError, registerSecret } from '../errors.js';
 import type { FormatName } from '../formatters/index.js';
 import { HttpClient, type HttpOptions } from '../http-client.js';
 import { findHeader, type Transport } from '../transport.js';
@@ -76,8 +76,9 @@ export interface TransportSettings {
   log?: (message: string) => void;
 }
 
+/** A required setting from the environment; secrets may also come from a file named by `<name>_FILE`. */
 function requireEnv(env: NodeJS.ProcessEnv, name: string, why: string): string {
-  const v = env[name]?.trim();
+  const v = secretFromEnv(env, name);
   if (!v) throw new ConfigurationError(`${why} needs ${name} in the environment`);
   return v;
 }
@@ -85,17 +86,6 @@ function requireEnv(env: NodeJS.ProcessEnv, name: string, why: string): string {
 /** `--compress` means HTTP bodies; a file or stdout gets JSON lines as they are. */
 function checkLocal(s: TransportSettings): void {
   if (s.compress) throw new ConfigurationError(`--compress applies to http(s):// outputs, not to ${s.transport === 'stdout' ? 'stdout' : 'a file'}`);
-}
-
-function readSecretFile(file: string, flag: string): string {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new ConfigurationError(`cannot read ${flag} ${file}: ${errorMessage(err)}`);
-  }
-  if (!text) throw new ConfigurationError(`${flag} ${file} is empty`);
-  return text;
 }
 
 export function createTransport(s: TransportSettings): Transport {
@@ -111,10 +101,10 @@ export function createTransport(s: TransportSettings): Transport {
     case 'splunk-hec': {
       const headers = { ...s.headers };
       if (!findHeader(headers, 'authorization')) {
-        const token = s.env['OVERSIGHT_SPLUNK_HEC_TOKEN']?.trim();
+        const token = secretFromEnv(s.env, 'OVERSIGHT_SPLUNK_HEC_TOKEN');
         if (!token) {
           throw new ConfigurationError(
-            "Splunk HEC needs a token: set OVERSIGHT_SPLUNK_HEC_TOKEN or pass --header 'Authorization: Splunk <token>'",
+            "Splunk HEC needs a token: set OVERSIGHT_SPLUNK_HEC_TOKEN (or OVERSIGHT_SPLUNK_HEC_TOKEN_FILE) or pass --header 'Authorization: Splunk <token>'",
           );
         }
         registerSecret(token);
@@ -133,7 +123,7 @@ export function createTransport(s: TransportSettings): Transport {
       }
       const key = s.sentinelSharedKeyFile
         ? readSecretFile(s.sentinelSharedKeyFile, '--sentinel-shared-key-file')
-        : s.env['OVERSIGHT_SENTINEL_SHARED_KEY']?.trim();
+        : secretFromEnv(s.env, 'OVERSIGHT_SENTINEL_SHARED_KEY');
       if (!key) {
         throw new ConfigurationError(
           'Sentinel Data Collector API needs the workspace shared key: set OVERSIGHT_SENTINEL_SHARED_KEY or pass --sentinel-shared-key-file',
