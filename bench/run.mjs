@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Benchmark harness: export formats against `sqlite3 -json` on the same registry, alternating, medians.
 // Usage: npm run bench -- [--events N] [--runs R] [--save] [--skip-hec] [--rss-events N]
+//        npm run bench -- --soak DURATION [--every 3m] [--outage 30s] [--rate 1000] [--save]   (see soak.mjs)
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +26,19 @@ const SKIP_HEC = process.argv.includes('--skip-hec');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
 
+if (process.argv.includes('--soak')) {
+  if (!fs.existsSync(CLI)) {
+    console.error('bench: build first (npm run build)');
+    process.exit(2);
+  }
+  const { runSoak } = await import('./soak.mjs');
+  const r = await runSoak({ root: ROOT, cli: CLI, argv: process.argv });
+  if (process.argv.includes('--save')) {
+    const file = path.join(ROOT, 'bench', 'soak-results.md');
+    fs.writeFileSync(file, `# Soak results\n\n\`npm run bench --${process.argv.slice(2).filter((a) => a !== '--save').map((a) => ' ' + a).join('')}\`, ${new Date().toISOString().slice(0, 10)}\n\n${r.lines.join('\n')}\n`);
+  }
+  process.exit(r.ok ? 0 : 1);
+}
 if (spawnSync('sqlite3', ['--version']).status !== 0) {
   console.error('bench: the baseline needs the sqlite3 command-line shell: apt-get install sqlite3');
   process.exit(2);
