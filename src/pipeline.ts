@@ -243,6 +243,8 @@ class Pipeline {
     let remaining = o.limit ?? Infinity;
     for (;;) {
       if (this.stopping) break;
+      // Before every read, so no row of a registry that changed under us is read, let alone sent.
+      if (o.follow) this.checkContinuity(source, cursor);
       const rows = remaining > 0 ? source.readPage(cursor, Math.min(pageSize, remaining), o.since) : [];
       this.metrics?.read(rows.length);
       for (const row of rows) {
@@ -270,15 +272,12 @@ class Pipeline {
         await this.window.poll();
         this.commit();
       }
-      if (caughtUp) {
-        this.checkContinuity(source, cursor);
-        await pause(o.pollIntervalMs ?? 250, o.stop);
-      }
+      if (caughtUp) await pause(o.pollIntervalMs ?? 250, o.stop);
     }
   }
 
   /**
-   * Follow mode, each time it catches up: is the registry still the one read so far? A restore puts a new file
+   * Follow mode, before each read: is the registry still the one read so far? A restore puts a new file
    * at the path (reopened here); a rollback loses rows. Either is fine only if the last row read is still there
    * unchanged, or was pruned with newer rows after it; otherwise rows would be skipped or sent twice unnoticed.
    */
