@@ -6,7 +6,7 @@ import type { SingleBar } from 'cli-progress';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Checkpoint } from './checkpoint.js';
+import { Checkpoint, checkResume } from './checkpoint.js';
 import { headerLines } from './cli-env.js';
 import { DeadLetterFile, readDeadLetters } from './dead-letter.js';
 import { DEMO_REGISTRY_ID, writeDemoRegistry } from './demo.js';
@@ -16,7 +16,11 @@ import { createFormatter, isFormatName, type FormatName } from './formatters/ind
 import { log as logger, parseLogFormat, type LogFields } from './log.js';
 import { ExportMetrics } from './metrics.js';
 import { MetricsServer } from './metrics-server.js';
+import { log as logger, parseLogFormat, type LogFields } from './log.js';
+import { ExportMetrics } from './metrics.js';
+import { MetricsServer } from './metrics-server.js';
 import { runPipeline, type PipelineResult, type PreparedRecord } from './pipeline.js';
+import { Shutdown, signalExitCode, unsentMessage, type Unsent } from './signals.js';
 import { Shutdown, signalExitCode, unsentMessage, type Unsent } from './signals.js';
 import { parsePrivacy, privateFormatter } from './pseudonymize.js';
 import { RETRY_DEFAULTS } from './retry.js';
@@ -67,6 +71,9 @@ export interface ExportFlags extends DeliveryFlags {
   pollInterval?: string;
   flushInterval?: string;
   threads?: string;
+  shutdownTimeout?: string;
+  metricsListen?: string;
+  healthStall?: string;
   pseudonymize?: string;
   pseudonymKeyFile?: string;
   ipPrefix?: string;
@@ -173,6 +180,8 @@ export async function runExport(f: ExportFlags): Promise<void> {
   const threads = f.threads === undefined || f.threads === 'auto' ? null : parseCount(f.threads, "--threads (a number or 'auto')", 1);
   const shutdownTimeoutMs = parseDuration(f.shutdownTimeout ?? '10s', '--shutdown-timeout');
   const healthStallMs = parseDuration(f.healthStall ?? '5m', '--health-stall');
+  const shutdownTimeoutMs = parseDuration(f.shutdownTimeout ?? '10s', '--shutdown-timeout');
+  const healthStallMs = parseDuration(f.healthStall ?? '5m', '--health-stall');
   if (f.format !== undefined && !isFormatName(f.format)) createFormatter(f.format);
   if (!f.registryId) throw new ConfigurationError('--registry-id must not be empty');
   const privacy = parsePrivacy(f);
@@ -214,11 +223,7 @@ export async function runExport(f: ExportFlags): Promise<void> {
     const d = prepareDelivery(f, (f.format as FormatName | undefined) ?? null, f.format !== undefined);
     transport = d.transport;
     const checkpoint = f.state ? Checkpoint.open(f.state, { registryId: f.registryId, database: f.db }) : null;
-    if (checkpoint && checkpoint.lastRowid > source.maxRowid()) {
-      throw new ConfigurationError(
-        `state file ${f.state} is past the registry's last event (rowid ${checkpoint.lastRowid}): was the registry replaced? move the state file away to export from the start`,
-      );
-    }
+    if (checkpoint) checkResume(checkpoint, source);
     deadLetter = f.deadLetter ? new DeadLetterFile(f.deadLetter, d.transportName, d.format) : null;
     const splunkOptions = {
       source: f.splunkSource ?? 'oversight:registry',
@@ -233,7 +238,7 @@ export async function runExport(f: ExportFlags): Promise<void> {
       result = await runPipeline({
         source, registryId: f.registryId, formatter, transport: d.transport, limits: d.limits, retry: d.retry,
         since, limit, follow: f.follow ?? false, pollIntervalMs, flushIntervalMs,
-        checkpoint, deadLetter, stop: signals.signal, log: say, metrics,
+        checkpoint, deadLetter, stop: signals.signal, log: say, metrics, metrics,
         parallel: threads === 1 ? null : { db: f.db, format: d.format, splunk: splunkOptions, threads },
         ...(bar ? { onProgress: (n: number) => bar.update(n) } : {}),
       });

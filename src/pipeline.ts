@@ -164,9 +164,14 @@ class Pipeline {
     if (this.o.checkpoint) {
       // Durable output before a durable checkpoint; without one there is nothing to be consistent with.
       this.transport.sync?.();
-      this.o.checkpoint.commit(p.rowid, p.count);
+      this.o.checkpoint.commit(p.rowid, p.count, this.digest(p.rowid));
     }
     this.o.onProgress?.(this.ledger.committed);
+  }
+
+  /** The registry row's digest for the checkpoint; other sources have none. */
+  private digest(rowid: number): string | null {
+    return isRegistry(this.o.source) ? this.o.source.rowDigest(rowid) : null;
   }
 
   private async settle(): Promise<void> {
@@ -344,7 +349,7 @@ class Pipeline {
         bytes += chunk.body.length;
         if (this.o.checkpoint) {
           this.transport.sync?.();
-          this.o.checkpoint.commit(chunk.lastRowid, chunk.count);
+          this.o.checkpoint.commit(chunk.lastRowid, chunk.count, this.digest(chunk.lastRowid));
         }
         this.o.onProgress?.(written);
       }

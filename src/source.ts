@@ -3,6 +3,7 @@
  * writer), and reads `events` in rowid order a page at a time: each page is its own short read, so a live WAL
  * registry can checkpoint between pages and memory stays bounded however many events there are.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { ConfigurationError, ExportError } from './errors.js';
@@ -186,6 +187,15 @@ export class RegistrySource {
     } catch (err) {
       throw new ExportError(`reading ${this.path} failed: ${sqliteReason(err)}`);
     }
+  }
+
+  /**
+   * A digest of the row at `rowid` as stored, or null when there is none: kept with the checkpoint, it tells at
+   * the next start whether the registry still holds the row the export stopped after.
+   */
+  rowDigest(rowid: number): string | null {
+    const row = this.readRow(rowid);
+    return row === undefined ? null : createHash('sha256').update(JSON.stringify(row)).digest('hex');
   }
 
   /** Events after `afterRowid` still to export: how many, their rowid range, and the oldest one's timestamp. */

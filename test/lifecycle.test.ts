@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { HecPeer } from './peers/splunk-hec.js';
-import { demoRegistry, outcome, registryIds, spawnCli, sqlRegistry, tempDir, waitFor } from './helpers.js';
+import { demoRegistry, outcome, registryIds, runCli, spawnCli, sqlRegistry, tempDir, waitFor } from './helpers.js';
 
 const TOKEN = 'lifecycle-test-token-0c3d';
 
@@ -178,6 +178,39 @@ describe('registry lifecycle under --follow', () => {
       assert.doesNotMatch(run.stderr(), /replaced|rolled back/);
     } finally {
       run.child.kill('SIGKILL');
+      await peer.close();
+    }
+  });
+
+  it('between runs: refuses a state file whose last row the registry no longer holds as it was, and accepts one pruned away', async () => {
+    const peer = await new HecPeer({ token: TOKEN }).start();
+    try {
+      const db = plainRegistry(20);
+      const state = path.join(tempDir(), 'state.json');
+      const args = ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--state', state];
+      const env = { env: { OVERSIGHT_SPLUNK_HEC_TOKEN: TOKEN } };
+      assert.equal((await runCli(args, env)).code, 0);
+      const con = new Database(db);
+      con.transaction(() => {
+        con.exec('DELETE FROM events WHERE id > 15');
+        insert(con, 7, 'http');
+      })();
+      const refused = await runCli(args, env);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.deepEqual(outcome(refused.stderr), [
+        `oversight: state file ${state} was written after another event at rowid 20 than the registry holds now: it was restored or rolled back; ` +
+          'check which events it lost, then move the state file away to export it from the start, or restore the newer registry',
+      ]);
+      assert.equal(peer.events.length, 20);
+
+      // Rows pruned up to and past the checkpoint: what follows it is new and goes out.
+      con.exec('DELETE FROM events WHERE id <= 21');
+      insert(con, 3);
+      con.close();
+      const pruned = await runCli(args, env);
+      assert.equal(pruned.code, 0, pruned.stderr);
+      assert.deepEqual(peer.eventIds().slice(20), ['22', '23', '24', '25']);
+    } finally {
       await peer.close();
     }
   });
