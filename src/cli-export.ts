@@ -16,11 +16,7 @@ import { createFormatter, isFormatName, type FormatName } from './formatters/ind
 import { log as logger, parseLogFormat, type LogFields } from './log.js';
 import { ExportMetrics } from './metrics.js';
 import { MetricsServer } from './metrics-server.js';
-import { log as logger, parseLogFormat, type LogFields } from './log.js';
-import { ExportMetrics } from './metrics.js';
-import { MetricsServer } from './metrics-server.js';
 import { runPipeline, type PipelineResult, type PreparedRecord } from './pipeline.js';
-import { Shutdown, signalExitCode, unsentMessage, type Unsent } from './signals.js';
 import { Shutdown, signalExitCode, unsentMessage, type Unsent } from './signals.js';
 import { parsePrivacy, privateFormatter } from './pseudonymize.js';
 import { RETRY_DEFAULTS } from './retry.js';
@@ -71,9 +67,6 @@ export interface ExportFlags extends DeliveryFlags {
   pollInterval?: string;
   flushInterval?: string;
   threads?: string;
-  shutdownTimeout?: string;
-  metricsListen?: string;
-  healthStall?: string;
   pseudonymize?: string;
   pseudonymKeyFile?: string;
   ipPrefix?: string;
@@ -180,8 +173,6 @@ export async function runExport(f: ExportFlags): Promise<void> {
   const threads = f.threads === undefined || f.threads === 'auto' ? null : parseCount(f.threads, "--threads (a number or 'auto')", 1);
   const shutdownTimeoutMs = parseDuration(f.shutdownTimeout ?? '10s', '--shutdown-timeout');
   const healthStallMs = parseDuration(f.healthStall ?? '5m', '--health-stall');
-  const shutdownTimeoutMs = parseDuration(f.shutdownTimeout ?? '10s', '--shutdown-timeout');
-  const healthStallMs = parseDuration(f.healthStall ?? '5m', '--health-stall');
   if (f.format !== undefined && !isFormatName(f.format)) createFormatter(f.format);
   if (!f.registryId) throw new ConfigurationError('--registry-id must not be empty');
   const privacy = parsePrivacy(f);
@@ -238,7 +229,7 @@ export async function runExport(f: ExportFlags): Promise<void> {
       result = await runPipeline({
         source, registryId: f.registryId, formatter, transport: d.transport, limits: d.limits, retry: d.retry,
         since, limit, follow: f.follow ?? false, pollIntervalMs, flushIntervalMs,
-        checkpoint, deadLetter, stop: signals.signal, log: say, metrics, metrics,
+        checkpoint, deadLetter, stop: signals.signal, log: say, metrics,
         parallel: threads === 1 ? null : { db: f.db, format: d.format, splunk: splunkOptions, threads },
         ...(bar ? { onProgress: (n: number) => bar.update(n) } : {}),
       });
