@@ -124,8 +124,13 @@ class Pipeline {
     this.metrics?.committed(this.lastRowid, 0);
   }
 
+  /** Whether a stop left anything undone; a stop that came after the last event settled leaves the run whole. */
+  private cut = false;
+
+  /** Asked to stop: true from then on, and marks the run as cut short. */
   private get stopping(): boolean {
-    return this.o.stop?.aborted ?? false;
+    if (this.o.stop?.aborted) this.cut = true;
+    return this.cut;
   }
 
   async run(): Promise<PipelineResult> {
@@ -145,13 +150,14 @@ class Pipeline {
     } catch (err) {
       // A stop is how a follow run ends: what settled is checkpointed below, the rest goes again next start.
       if (!(err instanceof Stopped)) throw err;
+      this.cut = true;
       await this.settle().catch((e: unknown) => {
         if (!(e instanceof Stopped)) throw e;
       });
     }
     this.commit();
     const s = this.delivery.stats;
-    return { ...s, exported: this.ledger.committed - s.deadLettered, lastRowid: this.lastRowid, stopped: this.stopping };
+    return { ...s, exported: this.ledger.committed - s.deadLettered, lastRowid: this.lastRowid, stopped: this.cut };
   }
 
   /** Move the checkpoint over the settled prefix of events. */
@@ -361,7 +367,7 @@ class Pipeline {
     }
     return {
       delivered: written, deadLettered: 0, duplicates: 0, requests: 0, retries: 0, bytes, exported: written, lastRowid: this.lastRowid,
-      stopped: this.stopping,
+      stopped: this.cut,
     };
   }
 }

@@ -149,4 +149,39 @@ describe('stopping an export while the SIEM is down', () => {
       await first.close();
     }
   });
+
+  it('ends a wait for Splunk acknowledgements at once; the unacknowledged batches go again next start', async () => {
+    const db = demoRegistry(20);
+    const state = path.join(tempDir(), 'state.json');
+    const first = await new HecPeer({ token: TOKEN, ack: true, loseAck: () => true }).start();
+    try {
+      const child = spawnCli([
+        'siem', 'export', '--db', db, '--registry-id', 'reg', '--output', first.url, '--state', state, '--batch-size', '10',
+        '--splunk-ack', '--splunk-ack-interval', '10m', '--shutdown-timeout', '10m',
+      ], env);
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+      const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+      await waitFor(() => first.events.length === 20, 15_000);
+      child.kill('SIGTERM');
+      const run = await closed;
+      clearTimeout(killer);
+      assert.equal(run.signal, null, 'killed by the test harness: the stop did not stop');
+      assert.equal(run.code, 143, stderr);
+      assert.match(stderr, /stopped: 20 event\(s\) left unsent \(rowids 1–20\)/);
+      assert.doesNotMatch(stderr, /did not finish within/);
+      assert.equal(fs.existsSync(state), false, 'nothing was acknowledged, so nothing was checkpointed');
+    } finally {
+      await first.close();
+    }
+    const second = await new HecPeer({ token: TOKEN }).start();
+    try {
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', second.url, '--state', state], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(second.eventIds(), registryIds(db));
+    } finally {
+      await second.close();
+    }
+  });
 });
