@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { Health } from '../src/health.js';
+import { ExportMetrics, type Backlog } from '../src/metrics.js';
 import { HecPeer } from './peers/splunk-hec.js';
 import { demoRegistry, registryIds, spawnCli, tempDir, waitFor } from './helpers.js';
 
@@ -84,5 +86,43 @@ describe('/healthz', () => {
       await new Promise((r) => child.on('close', r));
       await peer.close();
     }
+  });
+});
+
+describe('the stall rule', () => {
+  const minute = 60_000;
+  function exporter(backlog: () => Backlog): ExportMetrics {
+    const m = new ExportMetrics({ processMetrics: false });
+    m.watchBacklog(backlog);
+    return m;
+  }
+
+  it('does not call a quiet registry stalled the moment its first event in an hour arrives', () => {
+    let events = 0;
+    const m = exporter(() => ({ newestRowid: 10 + events, events, oldestTimestamp: null }));
+    m.delivered(10);
+    m.committed(10, 10);
+    const h = new Health(m, 5 * minute);
+    const t0 = Date.now() + 60 * minute;
+    assert.equal(h.check(t0).code, 200);
+    events = 1;
+    assert.equal(h.check(t0 + 1000).code, 200);
+    assert.equal(h.check(t0 + 4 * minute).code, 200);
+    const stalled = h.check(t0 + 6 * minute);
+    assert.equal(stalled.code, 503);
+    assert.match(stalled.report.reason!, /^1 event\(s\) waiting and no delivery for 359s \(more than --health-stall 300s\)$/);
+  });
+
+  it('counts from the last delivery while events keep waiting', () => {
+    const m = exporter(() => ({ newestRowid: 50, events: 40, oldestTimestamp: Math.floor(Date.now() / 1000) - 30 }));
+    m.read(50);
+    m.delivered(10);
+    const h = new Health(m, 5 * minute);
+    const now = Date.now();
+    assert.equal(h.check(now + 4 * minute).code, 200);
+    assert.equal(h.check(now + 6 * minute).code, 503);
+    m.delivered(10);
+    assert.equal(h.check(Date.now() + 1000).code, 200);
+    assert.equal(h.check(Date.now() + 1000).report.oldest_undelivered_event_age_seconds! >= 30, true);
   });
 });
