@@ -112,6 +112,8 @@ class Pipeline {
   /** The last registry row read and its record, to tell the same registry from a restored or rolled-back one. */
   private lastRead: { rowid: number; record: string | Buffer } | null = null;
   private readonly metrics: ExportMetrics | null;
+  /** Whether a stop left anything undone; a stop that came after the last event settled leaves the run whole. */
+  private cut = false;
 
   constructor(private readonly o: PipelineOptions) {
     this.transport = o.transport;
@@ -123,9 +125,6 @@ class Pipeline {
     this.lastRowid = o.checkpoint?.lastRowid ?? 0;
     this.metrics?.committed(this.lastRowid, 0);
   }
-
-  /** Whether a stop left anything undone; a stop that came after the last event settled leaves the run whole. */
-  private cut = false;
 
   /** Asked to stop: true from then on, and marks the run as cut short. */
   private get stopping(): boolean {
