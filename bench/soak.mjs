@@ -213,11 +213,6 @@ export async function runSoak({ root, cli, argv }) {
       lags.push(hec.lag[id]);
       if (!heldUp(w, w + hec.lag[id])) steady.push(hec.lag[id]);
     }
-    if (process.env.SOAK_DEBUG) {
-      const slow = ids.filter((id) => !Number.isNaN(hec.written[id]) && !inOutage(hec.written[id]) && hec.lag[id] > 3000);
-      for (const id of slow.filter((_, i) => i % 500 === 0)) say(`slow ${id}: written at ${((hec.written[id] - started) / 1000).toFixed(1)}s, lag ${hec.lag[id]} ms`);
-      say(`outages ${JSON.stringify(outages.map((o) => [(o.start - started) / 1000, (o.end - started) / 1000]))} drains ${drains}`);
-    }
     lags.sort((a, b) => a - b);
     steady.sort((a, b) => a - b);
     const startRss = median(rss.filter((s) => s.at >= started + warmup && s.at < started + warmup + 60_000).map((s) => s.mb));
