@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // Benchmark harness: export formats against `sqlite3 -json` on the same registry, alternating, medians.
 // Usage: npm run bench -- [--events N] [--runs R] [--save] [--skip-hec] [--rss-events N] [--skip-syslog] [--syslog-events N]
+//        npm run bench -- --soak DURATION [--every 3m] [--outage 30s] [--rate 1000] [--save]   (see soak.mjs)
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,19 @@ const SKIP_HEC = process.argv.includes('--skip-hec');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
 
+if (process.argv.includes('--soak')) {
+  if (!fs.existsSync(CLI)) {
+    console.error('bench: build first (npm run build)');
+    process.exit(2);
+  }
+  const { runSoak } = await import('./soak.mjs');
+  const r = await runSoak({ root: ROOT, cli: CLI, argv: process.argv });
+  if (process.argv.includes('--save')) {
+    const file = path.join(ROOT, 'bench', 'soak-results.md');
+    fs.writeFileSync(file, `# Soak results\n\n\`npm run bench --${process.argv.slice(2).filter((a) => a !== '--save').map((a) => ' ' + a).join('')}\`, ${new Date().toISOString().slice(0, 10)}\n\n${r.lines.join('\n')}\n`);
+  }
+  process.exit(r.ok ? 0 : 1);
+}
 if (spawnSync('sqlite3', ['--version']).status !== 0) {
   console.error('bench: the baseline needs the sqlite3 command-line shell: apt-get install sqlite3');
   process.exit(2);
@@ -97,49 +110,6 @@ async function exportsAgainstBaseline(db, n) {
   });
 }
 
-/** A loopback HEC peer in its own process that counts envelopes and answers success. */
-async function hecThroughput(db, n) {
-  const peer = spawn(process.execPath, ['--input-type=module', '-e', `
-    import http from 'node:http';
-    let events = 0;
-    // Every envelope starts with {"time": and no string value can hold that unescaped: count it natively.
-    const mark = Buffer.from('{"time":');
-    const server = http.createServer((req, res) => {
-      let carry = Buffer.alloc(0);
-      req.on('data', (chunk) => {
-        const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-        let i = buf.indexOf(mark);
-        while (i !== -1) { events++; i = buf.indexOf(mark, i + mark.length); }
-        carry = buf.subarray(Math.max(0, buf.length - mark.length + 1));
-      });
-      req.on('end', () => {
-        if (req.url === '/count') { res.end(String(events)); return; }
-        res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"text":"Success","code":0}');
-      });
-    });
-    server.listen(0, '127.0.0.1', () => console.log(server.address().port));
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve) => peer.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
-  try {
-    const seconds = [];
-    for (let run = 0; run < RUNS; run++) {
-      const r = await timed(process.execPath, [CLI, 'siem', 'export', '--db', db, '--registry-id', REGISTRY_ID,
-        '--output', `http://127.0.0.1:${port}/services/collector/event`, '--max-batch-bytes', '1000000', '--quiet'], '/dev/null',
-        { ...process.env, OVERSIGHT_SPLUNK_HEC_TOKEN: 'bench-token' });
-      seconds.push(r.seconds);
-      process.stderr.write(`  HEC delivery: ${r.seconds.toFixed(2)} s\n`);
-    }
-    const counted = await new Promise((resolve) => http.get(`http://127.0.0.1:${port}/count`, (res) => {
-      let t = ''; res.on('data', (d) => (t += d)); res.on('end', () => resolve(Number(t)));
-    }));
-    if (counted !== n * RUNS) throw new Error(`HEC peer counted ${counted} events, expected ${n * RUNS}`);
-    const s = median(seconds);
-    return { seconds: s, eps: n / s };
-  } finally {
-    peer.kill();
-  }
-}
-
 async function startup() {
   const db = registry(10);
   const seconds = [];
@@ -166,8 +136,14 @@ if (RSS_EVENTS > 0) {
 }
 say('');
 if (!SKIP_HEC) {
-  const hec = await hecThroughput(db, EVENTS);
-  say(`Delivery to a loopback Splunk HEC peer (1 MB batches): ${hec.seconds.toFixed(2)} s, ${fmtInt(hec.eps)} events/s.`);
+  const { hecCompression } = await import('./gzip.mjs');
+  const rows = await hecCompression({ db, n: EVENTS, runs: RUNS, cli: CLI, registryId: REGISTRY_ID, timed, median });
+  say(`Delivery to a loopback Splunk HEC peer (1 MB batches before compression), median of ${RUNS} alternating runs:`);
+  say('');
+  say('| --compress | median wall | events/s | bytes on the wire | ratio |');
+  say('|---|---:|---:|---:|---:|');
+  for (const r of rows) say(`| ${r.mode} | ${r.seconds.toFixed(2)} s | ${fmtInt(r.eps)} | ${fmtInt(r.wire)} | ${(r.raw / r.wire).toFixed(1)}× |`);
+  say('');
 }
 if (!process.argv.includes('--skip-syslog')) {
   const { syslogDelivery } = await import('./syslog.mjs');

@@ -1,8 +1,10 @@
 /**
  * Splunk indexer acknowledgement: batches sent but not yet known to be indexed. Polls the SIEM for their ack
  * ids, settles the ones it confirms, and sends again any batch whose acknowledgement has not come in time.
+ * After a stop no poll starts: batches still unconfirmed stay after the checkpoint and go again next start.
  */
 import type { AckTicket, Delivery } from './delivery.js';
+import type { ExportMetrics } from './metrics.js';
 import { sleep } from './retry.js';
 import type { AckSource } from './transport.js';
 
@@ -10,7 +12,12 @@ export class AckWindow {
   private tickets: AckTicket[] = [];
   private lastPoll = 0;
 
-  constructor(private readonly acks: AckSource, private readonly delivery: Delivery, readonly maxPending = 256) {}
+  constructor(
+    private readonly acks: AckSource,
+    private readonly delivery: Delivery,
+    readonly maxPending = 256,
+    private readonly hooks: { stop?: AbortSignal; metrics?: ExportMetrics | null } = {},
+  ) {}
 
   get pending(): number {
     return this.tickets.length;
@@ -18,11 +25,12 @@ export class AckWindow {
 
   add(tickets: AckTicket[]): void {
     this.tickets.push(...tickets);
+    this.hooks.metrics?.acksPending(this.tickets.length);
   }
 
   /** Poll if the interval has passed (or `force`), settle what is indexed, resend what timed out. */
   async poll(force = false): Promise<void> {
-    if (this.tickets.length === 0) return;
+    if (this.tickets.length === 0 || this.hooks.stop?.aborted) return;
     if (!force && Date.now() - this.lastPoll < this.acks.pollIntervalMs) return;
     this.lastPoll = Date.now();
     const status = await this.acks.query(this.tickets.map((t) => t.ackId));
@@ -38,11 +46,12 @@ export class AckWindow {
       }
     }
     this.tickets = still;
+    this.hooks.metrics?.acksPending(still.length);
   }
 
   /** One polling round at the SIEM's pace. */
   async waitRound(): Promise<void> {
-    await sleep(this.acks.pollIntervalMs);
+    await sleep(this.acks.pollIntervalMs, this.hooks.stop);
     await this.poll(true);
   }
 

@@ -14,6 +14,8 @@ export interface CheckpointData {
   last_rowid: number;
   delivered_total: number;
   updated_at: string;
+  /** SHA-256 of the registry row at last_rowid as it was read, to notice a restore or rollback between runs. */
+  last_row_sha256?: string;
 }
 
 export class Checkpoint {
@@ -25,6 +27,10 @@ export class Checkpoint {
 
   get lastRowid(): number {
     return this.data.last_rowid;
+  }
+
+  get lastRowDigest(): string | null {
+    return this.data.last_row_sha256 ?? null;
   }
 
   /** Load the state file, or start a new one; refuse one that belongs to another registry or database. */
@@ -67,7 +73,7 @@ export class Checkpoint {
   }
 
   /** Record that every event up to `rowid` is settled (delivered or dead-lettered). */
-  commit(rowid: number, settled: number): void {
+  commit(rowid: number, settled: number, digest?: string | null): void {
     if (rowid <= this.data.last_rowid && settled === 0) return;
     const next: CheckpointData = {
       ...this.data,
@@ -75,8 +81,33 @@ export class Checkpoint {
       delivered_total: this.data.delivered_total + settled,
       updated_at: new Date().toISOString(),
     };
+    if (digest) next.last_row_sha256 = digest;
+    else delete next.last_row_sha256;
     writeAtomic(this.file, JSON.stringify(next, null, 2) + '\n');
     this.data = next;
+  }
+}
+
+/**
+ * Refuse to resume when the registry no longer holds what the checkpoint was written after: a restore from an
+ * older backup, or a rollback whose rowids were written again, would otherwise be skipped without a word.
+ */
+export function checkResume(cp: Checkpoint, source: { maxRowid(): number; rowDigest(rowid: number): string | null }): void {
+  const at = cp.lastRowid;
+  if (at === 0) return;
+  if (at > source.maxRowid()) {
+    throw new ConfigurationError(
+      `state file ${cp.file} is past the registry's last event (rowid ${at}): was the registry replaced? move the state file away to export from the start`,
+    );
+  }
+  const want = cp.lastRowDigest;
+  const have = want ? source.rowDigest(at) : null;
+  // No digest (an older state file) or no row (pruned since): nothing to compare, and nothing is skipped.
+  if (want && have !== null && have !== want) {
+    throw new ConfigurationError(
+      `state file ${cp.file} was written after another event at rowid ${at} than the registry holds now: it was restored or rolled back; ` +
+        'check which events it lost, then move the state file away to export it from the start, or restore the newer registry',
+    );
   }
 }
 

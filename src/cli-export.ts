@@ -6,15 +6,22 @@ import type { SingleBar } from 'cli-progress';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Checkpoint } from './checkpoint.js';
+import { Checkpoint, checkResume } from './checkpoint.js';
+import { headerLines } from './cli-env.js';
 import { DeadLetterFile, readDeadLetters } from './dead-letter.js';
 import { DEMO_REGISTRY_ID, writeDemoRegistry } from './demo.js';
+import { COMPRESSIONS, type Compression } from './compress.js';
 import { ConfigurationError } from './errors.js';
 import type { Entry } from './encoder.js';
 import { parseCount, parseDuration, withDefaults, type FlagValues } from './flags.js';
-import { formatByName, isFormatName, overEvents, type FormatDescription, type FormatSettings } from './formatters/index.js';
+import { formatByName, isFormatName, type FormatDescription, type FormatSettings } from './formatters/index.js';
+import { log as logger, parseLogFormat, type LogFields } from './log.js';
+import { ExportMetrics } from './metrics.js';
+import { MetricsServer } from './metrics-server.js';
 import { runPipeline, type PipelineResult, type PreparedRecord } from './pipeline.js';
+import { parsePrivacy, privateFormatter } from './pseudonymize.js';
 import { RETRY_DEFAULTS } from './retry.js';
+import { Shutdown, signalExitCode, unsentMessage, type Unsent } from './signals.js';
 import { RegistrySource } from './source.js';
 import { parseHeaders, type Transport } from './transport.js';
 import { chooseFormat, recordFormatter, resolveTransport, transportByName, type TransportDescription } from './transports/index.js';
@@ -34,10 +41,13 @@ export interface DeliveryFlags {
   maxBatchBytes?: string;
   retryMaxDuration?: string;
   timeout?: string;
+  compress?: string;
+  headerFile?: string;
   deadLetter?: string;
   caFile?: string;
   insecure?: boolean;
   quiet?: boolean;
+  logFormat?: string;
   [flag: string]: unknown;
 }
 
@@ -52,10 +62,17 @@ export interface ExportFlags extends DeliveryFlags {
   pollInterval?: string;
   flushInterval?: string;
   threads?: string;
+  pseudonymize?: string;
+  pseudonymKeyFile?: string;
+  ipPrefix?: string;
+  shutdownTimeout?: string;
+  metricsListen?: string;
+  healthStall?: string;
 }
 
-function log(quiet: boolean | undefined): (message: string) => void {
-  return quiet ? () => undefined : (message) => process.stderr.write(`oversight: ${message}\n`);
+function log(quiet: boolean | undefined): (message: string, fields?: LogFields) => void {
+  logger.quiet = quiet ?? false;
+  return (message, fields) => logger.info(message, fields);
 }
 
 interface Delivery {
@@ -81,13 +98,14 @@ function prepareDelivery(f: DeliveryFlags, format: string | null, formatFlagGive
   const retry = { ...RETRY_DEFAULTS, maxDurationMs: parseDuration(f.retryMaxDuration ?? '5m', '--retry-max-duration') };
   const timeoutMs = parseDuration(f.timeout ?? '30s', '--timeout');
   if (timeoutMs < 1) throw new ConfigurationError('--timeout must be more than 0');
-  const headers = parseHeaders(f.header ?? []);
+  const headers = parseHeaders([...(f.header ?? []), ...headerLines(f.headerFile)]);
+  const compress = checkCompress(f.compress, description);
   const flags = withDefaults(description.flags ?? [], f as FlagValues);
   const wrap = description.wrapSettings
     ? { transport: description.name, settings: description.wrapSettings({ output, flags, format: fmt }) }
     : undefined;
   const transport = description.create({
-    output, flags, headers, format: fmt, env: process.env, log: say,
+    output, flags, headers, format: fmt, compress, env: process.env, log: say,
     http: { caFile: f.caFile ?? null, insecure: f.insecure ?? false, timeoutMs },
   });
   const limits = {
@@ -98,6 +116,16 @@ function prepareDelivery(f: DeliveryFlags, format: string | null, formatFlagGive
     throw new ConfigurationError(`--max-batch-bytes ${limits.maxBytes} is over what ${transportName} accepts (${transport.hardMaxBytes})`);
   }
   return { transportName, description, transport, limits, retry, format: fmt, wrap };
+}
+
+/** `--compress` means HTTP request bodies: refused for outputs that have none (stdout, files, syslog). */
+function checkCompress(value: string | undefined, t: TransportDescription): Compression | null {
+  if (value === undefined) return null;
+  if (!(COMPRESSIONS as readonly string[]).includes(value)) {
+    throw new ConfigurationError(`--compress must be one of ${COMPRESSIONS.join(', ')}, not '${value}'`);
+  }
+  if (!t.compression) throw new ConfigurationError(`--compress applies to http(s):// outputs, not to ${t.local ?? `${t.name} outputs`}: drop --compress`);
+  return value as Compression;
 }
 
 /** Dead letters are JSON lines: a text record (CEF, LEEF) goes in as a JSON string, so the file stays readable. */
@@ -119,59 +147,69 @@ function summary(r: PipelineResult, fmt: string, d: Delivery, deadLetter: DeadLe
   return `exported ${r.exported} event(s) as ${fmt}${via}${extras.length ? ` (${extras.join(', ')})` : ''}`;
 }
 
-/** SIGINT/SIGTERM once: finish the batch in flight and checkpoint. Twice: leave now. */
-function stopOnSignals(say: (m: string) => void): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const handler = (sig: NodeJS.Signals): void => {
-    if (controller.signal.aborted) process.exit(130);
-    say(`${sig}: finishing the batch in flight (send the signal again to quit at once)`);
-    controller.abort();
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off('SIGINT', handler);
-      process.off('SIGTERM', handler);
-    },
-  };
-}
-
 export async function runExport(f: ExportFlags): Promise<void> {
+  logger.format = parseLogFormat(f.logFormat);
   const say = log(f.quiet);
   const since = parseCount(f.since, '--since');
   const limit = parseCount(f.limit, '--limit');
   const pollIntervalMs = parseDuration(f.pollInterval ?? '250ms', '--poll-interval');
   const flushIntervalMs = parseDuration(f.flushInterval ?? '500ms', '--flush-interval');
   const threads = f.threads === undefined || f.threads === 'auto' ? null : parseCount(f.threads, "--threads (a number or 'auto')", 1);
+  const shutdownTimeoutMs = parseDuration(f.shutdownTimeout ?? '10s', '--shutdown-timeout');
+  const healthStallMs = parseDuration(f.healthStall ?? '5m', '--health-stall');
   if (f.format !== undefined) formatByName(f.format);
   if (!f.registryId) throw new ConfigurationError('--registry-id must not be empty');
+  const privacy = parsePrivacy(f);
 
   const source = RegistrySource.open(f.db);
   let transport: Transport | null = null;
   let deadLetter: DeadLetterFile | null = null;
-  const signals = stopOnSignals(say);
+  let server: MetricsServer | null = null;
+  const metrics = new ExportMetrics({ processMetrics: f.metricsListen !== undefined });
+  metrics.watchBacklog((after) => {
+    const p = source.pending(after, since);
+    return { newestRowid: source.maxRowid(), events: p.count, oldestTimestamp: p.oldestTimestamp };
+  });
+  // Follow mode ends by a stop, so a stop is success there; a one-shot export cut short says so in its exit code.
+  const exitFor = (sig: NodeJS.Signals, u: Unsent | null): number => (f.follow || !u || u.count === 0 ? 0 : signalExitCode(sig));
+  const unsent = (): Unsent | null => {
+    try {
+      return source.pending(metrics.checkpointRowid, since);
+    } catch {
+      return null;
+    }
+  };
+  const reportUnsent = (u: Unsent | null): void =>
+    logger.warn(unsentMessage(u, f.state ?? null), u && u.count > 0 ? { unsent: u.count, first_rowid: u.first, last_rowid: u.last } : {});
+  const signals = new Shutdown({
+    timeoutMs: shutdownTimeoutMs,
+    leave: (sig, why) => {
+      logger.warn(why, { signal: sig });
+      const u = unsent();
+      reportUnsent(u);
+      return exitFor(sig, u);
+    },
+  });
   try {
+    if (f.metricsListen !== undefined) {
+      server = await MetricsServer.start(f.metricsListen, metrics, healthStallMs);
+      say(`serving metrics at ${server.url}/metrics and health at ${server.url}/healthz`, { metrics_url: `${server.url}/metrics` });
+    }
     const d = prepareDelivery(f, f.format ?? null, f.format !== undefined);
     transport = d.transport;
     const checkpoint = f.state ? Checkpoint.open(f.state, { registryId: f.registryId, database: f.db }) : null;
-    if (checkpoint && checkpoint.lastRowid > source.maxRowid()) {
-      throw new ConfigurationError(
-        `state file ${f.state} is past the registry's last event (rowid ${checkpoint.lastRowid}): was the registry replaced? move the state file away to export from the start`,
-      );
-    }
+    if (checkpoint) checkResume(checkpoint, source);
     deadLetter = f.deadLetter ? openDeadLetters(f.deadLetter, d) : null;
     const settings: FormatSettings = { ...d.format.settings?.(withDefaults(d.format.flags ?? [], f as FlagValues)) };
     if (d.wrap) settings.wrap = d.wrap;
-    const formatter = overEvents(recordFormatter(d.format.name, settings));
+    const formatter = privateFormatter(recordFormatter(d.format.name, settings), privacy);
     const bar = await progressBar(f, () => Math.min(source.count(checkpoint?.lastRowid ?? 0, since), limit ?? Infinity));
     let result: PipelineResult;
     try {
       result = await runPipeline({
         source, registryId: f.registryId, formatter, transport: d.transport, limits: d.limits, retry: d.retry,
         since, limit, follow: f.follow ?? false, pollIntervalMs, flushIntervalMs,
-        checkpoint, deadLetter, stop: signals.signal, log: say,
+        checkpoint, deadLetter, stop: signals.signal, log: say, metrics,
         // The settings travel as `splunk`, the pipeline's name for them: plain data the threads rebuild the formatter from.
         parallel: threads === 1 ? null : { db: f.db, format: d.format.name, splunk: settings, threads },
         ...(bar ? { onProgress: (n: number) => bar.update(n) } : {}),
@@ -179,9 +217,17 @@ export async function runExport(f: ExportFlags): Promise<void> {
     } finally {
       bar?.stop();
     }
-    if (!f.quiet) process.stderr.write(summary(result, d.format.name, d, deadLetter) + '\n');
+    logger.result(summary(result, d.format.name, d, deadLetter), {
+      exported: result.exported, dead_lettered: result.deadLettered, retries: result.retries, last_rowid: result.lastRowid,
+    });
+    if (result.stopped && signals.received) {
+      const u = unsent();
+      reportUnsent(u);
+      process.exitCode = exitFor(signals.received, u);
+    }
   } finally {
     signals.dispose();
+    await server?.close();
     deadLetter?.close();
     await transport?.close();
     source.close();
@@ -214,6 +260,7 @@ export interface ReplayFlags extends DeliveryFlags {
 }
 
 export async function runReplay(f: ReplayFlags): Promise<void> {
+  logger.format = parseLogFormat(f.logFormat);
   const say = log(f.quiet);
   if (!fs.existsSync(f.deadLetter)) throw new ConfigurationError(`dead-letter file not found: ${f.deadLetter}`);
   if (f.deadLetterOut && path.resolve(f.deadLetterOut) === path.resolve(f.deadLetter)) {
@@ -228,7 +275,7 @@ export async function runReplay(f: ReplayFlags): Promise<void> {
     format = dl.format;
   }
   if (!format) {
-    if (!f.quiet) process.stderr.write(`replayed 0 event(s): ${f.deadLetter} is empty\n`);
+    logger.result(`replayed 0 event(s): ${f.deadLetter} is empty`);
     return;
   }
   const d = prepareDelivery({ ...f, deadLetter: undefined }, format, false);
@@ -245,7 +292,7 @@ export async function runReplay(f: ReplayFlags): Promise<void> {
       source: records, registryId: '', formatter: () => '', transport: d.transport, limits: d.limits, retry: d.retry,
       deadLetter, log: say,
     });
-    if (!f.quiet) process.stderr.write(summary(result, format, d, deadLetter).replace(/^exported/, 'replayed') + '\n');
+    logger.result(summary(result, format, d, deadLetter).replace(/^exported/, 'replayed'), { replayed: result.exported, dead_lettered: result.deadLettered });
   } finally {
     deadLetter?.close();
     await d.transport.close();

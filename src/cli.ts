@@ -8,9 +8,12 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { addContentCommand } from './cli-content.js';
 import { runDemo, runExport, runReplay } from './cli-export.js';
+import { settableFromEnv } from './cli-env.js';
+import { COMPRESSIONS } from './compress.js';
 import { ConfigurationError, errorMessage, ExportError, redact } from './errors.js';
 import type { FlagSpec } from './flags.js';
 import { FORMAT_NAMES, FORMATS } from './formatters/index.js';
+import { log, LOG_FORMATS } from './log.js';
 import { addSetupCommand } from './setup/command.js';
 import { TRANSPORT_NAMES, TRANSPORTS, URL_SCHEMES } from './transports/index.js';
 
@@ -52,15 +55,20 @@ function addDeliveryOptions(cmd: Command, withDeadLetter = true): Command {
     .option('--output <target>', outputHelp(), '-')
     .addOption(new Option('--transport <name>', 'how to deliver to a URL; auto decides from the URL').choices(TRANSPORT_NAMES).default('auto'))
     .option('--header <header>', "extra HTTP header 'Name: value' (repeatable; values are never printed)", collect, [])
+    .option('--header-file <file>', "extra HTTP headers from a file, one 'Name: value' a line (credential:NAME reads a systemd credential)")
     .option('--batch-size <n>', 'events per request (same as --max-batch-events)')
     .option('--max-batch-events <n>', 'events per request (default per transport)')
     .option('--max-batch-bytes <n>', 'bytes per request (default per transport, within the SIEM limit)')
     .option('--retry-max-duration <duration>', 'how long one batch may be retried before the export fails (e.g. 90s, 5m)', '5m')
     .option('--timeout <duration>', 'timeout of one HTTP request', '30s')
+    .addOption(new Option('--compress <codec>', 'request body compression (default: gzip for splunk-hec, elasticsearch, azure-logs-ingestion; none for http)').choices(COMPRESSIONS))
     .option('--ca-file <pem>', 'trust this CA for the SIEM certificate')
     .option('--insecure', 'do not verify the SIEM certificate (testing only)', false);
   for (const t of TRANSPORTS) for (const spec of t.flags ?? []) addFlag(cmd, spec);
-  return cmd.option('--quiet', 'print nothing but errors', false).addHelpText('after', catalogue());
+  return cmd
+    .option('--quiet', 'print nothing but errors', false)
+    .addOption(new Option('--log-format <format>', 'stderr lines as text, or one JSON object per line').choices(LOG_FORMATS).default('text'))
+    .addHelpText('after', catalogue());
 }
 
 export function buildProgram(): Command {
@@ -86,7 +94,13 @@ export function buildProgram(): Command {
       .option('--follow', 'keep running and deliver new events as the registry records them', false)
       .option('--poll-interval <duration>', 'with --follow: how often to look for new events', '250ms')
       .option('--flush-interval <duration>', 'with --follow: send a partial batch once it is this old', '500ms')
-      .option('--threads <n>', "threads that read and format a large export: 'auto' or a number (1: none)", 'auto'),
+      .option('--shutdown-timeout <duration>', 'on SIGTERM/SIGINT: how long the request in flight may take before the process leaves anyway', '10s')
+      .option('--metrics-listen <host:port>', 'serve Prometheus /metrics and a JSON /healthz here (off by default)')
+      .option('--health-stall <duration>', '/healthz answers 503 when events wait and nothing was delivered for this long', '5m')
+      .option('--threads <n>', "threads that read and format a large export: 'auto' or a number (1: none)", 'auto')
+      .option('--pseudonymize <fields>', 'replace these fields by keyed pseudonyms: comma list of source_ip, recipient_id, issuer_id, user_agent, token_id')
+      .option('--pseudonym-key-file <file>', 'file holding the secret pseudonym key (at least 32 bytes)')
+      .option('--ip-prefix <v4,v6>', 'keep only the network of source_ip: IPv4 and IPv6 prefix lengths, e.g. 24,64'),
   ).action(async (opts) => {
     await runExport(opts);
   });
@@ -117,11 +131,13 @@ export function buildProgram(): Command {
       await runDemo(opts);
     });
 
+  // Services set what the commands that deliver take as OVERSIGHT_* variables (see contrib/systemd).
+  settableFromEnv(siem.commands);
   return program;
 }
 
 function fail(message: string, code: number): never {
-  process.stderr.write(`oversight: ${redact(message)}\n`);
+  log.error(message);
   process.exit(code);
 }
 

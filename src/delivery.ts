@@ -1,12 +1,15 @@
 /**
  * The flush-and-retry loop: one batch goes out, and comes back settled. Every entry ends delivered, awaiting an
  * indexer acknowledgement, or dead-lettered; anything else throws and leaves the checkpoint where it was.
+ * A stop throws Stopped before the next attempt or out of a backoff wait, never in the middle of a request.
  */
 import type { DeadLetterFile } from './dead-letter.js';
 import { bodyOverhead, encode, type Entry } from './encoder.js';
 import { ExportError } from './errors.js';
-import { RetryBudget, type RetryOptions } from './retry.js';
-import type { Transport } from './transport.js';
+import { rowidFields, type LogFields } from './log.js';
+import type { ExportMetrics, RequestOutcome } from './metrics.js';
+import { RetryBudget, Stopped, type RetryOptions } from './retry.js';
+import type { Transport, Verdict } from './transport.js';
 
 export interface DeliveryStats {
   delivered: number;
@@ -28,6 +31,16 @@ export interface AckTicket {
 /** An entry is settled once it is in the SIEM or in the dead-letter file. */
 export type SettledEntry = Entry & { settled?: boolean };
 
+export interface DeliveryHooks {
+  /** Aborted: no new attempt starts and no backoff wait continues. */
+  stop?: AbortSignal;
+  metrics?: ExportMetrics | null;
+}
+
+const OUTCOMES: Record<Verdict['kind'], RequestOutcome> = {
+  delivered: 'delivered', partial: 'partial', retry: 'retried', 'too-large': 'too-large', rejected: 'rejected', stop: 'stopped',
+};
+
 export class Delivery {
   readonly stats: DeliveryStats = { delivered: 0, deadLettered: 0, duplicates: 0, requests: 0, retries: 0, bytes: 0 };
 
@@ -35,7 +48,8 @@ export class Delivery {
     private readonly transport: Transport,
     private readonly retry: RetryOptions,
     private readonly deadLetter: DeadLetterFile | null,
-    private readonly log: (message: string) => void,
+    private readonly log: (message: string, fields?: LogFields) => void,
+    private readonly hooks: DeliveryHooks = {},
   ) {}
 
   /** Send `entries` until each is settled or awaiting acknowledgement; returns the ack tickets to wait for. */
@@ -51,13 +65,18 @@ export class Delivery {
           this.reject(batch[0]!, 413, `record is ${batch[0]!.bytes} bytes; ${t.name} accepts at most ${t.hardMaxBytes} bytes per request`);
           break;
         }
+        if (this.hooks.stop?.aborted) throw new Stopped();
         const body = encode(t.encoder, batch);
         this.stats.requests++;
         this.stats.bytes += body.length;
+        const started = performance.now();
         const v = await t.send(batch, body);
+        const m = this.hooks.metrics;
+        m?.request(t.name, OUTCOMES[v.kind], (performance.now() - started) / 1000, batch.length, body.length);
         if (v.kind === 'delivered') {
           this.stats.duplicates += v.duplicates ?? 0;
           this.stats.delivered += batch.length;
+          m?.delivered(batch.length);
           if (v.ackId === undefined) for (const e of batch) e.settled = true;
           else tickets.push({ entries: batch, ackId: v.ackId, sentAt: Date.now() });
           break;
@@ -68,20 +87,23 @@ export class Delivery {
           for (const r of v.rejected) unsettled.add(r.index);
           // Settle what arrived before dead-lettering, so a refusal without a dead-letter file still
           // checkpoints the events the SIEM took.
+          let took = 0;
           batch.forEach((e, i) => {
             if (!unsettled.has(i)) {
               e.settled = true;
-              this.stats.delivered++;
+              took++;
             }
           });
+          this.stats.delivered += took;
+          m?.delivered(took);
           for (const r of v.rejected) this.reject(batch[r.index]!, r.status, r.error);
           if (v.retry.length === 0) break;
           batch = v.retry.map((i) => batch[i]!);
-          await this.backoff(budget, v.reason, v.retryAfterMs);
+          await this.backoff(budget, batch, v.reason, v.retryAfterMs);
           continue;
         }
         if (v.kind === 'retry') {
-          await this.backoff(budget, v.reason, v.retryAfterMs);
+          await this.backoff(budget, batch, v.reason, v.retryAfterMs);
           continue;
         }
         if (v.kind === 'too-large' || v.kind === 'rejected') {
@@ -101,9 +123,18 @@ export class Delivery {
     return tickets;
   }
 
-  private async backoff(budget: RetryBudget, reason: string, retryAfterMs?: number): Promise<void> {
+  private async backoff(budget: RetryBudget, batch: readonly Entry[], reason: string, retryAfterMs?: number): Promise<void> {
     this.stats.retries++;
-    await budget.wait(reason, retryAfterMs, (ms) => this.log(`retrying in ${(ms / 1000).toFixed(1)}s: ${reason}`));
+    this.hooks.metrics?.retried(this.transport.name);
+    const status = /\bHTTP (\d{3})\b/.exec(reason)?.[1];
+    await budget.wait(
+      reason,
+      retryAfterMs,
+      (ms) => this.log(`retrying in ${(ms / 1000).toFixed(1)}s: ${reason}`, {
+        transport: this.transport.name, attempt: budget.attempts, delay_ms: ms, status: status ? Number(status) : undefined, ...rowidFields(batch),
+      }),
+      this.hooks.stop,
+    );
   }
 
   private reject(entry: SettledEntry, status: number, error: string): void {
@@ -116,5 +147,6 @@ export class Delivery {
     this.deadLetter.write(entry, status, error);
     entry.settled = true;
     this.stats.deadLettered++;
+    this.hooks.metrics?.deadLettered(1);
   }
 }

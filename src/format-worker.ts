@@ -9,6 +9,7 @@ import { fromRegistryValues } from './event.js';
 import { blankEventJson, eventJson, type EventJson } from './formatters/fields.js';
 import { createJsonFormatter, type FormatSettings, type JsonFormatter } from './formatters/index.js';
 import { eventJsonFromRow } from './row-json.js';
+import { sharedPseudonymizer, withPseudonyms } from './pseudonymize.js';
 import { PAGE_SIZE, RegistrySource } from './source.js';
 
 export interface WorkerSetup {
@@ -45,9 +46,13 @@ export interface RangeResult {
 const setup = workerData as WorkerSetup;
 const source = RegistrySource.open(setup.db);
 // The transport registry is loaded only when a transport wraps records: most exports never need it here.
-const format: JsonFormatter = setup.splunk.wrap
-  ? (await import('./transports/index.js')).recordFormatter(setup.format, setup.splunk)
-  : createJsonFormatter(setup.format, setup.splunk);
+// Pseudonyms replace values before any format (or wrapper) sees them, as on the main thread.
+const format: JsonFormatter = withPseudonyms(
+  setup.splunk.wrap
+    ? (await import('./transports/index.js')).recordFormatter(setup.format, setup.splunk)
+    : createJsonFormatter(setup.format, setup.splunk),
+  sharedPseudonymizer(),
+);
 const fields = blankEventJson();
 const spare: ArrayBuffer[] = [];
 /** Lines are written to the buffer a few dozen at a time: fewer, longer copies out of the JS heap. */

@@ -1,6 +1,7 @@
 /**
  * The export, end to end: registry pages → formatter → entries → batcher → delivery → checkpoint.
  * The checkpoint only ever moves over a settled prefix of events, so a crash re-sends at most what was in flight.
+ * A stop ends reading and sending at once; the request in flight may finish, and the run returns `stopped`.
  */
 import { AckWindow } from './ack-window.js';
 import { Batcher, type BatchLimits } from './batcher.js';
@@ -12,7 +13,11 @@ import { fromRegistryValues } from './event.js';
 import type { RecordFormatter } from './formatters/index.js';
 import type { RetryOptions } from './retry.js';
 import { formatInWorkers, workersWorthIt, type WorkerPlan } from './format-workers.js';
+import type { LogFields } from './log.js';
+import type { ExportMetrics } from './metrics.js';
+import { Stopped } from './retry.js';
 import type { SplunkHecOptions } from './formatters/index.js';
+import { ExportError } from './errors.js';
 import { PAGE_SIZE, type RegistrySource } from './source.js';
 import type { Transport } from './transport.js';
 
@@ -35,9 +40,14 @@ export interface PipelineOptions {
   pageSize?: number;
   checkpoint?: Checkpoint | null;
   deadLetter?: DeadLetterFile | null;
-  /** Aborting stops reading; the batch in flight is finished and checkpointed. */
+  /**
+   * Aborting stops the run: nothing more is read or sent, no backoff or acknowledgement wait goes on, the
+   * request in flight may finish, and the checkpoint covers what settled.
+   */
   stop?: AbortSignal;
-  log?: (message: string) => void;
+  log?: (message: string, fields?: LogFields) => void;
+  /** Counters and gauges for --metrics-listen. */
+  metrics?: ExportMetrics | null;
   onProgress?: (settled: number) => void;
   /**
    * Lets a large backlog be read and formatted on worker threads (same records, same order, same checkpoints).
@@ -51,6 +61,8 @@ export interface PipelineResult extends DeliveryStats {
   exported: number;
   /** The checkpoint cursor after the run. */
   lastRowid: number;
+  /** The run ended because it was asked to stop, not because the source ran out. */
+  stopped: boolean;
 }
 
 /** Entries in registry order that the checkpoint has not passed yet. */
@@ -97,31 +109,54 @@ class Pipeline {
   private inflight: Promise<void> | null = null;
   /** An entry that did not fit the batch that just filled up. */
   private pending: Entry | null = null;
+  /** The last registry row read and its record, to tell the same registry from a restored or rolled-back one. */
+  private lastRead: { rowid: number; record: string | Buffer } | null = null;
+  private readonly metrics: ExportMetrics | null;
+  /** Whether a stop left anything undone; a stop that came after the last event settled leaves the run whole. */
+  private cut = false;
 
   constructor(private readonly o: PipelineOptions) {
     this.transport = o.transport;
-    this.delivery = new Delivery(o.transport, o.retry, o.deadLetter ?? null, o.log ?? (() => undefined));
-    this.window = o.transport.acks ? new AckWindow(o.transport.acks, this.delivery) : null;
+    this.metrics = o.metrics ?? null;
+    const hooks = { ...(o.stop ? { stop: o.stop } : {}), metrics: this.metrics };
+    this.delivery = new Delivery(o.transport, o.retry, o.deadLetter ?? null, o.log ?? (() => undefined), hooks);
+    this.window = o.transport.acks ? new AckWindow(o.transport.acks, this.delivery, 256, hooks) : null;
     this.batcher = new Batcher(o.limits, bodyOverhead(o.transport.encoder));
     this.lastRowid = o.checkpoint?.lastRowid ?? 0;
+    this.metrics?.committed(this.lastRowid, 0);
+  }
+
+  /** Asked to stop: true from then on, and marks the run as cut short. */
+  private get stopping(): boolean {
+    if (this.o.stop?.aborted) this.cut = true;
+    return this.cut;
   }
 
   async run(): Promise<PipelineResult> {
     const o = this.o;
-    if (isRegistry(o.source)) {
-      const threads = this.threadPlan(o.source);
-      if (threads && LOCAL.has(this.transport.name)) return this.writeThreaded(threads);
-      if (threads) await this.feedThreaded(threads);
-      else await this.feedRegistry(o.source);
-    } else {
-      await this.feedRecords(o.source);
+    try {
+      if (isRegistry(o.source)) {
+        const threads = this.threadPlan(o.source);
+        if (threads && LOCAL.has(this.transport.name)) return await this.writeThreaded(threads);
+        if (threads) await this.feedThreaded(threads);
+        else await this.feedRegistry(o.source);
+      } else {
+        await this.feedRecords(o.source);
+      }
+      await this.flush();
+      await this.settle();
+      if (this.window) await this.window.drain(() => this.commit());
+    } catch (err) {
+      // A stop is how a follow run ends: what settled is checkpointed below, the rest goes again next start.
+      if (!(err instanceof Stopped)) throw err;
+      this.cut = true;
+      await this.settle().catch((e: unknown) => {
+        if (!(e instanceof Stopped)) throw e;
+      });
     }
-    await this.flush();
-    await this.settle();
-    if (this.window) await this.window.drain(() => this.commit());
     this.commit();
     const s = this.delivery.stats;
-    return { ...s, exported: this.ledger.committed - s.deadLettered, lastRowid: this.lastRowid };
+    return { ...s, exported: this.ledger.committed - s.deadLettered, lastRowid: this.lastRowid, stopped: this.cut };
   }
 
   /** Move the checkpoint over the settled prefix of events. */
@@ -129,13 +164,19 @@ class Pipeline {
     const p = this.ledger.settledPrefix();
     if (!p) return;
     this.lastRowid = p.rowid;
+    this.metrics?.committed(p.rowid, p.count);
     this.o.deadLetter?.sync();
     if (this.o.checkpoint) {
       // Durable output before a durable checkpoint; without one there is nothing to be consistent with.
       this.transport.sync?.();
-      this.o.checkpoint.commit(p.rowid, p.count);
+      this.o.checkpoint.commit(p.rowid, p.count, this.digest(p.rowid));
     }
     this.o.onProgress?.(this.ledger.committed);
+  }
+
+  /** The registry row's digest for the checkpoint; other sources have none. */
+  private digest(rowid: number): string | null {
+    return isRegistry(this.o.source) ? this.o.source.rowDigest(rowid) : null;
   }
 
   private async settle(): Promise<void> {
@@ -165,7 +206,8 @@ class Pipeline {
   private async flush(): Promise<void> {
     const batch = this.batcher.take();
     await this.settle();
-    if (batch.length === 0) return;
+    // After a stop the batch being filled is dropped unsent; it lies after the checkpoint, so it goes next start.
+    if (batch.length === 0 || this.stopping) return;
     this.ledger.push(batch);
     const p = this.send(batch);
     // Failures surface at the next settle(); until then the rejection counts as handled.
@@ -197,7 +239,8 @@ class Pipeline {
   private async feedRecords(records: Iterable<PreparedRecord>): Promise<void> {
     let remaining = this.o.limit ?? Infinity;
     for (const prepared of records) {
-      if (remaining-- <= 0 || this.o.stop?.aborted) break;
+      if (remaining-- <= 0 || this.stopping) break;
+      this.metrics?.read(1);
       if (this.add(prepared)) await this.flushFull();
     }
   }
@@ -209,14 +252,21 @@ class Pipeline {
     let cursor = this.lastRowid;
     let remaining = o.limit ?? Infinity;
     for (;;) {
-      if (o.stop?.aborted) break;
+      if (this.stopping) break;
+      // Before every read, so no row of a registry that changed under us is read, let alone sent.
+      if (o.follow) this.checkContinuity(source, cursor);
       const rows = remaining > 0 ? source.readPage(cursor, Math.min(pageSize, remaining), o.since) : [];
+      this.metrics?.read(rows.length);
       for (const row of rows) {
+        if (this.stopping) break;
         const evt = fromRegistryValues(row, o.registryId);
-        if (this.add({ rowid: evt.rowid, event_id: evt.event_id, registry_id: evt.registry_id, record: o.formatter(evt) })) {
+        const record = o.formatter(evt);
+        this.lastRead = { rowid: evt.rowid, record };
+        if (this.add({ rowid: evt.rowid, event_id: evt.event_id, registry_id: evt.registry_id, record })) {
           await this.flushFull();
         }
       }
+      if (this.stopping) break;
       if (rows.length > 0) cursor = Number(rows[rows.length - 1]![0]);
       remaining -= rows.length;
       const caughtUp = rows.length < pageSize;
@@ -233,6 +283,31 @@ class Pipeline {
         this.commit();
       }
       if (caughtUp) await pause(o.pollIntervalMs ?? 250, o.stop);
+    }
+  }
+
+  /**
+   * Follow mode, before each read: is the registry still the one read so far? A restore puts a new file
+   * at the path (reopened here); a rollback loses rows. Either is fine only if the last row read is still there
+   * unchanged, or was pruned with newer rows after it; otherwise rows would be skipped or sent twice unnoticed.
+   */
+  private checkContinuity(source: RegistrySource, cursor: number): void {
+    const o = this.o;
+    const change = source.refresh();
+    if (change === 'replaced') o.log?.(`registry ${source.path} was replaced by a new file: reopened it`, { rowid: cursor });
+    if (cursor === 0) return;
+    const fix = `; if the registry was restored from a backup, check which events it lost, then move --state ${o.checkpoint?.file ?? 'FILE'} ` +
+      'away to export it from the start (the SIEM may then hold some events twice), or restore the newer registry';
+    const row = source.readRow(cursor);
+    if (row === undefined) {
+      const newest = source.maxRowid();
+      if (newest >= cursor) return;
+      throw new ExportError(`registry ${source.path} ends at rowid ${newest}, before rowid ${cursor} already read: it was rolled back${fix}`);
+    }
+    if (this.lastRead === null || this.lastRead.rowid !== cursor) return;
+    const now = o.formatter(fromRegistryValues(row, o.registryId));
+    if (!sameRecord(now, this.lastRead.record)) {
+      throw new ExportError(`registry ${source.path} holds another event at rowid ${cursor} than the one already read: it was replaced or rolled back${fix}`);
     }
   }
 
@@ -253,6 +328,7 @@ class Pipeline {
   /** Threads format records for a SIEM: each chunk is cut into records and batched like any other. */
   private async feedThreaded(plan: WorkerPlan): Promise<void> {
     for await (const chunk of formatInWorkers(plan)) {
+      this.metrics?.read(chunk.count);
       const body = chunk.body;
       let start = 0;
       for (let i = 0; i < chunk.count; i++) {
@@ -263,7 +339,7 @@ class Pipeline {
           await this.flushFull();
         }
       }
-      if (this.o.stop?.aborted) break;
+      if (this.stopping) break;
     }
   }
 
@@ -278,15 +354,25 @@ class Pipeline {
         bytes += chunk.body.length;
         if (this.o.checkpoint) {
           this.transport.sync?.();
-          this.o.checkpoint.commit(chunk.lastRowid, chunk.count);
+          this.o.checkpoint.commit(chunk.lastRowid, chunk.count, this.digest(chunk.lastRowid));
         }
         this.o.onProgress?.(written);
       }
       this.lastRowid = chunk.lastRowid;
-      if (this.o.stop?.aborted) break;
+      this.metrics?.read(chunk.count);
+      this.metrics?.delivered(chunk.count);
+      this.metrics?.committed(chunk.lastRowid, chunk.count);
+      if (this.stopping) break;
     }
-    return { delivered: written, deadLettered: 0, duplicates: 0, requests: 0, retries: 0, bytes, exported: written, lastRowid: this.lastRowid };
+    return {
+      delivered: written, deadLettered: 0, duplicates: 0, requests: 0, retries: 0, bytes, exported: written, lastRowid: this.lastRowid,
+      stopped: this.cut,
+    };
   }
+}
+
+function sameRecord(a: string | Buffer, b: string | Buffer): boolean {
+  return (typeof a === 'string' ? a : a.toString('utf8')) === (typeof b === 'string' ? b : b.toString('utf8'));
 }
 
 function isRegistry(s: PipelineOptions['source']): s is RegistrySource {

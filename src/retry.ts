@@ -36,7 +36,29 @@ export function parseRetryAfter(value: string | string[] | undefined | null, now
   return Math.max(0, date - nowMs);
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** The export was asked to stop: thrown out of a wait so nothing after it starts. Not a failure. */
+export class Stopped extends Error {
+  override name = 'Stopped';
+  constructor() {
+    super('stopped');
+  }
+}
+
+/** Sleep; with `stop`, reject with Stopped the moment it aborts, so a stop never waits out a backoff. */
+export function sleep(ms: number, stop?: AbortSignal): Promise<void> {
+  if (stop?.aborted) return Promise.reject(new Stopped());
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new Stopped());
+    };
+    const timer = setTimeout(() => {
+      stop?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    stop?.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 /** Attempts and waits for one batch. */
 export class RetryBudget {
@@ -48,7 +70,7 @@ export class RetryBudget {
   }
 
   /** Wait before the next attempt, or throw when the budget cannot cover the wait. */
-  async wait(reason: string, retryAfterMs?: number, onRetry?: (delayMs: number) => void): Promise<void> {
+  async wait(reason: string, retryAfterMs?: number, onRetry?: (delayMs: number) => void, stop?: AbortSignal): Promise<void> {
     const jitter = backoffDelay(this.attempts, this.options);
     const delay = retryAfterMs === undefined ? jitter : Math.max(retryAfterMs, Math.min(jitter, 1000));
     this.attempts++;
@@ -61,6 +83,6 @@ export class RetryBudget {
       );
     }
     onRetry?.(delay);
-    await sleep(delay);
+    await sleep(delay, stop);
   }
 }

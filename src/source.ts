@@ -3,6 +3,7 @@
  * writer), and reads `events` in rowid order a page at a time: each page is its own short read, so a live WAL
  * registry can checkpoint between pages and memory stays bounded however many events there are.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { ConfigurationError, ExportError } from './errors.js';
@@ -24,20 +25,28 @@ export interface ReadOptions {
   pageSize?: number;
 }
 
+/** What `refresh` found: the same file, or a new file at the path that is now open instead. */
+export type RegistryChange = 'same' | 'replaced';
+
 export class RegistrySource {
   readonly path: string;
-  private readonly db: Database.Database;
-  private readonly pageStmt: Database.Statement;
-  private readonly pageSinceStmt: Database.Statement;
-  private readonly rangeStmt: Database.Statement;
-  private readonly rangeSinceStmt: Database.Statement;
-  private readonly jsonStmt: Database.Statement | null = null;
-  private readonly jsonSinceStmt: Database.Statement | null = null;
+  // Not readonly: `refresh` swaps in a new connection when the file at `path` is replaced.
+  private db: Database.Database;
+  private pageStmt: Database.Statement;
+  private pageSinceStmt: Database.Statement;
+  private rangeStmt: Database.Statement;
+  private rangeSinceStmt: Database.Statement;
+  private rowStmt: Database.Statement;
+  private jsonStmt: Database.Statement | null = null;
+  private jsonSinceStmt: Database.Statement | null = null;
+  /** Identity of the file opened, to notice a restore that puts a new file at the same path. */
+  private fileId: string;
 
-  private constructor(path: string, db: Database.Database, types: ReadonlyMap<string, string>, idIsRowid: boolean) {
+  private constructor(path: string, db: Database.Database, types: ReadonlyMap<string, string>, idIsRowid: boolean, fileId: string) {
     const columns = new Set(types.keys());
     this.path = path;
     this.db = db;
+    this.fileId = fileId;
     // Missing optional columns read as NULL; a missing `id` reads as '' because the reference's
     // `d.get("id", "")` gives an empty event id there, not "None". An `id` that is the rowid is not read twice.
     const select = EVENT_COLUMNS.filter((c) => !(c === 'id' && idIsRowid)).map((c) =>
@@ -48,6 +57,7 @@ export class RegistrySource {
     this.pageSinceStmt = db.prepare(`${base} AND timestamp >= ? ORDER BY rowid LIMIT ?`).raw(true);
     this.rangeStmt = db.prepare(`${base} AND rowid <= ? ORDER BY rowid LIMIT ?`).raw(true);
     this.rangeSinceStmt = db.prepare(`${base} AND rowid <= ? AND timestamp >= ? ORDER BY rowid LIMIT ?`).raw(true);
+    this.rowStmt = db.prepare(`SELECT rowid, ${select} FROM events WHERE rowid = ?`).raw(true);
     const json = jsonRowSelect(types, idIsRowid);
     if (json !== null) {
       const from = `SELECT ${json} FROM events WHERE rowid > ? AND rowid <= ?`;
@@ -102,6 +112,7 @@ export class RegistrySource {
       throw new ConfigurationError(`registry database not found: ${path} (check --db)`);
     }
     if (!stat.isFile()) throw new ConfigurationError(`registry database is not a file: ${path} (check --db)`);
+    const fileId = `${stat.dev}:${stat.ino}`;
     if (!hasSqliteHeader(path)) {
       throw new ConfigurationError(`${path} is not a SQLite database (check --db points at the registry's .sqlite file)`);
     }
@@ -126,7 +137,7 @@ export class RegistrySource {
       const types = new Map(info.map((r) => [r.name, r.type]));
       const pks = info.filter((r) => r.pk > 0);
       const idIsRowid = pks.length === 1 && pks[0]!.name === 'id' && pks[0]!.type.toUpperCase() === 'INTEGER';
-      return new RegistrySource(path, db, types, idIsRowid);
+      return new RegistrySource(path, db, types, idIsRowid, fileId);
     } catch (err) {
       db.close();
       if (err instanceof ConfigurationError) throw err;
@@ -167,6 +178,76 @@ export class RegistrySource {
       left -= rows.length;
       if (rows.length < pageSize && left > 0) return;
     }
+  }
+
+  /** One row by rowid, as `readPage` returns rows, or undefined when there is none. */
+  readRow(rowid: number): unknown[] | undefined {
+    try {
+      return this.rowStmt.get(rowid) as unknown[] | undefined;
+    } catch (err) {
+      throw new ExportError(`reading ${this.path} failed: ${sqliteReason(err)}`);
+    }
+  }
+
+  /**
+   * A digest of the row at `rowid` as stored, or null when there is none: kept with the checkpoint, it tells at
+   * the next start whether the registry still holds the row the export stopped after.
+   */
+  rowDigest(rowid: number): string | null {
+    const row = this.readRow(rowid);
+    return row === undefined ? null : createHash('sha256').update(JSON.stringify(row)).digest('hex');
+  }
+
+  /** Events after `afterRowid` still to export: how many, their rowid range, and the oldest one's timestamp. */
+  pending(afterRowid: number, since?: number | null): { count: number; first: number | null; last: number | null; oldestTimestamp: number | null } {
+    const filter = since === null || since === undefined ? '' : ' AND timestamp >= ?';
+    const args = since === null || since === undefined ? [afterRowid] : [afterRowid, since];
+    try {
+      const r = this.db.prepare(`SELECT count(*) AS n, min(rowid) AS first, max(rowid) AS last FROM events WHERE rowid > ?${filter}`)
+        .get(...args) as { n: number; first: number | null; last: number | null };
+      let oldest: number | null = null;
+      if (r.first !== null) {
+        const t = this.db.prepare('SELECT * FROM events WHERE rowid = ?').get(r.first) as { timestamp?: unknown } | undefined;
+        oldest = typeof t?.timestamp === 'number' ? t.timestamp : null;
+      }
+      return { count: r.n, first: r.first, last: r.last, oldestTimestamp: oldest };
+    } catch (err) {
+      throw new ExportError(`reading ${this.path} failed: ${sqliteReason(err)}`);
+    }
+  }
+
+  /**
+   * Notice what happened to the file at `path` since it was opened: the same file (new rows, a WAL checkpoint
+   * or a VACUUM keep it), or a new file put there by a restore, which is opened in its place. Whether the new
+   * file continues what was exported is the caller's to check. A registry that is gone stops the export.
+   */
+  refresh(): RegistryChange {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(this.path);
+    } catch {
+      throw new ExportError(
+        `registry database ${this.path} was deleted while following it: restore it or point --db at where it moved, then start again`,
+      );
+    }
+    if (`${stat.dev}:${stat.ino}` === this.fileId) return 'same';
+    let next: RegistrySource;
+    try {
+      next = RegistrySource.open(this.path);
+    } catch (err) {
+      throw new ExportError(`registry database ${this.path} was replaced by a file that cannot be read: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    this.db.close();
+    this.db = next.db;
+    this.pageStmt = next.pageStmt;
+    this.pageSinceStmt = next.pageSinceStmt;
+    this.rangeStmt = next.rangeStmt;
+    this.rangeSinceStmt = next.rangeSinceStmt;
+    this.rowStmt = next.rowStmt;
+    this.jsonStmt = next.jsonStmt;
+    this.jsonSinceStmt = next.jsonSinceStmt;
+    this.fileId = next.fileId;
+    return 'replaced';
   }
 
   close(): void {

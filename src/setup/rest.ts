@@ -23,25 +23,7 @@ export interface Target {
   privileges: string;
 }
 
-/** `Authorization` from --header, else OVERSIGHT_ES_API_KEY, else OVERSIGHT_ES_USERNAME/OVERSIGHT_ES_PASSWORD. */
-export function authHeaders(headers: Record<string, string>, env: NodeJS.ProcessEnv): Record<string, string> {
-  if (findHeader(headers, 'authorization')) return headers;
-  const apiKey = env['OVERSIGHT_ES_API_KEY']?.trim();
-  if (apiKey) {
-    registerSecret(apiKey);
-    return { ...headers, authorization: /^ApiKey\s/i.test(apiKey) ? apiKey : `ApiKey ${apiKey}` };
-  }
-  const user = env['OVERSIGHT_ES_USERNAME']?.trim();
-  const password = env['OVERSIGHT_ES_PASSWORD'];
-  if (user || password) {
-    if (!user || !password) throw new ConfigurationError('set both OVERSIGHT_ES_USERNAME and OVERSIGHT_ES_PASSWORD, or neither');
-    registerSecret(password);
-    const basic = Buffer.from(`${user}:${password}`).toString('base64');
-    registerSecret(basic);
-    return { ...headers, authorization: `Basic ${basic}` };
-  }
-  return headers;
-}
+export { elasticAuthHeaders as authHeaders } from '../es-auth.js';
 
 export function baseUrl(url: string, flag = '--url'): string {
   let u: URL;

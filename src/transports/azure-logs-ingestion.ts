@@ -4,6 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ClientCredential, TokenError } from '../azure-auth.js';
+import { secretFromEnv } from '../cli-env.js';
+import { chooseCompression, wireBody, type Compression } from '../compress.js';
 import { jsonArrayEncoder, type Entry } from '../encoder.js';
 import { ConfigurationError, registerSecret } from '../errors.js';
 import { textFlag } from '../flags.js';
@@ -35,7 +37,14 @@ export interface LogsIngestionConfig {
   credential: ClientCredential;
   headers: Record<string, string>;
   client: HttpClient;
+  compress?: Compression | null;
 }
+
+/**
+ * The API takes `Content-Encoding: gzip`, and Microsoft's own LogsIngestionClient gzips every request. Its 1 MB
+ * limit counts both sizes, so batches stay under it uncompressed, as the SDK's do.
+ */
+export const LOGS_INGESTION_COMPRESSION = { default: 'gzip', gzip: true } as const;
 
 export class LogsIngestionTransport implements Transport {
   readonly name = 'azure-logs-ingestion';
@@ -44,8 +53,10 @@ export class LogsIngestionTransport implements Transport {
   readonly hardMaxBytes = BATCH.hardMaxBytes;
   private readonly url: string;
   private refusedTokens = 0;
+  readonly compression: Compression;
 
   constructor(private readonly config: LogsIngestionConfig) {
+    this.compression = chooseCompression(config.compress, 'azure-logs-ingestion', LOGS_INGESTION_COMPRESSION);
     const u = new URL(config.url);
     if (!u.searchParams.has('api-version')) u.searchParams.set('api-version', '2023-01-01');
     this.url = u.toString();
@@ -59,15 +70,17 @@ export class LogsIngestionTransport implements Transport {
       if (err instanceof TokenError) return err.retry ? { kind: 'retry', reason: err.message } : { kind: 'stop', reason: err.message };
       throw err;
     }
+    const wire = await wireBody(body, this.compression);
     const headers = {
       ...this.config.headers,
+      ...wire.headers,
       authorization: `Bearer ${token}`,
       'content-type': 'application/json',
       'x-ms-client-request-id': randomUUID(),
     };
     let res: HttpResponse;
     try {
-      res = await this.config.client.post(this.url, headers, body);
+      res = await this.config.client.post(this.url, headers, wire.body);
     } catch (err) {
       if (err instanceof NetworkError) return networkVerdict(err);
       throw err;
@@ -87,8 +100,9 @@ export class LogsIngestionTransport implements Transport {
   }
 }
 
+/** A required setting from the environment; secrets may also come from a file named by `<name>_FILE`. */
 function requireEnv(env: NodeJS.ProcessEnv, name: string, why: string): string {
-  const v = env[name]?.trim();
+  const v = secretFromEnv(env, name);
   if (!v) throw new ConfigurationError(`${why} needs ${name} in the environment`);
   return v;
 }
@@ -100,6 +114,7 @@ export const logsIngestionTransport: TransportDescription = {
   detect: (u) => /\/dataCollectionRules\/[^/]+\/streams\/[^/]+$/i.test(u.pathname.replace(/\/+$/, '')),
   format: 'sentinel',
   batch: BATCH,
+  compression: LOGS_INGESTION_COMPRESSION,
   flags: [{ flags: '--azure-scope <scope>', description: 'Azure Logs Ingestion API: token scope', default: 'https://monitor.azure.com//.default' }],
   create: (ctx) => {
     const why = 'the Azure Logs Ingestion API';
@@ -116,6 +131,6 @@ export const logsIngestionTransport: TransportDescription = {
       },
       client,
     );
-    return new LogsIngestionTransport({ url: ctx.output, credential, headers: ctx.headers, client });
+    return new LogsIngestionTransport({ url: ctx.output, credential, headers: ctx.headers, client, compress: ctx.compress });
   },
 };

@@ -4,6 +4,7 @@
  * defaults all come from here.
  */
 import type { BatchLimits } from '../batcher.js';
+import type { Compression } from '../compress.js';
 import type { FlagSpec, FlagValues } from '../flags.js';
 import type { FormatDescription, JsonFormatter } from '../formatters/index.js';
 import type { HttpOptions } from '../http-client.js';
@@ -19,6 +20,8 @@ export interface TransportContext {
   http: HttpOptions;
   /** The record format chosen: text records (CEF, LEEF) need other framing than JSON ones. */
   format: FormatDescription;
+  /** `--compress`: null for the transport's own default (see `compression`). */
+  compress: Compression | null;
   env: NodeJS.ProcessEnv;
   log: (message: string) => void;
 }
@@ -43,6 +46,11 @@ export interface TransportDescription {
   readonly defaultFormat?: string;
   /** Batch limits: defaults and the most the receiver ever takes. */
   readonly batch: BatchLimits & { hardMaxBytes: number };
+  /**
+   * Request body compression for `--compress`: the default this SIEM's own clients use, and whether it takes
+   * gzip at all. Absent: the transport writes no HTTP bodies and `--compress` is refused.
+   */
+  readonly compression?: { default: Compression; gzip: boolean; why?: string };
   /** Flags of its own, on `siem export` and `siem replay`. */
   readonly flags?: readonly FlagSpec[];
   /**
@@ -50,7 +58,7 @@ export interface TransportDescription {
    * stage, so it also runs on formatting threads: `wrapSettings` checks the flags and returns plain data, and
    * `wrap` (called on whichever thread formats) builds the record formatter around the chosen format's.
    */
-  wrapSettings?(ctx: Omit<TransportContext, 'headers' | 'http' | 'env' | 'log'>): unknown;
+  wrapSettings?(ctx: Omit<TransportContext, 'headers' | 'http' | 'compress' | 'env' | 'log'>): unknown;
   wrap?(inner: JsonFormatter, settings: unknown, format: FormatDescription): JsonFormatter;
   create(ctx: TransportContext): Transport;
 }

@@ -4,6 +4,8 @@
  * duplicates. Item results are read one by one: 429/5xx items are retried alone, other failures dead-lettered.
  */
 import { createHash } from 'node:crypto';
+import { chooseCompression, wireBody, type Compression } from '../compress.js';
+import { elasticAuthHeaders } from '../es-auth.js';
 import { bulkEncoder, type Entry } from '../encoder.js';
 import { ConfigurationError } from '../errors.js';
 import { textFlag } from '../flags.js';
@@ -94,7 +96,14 @@ export interface ElasticsearchConfig {
   index: string;
   headers: Record<string, string>;
   client: HttpClient;
+  compress?: Compression | null;
 }
+
+/**
+ * Elasticsearch always accepts gzip request bodies (since 5.0), and Elastic's own shippers (Beats, Elastic Agent)
+ * compress by default; `http.max_content_length` applies to the decompressed body.
+ */
+export const ES_COMPRESSION = { default: 'gzip', gzip: true } as const;
 
 export class ElasticsearchTransport implements Transport {
   readonly name = 'elasticsearch';
@@ -103,8 +112,10 @@ export class ElasticsearchTransport implements Transport {
   readonly hardMaxBytes = BATCH.hardMaxBytes;
   private readonly url: string;
   private readonly headers: Record<string, string>;
+  readonly compression: Compression;
 
   constructor(private readonly config: ElasticsearchConfig) {
+    this.compression = chooseCompression(config.compress, 'elasticsearch', ES_COMPRESSION);
     const indexJson = JSON.stringify(config.index);
     this.encoder = bulkEncoder((e) => `{"create":{"_index":${indexJson},"_id":"${documentId(e.registry_id, e.rowid)}"}}`);
     const u = new URL(config.url);
@@ -115,8 +126,9 @@ export class ElasticsearchTransport implements Transport {
   }
 
   async send(entries: readonly Entry[], body: Buffer): Promise<Verdict> {
+    const wire = await wireBody(body, this.compression);
     try {
-      return classifyBulkResponse(await this.config.client.post(this.url, this.headers, body), entries.length);
+      return classifyBulkResponse(await this.config.client.post(this.url, { ...this.headers, ...wire.headers }, wire.body), entries.length);
     } catch (err) {
       if (err instanceof NetworkError) return networkVerdict(err);
       throw err;
@@ -135,6 +147,7 @@ export const elasticsearchTransport: TransportDescription = {
   detect: (u) => /(^|\/)_bulk$/.test(u.pathname.replace(/\/+$/, '')),
   format: 'ecs',
   batch: BATCH,
+  compression: ES_COMPRESSION,
   flags: [
     { flags: '--es-namespace <ns>', description: 'Elasticsearch: data stream namespace (logs-oversight.beacon-<ns>)', default: 'default' },
     { flags: '--es-index <name>', description: 'Elasticsearch: write to this index or data stream instead' },
@@ -142,6 +155,7 @@ export const elasticsearchTransport: TransportDescription = {
   create: (ctx) => {
     const esIndex = textFlag(ctx.flags, 'esIndex');
     const index = esIndex ? checkIndexName(esIndex) : dataStreamName(textFlag(ctx.flags, 'esNamespace') ?? 'default');
-    return new ElasticsearchTransport({ url: ctx.output, index, headers: ctx.headers, client: new HttpClient(ctx.http) });
+    const headers = elasticAuthHeaders(ctx.headers, ctx.env);
+    return new ElasticsearchTransport({ url: ctx.output, index, headers, client: new HttpClient(ctx.http), compress: ctx.compress });
   },
 };

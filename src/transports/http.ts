@@ -3,6 +3,7 @@
  * (CEF, LEEF) cannot go in a JSON array; they are POSTed one per line as text/plain, the body a syslog or
  * log collector's HTTP input splits on newlines.
  */
+import { chooseCompression, wireBody, type Compression } from '../compress.js';
 import { jsonArrayEncoder, type Encoder, type Entry } from '../encoder.js';
 import { HttpClient, NetworkError, safeHost } from '../http-client.js';
 import { networkVerdict, statusVerdict, type Transport, type Verdict } from '../transport.js';
@@ -10,6 +11,8 @@ import type { TransportDescription } from './describe.js';
 
 const textLinesEncoder: Encoder = { name: 'text-lines', open: '', close: '', separator: '', terminator: '\n' };
 const BATCH = { maxEvents: 500, maxBytes: 5_000_000, hardMaxBytes: Infinity };
+/** Off unless asked: an unknown collector may not decompress, and would store the gzip bytes or refuse them. */
+const HTTP_COMPRESSION = { default: 'none', gzip: true } as const;
 
 export class HttpJsonTransport implements Transport {
   readonly name = 'http';
@@ -17,15 +20,24 @@ export class HttpJsonTransport implements Transport {
   readonly defaults = { maxEvents: BATCH.maxEvents, maxBytes: BATCH.maxBytes };
   readonly hardMaxBytes = BATCH.hardMaxBytes;
   private readonly headers: Record<string, string>;
+  readonly compression: Compression;
 
-  constructor(private readonly url: string, headers: Record<string, string>, private readonly client: HttpClient, text = false) {
+  constructor(
+    private readonly url: string,
+    headers: Record<string, string>,
+    private readonly client: HttpClient,
+    text = false,
+    compress?: Compression | null,
+  ) {
     this.encoder = text ? textLinesEncoder : jsonArrayEncoder;
     this.headers = { 'content-type': text ? 'text/plain; charset=utf-8' : 'application/json', ...headers };
+    this.compression = chooseCompression(compress, 'http', HTTP_COMPRESSION);
   }
 
   async send(_entries: readonly Entry[], body: Buffer): Promise<Verdict> {
+    const wire = await wireBody(body, this.compression);
     try {
-      return statusVerdict(await this.client.post(this.url, this.headers, body), safeHost(this.url));
+      return statusVerdict(await this.client.post(this.url, { ...this.headers, ...wire.headers }, wire.body), safeHost(this.url));
     } catch (err) {
       if (err instanceof NetworkError) return networkVerdict(err);
       throw err;
@@ -42,5 +54,6 @@ export const httpTransport: TransportDescription = {
   summary: 'POST each batch to any collector URL (a JSON array, or one text record per line)',
   schemes: ['http', 'https'],
   batch: BATCH,
-  create: (ctx) => new HttpJsonTransport(ctx.output, ctx.headers, new HttpClient(ctx.http), ctx.format.records === 'text'),
+  compression: HTTP_COMPRESSION,
+  create: (ctx) => new HttpJsonTransport(ctx.output, ctx.headers, new HttpClient(ctx.http), ctx.format.records === 'text', ctx.compress),
 };

@@ -2,6 +2,7 @@
  * The transport registry: every transport, one line each. Which transport an `--output` gets, which record
  * formats it carries, its flags and batch defaults all come from the descriptions listed here.
  */
+import type { Compression } from '../compress.js';
 import { ConfigurationError } from '../errors.js';
 import { withDefaults, type FlagValues } from '../flags.js';
 import { createJsonFormatter, FORMAT_NAMES, formatByName, type FormatDescription, type FormatSettings, type JsonFormatter } from '../formatters/index.js';
@@ -123,6 +124,8 @@ export interface TransportSettings {
   http?: HttpOptions;
   /** The record format (default: the one the transport needs or prefers, else JSON lines of `ecs`). */
   format?: string;
+  /** `--compress`: null for the transport's own default. */
+  compress?: Compression | null;
   env?: NodeJS.ProcessEnv;
   log?: (message: string) => void;
 }
@@ -135,6 +138,7 @@ export function createTransport(s: TransportSettings): Transport {
     headers: s.headers ?? {},
     http: s.http ?? { timeoutMs: 30_000 },
     format: formatByName(s.format ?? t.format ?? t.defaultFormat ?? 'ecs'),
+    compress: s.compress ?? null,
     env: s.env ?? process.env,
     log: s.log ?? (() => undefined),
   };

@@ -2,9 +2,10 @@
  * Microsoft Sentinel through the Log Analytics HTTP Data Collector API: a JSON array of flat rows per request,
  * signed here with the workspace shared key and a fresh `x-ms-date` for every attempt.
  */
-import fs from 'node:fs';
+import { readSecretFile, secretFromEnv } from '../cli-env.js';
+import { chooseCompression, type Compression } from '../compress.js';
 import { jsonArrayEncoder, type Entry } from '../encoder.js';
-import { ConfigurationError, errorMessage, registerSecret } from '../errors.js';
+import { ConfigurationError, registerSecret } from '../errors.js';
 import { textFlag } from '../flags.js';
 import { HttpClient, NetworkError, type HttpResponse } from '../http-client.js';
 import { rfc1123, sentinelAuthorization } from '../sentinel-auth.js';
@@ -46,7 +47,17 @@ export interface SentinelDcaConfig {
   logType: string;
   headers: Record<string, string>;
   client: HttpClient;
+  compress?: Compression | null;
 }
+
+/**
+ * Not offered: Microsoft documents no Content-Encoding for the Data Collector API (retired 14 Sep 2026), its
+ * signature covers the Content-Length, and no common client (Fluent Bit's `azure` output included) compresses.
+ * The Logs Ingestion API is the compressed way into the same workspace.
+ */
+export const DCA_COMPRESSION = {
+  default: 'none', gzip: false, why: 'the Data Collector API documents no compressed bodies; azure-logs-ingestion takes gzip',
+} as const;
 
 export class SentinelDcaTransport implements Transport {
   readonly name = 'sentinel-dca';
@@ -54,7 +65,9 @@ export class SentinelDcaTransport implements Transport {
   readonly defaults = { maxEvents: BATCH.maxEvents, maxBytes: BATCH.maxBytes };
   readonly hardMaxBytes = BATCH.hardMaxBytes;
 
-  constructor(private readonly config: SentinelDcaConfig) {}
+  constructor(private readonly config: SentinelDcaConfig) {
+    chooseCompression(config.compress, 'sentinel-dca', DCA_COMPRESSION);
+  }
 
   async send(_entries: readonly Entry[], body: Buffer): Promise<Verdict> {
     const buf = body;
@@ -85,17 +98,6 @@ export class SentinelDcaTransport implements Transport {
   }
 }
 
-function readSecretFile(file: string, flag: string): string {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new ConfigurationError(`cannot read ${flag} ${file}: ${errorMessage(err)}`);
-  }
-  if (!text) throw new ConfigurationError(`${flag} ${file} is empty`);
-  return text;
-}
-
 export const sentinelDcaTransport: TransportDescription = {
   name: 'sentinel-dca',
   summary: 'Microsoft Sentinel through the Log Analytics Data Collector API',
@@ -103,6 +105,7 @@ export const sentinelDcaTransport: TransportDescription = {
   detect: (u) => /\.ods\.opinsights\.azure\.(com|us|cn)$/i.test(u.hostname) && u.pathname.replace(/\/+$/, '') === '/api/logs',
   format: 'sentinel',
   batch: BATCH,
+  compression: DCA_COMPRESSION,
   flags: [
     { flags: '--sentinel-workspace-id <id>', description: 'Sentinel Data Collector API: workspace id (default: from the URL)' },
     { flags: '--sentinel-shared-key-file <file>', description: 'Sentinel Data Collector API: file holding the shared key (or OVERSIGHT_SENTINEL_SHARED_KEY)' },
@@ -114,7 +117,7 @@ export const sentinelDcaTransport: TransportDescription = {
       throw new ConfigurationError('Sentinel Data Collector API needs --sentinel-workspace-id (the URL does not name one)');
     }
     const keyFile = textFlag(ctx.flags, 'sentinelSharedKeyFile');
-    const key = keyFile ? readSecretFile(keyFile, '--sentinel-shared-key-file') : ctx.env['OVERSIGHT_SENTINEL_SHARED_KEY']?.trim();
+    const key = keyFile ? readSecretFile(keyFile, '--sentinel-shared-key-file', ctx.env) : secretFromEnv(ctx.env, 'OVERSIGHT_SENTINEL_SHARED_KEY');
     if (!key) {
       throw new ConfigurationError(
         'Sentinel Data Collector API needs the workspace shared key: set OVERSIGHT_SENTINEL_SHARED_KEY or pass --sentinel-shared-key-file',
@@ -126,7 +129,7 @@ export const sentinelDcaTransport: TransportDescription = {
     }
     return new SentinelDcaTransport({
       url: ctx.output, workspaceId, sharedKey: key, logType: checkLogType(textFlag(ctx.flags, 'sentinelLogType') ?? 'Oversight'),
-      headers: ctx.headers, client: new HttpClient(ctx.http),
+      headers: ctx.headers, client: new HttpClient(ctx.http), compress: ctx.compress,
     });
   },
 };

@@ -3,6 +3,8 @@
  * optional indexer acknowledgement on a channel of our own.
  */
 import { randomUUID } from 'node:crypto';
+import { secretFromEnv } from '../cli-env.js';
+import { chooseCompression, wireBody, type Compression } from '../compress.js';
 import { hecEncoder, type Entry } from '../encoder.js';
 import { ConfigurationError, registerSecret } from '../errors.js';
 import { parseDuration } from '../flags.js';
@@ -75,7 +77,11 @@ export interface SplunkHecConfig {
   client: HttpClient;
   /** Indexer acknowledgement: poll interval and resend timeout. */
   ack?: { pollIntervalMs: number; timeoutMs: number } | null;
+  compress?: Compression | null;
 }
+
+/** HEC takes gzip bodies; Splunk's own OpenTelemetry exporter compresses by default (`disable_compression: false`). */
+export const HEC_COMPRESSION = { default: 'gzip', gzip: true } as const;
 
 export class SplunkHecTransport implements Transport {
   readonly name = 'splunk-hec';
@@ -85,8 +91,10 @@ export class SplunkHecTransport implements Transport {
   readonly acks?: AckSource;
   readonly channel: string | null;
   private readonly headers: Record<string, string>;
+  readonly compression: Compression;
 
   constructor(private readonly config: SplunkHecConfig) {
+    this.compression = chooseCompression(config.compress, 'splunk-hec', HEC_COMPRESSION);
     this.channel = config.ack ? randomUUID() : null;
     this.headers = { 'content-type': 'application/json', ...config.headers };
     if (this.channel) this.headers['x-splunk-request-channel'] = this.channel;
@@ -98,8 +106,9 @@ export class SplunkHecTransport implements Transport {
   }
 
   async send(entries: readonly Entry[], body: Buffer): Promise<Verdict> {
+    const wire = await wireBody(body, this.compression);
     try {
-      const res = await this.config.client.post(this.config.url, this.headers, body);
+      const res = await this.config.client.post(this.config.url, { ...this.headers, ...wire.headers }, wire.body);
       return classifyHecResponse(res, entries.length, this.channel !== null);
     } catch (err) {
       if (err instanceof NetworkError) return networkVerdict(err);
@@ -149,6 +158,7 @@ export const splunkHecTransport: TransportDescription = {
   },
   format: 'splunk',
   batch: BATCH,
+  compression: HEC_COMPRESSION,
   flags: [
     { flags: '--splunk-ack', description: 'Splunk HEC: wait for indexer acknowledgement before checkpointing', default: false },
     { flags: '--splunk-ack-interval <duration>', description: 'Splunk HEC: how often to poll for acknowledgements', default: '10s' },
@@ -164,15 +174,15 @@ export const splunkHecTransport: TransportDescription = {
       : null;
     const headers = { ...ctx.headers };
     if (!findHeader(headers, 'authorization')) {
-      const token = ctx.env['OVERSIGHT_SPLUNK_HEC_TOKEN']?.trim();
+      const token = secretFromEnv(ctx.env, 'OVERSIGHT_SPLUNK_HEC_TOKEN');
       if (!token) {
         throw new ConfigurationError(
-          "Splunk HEC needs a token: set OVERSIGHT_SPLUNK_HEC_TOKEN or pass --header 'Authorization: Splunk <token>'",
+          "Splunk HEC needs a token: set OVERSIGHT_SPLUNK_HEC_TOKEN (or OVERSIGHT_SPLUNK_HEC_TOKEN_FILE) or pass --header 'Authorization: Splunk <token>'",
         );
       }
       registerSecret(token);
       headers['authorization'] = /^Splunk\s/i.test(token) ? token : `Splunk ${token}`;
     }
-    return new SplunkHecTransport({ url: ctx.output, headers, client: new HttpClient(ctx.http), ack });
+    return new SplunkHecTransport({ url: ctx.output, headers, client: new HttpClient(ctx.http), ack, compress: ctx.compress });
   },
 };

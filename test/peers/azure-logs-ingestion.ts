@@ -2,7 +2,6 @@
  * A fake Entra ID token endpoint and Azure Monitor Logs Ingestion API on one server: client-credentials tokens
  * that expire, a DCR stream that takes JSON arrays of at most 1 MiB with a valid bearer token, and answers 204.
  */
-import { gunzipSync } from 'node:zlib';
 import { Peer, type PeerReply, type PeerRequest } from './peer.js';
 
 export interface AzurePeerOptions {
@@ -72,17 +71,18 @@ export class AzurePeer {
       this.expiredTokenUses++;
       return { status: 401, body: '{"error":{"code":"ExpiredToken","message":"The provided token has expired"}}' };
     }
-    this.largestBody = Math.max(this.largestBody, req.body.length);
-    if (req.body.length > MAX_BODY) {
+    // The 1 MB limit holds for the body as sent and as decompressed.
+    const size = Math.max(req.body.length, req.wire.length);
+    this.largestBody = Math.max(this.largestBody, size);
+    if (size > MAX_BODY) {
       return {
         status: 413,
-        body: JSON.stringify({ error: { code: 'ContentLengthLimitExceeded', message: `Maximum allowed content length: ${MAX_BODY} bytes (1 MB). Provided content length: ${req.body.length} bytes.` } }),
+        body: JSON.stringify({ error: { code: 'ContentLengthLimitExceeded', message: `Maximum allowed content length: ${MAX_BODY} bytes (1 MB). Provided content length: ${size} bytes.` } }),
       };
     }
-    const raw = req.headers['content-encoding'] === 'gzip' ? gunzipSync(req.body) : req.body;
     let records: unknown;
     try {
-      records = JSON.parse(raw.toString('utf8'));
+      records = JSON.parse(req.body.toString('utf8'));
     } catch {
       return { status: 400, body: '{"error":{"code":"InvalidContent","message":"body is not JSON"}}' };
     }

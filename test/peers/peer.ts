@@ -1,10 +1,13 @@
 /**
  * A real HTTP server on 127.0.0.1 for a fake SIEM: routes, request log, and scripted faults applied to the
  * next requests (a status with headers and body, a connection reset mid-request, or no answer at all).
+ * Bodies are decompressed as the real SIEMs do: `Content-Encoding: gzip` must come with a gzip body and a gzip
+ * body with that header, else the request is refused before any route sees it.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 
 export type Fault =
   | { status: number; body?: string; headers?: Record<string, string> }
@@ -16,7 +19,10 @@ export interface PeerRequest {
   path: string;
   url: URL;
   headers: http.IncomingHttpHeaders;
+  /** The body after Content-Encoding is undone. */
   body: Buffer;
+  /** The body as it came over the wire. */
+  wire: Buffer;
 }
 
 export interface PeerReply {
@@ -36,6 +42,8 @@ export class Peer {
   url = '';
   /** Delay before every answer, to make requests take time. */
   delayMs = 0;
+  /** Whether this SIEM takes `Content-Encoding: gzip` at all. */
+  acceptsGzip = true;
 
   constructor(private readonly route: Route, private readonly faultPath: RegExp = /./, private readonly tls?: { key: string; cert: string }) {
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -56,10 +64,32 @@ export class Peer {
     return this;
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): void {
+  /** The decoded body, or the refusal a real server gives. */
+  private decode(req: http.IncomingMessage, wire: Buffer): Buffer | PeerReply {
+    const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    const gzipped = wire.length >= 2 && wire[0] === 0x1f && wire[1] === 0x8b;
+    if (encoding === 'identity') {
+      return gzipped ? { status: 400, body: '{"error":"body is gzip data but Content-Encoding does not say so"}' } : wire;
+    }
+    if (encoding !== 'gzip' || !this.acceptsGzip) return { status: 415, body: `{"error":"unsupported Content-Encoding ${encoding}"}` };
+    try {
+      return gunzipSync(wire);
+    } catch {
+      return { status: 400, body: '{"error":"Content-Encoding is gzip but the body is not gzip data"}' };
+    }
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse, wire: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const r: PeerRequest = { method: req.method ?? 'GET', path: url.pathname, url, headers: req.headers, body };
+    const decoded = this.decode(req, wire);
+    const body = Buffer.isBuffer(decoded) ? decoded : Buffer.alloc(0);
+    const r: PeerRequest = { method: req.method ?? 'GET', path: url.pathname, url, headers: req.headers, body, wire };
     this.requests.push(r);
+    if (!Buffer.isBuffer(decoded)) {
+      res.writeHead(decoded.status, { 'content-type': 'application/json' });
+      res.end(decoded.body ?? '');
+      return;
+    }
     if (this.faultPath.test(url.pathname) && this.faults.length > 0) {
       const fault = this.faults.shift()!;
       if ('reset' in fault) {

@@ -1,6 +1,7 @@
 /**
  * A fake Log Analytics HTTP Data Collector API: checks the API version, content type, Log-Type and
- * time-generated-field headers, and recomputes the SharedKey signature from the body it received.
+ * time-generated-field headers, and recomputes the SharedKey signature from the body it received (uncompressed:
+ * a Content-Encoding is refused).
  */
 import { createHmac } from 'node:crypto';
 import { Peer, type PeerReply, type PeerRequest } from './peer.js';
@@ -18,6 +19,8 @@ export class SentinelPeer {
 
   constructor(private readonly workspaceId: string, private readonly sharedKey: string) {
     this.peer = new Peer((req) => this.route(req), /\/api\/logs/);
+    // The API documents no compressed bodies; the signature covers the Content-Length of the JSON itself.
+    this.peer.acceptsGzip = false;
   }
 
   async start(): Promise<this> {
@@ -40,7 +43,7 @@ export class SentinelPeer {
     if (!date || Number.isNaN(Date.parse(date)) || Math.abs(Date.now() - Date.parse(date)) > 15 * 60_000) {
       return err(403, 'InvalidAuthorization', 'x-ms-date is missing or too far from now');
     }
-    const stringToSign = `POST\n${req.body.length}\napplication/json\nx-ms-date:${date}\n/api/logs`;
+    const stringToSign = `POST\n${req.wire.length}\napplication/json\nx-ms-date:${date}\n/api/logs`;
     const expected = `SharedKey ${this.workspaceId}:` +
       createHmac('sha256', Buffer.from(this.sharedKey, 'base64')).update(stringToSign, 'utf8').digest('base64');
     if (req.headers['authorization'] !== expected) return err(403, 'InvalidAuthorization', 'An invalid scheme was specified in the Authorization header');

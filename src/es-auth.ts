@@ -1,0 +1,26 @@
+/**
+ * Elasticsearch and Kibana credentials, the same for `siem export` and `siem setup`: an `Authorization` from
+ * --header wins, else an API key, else a user and password, each from the environment or a `<NAME>_FILE`.
+ */
+import { secretFromEnv } from './cli-env.js';
+import { ConfigurationError, registerSecret } from './errors.js';
+import { findHeader } from './transport.js';
+
+export function elasticAuthHeaders(headers: Record<string, string>, env: NodeJS.ProcessEnv): Record<string, string> {
+  if (findHeader(headers, 'authorization')) return headers;
+  const apiKey = secretFromEnv(env, 'OVERSIGHT_ES_API_KEY');
+  if (apiKey) {
+    registerSecret(apiKey);
+    return { ...headers, authorization: /^ApiKey\s/i.test(apiKey) ? apiKey : `ApiKey ${apiKey}` };
+  }
+  const user = env['OVERSIGHT_ES_USERNAME']?.trim();
+  const password = secretFromEnv(env, 'OVERSIGHT_ES_PASSWORD');
+  if (user || password) {
+    if (!user || !password) throw new ConfigurationError('set both OVERSIGHT_ES_USERNAME and OVERSIGHT_ES_PASSWORD, or neither');
+    registerSecret(password);
+    const basic = Buffer.from(`${user}:${password}`).toString('base64');
+    registerSecret(basic);
+    return { ...headers, authorization: `Basic ${basic}` };
+  }
+  return headers;
+}

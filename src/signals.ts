@@ -1,0 +1,74 @@
+/**
+ * How a running export is stopped. The first SIGTERM or SIGINT aborts the run's stop signal: nothing new is
+ * read or sent, backoff and acknowledgement waits end, and the request in flight may finish. If the run has
+ * not returned within --shutdown-timeout, the process leaves anyway; a second signal leaves at once. Both are
+ * safe because the checkpoint is written after every settled batch, never ahead of it.
+ */
+import { log } from './log.js';
+
+export interface Unsent {
+  count: number;
+  first: number | null;
+  last: number | null;
+}
+
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 };
+
+/** The shell's convention for a command ended by a signal. */
+export function signalExitCode(sig: NodeJS.Signals): number {
+  return 128 + (SIGNAL_NUMBERS[sig] ?? 15);
+}
+
+/** One line telling the operator what the next start sends again. */
+export function unsentMessage(u: Unsent | null, stateFile: string | null): string {
+  if (!u || u.count === 0) return 'stopped: every event read was delivered';
+  const range = u.first === u.last ? `rowid ${u.first}` : `rowids ${u.first}–${u.last}`;
+  const next = stateFile
+    ? `the next start with --state ${stateFile} sends them`
+    : 'without --state the next run starts from the first event again';
+  return `stopped: ${u.count} event(s) left unsent (${range}); ${next}`;
+}
+
+export interface ShutdownOptions {
+  timeoutMs: number;
+  /** Called on the way out when the run did not return in time, or on a second signal; returns the exit code. */
+  leave: (sig: NodeJS.Signals, why: string) => number;
+}
+
+export class Shutdown {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | null = null;
+  /** The signal that asked for the stop, if one did. */
+  received: NodeJS.Signals | null = null;
+
+  constructor(private readonly options: ShutdownOptions) {
+    process.on('SIGINT', this.handler);
+    process.on('SIGTERM', this.handler);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  private readonly handler = (sig: NodeJS.Signals): void => {
+    if (this.received) {
+      process.exit(this.options.leave(sig, `${sig} again: quitting at once`));
+    }
+    this.received = sig;
+    const s = this.options.timeoutMs / 1000;
+    log.info(
+      `${sig}: finishing the batch in flight for up to ${s}s and sending nothing new (send the signal again to quit at once)`,
+      { signal: sig, shutdown_timeout_s: s },
+    );
+    this.controller.abort();
+    this.timer = setTimeout(() => {
+      process.exit(this.options.leave(sig, `the request in flight did not finish within --shutdown-timeout ${s}s: leaving it`));
+    }, this.options.timeoutMs);
+  };
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    process.off('SIGINT', this.handler);
+    process.off('SIGTERM', this.handler);
+  }
+}
