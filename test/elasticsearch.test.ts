@@ -29,6 +29,22 @@ describe('Elasticsearch', () => {
       assert.match(r.stderr, /exported 130 event\(s\) as ecs via elasticsearch/);
     }));
 
+  it('takes the API key from OVERSIGHT_ES_API_KEY (or a file named by OVERSIGHT_ES_API_KEY_FILE) and never prints it', () =>
+    es({}, async (peer) => {
+      const db = demoRegistry(20);
+      const args = ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--retry-max-duration', '20s'];
+      const fromEnv = await runCli(args, { env: { OVERSIGHT_ES_API_KEY: KEY } });
+      assert.equal(fromEnv.code, 0, fromEnv.stderr);
+      assert.equal(peer.docs.size, 20);
+      const keyFile = path.join(tempDir(), 'es.key');
+      fs.writeFileSync(keyFile, `${KEY}\n`, { mode: 0o600 });
+      const fromFile = await runCli([...args, '--state', path.join(tempDir(), 'es.state')], { env: { OVERSIGHT_ES_API_KEY_FILE: keyFile } });
+      assert.equal(fromFile.code, 0, fromFile.stderr);
+      const wrong = await runCli(args, { env: { OVERSIGHT_ES_API_KEY: 'd3Jvbmc6a2V5' } });
+      assert.equal(wrong.code, 1);
+      assert.ok(!wrong.stderr.includes('d3Jvbmc6a2V5'), 'the key is masked');
+    }));
+
   it('a replay is answered 409 and duplicates nothing', () =>
     es({}, async (peer) => {
       const db = demoRegistry(40);
