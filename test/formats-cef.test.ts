@@ -4,38 +4,10 @@
  * spill into another field or record.
  */
 import assert from 'node:assert/strict';
-import { isIP } from 'node:net';
 import { describe, it } from 'node:test';
 import nsyslog from 'nsyslog-parser';
 import { runCli, trickyRegistry } from './helpers.js';
-import { hostileRegistry, parseCef, registryRows, type Row } from './formats-support.js';
-
-/** docs/SIEM.md: CR and LF are escaped; every other C0 control and DEL becomes U+FFFD. */
-const sanitized = (s: string): string => s.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g, '\uFFFD');
-const SEVERITY: Record<string, string> = { http_img: '8', license: '8', ocsp: '7', dns: '6' };
-
-function expectedPairs(r: Row, registryId: string): Map<string, string> {
-  const m = new Map<string, string>([
-    ['rt', String(r.timestamp * 1000)],
-    ['cat', `/Oversight/Beacon/${r.kind}`],
-    ['deviceExternalId', registryId],
-    ['externalId', String(r.id)],
-  ]);
-  if (r.source_ip !== null) {
-    const v = isIP(r.source_ip);
-    if (v === 4) m.set('src', r.source_ip);
-    else if (v === 6) m.set('c6a1Label', 'SourceIPv6').set('c6a1', r.source_ip);
-    else m.set('cs6Label', 'SourceAddress').set('cs6', r.source_ip);
-  }
-  if (r.user_agent) m.set('requestClientApplication', sanitized(r.user_agent));
-  const customs: [string, string, string | null][] = [
-    ['cs1', 'TokenId', r.token_id], ['cs2', 'FileId', r.file_id], ['cs3', 'RecipientId', r.recipient_id], ['cs4', 'IssuerId', r.issuer_id],
-    ['flexString1', 'QualifiedTimestamp', r.qualified_timestamp],
-  ];
-  for (const [k, label, v] of customs) if (v !== null) m.set(`${k}Label`, label).set(k, sanitized(v));
-  if (r.tlog_index !== null) m.set('cn1Label', 'TlogIndex').set('cn1', String(r.tlog_index));
-  return m;
-}
+import { cefSeverity as SEVERITY, expectedCefPairs as expectedPairs, hostileRegistry, parseCef, registryRows } from './formats-support.js';
 
 async function exportCef(db: string, registryId: string, extra: string[] = []): Promise<string[]> {
   const r = await runCli(['siem', 'export', '--db', db, '--registry-id', registryId, '--format', 'cef', '--quiet', ...extra]);

@@ -1,6 +1,7 @@
 /** Test-side readers for the line formats, written from the standards rather than from our formatters. */
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { FIXTURES, sqlRegistry } from './helpers.js';
 
@@ -90,4 +91,32 @@ export function parseLeef(line: string): { header: string[]; attrs: Map<string, 
     attrs.set(a.slice(0, eq), a.slice(eq + 1));
   }
   return { header, attrs };
+}
+
+/** CEF, docs/SIEM.md: CR and LF are escaped; every other C0 control and DEL becomes U+FFFD. */
+export const cefSanitized = (s: string): string => s.replace(/[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f]/g, '\uFFFD');
+export const cefSeverity: Record<string, string> = { http_img: '8', license: '8', ocsp: '7', dns: '6' };
+
+/** The extension pairs docs/SIEM.md promises for a registry row (all but `act` and the `extra` JSON in `cs5`). */
+export function expectedCefPairs(r: Row, registryId: string): Map<string, string> {
+  const m = new Map<string, string>([
+    ['rt', String(r.timestamp * 1000)],
+    ['cat', `/Oversight/Beacon/${r.kind}`],
+    ['deviceExternalId', registryId],
+    ['externalId', String(r.id)],
+  ]);
+  if (r.source_ip !== null) {
+    const v = isIP(r.source_ip);
+    if (v === 4) m.set('src', r.source_ip);
+    else if (v === 6) m.set('c6a1Label', 'SourceIPv6').set('c6a1', r.source_ip);
+    else m.set('cs6Label', 'SourceAddress').set('cs6', r.source_ip);
+  }
+  if (r.user_agent) m.set('requestClientApplication', cefSanitized(r.user_agent));
+  const customs: [string, string, string | null][] = [
+    ['cs1', 'TokenId', r.token_id], ['cs2', 'FileId', r.file_id], ['cs3', 'RecipientId', r.recipient_id], ['cs4', 'IssuerId', r.issuer_id],
+    ['flexString1', 'QualifiedTimestamp', r.qualified_timestamp],
+  ];
+  for (const [k, label, v] of customs) if (v !== null) m.set(`${k}Label`, label).set(k, cefSanitized(v));
+  if (r.tlog_index !== null) m.set('cn1Label', 'TlogIndex').set('cn1', String(r.tlog_index));
+  return m;
 }

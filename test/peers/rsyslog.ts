@@ -39,6 +39,8 @@ export interface RsyslogRecord {
   sd?: Record<string, Record<string, string>>;
   msg: string;
   input: string;
+  /** With the `cef` option: liblognorm's parse of a CEF MSG. */
+  cef?: { DeviceVendor: string; DeviceProduct: string; DeviceVersion: string; SignatureID: string; Name: string; Severity: string; Extensions: Record<string, string> };
 }
 
 /** A free loopback port (taken and released; rsyslog binds it right after). */
@@ -53,7 +55,20 @@ export function freePort(): Promise<number> {
   });
 }
 
-function config(dir: string, p: { tcp: number; tls: number; relp: number; udp: number }, maxMessage: number): string {
+/**
+ * With `cef`, rsyslog also parses a CEF MSG with mmnormalize (liblognorm's `cef` type) into `cef`. liblognorm
+ * 2.0.6 drops the first character of the first extension key unless a space follows the header's last `|`
+ * (rsyslog/liblognorm#363, fixed upstream, not in Debian 12), so it is given "<header> <extension>".
+ */
+const CEF_RULES = `  if ($msg startswith "CEF:") then {
+    set $.cefhdr = re_extract($msg, "^(CEF:[0-9]+(\\\\|([^|\\\\\\\\]|\\\\\\\\.)*){6}\\\\|)(.*)", 0, 1, "");
+    set $.cefext = re_extract($msg, "^(CEF:[0-9]+(\\\\|([^|\\\\\\\\]|\\\\\\\\.)*){6}\\\\|)(.*)", 0, 4, "");
+    set $.cefin = $.cefhdr & " " & $.cefext;
+    action(type="mmnormalize" rule=["rule=:%.:cef%"] variable="$.cefin" path="$!cef")
+  }
+`;
+
+function config(dir: string, p: { tcp: number; tls: number; relp: number; udp: number }, maxMessage: number, cef: boolean): string {
   return `# Test receiver only: 127.0.0.1, private work dir, no system logging.
 global(workDirectory="${dir}/work" maxMessageSize="${maxMessage}" net.enableDNS="off"
        parser.escapeControlCharactersOnReceive="off"
@@ -64,7 +79,7 @@ module(load="imtcp" maxSessions="50")
 module(load="imrelp")
 module(load="imudp")
 module(load="mmpstrucdata")
-template(name="jsonl" type="string" string="%$!%\\n")
+${cef ? 'module(load="mmnormalize")\n' : ''}template(name="jsonl" type="string" string="%$!%\\n")
 template(name="ts" type="string" string="%timereported:::date-rfc3339%")
 ruleset(name="peer") {
   action(type="mmpstrucdata" sd_name.lowercase="off")
@@ -82,7 +97,7 @@ ruleset(name="peer") {
   set $!structured_data = $structured-data;
   set $!msg = $msg;
   set $!input = $inputname;
-  action(type="omfile" file="${dir}/out.jsonl" template="jsonl")
+${cef ? CEF_RULES : ''}  action(type="omfile" file="${dir}/out.jsonl" template="jsonl")
 }
 input(type="imtcp" address="127.0.0.1" port="${p.tcp}" ruleset="peer" name="tcp")
 input(type="imtcp" address="127.0.0.1" port="${p.tls}" ruleset="peer" name="tls"
@@ -109,13 +124,13 @@ export class Rsyslog {
   ports = { tcp: 0, tls: 0, relp: 0, udp: 0 };
   private child: ChildProcess | null = null;
 
-  constructor(private readonly maxMessage = 8192) {}
+  constructor(private readonly maxMessage = 8192, private readonly options: { cef?: boolean } = {}) {}
 
   async start(): Promise<this> {
     if (this.ports.tcp === 0) this.ports = { tcp: await freePort(), tls: await freePort(), relp: await freePort(), udp: await freePort() };
     fs.mkdirSync(path.join(this.dir, 'work'), { recursive: true });
     const conf = path.join(this.dir, 'rsyslog.conf');
-    fs.writeFileSync(conf, config(this.dir, this.ports, this.maxMessage));
+    fs.writeFileSync(conf, config(this.dir, this.ports, this.maxMessage, this.options.cef ?? false));
     const log = fs.openSync(path.join(this.dir, 'rsyslogd.log'), 'a');
     const child = spawn(RSYSLOGD, ['-n', '-f', conf, '-i', path.join(this.dir, 'rsyslogd.pid')], { stdio: ['ignore', log, log] });
     fs.closeSync(log);
