@@ -12,8 +12,8 @@ import { evaluate as evaluateDetection } from '../src/content/detect.js';
 import { contentRoot, loadDetections } from '../src/content/model.js';
 import { APP, SOURCETYPE } from '../src/content/splunk.js';
 import { parseConf } from '../src/content/splunk-conf.js';
-import { applyProps, readProps, runSearch, searchTimeFields } from '../src/content/splunk-run.js';
-import { evaluate, parseExpr, type Fields } from '../src/content/splunk-spl.js';
+import { applyProps, readProps, runSearch, searchTimeFields } from './support/splunk-run.js';
+import { evaluate, parseExpr, type Fields } from './support/splunk-spl.js';
 import { iterRegistryEvents } from '../src/source.js';
 import { jsonLines, runCli, sqlRegistry } from './helpers.js';
 

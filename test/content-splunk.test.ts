@@ -11,9 +11,9 @@ import * as tar from 'tar';
 import { loadModel } from '../src/content/build.js';
 import { contentRoot } from '../src/content/model.js';
 import { APP, KIND_DEFAULTS, packageApp, SOURCETYPE, splunkContent } from '../src/content/splunk.js';
-import { applyProps, readProps, searchTimeFields } from '../src/content/splunk-run.js';
+import { applyProps, readProps, searchTimeFields } from './support/splunk-run.js';
 import { parseConf, type ConfFile } from '../src/content/splunk-conf.js';
-import { analyzeSearch, evaluate, fieldRefs, parseExpr, type Fields } from '../src/content/splunk-spl.js';
+import { analyzeSearch, evaluate, fieldRefs, parseExpr, type Fields } from './support/splunk-spl.js';
 import { jsonLines, runCli, sqlRegistry, tempDir, trickyRegistry } from './helpers.js';
 
 const SPLUNK = path.join(contentRoot(), 'splunk');

@@ -5,9 +5,9 @@
  * It exists so the SPL rendering of each detection can be run over the detection's sample registries and
  * compared with the declarative evaluator; anything it does not know is an error, never a silent pass.
  */
-import { parseConf } from './splunk-conf.js';
+import { parseConf } from '../../src/content/splunk-conf.js';
 import { evaluate, parseAggs, parseExpr, splitTop, type Expr, type Fields } from './splunk-spl.js';
-import { durationSeconds } from './model.js';
+import { durationSeconds } from '../../src/content/model.js';
 
 export interface PropsRules {
   aliases: [string, string][];
