@@ -31,22 +31,25 @@ const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GET_ISSUE
 
 type Undici = typeof import('undici');
 
+/** `--ca-file`, read and checked once for every TLS transport (HTTPS, syslog over TLS). */
+export function readCaFile(file: string | null | undefined): string | undefined {
+  if (!file) return undefined;
+  let ca: string;
+  try {
+    ca = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigurationError(`cannot read --ca-file ${file}: ${errorMessage(err)}`);
+  }
+  if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigurationError(`--ca-file ${file} holds no PEM certificate`);
+  return ca;
+}
+
 export class HttpClient {
   /** undici takes a tenth of a second to load, so only exports that speak HTTP load it. */
   private readonly ready: Promise<{ agent: Agent; request: Undici['request'] }>;
 
   constructor(private readonly options: HttpOptions) {
-    let ca: string | undefined;
-    if (options.caFile) {
-      try {
-        ca = fs.readFileSync(options.caFile, 'utf8');
-      } catch (err) {
-        throw new ConfigurationError(`cannot read --ca-file ${options.caFile}: ${errorMessage(err)}`);
-      }
-      if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
-        throw new ConfigurationError(`--ca-file ${options.caFile} holds no PEM certificate`);
-      }
-    }
+    const ca = readCaFile(options.caFile);
     this.ready = import('undici').then((undici) => ({
       request: undici.request,
       agent: new undici.Agent({

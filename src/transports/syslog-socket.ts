@@ -3,11 +3,10 @@
  * sign of trouble; the next attempt connects again (the delivery loop paces attempts with the shared backoff).
  * TLS follows the HTTPS rules: the certificate is verified unless --insecure, and --ca-file adds a private CA.
  */
-import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { ConfigurationError, errorMessage } from '../errors.js';
-import { NetworkError, type HttpOptions } from '../http-client.js';
+import { ConfigurationError } from '../errors.js';
+import { NetworkError, readCaFile, type HttpOptions } from '../http-client.js';
 
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GET_ISSUER|ERR_SSL|ERR_TLS/;
 
@@ -32,15 +31,7 @@ export function endpoint(output: string, defaultPort: number | null, useTls: boo
 }
 
 function tlsOptions(host: string, http: HttpOptions): tls.ConnectionOptions {
-  let ca: string | undefined;
-  if (http.caFile) {
-    try {
-      ca = fs.readFileSync(http.caFile, 'utf8');
-    } catch (err) {
-      throw new ConfigurationError(`cannot read --ca-file ${http.caFile}: ${errorMessage(err)}`);
-    }
-    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigurationError(`--ca-file ${http.caFile} holds no PEM certificate`);
-  }
+  const ca = readCaFile(http.caFile);
   // TLS 1.2 stays allowed: rsyslog's anonymous-TLS listener speaks only 1.2 with its default priorities.
   return { ...(ca ? { ca } : {}), rejectUnauthorized: !http.insecure, ...(net.isIP(host) ? {} : { servername: host }), minVersion: 'TLSv1.2' };
 }
