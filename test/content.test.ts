@@ -165,7 +165,7 @@ describe('writing content (in process, with a module made for the test)', () => 
   });
 });
 
-test('the npm package ships the content folder', () => {
+test('the npm package ships the content folder and the service unit', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { files: string[]; scripts: Record<string, string> };
   assert.ok(pkg.files.includes('content'));
   assert.match(pkg.scripts['content'] ?? '', /src\/content\/build\.ts/);
@@ -173,7 +173,7 @@ test('the npm package ships the content folder', () => {
     execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
   ) as { files: { path: string }[] }[];
   const files = new Set(packed[0]!.files.map((f) => f.path));
-  for (const f of ['content/fields.yaml', 'content/detections/README.md', 'content/detections/samples/README.md', 'dist/content/model.js']) {
+  for (const f of ['content/fields.yaml', 'content/detections/README.md', 'content/detections/samples/README.md', 'dist/content/model.js', 'contrib/systemd/oversight-siem@.service']) {
     assert.ok(files.has(f), `${f} in the package`);
   }
   for (const m of SIEM_CONTENT) assert.ok(files.has(`content/${m.name}/README.md`), `content/${m.name}/README.md in the package`);
