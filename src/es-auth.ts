@@ -2,9 +2,16 @@
  * Elasticsearch and Kibana credentials, the same for `siem export` and `siem setup`: an `Authorization` from
  * --header wins, else an API key, else a user and password, each from the environment or a `<NAME>_FILE`.
  */
-import { secretFromEnv } from './cli-env.js';
+import { secretFromEnv } from './secrets.js';
 import { ConfigurationError, registerSecret } from './errors.js';
 import { findHeader } from './transport.js';
+
+/** The variables Elasticsearch and Kibana credentials come from. */
+export const ES_VARIABLES = [
+  { name: 'OVERSIGHT_ES_API_KEY', description: 'an Elasticsearch API key (encoded form)', secret: true },
+  { name: 'OVERSIGHT_ES_USERNAME', description: 'a user, with OVERSIGHT_ES_PASSWORD, where there is no API key' },
+  { name: 'OVERSIGHT_ES_PASSWORD', description: "that user's password", secret: true },
+] as const;
 
 export function elasticAuthHeaders(headers: Record<string, string>, env: NodeJS.ProcessEnv): Record<string, string> {
   if (findHeader(headers, 'authorization')) return headers;

@@ -1,12 +1,15 @@
 /**
- * Flags that formats and transports declare in their own files, and the checks every flag shares. The CLI builds
- * its options and help from these declarations, so a new transport brings its flags along instead of editing the CLI.
+ * Options that formats and transports declare in their own files, and the checks every option shares. A spec
+ * states its flag, help, default and parser once; the CLI, the environment variables, the config file and the
+ * help are all built from the specs, and the code reads values through `spec.read`, so no default is repeated.
+ * Nothing here knows about the command-line parser.
  */
-import { Option } from 'commander';
 import { ConfigurationError } from './errors.js';
 
+export type OptionGroup = 'common' | 'transport' | 'format' | 'service' | 'privacy';
+
 export interface FlagSpec {
-  /** Commander syntax: `--es-index <name>`, `--splunk-ack`. */
+  /** The flag as typed: `--es-index <name>`, `--splunk-ack`. */
   flags: string;
   description: string;
   /** Applied when the flag is absent (also for library callers that pass no flags at all). */
@@ -14,14 +17,80 @@ export interface FlagSpec {
   choices?: readonly string[];
   /** Repeatable: the values arrive as a list. */
   repeatable?: boolean;
+  /** Where the help lists it. */
+  group?: OptionGroup;
+  /** The value holds a secret or names a file that does: never echoed, and masked by `config print`. */
+  secret?: boolean;
 }
 
-/** Flag values by commander's attribute name (`--es-index` → `esIndex`): strings until a description checks them. */
+/** A declared option with its typed reader. */
+export interface OptionSpec<T> extends FlagSpec {
+  /** The attribute name the value is filed under (`--es-index` → `esIndex`). */
+  readonly key: string;
+  /** The value from `values`, its default applied, checked and typed. */
+  read(values: FlagValues): T;
+}
+
+/** Flag values by attribute name (`--es-index` → `esIndex`): strings until a spec reads them. */
 export type FlagValues = Readonly<Record<string, unknown>>;
 
-/** The attribute name commander files a flag's value under. */
-export function flagKey(spec: FlagSpec): string {
-  return new Option(spec.flags).attributeName();
+/** `--es-index <name>` → `es-index`. */
+export function longName(flags: string): string {
+  const m = /--([a-z0-9][a-z0-9-]*)/i.exec(flags);
+  if (!m) throw new Error(`option spec without a long flag: ${flags}`);
+  return m[1]!;
+}
+
+/** The attribute name a flag's value is filed under: `--es-index` → `esIndex`, `--no-preflight` → `preflight`. */
+export function flagKey(spec: FlagSpec | string): string {
+  const name = longName(typeof spec === 'string' ? spec : spec.flags).replace(/^no-/, '');
+  return name.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** Whether the flag takes a value (`<arg>` or `[arg]`) or is a switch. */
+export function takesValue(spec: FlagSpec): boolean {
+  return /[<[]/.test(spec.flags);
+}
+
+/**
+ * An option with a parser. `parse` gets the value as given (or the default) and the flag's name for messages;
+ * it returns the typed value or throws a ConfigurationError naming the flag and the fix.
+ */
+export function option<T>(spec: FlagSpec & { parse: (value: string, flag: string) => T }): OptionSpec<T | null>;
+export function option(spec: FlagSpec): OptionSpec<string | null>;
+export function option<T>(spec: FlagSpec & { parse?: (value: string, flag: string) => T }): OptionSpec<T | string | null> {
+  const key = flagKey(spec);
+  const flag = `--${longName(spec.flags)}`;
+  return {
+    ...spec,
+    key,
+    read(values: FlagValues): T | string | null {
+      const raw = values[key] ?? spec.default;
+      if (raw === undefined || raw === null) return null;
+      const text = typeof raw === 'string' ? raw : String(raw);
+      return spec.parse ? spec.parse(text, flag) : text;
+    },
+  };
+}
+
+/** A switch: true when given (or defaulted on). */
+export function switchOption(spec: FlagSpec): OptionSpec<boolean> {
+  const key = flagKey(spec);
+  return { ...spec, key, read: (values) => (values[key] ?? spec.default ?? false) === true };
+}
+
+/** A repeatable option: every value given, in order. */
+export function listOption(spec: FlagSpec): OptionSpec<string[]> {
+  const key = flagKey(spec);
+  return {
+    ...spec,
+    repeatable: true,
+    key,
+    read: (values) => {
+      const v = values[key];
+      return Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : [];
+    },
+  };
 }
 
 /** `values` with each declared flag's default filled in where it is missing. */
@@ -48,11 +117,23 @@ export function parseCount(value: string | undefined, flag: string, min = 0): nu
   return Number(value);
 }
 
-/** "90", "90s", "500ms", "5m", "1h" → milliseconds (a bare number is seconds). */
-export function parseDuration(value: string, flag: string): number {
+/** A parser for `option`: a whole number of at least `min`. */
+export const count = (min = 0) => (value: string, flag: string): number => parseCount(value, flag, min)!;
+
+/**
+ * "90", "90s", "500ms", "5m", "1h" → milliseconds (a bare number is seconds). Zero is refused unless `allowZero`:
+ * a zero timeout, interval or wait either fails at once or spins.
+ */
+export function parseDuration(value: string, flag: string, allowZero = false): number {
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim());
   if (!m) throw new ConfigurationError(`${flag} must be a duration such as 500ms, 30s, 5m or 1h, not '${value}'`);
   const n = Number(m[1]);
   const unit = m[2] ?? 's';
-  return Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
+  const ms = Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
+  if (ms < 1 && !allowZero) throw new ConfigurationError(`${flag} must be more than 0, not '${value}'`);
+  if (!Number.isSafeInteger(ms)) throw new ConfigurationError(`${flag} is too long: '${value}'`);
+  return ms;
 }
+
+/** A parser for `option`: a duration in milliseconds. */
+export const duration = (value: string, flag: string): number => parseDuration(value, flag);

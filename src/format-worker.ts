@@ -7,17 +7,16 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { fromRegistryValues } from './event.js';
 import { blankEventJson, eventJson, type EventJson } from './formatters/fields.js';
-import { createJsonFormatter, type FormatSettings, type JsonFormatter } from './formatters/index.js';
+import type { JsonFormatter } from './formatters/index.js';
+import { recordFormatter, type RecordSpec } from './records/spec.js';
 import { eventJsonFromRow } from './row-json.js';
-import { sharedPseudonymizer, withPseudonyms } from './pseudonymize.js';
 import { PAGE_SIZE, RegistrySource } from './source.js';
 
 export interface WorkerSetup {
   db: string;
   registryId: string;
-  format: string;
-  /** The format's settings, and what a transport adds to each record (see `recordFormatter`). */
-  splunk: FormatSettings;
+  /** How records are made (format, envelope, privacy): the same spec the main thread formats with. */
+  spec: RecordSpec;
   since: number | null;
   /** Also return each record's rowid and event id, for exports that batch records for a SIEM. */
   records: boolean;
@@ -45,14 +44,7 @@ export interface RangeResult {
 
 const setup = workerData as WorkerSetup;
 const source = RegistrySource.open(setup.db);
-// The transport registry is loaded only when a transport wraps records: most exports never need it here.
-// Pseudonyms replace values before any format (or wrapper) sees them, as on the main thread.
-const format: JsonFormatter = withPseudonyms(
-  setup.splunk.wrap
-    ? (await import('./transports/index.js')).recordFormatter(setup.format, setup.splunk)
-    : createJsonFormatter(setup.format, setup.splunk),
-  sharedPseudonymizer(),
-);
+const format: JsonFormatter = recordFormatter(setup.spec);
 const fields = blankEventJson();
 const spare: ArrayBuffer[] = [];
 /** Lines are written to the buffer a few dozen at a time: fewer, longer copies out of the JS heap. */

@@ -6,7 +6,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ExportError } from './errors.js';
-import type { FormatSettings } from './formatters/index.js';
+import type { RecordSpec } from './records/spec.js';
 import type { RangeRequest, RangeResult, WorkerSetup } from './format-worker.js';
 
 export interface FormattedChunk {
@@ -22,9 +22,8 @@ export interface FormattedChunk {
 export interface WorkerPlan {
   db: string;
   registryId: string;
-  format: string;
-  /** Plain data the workers build the formatter from (format settings and any transport wrapping). */
-  splunk: FormatSettings;
+  /** How records are made: the workers build the same formatter from it as the main thread. */
+  spec: RecordSpec;
   since: number | null;
   /** Export rows with rowid in (afterRowid, endRowid]. */
   afterRowid: number;
@@ -46,7 +45,7 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
   const n = plan.workers ?? 2;
   const rangeSize = plan.rangeSize ?? 2048;
   const records = plan.records ?? false;
-  const setup: WorkerSetup = { db: plan.db, registryId: plan.registryId, format: plan.format, splunk: plan.splunk, since: plan.since, records };
+  const setup: WorkerSetup = { db: plan.db, registryId: plan.registryId, spec: plan.spec, since: plan.since, records };
   const workers = Array.from({ length: n }, () =>
     new Worker(new URL('./format-worker.js', import.meta.url), {
       workerData: setup,

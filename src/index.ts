@@ -5,12 +5,13 @@
  */
 import type { BatchLimits } from './batcher.js';
 import type { OversightEvent } from './event.js';
-import { createFormatter, type SplunkHecOptions } from './formatters/index.js';
+import type { SplunkHecOptions } from './formatters/index.js';
 import { HttpClient } from './http-client.js';
 import { HttpJsonTransport } from './transports/http.js';
 import { FileTransport } from './transports/local.js';
 import { StdoutTransport } from './transports/local.js';
-import { runPipeline, type PipelineResult } from './pipeline.js';
+import { runPipeline, type PipelineResult } from './pipeline/index.js';
+import { eventFormatter, type RecordSpec } from './records/spec.js';
 import { RETRY_DEFAULTS, type RetryOptions } from './retry.js';
 import type { Transport } from './transport.js';
 
@@ -28,7 +29,8 @@ export { DeadLetterFile, readDeadLetters, type DeadLetter } from './dead-letter.
 export { Delivery, type DeliveryStats } from './delivery.js';
 export { HttpClient, NetworkError, type HttpOptions, type HttpResponse } from './http-client.js';
 export { RETRY_DEFAULTS, backoffDelay, parseRetryAfter, RetryBudget, type RetryOptions } from './retry.js';
-export { runPipeline, type PipelineOptions, type PipelineResult, type PreparedRecord } from './pipeline.js';
+export { runPipeline, type PipelineOptions, type PipelineResult, type PreparedRecord } from './pipeline/index.js';
+export { recordFormatter, eventFormatter, plainSpec, type RecordSpec, type EnvelopeSpec } from './records/spec.js';
 export { parseHeaders, statusVerdict, type Transport, type Verdict, type Rejection, type AckSource } from './transport.js';
 export { StdoutTransport, FileTransport } from './transports/local.js';
 export { HttpJsonTransport } from './transports/http.js';
@@ -50,17 +52,25 @@ export function httpJsonSink(url: string, options: { headers?: Record<string, st
 
 /**
  * The reference's `export_events`: format events and push them through a sink (any transport). Returns how many
- * reached it. Batching, retries and dead letters work as in the CLI; there is no checkpoint.
+ * reached it. Batching, retries and dead letters work as in the CLI; there is no checkpoint. Records are made as
+ * the CLI makes them: the sink's envelope (an RFC 5424 header for syslog and RELP) is added, and `spec` can name
+ * format settings and privacy rules.
  */
 export async function exportEvents(options: {
   events: Iterable<OversightEvent>;
   fmt: string;
   sink: Transport;
   splunkOptions?: SplunkHecOptions;
+  spec?: Partial<Omit<RecordSpec, 'format'>>;
   limits?: Partial<BatchLimits>;
   retry?: Partial<RetryOptions>;
 }): Promise<PipelineResult> {
-  const formatter = createFormatter(options.fmt, options.splunkOptions ?? {});
+  const formatter = eventFormatter({
+    format: options.fmt,
+    settings: options.spec?.settings ?? options.splunkOptions ?? {},
+    envelope: options.spec?.envelope ?? options.sink.envelope ?? null,
+    privacy: options.spec?.privacy ?? null,
+  });
   const records = (function* () {
     for (const evt of options.events) {
       yield { rowid: evt.rowid, event_id: evt.event_id, registry_id: evt.registry_id, record: formatter(evt) };
@@ -68,8 +78,6 @@ export async function exportEvents(options: {
   })();
   return runPipeline({
     source: records,
-    registryId: '',
-    formatter,
     transport: options.sink,
     limits: { ...options.sink.defaults, ...options.limits },
     retry: { ...RETRY_DEFAULTS, ...options.retry },

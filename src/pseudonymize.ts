@@ -6,12 +6,10 @@
  * still work.
  */
 import { createHmac } from 'node:crypto';
-import fs from 'node:fs';
 import net from 'node:net';
-import { getEnvironmentData, setEnvironmentData } from 'node:worker_threads';
-import { secretPath } from './cli-env.js';
-import { ConfigurationError, errorMessage, registerSecret } from './errors.js';
-import { overEvents, quote, type EventJson, type JsonFormatter, type RecordFormatter } from './formatters/fields.js';
+import { checkPrivateFile, readSecretBytes } from './secrets.js';
+import { ConfigurationError, registerSecret } from './errors.js';
+import { quote, type EventJson, type JsonFormatter } from './formatters/fields.js';
 
 export const PSEUDONYM_FIELDS = ['source_ip', 'recipient_id', 'issuer_id', 'user_agent', 'token_id'] as const;
 export type PseudonymField = (typeof PSEUDONYM_FIELDS)[number];
@@ -33,14 +31,21 @@ export interface PrivacySettings {
   ipPrefix: { v4: number; v6: number } | null;
 }
 
+/** The privacy rules as configured: the key is still a file name. */
+export interface PrivacyPlan {
+  fields: PseudonymField[];
+  keyFile: string | null;
+  ipPrefix: { v4: number; v6: number } | null;
+}
+
 export interface PrivacyFlags {
   pseudonymize?: string;
   pseudonymKeyFile?: string;
   ipPrefix?: string;
 }
 
-/** Check the flags; null when the export keeps every value. */
-export function parsePrivacy(f: PrivacyFlags): PrivacySettings | null {
+/** Check the flags (no file is read); null when the export keeps every value. */
+export function parsePrivacy(f: PrivacyFlags): PrivacyPlan | null {
   const fields = [...new Set((f.pseudonymize ?? '').split(',').map((s) => s.trim()).filter((s) => s !== ''))];
   for (const name of fields) {
     if (!(PSEUDONYM_FIELDS as readonly string[]).includes(name)) {
@@ -59,7 +64,13 @@ export function parsePrivacy(f: PrivacyFlags): PrivacySettings | null {
     throw new ConfigurationError('--ip-prefix and --pseudonymize source_ip both rewrite source_ip: choose one');
   }
   if (fields.length === 0 && !ipPrefix) return null;
-  return { fields: fields as PseudonymField[], key: fields.length > 0 ? readKey(f.pseudonymKeyFile!) : null, ipPrefix };
+  return { fields: fields as PseudonymField[], keyFile: fields.length > 0 ? f.pseudonymKeyFile! : null, ipPrefix };
+}
+
+/** The privacy rules with their key read (the one step that touches the disk). */
+export function loadPrivacy(plan: PrivacyPlan | null): PrivacySettings | null {
+  if (!plan) return null;
+  return { fields: plan.fields, key: plan.keyFile ? readKey(plan.keyFile) : null, ipPrefix: plan.ipPrefix };
 }
 
 function parseIpPrefix(text: string): { v4: number; v6: number } {
@@ -72,12 +83,8 @@ function parseIpPrefix(text: string): { v4: number; v6: number } {
 
 /** The key file's bytes; a text key (hex, base64) loses its final newline, a binary key is taken as it is. */
 function readKey(file: string): Uint8Array {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(secretPath(file));
-  } catch (err) {
-    throw new ConfigurationError(`cannot read --pseudonym-key-file ${file}: ${errorMessage(err)}`);
-  }
+  checkPrivateFile(file, '--pseudonym-key-file');
+  let bytes = readSecretBytes(file, '--pseudonym-key-file');
   const text = bytes.toString('latin1');
   if (/^[\x20-\x7e]*[\r\n]*$/.test(text)) {
     const trimmed = text.replace(/[\r\n]+$/, '');
@@ -205,21 +212,4 @@ function formatV6(groups: number[]): string {
 /** A JSON formatter that writes pseudonyms. */
 export function withPseudonyms(format: JsonFormatter, p: Pseudonymizer | null): JsonFormatter {
   return p ? (e) => format(p(e)) : format;
-}
-
-const SHARED = 'oversight-siem:privacy';
-
-/**
- * The record formatter of an export. The settings are also handed to the worker threads the export may start
- * (worker environment data), so both ways of formatting write the same bytes.
- */
-export function privateFormatter(format: JsonFormatter, privacy: PrivacySettings | null): RecordFormatter {
-  setEnvironmentData(SHARED, privacy ?? undefined);
-  return overEvents(withPseudonyms(format, privacy ? pseudonymizer(privacy) : null));
-}
-
-/** In a worker thread: the pseudonymizer of the export that started it, if any. */
-export function sharedPseudonymizer(): Pseudonymizer | null {
-  const s = getEnvironmentData(SHARED) as PrivacySettings | undefined;
-  return s ? pseudonymizer(s) : null;
 }

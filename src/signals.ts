@@ -31,8 +31,11 @@ export function unsentMessage(u: Unsent | null, stateFile: string | null): strin
 
 export interface ShutdownOptions {
   timeoutMs: number;
-  /** Called on the way out when the run did not return in time, or on a second signal; returns the exit code. */
-  leave: (sig: NodeJS.Signals, why: string) => number;
+  /**
+   * Called when the run did not return in time, or on a second signal: the caller reports what is left and
+   * leaves with the exit code it decides on (the entry owns the process's exit).
+   */
+  leave: (sig: NodeJS.Signals, why: string) => void;
 }
 
 export class Shutdown {
@@ -52,7 +55,8 @@ export class Shutdown {
 
   private readonly handler = (sig: NodeJS.Signals): void => {
     if (this.received) {
-      process.exit(this.options.leave(sig, `${sig} again: quitting at once`));
+      this.options.leave(sig, `${sig} again: quitting at once`);
+      return;
     }
     this.received = sig;
     const s = this.options.timeoutMs / 1000;
@@ -62,7 +66,7 @@ export class Shutdown {
     );
     this.controller.abort();
     this.timer = setTimeout(() => {
-      process.exit(this.options.leave(sig, `the request in flight did not finish within --shutdown-timeout ${s}s: leaving it`));
+      this.options.leave(sig, `the request in flight did not finish within --shutdown-timeout ${s}s: leaving it`);
     }, this.options.timeoutMs);
   };
 

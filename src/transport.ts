@@ -4,6 +4,7 @@
  */
 import type { BatchLimits } from './batcher.js';
 import type { Encoder, Entry } from './encoder.js';
+import type { EnvelopeSpec } from './records/spec.js';
 import { ConfigurationError, redact, registerSecret } from './errors.js';
 import type { HttpResponse, NetworkError } from './http-client.js';
 import { parseRetryAfter } from './retry.js';
@@ -51,6 +52,8 @@ export interface Transport {
   sync?(): void;
   /** Indexer acknowledgement, where the SIEM offers it and the user turned it on. */
   readonly acks?: AckSource;
+  /** The envelope its records need (RFC 5424 for syslog): whoever formats for it builds it in (records/spec.ts). */
+  readonly envelope?: EnvelopeSpec | null;
   close(): Promise<void>;
 }
 

@@ -125,7 +125,7 @@ describe('bad input gets one line naming the problem, a non-zero exit and no sta
     { what: 'output folder read-only', args: ['--db', db, ...ok, '--output', '/proc/oversight-out.jsonl'], code: 2, message: /folder \/proc is not writable/ },
     { what: 'unsupported URL scheme', args: ['--db', db, ...ok, '--output', 'ftp://siem.example/x'], code: 2, message: /only http:\/\/ and https:\/\/ URLs/ },
     { what: 'unknown option', args: ['--db', db, ...ok, '--frobnicate'], code: 2, message: /unknown option '--frobnicate'/ },
-    { what: 'missing --registry-id', args: ['--db', db, '--format', 'ecs'], code: 2, message: /required option '--registry-id <id>' not specified/ },
+    { what: 'missing --registry-id', args: ['--db', db, '--format', 'ecs'], code: 2, message: /--registry-id is required: the registry's identifier/ },
     { what: 'missing --format for a file', args: ['--db', db, '--registry-id', 'r'], code: 2, message: /--format is required/ },
     { what: 'bad duration', args: ['--db', db, ...ok, '--retry-max-duration', 'soon'], code: 2, message: /--retry-max-duration must be a duration/ },
   ];

@@ -103,24 +103,23 @@ describe('a transport that wraps records', () => {
     // The built modules: formatting threads run dist/format-worker.js.
     const dist = (m: string): Promise<Record<string, any>> => import(path.join(ROOT, 'dist', m));
     const { formatInWorkers } = await dist('format-workers.js');
-    const { TRANSPORTS: built, recordFormatter } = await dist('transports/index.js');
-    const { formatByName, overEvents } = await dist('formatters/index.js');
+    const { TRANSPORTS: built } = await dist('transports/index.js');
+    const { eventFormatter } = await dist('records/spec.js');
     const { withDefaults } = await dist('flags.js');
     const { iterRegistryEvents } = await dist('source.js');
     const db = hostileRegistry();
-    const wrapping = (built as typeof TRANSPORTS).filter((t) => t.wrap);
+    const wrapping = (built as typeof TRANSPORTS).filter((t) => t.envelope);
     assert.ok(wrapping.length > 0, 'some transport wraps records (syslog)');
     for (const t of wrapping) {
       for (const format of ['cef', 'ocsf']) {
-        const settings = t.wrapSettings!({ output: `${t.schemes![0]}://127.0.0.1:9`, flags: withDefaults(t.flags ?? [], {}), format: formatByName(format) });
-        const wrap = { transport: t.name, settings };
-        const main = overEvents(recordFormatter(format, { wrap }));
+        const spec = { format, settings: {}, envelope: t.envelope!(withDefaults(t.flags ?? [], {})), privacy: null };
+        const main = eventFormatter(spec);
         const want = [...iterRegistryEvents(db, { registryId: 'r' })].map((e) => main(e) as string);
         const got: string[] = [];
-        const plan = { db, registryId: 'r', format, splunk: { wrap }, since: null, afterRowid: 0, endRowid: 16, workers: 2, rangeSize: 5, records: true };
+        const plan = { db, registryId: 'r', spec, since: null, afterRowid: 0, endRowid: 16, workers: 2, rangeSize: 5, records: true };
         for await (const chunk of formatInWorkers(plan)) got.push(...chunk.body.toString('utf8').split('\n').slice(0, -1));
         assert.deepEqual(got, want, `${t.name} with ${format}`);
-        assert.notDeepEqual(want, [...iterRegistryEvents(db, { registryId: 'r' })].map((e) => overEvents(recordFormatter(format, {}))(e)));
+        assert.notDeepEqual(want, [...iterRegistryEvents(db, { registryId: 'r' })].map((e) => eventFormatter({ ...spec, envelope: null })(e)));
       }
     }
   });

@@ -74,7 +74,7 @@ describe('--log-format json', () => {
       assert.equal(stop?.['shutdown_timeout_s'], 10);
       const unsent = logs.find((l) => String(l['message']).startsWith('stopped:'));
       assert.deepEqual({ level: unsent?.['level'], unsent: unsent?.['unsent'], first: unsent?.['first_rowid'], last: unsent?.['last_rowid'] },
-        { level: 'warn', unsent: 12, first: 1, last: 12 });
+        { level: 'info', unsent: 12, first: 1, last: 12 });
     }));
 
   it('keeps the text lines as they were by default', async () => {

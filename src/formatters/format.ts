@@ -1,20 +1,14 @@
 /** What a record format says about itself: the registry in index.ts lists these, and the CLI is built from them. */
 import type { FlagSpec, FlagValues } from '../flags.js';
 import type { JsonFormatter } from './fields.js';
-import type { SplunkHecOptions } from './splunk.js';
 
 /**
- * Everything a formatter is built from, as plain data: it is copied to formatting threads, which build the same
- * formatter again by name. It extends the Splunk options because the pipeline hands it on under that type.
+ * What a formatter is built from, as plain data (each format defines its own shape, e.g. `SplunkHecOptions`): it
+ * travels in a record spec to formatting threads, which build the same formatter again by name.
  */
-export interface FormatSettings extends SplunkHecOptions {
-  /** Settings a format other than `splunk` derives from its own flags. */
-  format?: Record<string, unknown>;
-  /** A transport that adds something to every record (a syslog header), and its settings. */
-  wrap?: { transport: string; settings: unknown };
-}
+export type FormatSettings = object;
 
-export interface FormatDescription {
+export interface FormatDescription<S extends FormatSettings = any> {
   /** The `--format` value. */
   readonly name: string;
   /** One line for the help. */
@@ -27,7 +21,7 @@ export interface FormatDescription {
   /** Flags of its own (only on `siem export`, where records are formatted). */
   readonly flags?: readonly FlagSpec[];
   /** Check the flags and turn them into settings (plain data). */
-  settings?(flags: FlagValues): FormatSettings;
+  settings?(flags: FlagValues): S;
   /** The formatter, pure: one event in, one record out, no line breaks inside. */
-  create(settings: FormatSettings): JsonFormatter;
+  create(settings: Partial<S>): JsonFormatter;
 }

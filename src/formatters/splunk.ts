@@ -1,9 +1,13 @@
 /** Splunk HTTP Event Collector envelope, field for field as the reference's `to_splunk_hec`. */
 import { actionForKind, nestedExtra, SCHEMA_VERSION } from '../event.js';
-import { textFlag } from '../flags.js';
+import { option } from '../flags.js';
 import { floatRepr } from '../pyjson.js';
 import { kindCache, lastQuoted, member, memberJson, overEvents, quote, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
+
+/** The reference's HEC source and sourcetype. */
+const DEFAULT_SOURCE = 'oversight:registry';
+const DEFAULT_SOURCETYPE = 'oversight:beacon';
 
 export interface SplunkHecOptions {
   /** HEC `source`; default `oversight:registry`. */
@@ -17,8 +21,8 @@ export interface SplunkHecOptions {
 }
 
 export function splunkHecJsonFormatter(options: SplunkHecOptions = {}): JsonFormatter {
-  const source = options.source ?? 'oversight:registry';
-  const sourcetype = options.sourcetype ?? 'oversight:beacon';
+  const source = options.source ?? DEFAULT_SOURCE;
+  const sourcetype = options.sourcetype ?? DEFAULT_SOURCETYPE;
   const middle =
     ',"source":' + quote(source) + ',"sourcetype":' + quote(sourcetype) + ',"event":{"schema":"' + SCHEMA_VERSION + '"';
   const tail = options.index ? ',"index":' + quote(options.index) + '}' : '}';
@@ -42,21 +46,26 @@ export function splunkHecFormatter(options: SplunkHecOptions = {}): RecordFormat
   return overEvents(splunkHecJsonFormatter(options));
 }
 
-export const splunkFormat: FormatDescription = {
+const SOURCE = option({ flags: '--splunk-source <source>', description: 'Splunk: source', default: DEFAULT_SOURCE, group: 'format' });
+const SOURCETYPE = option({ flags: '--splunk-sourcetype <sourcetype>', description: 'Splunk: sourcetype', default: DEFAULT_SOURCETYPE, group: 'format' });
+const INDEX = option({ flags: '--splunk-index <index>', description: 'Splunk: index (default: the token default)', group: 'format' });
+const HOST = option({ flags: '--splunk-host <host>', description: 'Splunk: host (default: the registry id)', group: 'format' });
+
+export const splunkFormat: FormatDescription<SplunkHecOptions> = {
   name: 'splunk',
   summary: 'Splunk HTTP Event Collector envelopes',
   records: 'json',
   flags: [
-    { flags: '--splunk-source <source>', description: 'Splunk: source', default: 'oversight:registry' },
-    { flags: '--splunk-sourcetype <sourcetype>', description: 'Splunk: sourcetype', default: 'oversight:beacon' },
-    { flags: '--splunk-index <index>', description: 'Splunk: index (default: the token default)' },
-    { flags: '--splunk-host <host>', description: 'Splunk: host (default: the registry id)' },
+    SOURCE,
+    SOURCETYPE,
+    INDEX,
+    HOST,
   ],
   settings: (f) => ({
-    source: textFlag(f, 'splunkSource') ?? 'oversight:registry',
-    sourcetype: textFlag(f, 'splunkSourcetype') ?? 'oversight:beacon',
-    index: textFlag(f, 'splunkIndex'),
-    host: textFlag(f, 'splunkHost'),
+    source: SOURCE.read(f)!,
+    sourcetype: SOURCETYPE.read(f)!,
+    index: INDEX.read(f),
+    host: HOST.read(f),
   }),
   create: (settings) => splunkHecJsonFormatter(settings),
 };

@@ -1,6 +1,6 @@
 /** `oversight siem setup elasticsearch|kibana`: flags in, one target set up, one line per object out. */
 import { Command } from 'commander';
-import { parseDuration } from '../cli-export.js';
+import { parseDuration } from '../flags.js';
 import { ConfigurationError } from '../errors.js';
 import { RETRY_DEFAULTS } from '../retry.js';
 import { parseHeaders } from '../transport.js';

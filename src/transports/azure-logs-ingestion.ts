@@ -4,11 +4,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ClientCredential, TokenError } from '../azure-auth.js';
-import { secretFromEnv } from '../cli-env.js';
+import { secretFromEnv } from '../secrets.js';
 import { chooseCompression, wireBody, type Compression } from '../compress.js';
 import { jsonArrayEncoder, type Entry } from '../encoder.js';
 import { ConfigurationError, registerSecret } from '../errors.js';
-import { textFlag } from '../flags.js';
+import { option } from '../flags.js';
 import { HttpClient, NetworkError, type HttpResponse } from '../http-client.js';
 import { excerpt, networkVerdict, statusVerdict, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from './describe.js';
@@ -47,10 +47,10 @@ export interface LogsIngestionConfig {
 export const LOGS_INGESTION_COMPRESSION = { default: 'gzip', gzip: true } as const;
 
 export class LogsIngestionTransport implements Transport {
-  readonly name = 'azure-logs-ingestion';
+  readonly name = logsIngestionTransport.name;
   readonly encoder = jsonArrayEncoder;
-  readonly defaults = { maxEvents: BATCH.maxEvents, maxBytes: BATCH.maxBytes };
-  readonly hardMaxBytes = BATCH.hardMaxBytes;
+  readonly defaults = logsIngestionTransport.batch;
+  readonly hardMaxBytes = logsIngestionTransport.batch.hardMaxBytes;
   private readonly url: string;
   private refusedTokens = 0;
   readonly compression: Compression;
@@ -107,6 +107,8 @@ function requireEnv(env: NodeJS.ProcessEnv, name: string, why: string): string {
   return v;
 }
 
+const SCOPE = option({ flags: '--azure-scope <scope>', description: 'Azure Logs Ingestion API: token scope', default: 'https://monitor.azure.com//.default' });
+
 export const logsIngestionTransport: TransportDescription = {
   name: 'azure-logs-ingestion',
   summary: 'Azure Monitor Logs Ingestion API (a DCR stream)',
@@ -114,8 +116,14 @@ export const logsIngestionTransport: TransportDescription = {
   detect: (u) => /\/dataCollectionRules\/[^/]+\/streams\/[^/]+$/i.test(u.pathname.replace(/\/+$/, '')),
   format: 'sentinel',
   batch: BATCH,
+  env: [
+    { name: 'AZURE_TENANT_ID', description: 'Entra tenant of the app registration' },
+    { name: 'AZURE_CLIENT_ID', description: 'application (client) id with Monitoring Metrics Publisher on the DCR' },
+    { name: 'AZURE_CLIENT_SECRET', description: 'its client secret', secret: true },
+    { name: 'AZURE_AUTHORITY_HOST', description: 'sovereign clouds only: the Entra authority (default login.microsoftonline.com)' },
+  ],
   compression: LOGS_INGESTION_COMPRESSION,
-  flags: [{ flags: '--azure-scope <scope>', description: 'Azure Logs Ingestion API: token scope', default: 'https://monitor.azure.com//.default' }],
+  flags: [SCOPE],
   create: (ctx) => {
     const why = 'the Azure Logs Ingestion API';
     const clientSecret = requireEnv(ctx.env, 'AZURE_CLIENT_SECRET', why);
@@ -127,7 +135,7 @@ export const logsIngestionTransport: TransportDescription = {
         clientId: requireEnv(ctx.env, 'AZURE_CLIENT_ID', why),
         clientSecret,
         authorityHost: ctx.env['AZURE_AUTHORITY_HOST']?.trim() || 'https://login.microsoftonline.com',
-        scope: textFlag(ctx.flags, 'azureScope') ?? 'https://monitor.azure.com//.default',
+        scope: SCOPE.read(ctx.flags)!,
       },
       client,
     );

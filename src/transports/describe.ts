@@ -6,9 +6,18 @@
 import type { BatchLimits } from '../batcher.js';
 import type { Compression } from '../compress.js';
 import type { FlagSpec, FlagValues } from '../flags.js';
-import type { FormatDescription, JsonFormatter } from '../formatters/index.js';
+import type { FormatDescription } from '../formatters/index.js';
 import type { HttpOptions } from '../http-client.js';
+import type { EnvelopeSpec } from '../records/spec.js';
 import type { Transport } from '../transport.js';
+
+/** An environment variable a transport reads. */
+export interface EnvVar {
+  name: string;
+  description: string;
+  /** A secret: also read from the file NAME_FILE names, and never printed. */
+  secret?: boolean;
+}
 
 /** What `create` gets: the output, every flag value (defaults filled in), and the shared settings already checked. */
 export interface TransportContext {
@@ -53,12 +62,12 @@ export interface TransportDescription {
   readonly compression?: { default: Compression; gzip: boolean; why?: string };
   /** Flags of its own, on `siem export` and `siem replay`. */
   readonly flags?: readonly FlagSpec[];
+  /** Variables it reads secrets or settings from (each secret also as NAME_FILE): named in the help, known to the checks. */
+  readonly env?: readonly EnvVar[];
   /**
-   * A transport that adds to every record (a syslog header built from the event) does it in the pure formatter
-   * stage, so it also runs on formatting threads: `wrapSettings` checks the flags and returns plain data, and
-   * `wrap` (called on whichever thread formats) builds the record formatter around the chosen format's.
+   * The envelope it needs around every record (a syslog header built from the event), by kind, from its flags.
+   * It is added in the record stage (records/spec.ts), so formatting threads and library callers add it too.
    */
-  wrapSettings?(ctx: Omit<TransportContext, 'headers' | 'http' | 'compress' | 'env' | 'log'>): unknown;
-  wrap?(inner: JsonFormatter, settings: unknown, format: FormatDescription): JsonFormatter;
+  envelope?(flags: FlagValues): EnvelopeSpec;
   create(ctx: TransportContext): Transport;
 }

@@ -5,10 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { chooseCompression, wireBody, type Compression } from '../compress.js';
-import { elasticAuthHeaders } from '../es-auth.js';
+import { elasticAuthHeaders, ES_VARIABLES } from '../es-auth.js';
 import { bulkEncoder, type Entry } from '../encoder.js';
 import { ConfigurationError } from '../errors.js';
-import { textFlag } from '../flags.js';
+import { option } from '../flags.js';
 import { HttpClient, NetworkError, type HttpResponse } from '../http-client.js';
 import { parseRetryAfter } from '../retry.js';
 import { excerpt, networkVerdict, statusVerdict, type Rejection, type Transport, type Verdict } from '../transport.js';
@@ -106,10 +106,10 @@ export interface ElasticsearchConfig {
 export const ES_COMPRESSION = { default: 'gzip', gzip: true } as const;
 
 export class ElasticsearchTransport implements Transport {
-  readonly name = 'elasticsearch';
+  readonly name = elasticsearchTransport.name;
   readonly encoder;
-  readonly defaults = { maxEvents: BATCH.maxEvents, maxBytes: BATCH.maxBytes };
-  readonly hardMaxBytes = BATCH.hardMaxBytes;
+  readonly defaults = elasticsearchTransport.batch;
+  readonly hardMaxBytes = elasticsearchTransport.batch.hardMaxBytes;
   private readonly url: string;
   private readonly headers: Record<string, string>;
   readonly compression: Compression;
@@ -140,6 +140,9 @@ export class ElasticsearchTransport implements Transport {
   }
 }
 
+const NAMESPACE = option({ flags: '--es-namespace <ns>', description: 'Elasticsearch: data stream namespace (logs-oversight.beacon-<ns>)', default: 'default' });
+const INDEX = option({ flags: '--es-index <name>', description: 'Elasticsearch: write to this index or data stream instead' });
+
 export const elasticsearchTransport: TransportDescription = {
   name: 'elasticsearch',
   summary: 'Elasticsearch _bulk into a data stream',
@@ -147,14 +150,15 @@ export const elasticsearchTransport: TransportDescription = {
   detect: (u) => /(^|\/)_bulk$/.test(u.pathname.replace(/\/+$/, '')),
   format: 'ecs',
   batch: BATCH,
+  env: ES_VARIABLES,
   compression: ES_COMPRESSION,
   flags: [
-    { flags: '--es-namespace <ns>', description: 'Elasticsearch: data stream namespace (logs-oversight.beacon-<ns>)', default: 'default' },
-    { flags: '--es-index <name>', description: 'Elasticsearch: write to this index or data stream instead' },
+    NAMESPACE,
+    INDEX,
   ],
   create: (ctx) => {
-    const esIndex = textFlag(ctx.flags, 'esIndex');
-    const index = esIndex ? checkIndexName(esIndex) : dataStreamName(textFlag(ctx.flags, 'esNamespace') ?? 'default');
+    const esIndex = INDEX.read(ctx.flags);
+    const index = esIndex ? checkIndexName(esIndex) : dataStreamName(NAMESPACE.read(ctx.flags)!);
     const headers = elasticAuthHeaders(ctx.headers, ctx.env);
     return new ElasticsearchTransport({ url: ctx.output, index, headers, client: new HttpClient(ctx.http), compress: ctx.compress });
   },

@@ -15,10 +15,10 @@ const BATCH = { maxEvents: 500, maxBytes: 5_000_000, hardMaxBytes: Infinity };
 const HTTP_COMPRESSION = { default: 'none', gzip: true } as const;
 
 export class HttpJsonTransport implements Transport {
-  readonly name = 'http';
+  readonly name = httpTransport.name;
   readonly encoder: Encoder;
-  readonly defaults = { maxEvents: BATCH.maxEvents, maxBytes: BATCH.maxBytes };
-  readonly hardMaxBytes = BATCH.hardMaxBytes;
+  readonly defaults = httpTransport.batch;
+  readonly hardMaxBytes = httpTransport.batch.hardMaxBytes;
   private readonly headers: Record<string, string>;
   readonly compression: Compression;
 

@@ -4,8 +4,9 @@
  */
 import type { Compression } from '../compress.js';
 import { ConfigurationError } from '../errors.js';
-import { withDefaults, type FlagValues } from '../flags.js';
-import { createJsonFormatter, FORMAT_NAMES, formatByName, type FormatDescription, type FormatSettings, type JsonFormatter } from '../formatters/index.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { parseDuration, withDefaults, type FlagValues } from '../flags.js';
+import { FORMAT_NAMES, formatByName, type FormatDescription } from '../formatters/index.js';
 import type { HttpOptions } from '../http-client.js';
 import type { Transport } from '../transport.js';
 import { logsIngestionTransport } from './azure-logs-ingestion.js';
@@ -132,28 +133,25 @@ export interface TransportSettings {
 
 export function createTransport(s: TransportSettings): Transport {
   const t = transportByName(s.transport);
+  const flags = withDefaults(t.flags ?? [], s.flags ?? {});
   const ctx: TransportContext = {
     output: s.output,
-    flags: withDefaults(t.flags ?? [], s.flags ?? {}),
+    flags,
     headers: s.headers ?? {},
-    http: s.http ?? { timeoutMs: 30_000 },
-    format: formatByName(s.format ?? t.format ?? t.defaultFormat ?? 'ecs'),
+    http: s.http ?? { timeoutMs: parseDuration(DEFAULTS.timeout, '--timeout') },
+    format: formatByName(s.format ?? t.format ?? t.defaultFormat ?? DEFAULTS.format),
     compress: s.compress ?? null,
     env: s.env ?? process.env,
     log: s.log ?? (() => undefined),
   };
-  return t.create(ctx);
+  return instantiate(t, ctx);
 }
 
-/**
- * The JSON formatter records go through: the format's own, wrapped by the transport where it adds to every
- * record. Formatting threads call this too, with the same plain settings, so both paths give the same bytes.
- */
-export function recordFormatter(format: string, settings: FormatSettings): JsonFormatter {
-  const inner = createJsonFormatter(format, settings);
-  if (!settings.wrap) return inner;
-  const t = transportByName(settings.wrap.transport);
-  return t.wrap ? t.wrap(inner, settings.wrap.settings, formatByName(format)) : inner;
+/** A transport built from its description; its envelope travels with it, so whoever formats for it adds it. */
+export function instantiate(t: TransportDescription, ctx: TransportContext): Transport {
+  const transport = t.create(ctx);
+  if (t.envelope) Object.defineProperty(transport, 'envelope', { value: t.envelope(ctx.flags), enumerable: true });
+  return transport;
 }
 
 /** The reference's name for a transport's required format, kept for library callers. */

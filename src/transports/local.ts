@@ -10,13 +10,14 @@ import { ConfigurationError, ExportError, errorMessage } from '../errors.js';
 import type { Transport, Verdict } from '../transport.js';
 import type { TransportDescription } from './describe.js';
 
-const LOCAL_LIMITS = { maxEvents: 10_000, maxBytes: 1 << 20 };
+/** Big writes, few system calls; a file takes any size. */
+const LOCAL_BATCH = { maxEvents: 10_000, maxBytes: 1 << 20, hardMaxBytes: Infinity };
 
 export class StdoutTransport implements Transport {
-  readonly name = 'stdout';
+  readonly name = stdoutTransport.name;
   readonly encoder = jsonLinesEncoder;
-  readonly defaults = LOCAL_LIMITS;
-  readonly hardMaxBytes = Infinity;
+  readonly defaults = LOCAL_BATCH;
+  readonly hardMaxBytes = LOCAL_BATCH.hardMaxBytes;
 
   constructor(private readonly out: NodeJS.WritableStream = process.stdout) {}
 
@@ -36,10 +37,10 @@ export class StdoutTransport implements Transport {
 }
 
 export class FileTransport implements Transport {
-  readonly name = 'file';
+  readonly name = fileTransport.name;
   readonly encoder = jsonLinesEncoder;
-  readonly defaults = LOCAL_LIMITS;
-  readonly hardMaxBytes = Infinity;
+  readonly defaults = LOCAL_BATCH;
+  readonly hardMaxBytes = LOCAL_BATCH.hardMaxBytes;
   private fd: number | null = null;
   private inode = 0;
 
@@ -135,8 +136,6 @@ export class FileTransport implements Transport {
     }
   }
 }
-
-const LOCAL_BATCH = { ...LOCAL_LIMITS, hardMaxBytes: Infinity };
 
 export const stdoutTransport: TransportDescription = {
   name: 'stdout',

@@ -7,11 +7,12 @@
  */
 import type { Encoder, Entry } from '../encoder.js';
 import { NetworkError } from '../http-client.js';
-import { parseCount, textFlag } from '../flags.js';
+import { count, option } from '../flags.js';
 import { networkVerdict, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from './describe.js';
 import { MAX_TXNR, openOffer, relpFrame, RelpReader, rspStatus, type RelpFrame } from './relp-frames.js';
-import { maxMessage, SYSLOG_FLAGS, syslogSettings, wrapSyslog } from './syslog.js';
+import { SYSLOG_BATCH } from './syslog-frames.js';
+import { maxMessage, SYSLOG_FLAGS, syslogEnvelope } from './syslog.js';
 import { byteLength, unsendable } from './syslog-frames.js';
 import { Connection, endpoint, type Endpoint } from './syslog-socket.js';
 
@@ -23,10 +24,10 @@ const SOFTWARE = 'oversight-siem,1,https://www.npmjs.com/package/oversight-siem'
 const relpEncoder: Encoder = { name: 'relp', open: '', close: '', separator: '', terminator: '', frame: () => '0000000000 syslog ' };
 
 export class RelpTransport implements Transport {
-  readonly name = 'relp';
+  readonly name = relpTransport.name;
   readonly encoder = relpEncoder;
-  readonly defaults = { maxEvents: 1000, maxBytes: 1_000_000 };
-  readonly hardMaxBytes = Infinity;
+  readonly defaults = relpTransport.batch;
+  readonly hardMaxBytes = relpTransport.batch.hardMaxBytes;
   private readonly conn: Connection;
   private reader = new RelpReader();
   private session = false;
@@ -165,6 +166,13 @@ export class RelpTransport implements Transport {
 
 const NEWLINE = Buffer.from('\n');
 
+const WINDOW = option({
+  flags: '--relp-window <n>',
+  description: 'messages sent before the first answer is needed (a receiver restart may duplicate up to this many)',
+  default: String(DEFAULT_WINDOW),
+  parse: count(1),
+});
+
 function range(from: number, to: number): number[] {
   const out: number[] = [];
   for (let i = from; i < to; i++) out.push(i);
@@ -176,13 +184,8 @@ export const relpTransport: TransportDescription = {
   summary: 'RFC 5424 syslog over RELP: every message acknowledged by the receiver (rsyslog imrelp)',
   schemes: ['relp'],
   defaultFormat: 'cef',
-  batch: { maxEvents: 1000, maxBytes: 1_000_000, hardMaxBytes: Infinity },
-  flags: [
-    ...SYSLOG_FLAGS,
-    { flags: '--relp-window <n>', description: 'messages sent before the first answer is needed (a receiver restart may duplicate up to this many)', default: String(DEFAULT_WINDOW) },
-  ],
-  wrapSettings: (ctx) => syslogSettings(ctx.flags),
-  wrap: wrapSyslog,
-  create: (ctx) =>
-    new RelpTransport(endpoint(ctx.output, null, false, ctx.http), maxMessage(ctx.flags), parseCount(textFlag(ctx.flags, 'relpWindow') ?? String(DEFAULT_WINDOW), '--relp-window', 1)!),
+  batch: SYSLOG_BATCH,
+  flags: [...SYSLOG_FLAGS, WINDOW],
+  envelope: syslogEnvelope,
+  create: (ctx) => new RelpTransport(endpoint(ctx.output, null, false, ctx.http), maxMessage(ctx.flags), WINDOW.read(ctx.flags)!),
 };

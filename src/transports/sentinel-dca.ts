@@ -2,11 +2,11 @@
  * Microsoft Sentinel through the Log Analytics HTTP Data Collector API: a JSON array of flat rows per request,
  * signed here with the workspace shared key and a fresh `x-ms-date` for every attempt.
  */
-import { readSecretFile, secretFromEnv } from '../cli-env.js';
+import { readSecretFile, secretFromEnv } from '../secrets.js';
 import { chooseCompression, type Compression } from '../compress.js';
 import { jsonArrayEncoder, type Entry } from '../encoder.js';
 import { ConfigurationError, registerSecret } from '../errors.js';
-import { textFlag } from '../flags.js';
+import { option } from '../flags.js';
 import { HttpClient, NetworkError, type HttpResponse } from '../http-client.js';
 import { rfc1123, sentinelAuthorization } from '../sentinel-auth.js';
 import { excerpt, networkVerdict, statusVerdict, type Transport, type Verdict } from '../transport.js';
@@ -60,10 +60,10 @@ export const DCA_COMPRESSION = {
 } as const;
 
 export class SentinelDcaTransport implements Transport {
-  readonly name = 'sentinel-dca';
+  readonly name = sentinelDcaTransport.name;
   readonly encoder = jsonArrayEncoder;
-  readonly defaults = { maxEvents: BATCH.maxEvents, maxBytes: BATCH.maxBytes };
-  readonly hardMaxBytes = BATCH.hardMaxBytes;
+  readonly defaults = sentinelDcaTransport.batch;
+  readonly hardMaxBytes = sentinelDcaTransport.batch.hardMaxBytes;
 
   constructor(private readonly config: SentinelDcaConfig) {
     chooseCompression(config.compress, 'sentinel-dca', DCA_COMPRESSION);
@@ -98,6 +98,14 @@ export class SentinelDcaTransport implements Transport {
   }
 }
 
+const WORKSPACE = option({ flags: '--sentinel-workspace-id <id>', description: 'Sentinel Data Collector API: workspace id (default: from the URL)' });
+const KEY_FILE = option({
+  flags: '--sentinel-shared-key-file <file>',
+  description: 'Sentinel Data Collector API: file holding the shared key (or OVERSIGHT_SENTINEL_SHARED_KEY)',
+  secret: true,
+});
+const LOG_TYPE = option({ flags: '--sentinel-log-type <name>', description: 'Sentinel Data Collector API: custom log type (table <name>_CL)', default: 'Oversight' });
+
 export const sentinelDcaTransport: TransportDescription = {
   name: 'sentinel-dca',
   summary: 'Microsoft Sentinel through the Log Analytics Data Collector API',
@@ -105,18 +113,19 @@ export const sentinelDcaTransport: TransportDescription = {
   detect: (u) => /\.ods\.opinsights\.azure\.(com|us|cn)$/i.test(u.hostname) && u.pathname.replace(/\/+$/, '') === '/api/logs',
   format: 'sentinel',
   batch: BATCH,
+  env: [{ name: 'OVERSIGHT_SENTINEL_SHARED_KEY', description: 'the workspace shared key (or --sentinel-shared-key-file)', secret: true }],
   compression: DCA_COMPRESSION,
   flags: [
-    { flags: '--sentinel-workspace-id <id>', description: 'Sentinel Data Collector API: workspace id (default: from the URL)' },
-    { flags: '--sentinel-shared-key-file <file>', description: 'Sentinel Data Collector API: file holding the shared key (or OVERSIGHT_SENTINEL_SHARED_KEY)' },
-    { flags: '--sentinel-log-type <name>', description: 'Sentinel Data Collector API: custom log type (table <name>_CL)', default: 'Oversight' },
+    WORKSPACE,
+    KEY_FILE,
+    LOG_TYPE,
   ],
   create: (ctx) => {
-    const workspaceId = textFlag(ctx.flags, 'sentinelWorkspaceId') ?? workspaceFromUrl(ctx.output);
+    const workspaceId = WORKSPACE.read(ctx.flags) ?? workspaceFromUrl(ctx.output);
     if (!workspaceId) {
       throw new ConfigurationError('Sentinel Data Collector API needs --sentinel-workspace-id (the URL does not name one)');
     }
-    const keyFile = textFlag(ctx.flags, 'sentinelSharedKeyFile');
+    const keyFile = KEY_FILE.read(ctx.flags);
     const key = keyFile ? readSecretFile(keyFile, '--sentinel-shared-key-file', ctx.env) : secretFromEnv(ctx.env, 'OVERSIGHT_SENTINEL_SHARED_KEY');
     if (!key) {
       throw new ConfigurationError(
@@ -128,7 +137,7 @@ export const sentinelDcaTransport: TransportDescription = {
       throw new ConfigurationError('the Sentinel shared key is not base64 (copy the primary key of the workspace agents page)');
     }
     return new SentinelDcaTransport({
-      url: ctx.output, workspaceId, sharedKey: key, logType: checkLogType(textFlag(ctx.flags, 'sentinelLogType') ?? 'Oversight'),
+      url: ctx.output, workspaceId, sharedKey: key, logType: checkLogType(LOG_TYPE.read(ctx.flags)!),
       headers: ctx.headers, client: new HttpClient(ctx.http), compress: ctx.compress,
     });
   },

@@ -3,11 +3,11 @@
  * optional indexer acknowledgement on a channel of our own.
  */
 import { randomUUID } from 'node:crypto';
-import { secretFromEnv } from '../cli-env.js';
+import { secretFromEnv } from '../secrets.js';
 import { chooseCompression, wireBody, type Compression } from '../compress.js';
 import { hecEncoder, type Entry } from '../encoder.js';
 import { ConfigurationError, registerSecret } from '../errors.js';
-import { parseDuration } from '../flags.js';
+import { duration, option, switchOption } from '../flags.js';
 import { HttpClient, NetworkError, type HttpResponse } from '../http-client.js';
 import { parseRetryAfter } from '../retry.js';
 import { excerpt, findHeader, networkVerdict, statusVerdict, type AckSource, type Transport, type Verdict } from '../transport.js';
@@ -84,10 +84,10 @@ export interface SplunkHecConfig {
 export const HEC_COMPRESSION = { default: 'gzip', gzip: true } as const;
 
 export class SplunkHecTransport implements Transport {
-  readonly name = 'splunk-hec';
+  readonly name = splunkHecTransport.name;
   readonly encoder = hecEncoder;
-  readonly defaults = { maxEvents: BATCH.maxEvents, maxBytes: BATCH.maxBytes };
-  readonly hardMaxBytes = BATCH.hardMaxBytes;
+  readonly defaults = splunkHecTransport.batch;
+  readonly hardMaxBytes = splunkHecTransport.batch.hardMaxBytes;
   readonly acks?: AckSource;
   readonly channel: string | null;
   private readonly headers: Record<string, string>;
@@ -146,6 +146,20 @@ export function hecAckUrl(eventUrl: string, channel: string): string {
   return u.toString();
 }
 
+const ACK = switchOption({ flags: '--splunk-ack', description: 'Splunk HEC: wait for indexer acknowledgement before checkpointing', default: false });
+const ACK_INTERVAL = option({
+  flags: '--splunk-ack-interval <duration>',
+  description: 'Splunk HEC: how often to poll for acknowledgements',
+  default: '10s',
+  parse: duration,
+});
+const ACK_TIMEOUT = option({
+  flags: '--splunk-ack-timeout <duration>',
+  description: 'Splunk HEC: resend a batch not acknowledged within this time',
+  default: '5m',
+  parse: duration,
+});
+
 export const splunkHecTransport: TransportDescription = {
   name: 'splunk-hec',
   summary: 'Splunk HTTP Event Collector (/services/collector/event)',
@@ -159,17 +173,18 @@ export const splunkHecTransport: TransportDescription = {
   format: 'splunk',
   batch: BATCH,
   compression: HEC_COMPRESSION,
+  env: [{ name: 'OVERSIGHT_SPLUNK_HEC_TOKEN', description: 'the HEC token (or an Authorization header from --header-file)', secret: true }],
   flags: [
-    { flags: '--splunk-ack', description: 'Splunk HEC: wait for indexer acknowledgement before checkpointing', default: false },
-    { flags: '--splunk-ack-interval <duration>', description: 'Splunk HEC: how often to poll for acknowledgements', default: '10s' },
-    { flags: '--splunk-ack-timeout <duration>', description: 'Splunk HEC: resend a batch not acknowledged within this time', default: '5m' },
+    ACK,
+    ACK_INTERVAL,
+    ACK_TIMEOUT,
   ],
   create: (ctx) => {
     const f = ctx.flags;
-    const ack = f['splunkAck']
+    const ack = ACK.read(f)
       ? {
-          pollIntervalMs: parseDuration(String(f['splunkAckInterval']), '--splunk-ack-interval'),
-          timeoutMs: parseDuration(String(f['splunkAckTimeout']), '--splunk-ack-timeout'),
+          pollIntervalMs: ACK_INTERVAL.read(f)!,
+          timeoutMs: ACK_TIMEOUT.read(f)!,
         }
       : null;
     const headers = { ...ctx.headers };

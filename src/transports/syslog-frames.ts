@@ -26,3 +26,5 @@ export function unsendable(entries: readonly Entry[], max: number, lf: boolean):
   return out;
 }
 
+/** One batch is one write to the socket: large writes, few system calls; syslog itself has no body limit. */
+export const SYSLOG_BATCH = { maxEvents: 1000, maxBytes: 1_000_000, hardMaxBytes: Infinity };

@@ -8,7 +8,7 @@ import { ConfigurationError } from '../errors.js';
 import type { Encoder, Entry } from '../encoder.js';
 import { networkVerdict, type Transport, type Verdict } from '../transport.js';
 import { toNetworkError, type Endpoint } from './syslog-socket.js';
-import { unsendable } from './syslog-frames.js';
+import { SYSLOG_BATCH, unsendable } from './syslog-frames.js';
 
 /** The largest UDP payload over IPv4. */
 const MAX_DATAGRAM = 65_507;
@@ -19,8 +19,8 @@ const datagramEncoder: Encoder = { name: 'syslog-datagram', open: '', close: '',
 export class SyslogUdpTransport implements Transport {
   readonly name = 'syslog+udp';
   readonly encoder = datagramEncoder;
-  readonly defaults = { maxEvents: 1000, maxBytes: 1_000_000 };
-  readonly hardMaxBytes = Infinity;
+  readonly defaults = SYSLOG_BATCH;
+  readonly hardMaxBytes = SYSLOG_BATCH.hardMaxBytes;
   private socket: dgram.Socket | null = null;
   private readonly where: string;
 

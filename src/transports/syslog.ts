@@ -6,49 +6,68 @@
  */
 import { encode, type Encoder, type Entry } from '../encoder.js';
 import { ConfigurationError } from '../errors.js';
-import { parseCount, textFlag, type FlagSpec, type FlagValues } from '../flags.js';
-import type { JsonFormatter } from '../formatters/index.js';
+import { count, option, type FlagSpec, type FlagValues } from '../flags.js';
 import type { NetworkError } from '../http-client.js';
-import { DEFAULT_SD_ID, parseFacility, parseHostname, parseSdId, syslogWrap, type SyslogSettings } from '../syslog-message.js';
+import type { EnvelopeSpec } from '../records/spec.js';
+import { DEFAULT_SD_ID, parseFacility, parseHostname, parseSdId } from '../syslog-message.js';
 import { networkVerdict, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from './describe.js';
-import { DEFAULT_MAX_MESSAGE, lfEncoder, octetCountingEncoder, unsendable } from './syslog-frames.js';
+import { DEFAULT_MAX_MESSAGE, lfEncoder, octetCountingEncoder, SYSLOG_BATCH, unsendable } from './syslog-frames.js';
 import { Connection, endpoint, type Endpoint } from './syslog-socket.js';
 import { SyslogUdpTransport } from './syslog-udp.js';
 
-export const SYSLOG_FLAGS: readonly FlagSpec[] = [
-  { flags: '--syslog-facility <name>', description: 'syslog facility: a name (local0-local7, daemon, …) or 0-23', default: 'local4' },
-  { flags: '--syslog-sd-id <name@PEN>', description: 'SD-ID of the structured data element; use your IANA enterprise number', default: DEFAULT_SD_ID },
-  { flags: '--syslog-hostname <name>', description: 'HOSTNAME in every message (default: this machine\'s name)' },
-  { flags: '--syslog-max-message <bytes>', description: 'largest message sent; larger records go to the dead-letter file', default: String(DEFAULT_MAX_MESSAGE) },
-];
+/** The options of the syslog family (syslog and RELP share them), each read through its spec. */
+export const SYSLOG_OPTIONS = {
+  facility: option({
+    flags: '--syslog-facility <name>',
+    description: 'syslog facility: a name (local0-local7, daemon, …) or 0-23',
+    default: 'local4',
+    parse: parseFacility,
+  }),
+  sdId: option({
+    flags: '--syslog-sd-id <name@PEN>',
+    description: 'SD-ID of the structured data element; use your IANA enterprise number',
+    default: DEFAULT_SD_ID,
+    parse: parseSdId,
+  }),
+  hostname: option({ flags: '--syslog-hostname <name>', description: "HOSTNAME in every message (default: this machine's name)" }),
+  maxMessage: option({
+    flags: '--syslog-max-message <bytes>',
+    description: 'largest message sent; larger records go to the dead-letter file',
+    default: String(DEFAULT_MAX_MESSAGE),
+    parse: count(480),
+  }),
+};
+export const SYSLOG_FLAGS: readonly FlagSpec[] = Object.values(SYSLOG_OPTIONS);
 
-const FRAMING_FLAG: FlagSpec = {
+const FRAMING = option({
   flags: '--syslog-framing <mode>',
   description: 'TCP/TLS framing: octet-counting (RFC 6587) or lf (one message per line)',
   default: 'octet-counting',
   choices: ['octet-counting', 'lf'],
-};
+});
 
-export function syslogSettings(flags: FlagValues): SyslogSettings {
+/** The RFC 5424 header every message of the family carries, built in the record stage (see records/spec.ts). */
+export function syslogEnvelope(flags: FlagValues): EnvelopeSpec {
   return {
-    facility: parseFacility(textFlag(flags, 'syslogFacility') ?? 'local4'),
-    sdId: parseSdId(textFlag(flags, 'syslogSdId') ?? DEFAULT_SD_ID),
-    hostname: parseHostname(textFlag(flags, 'syslogHostname')),
+    kind: 'rfc5424',
+    settings: {
+      facility: SYSLOG_OPTIONS.facility.read(flags)!,
+      sdId: SYSLOG_OPTIONS.sdId.read(flags)!,
+      hostname: parseHostname(SYSLOG_OPTIONS.hostname.read(flags)),
+    },
   };
 }
 
 export function maxMessage(flags: FlagValues): number {
-  return parseCount(textFlag(flags, 'syslogMaxMessage') ?? String(DEFAULT_MAX_MESSAGE), '--syslog-max-message', 480) ?? DEFAULT_MAX_MESSAGE;
+  return SYSLOG_OPTIONS.maxMessage.read(flags)!;
 }
-
-export const wrapSyslog = (inner: JsonFormatter, settings: unknown): JsonFormatter => syslogWrap(inner, settings as SyslogSettings);
 
 export class SyslogStreamTransport implements Transport {
   readonly name: string;
   readonly encoder: Encoder;
-  readonly defaults = { maxEvents: 1000, maxBytes: 1_000_000 };
-  readonly hardMaxBytes = Infinity;
+  readonly defaults = SYSLOG_BATCH;
+  readonly hardMaxBytes = SYSLOG_BATCH.hardMaxBytes;
   private readonly conn: Connection;
 
   constructor(ep: Endpoint, private readonly max: number, private readonly lf: boolean) {
@@ -86,7 +105,7 @@ function create(output: string, flags: FlagValues, http: Parameters<typeof endpo
       'silently, and the checkpoint still moves. Use relp:// or syslog+tls:// where loss matters.');
     return udp;
   }
-  const lf = textFlag(flags, 'syslogFraming') === 'lf';
+  const lf = FRAMING.read(flags) === 'lf';
   if (scheme === 'syslog+tls') return new SyslogStreamTransport(endpoint(output, 6514, true, http), max, lf);
   if (scheme === 'syslog+tcp') return new SyslogStreamTransport(endpoint(output, 514, false, http), max, lf);
   throw new ConfigurationError(`--output ${output}: syslog URLs start with syslog+tcp://, syslog+tls:// or syslog+udp://`);
@@ -98,9 +117,8 @@ export const syslogTransport: TransportDescription = {
   schemes: ['syslog+tcp', 'syslog+tls', 'syslog+udp'],
   // What syslog-fed SIEMs (ArcSight, Sentinel's AMA, QRadar, Wazuh) parse without configuration.
   defaultFormat: 'cef',
-  batch: { maxEvents: 1000, maxBytes: 1_000_000, hardMaxBytes: Infinity },
-  flags: [...SYSLOG_FLAGS, FRAMING_FLAG],
-  wrapSettings: (ctx) => syslogSettings(ctx.flags),
-  wrap: wrapSyslog,
+  batch: SYSLOG_BATCH,
+  flags: [...SYSLOG_FLAGS, FRAMING],
+  envelope: syslogEnvelope,
   create: (ctx) => create(ctx.output, ctx.flags, ctx.http, ctx.log),
 };

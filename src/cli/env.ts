@@ -5,9 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import type { EventEmitter } from 'node:events';
-import fs from 'node:fs';
-import path from 'node:path';
-import { ConfigurationError, errorMessage } from './errors.js';
+import { ConfigurationError } from '../errors.js';
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off', '']);
@@ -50,41 +48,53 @@ export function settableFromEnv(commands: readonly Command[], env: NodeJS.Proces
   }
 }
 
-/**
- * A secret file path. `credential:NAME` is the file NAME in the directory systemd passes credentials in
- * ($CREDENTIALS_DIRECTORY), a path that unit and environment files cannot spell out themselves.
- */
-export function secretPath(file: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (!file.startsWith('credential:')) return file;
-  const name = file.slice('credential:'.length);
-  const dir = env['CREDENTIALS_DIRECTORY'];
-  if (!dir) throw new ConfigurationError(`${file} names a systemd credential, but CREDENTIALS_DIRECTORY is not set (see LoadCredential=)`);
-  if (!/^[A-Za-z0-9_.@-]+$/.test(name) || name.startsWith('.')) throw new ConfigurationError(`${file}: a credential name is a file name, not a path`);
-  return path.join(dir, name);
-}
 
-/** The text of a secret file, without its final newline. */
-export function readSecretFile(file: string, what: string, env: NodeJS.ProcessEnv = process.env): string {
-  let text: string;
-  try {
-    text = fs.readFileSync(secretPath(file, env), 'utf8').trim();
-  } catch (err) {
-    throw new ConfigurationError(`cannot read ${what} ${file}: ${errorMessage(err)}`);
+
+/** The closest of `names` to `word` within a few edits, for "did you mean". */
+export function suggest(word: string, names: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestCost = Math.max(3, Math.floor(word.length / 4)) + 1;
+  for (const n of names) {
+    const cost = editDistance(word.toUpperCase(), n.toUpperCase());
+    if (cost < bestCost) {
+      best = n;
+      bestCost = cost;
+    }
   }
-  if (!text) throw new ConfigurationError(`${what} ${file} is empty`);
-  return text;
+  return best;
 }
 
-/** A secret from the variable `name`, or from the file named by `name`_FILE. */
-export function secretFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const direct = env[name]?.trim();
-  if (direct) return direct;
-  const file = env[`${name}_FILE`]?.trim();
-  return file ? readSecretFile(file, `${name}_FILE`, env) : undefined;
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
-/** Headers kept in a secret file: one `Name: value` a line; blank lines and lines starting with # are skipped. */
-export function headerLines(file: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
-  if (!file) return [];
-  return readSecretFile(file, '--header-file', env).split(/\r?\n/).filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
+/**
+ * Refuse OVERSIGHT_* variables no option or transport reads: a misspelt OVERSIGHT_PSEUDONYMISE would otherwise
+ * export raw personal data without a word. `known` lists every variable some part of the tool reads.
+ */
+export function checkUnknownVariables(known: ReadonlySet<string>, env: NodeJS.ProcessEnv = process.env): void {
+  const unknown = Object.keys(env).filter((k) => k.startsWith('OVERSIGHT_') && !known.has(k)).sort();
+  if (unknown.length === 0) return;
+  const names = [...known];
+  const parts = unknown.map((k) => {
+    const s = suggest(k, names);
+    return s ? `${k} (did you mean ${s}?)` : k;
+  });
+  throw new ConfigurationError(
+    `unknown environment variable${unknown.length > 1 ? 's' : ''} ${parts.join(', ')}: nothing reads ${unknown.length > 1 ? 'them' : 'it'}; ` +
+      'fix the name or unset it (oversight siem export --help lists every variable)',
+  );
+}
+
+/** Every OVERSIGHT_* variable the commands' options take. */
+export function optionVariables(commands: readonly Command[]): string[] {
+  return commands.flatMap((c) => (c.options as Option[]).filter((o) => o.long).map((o) => envName(o)));
 }

@@ -1,0 +1,71 @@
+/**
+ * The entry: parse, run, and turn the outcome into an exit code (exit.ts). Every failure is one line on stderr
+ * with secrets masked; this is the only place the process is told to exit.
+ */
+import type { Command } from 'commander';
+import { redact } from '../errors.js';
+import { log } from '../log.js';
+import { checkUnknownVariables } from './env.js';
+import { EXIT, exitVerdict } from './exit.js';
+import { buildProgram, knownVariables } from './program.js';
+
+function quit(code: number): never {
+  process.exit(code);
+}
+
+/** `siem content` and `siem setup`: their modules load only when one of them is on the command line. */
+async function addSiemSide(siem: Command, argv: readonly string[]): Promise<void> {
+  const wanted = argv.includes('content') || argv.includes('setup');
+  if (!wanted) {
+    siem.command('content').description('write the SIEM side (tables, templates, app, parsers, rules, dashboards) for one SIEM into a folder');
+    siem.command('setup').description('install the SIEM side over its REST API (Elasticsearch templates and pipeline, Kibana dashboard and rules)');
+    return;
+  }
+  const [{ addContentCommand }, { addSetupCommand }] = await Promise.all([import('../cli-content.js'), import('../setup/command.js')]);
+  addContentCommand(siem);
+  addSetupCommand(siem);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  // A reader that went away (`| head`) ends the export the way SIGPIPE ends other tools: quietly. Nothing past
+  // the last completed write was checkpointed, so a later run resumes there.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') quit(141);
+  });
+  const ctx = { quit };
+  const program = buildProgram({
+    export: async (v) => (await import('./export.js')).runExport(v, ctx),
+    replay: async (v) => (await import('./replay.js')).runReplay(v),
+    demo: async (v) => (await import('./demo.js')).runDemo(v, ctx),
+    content: null,
+  });
+  const siem = program.commands.find((c) => c.name() === 'siem')!;
+  await addSiemSide(siem, argv);
+  program.exitOverride();
+  program.configureOutput({
+    writeErr: (s) => process.stderr.write(redact(s)),
+    // Commander's message and its "(Did you mean …?)" stay on one line.
+    outputError: (s, write) => write(s.trimEnd().replace(/\n+/g, ' ') + '\n'),
+  });
+  for (const sub of program.commands.flatMap((c) => [c, ...c.commands])) {
+    sub.exitOverride();
+    sub.configureOutput({ outputError: (s, write) => write(s.trimEnd().replace(/\n+/g, ' ') + '\n') });
+  }
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp({ error: true });
+      quit(EXIT.usage);
+    }
+    const known = knownVariables(program);
+    // Before anything is read or sent, and for the commands that deliver.
+    program.hook('preSubcommand', (_cmd, sub) => {
+      if (sub.name() === 'siem' || sub.name() === 'demo') checkUnknownVariables(known);
+    });
+    await program.parseAsync(argv);
+  } catch (err) {
+    const v = exitVerdict(err);
+    if (v.message) log.error(v.message);
+    if (v.code === EXIT.failure && process.env['OVERSIGHT_DEBUG'] && err instanceof Error && err.stack) process.stderr.write(redact(err.stack) + '\n');
+    quit(v.code);
+  }
+}

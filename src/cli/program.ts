@@ -1,0 +1,135 @@
+/**
+ * The command tree, built from the option specs (config/options.ts) and the format and transport registries:
+ * every flag, its default, its variable and its place in the help come from those lists. Content and setup
+ * load their modules only when they run.
+ */
+import { Command, Option } from 'commander';
+import { createRequire } from 'node:module';
+import { DELIVERY, DEMO, EXPORT } from '../config/options.js';
+import type { FlagSpec, OptionGroup } from '../flags.js';
+import { FORMAT_NAMES, FORMATS } from '../formatters/index.js';
+import { TRANSPORT_NAMES, TRANSPORTS, URL_SCHEMES } from '../transports/index.js';
+import { optionVariables, settableFromEnv } from './env.js';
+import { REPLAY } from './replay.js';
+
+const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+export const VERSION = pkg.version;
+
+/** What a command's action gets: the option values, and the exit code it decided on comes back. */
+export type Action = (values: Record<string, unknown>) => Promise<number>;
+export interface Actions {
+  export: Action;
+  replay: Action;
+  demo: Action;
+  /** Loaded only when `siem content` or `siem setup` is on the command line. */
+  content: ((siem: Command) => Promise<void>) | null;
+}
+
+const GROUPS: Record<OptionGroup, string> = {
+  common: 'Options:',
+  format: 'Format options:',
+  transport: 'Transport options:',
+  service: 'Service options (follow mode, state, metrics):',
+  privacy: 'Privacy options:',
+};
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** A flag as a spec declares it. Transports of one family (syslog, RELP) share flags: the first declaration wins. */
+function addFlag(cmd: Command, spec: FlagSpec, group?: string): void {
+  const opt = new Option(spec.flags, spec.description);
+  if (cmd.options.some((o) => o.long === opt.long)) return;
+  if (spec.choices) opt.choices(spec.choices);
+  if (spec.repeatable) opt.argParser(collect).default([]);
+  else if (spec.default !== undefined) opt.default(spec.default);
+  opt.helpGroup(group ?? GROUPS[spec.group ?? 'common']);
+  cmd.addOption(opt);
+}
+
+function addAll(cmd: Command, specs: Record<string, FlagSpec>, skip: readonly string[] = []): void {
+  for (const [k, s] of Object.entries(specs)) if (!skip.includes(k)) addFlag(cmd, s);
+}
+
+function outputHelp(): string {
+  const detected = TRANSPORTS.filter((t) => t.detect).map((t) => t.name);
+  const schemes = URL_SCHEMES.filter((s) => s !== 'http://' && s !== 'https://');
+  return `${DELIVERY.output.description}: http(s):// (${detected.join(', ')} recognized, else http)${schemes.length ? `, ${schemes.join(', ')}` : ''}`;
+}
+
+/** Per-transport options, each under its transport's heading, with the variables it reads. */
+function addTransportOptions(cmd: Command): void {
+  for (const t of TRANSPORTS) for (const spec of t.flags ?? []) addFlag(cmd, spec, `${t.name} options:`);
+}
+
+/** The catalogue and the variables, after the options. */
+function catalogue(): string {
+  const width = Math.max(...[...FORMATS, ...TRANSPORTS].map((x) => x.name.length));
+  const line = (name: string, text: string): string => `  ${name.padEnd(width)}  ${text}\n`;
+  const compressed = TRANSPORTS.filter((t) => t.compression).map((t) => `${t.name} ${t.compression!.default}`).join(', ');
+  const vars = TRANSPORTS.flatMap((t) => (t.env ?? []).map((v) => ({ ...v, t: t.name })));
+  const seen = new Set<string>();
+  const varLines = vars.filter((v) => !seen.has(v.name) && seen.add(v.name)).map((v) =>
+    `  ${v.name}${v.secret ? ` (or ${v.name}_FILE)` : ''}\n      ${v.t}: ${v.description}\n`).join('');
+  return `\nFormats:\n${FORMATS.map((f) => line(f.name, f.summary)).join('')}\nTransports:\n${TRANSPORTS.map((t) =>
+    line(t.name, `${t.summary}${t.format ? ` (${t.format} records)` : ''}; batches of ${t.batch.maxEvents} events / ${t.batch.maxBytes} bytes`)).join('')}` +
+    `\nCompression defaults: ${compressed}; none elsewhere.\n` +
+    `\nSecrets and credentials (environment; *_FILE reads the value from a file, credential:NAME a systemd credential):\n${varLines}` +
+    '\nEvery option is also a variable: --registry-id is OVERSIGHT_REGISTRY_ID (the flag wins).\n';
+}
+
+const EXAMPLES = `
+Examples:
+  oversight siem export --db registry.sqlite --registry-id reg1 --output https://splunk:8088 --state /var/lib/oversight/splunk.state
+  oversight siem export --db registry.sqlite --registry-id reg1 --output https://es:9200 --follow --state es.state --metrics-listen 127.0.0.1:9464
+  oversight siem export --db registry.sqlite --registry-id reg1 --output relp://siem:2514 --format cef --follow --state relp.state
+  oversight siem export --db registry.sqlite --registry-id reg1 --format ocsf --output events.jsonl
+`;
+
+export function buildProgram(actions: Actions): Command {
+  const program = new Command('oversight')
+    .description('Deliver Oversight registry beacon events to Splunk, Microsoft Sentinel / Azure Monitor, Elastic and syslog SIEMs.')
+    .version(VERSION, '--version')
+    .showSuggestionAfterError(true);
+  const siem = program.command('siem').description('export registry events to a SIEM, and write or install the SIEM side');
+
+  const exp = siem.command('export').description(`export registry events as ${FORMAT_NAMES.join(', ')} records`);
+  addAll(exp, EXPORT);
+  for (const f of FORMATS) for (const spec of f.flags ?? []) addFlag(exp, spec, `${f.name} format options:`);
+  addAll(exp, DELIVERY);
+  addTransportOptions(exp);
+  exp.addHelpText('after', EXAMPLES + catalogue()).action(async (opts: Record<string, unknown>) => {
+    process.exitCode = await actions.export(opts);
+  });
+
+  const replay = siem.command('replay').description('send the records of a dead-letter file again');
+  addAll(replay, REPLAY);
+  addAll(replay, DELIVERY, ['deadLetter']);
+  addTransportOptions(replay);
+  replay.addHelpText('after', catalogue()).action(async (opts: Record<string, unknown>) => {
+    process.exitCode = await actions.replay(opts);
+  });
+
+  const demo = program.command('demo').description('write a realistic demo registry and export it');
+  addAll(demo, DEMO);
+  demo.action(async (opts: Record<string, unknown>) => {
+    process.exitCode = await actions.demo(opts);
+  });
+
+  // Services set what the delivering commands take as OVERSIGHT_* variables (see contrib/systemd).
+  settableFromEnv([exp, replay]);
+  for (const o of [...exp.options, ...replay.options]) if (o.long === '--output') o.description = outputHelp();
+  for (const o of [...exp.options, ...replay.options]) if (o.long === '--transport') o.choices(TRANSPORT_NAMES);
+  for (const o of exp.options) if (o.long === '--format') o.choices(FORMAT_NAMES);
+  return program;
+}
+
+/** Every OVERSIGHT_* variable something reads: the options' and the transports', with the *_FILE forms of secrets. */
+export function knownVariables(program: Command): Set<string> {
+  const commands = program.commands.flatMap((c) => [c, ...c.commands]);
+  const known = new Set<string>([...optionVariables(commands), 'OVERSIGHT_DEBUG']);
+  for (const t of TRANSPORTS) for (const v of t.env ?? []) {
+    known.add(v.name);
+    if (v.secret) known.add(`${v.name}_FILE`);
+  }
+  return known;
+}

@@ -1,0 +1,58 @@
+/** `siem replay`: the records of a dead-letter file, sent again through the ordinary delivery path. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { deliveryConfig } from '../config/delivery.js';
+import { DELIVERY } from '../config/options.js';
+import { readDeadLetters } from '../dead-letter.js';
+import { ConfigurationError } from '../errors.js';
+import { option, type FlagValues } from '../flags.js';
+import { isFormatName } from '../formatters/index.js';
+import { log as logger, parseLogFormat } from '../log.js';
+import { runPipeline, type PreparedRecord } from '../pipeline/index.js';
+import { summary } from './export.js';
+import { openDeadLetters, openTransport, setUpLog } from './wiring.js';
+
+export const REPLAY = {
+  input: option({ flags: '--dead-letter <file>', description: 'dead-letter file to read (it is left as it is)', group: 'common' }),
+  output: option({ flags: '--dead-letter-out <file>', description: 'append records refused again to this file and keep going', group: 'common' }),
+};
+
+export async function runReplay(values: FlagValues): Promise<number> {
+  const input = REPLAY.input.read(values);
+  if (!input) throw new ConfigurationError('--dead-letter is required: the dead-letter file to send again');
+  const out = REPLAY.output.read(values);
+  if (out && path.resolve(out) === path.resolve(input)) throw new ConfigurationError('--dead-letter-out must be another file than --dead-letter');
+  // The delivery options, without the input file posing as a dead-letter output.
+  const delivery = { ...values, deadLetter: undefined };
+  setUpLog({ quiet: DELIVERY.quiet.read(values), logFormat: parseLogFormat(DELIVERY.logFormat.read(values) ?? undefined) });
+  if (!fs.existsSync(input)) throw new ConfigurationError(`dead-letter file not found: ${input}`);
+  let format: string | null = null;
+  for (const dl of readDeadLetters(input)) {
+    if (!isFormatName(dl.format)) throw new ConfigurationError(`${input}, line ${dl.line}: unknown format '${dl.format}'`);
+    if (format && dl.format !== format) throw new ConfigurationError(`${input} mixes ${format} and ${dl.format} records: replay each to its own SIEM`);
+    format = dl.format;
+  }
+  if (!format) {
+    logger.result(`replayed 0 event(s): ${input} is empty`);
+    return 0;
+  }
+  const c = deliveryConfig(delivery, format, false);
+  const say = setUpLog(c);
+  const transport = openTransport(c, say);
+  const deadLetter = out ? openDeadLetters(out, c) : null;
+  const records = (function* (): Generator<PreparedRecord> {
+    for (const dl of readDeadLetters(input)) {
+      // Text records (CEF, LEEF, or any record inside a syslog envelope) were kept as JSON strings; JSON records as themselves.
+      const record = typeof dl.record === 'string' ? dl.record : JSON.stringify(dl.record);
+      yield { rowid: dl.rowid, event_id: dl.event_id, registry_id: dl.registry_id, record };
+    }
+  })();
+  try {
+    const result = await runPipeline({ source: records, transport, limits: c.limits, retry: c.retry, deadLetter, log: say });
+    logger.result(summary(result, c, deadLetter).replace(/^exported/, 'replayed'), { replayed: result.exported, dead_lettered: result.deadLettered });
+  } finally {
+    deadLetter?.close();
+    await transport.close();
+  }
+  return 0;
+}

@@ -1,0 +1,59 @@
+/** The configuration of `siem export`, built purely from option values (see delivery.ts). */
+import { ConfigurationError } from '../errors.js';
+import { withDefaults, type FlagValues } from '../flags.js';
+import { formatByName, type FormatSettings } from '../formatters/index.js';
+import { parsePrivacy, type PrivacyPlan } from '../pseudonymize.js';
+import { deliveryConfig, type DeliveryConfig } from './delivery.js';
+import { EXPORT } from './options.js';
+
+export interface ExportConfig extends DeliveryConfig {
+  db: string;
+  registryId: string;
+  /** The format's own settings (Splunk source, sourcetype, …). */
+  formatSettings: FormatSettings;
+  privacy: PrivacyPlan | null;
+  since: number | null;
+  limit: number | null;
+  /** Formatting threads: null for automatic. */
+  threads: number | null;
+  state: string | null;
+  follow: boolean;
+  pollIntervalMs: number;
+  flushIntervalMs: number;
+  shutdownTimeoutMs: number;
+  metricsListen: string | null;
+  healthStallMs: number;
+}
+
+export function exportConfig(v: FlagValues): ExportConfig {
+  const db = EXPORT.db.read(v);
+  if (!db) throw new ConfigurationError('--db is required: the registry SQLite file (e.g. --db /var/lib/oversight/registry.sqlite)');
+  const registryId = EXPORT.registryId.read(v);
+  if (!registryId) {
+    throw new ConfigurationError("--registry-id is required: the registry's identifier (its Ed25519 public key hex, or a short id of your choosing)");
+  }
+  const asked = EXPORT.format.read(v);
+  if (asked !== null) formatByName(asked);
+  const d = deliveryConfig(v, asked, asked !== null);
+  return {
+    ...d,
+    db,
+    registryId,
+    formatSettings: d.format.settings?.(withDefaults(d.format.flags ?? [], v)) ?? {},
+    privacy: parsePrivacy({
+      pseudonymize: EXPORT.pseudonymize.read(v) ?? undefined,
+      pseudonymKeyFile: EXPORT.pseudonymKeyFile.read(v) ?? undefined,
+      ipPrefix: EXPORT.ipPrefix.read(v) ?? undefined,
+    }),
+    since: EXPORT.since.read(v),
+    limit: EXPORT.limit.read(v),
+    threads: EXPORT.threads.read(v),
+    state: EXPORT.state.read(v),
+    follow: EXPORT.follow.read(v),
+    pollIntervalMs: EXPORT.pollInterval.read(v)!,
+    flushIntervalMs: EXPORT.flushInterval.read(v)!,
+    shutdownTimeoutMs: EXPORT.shutdownTimeout.read(v)!,
+    metricsListen: EXPORT.metricsListen.read(v),
+    healthStallMs: EXPORT.healthStall.read(v)!,
+  };
+}

@@ -1,0 +1,243 @@
+/**
+ * The delivery core: records in, batches out, checkpoint after the SIEM acknowledged. It never formats and never
+ * reads the registry; feeds (feeds.ts) hand it records in registry order. The checkpoint only ever moves over a
+ * settled prefix of records, so a crash re-sends at most what was in flight. A stop ends reading and sending at
+ * once; the request in flight may finish, and the run reports `stopped`.
+ */
+import { AckWindow } from '../ack-window.js';
+import { Batcher, type BatchLimits } from '../batcher.js';
+import type { Checkpoint } from '../checkpoint.js';
+import type { DeadLetterFile } from '../dead-letter.js';
+import { Delivery, type DeliveryStats, type SettledEntry } from '../delivery.js';
+import { bodyOverhead, makeEntry, type Entry } from '../encoder.js';
+import type { LogFields } from '../log.js';
+import type { ExportMetrics } from '../metrics.js';
+import { Stopped, type RetryOptions } from '../retry.js';
+import type { Transport } from '../transport.js';
+
+/** A formatted record not yet framed. */
+export type PreparedRecord = Omit<Entry, 'bytes' | 'frame'>;
+
+export interface CoreOptions {
+  transport: Transport;
+  limits: BatchLimits;
+  retry: RetryOptions;
+  checkpoint?: Checkpoint | null;
+  /** The registry row's digest for the checkpoint (registry feeds only). */
+  digest?: (rowid: number) => string | null;
+  /** Where the checkpoint starts (the state file's cursor; 0 for a first run). */
+  startRowid?: number;
+  deadLetter?: DeadLetterFile | null;
+  /**
+   * Aborting stops the run: nothing more is read or sent, no backoff or acknowledgement wait goes on, the
+   * request in flight may finish, and the checkpoint covers what settled.
+   */
+  stop?: AbortSignal;
+  log?: (message: string, fields?: LogFields) => void;
+  metrics?: ExportMetrics | null;
+  onProgress?: (settled: number) => void;
+}
+
+export interface PipelineResult extends DeliveryStats {
+  /** Events now in the SIEM (not counting dead letters). */
+  exported: number;
+  /** The checkpoint cursor after the run. */
+  lastRowid: number;
+  /** The run ended because it was asked to stop, not because the source ran out. */
+  stopped: boolean;
+}
+
+/** Entries in registry order that the checkpoint has not passed yet. */
+class Ledger {
+  private queue: SettledEntry[] = [];
+  private head = 0;
+  committed = 0;
+
+  push(entries: SettledEntry[]): void {
+    for (const e of entries) this.queue.push(e);
+  }
+
+  /** Drop the settled prefix; returns the last rowid in it and how many entries it held. */
+  settledPrefix(): { rowid: number; count: number } | null {
+    const start = this.head;
+    while (this.head < this.queue.length && this.queue[this.head]!.settled) this.head++;
+    if (this.head === start) return null;
+    const rowid = this.queue[this.head - 1]!.rowid;
+    const count = this.head - start;
+    this.committed += count;
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return { rowid, count };
+  }
+}
+
+/** One run. Feeds call `add` (and `flushFull` when it says so) and `idle` when caught up; `finish` ends the run. */
+export class Core {
+  readonly transport: Transport;
+  private readonly delivery: Delivery;
+  private readonly window: AckWindow | null;
+  private readonly batcher: Batcher;
+  private readonly ledger = new Ledger();
+  private last: number;
+  /** One request in flight at a time, in registry order; while it travels, the next batch is read and formatted. */
+  private inflight: Promise<void> | null = null;
+  /** An entry that did not fit the batch that just filled up. */
+  private pending: Entry | null = null;
+  readonly metrics: ExportMetrics | null;
+  /** Whether a stop left anything undone; a stop that came after the last event settled leaves the run whole. */
+  private cut = false;
+
+  constructor(private readonly o: CoreOptions) {
+    this.transport = o.transport;
+    this.metrics = o.metrics ?? null;
+    const hooks = { ...(o.stop ? { stop: o.stop } : {}), metrics: this.metrics };
+    this.delivery = new Delivery(o.transport, o.retry, o.deadLetter ?? null, o.log ?? (() => undefined), hooks);
+    this.window = o.transport.acks ? new AckWindow(o.transport.acks, this.delivery, 256, hooks) : null;
+    this.batcher = new Batcher(o.limits, bodyOverhead(o.transport.encoder));
+    this.last = o.startRowid ?? o.checkpoint?.lastRowid ?? 0;
+    this.metrics?.committed(this.last, 0);
+  }
+
+  /** The checkpoint cursor: the last rowid whose record, and every one before it, settled. */
+  get lastRowid(): number {
+    return this.last;
+  }
+
+  /** Asked to stop: true from then on, and marks the run as cut short. */
+  get stopping(): boolean {
+    if (this.o.stop?.aborted) this.cut = true;
+    return this.cut;
+  }
+
+  get stopSignal(): AbortSignal | undefined {
+    return this.o.stop;
+  }
+
+  /** Synchronous, so the per-record path makes no promise; true when a batch must go out (`flushFull`). */
+  add(prepared: PreparedRecord): boolean {
+    const entry = makeEntry(this.transport.encoder, prepared);
+    if (this.batcher.wouldOverflow(entry)) {
+      this.pending = entry;
+      return true;
+    }
+    this.batcher.add(entry);
+    return this.batcher.full;
+  }
+
+  async flushFull(): Promise<void> {
+    await this.flush();
+    if (this.pending) {
+      this.batcher.add(this.pending);
+      this.pending = null;
+      if (this.batcher.full) await this.flush();
+    }
+  }
+
+  /**
+   * Caught up with the source (follow mode): send a partial batch once it is `flushAfterMs` old, let the request
+   * in flight land when there is nothing to overlap with, and move the checkpoint over acknowledged batches.
+   */
+  async idle(flushAfterMs: number, caughtUp: boolean): Promise<void> {
+    if (this.batcher.size > 0 && this.batcher.ageMs >= flushAfterMs) await this.flush();
+    if (caughtUp) await this.settle();
+    if (this.window) {
+      await this.window.poll();
+      this.commit();
+    }
+  }
+
+  /** Send what is left, wait for it (and for acknowledgements), checkpoint, and report. */
+  async finish(feed: Promise<void>): Promise<PipelineResult> {
+    try {
+      await feed;
+      await this.flush();
+      await this.settle();
+      if (this.window) await this.window.drain(() => this.commit());
+    } catch (err) {
+      // A stop is how a follow run ends: what settled is checkpointed below, the rest goes again next start.
+      if (!(err instanceof Stopped)) throw err;
+      this.cut = true;
+      await this.settle().catch((e: unknown) => {
+        if (!(e instanceof Stopped)) throw e;
+      });
+    }
+    this.commit();
+    const s = this.delivery.stats;
+    return { ...s, exported: this.ledger.committed - s.deadLettered, lastRowid: this.last, stopped: this.cut };
+  }
+
+  /**
+   * The one way the checkpoint moves: durable output and dead letters first, then the state file, then the
+   * figures. Used for settled batches and for chunks a local copy wrote whole.
+   */
+  checkpointTo(rowid: number, count: number): void {
+    this.last = rowid;
+    this.metrics?.committed(rowid, count);
+    this.o.deadLetter?.sync();
+    if (this.o.checkpoint) {
+      // Durable output before a durable checkpoint; without one there is nothing to be consistent with.
+      this.transport.sync?.();
+      this.o.checkpoint.commit(rowid, count, this.o.digest?.(rowid) ?? null);
+    }
+  }
+
+  /** Move the checkpoint over the settled prefix of records. */
+  private commit(): void {
+    const p = this.ledger.settledPrefix();
+    if (!p) return;
+    this.checkpointTo(p.rowid, p.count);
+    this.o.onProgress?.(this.ledger.committed);
+  }
+
+  private async settle(): Promise<void> {
+    const p = this.inflight;
+    this.inflight = null;
+    if (p) await p;
+  }
+
+  private async send(batch: SettledEntry[]): Promise<void> {
+    try {
+      const tickets = await this.delivery.deliver(batch);
+      const w = this.window;
+      if (w) {
+        w.add(tickets);
+        await w.poll();
+        while (w.pending >= w.maxPending) {
+          this.commit();
+          await w.waitRound();
+        }
+      }
+    } finally {
+      // On failure too: whatever prefix did settle is checkpointed before the error surfaces.
+      this.commit();
+    }
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.batcher.take();
+    await this.settle();
+    // After a stop the batch being filled is dropped unsent; it lies after the checkpoint, so it goes next start.
+    if (batch.length === 0 || this.stopping) return;
+    this.ledger.push(batch);
+    const p = this.send(batch);
+    // Failures surface at the next settle(); until then the rejection counts as handled.
+    p.catch(() => undefined);
+    this.inflight = p;
+  }
+}
+
+/** Sleep, waking early when the run is asked to stop. */
+export function pause(ms: number, stop?: AbortSignal): Promise<void> {
+  if (stop?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      stop?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stop?.addEventListener('abort', done, { once: true });
+  });
+}

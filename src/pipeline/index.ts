@@ -1,0 +1,94 @@
+/**
+ * An export run, end to end: a feed (registry pages, worker threads, or prepared records) → the core (batches,
+ * delivery, checkpoint). This file only picks the feed.
+ */
+import type { BatchLimits } from '../batcher.js';
+import type { Checkpoint } from '../checkpoint.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { parseDuration } from '../flags.js';
+import type { DeadLetterFile } from '../dead-letter.js';
+import { workersWorthIt, type WorkerPlan } from '../format-workers.js';
+import type { LogFields } from '../log.js';
+import type { ExportMetrics } from '../metrics.js';
+import { eventFormatter, type RecordSpec } from '../records/spec.js';
+import type { RetryOptions } from '../retry.js';
+import type { RegistrySource } from '../source.js';
+import type { Transport } from '../transport.js';
+import { Core, type PipelineResult, type PreparedRecord } from './core.js';
+import { feedRecords, feedRegistry, feedThreaded } from './feeds.js';
+import { copyThreaded } from './local-copy.js';
+
+export type { PipelineResult, PreparedRecord } from './core.js';
+
+interface Common {
+  transport: Transport;
+  limits: BatchLimits;
+  retry: RetryOptions;
+  limit?: number | null;
+  checkpoint?: Checkpoint | null;
+  deadLetter?: DeadLetterFile | null;
+  stop?: AbortSignal;
+  log?: (message: string, fields?: LogFields) => void;
+  metrics?: ExportMetrics | null;
+  onProgress?: (settled: number) => void;
+}
+
+export interface RegistryRun extends Common {
+  source: RegistrySource;
+  registryId: string;
+  /** How each record is made (format, envelope, privacy): formatted by the feed, here or on worker threads. */
+  spec: RecordSpec;
+  since?: number | null;
+  follow?: boolean;
+  pollIntervalMs?: number;
+  flushIntervalMs?: number;
+  pageSize?: number;
+  /**
+   * Lets a large backlog be read and formatted on worker threads (same records, same order, same checkpoints):
+   * the registry file they open, and how many (null: decide by the backlog). Not used with `follow` or `limit`.
+   */
+  threads?: { db: string; count: number | null } | null;
+}
+
+export interface RecordsRun extends Common {
+  source: Iterable<PreparedRecord>;
+}
+
+export type PipelineOptions = RegistryRun | RecordsRun;
+
+const LOCAL = new Set(['stdout', 'file']);
+
+export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
+  if (!isRegistryRun(o)) {
+    const core = new Core(o);
+    return core.finish(feedRecords(core, o.source, o.limit));
+  }
+  const core = new Core({ ...o, digest: (rowid) => o.source.rowDigest(rowid) });
+  const plan = threadPlan(o, core.lastRowid);
+  if (plan && LOCAL.has(o.transport.name)) return copyThreaded(core, plan, o.onProgress);
+  if (plan) return core.finish(feedThreaded(core, plan));
+  return core.finish(
+    feedRegistry(core, {
+      source: o.source, registryId: o.registryId, formatter: eventFormatter(o.spec), since: o.since ?? null, limit: o.limit ?? null,
+      follow: o.follow ?? false, pollIntervalMs: o.pollIntervalMs ?? parseDuration(DEFAULTS.pollInterval, '--poll-interval'),
+      flushIntervalMs: o.flushIntervalMs ?? parseDuration(DEFAULTS.flushInterval, '--flush-interval'),
+      ...(o.pageSize ? { pageSize: o.pageSize } : {}), stateFile: o.checkpoint?.file ?? null, ...(o.log ? { log: o.log } : {}),
+    }),
+  );
+}
+
+function isRegistryRun(o: PipelineOptions): o is RegistryRun {
+  return typeof (o.source as RegistrySource).readPage === 'function';
+}
+
+/** Whether a backlog is large enough for worker threads, and the plan for them. */
+function threadPlan(o: RegistryRun, after: number): WorkerPlan | null {
+  if (!o.threads || o.follow || (o.limit ?? null) !== null) return null;
+  const end = o.source.maxRowid();
+  const workers = o.threads.count ?? workersWorthIt(end - after);
+  if (workers <= 1) return null;
+  return {
+    db: o.threads.db, spec: o.spec, registryId: o.registryId, since: o.since ?? null, afterRowid: after, endRowid: end, workers,
+    records: !LOCAL.has(o.transport.name),
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Secrets from the environment and from files, for every command and transport alike. Files may be systemd
+ * credentials (`credential:NAME`), a path that unit and environment files cannot spell out themselves. Reads are
+ * capped: a secret is small, and a variable pointing at /dev/zero or a log file must fail at once, not fill memory.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigurationError, errorMessage, registerSecret } from './errors.js';
+
+/** The most a secret file may hold (a header file with a few tokens, a key, a client secret). */
+export const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
+/** A secret file path; `credential:NAME` is NAME in $CREDENTIALS_DIRECTORY. */
+export function secretPath(file: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (!file.startsWith('credential:')) return file;
+  const name = file.slice('credential:'.length);
+  const dir = env['CREDENTIALS_DIRECTORY'];
+  if (!dir) throw new ConfigurationError(`${file} names a systemd credential, but CREDENTIALS_DIRECTORY is not set (see LoadCredential=)`);
+  if (!/^[A-Za-z0-9_.@-]+$/.test(name) || name.startsWith('.')) throw new ConfigurationError(`${file}: a credential name is a file name, not a path`);
+  return path.join(dir, name);
+}
+
+/** At most `MAX_SECRET_FILE_BYTES` of a file, or a usage error naming it. */
+export function readSecretBytes(file: string, what: string, env: NodeJS.ProcessEnv = process.env): Buffer {
+  const p = secretPath(file, env);
+  let fd: number;
+  try {
+    fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    throw new ConfigurationError(`cannot read ${what} ${file}: ${errorMessage(err)}`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new ConfigurationError(`${what} ${file} is not a regular file: give the path of a file holding the secret`);
+    const buf = Buffer.alloc(MAX_SECRET_FILE_BYTES + 1);
+    let n = 0;
+    for (;;) {
+      const got = fs.readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+      if (n > MAX_SECRET_FILE_BYTES) {
+        throw new ConfigurationError(`${what} ${file} is larger than ${MAX_SECRET_FILE_BYTES} bytes: is it the right file?`);
+      }
+    }
+    return buf.subarray(0, n);
+  } catch (err) {
+    if (err instanceof ConfigurationError) throw err;
+    throw new ConfigurationError(`cannot read ${what} ${file}: ${errorMessage(err)}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The text of a secret file, without its final newline; registered for masking. */
+export function readSecretFile(file: string, what: string, env: NodeJS.ProcessEnv = process.env): string {
+  const text = readSecretBytes(file, what, env).toString('utf8').trim();
+  if (!text) throw new ConfigurationError(`${what} ${file} is empty`);
+  registerSecret(text);
+  return text;
+}
+
+/** A secret from the variable `name`, or from the file named by `name`_FILE. */
+export function secretFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const direct = env[name]?.trim();
+  if (direct) {
+    registerSecret(direct);
+    return direct;
+  }
+  const file = env[`${name}_FILE`]?.trim();
+  return file ? readSecretFile(file, `${name}_FILE`, env) : undefined;
+}
+
+/** Headers kept in a secret file: one `Name: value` a line; blank lines and lines starting with # are skipped. */
+export function headerLines(file: string | undefined | null, env: NodeJS.ProcessEnv = process.env): string[] {
+  if (!file) return [];
+  return readSecretFile(file, '--header-file', env).split(/\r?\n/).filter((l) => l.trim() !== '' && !l.trimStart().startsWith('#'));
+}
+
+/**
+ * Refuse a key file others can read, as ssh refuses a private key: a pseudonym or signing key that leaks lets
+ * anyone test guesses against the pseudonyms or forge a manifest.
+ */
+export function checkPrivateFile(file: string, what: string, env: NodeJS.ProcessEnv = process.env): void {
+  const p = secretPath(file, env);
+  let mode: number;
+  try {
+    mode = fs.statSync(p).mode;
+  } catch (err) {
+    throw new ConfigurationError(`cannot read ${what} ${file}: ${errorMessage(err)}`);
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new ConfigurationError(`${what} ${file} can be read by others (mode ${(mode & 0o777).toString(8)}): chmod 600 ${file}`);
+  }
+}
