@@ -76,7 +76,7 @@ export class DeadLetterFile {
 }
 
 /** Read a dead-letter file back, for `oversight siem replay`. */
-export function* readDeadLetters(file: string): Generator<DeadLetter & { line: number }> {
+export function* readDeadLetters(file: string): Generator<DeadLetter & { line: number; recordText: string }> {
   const text = fs.readFileSync(file, 'utf8');
   let n = 0;
   for (const raw of text.split('\n')) {
@@ -91,6 +91,10 @@ export function* readDeadLetters(file: string): Generator<DeadLetter & { line: n
     if (typeof obj !== 'object' || obj === null || obj.record === undefined || typeof obj.format !== 'string') {
       throw new ExportError(`dead-letter file ${file}, line ${n}: not a dead letter (needs record and format)`);
     }
-    yield { ...obj, line: n };
+    // The record as it was written, byte for byte: parsing and writing it again would change numbers such as
+    // Splunk's `1763856000.0`. Every value before it is a JSON string or number, so the first `,"record":` is the key.
+    const at = raw.indexOf(',"record":');
+    const recordText = at >= 0 && raw.trimEnd().endsWith('}') ? raw.trimEnd().slice(at + ',"record":'.length, -1) : JSON.stringify(obj.record);
+    yield { ...obj, line: n, recordText };
   }
 }

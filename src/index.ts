@@ -38,7 +38,7 @@ export { SplunkHecTransport, classifyHecResponse, hecAckUrl } from './transports
 export { ElasticsearchTransport, classifyBulkResponse, documentId, dataStreamName } from './transports/elasticsearch.js';
 export { SentinelDcaTransport, classifySentinelResponse } from './transports/sentinel-dca.js';
 export { LogsIngestionTransport, classifyLogsIngestionResponse, LOGS_INGESTION_MAX_BYTES } from './transports/azure-logs-ingestion.js';
-export { createTransport, detectTransport, resolveTransport, REQUIRED_FORMAT, TRANSPORT_NAMES } from './transports/index.js';
+export { createTransport, detectTransport, resolveTransport, REQUIRED_FORMAT, TRANSPORT_NAMES, TRANSPORTS, transportByName, type TransportDescription } from './transports/index.js';
 export { writeDemoRegistry, DEMO_REGISTRY_ID } from './demo.js';
 
 /** The reference's sink names. */

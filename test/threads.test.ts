@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { FORMAT_NAMES } from '../src/formatters/index.js';
 import { EsPeer } from './peers/elasticsearch.js';
 import { HecPeer } from './peers/splunk-hec.js';
 import { demoRegistry, jsonLines, registryIds, runCli, spawnCli, tempDir, waitFor } from './helpers.js';
@@ -10,7 +11,7 @@ import { demoRegistry, jsonLines, registryIds, runCli, spawnCli, tempDir, waitFo
 describe('worker threads for large exports', () => {
   const db = demoRegistry(60_000);
 
-  for (const fmt of ['ecs', 'splunk', 'sentinel']) {
+  for (const fmt of FORMAT_NAMES) {
     it(`${fmt}: two threads write byte for byte what one thread writes`, async () => {
       const dir = tempDir();
       const one = path.join(dir, 'one.jsonl');

@@ -43,7 +43,7 @@ export async function runReplay(values: FlagValues): Promise<number> {
   const records = (function* (): Generator<PreparedRecord> {
     for (const dl of readDeadLetters(input)) {
       // Text records (CEF, LEEF, or any record inside a syslog envelope) were kept as JSON strings; JSON records as themselves.
-      const record = typeof dl.record === 'string' ? dl.record : JSON.stringify(dl.record);
+      const record = typeof dl.record === 'string' ? dl.record : dl.recordText;
       yield { rowid: dl.rowid, event_id: dl.event_id, registry_id: dl.registry_id, record };
     }
   })();
