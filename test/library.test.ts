@@ -40,3 +40,20 @@ describe('library exports through syslog', () => {
     }
   });
 });
+
+describe('the event envelope', () => {
+  it('carries the record and the event it was made from, and reads back whole', async () => {
+    const { recordFormatter, readEventEnvelope } = await import('../src/records/spec.js');
+    const { eventJson } = await import('../src/formatters/index.js');
+    const [evt] = [...iterRegistryEvents(trickyRegistry(), { registryId: 'r1' })];
+    const e = eventJson(evt!);
+    const plain = recordFormatter({ format: 'cef', settings: {}, envelope: null, privacy: null })(e);
+    const wrapped = recordFormatter({ format: 'cef', settings: {}, envelope: { kind: 'event', settings: {} }, privacy: null })(e);
+    const back = readEventEnvelope(wrapped);
+    assert.ok(back);
+    assert.equal(back.record, plain);
+    assert.deepEqual(back.event, e);
+    assert.equal(readEventEnvelope(plain), null);
+    assert.equal(readEventEnvelope('{"record":"x"}'), null);
+  });
+});

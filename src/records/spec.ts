@@ -5,7 +5,7 @@
  * The spec is structured-cloneable: it is what a formatting thread receives, and nothing else.
  */
 import { formatByName, type FormatSettings, type JsonFormatter } from '../formatters/index.js';
-import { overEvents, type RecordFormatter } from '../formatters/fields.js';
+import { blankEventJson, overEvents, type EventJson, type RecordFormatter } from '../formatters/fields.js';
 import { pseudonymizer, withPseudonyms, type PrivacySettings } from '../pseudonymize.js';
 import { syslogWrap, type SyslogSettings } from '../syslog-message.js';
 
@@ -13,13 +13,32 @@ import { syslogWrap, type SyslogSettings } from '../syslog-message.js';
 export interface Envelopes {
   /** An RFC 5424 syslog header (PRI, time, host, MSGID, structured data) before each record. */
   rfc5424: SyslogSettings;
+  /**
+   * The record with the event it was made from, `{"event":{…},"record":"…"}`, for a transport that builds its
+   * own wire records from the event's fields (see `readEventEnvelope`).
+   */
+  event: Record<string, never>;
 }
 export type EnvelopeKind = keyof Envelopes;
 export type EnvelopeSpec = { [K in EnvelopeKind]: { kind: K; settings: Envelopes[K] } }[EnvelopeKind];
 
 const ENVELOPES: { [K in EnvelopeKind]: (inner: JsonFormatter, settings: Envelopes[K]) => JsonFormatter } = {
   rfc5424: syslogWrap,
+  event: (inner) => (e) => `{"event":${JSON.stringify(e)},"record":${JSON.stringify(inner(e))}}`,
 };
+
+/** A record made with the `event` envelope, taken apart again; null for anything else (a foreign dead letter). */
+export function readEventEnvelope(text: string): { event: EventJson; record: string } | null {
+  try {
+    const v = JSON.parse(text) as { event?: unknown; record?: unknown };
+    if (typeof v !== 'object' || v === null || typeof v.record !== 'string' || typeof v.event !== 'object' || v.event === null) return null;
+    const e = v.event as Partial<EventJson>;
+    if (typeof e.kind !== 'string' || typeof e.eventId !== 'string' || typeof e.occurredUnix !== 'number') return null;
+    return { event: { ...blankEventJson(), ...e }, record: v.record };
+  } catch {
+    return null;
+  }
+}
 
 export interface RecordSpec {
   /** A registered format name. */
