@@ -13,6 +13,7 @@ import { logsIngestionTransport } from './azure-logs-ingestion.js';
 import type { TransportContext, TransportDescription } from './describe.js';
 import { elasticsearchTransport } from './elasticsearch.js';
 import { httpTransport } from './http.js';
+import { otlpTransport } from './otlp.js';
 import { fileTransport, stdoutTransport } from './local.js';
 import { sentinelDcaTransport } from './sentinel-dca.js';
 import { splunkHecTransport } from './splunk-hec.js';
@@ -28,6 +29,7 @@ export const TRANSPORTS: readonly TransportDescription[] = [
   sentinelDcaTransport,
   logsIngestionTransport,
   syslogTransport, relpTransport,
+  otlpTransport,
 ];
 
 export type { TransportContext, TransportDescription } from './describe.js';

@@ -10,6 +10,7 @@ import { tempDir } from '../helpers.js';
 import { AzurePeer } from './azure-logs-ingestion.js';
 import { EsPeer } from './elasticsearch.js';
 import { JsonArrayPeer } from './http-json.js';
+import { OtlpPeer } from './otlp.js';
 import type { Fault, Peer } from './peer.js';
 import { SentinelPeer } from './sentinel-dca.js';
 import { HecPeer } from './splunk-hec.js';
@@ -143,6 +144,22 @@ export const CONFORMANCE: Readonly<Record<string, PeerKit>> = {
       // A refused message arrived once more: the peer counts it again.
       held: () => p.messages.length - refused,
       inject: { retry: () => (refuse = 0), refuse: () => extra.push(...TOO_LONG_FOR_SYSLOG) },
+      close: () => p.close(),
+    };
+  },
+  otlp: async () => {
+    const p = await new OtlpPeer({ auth: { name: 'authorization', value: 'Bearer t0ken-value' } }).start();
+    return {
+      args: ['--output', `otlp+${p.url}`, '--header', 'Authorization: Bearer t0ken-value'],
+      held: () => p.accepted.length,
+      inject: {
+        // OTLP retries 503, never 500.
+        retry: () => p.script.push({ status: 503, headers: { 'retry-after': '0' } }),
+        auth: () => p.script.push({ status: 401 }),
+        // A collector refuses the whole request over one bad record: the batch is halved down to it.
+        refuse: () => p.script.push(...Array.from({ length: 7 }, () => ({ status: 400 }))),
+        'too-large': () => p.script.push({ status: 413 }),
+      },
       close: () => p.close(),
     };
   },
