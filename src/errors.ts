@@ -12,6 +12,14 @@ export class ExportError extends Error {
   override name = 'ExportError';
 }
 
+/**
+ * The registry cannot be opened yet (missing, or its server has not created the WAL files a reader needs): a
+ * runtime condition, which follow mode waits out and a one-shot export reports with exit 1.
+ */
+export class RegistryUnavailable extends ExportError {
+  override name = 'RegistryUnavailable';
+}
+
 /** Secrets registered here are masked in every message the tool prints or writes. */
 const secrets = new Set<string>();
 

@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigurationError } from './errors.js';
+import { ConfigurationError, ExportError } from './errors.js';
 import { Health } from './health.js';
 import type { ExportMetrics } from './metrics.js';
 
@@ -56,7 +56,8 @@ export class MetricsServer {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new ConfigurationError(`cannot listen on ${listen} (--metrics-listen): ${err.code ?? err.message}; choose another address or port`)),
+        // A port still held by a stopping process is free again soon: a runtime condition, not a usage error.
+        reject(new ExportError(`cannot listen on ${listen} (--metrics-listen): ${err.code ?? err.message}; choose another address or port`)),
       );
       server.listen(port, host, () => resolve());
     });

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigurationError, errorMessage, registerSecret } from './errors.js';
+import { ConfigurationError, errorMessage, ExportError, registerSecret } from './errors.js';
 
 /** The most a secret file may hold (a header file with a few tokens, a key, a client secret). */
 export const MAX_SECRET_FILE_BYTES = 64 * 1024;
@@ -27,6 +27,8 @@ export function readSecretBytes(file: string, what: string, env: NodeJS.ProcessE
   try {
     fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
+    // A secret not there yet (a credential store mounted late) may be there at the next start.
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ExportError(`cannot read ${what} ${file}: no such file`);
     throw new ConfigurationError(`cannot read ${what} ${file}: ${errorMessage(err)}`);
   }
   try {

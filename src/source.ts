@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { ConfigurationError, ExportError } from './errors.js';
+import { ConfigurationError, ExportError, RegistryUnavailable } from './errors.js';
 import { EVENT_COLUMNS, fromRegistryValues, type OversightEvent } from './event.js';
 import { jsonRowSelect } from './row-json.js';
 
@@ -109,7 +109,7 @@ export class RegistrySource {
     try {
       stat = fs.statSync(path);
     } catch {
-      throw new ConfigurationError(`registry database not found: ${path} (check --db)`);
+      throw new RegistryUnavailable(`registry database not found: ${path} (check --db)`);
     }
     if (!stat.isFile()) throw new ConfigurationError(`registry database is not a file: ${path} (check --db)`);
     const fileId = `${stat.dev}:${stat.ino}`;
@@ -121,7 +121,7 @@ export class RegistrySource {
       db = new Database(path, { readonly: true, fileMustExist: true });
       db.pragma('query_only = ON');
     } catch (err) {
-      throw new ConfigurationError(`cannot open registry database ${path}: ${sqliteReason(err)}`);
+      throw new RegistryUnavailable(`cannot open registry database ${path}: ${sqliteReason(err)}`);
     }
     try {
       const table = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'`).get() as
@@ -141,7 +141,7 @@ export class RegistrySource {
     } catch (err) {
       db.close();
       if (err instanceof ConfigurationError) throw err;
-      throw new ConfigurationError(`cannot read registry database ${path}: ${sqliteReason(err)}`);
+      throw new RegistryUnavailable(`cannot read registry database ${path}: ${sqliteReason(err)}`);
     }
   }
 

@@ -13,6 +13,10 @@ import { MetricsServer } from '../metrics-server.js';
 import { runPipeline, type PipelineResult } from '../pipeline/index.js';
 import { Shutdown, signalExitCode, unsentMessage, type Unsent } from '../signals.js';
 import { RegistrySource } from '../source.js';
+import { RegistryUnavailable } from '../errors.js';
+import { pause } from '../pipeline/core.js';
+import { StateLock } from '../state-lock.js';
+import { VERSION } from '../version.js';
 import type { Transport } from '../transport.js';
 import { openDeadLetters, openTransport, recordSpec, setUpLog } from './wiring.js';
 
@@ -24,7 +28,17 @@ export interface RunContext {
 export async function runExport(values: FlagValues, ctx: RunContext): Promise<number> {
   const c = exportConfig(values);
   const say = setUpLog(c);
-  const source = RegistrySource.open(c.db);
+  if (c.follow && !c.state) {
+    logger.warn('--follow without --state: a restart sends every event again from the first; give it --state FILE');
+  }
+  const lock = c.state ? StateLock.acquire(c.state) : null;
+  let source: RegistrySource;
+  try {
+    source = await openRegistry(c, ctx);
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   let transport: Transport | null = null;
   let deadLetter: DeadLetterFile | null = null;
   let server: MetricsServer | null = null;
@@ -58,6 +72,12 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
     transport = openTransport(c, say);
     const checkpoint = c.state ? Checkpoint.open(c.state, { registryId: c.registryId, database: c.db }) : null;
     if (checkpoint) checkResume(checkpoint, source);
+    // A service says what it is doing when it starts; a one-shot export says only what it did.
+    if (c.follow) say(
+      `oversight-siem ${VERSION}: following ${c.db} as ${c.format.name} to ${describeOutput(c)}, ` +
+        `after rowid ${checkpoint?.lastRowid ?? 0}${c.state ? ` (--state ${c.state})` : ''}`,
+      { version: VERSION, registry: c.db, transport: c.transport.name, format: c.format.name, after_rowid: checkpoint?.lastRowid ?? 0 },
+    );
     if (c.metricsListen !== null) {
       server = await MetricsServer.start(c.metricsListen, metrics, c.healthStallMs);
       say(`serving metrics at ${server.url}/metrics and health at ${server.url}/healthz`, { metrics_url: `${server.url}/metrics` });
@@ -90,8 +110,55 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
     deadLetter?.close();
     await transport?.close();
     source.close();
+    lock?.release();
   }
   return code;
+}
+
+/** Where records go, for the startup line: a URL without credentials or query, or the file. */
+function describeOutput(c: ExportConfig): string {
+  if (c.transport.local) return c.output === '-' ? 'stdout' : c.output;
+  try {
+    const u = new URL(c.output);
+    return `${c.transport.name} at ${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return c.transport.name;
+  }
+}
+
+/**
+ * The registry, opened read-only. In follow mode one that cannot be opened yet (its server not started, so no WAL
+ * files a reader can use; not created yet) is waited for, with one line now and one when it opens; a one-shot
+ * export fails at once (exit 1).
+ */
+async function openRegistry(c: ExportConfig, ctx: RunContext): Promise<RegistrySource> {
+  let said = false;
+  let waitMs = 1000;
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  for (;;) {
+    try {
+      const source = RegistrySource.open(c.db);
+      if (said) {
+        process.off('SIGTERM', onSignal).off('SIGINT', onSignal).off('SIGHUP', onSignal);
+        logger.info(`registry ${c.db} opened`);
+      }
+      return source;
+    } catch (err) {
+      if (!c.follow || !(err instanceof RegistryUnavailable)) throw err;
+      if (!said) {
+        logger.warn(`${err.message}; waiting for it (follow mode), trying again every few seconds`, { registry: c.db });
+        said = true;
+        process.once('SIGTERM', onSignal).once('SIGINT', onSignal).once('SIGHUP', onSignal);
+      }
+    }
+    await pause(waitMs, stop.signal);
+    if (stop.signal.aborted) {
+      logger.info('stopped while waiting for the registry: nothing was read or sent');
+      ctx.quit(0);
+    }
+    waitMs = Math.min(waitMs * 2, 30_000);
+  }
 }
 
 export function summary(r: PipelineResult, c: { format: { name: string }; transport: { name: string; local?: string } }, deadLetter: DeadLetterFile | null): string {

@@ -4,16 +4,15 @@
  * load their modules only when they run.
  */
 import { Command, Option } from 'commander';
-import { createRequire } from 'node:module';
 import { DELIVERY, DEMO, EXPORT } from '../config/options.js';
 import type { FlagSpec, OptionGroup } from '../flags.js';
 import { FORMAT_NAMES, FORMATS } from '../formatters/index.js';
 import { TRANSPORT_NAMES, TRANSPORTS, URL_SCHEMES } from '../transports/index.js';
 import { optionVariables, settableFromEnv } from './env.js';
+import { VERSION } from '../version.js';
 import { REPLAY } from './replay.js';
 
-const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
-export const VERSION = pkg.version;
+export { VERSION };
 
 /** What a command's action gets: the option values, and the exit code it decided on comes back. */
 export type Action = (values: Record<string, unknown>) => Promise<number>;

@@ -3,12 +3,11 @@
  * values of an event as plain text (EventJson carries them already spelled as JSON).
  */
 import { isIPv6 } from 'node:net';
-import { createRequire } from 'node:module';
 
 export const VENDOR = 'Oversight';
 export const PRODUCT = 'Oversight Registry';
 /** The registry does not report its own version, so the records carry the exporter's. */
-export const PRODUCT_VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+export { VERSION as PRODUCT_VERSION } from '../version.js';
 
 /**
  * Severity 0–10 (CEF, LEEF) by beacon kind. A pixel or a license check means the document was opened in a viewer;
