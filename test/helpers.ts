@@ -79,9 +79,9 @@ export function jsonLines(text: string): Record<string, unknown>[] {
   return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** Lines of stderr that are not retry notices: what a user reads as the outcome. */
+/** Lines of stderr that are not retry notices or a follower's startup line: what a user reads as the outcome. */
 export function outcome(stderr: string): string[] {
-  return stderr.split('\n').filter((l) => l !== '' && !l.includes('retrying in'));
+  return stderr.split('\n').filter((l) => l !== '' && !l.includes('retrying in') && !l.startsWith('oversight: oversight-siem '));
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

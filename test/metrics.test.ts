@@ -118,7 +118,8 @@ describe('--metrics-listen', () => {
       const taken = new URL(peer.url).host;
       const db = demoRegistry(5);
       const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--metrics-listen', taken]);
-      assert.equal(r.code, 2, r.stderr);
+      // A port in use is a runtime condition (exit 1): the unit's restart may find it free.
+      assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`^oversight: cannot listen on ${taken} \\(--metrics-listen\\): EADDRINUSE; choose another address or port\\n$`));
     } finally {
       await peer.close();
