@@ -2,15 +2,30 @@
  * Local outputs: JSON lines to stdout, or appended to a file. "Delivered" means written; with a checkpoint the
  * file is fsynced before the checkpoint moves. The file is opened in append mode and reopened when a log
  * rotator moves it away, so forwarders tailing it (Splunk UF, Azure Monitor Agent, Filebeat) see every line.
+ * A file it creates gets --output-mode (0600 by default: records hold recipients and addresses), whatever the
+ * umask. A named pipe is opened and written off the main thread, so a pipe nobody reads cannot keep the process
+ * from seeing SIGTERM.
  */
 import fs from 'node:fs';
 import { checkWritableFolder } from '../checkpoint.js';
 import { jsonLinesEncoder, type Entry } from '../encoder.js';
 import { ConfigurationError, ExportError, errorMessage } from '../errors.js';
+import { textFlag, type FlagSpec } from '../flags.js';
 import type { Transport, Verdict } from '../transport.js';
 import type { TransportDescription } from './describe.js';
 
 const LOCAL_LIMITS = { maxEvents: 10_000, maxBytes: 1 << 20 };
+
+export const DEFAULT_OUTPUT_MODE = 0o600;
+
+/** `--output-mode`: octal permission bits, at most 0777 (no setuid, setgid or sticky bits on a data file). */
+export function parseOutputMode(value: string | null): number {
+  if (value === null) return DEFAULT_OUTPUT_MODE;
+  if (!/^0?[0-7]{3}$/.test(value.trim())) {
+    throw new ConfigurationError(`--output-mode must be octal permission bits such as 0600 or 0640, not '${value}'`);
+  }
+  return parseInt(value.trim(), 8);
+}
 
 export class StdoutTransport implements Transport {
   readonly name = 'stdout';
@@ -42,9 +57,16 @@ export class FileTransport implements Transport {
   readonly hardMaxBytes = Infinity;
   private fd: number | null = null;
   private inode = 0;
+  /** A named pipe or device: opened and written asynchronously (see `sendAsync`). */
+  private stream: fs.promises.FileHandle | null = null;
+  private readonly special: boolean = false;
 
   /** Checks the location now, so a bad path fails before anything is read or written. */
-  constructor(readonly path: string, private readonly log: (message: string) => void = () => undefined) {
+  constructor(
+    readonly path: string,
+    private readonly log: (message: string) => void = () => undefined,
+    private readonly mode: number = DEFAULT_OUTPUT_MODE,
+  ) {
     let st: fs.Stats | null = null;
     try {
       st = fs.statSync(path);
@@ -54,7 +76,10 @@ export class FileTransport implements Transport {
     }
     if (st.isDirectory()) throw new ConfigurationError(`--output ${path} is a folder: name a file in it`);
     // A named pipe or device (/dev/null, a forwarder's FIFO) is written as it is; opening a FIFO here would block.
-    if (!st.isFile()) return;
+    if (!st.isFile()) {
+      this.special = true;
+      return;
+    }
     try {
       fs.closeSync(fs.openSync(path, 'a'));
     } catch (err) {
@@ -71,7 +96,16 @@ export class FileTransport implements Transport {
       fs.closeSync(this.fd);
     }
     const first = this.inode === 0;
-    this.fd = fs.openSync(this.path, 'a');
+    // O_EXCL first, so only a file made here gets --output-mode, set exactly (the umask narrows open()'s mode).
+    let created = true;
+    try {
+      this.fd = fs.openSync(this.path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_EXCL, this.mode);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      created = false;
+      this.fd = fs.openSync(this.path, 'a');
+    }
+    if (created) fs.fchmodSync(this.fd, this.mode);
     this.inode = fs.fstatSync(this.fd).ino;
     if (first) this.dropTornLine(this.fd);
     return this.fd;
@@ -108,10 +142,26 @@ export class FileTransport implements Transport {
   }
 
   async send(_entries: readonly Entry[], body: Buffer): Promise<Verdict> {
+    if (this.special) return this.sendAsync(body);
     try {
       const fd = this.open();
       let off = 0;
       while (off < body.length) off += fs.writeSync(fd, body, off);
+    } catch (err) {
+      throw new ExportError(`cannot write ${this.path}: ${errorMessage(err)}`);
+    }
+    return { kind: 'delivered' };
+  }
+
+  /**
+   * Opening a FIFO waits for a reader, and writing one waits while it is full. Done on libuv's threads, the wait
+   * leaves the main thread free: a stop signal is seen, and --shutdown-timeout ends a wait that never ends.
+   */
+  private async sendAsync(body: Buffer): Promise<Verdict> {
+    try {
+      this.stream ??= await fs.promises.open(this.path, 'a');
+      let off = 0;
+      while (off < body.length) off += (await this.stream.write(body, off)).bytesWritten;
     } catch (err) {
       throw new ExportError(`cannot write ${this.path}: ${errorMessage(err)}`);
     }
@@ -133,8 +183,16 @@ export class FileTransport implements Transport {
       fs.closeSync(this.fd);
       this.fd = null;
     }
+    await this.stream?.close();
+    this.stream = null;
   }
 }
+
+const OUTPUT_MODE_FLAG: FlagSpec = {
+  flags: '--output-mode <octal>',
+  description: 'permissions of an --output file the export creates (an existing file keeps its own)',
+  default: '0600',
+};
 
 const LOCAL_BATCH = { ...LOCAL_LIMITS, hardMaxBytes: Infinity };
 
@@ -151,5 +209,6 @@ export const fileTransport: TransportDescription = {
   summary: 'a file path: one record per line, appended',
   local: 'file',
   batch: LOCAL_BATCH,
-  create: (ctx) => new FileTransport(ctx.output, ctx.log),
+  flags: [OUTPUT_MODE_FLAG],
+  create: (ctx) => new FileTransport(ctx.output, ctx.log, parseOutputMode(textFlag(ctx.flags, 'outputMode'))),
 };
