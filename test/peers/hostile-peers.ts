@@ -38,10 +38,27 @@ abstract class TcpPeer {
   }
 }
 
-/** Accepts every connection and never reads a byte: the kernel's buffers fill, then nothing moves. */
+/**
+ * Accepts a connection and never reads a byte: the kernel's buffers fill, then nothing moves. With `once`, it
+ * stops listening after the first connection, as a receiver hung with its one client does once its backlog is
+ * full; otherwise every new connection swallows another few megabytes before it stalls too.
+ */
 export class DeafSyslogPeer extends TcpPeer {
+  constructor(private readonly once = false) {
+    super();
+  }
+
   protected accept(s: net.Socket): void {
     s.pause();
+    if (this.once) this.server.close();
+  }
+
+  override async close(): Promise<void> {
+    if (!this.server.listening) {
+      this.server.listen(0, '127.0.0.1');
+      await new Promise((r) => this.server.once('listening', r));
+    }
+    await super.close();
   }
 }
 
