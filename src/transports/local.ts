@@ -3,7 +3,7 @@
  * file is fsynced before the checkpoint moves. The file is opened in append mode and reopened when a log
  * rotator moves it away, so forwarders tailing it (Splunk UF, Azure Monitor Agent, Filebeat) see every line.
  * A file it creates gets --output-mode (0600 by default: records hold recipients and addresses), whatever the
- * umask. A named pipe is opened and written off the main thread, so a pipe nobody reads cannot keep the process
+ * umask. A named pipe is opened and written without blocking, so a pipe nobody reads cannot keep the process
  * from seeing SIGTERM.
  */
 import fs from 'node:fs';
@@ -57,8 +57,8 @@ export class FileTransport implements Transport {
   readonly hardMaxBytes = Infinity;
   private fd: number | null = null;
   private inode = 0;
-  /** A named pipe or device: opened and written asynchronously (see `sendAsync`). */
-  private stream: fs.promises.FileHandle | null = null;
+  /** A named pipe or device: opened and written without blocking (see `sendAsync`). */
+  private pipeFd: number | null = null;
   private readonly special: boolean = false;
 
   /** Checks the location now, so a bad path fails before anything is read or written. */
@@ -154,15 +154,34 @@ export class FileTransport implements Transport {
   }
 
   /**
-   * Opening a FIFO waits for a reader, and writing one waits while it is full. Done on libuv's threads, the wait
-   * leaves the main thread free: a stop signal is seen, and --shutdown-timeout ends a wait that never ends.
+   * A FIFO is opened and written without blocking: opening one with no reader fails at once (ENXIO) and the
+   * attempt is retried like an unreachable SIEM, and a full pipe is waited on with timers. The main thread never
+   * sits in a system call, so a stop signal is seen and --shutdown-timeout can always leave.
    */
   private async sendAsync(body: Buffer): Promise<Verdict> {
     try {
-      this.stream ??= await fs.promises.open(this.path, 'a');
+      if (this.pipeFd === null) {
+        try {
+          this.pipeFd = fs.openSync(this.path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_NONBLOCK);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENXIO') return { kind: 'retry', reason: `no process reads the named pipe ${this.path}` };
+          throw err;
+        }
+      }
       let off = 0;
-      while (off < body.length) off += (await this.stream.write(body, off)).bytesWritten;
+      while (off < body.length) {
+        try {
+          off += fs.writeSync(this.pipeFd, body, off);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
     } catch (err) {
+      if (this.pipeFd !== null) fs.closeSync(this.pipeFd);
+      this.pipeFd = null;
+      // The reader went away: the whole batch is sent again once a reader is back.
+      if ((err as NodeJS.ErrnoException).code === 'EPIPE') return { kind: 'retry', reason: `the reader of ${this.path} went away` };
       throw new ExportError(`cannot write ${this.path}: ${errorMessage(err)}`);
     }
     return { kind: 'delivered' };
@@ -183,8 +202,8 @@ export class FileTransport implements Transport {
       fs.closeSync(this.fd);
       this.fd = null;
     }
-    await this.stream?.close();
-    this.stream = null;
+    if (this.pipeFd !== null) fs.closeSync(this.pipeFd);
+    this.pipeFd = null;
   }
 }
 

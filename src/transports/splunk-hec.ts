@@ -189,6 +189,8 @@ export const splunkHecTransport: TransportDescription = {
       }
       registerSecret(token);
       headers['authorization'] = /^Splunk\s/i.test(token) ? token : `Splunk ${token}`;
+      // The whole header value too: its base64 or URL-encoded form differs from the token's.
+      registerSecret(headers['authorization']);
     }
     return new SplunkHecTransport({ url: ctx.output, headers, client: new HttpClient(ctx.http), ack, compress: ctx.compress });
   },
