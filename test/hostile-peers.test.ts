@@ -6,8 +6,11 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { DeafSyslogPeer, EndlessHttpPeer, HostileRelpPeer, peakRss } from './peers/hostile-peers.js';
-import { demoRegistry, outcome, sleep, spawnCli, tempDir, waitFor, withPeer, type CliResult } from './helpers.js';
+import fs from 'node:fs';
 import path from 'node:path';
+import { demoRegistry, FIXTURES, outcome, sleep, spawnCli, tempDir, waitFor, withPeer, type CliResult } from './helpers.js';
+
+const CERT = path.join(FIXTURES, 'tls', 'localhost.crt');
 
 const TOKEN = 'hostile-peers-token-77f0';
 const MB = 1024 * 1024;
@@ -46,6 +49,17 @@ describe('syslog over TCP to a receiver that accepts and never reads', () => {
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /^oversight: retrying in \S+: 127\.0\.0\.1:\d+ took no data for 1s \(--timeout\): the receiver is not reading$/m);
       assert.match(outcome(r.stderr).at(-1)!, /^oversight: gave up on .* \(--retry-max-duration\): cannot reach 127\.0\.0\.1:\d+: connect ECONNREFUSED/);
+      assert.equal(peer.connections, 1);
+    }));
+
+  it('over TLS too: a receiver that completes the handshake and stops reading ends the attempt within --timeout', () =>
+    withPeer(new DeafSyslogPeer(true, { key: fs.readFileSync(path.join(FIXTURES, 'tls', 'localhost.key')), cert: fs.readFileSync(CERT) }).start(), async (peer) => {
+      const db = demoRegistry(20_000);
+      const r = await runMeasured(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--ca-file', CERT,
+        '--output', `syslog+tls://127.0.0.1:${peer.port}`, '--timeout', '1s', '--retry-max-duration', '3s'], {}, 60_000);
+      assert.equal(r.signal, null, 'it ended by itself');
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^oversight: retrying in \S+: 127\.0\.0\.1:\d+ took no data for 1s \(--timeout\): the receiver is not reading$/m);
       assert.equal(peer.connections, 1);
     }));
 

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import tls from 'node:tls';
 
 abstract class TcpPeer {
   protected readonly server: net.Server;
@@ -14,14 +15,16 @@ abstract class TcpPeer {
   /** Connections accepted so far. */
   connections = 0;
 
-  constructor() {
-    this.server = net.createServer((s) => {
+  /** With `tlsOptions`, connections are TLS and `accept` sees them once the handshake is done. */
+  constructor(tlsOptions?: tls.TlsOptions) {
+    const onConnection = (s: net.Socket): void => {
       this.connections++;
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
       s.on('error', () => undefined);
       this.accept(s);
-    });
+    };
+    this.server = tlsOptions ? tls.createServer(tlsOptions, onConnection) : net.createServer(onConnection);
   }
 
   protected abstract accept(s: net.Socket): void;
@@ -44,8 +47,8 @@ abstract class TcpPeer {
  * full; otherwise every new connection swallows another few megabytes before it stalls too.
  */
 export class DeafSyslogPeer extends TcpPeer {
-  constructor(private readonly once = false) {
-    super();
+  constructor(private readonly once = false, tlsOptions?: tls.TlsOptions) {
+    super(tlsOptions);
   }
 
   protected accept(s: net.Socket): void {
