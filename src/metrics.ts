@@ -144,7 +144,7 @@ export class ExportMetrics {
     this.acksGauge.set(n);
   }
 
-  /** Read the registry gauges now; returns the backlog, or null when nothing watches the registry. */
+  /** Update the registry gauges (from figures read at most as often as said above); null when nothing watches the registry. */
   refresh(now = Date.now()): Backlog | null {
     if (!this.backlogProbe) return null;
     const b = this.backlog(now);

@@ -40,8 +40,10 @@ export class RelpTransport implements Transport {
     this.conn = new Connection(ep);
     this.conn.onData = (chunk) => {
       try {
+        const frames = this.reader.push(chunk);
+        for (const f of frames) this.take(f);
         // Only a whole answer wakes the sender: bytes trickled one at a time do not restart its wait.
-        if (this.reader.push(chunk).map((f) => this.take(f)).length > 0) this.poke();
+        if (frames.length > 0) this.poke();
       } catch (err) {
         this.fail(`${this.conn.where}: ${(err as Error).message}`);
       }
