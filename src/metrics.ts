@@ -2,9 +2,9 @@
  * What the export has done, as Prometheus metrics on a registry of its own (a library caller's global
  * registry is never touched). The pipeline and delivery feed it; it knows nothing of HTTP. Gauges about the
  * registry (newest rowid, backlog, age of the oldest undelivered event) are read from it when scraped, so they
- * are right even while delivery is stuck, but at most once per BACKLOG_MIN_AGE_MS and never more than about 2% of
- * the time: counting a large backlog, or waiting on a locked registry, must not slow the export however often
- * the endpoint is polled.
+ * are right even while delivery is stuck, but at most once per BACKLOG_MIN_AGE_MS, about 2% of the time for a
+ * slow count and once a minute for a read held up by a lock: counting a large backlog, or waiting on a locked
+ * registry, must not slow the export however often the endpoint is polled.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
