@@ -2,6 +2,7 @@
  * Microsoft Entra ID client-credentials tokens for the Logs Ingestion API, cached and refreshed before they
  * expire. The client secret never leaves this module except in the token request body.
  */
+import { registerSecret } from './errors.js';
 import { HttpClient, NetworkError } from './http-client.js';
 import { excerpt } from './transport.js';
 
@@ -63,6 +64,9 @@ export class ClientCredential {
     }
     if (!body.access_token) throw new TokenError('Entra ID token response has no access_token', false);
     const lifetimeMs = Number(body.expires_in ?? 3600) * 1000;
+    // The bearer token is a credential like the client secret: masked wherever a message might quote it.
+    registerSecret(body.access_token);
+    registerSecret(`Bearer ${body.access_token}`);
     this.token = body.access_token;
     // Short-lived tokens are refreshed at half their life, long ones five minutes before the end.
     this.expiresAt = now + Math.max(lifetimeMs / 2, lifetimeMs - REFRESH_MARGIN_MS);

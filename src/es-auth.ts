@@ -18,7 +18,10 @@ export function elasticAuthHeaders(headers: Record<string, string>, env: NodeJS.
   const apiKey = secretFromEnv(env, 'OVERSIGHT_ES_API_KEY');
   if (apiKey) {
     registerSecret(apiKey);
-    return { ...headers, authorization: /^ApiKey\s/i.test(apiKey) ? apiKey : `ApiKey ${apiKey}` };
+    const authorization = /^ApiKey\s/i.test(apiKey) ? apiKey : `ApiKey ${apiKey}`;
+    // The whole header value too: its base64 or URL-encoded form differs from the key's.
+    registerSecret(authorization);
+    return { ...headers, authorization };
   }
   const user = env['OVERSIGHT_ES_USERNAME']?.trim();
   const password = secretFromEnv(env, 'OVERSIGHT_ES_PASSWORD');
@@ -27,6 +30,8 @@ export function elasticAuthHeaders(headers: Record<string, string>, env: NodeJS.
     registerSecret(password);
     const basic = Buffer.from(`${user}:${password}`).toString('base64');
     registerSecret(basic);
+    registerSecret(`${user}:${password}`);
+    registerSecret(`Basic ${basic}`);
     return { ...headers, authorization: `Basic ${basic}` };
   }
   return headers;

@@ -19,7 +19,18 @@ export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** The answer was longer than what is kept of an error answer; `body` is its start. */
+  truncated?: boolean;
 }
+
+/**
+ * The most of a success answer read into memory. The largest protocol answer we read is an Elasticsearch
+ * `_bulk` result, about 200 bytes per item with an error: 16 MiB covers 50,000 such items. A longer 2xx answer
+ * is not one the SIEM gives, and counts as a failed attempt.
+ */
+export const MAX_SUCCESS_BODY = 16 * 1024 * 1024;
+/** The most of an error answer kept: only its first bytes ever reach a message. The rest is not read. */
+export const MAX_ERROR_BODY = 64 * 1024;
 
 export class NetworkError extends Error {
   constructor(message: string, readonly code: string, readonly tls: boolean) {
@@ -71,9 +82,17 @@ export class HttpClient {
         dispatcher: agent,
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
-      const text = await res.body.text();
-      return { status: res.statusCode, headers: res.headers, body: text };
+      const ok = res.statusCode >= 200 && res.statusCode < 300;
+      const { text, truncated } = await readCapped(res.body, ok ? MAX_SUCCESS_BODY : MAX_ERROR_BODY);
+      if (truncated && ok) {
+        throw new NetworkError(
+          `${safeHost(url)} answered HTTP ${res.statusCode} with more than ${MAX_SUCCESS_BODY / 1024 / 1024} MiB: not an answer the SIEM gives; not counted as delivered`,
+          'EBODYTOOLARGE', false,
+        );
+      }
+      return { status: res.statusCode, headers: res.headers, body: text, ...(truncated ? { truncated } : {}) };
     } catch (err) {
+      if (err instanceof NetworkError) throw err;
       throw toNetworkError(err, url, this.options.timeoutMs);
     }
   }
@@ -86,6 +105,26 @@ export class HttpClient {
     const { agent } = await this.ready;
     await agent.close().catch(() => undefined);
   }
+}
+
+/**
+ * Read a body up to `cap` bytes. Past the cap the stream is destroyed (undici then closes that connection rather
+ * than reading the rest into the pool), so a 400 MB answer costs `cap` bytes of memory and no more reading.
+ */
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, cap: number): Promise<{ text: string; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const room = cap - size;
+    if (chunk.length > room) {
+      if (room > 0) chunks.push(chunk.subarray(0, room));
+      body.destroy();
+      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true };
+    }
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
 }
 
 function toNetworkError(err: unknown, url: string, timeoutMs: number): NetworkError {

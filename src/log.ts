@@ -3,7 +3,7 @@
  * shipper one object per line with the same message and the fields behind it. Every line goes through
  * redact(), so a secret that reaches a message is masked in both formats.
  */
-import { ConfigurationError, redact } from './errors.js';
+import { ConfigurationError, escapeControls, redact } from './errors.js';
 
 export type LogFormat = 'text' | 'json';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -43,7 +43,8 @@ export class Logger {
 
   private emit(level: LogLevel, message: string, fields: LogFields | undefined, prefixed: boolean): void {
     if (this.format === 'text') {
-      this.write(redact(`${prefixed ? 'oversight: ' : ''}${message}`) + '\n');
+      // One event, one line: a newline or terminal escape from a peer's answer or a registry id is shown, not obeyed.
+      this.write(escapeControls(redact(`${prefixed ? 'oversight: ' : ''}${message}`)) + '\n');
       return;
     }
     // Masked before and after quoting: JSON escaping could otherwise hide a secret from the second pass.
@@ -51,8 +52,13 @@ export class Logger {
     for (const [k, v] of Object.entries(fields ?? {})) {
       if (v !== undefined && !(k in record)) record[k] = typeof v === 'string' ? redact(v) : v;
     }
-    this.write(redact(JSON.stringify(record)) + '\n');
+    // JSON escapes C0 controls itself; C1 controls, line separators and bidi overrides are escaped here too.
+    this.write(redact(JSON.stringify(record)).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, jsonEscape) + '\n');
   }
+}
+
+function jsonEscape(c: string): string {
+  return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
 
 /** The process-wide logger; a command sets its format and quietness before it does anything else. */

@@ -3,10 +3,27 @@
  * 200 or 503). It only reads what the export recorded; nothing it serves holds event data or secrets.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { ConfigurationError, ExportError } from './errors.js';
 import { Health } from './health.js';
+import { log } from './log.js';
 import type { ExportMetrics } from './metrics.js';
+
+/**
+ * Connections served at once; more are closed as they arrive. Scrapers and probes need a few: the cap keeps
+ * idle or hostile clients from taking the file descriptors the export needs for the registry and the SIEM.
+ */
+export const MAX_METRICS_CONNECTIONS = 32;
+/** A request must arrive whole within this, and an idle connection is closed after it. */
+export const METRICS_REQUEST_TIMEOUT_MS = 5000;
+
+/** Loopback addresses: anything else serves the export's figures to the network. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (net.isIPv4(host)) return host.startsWith('127.');
+  if (net.isIPv6(host)) return host === '::1' || /^::ffff:127\./i.test(host);
+  return false;
+}
 
 /** "127.0.0.1:9464", "[::1]:9464" or "0.0.0.0:9464" → host and port. */
 export function parseListen(value: string): { host: string; port: number } {
@@ -54,6 +71,19 @@ export class MetricsServer {
       }
       res.writeHead(404, { 'content-type': 'text/plain' }).end('see /metrics and /healthz\n');
     });
+    server.maxConnections = MAX_METRICS_CONNECTIONS;
+    server.headersTimeout = METRICS_REQUEST_TIMEOUT_MS;
+    server.requestTimeout = METRICS_REQUEST_TIMEOUT_MS;
+    server.keepAliveTimeout = METRICS_REQUEST_TIMEOUT_MS;
+    // A connection that sends nothing is closed (no 'timeout' listener: Node destroys the socket).
+    server.timeout = METRICS_REQUEST_TIMEOUT_MS;
+    if (!isLoopback(host)) {
+      log.warn(
+        `--metrics-listen ${listen} is not a loopback address: anyone who can reach it sees the export's progress and registry figures; ` +
+          'prefer 127.0.0.1 or [::1] behind a scraper on the same host, or firewall the port',
+        { listen },
+      );
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
         // A port still held by a stopping process is free again soon: a runtime condition, not a usage error.

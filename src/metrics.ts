@@ -2,7 +2,9 @@
  * What the export has done, as Prometheus metrics on a registry of its own (a library caller's global
  * registry is never touched). The pipeline and delivery feed it; it knows nothing of HTTP. Gauges about the
  * registry (newest rowid, backlog, age of the oldest undelivered event) are read from it when scraped, so they
- * are right even while delivery is stuck.
+ * are right even while delivery is stuck, but at most once per BACKLOG_MIN_AGE_MS, about 2% of the time for a
+ * slow count and once a minute for a read held up by a lock: counting a large backlog, or waiting on a locked
+ * registry, must not slow the export however often the endpoint is polled.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -18,6 +20,13 @@ export interface Backlog {
   oldestTimestamp: number | null;
 }
 
+/** Backlog figures are reused for at least this long. */
+export const BACKLOG_MIN_AGE_MS = 1000;
+/** …and for at least this many times as long as reading them took (a 150 ms count is reused for 7.5 s)… */
+const BACKLOG_COST_FACTOR = 50;
+/** …but never longer than this. */
+const BACKLOG_MAX_AGE_MS = 60_000;
+
 export class ExportMetrics {
   readonly registry = new Registry();
   /** When the export started and when a SIEM last took a request; health reads both. */
@@ -28,6 +37,11 @@ export class ExportMetrics {
   busySince: number | null = null;
   private inPipeline = 0;
   private backlogProbe: ((afterRowid: number) => Backlog) | null = null;
+  /** The last figures read (or the error reading them gave), when, and until when they are reused. */
+  private cached: { at: number; until: number; settled: number; backlog?: Backlog; error?: unknown } | null = null;
+  /** Events settled since the start, to age cached backlog figures between reads. */
+  private settledTotal = 0;
+  private readonly backlogProbes: Counter;
 
   private readonly eventsRead: Counter;
   private readonly eventsDelivered: Counter;
@@ -78,6 +92,9 @@ export class ExportMetrics {
       name: 'oversight_batch_bytes', help: 'Uncompressed body bytes per request.',
       buckets: [1e3, 1e4, 1e5, 5e5, 1e6, 5e6, 1e7, 3e7], registers,
     });
+    this.backlogProbes = new Counter({
+      name: 'oversight_backlog_reads_total', help: 'Times the registry was read for the backlog gauges (cached between reads).', registers,
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -118,6 +135,7 @@ export class ExportMetrics {
   committed(rowid: number, events: number): void {
     this.checkpointRowid = rowid;
     this.checkpointGauge.set(rowid);
+    this.settledTotal += events;
     this.inPipeline = Math.max(0, this.inPipeline - events);
     if (this.inPipeline === 0) this.busySince = null;
   }
@@ -126,14 +144,41 @@ export class ExportMetrics {
     this.acksGauge.set(n);
   }
 
-  /** Read the registry gauges now; returns the backlog, or null when nothing watches the registry. */
+  /** Update the registry gauges (from figures read at most as often as said above); null when nothing watches the registry. */
   refresh(now = Date.now()): Backlog | null {
     if (!this.backlogProbe) return null;
-    const b = this.backlogProbe(this.checkpointRowid);
+    const b = this.backlog(now);
     this.newestGauge.set(b.newestRowid);
     this.backlogGauge.set(b.events);
     this.oldestAgeGauge.set(b.oldestTimestamp === null ? 0 : Math.max(0, now / 1000 - b.oldestTimestamp));
     return b;
+  }
+
+  /** The figures last read while they are fresh, else read now; a read that failed fails again until then. */
+  private backlog(now: number): Backlog {
+    const c = this.cached;
+    if (c && now >= c.at && now < c.until) {
+      if (c.error !== undefined) throw c.error;
+      // What was settled since the read is no longer waiting; rows written since show at the next read.
+      const events = Math.max(0, c.backlog!.events - (this.settledTotal - c.settled));
+      return events === c.backlog!.events ? c.backlog! : { ...c.backlog!, events, oldestTimestamp: events === 0 ? null : c.backlog!.oldestTimestamp };
+    }
+    const started = performance.now();
+    try {
+      const b = this.backlogProbe!(this.checkpointRowid);
+      this.remember(now, started, { backlog: b });
+      return b;
+    } catch (err) {
+      this.remember(now, started, { error: err });
+      throw err;
+    }
+  }
+
+  private remember(now: number, started: number, what: { backlog?: Backlog; error?: unknown }): void {
+    this.backlogProbes.inc();
+    const took = performance.now() - started;
+    const keep = Math.min(BACKLOG_MAX_AGE_MS, Math.max(BACKLOG_MIN_AGE_MS, took * BACKLOG_COST_FACTOR));
+    this.cached = { at: now, until: now + keep, settled: this.settledTotal, ...what };
   }
 
   /** The Prometheus text exposition, registry gauges read just before. */

@@ -1,8 +1,10 @@
 /**
- * How a running export is stopped. The first SIGTERM or SIGINT aborts the run's stop signal: nothing new is
+ * How a running export is stopped. The first SIGTERM, SIGINT or SIGHUP (a closed terminal) aborts the run's stop signal: nothing new is
  * read or sent, backoff and acknowledgement waits end, and the request in flight may finish. If the run has
  * not returned within --shutdown-timeout, the process leaves anyway; a second signal leaves at once. Both are
  * safe because the checkpoint is written after every settled batch, never ahead of it.
+ * SIGUSR1 is taken and ignored while an export runs: left to Node, it would open the inspector on
+ * 127.0.0.1:9229, letting any local user who may signal the process run code with its credentials.
  */
 import { log } from './log.js';
 
@@ -12,7 +14,11 @@ export interface Unsent {
   last: number | null;
 }
 
-const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGTERM: 15 };
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** A listener of our own keeps Node from opening its inspector on SIGUSR1; the signal then does nothing. */
+const ignore = (): void => undefined;
 
 /** The shell's convention for a command ended by a signal. */
 export function signalExitCode(sig: NodeJS.Signals): number {
@@ -45,8 +51,8 @@ export class Shutdown {
   received: NodeJS.Signals | null = null;
 
   constructor(private readonly options: ShutdownOptions) {
-    process.on('SIGINT', this.handler);
-    process.on('SIGTERM', this.handler);
+    for (const sig of STOP_SIGNALS) process.on(sig, this.handler);
+    process.on('SIGUSR1', ignore);
   }
 
   get signal(): AbortSignal {
@@ -72,7 +78,7 @@ export class Shutdown {
 
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
-    process.off('SIGINT', this.handler);
-    process.off('SIGTERM', this.handler);
+    for (const sig of STOP_SIGNALS) process.off(sig, this.handler);
+    process.off('SIGUSR1', ignore);
   }
 }

@@ -5,7 +5,7 @@
 import type { BatchLimits } from './batcher.js';
 import type { Encoder, Entry } from './encoder.js';
 import type { EnvelopeSpec } from './records/spec.js';
-import { ConfigurationError, redact, registerSecret } from './errors.js';
+import { ConfigurationError, escapeControls, redact, registerSecret } from './errors.js';
 import type { HttpResponse, NetworkError } from './http-client.js';
 import { parseRetryAfter } from './retry.js';
 
@@ -59,8 +59,21 @@ export interface Transport {
 
 /** A short, single-line, secret-free excerpt of a response body for error messages. */
 export function excerpt(body: string, max = 200): string {
-  const flat = redact(body).replace(/\s+/g, ' ').trim();
+  // Only the start is ever shown: masking a whole 16 MB answer to print 200 characters of it would be waste.
+  const flat = escapeControls(redact(body.slice(0, max + 4096)).replace(/\s+/g, ' ').trim());
   return flat.length > max ? flat.slice(0, max) + '…' : flat;
+}
+
+/**
+ * A 2xx that is not the SIEM's protocol answer: a proxy's or captive portal's page, a health endpoint on the
+ * wrong port. Nothing says the events are in, so they are sent again; the first bytes show what answered.
+ */
+export function protocolError(what: string, res: HttpResponse, expected: string): Verdict {
+  const got = res.body.trim() === '' ? 'an empty body' : `'${excerpt(res.body, 120)}'`;
+  return {
+    kind: 'retry',
+    reason: `${what} answered HTTP ${res.status} with ${got} instead of ${expected}: not counted as delivered (is --output the SIEM's own endpoint?)`,
+  };
 }
 
 /** Network failures: certificate problems stop the export, everything else may pass. */
@@ -101,6 +114,13 @@ export function parseHeaders(specs: readonly string[]): Record<string, string> {
     registerSecret(value);
     // An Authorization value is also masked without its scheme word, in case a server echoes only the token.
     registerSecret(value.split(/\s+/).slice(1).join(' '));
+    // Basic credentials are also masked decoded, and the password alone, in case a server echoes them so.
+    const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(value);
+    if (basic) {
+      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+      registerSecret(decoded);
+      registerSecret(decoded.slice(decoded.indexOf(':') + 1));
+    }
     out[name] = value;
   });
   return out;

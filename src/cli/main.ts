@@ -27,6 +27,8 @@ async function addSiemSide(siem: Command, argv: readonly string[]): Promise<void
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // SIGUSR1 would open Node's inspector on 127.0.0.1:9229 to anyone on the machine who may signal us.
+  process.on('SIGUSR1', () => undefined);
   // A reader that went away (`| head`) ends the export the way SIGPIPE ends other tools: quietly. Nothing past
   // the last completed write was checkpointed, so a later run resumes there.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {

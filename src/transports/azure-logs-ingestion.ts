@@ -10,7 +10,7 @@ import { jsonArrayEncoder, type Entry } from '../encoder.js';
 import { ConfigurationError, registerSecret } from '../errors.js';
 import { option } from '../flags.js';
 import { HttpClient, NetworkError, type HttpResponse } from '../http-client.js';
-import { excerpt, networkVerdict, statusVerdict, type Transport, type Verdict } from '../transport.js';
+import { excerpt, networkVerdict, protocolError, statusVerdict, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from './describe.js';
 
 /** The API's hard limit per call. */
@@ -19,6 +19,9 @@ export const LOGS_INGESTION_MAX_BYTES = 1024 * 1024;
 const BATCH = { maxEvents: 10_000, maxBytes: 1_000_000, hardMaxBytes: LOGS_INGESTION_MAX_BYTES };
 
 export function classifyLogsIngestionResponse(res: HttpResponse): Verdict {
+  // The API answers an accepted upload with 204 No Content; any other 2xx came from something that is not it.
+  if (res.status === 204) return { kind: 'delivered' };
+  if (res.status >= 200 && res.status < 300) return protocolError('Logs Ingestion API', res, 'HTTP 204 No Content');
   if (res.status === 403) {
     return {
       kind: 'stop',

@@ -2,16 +2,28 @@
  * Local outputs: JSON lines to stdout, or appended to a file. "Delivered" means written; with a checkpoint the
  * file is fsynced before the checkpoint moves. The file is opened in append mode and reopened when a log
  * rotator moves it away, so forwarders tailing it (Splunk UF, Azure Monitor Agent, Filebeat) see every line.
+ * A file it creates gets --output-mode (0600 by default: records hold recipients and addresses), whatever the
+ * umask. A named pipe is opened and written without blocking, so a pipe nobody reads cannot keep the process
+ * from seeing SIGTERM.
  */
 import fs from 'node:fs';
 import { checkWritableFolder } from '../checkpoint.js';
 import { jsonLinesEncoder, type Entry } from '../encoder.js';
 import { ConfigurationError, ExportError, errorMessage } from '../errors.js';
+import { option } from '../flags.js';
 import type { Transport, Verdict } from '../transport.js';
 import type { TransportDescription } from './describe.js';
 
 /** Big writes, few system calls; a file takes any size. */
 const LOCAL_BATCH = { maxEvents: 10_000, maxBytes: 1 << 20, hardMaxBytes: Infinity };
+
+/** `--output-mode`: octal permission bits, at most 0777 (no setuid, setgid or sticky bits on a data file). */
+export function parseOutputMode(value: string): number {
+  if (!/^0?[0-7]{3}$/.test(value.trim())) {
+    throw new ConfigurationError(`--output-mode must be octal permission bits such as 0600 or 0640, not '${value}'`);
+  }
+  return parseInt(value.trim(), 8);
+}
 
 export class StdoutTransport implements Transport {
   readonly name = stdoutTransport.name;
@@ -43,9 +55,16 @@ export class FileTransport implements Transport {
   readonly hardMaxBytes = LOCAL_BATCH.hardMaxBytes;
   private fd: number | null = null;
   private inode = 0;
+  /** A named pipe or device: opened and written without blocking (see `sendAsync`). */
+  private pipeFd: number | null = null;
+  private readonly special: boolean = false;
 
   /** Checks the location now, so a bad path fails before anything is read or written. */
-  constructor(readonly path: string, private readonly log: (message: string) => void = () => undefined) {
+  constructor(
+    readonly path: string,
+    private readonly log: (message: string) => void = () => undefined,
+    private readonly mode: number = DEFAULT_OUTPUT_MODE,
+  ) {
     let st: fs.Stats | null = null;
     try {
       st = fs.statSync(path);
@@ -55,7 +74,10 @@ export class FileTransport implements Transport {
     }
     if (st.isDirectory()) throw new ConfigurationError(`--output ${path} is a folder: name a file in it`);
     // A named pipe or device (/dev/null, a forwarder's FIFO) is written as it is; opening a FIFO here would block.
-    if (!st.isFile()) return;
+    if (!st.isFile()) {
+      this.special = true;
+      return;
+    }
     try {
       fs.closeSync(fs.openSync(path, 'a'));
     } catch (err) {
@@ -72,7 +94,16 @@ export class FileTransport implements Transport {
       fs.closeSync(this.fd);
     }
     const first = this.inode === 0;
-    this.fd = fs.openSync(this.path, 'a');
+    // O_EXCL first, so only a file made here gets --output-mode, set exactly (the umask narrows open()'s mode).
+    let created = true;
+    try {
+      this.fd = fs.openSync(this.path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_EXCL, this.mode);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      created = false;
+      this.fd = fs.openSync(this.path, 'a');
+    }
+    if (created) fs.fchmodSync(this.fd, this.mode);
     this.inode = fs.fstatSync(this.fd).ino;
     if (first) this.dropTornLine(this.fd);
     return this.fd;
@@ -109,11 +140,46 @@ export class FileTransport implements Transport {
   }
 
   async send(_entries: readonly Entry[], body: Buffer): Promise<Verdict> {
+    if (this.special) return this.sendAsync(body);
     try {
       const fd = this.open();
       let off = 0;
       while (off < body.length) off += fs.writeSync(fd, body, off);
     } catch (err) {
+      throw new ExportError(`cannot write ${this.path}: ${errorMessage(err)}`);
+    }
+    return { kind: 'delivered' };
+  }
+
+  /**
+   * A FIFO is opened and written without blocking: opening one with no reader fails at once (ENXIO) and the
+   * attempt is retried like an unreachable SIEM, and a full pipe is waited on with timers. The main thread never
+   * sits in a system call, so a stop signal is seen and --shutdown-timeout can always leave.
+   */
+  private async sendAsync(body: Buffer): Promise<Verdict> {
+    try {
+      if (this.pipeFd === null) {
+        try {
+          this.pipeFd = fs.openSync(this.path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_NONBLOCK);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENXIO') return { kind: 'retry', reason: `no process reads the named pipe ${this.path}` };
+          throw err;
+        }
+      }
+      let off = 0;
+      while (off < body.length) {
+        try {
+          off += fs.writeSync(this.pipeFd, body, off);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    } catch (err) {
+      if (this.pipeFd !== null) fs.closeSync(this.pipeFd);
+      this.pipeFd = null;
+      // The reader went away: the whole batch is sent again once a reader is back.
+      if ((err as NodeJS.ErrnoException).code === 'EPIPE') return { kind: 'retry', reason: `the reader of ${this.path} went away` };
       throw new ExportError(`cannot write ${this.path}: ${errorMessage(err)}`);
     }
     return { kind: 'delivered' };
@@ -134,8 +200,19 @@ export class FileTransport implements Transport {
       fs.closeSync(this.fd);
       this.fd = null;
     }
+    if (this.pipeFd !== null) fs.closeSync(this.pipeFd);
+    this.pipeFd = null;
   }
 }
+
+const OUTPUT_MODE = option({
+  flags: '--output-mode <octal>',
+  description: 'permissions of an --output file the export creates (an existing file keeps its own)',
+  default: '0600',
+  parse: parseOutputMode,
+});
+/** Records are event data: readable by the exporter's user only unless asked otherwise. */
+export const DEFAULT_OUTPUT_MODE = OUTPUT_MODE.read({})!;
 
 export const stdoutTransport: TransportDescription = {
   name: 'stdout',
@@ -150,5 +227,6 @@ export const fileTransport: TransportDescription = {
   summary: 'a file path: one record per line, appended',
   local: 'file',
   batch: LOCAL_BATCH,
-  create: (ctx) => new FileTransport(ctx.output, ctx.log),
+  flags: [OUTPUT_MODE],
+  create: (ctx) => new FileTransport(ctx.output, ctx.log, OUTPUT_MODE.read(ctx.flags)!),
 };

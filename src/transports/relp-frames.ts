@@ -9,6 +9,13 @@ export interface RelpFrame {
   data: Buffer;
 }
 
+/**
+ * The longest answer taken from a receiver. Answers are `rsp` frames of a status line and, for `open`, the
+ * offers: librelp's are a few hundred bytes. A frame announced longer is refused before it is read, so a peer
+ * cannot make the exporter buffer what it announces.
+ */
+export const MAX_ANSWER_BYTES = 8 * 1024;
+
 /** Transaction numbers run from 1 to 999,999,999 and then start over at 1. */
 export const MAX_TXNR = 999_999_999;
 
@@ -51,11 +58,16 @@ export class RelpReader {
     if (sp2 < 0) return this.incomplete(b.length);
     let end = sp2 + 1;
     while (end < b.length && b[end]! >= 0x30 && b[end]! <= 0x39) end++;
+    // DATALEN is a NUMBER, at most 9 digits in the RELP grammar.
+    if (end - sp2 - 1 > 9) throw new Error('malformed RELP frame from the receiver (DATALEN longer than 9 digits)');
     if (end === b.length) return this.incomplete(b.length);
     const txnr = Number(b.subarray(0, sp1).toString('latin1'));
     const command = b.subarray(sp1 + 1, sp2).toString('latin1');
     const len = Number(b.subarray(sp2 + 1, end).toString('latin1'));
     if (!Number.isInteger(txnr) || !/^[a-z]{1,32}$/.test(command) || end === sp2 + 1) throw new Error('the receiver does not speak RELP');
+    if (len > MAX_ANSWER_BYTES) {
+      throw new Error(`the receiver announced a ${len}-byte answer; RELP answers are short, at most ${MAX_ANSWER_BYTES} bytes are taken`);
+    }
     const start = len > 0 ? end + 1 : end;
     if (b.length < start + len + 1) return null;
     if ((len > 0 && b[end] !== 0x20) || b[start + len] !== 0x0a) throw new Error('malformed RELP frame from the receiver');

@@ -41,16 +41,20 @@ export class RelpTransport implements Transport {
     this.conn = new Connection(ep);
     this.conn.onData = (chunk) => {
       try {
-        for (const f of this.reader.push(chunk)) {
-          if (f.command === 'serverclose') this.fail(`${this.conn.where} closed the RELP session`);
-          else if (f.command === 'rsp') this.answers.set(f.txnr, f);
-        }
+        const frames = this.reader.push(chunk);
+        for (const f of frames) this.take(f);
+        // Only a whole answer wakes the sender: bytes trickled one at a time do not restart its wait.
+        if (frames.length > 0) this.poke();
       } catch (err) {
         this.fail(`${this.conn.where}: ${(err as Error).message}`);
       }
-      this.poke();
     };
     this.conn.onEnd = (reason) => this.fail(reason);
+  }
+
+  private take(f: RelpFrame): void {
+    if (f.command === 'serverclose') this.fail(`${this.conn.where} closed the RELP session`);
+    else if (f.command === 'rsp') this.answers.set(f.txnr, f);
   }
 
   private fail(reason: string): void {
@@ -66,13 +70,17 @@ export class RelpTransport implements Transport {
     w?.();
   }
 
-  /** Wait for the next answer or failure, at most the timeout (a silent receiver counts as broken). */
-  private async waitEvent(timeoutMs: number): Promise<void> {
+  /**
+   * Wait for the next whole answer or a failure until `deadline`; a receiver that has not answered by then
+   * counts as broken, however many bytes it trickled meanwhile.
+   */
+  private async waitEvent(deadline: number): Promise<void> {
+    const timeoutMs = this.conn.timeoutMs;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.fail(`no answer from ${this.conn.where} within ${timeoutMs / 1000}s (--timeout)`);
         resolve();
-      }, timeoutMs);
+      }, Math.max(0, deadline - Date.now()));
       this.wake = () => {
         clearTimeout(timer);
         resolve();
@@ -93,7 +101,8 @@ export class RelpTransport implements Transport {
     await this.conn.connect();
     const t = this.nextTxnr();
     await this.conn.write(relpFrame(t, 'open', openOffer(SOFTWARE)));
-    while (!this.answers.has(t) && this.broken === null) await this.waitEvent(timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    while (!this.answers.has(t) && this.broken === null) await this.waitEvent(deadline);
     const rsp = this.answers.get(t);
     if (!rsp) {
       throw new NetworkError(`${this.broken ?? 'no answer'} while opening a RELP session (is ${this.conn.where} a RELP port?)`, 'ECONNRESET', false);
@@ -119,6 +128,8 @@ export class RelpTransport implements Transport {
     const unanswered = new Map<number, number>(); // txnr → entry index
     const failed: number[] = [];
     let next = 0;
+    // Each answer has --timeout to arrive, counted from the previous one (or from the first message sent).
+    let deadline = Date.now() + timeoutMs;
     while ((next < entries.length || unanswered.size > 0) && this.broken === null) {
       const frames: Buffer[] = [];
       // Top the window up as soon as answers come: waiting for it to half-empty stalls on rsyslog's Nagle
@@ -133,11 +144,12 @@ export class RelpTransport implements Transport {
       if (unanswered.size === 0) break; // the rest were too large to send
       // Errors surface through onEnd; the write callback is not waited for, the answers are.
       if (frames.length > 0) this.conn.write(Buffer.concat(frames)).catch(() => undefined);
-      if (this.answers.size === 0) await this.waitEvent(timeoutMs);
+      if (this.answers.size === 0) await this.waitEvent(deadline);
       for (const [t, rsp] of this.answers) {
         const i = unanswered.get(t);
         if (i === undefined) continue;
         unanswered.delete(t);
+        deadline = Date.now() + timeoutMs;
         if (rspStatus(rsp.data) !== 200) failed.push(i);
       }
       this.answers.clear();
@@ -154,7 +166,7 @@ export class RelpTransport implements Transport {
       try {
         await this.conn.write(relpFrame(t, 'close', ''));
         const until = Date.now() + this.conn.timeoutMs;
-        while (!this.answers.has(t) && this.broken === null && Date.now() < until) await this.waitEvent(until - Date.now());
+        while (!this.answers.has(t) && this.broken === null && Date.now() < until) await this.waitEvent(until);
       } catch {
         // The receiver is gone already; nothing is unanswered, so nothing is lost.
       }

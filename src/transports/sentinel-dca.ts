@@ -9,7 +9,7 @@ import { ConfigurationError, registerSecret } from '../errors.js';
 import { option } from '../flags.js';
 import { HttpClient, NetworkError, type HttpResponse } from '../http-client.js';
 import { rfc1123, sentinelAuthorization } from '../sentinel-auth.js';
-import { excerpt, networkVerdict, statusVerdict, type Transport, type Verdict } from '../transport.js';
+import { excerpt, networkVerdict, protocolError, statusVerdict, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from './describe.js';
 
 /** "30 MB per post" is the hard limit. */
@@ -28,7 +28,22 @@ export function workspaceFromUrl(url: string): string | null {
   return m ? m[1]! : null;
 }
 
+function isJsonObject(body: string): boolean {
+  try {
+    const v = JSON.parse(body) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+}
+
 export function classifySentinelResponse(res: HttpResponse): Verdict {
+  // The API documents one success answer, 200, and sends it with an empty body. A JSON body is let through in
+  // case it ever says more; a page or any other 2xx came from something else (a proxy, a portal).
+  if (res.status >= 200 && res.status < 300) {
+    if (res.status === 200 && (res.body.trim() === '' || isJsonObject(res.body))) return { kind: 'delivered' };
+    return protocolError('Sentinel Data Collector API', res, 'HTTP 200 with an empty body');
+  }
   if (res.status === 400) {
     const said = `Sentinel Data Collector API answered HTTP 400: ${excerpt(res.body)}`;
     // Only a data-format error is about the records; the other 400s (log type, workspace, API version) are configuration.

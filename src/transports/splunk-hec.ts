@@ -10,7 +10,7 @@ import { ConfigurationError, registerSecret } from '../errors.js';
 import { duration, option, switchOption } from '../flags.js';
 import { HttpClient, NetworkError, type HttpResponse } from '../http-client.js';
 import { parseRetryAfter } from '../retry.js';
-import { excerpt, findHeader, networkVerdict, statusVerdict, type AckSource, type Transport, type Verdict } from '../transport.js';
+import { excerpt, findHeader, networkVerdict, protocolError, statusVerdict, type AckSource, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from './describe.js';
 
 /** Vector's HEC default, and Splunk's own max_content_length before 6.5. */
@@ -26,11 +26,13 @@ interface HecReply {
 function parseReply(body: string): HecReply {
   try {
     const v = JSON.parse(body) as unknown;
-    return v && typeof v === 'object' ? (v as HecReply) : {};
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as HecReply) : {};
   } catch {
     return {};
   }
 }
+
+const HEC_ANSWER = `HEC's JSON answer ({"text":"Success","code":0})`;
 
 /** Codes that refuse one event; with `invalid-event-number` HEC took the events before it and not those after. */
 const EVENT_CODES = new Set([6, 12, 13, 15]);
@@ -41,8 +43,12 @@ const BUSY_CODES = new Set([8, 9, 18, 19, 20, 23]);
 export function classifyHecResponse(res: HttpResponse, count: number, expectAck: boolean): Verdict {
   const reply = parseReply(res.body);
   const code = typeof reply.code === 'number' ? reply.code : undefined;
-  const said = `Splunk HEC answered HTTP ${res.status}${code !== undefined ? ` code ${code}` : ''}: ${reply.text ?? excerpt(res.body)}`;
-  if (res.status >= 200 && res.status < 300 && (code === undefined || code === 0)) {
+  const text = typeof reply.text === 'string' ? excerpt(reply.text) : excerpt(res.body);
+  const said = `Splunk HEC answered HTTP ${res.status}${code !== undefined ? ` code ${code}` : ''}: ${text}`;
+  const ok = res.status >= 200 && res.status < 300;
+  // Only HEC's own answer says the events are in; any other 2xx came from something that is not HEC.
+  if (ok && code === undefined) return protocolError('Splunk HEC', res, HEC_ANSWER);
+  if (ok && code === 0) {
     if (!expectAck) return { kind: 'delivered' };
     if (typeof reply.ackId !== 'number') {
       return { kind: 'stop', reason: 'Splunk HEC returned no ackId: turn on indexer acknowledgement for the token, or drop --splunk-ack' };
@@ -68,6 +74,7 @@ export function classifyHecResponse(res: HttpResponse, count: number, expectAck:
     }
     return { kind: 'rejected', status: 400, reason: said };
   }
+  if (ok) return protocolError('Splunk HEC', res, HEC_ANSWER);
   return statusVerdict(res, 'Splunk HEC');
 }
 
@@ -197,6 +204,8 @@ export const splunkHecTransport: TransportDescription = {
       }
       registerSecret(token);
       headers['authorization'] = /^Splunk\s/i.test(token) ? token : `Splunk ${token}`;
+      // The whole header value too: its base64 or URL-encoded form differs from the token's.
+      registerSecret(headers['authorization']);
     }
     return new SplunkHecTransport({ url: ctx.output, headers, client: new HttpClient(ctx.http), ack, compress: ctx.compress });
   },

@@ -105,11 +105,34 @@ export class Connection {
   write(data: Buffer): Promise<void> {
     const s = this.socket;
     if (!s || this.ended !== null) return Promise.reject(new NetworkError(this.ended ?? `not connected to ${this.where}`, 'ECONNRESET', false));
+    const timeoutMs = this.ep.timeoutMs;
     return new Promise((resolve, reject) => {
-      s.write(data, (err) => {
-        if (err) reject(toNetworkError(err, this.where));
-        else if (this.ended !== null) reject(new NetworkError(this.ended, 'ECONNRESET', false));
+      // A receiver that accepts and stops reading fills the kernel's buffers and then takes nothing: the write
+      // fails once no byte has left our buffer for --timeout, so the attempt ends and the retry budget applies.
+      let left = s.writableLength + data.length;
+      let progressAt = Date.now();
+      const watch = setInterval(() => {
+        if (s.writableLength < left) {
+          left = s.writableLength;
+          progressAt = Date.now();
+        } else if (Date.now() - progressAt >= timeoutMs) {
+          settle(new NetworkError(`${this.where} took no data for ${timeoutMs / 1000}s (--timeout): the receiver is not reading`, 'TIMEOUT', false));
+          this.end(`${this.where} stopped reading`);
+          this.drop();
+        }
+      }, Math.max(10, Math.min(1000, timeoutMs / 4)));
+      let done = false;
+      const settle = (err: NetworkError | null): void => {
+        if (done) return;
+        done = true;
+        clearInterval(watch);
+        if (err) reject(err);
         else resolve();
+      };
+      s.write(data, (err) => {
+        if (err) settle(toNetworkError(err, this.where));
+        else if (this.ended !== null) settle(new NetworkError(this.ended, 'ECONNRESET', false));
+        else settle(null);
       });
     });
   }

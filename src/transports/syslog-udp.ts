@@ -5,6 +5,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { ConfigurationError } from '../errors.js';
+import { NetworkError } from '../http-client.js';
 import type { Encoder, Entry } from '../encoder.js';
 import { networkVerdict, type Transport, type Verdict } from '../transport.js';
 import { toNetworkError, type Endpoint } from './syslog-socket.js';
@@ -51,11 +52,11 @@ export class SyslogUdpTransport implements Transport {
     const rejected = unsendable(entries, this.max, false);
     const out = new Set(rejected.map((r) => r.index));
     try {
-      const s = await this.connect();
+      const s = await this.bounded(this.connect());
       for (let i = 0; i < entries.length; i++) {
         if (out.has(i)) continue;
         const r = entries[i]!.record;
-        await new Promise<void>((resolve, reject) => s.send(r, (err) => (err ? reject(toNetworkError(err, this.where)) : resolve())));
+        await this.bounded(new Promise<void>((resolve, reject) => s.send(r, (err) => (err ? reject(toNetworkError(err, this.where)) : resolve()))));
       }
     } catch (err) {
       this.drop();
@@ -63,6 +64,15 @@ export class SyslogUdpTransport implements Transport {
     }
     if (rejected.length === 0) return { kind: 'delivered' };
     return { kind: 'partial', retry: [], rejected, reason: `${rejected.length} message(s) cannot be sent` };
+  }
+
+  /** A name lookup or a send that does not complete within --timeout fails the attempt instead of holding it. */
+  private bounded<T>(p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new NetworkError(`${this.where} did not take a datagram within ${this.ep.timeoutMs / 1000}s (--timeout)`, 'TIMEOUT', false)), this.ep.timeoutMs);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 
   private drop(): void {
