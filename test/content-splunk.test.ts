@@ -194,7 +194,8 @@ const eventFields = [
   'extra.qname',
   'extra.qtype',
 ];
-const available = new Set([...eventFields, ...props.aliases.map(([, to]) => to), ...props.evals.map(([name]) => name)]);
+const extracted = props.extracts.flatMap((re) => [...re.source.matchAll(/\(\?<([A-Za-z_]\w*)>/g)].map((m) => m[1]!));
+const available = new Set([...eventFields, ...extracted, ...props.aliases.map(([, to]) => to), ...props.evals.map(([name]) => name)]);
 
 describe('every macro, event type and field the searches use is defined', () => {
   const macros = conf('default/macros.conf');
@@ -216,7 +217,7 @@ describe('every macro, event type and field the searches use is defined', () => 
   };
 
   it('in the props.conf evals (a calculated field reads event fields and aliases only)', () => {
-    const before = new Set([...eventFields, ...props.aliases.map(([, to]) => to), 'host']);
+    const before = new Set([...eventFields, ...extracted, ...props.aliases.map(([, to]) => to), 'host']);
     for (const [name, expr] of props.evals) {
       for (const f of fieldRefs(expr)) assert.ok(before.has(f), `EVAL-${name} reads ${f}, which is not an event field or alias`);
     }

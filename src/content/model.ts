@@ -91,6 +91,12 @@ export function loadFields(root = contentRoot()): FieldTable {
   };
 }
 
+/**
+ * A callback that reaches the SIEM more than this long after it happened is a backfill (an old registry exported
+ * for the first time, an exporter that was down for days): it raises no per-callback alert, in any SIEM.
+ */
+export const BACKFILL_DELAY = '1d';
+
 const SEVERITIES: readonly Severity[] = ['informational', 'low', 'medium', 'high', 'critical'];
 const LOGIC_TYPES = ['match', 'first_seen', 'distinct_count', 'event_count'];
 

@@ -5,7 +5,7 @@
  * Its outputs are the exact `--output` URL for `oversight siem export --format sentinel`.
  */
 import type { FieldTable } from './model.js';
-import { TABLE } from './sentinel-kql.js';
+import { OCCURRED_COLUMN, TABLE } from './sentinel-kql.js';
 
 export const STREAM = `Custom-${TABLE}`;
 export const MONITORING_METRICS_PUBLISHER = '3913510d-42f4-4e42-8a64-420c390055eb';
@@ -16,7 +16,6 @@ export const MONITORING_METRICS_PUBLISHER = '3913510d-42f4-4e42-8a64-420c390055e
  * no usable time), and sets `TimeGenerated` to the arrival time for every row: one clock per column, the same for
  * a callback delivered at once and one delivered 30 days late, and never 1970 or empty.
  */
-export const OCCURRED_COLUMN = 'OccurredAt';
 export const TRANSFORM = `source | extend ${OCCURRED_COLUMN} = TimeGenerated | extend TimeGenerated = now()`;
 
 const API = {

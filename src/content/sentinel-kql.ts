@@ -3,17 +3,13 @@
  * come from the field table, so a renamed column changes every rule at once. Every query ends with the same
  * output columns per logic type, and the rule metadata (entity mappings, custom details) names only those.
  */
-import { durationSeconds, type Condition, type Detection, type FieldTable } from './model.js';
-import { OCCURRED_COLUMN } from './sentinel-arm.js';
+import { BACKFILL_DELAY, durationSeconds, type Condition, type Detection, type FieldTable } from './model.js';
 
 export const TABLE = 'Oversight_CL';
+/** The column the DCR transform fills with the callback's own time (TimeGenerated becomes the arrival time). */
+export const OCCURRED_COLUMN = 'OccurredAt';
 /** Sentinel runs a scheduled rule over at most this much data. */
 export const MAX_QUERY_PERIOD_SECONDS = 14 * 86400;
-/**
- * A callback that reaches the SIEM more than this long after it happened is a backfill (an old registry exported
- * for the first time, an exporter that was down for days): it raises no per-callback alert, in any SIEM.
- */
-export const BACKFILL_DELAY = '1d';
 /** At most this many values of a set go on an alert (Sentinel caps an alert's custom details at 2 KB in all). */
 export const SET_LIMIT = 10;
 

@@ -4,8 +4,7 @@
  */
 import YAML from 'yaml';
 import type { Detection, FieldTable } from './model.js';
-import { OCCURRED_COLUMN } from './sentinel-arm.js';
-import { DERIVED, renderRuleQuery, TABLE, timespan, type RuleQuery } from './sentinel-kql.js';
+import { DERIVED, OCCURRED_COLUMN, renderRuleQuery, TABLE, timespan, type RuleQuery } from './sentinel-kql.js';
 
 /** MITRE ATT&CK tactic ids → the tactic names Sentinel's rule schema accepts. */
 const TACTICS: Record<string, string> = {

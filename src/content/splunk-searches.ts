@@ -4,7 +4,7 @@
  * definition. Field names come from the field table, so a renamed field changes every search at once.
  */
 import type { ConfStanza } from './splunk-conf.js';
-import { durationSeconds, type Condition, type Detection, type FieldTable, type Severity } from './model.js';
+import { BACKFILL_DELAY, durationSeconds, type Condition, type Detection, type FieldTable, type Severity } from './model.js';
 
 export const BASE_MACRO = 'oversight_beacons';
 
@@ -48,8 +48,10 @@ function longer(a: string, b: string): string {
 
 interface Rendered {
   search: string;
-  /** How far back each run reads. */
+  /** How far back each run reads, by the callbacks' own time (`_time`). */
   range: string;
+  /** How far back each run reads by arrival (`_indextime`), for the rules that take each callback once as it arrives. */
+  indexRange?: string;
   /** Result fields that identify one alert, for throttling. */
   key: string[];
 }
@@ -61,7 +63,8 @@ function render(d: Detection, fields: FieldTable): Rendered {
   const where = d.logic.where.length > 0 ? ` | where ${whereSpl(d.logic.where, fields)}` : '';
   // Splunk has no idempotent write: a batch resent after a crash stores its callbacks twice. Counting rules
   // count each callback once; the first-seen rule's minimum does not care, and skips the cost over its history.
-  const once = ` | dedup ${f('registry_id')}, ${f('event_id')}`;
+  // keepempty=true: an event whose ids were not extracted is kept, never dropped (dedup drops it by default).
+  const once = ` | dedup ${f('registry_id')}, ${f('event_id')} keepempty=true`;
   const conf = (test: string): string =>
     d.dns_confidence === d.confidence
       ? `eval confidence=${splString(d.confidence)}`
@@ -71,20 +74,36 @@ function render(d: Detection, fields: FieldTable): Rendered {
     case 'match': {
       const shown = ['_time', 'signature', 'severity', 'confidence', 'file_id', 'recipient_id', 'issuer_id', 'token_id', 'kind',
         'src', 'source_ip', 'dest', 'user_agent', 'registry_id', 'event_id'].map((n) => (fields.fields.some((r) => r.name === n) ? f(n) : n));
+      // Each run reads the callbacks indexed in its lookback, whenever they happened, up to a day back: a callback
+      // that arrives more than a day after it happened is a backfill and raises no alert of its own.
       return {
         search: `${base}${where}${once} | ${conf(`${kind}=="dns"`)} | table ${shown.join(', ')}`,
-        range: d.schedule.lookback,
+        range: BACKFILL_DELAY,
+        indexRange: d.schedule.lookback,
         key: [f('registry_id'), f('event_id')],
       };
     }
     case 'first_seen': {
-      const by = logic.key.map(f);
+      // tstats reads the indexed fields only (HEC's `fields`), so the 14-day history costs an index lookup, not
+      // a scan of 14 days of raw events, and no search-time extraction can lose the key.
+      const indexedName = (name: string): string => {
+        const row = fields.field(name);
+        if (!row.splunk.indexed && !row.splunk.indexed_as) throw new Error(`${d.id}: first_seen key ${name} is not an indexed field`);
+        return row.splunk.indexed_as ?? row.splunk.field;
+      };
+      const by = logic.key.map(indexedName);
+      const present = logic.where.map((c) => {
+        if (c.op !== 'present') throw new Error(`${d.id}: a first_seen rule filters by present indexed fields only`);
+        return `${indexedName(c.field)}=*`;
+      });
+      const firstKind = indexedName('kind');
       const search =
-        `${base}${where} | stats min(_time) as first_seen, earliest(${kind}) as first_kind, ` +
-        `earliest(${f('source_ip')}) as first_source_ip, values(${f('recipient_id')}) as recipients, count as callbacks by ${by.join(', ')}` +
-        ` | where first_seen >= relative_time(now(), ${splString(ago(d.schedule.lookback))})` +
-        ` | ${conf('first_kind=="dns"')} | convert ctime(first_seen)` +
-        ` | table first_seen, ${by.join(', ')}, recipients, first_kind, first_source_ip, callbacks, confidence`;
+        `| tstats min(_time) as first_seen, min(_indextime) as first_arrived, earliest(${firstKind}) as first_kind, ` +
+        `values(${indexedName('recipient_id')}) as recipients, count as callbacks where ${base} ${present.join(' ')} by ${by.join(', ')}` +
+        ` | where first_arrived >= relative_time(now(), ${splString(ago(d.schedule.lookback))})` +
+        ` | where first_arrived - first_seen <= ${durationSeconds(BACKFILL_DELAY)}` +
+        ` | ${conf('first_kind=="dns"')} | convert ctime(first_seen) ctime(first_arrived)` +
+        ` | table first_seen, first_arrived, ${by.join(', ')}, recipients, first_kind, callbacks, confidence`;
       return { search, range: longer(logic.history, d.schedule.lookback), key: by };
     }
     case 'distinct_count':
@@ -129,6 +148,7 @@ export function savedSearch(d: Detection, fields: FieldTable, app: string): Conf
       ['cron_schedule', cronFor(d.schedule.interval)],
       ['dispatch.earliest_time', ago(r.range)],
       ['dispatch.latest_time', 'now'],
+      ...(r.indexRange ? ([['dispatch.index_earliest', ago(r.indexRange)], ['dispatch.index_latest', 'now']] as [string, string][]) : []),
       ['counttype', 'number of events'],
       ['relation', 'greater than'],
       ['quantity', '0'],

@@ -51,12 +51,25 @@ function perKind(kind: string, value: (d: { transport: string; port: number }) =
   return `case(${branches.join(', ')})`;
 }
 
+/** Fields the searches need that come after the User-Agent in the event and are not indexed. */
+const RAW_FALLBACK = ['registry_id'];
+
 export function propsConf(model: ContentModel): string {
   const { fields, detections } = model;
   const f = (name: string): string => fields.field(name).splunk.field;
   const kind = f('kind');
   const aliases: string[] = [];
   const evals: [string, string][] = [];
+
+  // KV_MODE = json extracts only the first 5000 bytes of an event (limits.conf [spath] extraction_cutoff), and
+  // whoever opens a leaked copy chooses the User-Agent that comes before these fields. A regex over all of _raw
+  // finds them wherever they are: keys of the event object follow `{` or `,`, and a quote inside a JSON string
+  // is escaped, so a value cannot fake them.
+  const extracts: [string, string][] = RAW_FALLBACK.map((name) => [
+    `EXTRACT-oversight_raw_${name}`,
+    `[{,]"${f(name)}":"(?<raw_${f(name)}>[^"\\\\]*(?:\\\\.[^"\\\\]*)*)"`,
+  ]);
+  for (const name of RAW_FALLBACK) evals.push([f(name), `coalesce(${f(name)}, raw_${f(name)})`]);
 
   // HEC sends file_id, recipient_id and issuer_id twice: inside the event (extracted by KV_MODE = json) and as
   // indexed fields. Where search sees both copies it makes a two-valued field; collapse it to one value.
@@ -72,6 +85,7 @@ export function propsConf(model: ContentModel): string {
     if (!row.cim) continue;
     const src = row.splunk.field;
     if (row.ecs.type === 'ip') evals.push([row.cim, `if(${IP_TEST(src)}, ${src}, null())`]);
+    else if (RAW_FALLBACK.includes(row.name)) evals.push([row.cim, `coalesce(${src}, raw_${src})`]);
     else if (row.splunk.indexed) evals.push([row.cim, `mvdedup(${src})`]);
     else aliases.push(`${src} AS ${row.cim}`);
   }
@@ -100,6 +114,7 @@ export function propsConf(model: ContentModel): string {
       ['MAX_TIMESTAMP_LOOKAHEAD', '32'],
       ['TZ', 'UTC'],
       ['KV_MODE', 'json'],
+      ...extracts,
       ['FIELDALIAS-oversight_cim', aliases.join(' ')],
       ...evals.map(([name, expr]): [string, string] => [`EVAL-${name}`, expr]),
     ],
@@ -111,7 +126,9 @@ export function propsConf(model: ContentModel): string {
       'Ingestion: events come through HEC /services/collector/event, one JSON object per event, and take their',
       'time from the envelope\'s "time". LINE_BREAKER and TIME_PREFIX/TIME_FORMAT only matter for bare event',
       'objects (the envelope\'s "event") sent to /services/collector/raw.',
-      'Search time: KV_MODE = json extracts every event field; FIELDALIAS and EVAL map them to CIM',
+      'Search time: KV_MODE = json extracts the event fields in the first 5000 bytes (limits.conf [spath]',
+      'extraction_cutoff); EXTRACT finds registry_id anywhere in _raw, so a long User-Agent cannot hide it;',
+      'FIELDALIAS and EVAL map the fields to CIM',
       'Intrusion_Detection (IDS_Attacks). transport and dest_port are the beacon protocol\'s defaults per kind,',
       'not observed values; src_port is not set because the registry does not record the caller\'s port.',
     ],
