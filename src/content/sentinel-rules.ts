@@ -3,7 +3,7 @@
  * solution or the "import rule templates" flow takes) and the same rules as ARM `alertRules` resources.
  */
 import YAML from 'yaml';
-import type { Detection, FieldTable } from './model.js';
+import { durationSeconds, type Detection, type FieldTable } from './model.js';
 import { DERIVED, OCCURRED_COLUMN, renderRuleQuery, TABLE, timespan, type RuleQuery } from './sentinel-kql.js';
 
 /** MITRE ATT&CK tactic ids → the tactic names Sentinel's rule schema accepts. */
@@ -185,16 +185,20 @@ export function ruleYaml(rule: SentinelRule): string {
   );
 }
 
-/** How long alerts of one file (address, token) keep going into the same incident. */
-export const INCIDENT_WINDOW = 'P1D';
 
-function incidentKey(details: Record<string, string>): string {
-  for (const key of ['FileId', 'SourceIp', 'TokenId']) if (key in details) return key;
-  throw new Error('a rule without FileId, SourceIp or TokenId details cannot group its incidents');
+/** The custom detail that carries a suppression field, which Sentinel's incident grouping can then match on. */
+function incidentKeys(rule: SentinelRule, fields: FieldTable): string[] {
+  const details = rule.yaml.customDetails as Record<string, string>;
+  return rule.detection.suppression.group_by.map((name) => {
+    const column = fields.field(name).sentinel.column;
+    const key = Object.keys(DETAIL_COLUMNS).find((k) => DETAIL_COLUMNS[k] === column && k in details);
+    if (!key) throw new Error(`${rule.detection.id}: suppression field ${name} is not a custom detail of the rule`);
+    return key;
+  });
 }
 
 /** The rule as an `alertRules` resource of a workspace-scoped ARM template (parameters `workspace`, `rulesEnabled`). */
-export function ruleResource(rule: SentinelRule): Record<string, unknown> {
+export function ruleResource(rule: SentinelRule, fields: FieldTable): Record<string, unknown> {
   const y = rule.yaml;
   const d = rule.detection;
   return {
@@ -228,18 +232,18 @@ export function ruleResource(rule: SentinelRule): Record<string, unknown> {
         groupingConfiguration: {
           enabled: true,
           reopenClosedIncident: false,
-          lookbackDuration: INCIDENT_WINDOW,
+          lookbackDuration: isoDuration(durationSeconds(d.suppression.window)),
           matchingMethod: 'Selected',
           groupByEntities: [],
           groupByAlertDetails: [],
-          groupByCustomDetails: [incidentKey(y.customDetails as Record<string, string>)],
+          groupByCustomDetails: incidentKeys(rule, fields),
         },
       },
     },
   };
 }
 
-export function rulesTemplate(rules: SentinelRule[]): Record<string, unknown> {
+export function rulesTemplate(rules: SentinelRule[], fields: FieldTable): Record<string, unknown> {
   return {
     $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
     contentVersion: '1.0.0.0',
@@ -250,7 +254,7 @@ export function rulesTemplate(rules: SentinelRule[]): Record<string, unknown> {
       workspace: { type: 'string', metadata: { description: 'Name of the Log Analytics workspace Microsoft Sentinel runs on.' } },
       rulesEnabled: { type: 'bool', defaultValue: true, metadata: { description: 'Create the rules enabled.' } },
     },
-    resources: rules.map(ruleResource),
+    resources: rules.map((r) => ruleResource(r, fields)),
     outputs: {
       ruleIds: { type: 'array', value: rules.map((r) => r.detection.guid) },
     },

@@ -156,8 +156,9 @@ export function savedSearch(d: Detection, fields: FieldTable, app: string): Conf
       ['alert.digest_mode', '0'],
       ['alert.track', '1'],
       ['alert.suppress', '1'],
-      ['alert.suppress.fields', r.key.join(',')],
-      ['alert.suppress.period', r.range],
+      // One alert per suppression key (a file, a token, an address) per window; the first one opens the case.
+      ['alert.suppress.fields', d.suppression.group_by.map((n) => fields.field(n).splunk.field).join(',')],
+      ['alert.suppress.period', d.suppression.window],
       ['request.ui_dispatch_app', app],
       ['request.ui_dispatch_view', 'search'],
     ],
