@@ -95,7 +95,10 @@ export function propsConf(model: ContentModel): string {
   const severity = matchRules.map((d) => `${d.logic.where.map((c) => conditionSpl(c, fields)).join(' AND ')}, ${splString(d.severity)}`);
   evals.push(['severity', `case(${[...severity, 'true(), "informational"'].join(', ')})`]);
   evals.push(['signature', `"Oversight beacon (" . coalesce(${kind}, "unknown") . ")"`]);
-  evals.push(['dest', `case(${kind}=="dns" AND match('extra.qname', "[.]"), 'extra.qname', true(), host)`]);
+  // The DNS query name sits in `extra`, after the User-Agent: past the cutoff, the regex extraction finds it.
+  const qname = `coalesce('extra.qname', raw_qname)`;
+  extracts.push(['EXTRACT-oversight_raw_qname', `"extra":\\{(?:[^{}"]|"(?:[^"\\\\]|\\\\.)*")*?"qname":"(?<raw_qname>[^"\\\\]*(?:\\\\.[^"\\\\]*)*)"`]);
+  evals.push(['dest', `case(${kind}=="dns" AND match(${qname}, "[.]"), ${qname}, true(), host)`]);
   evals.push(['transport', perKind(kind, (d) => splString(d.transport))]);
   evals.push(['dest_port', perKind(kind, (d) => String(d.port))]);
 
