@@ -294,6 +294,26 @@ describe('Sentinel content: the ARM templates', () => {
     for (const r of deploy.resources) assert.match(r.apiVersion, /^\d{4}-\d\d-\d\d$/, `${r.type} uses a GA API version`);
   });
 
+  it('put the endpoint and the rule in the workspace\'s region by default, and the parsers after the parsers they call', () => {
+    assert.equal(deploy.parameters.location.defaultValue, '');
+    for (const type of ['Microsoft.Insights/dataCollectionEndpoints', 'Microsoft.Insights/dataCollectionRules']) {
+      assert.equal(resource(type).location,
+        "[if(empty(parameters('location')), reference(resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName')), '2022-10-01', 'Full').location, parameters('location'))]", type);
+    }
+    const byAlias = new Map(parserResources.map((r: any) => [r.properties.functionAlias, r]));
+    for (const r of parserResources) {
+      for (const other of byAlias.keys()) {
+        if (other === r.properties.functionAlias || !new RegExp(`\\b${other}\\(`).test(r.properties.query)) continue;
+        assert.ok(r.dependsOn.some((d: string) => d.includes(`'${other}'`)), `${r.properties.functionAlias} is deployed after ${other}, which it calls`);
+      }
+    }
+    assert.ok(byAlias.get('ASimAlertEventOversightRegistry').dependsOn.some((d: string) => d.includes("'vimAlertEventOversightRegistry'")));
+    const bicep = fs.readFileSync(path.join(DIR, 'deploy/azuredeploy.bicep'), 'utf8');
+    assert.match(bicep, /^var region = empty\(location\) \? workspace\.location : location$/m);
+    assert.equal([...bicep.matchAll(/^  location: region$/gm)].length, 2);
+    assert.match(bicep, /dependsOn: \[table, parser\d\]/);
+  });
+
   it('the Bicep template declares the same table columns, stream columns, parsers and outputs', () => {
     const bicep = fs.readFileSync(path.join(DIR, 'deploy/azuredeploy.bicep'), 'utf8');
     const tableCols = [...bicep.matchAll(/\{ name: '(\w+)', type: '(\w+)', description: /g)].map((m) => ({ name: m[1], type: kustoType(m[2]!) }));
