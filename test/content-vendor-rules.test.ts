@@ -148,7 +148,7 @@ describe('each Sentinel ARM rule fails on a broken copy', () => {
     { rule: 'sentinel-arm.grouping-lookback', why: 'grouping for 8 days', breakIt: (r) => (r.properties.incidentConfiguration.groupingConfiguration.lookbackDuration = 'P8D') },
     { rule: 'sentinel-arm.grouping-method', why: 'unknown method', breakIt: (r) => (r.properties.incidentConfiguration.groupingConfiguration.matchingMethod = 'ByFile') },
     { rule: 'sentinel-arm.grouping-selected', why: 'grouping by a detail the rule lacks', breakIt: (r) => (r.properties.incidentConfiguration.groupingConfiguration.groupByCustomDetails = ['Recipient']) },
-    { rule: 'sentinel-arm.suppression-duration', why: 'suppression of 15 days', breakIt: (r) => (r.properties.suppressionDuration = 'P15D') },
+    { rule: 'sentinel-arm.suppression-duration', why: 'suppression of 2 days', breakIt: (r) => (r.properties.suppressionDuration = 'P2D') },
   ], sentinelArmRuleProblems);
   failsOn('alertRules', first, [
     { rule: 'sentinel.long-period-frequency', why: 'PT5M over P14D', breakIt: (r) => (r.properties.queryFrequency = 'PT5M') },

@@ -220,7 +220,7 @@ export function sentinelArmRuleProblems(r: Obj): Problem[] {
     }
   }
   const suppression = isoDurationSeconds(p.suppressionDuration);
-  if (p.suppressionDuration !== undefined && (suppression === null || suppression < 300 || suppression > 14 * 86400)) {
+  if (p.suppressionDuration !== undefined && (suppression === null || suppression < 300 || suppression > 86400)) {
     out.push({ rule: 'sentinel-arm.suppression-duration', detail: `suppressionDuration ${p.suppressionDuration}` });
   }
   return out;
