@@ -83,7 +83,7 @@ async function exported(db: string, format: string): Promise<Record<string, any>
 }
 
 const events = (db: string): OversightEvent[] => [...iterRegistryEvents(db, { registryId: 'reg-1' })];
-const fileOf = (all: OversightEvent[], a: Alert): string => a.key['file_id'] ?? all.find((e) => e.event_id === a.key['event_id'])!.file_id ?? '';
+const fileOf = (all: OversightEvent[], a: Alert): string => String(a.key['file_id'] ?? all.find((e) => e.event_id === a.key['event_id'])!.file_id ?? '');
 
 // ---- Splunk -------------------------------------------------------------------------------------------------
 function splunkEvents(records: Record<string, any>[], indexTime: (r: Record<string, any>) => number): Fields[] {
@@ -142,9 +142,9 @@ describe('a backfill of 30 and 3 days with callbacks of 5 hours and 2 minutes, d
 
   it('Sentinel: the transform keeps each callback\'s own time in OccurredAt, TimeGenerated is the arrival, never 1970', async () => {
     assert.equal(TRANSFORM, 'source | extend OccurredAt = TimeGenerated | extend TimeGenerated = now()');
-    const rows = (await exported(backfill, 'sentinel')).map((r) => ({ ...r, OccurredAt: r['TimeGenerated'] ?? null, TimeGenerated: new Date(NOW * 1000).toISOString() }));
-    assert.deepEqual(Object.fromEntries(rows.map((r) => [r['EventId'], r.OccurredAt])), OWN_TIME);
-    for (const r of rows) assert.ok(Date.parse(r.TimeGenerated) > Date.parse('2000-01-01'), 'every row has TimeGenerated, and not 1970');
+    const rows: Record<string, any>[] = (await exported(backfill, 'sentinel')).map((r) => ({ ...r, OccurredAt: r['TimeGenerated'] ?? null, TimeGenerated: new Date(NOW * 1000).toISOString() }));
+    assert.deepEqual(Object.fromEntries(rows.map((r) => [r['EventId'], r['OccurredAt']])), OWN_TIME);
+    for (const r of rows) assert.ok(Date.parse(r['TimeGenerated']) > Date.parse('2000-01-01'), 'every row has TimeGenerated, and not 1970');
     // The per-callback rules take what arrived since the previous run, and leave out backfills by OccurredAt.
     for (const id of ['oversight-leaked-copy-opened', 'oversight-unknown-token-callback']) {
       assert.match(sentinelRules.get(id)!, /\| where ingestion_time\(\) > ago\(5m\)\n.*\| where isnotnull\(OccurredAt\) and TimeGenerated - OccurredAt <= 1d/s, id);

@@ -300,7 +300,7 @@ describe('Sentinel content: the ARM templates', () => {
       assert.equal(resource(type).location,
         "[if(empty(parameters('location')), reference(resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName')), '2022-10-01', 'Full').location, parameters('location'))]", type);
     }
-    const byAlias = new Map(parserResources.map((r: any) => [r.properties.functionAlias, r]));
+    const byAlias = new Map<string, any>(parserResources.map((r: any) => [r.properties.functionAlias, r]));
     for (const r of parserResources) {
       for (const other of byAlias.keys()) {
         if (other === r.properties.functionAlias || !new RegExp(`\\b${other}\\(`).test(r.properties.query)) continue;
