@@ -5,7 +5,8 @@
  * time), all delivered now. Every SIEM keeps each callback's own time in a field of its own (Sentinel
  * `OccurredAt`, Splunk `_time`, Elastic `@timestamp`) and its arrival in another (`TimeGenerated`, `_indextime`,
  * `event.ingested`); the per-callback rules alert once for the callbacks of 5 hours and 2 minutes ago, at their
- * own time; the backfill (3 and 30 days) raises nothing, by choice; and no row lands at 1970.
+ * own time; the backfill (3 and 30 days) raises nothing, by choice; and no row lands at 1970 (the one without a
+ * time is filed at its arrival, marked, and raises nothing).
  *
  * Then every detection's firing sample with a 64 kB hostile User-Agent on every callback fires exactly as
  * without it in the Splunk replay (with the 5000-byte extraction cutoff), the declarative evaluator the KQL
@@ -28,7 +29,7 @@ import { iterRegistryEvents } from '../src/source.js';
 import { jsonLines, runCli, sqlRegistry } from './helpers.js';
 import { composeTemplate, IngestSimulator, SimulatedDataStream, type Doc } from './peers/es-simulator.js';
 import { ElasticRuleRunner } from './support/elastic-rules-run.js';
-import { applyProps, EXTRACTION_CUTOFF, readProps, runSearch, searchTimeFields } from './support/splunk-run.js';
+import { applyProps, EXTRACTION_CUTOFF, readIngest, readProps, runSearch, searchTimeFields } from './support/splunk-run.js';
 import type { Fields } from './support/splunk-spl.js';
 
 const ROOT = contentRoot();
@@ -39,6 +40,7 @@ const byId = (id: string): Detection => detections.find((d) => d.id === id)!;
 const APP_DIR = path.join(ROOT, 'splunk', APP);
 const splunkFile = (f: string): string => fs.readFileSync(path.join(APP_DIR, f), 'utf8');
 const props = readProps(splunkFile('default/props.conf'), SOURCETYPE);
+const ingest = readIngest(splunkFile('default/props.conf'), splunkFile('default/transforms.conf'), SOURCETYPE);
 const macrosConf = parseConf(splunkFile('default/macros.conf'));
 const macros = new Map(macrosConf.stanzas.map((s) => [s.name, macrosConf.stanza(s.name).get('definition')!]));
 const saved = parseConf(splunkFile('default/savedsearches.conf'));
@@ -87,7 +89,7 @@ const fileOf = (all: OversightEvent[], a: Alert): string => String(a.key['file_i
 
 // ---- Splunk -------------------------------------------------------------------------------------------------
 function splunkEvents(records: Record<string, any>[], indexTime: (r: Record<string, any>) => number): Fields[] {
-  return records.map((r) => applyProps(props, searchTimeFields(r, { indexTime: indexTime(r) })));
+  return records.map((r) => applyProps(props, searchTimeFields(r, { indexTime: indexTime(r), ingest })));
 }
 
 function splunkRun(d: Detection, evts: Fields[], now: number): Fields[] {
@@ -160,6 +162,10 @@ describe('a backfill of 30 and 3 days with callbacks of 5 hours and 2 minutes, d
     const evts = splunkEvents(records, () => NOW);
     const own = Object.fromEntries(evts.map((e) => [String(e.get('event_id')), e.get('_time')]));
     for (const [id, iso] of Object.entries(OWN_TIME)) if (iso) assert.equal(own[id], Date.parse(iso) / 1000, `event ${id}`);
+    // HEC time 0 (no usable time): the app's INGEST_EVAL files it at its arrival, marked, not at 1970.
+    const timeless = evts.find((e) => e.get('event_id') === '5')!;
+    assert.deepEqual([timeless.get('_time'), timeless.get('oversight_time_missing'), timeless.has('occurred_at')], [NOW, 'true', false]);
+    assert.equal(records.find((r) => r['event']['event_id'] === '5')!['time'], 0, 'the record itself says 0');
     for (const d of detections) {
       const alerts = throttled(d, runs(d).map((now) => ({ now, rows: splunkRun(d, evts, now) })));
       assert.deepEqual(alerts.map((r) => String(r.get('file_id'))).sort(), PROMISED[d.id], d.id);
@@ -263,7 +269,7 @@ describe('a 64 kB hostile User-Agent on every callback hides none of them', () =
     const hostile = withHostileAgent(fs.readFileSync(path.join(ROOT, 'detections', 'samples', `${d.id}.fires.sql`), 'utf8'));
     const records = await exported(hostile, 'splunk');
     const old = { ...props, extracts: [], evals: props.evals.filter(([n]) => n !== 'registry_id') };
-    const evts = records.map((r) => applyProps(old, searchTimeFields(r)));
+    const evts = records.map((r) => applyProps(old, searchTimeFields(r, { ingest })));
     const now = Math.max(...evts.map((e) => Number(e.get('_time'))));
     const search = saved.stanza(d.name).get('search')!.replace(' keepempty=true', '');
     assert.deepEqual(runSearch(search, evts, { now, earliest: '-10m', macros }), []);

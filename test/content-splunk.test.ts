@@ -177,7 +177,8 @@ describe('Splunk app files', () => {
 
   it('declares the indexed fields HEC sends', () => {
     const fieldsConf = conf('default/fields.conf');
-    const indexed = model.fields.fields.flatMap((r) => [...(r.splunk.indexed ? [r.splunk.field] : []), ...(r.splunk.indexed_as ? [r.splunk.indexed_as] : [])]);
+    // ...and the one the app's INGEST_EVAL adds to events without a usable time.
+    const indexed = ['oversight_time_missing', ...model.fields.fields.flatMap((r) => [...(r.splunk.indexed ? [r.splunk.field] : []), ...(r.splunk.indexed_as ? [r.splunk.indexed_as] : [])])];
     assert.deepEqual(fieldsConf.stanzas.map((s) => s.name).sort(), [...indexed].sort());
     for (const s of fieldsConf.stanzas) assert.equal(fieldsConf.stanza(s.name).get('INDEXED'), 'true');
   });
@@ -195,7 +196,10 @@ const eventFields = [
   'extra.qtype',
 ];
 const extracted = props.extracts.flatMap((re) => [...re.source.matchAll(/\(\?<([A-Za-z_]\w*)>/g)].map((m) => m[1]!));
-const available = new Set([...eventFields, ...extracted, ...props.aliases.map(([, to]) => to), ...props.evals.map(([name]) => name)]);
+/** Indexed fields the app itself adds at index time (transforms.conf INGEST_EVAL, declared in fields.conf). */
+const ingestFields = [...fs.readFileSync(path.join(APP_DIR, 'default/transforms.conf'), 'utf8').matchAll(/INGEST_EVAL = (.*)$/gm)]
+  .flatMap((m) => [...m[1]!.matchAll(/(?:^|, )([A-Za-z][A-Za-z0-9_]*)=/g)].map((x) => x[1]!));
+const available = new Set([...eventFields, ...ingestFields, ...extracted, ...props.aliases.map(([, to]) => to), ...props.evals.map(([name]) => name)]);
 
 describe('every macro, event type and field the searches use is defined', () => {
   const macros = conf('default/macros.conf');

@@ -7,6 +7,8 @@ import type { ConfStanza } from './splunk-conf.js';
 import { BACKFILL_DELAY, durationSeconds, type Condition, type Detection, type FieldTable, type Severity } from './model.js';
 
 export const BASE_MACRO = 'oversight_beacons';
+/** The indexed field transforms.conf sets on events without a usable time (see splunk.ts). */
+const TIME_MISSING = 'oversight_time_missing';
 
 /** savedsearches.conf `alert.severity`: 1 debug, 2 info, 3 warning, 4 error, 5 severe, 6 fatal. */
 const ALERT_SEVERITY: Record<Severity, number> = { informational: 2, low: 3, medium: 4, high: 5, critical: 6 };
@@ -60,7 +62,8 @@ function render(d: Detection, fields: FieldTable): Rendered {
   const f = (name: string): string => fields.field(name).splunk.field;
   const kind = f('kind');
   const base = `\`${BASE_MACRO}\``;
-  const where = d.logic.where.length > 0 ? ` | where ${whereSpl(d.logic.where, fields)}` : '';
+  // Only callbacks with a time of their own (an event without one was given its arrival at index time).
+  const where = ` | where ${['isnotnull(' + f('occurred_at') + ')', ...(d.logic.where.length > 0 ? [whereSpl(d.logic.where, fields)] : [])].join(' AND ')}`;
   // Splunk has no idempotent write: a batch resent after a crash stores its callbacks twice. Counting rules
   // count each callback once; the first-seen rule's minimum does not care, and skips the cost over its history.
   // keepempty=true: an event whose ids were not extracted is kept, never dropped (dedup drops it by default).
@@ -99,7 +102,7 @@ function render(d: Detection, fields: FieldTable): Rendered {
       const firstKind = indexedName('kind');
       const search =
         `| tstats min(_time) as first_seen, min(_indextime) as first_arrived, earliest(${firstKind}) as first_kind, ` +
-        `values(${indexedName('recipient_id')}) as recipients, count as callbacks where ${base} ${present.join(' ')} by ${by.join(', ')}` +
+        `values(${indexedName('recipient_id')}) as recipients, count as callbacks where ${base} ${present.join(' ')} NOT ${TIME_MISSING}=true by ${by.join(', ')}` +
         ` | where first_arrived >= relative_time(now(), ${splString(ago(d.schedule.lookback))})` +
         ` | where first_arrived - first_seen <= ${durationSeconds(BACKFILL_DELAY)}` +
         ` | ${conf('first_kind=="dns"')} | convert ctime(first_seen) ctime(first_arrived)` +

@@ -23,6 +23,29 @@ export interface PropsRules {
  */
 export const EXTRACTION_CUTOFF = 5000;
 
+/**
+ * The INGEST_EVAL assignments transforms.conf runs on the sourcetype at index time (props.conf TRANSFORMS-*),
+ * in order; each sees the fields the previous ones set.
+ */
+export function readIngest(propsText: string, transformsText: string, stanza: string): [string, Expr][] {
+  const transforms = parseConf(transformsText, 'transforms.conf');
+  const out: [string, Expr][] = [];
+  for (const [key, value] of parseConf(propsText, 'props.conf').stanza(stanza)) {
+    if (!/^TRANSFORMS-/i.test(key)) continue;
+    for (const name of value.split(/\s*,\s*/)) {
+      const t = transforms.stanza(name);
+      const ingest = t.get('INGEST_EVAL');
+      if (ingest === undefined || t.size !== 1) throw new Error(`transforms.conf [${name}]: only INGEST_EVAL is replayed here`);
+      for (const assignment of splitTop(ingest, /,/)) {
+        const a = /^([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)([\s\S]+)$/.exec(assignment.trim());
+        if (!a) throw new Error(`INGEST_EVAL assignment ${assignment} is not replayed here`);
+        out.push([a[1]!, parseExpr(a[2]!)]);
+      }
+    }
+  }
+  return out;
+}
+
 /** Indexed fields (and metadata) of an event, as `tstats` sees them: kept beside the search-time fields. */
 const indexedOf = new WeakMap<Fields, Fields>();
 
@@ -52,7 +75,7 @@ export function readProps(text: string, stanza: string): PropsRules {
  * arrays as `{}`, JSON null left out), the envelope's metadata, and the indexed `fields` added on top, so a
  * field sent both ways has two equal values (the worst case for the app).
  */
-export function searchTimeFields(envelope: Record<string, unknown>, options: { indexTime?: number } = {}): Fields {
+export function searchTimeFields(envelope: Record<string, unknown>, options: { indexTime?: number; ingest?: [string, Expr][] } = {}): Fields {
   const out: Fields = new Map();
   const indexed: Fields = new Map();
   const add = (map: Fields, k: string, v: string): void => {
@@ -98,6 +121,14 @@ export function searchTimeFields(envelope: Record<string, unknown>, options: { i
   const indexTime = options.indexTime ?? time;
   for (const [k, v] of [['_time', time], ['_indextime', indexTime]] as const) out.set(k, v), indexed.set(k, v);
   for (const [k, v] of Object.entries((envelope.fields as Record<string, string> | undefined) ?? {})) add(out, k, v), add(indexed, k, v);
+  // Index time: INGEST_EVAL sees _time and the indexed fields; now() is the time of indexing.
+  for (const [name, expr] of options.ingest ?? []) {
+    const v = evaluate(expr, indexed, { now: indexTime });
+    for (const map of [out, indexed]) {
+      if (v === null) map.delete(name);
+      else map.set(name, typeof v === 'boolean' ? String(v) : v);
+    }
+  }
   indexedOf.set(out, indexed);
   return out;
 }
@@ -240,12 +271,19 @@ export function runSearch(spl: string, events: Fields[], options: RunOptions): F
           if (!indexed) throw new Error('tstats needs events made by searchTimeFields');
           return indexed;
         });
+        let negate = false;
         for (const term of splitTop(expandMacros(w[2]!, options.macros).replace(/[()]/g, ' '), /\s/)) {
+          if (term === 'NOT') {
+            negate = true;
+            continue;
+          }
           const kv = /^([A-Za-z_][A-Za-z0-9_.]*)=(.+)$/.exec(term);
           if (!kv) throw new Error(`tstats term ${term} is not replayed here`);
           if (kv[1] === 'index' && kv[2] === '*') continue;
           const want = kv[2]!.replace(/^"|"$/g, '');
-          only = only.filter((r) => (want === '*' ? values(r, kv[1]!).length > 0 : values(r, kv[1]!).includes(want)));
+          const not = negate;
+          negate = false;
+          only = only.filter((r) => (want === '*' ? values(r, kv[1]!).length > 0 : values(r, kv[1]!).includes(want)) !== not);
         }
         rows = stats(only, `${w[1]}${w[3] ?? ''}`);
         break;

@@ -386,6 +386,7 @@ export function analyzeSearch(spl: string, available: Iterable<string>): SplUse 
         for (const term of splitTop(w[2]!, /\s/)) {
           const macro = /^\(*`([A-Za-z0-9_]+)`\)*$/.exec(term);
           if (macro) use.macros.add(macro[1]!);
+          else if (term === 'NOT') continue;
           else {
             const kv = /^([A-Za-z_][A-Za-z0-9_.]*)=(.+)$/.exec(term);
             if (!kv) throw new Error(`cannot read tstats term ${JSON.stringify(term)}`);
