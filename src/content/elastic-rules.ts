@@ -25,8 +25,11 @@ const TECHNIQUES: Readonly<Record<string, { name: string; tactic: string }>> = {
 
 const SEVERITY_STEPS = ['low', 'medium', 'high', 'critical'] as const;
 
-/** Callbacks that happened within the backfill delay and carry a time of their own. */
-const ON_TIME = `@timestamp >= "now-${BACKFILL_DELAY}" and not tags:oversight_timestamp_missing`;
+/** Callbacks with a time of their own (the pipeline gives one without its arrival, and tags it). */
+const TIMED = 'not tags:oversight_timestamp_missing';
+/** ... that happened within the backfill delay. */
+const ON_TIME = `@timestamp >= "now-${BACKFILL_DELAY}" and ${TIMED}`;
+const and = (query: string, more: string): string => (query === '*' ? more : `${query} and ${more}`);
 
 /** Elastic alert suppression: one alert per value per window, with the suppressed count in the alert. */
 function suppression(d: Detection, fields: FieldTable): Record<string, unknown> {
@@ -123,17 +126,17 @@ function logicFields(d: Detection, fields: FieldTable): Record<string, unknown> 
     case 'match':
       // By arrival (timestamp_override below), but only callbacks that happened within a day: an older one is a
       // backfill and raises no alert of its own. A record without a usable time got its arrival as @timestamp.
-      return { type: 'query', language: 'kuery', query: `${query === '*' ? '' : `${query} and `}${ON_TIME}` };
+      return { type: 'query', language: 'kuery', query: and(query, ON_TIME) };
     case 'first_seen':
       return {
-        type: 'new_terms', language: 'kuery', query: `${query === '*' ? '' : `${query} and `}${ON_TIME}`,
+        type: 'new_terms', language: 'kuery', query: and(query, ON_TIME),
         new_terms_fields: logic.key.map((k) => ecsName(fields, k)),
         history_window_start: `now-${logic.history}`,
       };
     case 'distinct_count':
       window(logic.window);
       return {
-        type: 'threshold', language: 'kuery', query,
+        type: 'threshold', language: 'kuery', query: and(query, TIMED),
         threshold: {
           field: logic.group_by.map((k) => ecsName(fields, k)),
           value: 1,
@@ -143,7 +146,7 @@ function logicFields(d: Detection, fields: FieldTable): Record<string, unknown> 
     case 'event_count':
       window(logic.window);
       return {
-        type: 'threshold', language: 'kuery', query,
+        type: 'threshold', language: 'kuery', query: and(query, TIMED),
         threshold: { field: logic.group_by.map((k) => ecsName(fields, k)), value: logic.threshold },
       };
   }
