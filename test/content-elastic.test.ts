@@ -312,7 +312,8 @@ describe('Elastic content', () => {
         assert.deepEqual((rule['severity_mapping'] as Doc[])[0]!['value'], 'dns');
       }
     });
-    assert.equal(rules.find((r) => r['rule_id'] === 'oversight-unknown-token-callback')!['query'], 'not oversight.file_id:*');
+    assert.equal(rules.find((r) => r['rule_id'] === 'oversight-unknown-token-callback')!['query'],
+      'not oversight.file_id:* and @timestamp >= "now-1d" and not tags:oversight_timestamp_missing');
   });
 
   it('the dashboard imports as a whole: every reference resolves, every field it reads is mapped', () => {

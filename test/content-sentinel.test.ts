@@ -91,6 +91,9 @@ const tableResource = resource('Microsoft.OperationalInsights/workspaces/tables'
 const TABLE: string = tableResource.properties.schema.name;
 /** The table schema, read from the table resource we deploy, types in KQL spelling. */
 const tableColumns: Column[] = tableResource.properties.schema.columns.map((c: any) => ({ name: c.name, type: kustoType(c.type) }));
+/** Columns the DCR transform adds: the callback's own time, which Azure Monitor would not keep in TimeGenerated. */
+const TRANSFORM_COLUMNS = ['OccurredAt'];
+const recordColumns: Column[] = tableColumns.filter((c) => !TRANSFORM_COLUMNS.includes(c.name));
 const dcr = resource('Microsoft.Insights/dataCollectionRules');
 const parserResources = deploy.resources.filter((r: any) => r.type === 'Microsoft.OperationalInsights/workspaces/savedSearches');
 const parserFunctions = parserResources.map((r: any) =>
@@ -208,7 +211,7 @@ describe('Sentinel content: the table is what we export', () => {
     assert.equal(r.code, 0, r.stderr);
     const records = jsonLines(r.stdout);
     assert.ok(records.length > 20);
-    const types = new Map(tableColumns.map((c) => [c.name, c.type]));
+    const types = new Map(recordColumns.map((c) => [c.name, c.type]));
     const seen = new Map<string, Set<string>>();
     for (const rec of records) {
       for (const [key, value] of Object.entries(rec)) {
@@ -230,11 +233,10 @@ describe('Sentinel content: the table is what we export', () => {
     for (const c of tableColumns) assert.match(readme, new RegExp(`\\b${c.name}\\b`), `README.md does not mention ${c.name}`);
   });
 
-  it('the DCR stream declaration is the table, column for column', () => {
+  it('the DCR stream declaration is the table, column for column, but for the columns the transform makes', () => {
     const streamColumns: Column[] = dcr.properties.streamDeclarations[`Custom-${TABLE}`].columns.map((c: any) => ({ name: c.name, type: kustoType(c.type) }));
-    // The transform is `source`: it adds no column, so stream and table are the same list.
-    assert.equal(dcr.properties.dataFlows[0].transformKql, 'source');
-    assert.deepEqual(streamColumns, tableColumns);
+    assert.deepEqual(streamColumns, recordColumns);
+    assert.deepEqual(tableColumns.find((c) => c.name === 'OccurredAt'), { name: 'OccurredAt', type: 'datetime' });
   });
 });
 
@@ -292,6 +294,26 @@ describe('Sentinel content: the ARM templates', () => {
     for (const r of deploy.resources) assert.match(r.apiVersion, /^\d{4}-\d\d-\d\d$/, `${r.type} uses a GA API version`);
   });
 
+  it('put the endpoint and the rule in the workspace\'s region by default, and the parsers after the parsers they call', () => {
+    assert.equal(deploy.parameters.location.defaultValue, '');
+    for (const type of ['Microsoft.Insights/dataCollectionEndpoints', 'Microsoft.Insights/dataCollectionRules']) {
+      assert.equal(resource(type).location,
+        "[if(empty(parameters('location')), reference(resourceId('Microsoft.OperationalInsights/workspaces', parameters('workspaceName')), '2022-10-01', 'Full').location, parameters('location'))]", type);
+    }
+    const byAlias = new Map<string, any>(parserResources.map((r: any) => [r.properties.functionAlias, r]));
+    for (const r of parserResources) {
+      for (const other of byAlias.keys()) {
+        if (other === r.properties.functionAlias || !new RegExp(`\\b${other}\\(`).test(r.properties.query)) continue;
+        assert.ok(r.dependsOn.some((d: string) => d.includes(`'${other}'`)), `${r.properties.functionAlias} is deployed after ${other}, which it calls`);
+      }
+    }
+    assert.ok(byAlias.get('ASimAlertEventOversightRegistry').dependsOn.some((d: string) => d.includes("'vimAlertEventOversightRegistry'")));
+    const bicep = fs.readFileSync(path.join(DIR, 'deploy/azuredeploy.bicep'), 'utf8');
+    assert.match(bicep, /^var region = empty\(location\) \? workspace\.location : location$/m);
+    assert.equal([...bicep.matchAll(/^  location: region$/gm)].length, 2);
+    assert.match(bicep, /dependsOn: \[table, parser\d\]/);
+  });
+
   it('the Bicep template declares the same table columns, stream columns, parsers and outputs', () => {
     const bicep = fs.readFileSync(path.join(DIR, 'deploy/azuredeploy.bicep'), 'utf8');
     const tableCols = [...bicep.matchAll(/\{ name: '(\w+)', type: '(\w+)', description: /g)].map((m) => ({ name: m[1], type: kustoType(m[2]!) }));
@@ -299,14 +321,14 @@ describe('Sentinel content: the ARM templates', () => {
     const streamCols = [...bicep.matchAll(/\{ name: '(\w+)', type: '(\w+)' \}/g)].map((m) => ({ name: m[1], type: m[2] }));
     assert.deepEqual(streamCols, dcr.properties.streamDeclarations[`Custom-${TABLE}`].columns);
     assert.match(bicep, /kind: 'Direct'/);
-    assert.match(bicep, /transformKql: 'source'/);
+    assert.ok(bicep.includes(`transformKql: '${dcr.properties.dataFlows[0].transformKql}'`), 'the same transform');
     for (const r of parserResources) assert.ok(bicep.includes(`'''\n${r.properties.query}\n'''`), `${r.properties.functionAlias} body`);
     for (const o of Object.keys(deploy.outputs)) assert.match(bicep, new RegExp(`^output ${o} string = `, 'm'));
     for (const p of Object.keys(deploy.parameters)) assert.match(bicep, new RegExp(`^param ${p} `, 'm'));
   });
 
   it('use only well-formed template expressions of known functions', () => {
-    const known = new Set(['format', 'parameters', 'resourceId', 'reference', 'if', 'null', 'guid', 'subscriptionResourceId', 'resourceGroup', 'newGuid']);
+    const known = new Set(['format', 'parameters', 'resourceId', 'reference', 'if', 'null', 'guid', 'subscriptionResourceId', 'resourceGroup', 'newGuid', 'empty']);
     const templates = ['deploy/azuredeploy.json', 'deploy/analytic-rules.json', 'deploy/hunting-queries.json', 'deploy/workbook.json'];
     let count = 0;
     const visit = (value: unknown, where: string): void => {

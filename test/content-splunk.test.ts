@@ -177,7 +177,8 @@ describe('Splunk app files', () => {
 
   it('declares the indexed fields HEC sends', () => {
     const fieldsConf = conf('default/fields.conf');
-    const indexed = model.fields.fields.flatMap((r) => [...(r.splunk.indexed ? [r.splunk.field] : []), ...(r.splunk.indexed_as ? [r.splunk.indexed_as] : [])]);
+    // ...and the one the app's INGEST_EVAL adds to events without a usable time.
+    const indexed = ['oversight_time_missing', ...model.fields.fields.flatMap((r) => [...(r.splunk.indexed ? [r.splunk.field] : []), ...(r.splunk.indexed_as ? [r.splunk.indexed_as] : [])])];
     assert.deepEqual(fieldsConf.stanzas.map((s) => s.name).sort(), [...indexed].sort());
     for (const s of fieldsConf.stanzas) assert.equal(fieldsConf.stanza(s.name).get('INDEXED'), 'true');
   });
@@ -194,7 +195,11 @@ const eventFields = [
   'extra.qname',
   'extra.qtype',
 ];
-const available = new Set([...eventFields, ...props.aliases.map(([, to]) => to), ...props.evals.map(([name]) => name)]);
+const extracted = props.extracts.flatMap((re) => [...re.source.matchAll(/\(\?<([A-Za-z_]\w*)>/g)].map((m) => m[1]!));
+/** Indexed fields the app itself adds at index time (transforms.conf INGEST_EVAL, declared in fields.conf). */
+const ingestFields = [...fs.readFileSync(path.join(APP_DIR, 'default/transforms.conf'), 'utf8').matchAll(/INGEST_EVAL = (.*)$/gm)]
+  .flatMap((m) => [...m[1]!.matchAll(/(?:^|, )([A-Za-z][A-Za-z0-9_]*)=/g)].map((x) => x[1]!));
+const available = new Set([...eventFields, ...ingestFields, ...extracted, ...props.aliases.map(([, to]) => to), ...props.evals.map(([name]) => name)]);
 
 describe('every macro, event type and field the searches use is defined', () => {
   const macros = conf('default/macros.conf');
@@ -216,7 +221,7 @@ describe('every macro, event type and field the searches use is defined', () => 
   };
 
   it('in the props.conf evals (a calculated field reads event fields and aliases only)', () => {
-    const before = new Set([...eventFields, ...props.aliases.map(([, to]) => to), 'host']);
+    const before = new Set([...eventFields, ...extracted, ...props.aliases.map(([, to]) => to), 'host']);
     for (const [name, expr] of props.evals) {
       for (const f of fieldRefs(expr)) assert.ok(before.has(f), `EVAL-${name} reads ${f}, which is not an event field or alias`);
     }

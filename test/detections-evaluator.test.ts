@@ -20,7 +20,7 @@ function detection(logic: Logic, lookback = '1d'): Detection {
   return {
     id: 'oversight-test', guid: '00000000-0000-0000-0000-000000000000', version: 1, name: 'test', description: 'test',
     severity: 'low', risk_score: 21, confidence: 'high', dns_confidence: 'medium', tactics: [], techniques: [],
-    schedule: { interval: '5m', lookback }, logic, false_positives: [],
+    schedule: { interval: '5m', lookback }, suppression: { group_by: ['file_id'], window: '24h' }, logic, false_positives: [],
   };
 }
 
@@ -143,4 +143,29 @@ test('fieldValue knows every field of the field table and refuses others', () =>
   const e = evt(T, { qualified_timestamp: '2026-11-20T09:00:00Z', tlog_index: 3, recipient_id: 'r', issuer_id: 'i', extra: '{"qtype": "A"}' });
   for (const row of loadFields().fields) assert.notEqual(fieldValue(e, row.name), null, row.name);
   assert.throws(() => fieldValue(evt(T), 'nope'), /no event field named nope/);
+});
+
+test('with arrival times: a per-callback rule alerts once, in the run after the callback arrived, however late it happened', () => {
+  const leak = detection({ type: 'match', where: [{ field: 'file_id', op: 'present' }] }, '10m');
+  const late = [evt(T - 5 * 3600), evt(T - 120), evt(T - 86400 + 60)];
+  const arrival = (): number => T;
+  const runs = [T, T + 300, T + 600, T + 3600].map((now) => evaluate(leak, late, { now, arrival }).map((a) => a.events[0]!.occurred_unix));
+  assert.deepEqual(runs, [[T - 86400 + 60, T - 5 * 3600, T - 120], [], [], []]);
+  // Not before it arrived.
+  assert.deepEqual(evaluate(leak, late, { now: T - 1, arrival }), []);
+});
+
+test('with arrival times: a callback that arrives more than a day after it happened is a backfill and raises no per-callback alert', () => {
+  const leak = detection({ type: 'match', where: [{ field: 'file_id', op: 'present' }] }, '10m');
+  const evts = [evt(T - 86400 - 1), evt(T - 3 * 86400), evt(T - 30 * 86400)];
+  assert.deepEqual(evaluate(leak, evts, { now: T, arrival: () => T }), []);
+  // Each arrived exactly a day after it happened: on time; only the one that arrived since the previous run alerts now.
+  assert.deepEqual(evaluate(leak, evts, { now: T, arrival: (e) => e.occurred_unix + 86400 }).map((a) => a.events[0]!.occurred_unix), [T - 86400 - 1]);
+  assert.equal(evaluate(leak, [evt(T - 86400)], { now: T, arrival: () => T }).length, 1, 'exactly a day late is still on time');
+  const first = detection({ type: 'first_seen', key: ['file_id'], history: '14d', where: [{ field: 'file_id', op: 'present' }] }, '1h');
+  const hourly = { ...first, schedule: { interval: '1h', lookback: '1h' } };
+  // The file's earliest callback is a backfill: the file is not new, even with a fresh callback beside it.
+  assert.deepEqual(evaluate(hourly, [evt(T - 3 * 86400, { file_id: 'f-b' }), evt(T - 60, { file_id: 'f-b' })], { now: T, arrival: () => T }), []);
+  assert.equal(evaluate(hourly, [evt(T - 60, { file_id: 'f-c' })], { now: T, arrival: () => T }).length, 1);
+  assert.throws(() => evaluate(leak, evts, { arrival: () => T }), /need the time of the run/);
 });

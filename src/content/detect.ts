@@ -8,7 +8,7 @@
  */
 import { actionForKind, SCHEMA_VERSION, type OversightEvent } from '../event.js';
 import { pyNumber } from '../pyjson.js';
-import { durationSeconds, type Condition, type Detection } from './model.js';
+import { BACKFILL_DELAY, durationSeconds, type Condition, type Detection } from './model.js';
 
 export interface Alert {
   detection: string;
@@ -25,6 +25,14 @@ export interface EvaluateOptions {
    * `first_seen`. Without it, every event is in scope, as if the rule had run over all of them.
    */
   now?: number;
+  /**
+   * When each event reached the SIEM (Unix seconds); needs `now`. With it, the run reports what the SIEMs'
+   * content reports once per run: a per-callback rule (`match`, `first_seen`) takes the callbacks that arrived
+   * since the previous run (`now - interval < arrival ≤ now`), whenever they happened, and leaves out backfills
+   * (a callback that arrived more than BACKFILL_DELAY after it happened); a counting rule counts the callbacks
+   * that have arrived by `now` by their own time, in its window. Without it every event arrived as it happened.
+   */
+  arrival?: (e: OversightEvent) => number;
 }
 
 /** A field as its record carries it: text, or null where the record leaves it out. */
@@ -117,6 +125,10 @@ export function evaluate(detection: Detection, input: Iterable<OversightEvent>, 
   const lookback = durationSeconds(detection.schedule.lookback);
   const inScope = (e: OversightEvent): boolean => now === undefined || (e.occurred_unix <= now && e.occurred_unix > now - lookback);
   const alert = (key: Record<string, string>, events: OversightEvent[]): Alert => ({ detection: detection.id, key, events });
+  if (options.arrival !== undefined) {
+    if (now === undefined) throw new Error('arrival times need the time of the run (now)');
+    return byArrival(detection, passing, now, options.arrival, alert);
+  }
 
   switch (logic.type) {
     case 'match':
@@ -172,5 +184,41 @@ export function evaluate(detection: Detection, input: Iterable<OversightEvent>, 
       }
       return alerts;
     }
+  }
+}
+
+/** One run at `now` with arrival times (see EvaluateOptions.arrival). */
+function byArrival(
+  detection: Detection,
+  passing: readonly OversightEvent[],
+  now: number,
+  arrival: (e: OversightEvent) => number,
+  alert: (key: Record<string, string>, events: OversightEvent[]) => Alert,
+): Alert[] {
+  const logic = detection.logic;
+  const interval = durationSeconds(detection.schedule.interval);
+  const backfill = durationSeconds(BACKFILL_DELAY);
+  const arrived = passing.filter((e) => arrival(e) <= now);
+  const sinceLastRun = (t: number): boolean => t > now - interval && t <= now;
+  const onTime = (e: OversightEvent): boolean => arrival(e) - e.occurred_unix <= backfill;
+  switch (logic.type) {
+    case 'match':
+      return arrived.filter((e) => sinceLastRun(arrival(e)) && onTime(e)).map((e) => alert({ event_id: e.event_id }, [e]));
+    case 'first_seen': {
+      // The key is new when its earliest arrival within the history is in this run and that earliest callback
+      // is not a backfill.
+      const history = durationSeconds(logic.history);
+      const alerts: Alert[] = [];
+      for (const g of groupBy(arrived.filter((e) => arrival(e) > now - history), logic.key).values()) {
+        const firstArrival = Math.min(...g.events.map(arrival));
+        const earliest = g.events[0]!;
+        if (sinceLastRun(firstArrival) && firstArrival - earliest.occurred_unix <= backfill) alerts.push(alert(g.key, [earliest]));
+      }
+      return alerts;
+    }
+    case 'event_count':
+    case 'distinct_count':
+      // Counted by the callbacks' own time, over what has arrived: the rules without arrival times do that.
+      return evaluate(detection, arrived, { now });
   }
 }

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { DATA_STREAM_PATTERN } from './elastic-mappings.js';
-import { durationSeconds, type Condition, type Detection, type FieldTable } from './model.js';
+import { BACKFILL_DELAY, durationSeconds, type Condition, type Detection, type FieldTable } from './model.js';
 
 const TACTICS: Readonly<Record<string, string>> = {
   TA0001: 'Initial Access',
@@ -24,6 +24,27 @@ const TECHNIQUES: Readonly<Record<string, { name: string; tactic: string }>> = {
 };
 
 const SEVERITY_STEPS = ['low', 'medium', 'high', 'critical'] as const;
+
+/** Callbacks with a time of their own (the pipeline gives one without its arrival, and tags it). */
+const TIMED = 'not tags:oversight_timestamp_missing';
+/** ... that happened within the backfill delay. */
+const ON_TIME = `@timestamp >= "now-${BACKFILL_DELAY}" and ${TIMED}`;
+const and = (query: string, more: string): string => (query === '*' ? more : `${query} and ${more}`);
+
+/** Elastic alert suppression: one alert per value per window, with the suppressed count in the alert. */
+function suppression(d: Detection, fields: FieldTable): Record<string, unknown> {
+  const seconds = durationSeconds(d.suppression.window);
+  const duration = seconds % 3600 === 0 ? { value: seconds / 3600, unit: 'h' } : { value: Math.ceil(seconds / 60), unit: 'm' };
+  // A threshold rule already groups by its threshold fields; it takes a duration only.
+  if (d.logic.type === 'distinct_count' || d.logic.type === 'event_count') return { alert_suppression: { duration } };
+  return {
+    alert_suppression: {
+      group_by: d.suppression.group_by.map((n) => ecsName(fields, n)),
+      duration,
+      missing_fields_strategy: 'suppress',
+    },
+  };
+}
 
 function elasticSeverity(s: Detection['severity']): (typeof SEVERITY_STEPS)[number] {
   return s === 'informational' ? 'low' : s;
@@ -103,17 +124,19 @@ function logicFields(d: Detection, fields: FieldTable): Record<string, unknown> 
   };
   switch (logic.type) {
     case 'match':
-      return { type: 'query', language: 'kuery', query };
+      // By arrival (timestamp_override below), but only callbacks that happened within a day: an older one is a
+      // backfill and raises no alert of its own. A record without a usable time got its arrival as @timestamp.
+      return { type: 'query', language: 'kuery', query: and(query, ON_TIME) };
     case 'first_seen':
       return {
-        type: 'new_terms', language: 'kuery', query,
+        type: 'new_terms', language: 'kuery', query: and(query, ON_TIME),
         new_terms_fields: logic.key.map((k) => ecsName(fields, k)),
         history_window_start: `now-${logic.history}`,
       };
     case 'distinct_count':
       window(logic.window);
       return {
-        type: 'threshold', language: 'kuery', query,
+        type: 'threshold', language: 'kuery', query: and(query, TIMED),
         threshold: {
           field: logic.group_by.map((k) => ecsName(fields, k)),
           value: 1,
@@ -123,7 +146,7 @@ function logicFields(d: Detection, fields: FieldTable): Record<string, unknown> 
     case 'event_count':
       window(logic.window);
       return {
-        type: 'threshold', language: 'kuery', query,
+        type: 'threshold', language: 'kuery', query: and(query, TIMED),
         threshold: { field: logic.group_by.map((k) => ecsName(fields, k)), value: logic.threshold },
       };
   }
@@ -149,9 +172,10 @@ export function elasticRule(d: Detection, fields: FieldTable, version: string): 
     interval: d.schedule.interval,
     from: `now-${d.schedule.lookback}`,
     to: 'now',
-    // Exports can run late (hourly, after an outage); event.ingested is set by our pipeline, so a callback
-    // delivered late is still seen once. Without the pipeline the rule falls back to @timestamp.
-    timestamp_override: 'event.ingested',
+    // Per-callback rules go by arrival (event.ingested, set by our pipeline), so a callback delivered late is
+    // still seen once; counting rules go by the callbacks' own time, so an hourly export is no burst.
+    ...(d.logic.type === 'match' || d.logic.type === 'first_seen' ? { timestamp_override: 'event.ingested' } : {}),
+    ...suppression(d, fields),
     risk_score: d.risk_score,
     severity: elasticSeverity(d.severity),
     ...(mapping.length ? { severity_mapping: mapping } : {}),

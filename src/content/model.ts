@@ -51,6 +51,8 @@ export interface Detection {
   tactics: string[];
   techniques: string[];
   schedule: { interval: string; lookback: string };
+  /** One alert (Elastic, Splunk) or incident (Sentinel) per value of these fields per window, with the count in it. */
+  suppression: { group_by: string[]; window: string };
   logic: Logic;
   false_positives: string[];
 }
@@ -91,6 +93,12 @@ export function loadFields(root = contentRoot()): FieldTable {
   };
 }
 
+/**
+ * A callback that reaches the SIEM more than this long after it happened is a backfill (an old registry exported
+ * for the first time, an exporter that was down for days): it raises no per-callback alert, in any SIEM.
+ */
+export const BACKFILL_DELAY = '1d';
+
 const SEVERITIES: readonly Severity[] = ['informational', 'low', 'medium', 'high', 'critical'];
 const LOGIC_TYPES = ['match', 'first_seen', 'distinct_count', 'event_count'];
 
@@ -116,7 +124,9 @@ export function loadDetections(fields: FieldTable = loadFields(), root = content
       if (!LOGIC_TYPES.includes(d.logic?.type)) fail(file, `logic.type ${d.logic?.type} is not one of ${LOGIC_TYPES.join(', ')}`);
       durationSeconds(d.schedule.interval);
       durationSeconds(d.schedule.lookback);
-      const named = [...d.logic.where.map((c) => c.field)];
+      if (!d.suppression?.group_by?.length) fail(file, 'suppression.group_by names no field');
+      durationSeconds(d.suppression.window);
+      const named = [...d.logic.where.map((c) => c.field), ...d.suppression.group_by];
       if (d.logic.type === 'first_seen') named.push(...d.logic.key), durationSeconds(d.logic.history);
       if (d.logic.type === 'distinct_count') named.push(...d.logic.group_by, d.logic.field), durationSeconds(d.logic.window);
       if (d.logic.type === 'event_count') named.push(...d.logic.group_by), durationSeconds(d.logic.window);

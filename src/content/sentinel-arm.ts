@@ -5,13 +5,21 @@
  * Its outputs are the exact `--output` URL for `oversight siem export --format sentinel`.
  */
 import type { FieldTable } from './model.js';
-import { TABLE } from './sentinel-kql.js';
+import { OCCURRED_COLUMN, TABLE } from './sentinel-kql.js';
 
 export const STREAM = `Custom-${TABLE}`;
 export const MONITORING_METRICS_PUBLISHER = '3913510d-42f4-4e42-8a64-420c390055eb';
-export const TRANSFORM = 'source';
+/**
+ * The callback's own time is the record's `TimeGenerated`, but Azure Monitor replaces a TimeGenerated older than
+ * 2 days (or more than 1 day ahead) with the arrival time, and leaves a row without one at the arrival time too.
+ * So the transform keeps the callback's time in a column of its own, `OccurredAt` (null when the registry row has
+ * no usable time), and sets `TimeGenerated` to the arrival time for every row: one clock per column, the same for
+ * a callback delivered at once and one delivered 30 days late, and never 1970 or empty.
+ */
+export const TRANSFORM = `source | extend ${OCCURRED_COLUMN} = TimeGenerated | extend TimeGenerated = now()`;
 
 const API = {
+  workspace: '2022-10-01',
   table: '2022-10-01',
   dce: '2023-03-11',
   dcr: '2023-03-11',
@@ -27,6 +35,27 @@ function tableType(type: string): string {
 
 export function streamColumns(fields: FieldTable): { name: string; type: string }[] {
   return fields.fields.map((f) => ({ name: f.sentinel.column, type: f.sentinel.type }));
+}
+
+/** The table: the stream's columns, then the ones the transform makes. */
+export function tableColumns(fields: FieldTable): { name: string; type: string; description: string }[] {
+  return [
+    ...fields.fields.map((f) => ({ name: f.sentinel.column, type: f.sentinel.type, description: f.description })),
+    {
+      name: OCCURRED_COLUMN,
+      type: 'datetime',
+      description: 'When the beacon called home, by the registry\'s clock (UTC); empty when the registry row has no usable time. TimeGenerated is when the row reached the workspace.',
+    },
+  ];
+}
+
+/** Each parser function after the table and after the parser functions its body calls. */
+export function parserDependencies(parsers: ParserFunction[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const p of parsers) {
+    out.set(p.name, parsers.filter((q) => q !== p && new RegExp(`\\b${q.name}\\b`).test(p.body)).map((q) => q.name));
+  }
+  return out;
 }
 
 export interface ParserFunction {
@@ -47,6 +76,10 @@ export function ingestionTemplate(fields: FieldTable, parsers: ParserFunction[])
   const dce = `reference(${dceId.slice(1, -1)}, '${API.dce}')`;
   const dcr = `reference(${dcrId.slice(1, -1)}, '${API.dcr}')`;
   const endpoint = `if(parameters('useDataCollectionEndpoint'), ${dce}.logsIngestion.endpoint, ${dcr}.endpoints.logsIngestion)`;
+  // The endpoint and the rule must be in the workspace's region, which need not be the resource group's.
+  const location = `[if(empty(parameters('location')), reference(${workspaceId.slice(1, -1)}, '${API.workspace}', 'Full').location, parameters('location'))]`;
+  const dependencies = parserDependencies(parsers);
+  const parserId = (name: string): string => id('Microsoft.OperationalInsights/workspaces/savedSearches', "parameters('workspaceName')", `'${name}'`);
   return {
     $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
     contentVersion: '1.0.0.0',
@@ -57,7 +90,11 @@ export function ingestionTemplate(fields: FieldTable, parsers: ParserFunction[])
     },
     parameters: {
       workspaceName: { type: 'string', metadata: { description: 'Existing Log Analytics workspace (the one Microsoft Sentinel runs on), in this resource group.' } },
-      location: { type: 'string', defaultValue: '[resourceGroup().location]', metadata: { description: 'Region of the workspace; the endpoint and the rule must be in the same region.' } },
+      location: {
+        type: 'string',
+        defaultValue: '',
+        metadata: { description: "Region of the endpoint and the rule; empty (the default) takes the workspace's region, where both must be." },
+      },
       servicePrincipalObjectId: {
         type: 'string',
         metadata: { description: "Object id of the exporting app's service principal (az ad sp show --id <appId> --query id -o tsv), not the application (client) id." },
@@ -87,7 +124,7 @@ export function ingestionTemplate(fields: FieldTable, parsers: ParserFunction[])
           schema: {
             name: TABLE,
             description: 'Oversight registry beacon callbacks (one row per callback), written by oversight siem export.',
-            columns: fields.fields.map((f) => ({ name: f.sentinel.column, type: tableType(f.sentinel.type), description: f.description })),
+            columns: tableColumns(fields).map((c) => ({ name: c.name, type: tableType(c.type), description: c.description })),
           },
         },
       },
@@ -96,14 +133,14 @@ export function ingestionTemplate(fields: FieldTable, parsers: ParserFunction[])
         type: 'Microsoft.Insights/dataCollectionEndpoints',
         apiVersion: API.dce,
         name: "[parameters('dataCollectionEndpointName')]",
-        location: "[parameters('location')]",
+        location,
         properties: { networkAcls: { publicNetworkAccess: 'Enabled' } },
       },
       {
         type: 'Microsoft.Insights/dataCollectionRules',
         apiVersion: API.dcr,
         name: "[parameters('dataCollectionRuleName')]",
-        location: "[parameters('location')]",
+        location,
         kind: 'Direct',
         dependsOn: [tableId, dceId],
         properties: {
@@ -130,7 +167,7 @@ export function ingestionTemplate(fields: FieldTable, parsers: ParserFunction[])
         type: 'Microsoft.OperationalInsights/workspaces/savedSearches',
         apiVersion: API.savedSearch,
         name: `[format('{0}/{1}', parameters('workspaceName'), '${p.name}')]`,
-        dependsOn: [tableId],
+        dependsOn: [tableId, ...dependencies.get(p.name)!.map(parserId)],
         properties: {
           etag: '*',
           displayName: p.title,

@@ -3,7 +3,7 @@
  * outputs as deploy/azuredeploy.json, built from the same field table and parser definitions.
  */
 import type { FieldTable } from './model.js';
-import { MONITORING_METRICS_PUBLISHER, STREAM, TRANSFORM, streamColumns, type ParserFunction } from './sentinel-arm.js';
+import { MONITORING_METRICS_PUBLISHER, parserDependencies, STREAM, streamColumns, tableColumns as columnsOf, TRANSFORM, type ParserFunction } from './sentinel-arm.js';
 import { TABLE } from './sentinel-kql.js';
 
 /** A single-line Bicep string literal. */
@@ -18,15 +18,17 @@ function verbatim(text: string): string {
 }
 
 export function ingestionBicep(fields: FieldTable, parsers: ParserFunction[]): string {
-  const tableColumns = fields.fields.map(
-    (f) => `        { name: ${str(f.sentinel.column)}, type: ${str(f.sentinel.type === 'datetime' ? 'dateTime' : f.sentinel.type)}, description: ${str(f.description)} }`,
+  const tableColumns = columnsOf(fields).map(
+    (c) => `        { name: ${str(c.name)}, type: ${str(c.type === 'datetime' ? 'dateTime' : c.type)}, description: ${str(c.description)} }`,
   );
+  const dependencies = parserDependencies(parsers);
+  const parserIndex = new Map(parsers.map((p, i) => [p.name, i]));
   const stream = streamColumns(fields).map((c) => `          { name: ${str(c.name)}, type: ${str(c.type)} }`);
   const parserResources = parsers.map((p, i) => [
     `resource parser${i} 'Microsoft.OperationalInsights/workspaces/savedSearches@2020-08-01' = {`,
     '  parent: workspace',
     `  name: ${str(p.name)}`,
-    '  dependsOn: [table]',
+    `  dependsOn: [${['table', ...dependencies.get(p.name)!.map((n) => `parser${parserIndex.get(n)}`)].join(', ')}]`,
     '  properties: {',
     "    etag: '*'",
     `    displayName: ${str(p.title)}`,
@@ -46,8 +48,8 @@ export function ingestionBicep(fields: FieldTable, parsers: ParserFunction[]): s
     "@description('Existing Log Analytics workspace (the one Microsoft Sentinel runs on), in this resource group.')",
     'param workspaceName string',
     '',
-    "@description('Region of the workspace; the endpoint and the rule must be in the same region.')",
-    'param location string = resourceGroup().location',
+    "@description('Region of the endpoint and the rule; empty (the default) takes the workspace\\'s region, where both must be.')",
+    "param location string = ''",
     '',
     "@description('Object id of the exporting app\\'s service principal (az ad sp show --id <appId> --query id -o tsv), not the application (client) id.')",
     'param servicePrincipalObjectId string',
@@ -69,6 +71,7 @@ export function ingestionBicep(fields: FieldTable, parsers: ParserFunction[]): s
     'param totalRetentionInDays int = 365',
     '',
     `var stream = ${str(STREAM)}`,
+    'var region = empty(location) ? workspace.location : location',
     `var monitoringMetricsPublisher = ${str(MONITORING_METRICS_PUBLISHER)}`,
     '',
     "resource workspace 'Microsoft.OperationalInsights/workspaces@2022-10-01' existing = {",
@@ -94,7 +97,7 @@ export function ingestionBicep(fields: FieldTable, parsers: ParserFunction[]): s
     '',
     "resource dce 'Microsoft.Insights/dataCollectionEndpoints@2023-03-11' = if (useDataCollectionEndpoint) {",
     '  name: dataCollectionEndpointName',
-    '  location: location',
+    '  location: region',
     '  properties: {',
     "    networkAcls: { publicNetworkAccess: 'Enabled' }",
     '  }',
@@ -102,7 +105,7 @@ export function ingestionBicep(fields: FieldTable, parsers: ParserFunction[]): s
     '',
     "resource dcr 'Microsoft.Insights/dataCollectionRules@2023-03-11' = {",
     '  name: dataCollectionRuleName',
-    '  location: location',
+    '  location: region',
     "  kind: 'Direct'",
     '  dependsOn: [table]',
     '  properties: {',

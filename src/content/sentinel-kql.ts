@@ -3,11 +3,15 @@
  * come from the field table, so a renamed column changes every rule at once. Every query ends with the same
  * output columns per logic type, and the rule metadata (entity mappings, custom details) names only those.
  */
-import { durationSeconds, type Condition, type Detection, type FieldTable } from './model.js';
+import { BACKFILL_DELAY, durationSeconds, type Condition, type Detection, type FieldTable } from './model.js';
 
 export const TABLE = 'Oversight_CL';
+/** The column the DCR transform fills with the callback's own time (TimeGenerated becomes the arrival time). */
+export const OCCURRED_COLUMN = 'OccurredAt';
 /** Sentinel runs a scheduled rule over at most this much data. */
 export const MAX_QUERY_PERIOD_SECONDS = 14 * 86400;
+/** At most this many values of a set go on an alert (Sentinel caps an alert's custom details at 2 KB in all). */
+export const SET_LIMIT = 10;
 
 /** Columns a rule adds beyond the table: the caller address usable as an IP entity, and the recipient split for the Account entity. */
 export const DERIVED = {
@@ -15,6 +19,8 @@ export const DERIVED = {
   accountName: 'RecipientName',
   accountSuffix: 'RecipientUPNSuffix',
   confidence: 'Confidence',
+  /** The source address as an alert may show it: a DNS callback's address is labelled as the resolver's. */
+  origin: 'Origin',
 } as const;
 
 export interface RuleQuery {
@@ -48,8 +54,8 @@ export function timespan(seconds: number): string {
 
 export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
   const c = (name: string): string => fields.field(name).sentinel.column;
-  const [time, registry, event, kind, sourceIp, recipient, fileId] =
-    ['occurred_at', 'registry_id', 'event_id', 'kind', 'source_ip', 'recipient_id', 'file_id'].map(c) as [string, string, string, string, string, string, string];
+  const [registry, event, kind, sourceIp, recipient, fileId] =
+    ['registry_id', 'event_id', 'kind', 'source_ip', 'recipient_id', 'file_id'].map(c) as [string, string, string, string, string, string, string];
   const where = d.logic.where.map((x) => `| where ${condition(fields, x)}`);
   const frequency = durationSeconds(d.schedule.interval);
   const lookback = durationSeconds(d.schedule.lookback);
@@ -57,57 +63,66 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
     d.dns_confidence === d.confidence ? kql(d.confidence) : `iff(${dns}, ${kql(d.dns_confidence)}, ${kql(d.confidence)})`;
   const confidence = `${DERIVED.confidence} = ${confidenceIf(`${kind} == "dns"`)}`;
   const perRunConfidence = `${DERIVED.confidence} = ${confidenceIf('set_has_element(BeaconKinds, "dns")')}`;
-  const derived = [
-    `| extend ${DERIVED.ip} = iff(isnotnull(parse_ipv4(${sourceIp})) or isnotempty(parse_ipv6(${sourceIp})), ${sourceIp}, "")`,
+  // A DNS callback's address is the reader's resolver: never put it forward as the reader's address.
+  const derived = (dns: string): string[] => [
+    `| extend ${DERIVED.ip} = iff(not(${dns}) and (isnotnull(parse_ipv4(${sourceIp})) or isnotempty(parse_ipv6(${sourceIp}))), ${sourceIp}, "")`,
     `    , ${DERIVED.accountName} = tostring(split(${recipient}, "@")[0])`,
     `    , ${DERIVED.accountSuffix} = tostring(split(${recipient}, "@")[1])`,
+    `    , ${DERIVED.origin} = iff(${dns}, strcat("DNS resolver ", ${sourceIp}), ${sourceIp})`,
   ];
-  const perEvent = ['occurred_at', 'registry_id', 'event_id', 'kind', 'action', 'token_id', 'file_id', 'recipient_id', 'issuer_id', 'source_ip', 'user_agent'].map(c);
+  const occurred = OCCURRED_COLUMN;
+  // TimeGenerated is when the row reached the workspace (the DCR transform sets it); OccurredAt is the callback's own time.
+  const onTime = `| where isnotnull(${occurred}) and TimeGenerated - ${occurred} <= ${BACKFILL_DELAY} // older at arrival: a backfill, no per-callback alert`;
+  const perEvent = [occurred, ...['occurred_at', 'registry_id', 'event_id', 'kind', 'action', 'token_id', 'file_id', 'recipient_id', 'issuer_id', 'source_ip', 'user_agent'].map(c)];
   const header = [`// ${d.name}`, `// Generated from content/detections/${d.id.replace(/^oversight-/, '')}.yaml; edit that file, not this query.`];
-  const dedupe = `| summarize arg_min(${time}, *) by ${registry}, ${event} // a resent batch stores a callback twice`;
+  const dedupe = `| summarize arg_min(${occurred}, *) by ${registry}, ${event} // a resent batch stores a callback twice`;
+  const realWindow = (seconds: number): string => `| where ${occurred} > ago(${timespan(seconds)}) // counted by when the callbacks happened, not when they arrived`;
 
   switch (d.logic.type) {
     case 'match': {
-      const columns = [...perEvent, DERIVED.ip, DERIVED.accountName, DERIVED.accountSuffix, DERIVED.confidence];
+      const columns = [...perEvent, DERIVED.ip, DERIVED.accountName, DERIVED.accountSuffix, DERIVED.confidence, DERIVED.origin];
       return {
         query: [
           ...header,
           TABLE,
           ...where,
-          // Runs overlap (the lookback is longer than the interval, for late arrivals): each run takes only the
-          // callbacks that arrived since the previous one, so a callback alerts once.
+          // Each run takes only the callbacks that arrived since the previous one, however late they were
+          // delivered, so a callback alerts once.
           `| where ingestion_time() > ago(${timespan(frequency)})`,
+          onTime,
           dedupe,
           `| extend ${confidence}`,
-          ...derived,
+          ...derived(`${kind} == "dns"`),
           `| project ${columns.join(', ')}`,
         ].join('\n'),
         columns,
         queryFrequency: frequency,
         queryPeriod: lookback,
         coverage:
-          `Runs every ${d.schedule.interval}; each run takes the callbacks that reached the workspace since the previous run and happened ` +
-          `within the last ${d.schedule.lookback}, so each callback alerts once. A callback that reaches the workspace up to ` +
-          `${timespan(Math.max(lookback - frequency, 0))} after it happened is always covered, one later than ${d.schedule.lookback} never ` +
+          `Runs every ${d.schedule.interval}; each run takes the callbacks that reached the workspace since the previous run, so each ` +
+          `callback alerts once, however late it was delivered, and the alert carries its own time (OccurredAt). A callback that ` +
+          `reached the workspace more than ${BACKFILL_DELAY} after it happened is a backfill and raises no alert of its own ` +
           '(the hunting query for late arrivals lists those).',
       };
     }
     case 'first_seen': {
       const history = Math.min(durationSeconds(d.logic.history), MAX_QUERY_PERIOD_SECONDS);
       const keys = d.logic.key.map(c);
-      const columns = [...perEvent, DERIVED.ip, DERIVED.accountName, DERIVED.accountSuffix, DERIVED.confidence, 'FirstIngestedAt'];
+      const columns = [...perEvent, DERIVED.ip, DERIVED.accountName, DERIVED.accountSuffix, DERIVED.confidence, DERIVED.origin, 'FirstIngestedAt'];
       return {
         query: [
           ...header,
           TABLE,
           ...where,
+          `| where isnotnull(${occurred})`,
           '| extend IngestedAt = ingestion_time()',
-          // The earliest arrival decides: a late-delivered old callback or a resent copy does not look new.
-          `| summarize arg_min(${time}, *), FirstIngestedAt = min(IngestedAt) by ${keys.join(', ')}`,
+          // The earliest callback decides, and the earliest arrival: a resent copy does not look new.
+          `| summarize arg_min(${occurred}, *), FirstIngestedAt = min(IngestedAt) by ${keys.join(', ')}`,
           // Since the previous run: the runs do not overlap, so a file alerts once.
           `| where FirstIngestedAt > ago(${timespan(frequency)})`,
+          onTime,
           `| extend ${confidence}`,
-          ...derived,
+          ...derived(`${kind} == "dns"`),
           `| project ${columns.join(', ')}`,
         ].join('\n'),
         columns,
@@ -116,7 +131,8 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
         coverage:
           `Runs every ${d.schedule.interval} over the last ${timespan(history)} (the longest period a scheduled rule can query) and alerts ` +
           `when the earliest callback of a ${keys.join('/')} in that period reached the workspace since the previous run (by ingestion time, ` +
-          'so a late delivery still counts and a resent copy does not alert again); ' +
+          'so a late delivery still counts and a resent copy does not alert again); a first callback that arrived more than ' +
+          `${BACKFILL_DELAY} after it happened is a backfill and raises none; ` +
           `a file whose earlier callbacks are older than ${timespan(history)} looks new again.`,
       };
     }
@@ -125,57 +141,59 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
       const counted = c(d.logic.field);
       const window = durationSeconds(d.logic.window);
       const columns = [...group, 'DistinctCount', 'DistinctValues', 'Callbacks', 'FirstSeen', 'LastSeen', 'BeaconKinds',
-        time, ...[registry, recipient, sourceIp].filter((x) => !group.includes(x)), DERIVED.ip, DERIVED.accountName, DERIVED.accountSuffix, DERIVED.confidence];
+        occurred, ...[registry, recipient, sourceIp].filter((x) => !group.includes(x)), DERIVED.ip, DERIVED.accountName, DERIVED.accountSuffix, DERIVED.confidence, DERIVED.origin];
       return {
         query: [
           ...header,
           TABLE,
           ...where,
+          realWindow(window),
           '| extend IngestedAt = ingestion_time()',
-          `| summarize DistinctValues = make_set(${counted}), Callbacks = count(), FirstSeen = min(${time}), LastSeen = max(${time}), LastIngestedAt = max(IngestedAt)`,
-          `    , BeaconKinds = make_set(${kind}), arg_max(${time}, ${[registry, recipient, sourceIp].filter((x) => !group.includes(x)).join(', ')}) by ${group.join(', ')}`,
-          '| extend DistinctCount = array_length(DistinctValues)',
+          `| summarize DistinctValues = make_set(${counted}, ${SET_LIMIT}), DistinctCount = count_distinct(${counted}), Callbacks = count(), FirstSeen = min(${occurred}), LastSeen = max(${occurred}), LastIngestedAt = max(IngestedAt)`,
+          `    , BeaconKinds = make_set(${kind}), arg_max(${occurred}, ${[kind, registry, recipient, sourceIp].filter((x) => !group.includes(x)).join(', ')}) by ${group.join(', ')}`,
           `| where DistinctCount >= ${d.logic.threshold}`,
           // Alert again only when a new callback arrived since the previous run, not every run for the whole window.
           `| where LastIngestedAt > ago(${timespan(frequency)})`,
           `| extend ${perRunConfidence}`,
-          ...derived,
+          ...derived(`${kind} == "dns"`),
           `| project ${columns.join(', ')}`,
         ].join('\n'),
         columns,
         queryFrequency: frequency,
         queryPeriod: window,
         coverage:
-          `Runs every ${d.schedule.interval} over the last ${timespan(window)} and counts distinct ${counted} values exactly ` +
+          `Runs every ${d.schedule.interval} over the callbacks that happened in the last ${timespan(window)} (by OccurredAt, so a late export is counted where it belongs and an hourly export is no spread) and counts distinct ${counted} values exactly ` +
           `(a set, not an estimate) per ${group.join('/')}; it alerts when the count is reached and a callback arrived since the previous run, ` +
-          'so an ongoing spread alerts again with each new callback. The IP entity is the latest address; all addresses are in DistinctValues.',
+          'so an ongoing spread alerts again with each new callback. The IP entity is the latest address unless it came from a DNS callback (a resolver); ' +
+          `up to ${SET_LIMIT} addresses are in DistinctValues.`,
       };
     }
     case 'event_count': {
       const group = d.logic.group_by.map(c);
       const window = durationSeconds(d.logic.window);
       const latest = [registry, recipient, sourceIp].filter((x) => !group.includes(x));
-      const columns = [...group, 'Callbacks', 'Files', 'Tokens', 'FirstSeen', 'LastSeen', 'BeaconKinds', time, ...latest,
-        DERIVED.ip, DERIVED.accountName, DERIVED.accountSuffix, DERIVED.confidence];
+      const columns = [...group, 'Callbacks', 'Files', 'Tokens', 'FirstSeen', 'LastSeen', 'BeaconKinds', occurred, ...latest,
+        DERIVED.ip, DERIVED.accountName, DERIVED.accountSuffix, DERIVED.confidence, DERIVED.origin];
       return {
         query: [
           ...header,
           TABLE,
           ...where,
+          realWindow(window),
           dedupe,
-          `| summarize Callbacks = count(), Files = make_set(${fileId}, 100), Tokens = make_set(${c('token_id')}, 100), FirstSeen = min(${time}), LastSeen = max(${time})`,
-          `    , BeaconKinds = make_set(${kind})${latest.length ? `, arg_max(${time}, ${latest.join(', ')})` : ''} by ${group.join(', ')}`,
+          `| summarize Callbacks = count(), Files = make_set(${fileId}, ${SET_LIMIT}), Tokens = make_set(${c('token_id')}, ${SET_LIMIT}), FirstSeen = min(${occurred}), LastSeen = max(${occurred})`,
+          `    , BeaconKinds = make_set(${kind}), arg_max(${occurred}, ${[kind, ...latest].join(', ')}) by ${group.join(', ')}`,
           `| where Callbacks >= ${d.logic.threshold}`,
           `| extend ${perRunConfidence}`,
-          ...derived,
+          ...derived(`set_has_element(BeaconKinds, "dns")`),
           `| project ${columns.join(', ')}`,
         ].join('\n'),
         columns,
         queryFrequency: frequency,
         queryPeriod: window,
         coverage:
-          `Runs every ${d.schedule.interval} over the last ${timespan(window)} and counts callbacks per ${group.join('/')}, ` +
-          'each callback once even when a resent batch stored it twice.',
+          `Runs every ${d.schedule.interval} over the callbacks that happened in the last ${timespan(window)} (by OccurredAt, so an hourly ` +
+          `export is no burst) and counts callbacks per ${group.join('/')}, each callback once even when a resent batch stored it twice.`,
       };
     }
   }

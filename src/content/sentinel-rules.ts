@@ -3,8 +3,8 @@
  * solution or the "import rule templates" flow takes) and the same rules as ARM `alertRules` resources.
  */
 import YAML from 'yaml';
-import type { Detection, FieldTable } from './model.js';
-import { DERIVED, renderRuleQuery, TABLE, timespan, type RuleQuery } from './sentinel-kql.js';
+import { durationSeconds, type Detection, type FieldTable } from './model.js';
+import { DERIVED, OCCURRED_COLUMN, renderRuleQuery, TABLE, timespan, type RuleQuery } from './sentinel-kql.js';
 
 /** MITRE ATT&CK tactic ids → the tactic names Sentinel's rule schema accepts. */
 const TACTICS: Record<string, string> = {
@@ -56,16 +56,17 @@ export function isoDuration(seconds: number): string {
 
 /** Per-event columns worth showing on the alert, as far as the query's results carry them. */
 const DETAIL_COLUMNS: Record<string, string> = {
+  OccurredAt: OCCURRED_COLUMN,
   BeaconKind: 'BeaconKind',
   FileId: 'FileId',
   TokenId: 'TokenId',
-  IssuerId: 'IssuerId',
   RegistryId: 'RegistryId',
   EventId: 'EventId',
   SourceIp: 'SourceIp',
   UserAgent: 'UserAgent',
   Confidence: DERIVED.confidence,
-  DistinctSourceIps: 'DistinctValues',
+  DistinctSourceIps: 'DistinctCount',
+  SourceIps: 'DistinctValues',
   CallbackCount: 'Callbacks',
   BeaconKinds: 'BeaconKinds',
   Files: 'Files',
@@ -73,10 +74,26 @@ const DETAIL_COLUMNS: Record<string, string> = {
   LastSeen: 'LastSeen',
 };
 
-function customDetails(columns: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, column] of Object.entries(DETAIL_COLUMNS)) if (columns.includes(column)) out[key] = column;
-  return out;
+/**
+ * Sentinel keeps at most 2 KB of custom details per alert, all of them together. Every detail is a column of
+ * its own cut to a share of that budget, counting 4 bytes per character (UTF-8's worst case) and 16 bytes of
+ * JSON around each value, so a 64 kB User-Agent or a set of addresses cannot push the alert over the limit.
+ */
+export const CUSTOM_DETAILS_BYTES = 2048;
+export const DETAIL_OVERHEAD_BYTES = 16;
+export const DETAIL_PREFIX = 'Detail';
+
+function customDetails(columns: string[]): { details: Record<string, string>; extend: string } {
+  const chosen = Object.entries(DETAIL_COLUMNS).filter(([, column]) => columns.includes(column));
+  const keyBytes = chosen.reduce((n, [key]) => n + key.length, 0);
+  const chars = Math.floor((CUSTOM_DETAILS_BYTES - keyBytes - DETAIL_OVERHEAD_BYTES * chosen.length) / (4 * chosen.length));
+  const details: Record<string, string> = {};
+  const parts: string[] = [];
+  for (const [key, column] of chosen) {
+    details[key] = `${DETAIL_PREFIX}${key}`;
+    parts.push(`${DETAIL_PREFIX}${key} = substring(tostring(${column}), 0, ${chars})`);
+  }
+  return { details, extend: `| extend ${parts.join(', ')} // custom details stay within Sentinel's 2 KB` };
 }
 
 function describe(d: Detection, r: RuleQuery): string {
@@ -100,13 +117,13 @@ function alertFormat(d: Detection, columns: string[]): { alertDisplayNameFormat:
   }
   if (has('Callbacks')) {
     return {
-      alertDisplayNameFormat: 'Oversight: {{Callbacks}} callbacks from {{SourceIp}}',
-      alertDescriptionFormat: `{{SourceIp}} made {{Callbacks}} beacon callbacks. ${d.name}.`,
+      alertDisplayNameFormat: 'Oversight: {{Callbacks}} callbacks from {{Origin}}',
+      alertDescriptionFormat: `{{Origin}} made {{Callbacks}} beacon callbacks. ${d.name}.`,
     };
   }
   return {
-    alertDisplayNameFormat: `${d.name.replace(/^Oversight - /, 'Oversight: ')} ({{BeaconKind}} from {{SourceIp}})`,
-    alertDescriptionFormat: `Beacon {{BeaconKind}} of token {{TokenId}} called back from {{SourceIp}}. ${d.name}.`,
+    alertDisplayNameFormat: `${d.name.replace(/^Oversight - /, 'Oversight: ')} ({{BeaconKind}} from {{Origin}})`,
+    alertDescriptionFormat: `Beacon {{BeaconKind}} called back from {{Origin}} at {{OccurredAt}}. ${d.name}.`,
   };
 }
 
@@ -126,7 +143,13 @@ function entityMappings(columns: string[]): { entityType: string; fieldMappings:
 }
 
 export function sentinelRule(fields: FieldTable, d: Detection): SentinelRule {
-  const rendered = renderRuleQuery(fields, d);
+  const base = renderRuleQuery(fields, d);
+  const details = customDetails(base.columns);
+  const rendered: RuleQuery = {
+    ...base,
+    query: `${base.query}\n${details.extend}`,
+    columns: [...base.columns, ...Object.values(details.details)],
+  };
   const techniques = d.techniques;
   const yaml: Record<string, unknown> = {
     id: d.guid,
@@ -143,7 +166,7 @@ export function sentinelRule(fields: FieldTable, d: Detection): SentinelRule {
     relevantTechniques: techniques,
     query: rendered.query,
     entityMappings: entityMappings(rendered.columns),
-    customDetails: customDetails(rendered.columns),
+    customDetails: details.details,
     alertDetailsOverride: alertFormat(d, rendered.columns),
     eventGroupingSettings: { aggregationKind: 'AlertPerResult' },
     version: `${d.version}.0.0`,
@@ -162,8 +185,20 @@ export function ruleYaml(rule: SentinelRule): string {
   );
 }
 
+
+/** The custom detail that carries a suppression field, which Sentinel's incident grouping can then match on. */
+function incidentKeys(rule: SentinelRule, fields: FieldTable): string[] {
+  const details = rule.yaml.customDetails as Record<string, string>;
+  return rule.detection.suppression.group_by.map((name) => {
+    const column = fields.field(name).sentinel.column;
+    const key = Object.keys(DETAIL_COLUMNS).find((k) => DETAIL_COLUMNS[k] === column && k in details);
+    if (!key) throw new Error(`${rule.detection.id}: suppression field ${name} is not a custom detail of the rule`);
+    return key;
+  });
+}
+
 /** The rule as an `alertRules` resource of a workspace-scoped ARM template (parameters `workspace`, `rulesEnabled`). */
-export function ruleResource(rule: SentinelRule): Record<string, unknown> {
+export function ruleResource(rule: SentinelRule, fields: FieldTable): Record<string, unknown> {
   const y = rule.yaml;
   const d = rule.detection;
   return {
@@ -192,22 +227,23 @@ export function ruleResource(rule: SentinelRule): Record<string, unknown> {
       eventGroupingSettings: y.eventGroupingSettings,
       incidentConfiguration: {
         createIncident: true,
+        // One incident per leaked file (per source address, per unknown token) for a day, however many
+        // callbacks: its alerts are the callbacks, so the incident's alert count is the callback count.
         groupingConfiguration: {
           enabled: true,
           reopenClosedIncident: false,
-          lookbackDuration: 'PT5H',
-          matchingMethod: 'AllEntities',
+          lookbackDuration: isoDuration(durationSeconds(d.suppression.window)),
+          matchingMethod: 'Selected',
           groupByEntities: [],
           groupByAlertDetails: [],
-          groupByCustomDetails: [],
+          groupByCustomDetails: incidentKeys(rule, fields),
         },
       },
-      templateVersion: y.version,
     },
   };
 }
 
-export function rulesTemplate(rules: SentinelRule[]): Record<string, unknown> {
+export function rulesTemplate(rules: SentinelRule[], fields: FieldTable): Record<string, unknown> {
   return {
     $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
     contentVersion: '1.0.0.0',
@@ -218,7 +254,7 @@ export function rulesTemplate(rules: SentinelRule[]): Record<string, unknown> {
       workspace: { type: 'string', metadata: { description: 'Name of the Log Analytics workspace Microsoft Sentinel runs on.' } },
       rulesEnabled: { type: 'bool', defaultValue: true, metadata: { description: 'Create the rules enabled.' } },
     },
-    resources: rules.map(ruleResource),
+    resources: rules.map((r) => ruleResource(r, fields)),
     outputs: {
       ruleIds: { type: 'array', value: rules.map((r) => r.detection.guid) },
     },

@@ -80,7 +80,7 @@ export const sentinelContent: SiemContent = {
     return [
       { path: 'deploy/azuredeploy.json', data: json(ingestionTemplate(model.fields, parsers)) },
       { path: 'deploy/azuredeploy.bicep', data: ingestionBicep(model.fields, parsers) },
-      { path: 'deploy/analytic-rules.json', data: json(rulesTemplate(rules)) },
+      { path: 'deploy/analytic-rules.json', data: json(rulesTemplate(rules, model.fields)) },
       { path: 'deploy/workbook.json', data: json(workbookTemplate(loadWorkbook())) },
       { path: 'deploy/hunting-queries.json', data: json(huntingTemplate(loadHunting())) },
       ...rules.map((r) => ({ path: `analytic-rules/${r.detection.id.replace(/^oversight-/, '')}.yaml`, data: ruleYaml(r) })),

@@ -4,9 +4,11 @@
  * definition. Field names come from the field table, so a renamed field changes every search at once.
  */
 import type { ConfStanza } from './splunk-conf.js';
-import { durationSeconds, type Condition, type Detection, type FieldTable, type Severity } from './model.js';
+import { BACKFILL_DELAY, durationSeconds, type Condition, type Detection, type FieldTable, type Severity } from './model.js';
 
 export const BASE_MACRO = 'oversight_beacons';
+/** The indexed field transforms.conf sets on events without a usable time (see splunk.ts). */
+const TIME_MISSING = 'oversight_time_missing';
 
 /** savedsearches.conf `alert.severity`: 1 debug, 2 info, 3 warning, 4 error, 5 severe, 6 fatal. */
 const ALERT_SEVERITY: Record<Severity, number> = { informational: 2, low: 3, medium: 4, high: 5, critical: 6 };
@@ -48,8 +50,10 @@ function longer(a: string, b: string): string {
 
 interface Rendered {
   search: string;
-  /** How far back each run reads. */
+  /** How far back each run reads, by the callbacks' own time (`_time`). */
   range: string;
+  /** How far back each run reads by arrival (`_indextime`), for the rules that take each callback once as it arrives. */
+  indexRange?: string;
   /** Result fields that identify one alert, for throttling. */
   key: string[];
 }
@@ -58,10 +62,12 @@ function render(d: Detection, fields: FieldTable): Rendered {
   const f = (name: string): string => fields.field(name).splunk.field;
   const kind = f('kind');
   const base = `\`${BASE_MACRO}\``;
-  const where = d.logic.where.length > 0 ? ` | where ${whereSpl(d.logic.where, fields)}` : '';
+  // Only callbacks with a time of their own (an event without one was given its arrival at index time).
+  const where = ` | where ${['isnotnull(' + f('occurred_at') + ')', ...(d.logic.where.length > 0 ? [whereSpl(d.logic.where, fields)] : [])].join(' AND ')}`;
   // Splunk has no idempotent write: a batch resent after a crash stores its callbacks twice. Counting rules
   // count each callback once; the first-seen rule's minimum does not care, and skips the cost over its history.
-  const once = ` | dedup ${f('registry_id')}, ${f('event_id')}`;
+  // keepempty=true: an event whose ids were not extracted is kept, never dropped (dedup drops it by default).
+  const once = ` | dedup ${f('registry_id')}, ${f('event_id')} keepempty=true`;
   const conf = (test: string): string =>
     d.dns_confidence === d.confidence
       ? `eval confidence=${splString(d.confidence)}`
@@ -71,20 +77,36 @@ function render(d: Detection, fields: FieldTable): Rendered {
     case 'match': {
       const shown = ['_time', 'signature', 'severity', 'confidence', 'file_id', 'recipient_id', 'issuer_id', 'token_id', 'kind',
         'src', 'source_ip', 'dest', 'user_agent', 'registry_id', 'event_id'].map((n) => (fields.fields.some((r) => r.name === n) ? f(n) : n));
+      // Each run reads the callbacks indexed in its lookback, whenever they happened, up to a day back: a callback
+      // that arrives more than a day after it happened is a backfill and raises no alert of its own.
       return {
         search: `${base}${where}${once} | ${conf(`${kind}=="dns"`)} | table ${shown.join(', ')}`,
-        range: d.schedule.lookback,
+        range: BACKFILL_DELAY,
+        indexRange: d.schedule.lookback,
         key: [f('registry_id'), f('event_id')],
       };
     }
     case 'first_seen': {
-      const by = logic.key.map(f);
+      // tstats reads the indexed fields only (HEC's `fields`), so the 14-day history costs an index lookup, not
+      // a scan of 14 days of raw events, and no search-time extraction can lose the key.
+      const indexedName = (name: string): string => {
+        const row = fields.field(name);
+        if (!row.splunk.indexed && !row.splunk.indexed_as) throw new Error(`${d.id}: first_seen key ${name} is not an indexed field`);
+        return row.splunk.indexed_as ?? row.splunk.field;
+      };
+      const by = logic.key.map(indexedName);
+      const present = logic.where.map((c) => {
+        if (c.op !== 'present') throw new Error(`${d.id}: a first_seen rule filters by present indexed fields only`);
+        return `${indexedName(c.field)}=*`;
+      });
+      const firstKind = indexedName('kind');
       const search =
-        `${base}${where} | stats min(_time) as first_seen, earliest(${kind}) as first_kind, ` +
-        `earliest(${f('source_ip')}) as first_source_ip, values(${f('recipient_id')}) as recipients, count as callbacks by ${by.join(', ')}` +
-        ` | where first_seen >= relative_time(now(), ${splString(ago(d.schedule.lookback))})` +
-        ` | ${conf('first_kind=="dns"')} | convert ctime(first_seen)` +
-        ` | table first_seen, ${by.join(', ')}, recipients, first_kind, first_source_ip, callbacks, confidence`;
+        `| tstats min(_time) as first_seen, min(_indextime) as first_arrived, earliest(${firstKind}) as first_kind, ` +
+        `values(${indexedName('recipient_id')}) as recipients, count as callbacks where ${base} ${present.join(' ')} NOT ${TIME_MISSING}=true by ${by.join(', ')}` +
+        ` | where first_arrived >= relative_time(now(), ${splString(ago(d.schedule.lookback))})` +
+        ` | where first_arrived - first_seen <= ${durationSeconds(BACKFILL_DELAY)}` +
+        ` | ${conf('first_kind=="dns"')} | convert ctime(first_seen) ctime(first_arrived)` +
+        ` | table first_seen, first_arrived, ${by.join(', ')}, recipients, first_kind, callbacks, confidence`;
       return { search, range: longer(logic.history, d.schedule.lookback), key: by };
     }
     case 'distinct_count':
@@ -129,6 +151,7 @@ export function savedSearch(d: Detection, fields: FieldTable, app: string): Conf
       ['cron_schedule', cronFor(d.schedule.interval)],
       ['dispatch.earliest_time', ago(r.range)],
       ['dispatch.latest_time', 'now'],
+      ...(r.indexRange ? ([['dispatch.index_earliest', ago(r.indexRange)], ['dispatch.index_latest', 'now']] as [string, string][]) : []),
       ['counttype', 'number of events'],
       ['relation', 'greater than'],
       ['quantity', '0'],
@@ -136,8 +159,9 @@ export function savedSearch(d: Detection, fields: FieldTable, app: string): Conf
       ['alert.digest_mode', '0'],
       ['alert.track', '1'],
       ['alert.suppress', '1'],
-      ['alert.suppress.fields', r.key.join(',')],
-      ['alert.suppress.period', r.range],
+      // One alert per suppression key (a file, a token, an address) per window; the first one opens the case.
+      ['alert.suppress.fields', d.suppression.group_by.map((n) => fields.field(n).splunk.field).join(',')],
+      ['alert.suppress.period', d.suppression.window],
       ['request.ui_dispatch_app', app],
       ['request.ui_dispatch_view', 'search'],
     ],

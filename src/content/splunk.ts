@@ -51,12 +51,25 @@ function perKind(kind: string, value: (d: { transport: string; port: number }) =
   return `case(${branches.join(', ')})`;
 }
 
+/** Fields the searches need that come after the User-Agent in the event and are not indexed. */
+const RAW_FALLBACK = ['registry_id'];
+
 export function propsConf(model: ContentModel): string {
   const { fields, detections } = model;
   const f = (name: string): string => fields.field(name).splunk.field;
   const kind = f('kind');
   const aliases: string[] = [];
   const evals: [string, string][] = [];
+
+  // KV_MODE = json extracts only the first 5000 bytes of an event (limits.conf [spath] extraction_cutoff), and
+  // whoever opens a leaked copy chooses the User-Agent that comes before these fields. A regex over all of _raw
+  // finds them wherever they are: keys of the event object follow `{` or `,`, and a quote inside a JSON string
+  // is escaped, so a value cannot fake them.
+  const extracts: [string, string][] = RAW_FALLBACK.map((name) => [
+    `EXTRACT-oversight_raw_${name}`,
+    `[{,]"${f(name)}":"(?<raw_${f(name)}>[^"\\\\]*(?:\\\\.[^"\\\\]*)*)"`,
+  ]);
+  for (const name of RAW_FALLBACK) evals.push([f(name), `coalesce(${f(name)}, raw_${f(name)})`]);
 
   // HEC sends file_id, recipient_id and issuer_id twice: inside the event (extracted by KV_MODE = json) and as
   // indexed fields. Where search sees both copies it makes a two-valued field; collapse it to one value.
@@ -72,6 +85,7 @@ export function propsConf(model: ContentModel): string {
     if (!row.cim) continue;
     const src = row.splunk.field;
     if (row.ecs.type === 'ip') evals.push([row.cim, `if(${IP_TEST(src)}, ${src}, null())`]);
+    else if (RAW_FALLBACK.includes(row.name)) evals.push([row.cim, `coalesce(${src}, raw_${src})`]);
     else if (row.splunk.indexed) evals.push([row.cim, `mvdedup(${src})`]);
     else aliases.push(`${src} AS ${row.cim}`);
   }
@@ -81,7 +95,10 @@ export function propsConf(model: ContentModel): string {
   const severity = matchRules.map((d) => `${d.logic.where.map((c) => conditionSpl(c, fields)).join(' AND ')}, ${splString(d.severity)}`);
   evals.push(['severity', `case(${[...severity, 'true(), "informational"'].join(', ')})`]);
   evals.push(['signature', `"Oversight beacon (" . coalesce(${kind}, "unknown") . ")"`]);
-  evals.push(['dest', `case(${kind}=="dns" AND match('extra.qname', "[.]"), 'extra.qname', true(), host)`]);
+  // The DNS query name sits in `extra`, after the User-Agent: past the cutoff, the regex extraction finds it.
+  const qname = `coalesce('extra.qname', raw_qname)`;
+  extracts.push(['EXTRACT-oversight_raw_qname', `"extra":\\{(?:[^{}"]|"(?:[^"\\\\]|\\\\.)*")*?"qname":"(?<raw_qname>[^"\\\\]*(?:\\\\.[^"\\\\]*)*)"`]);
+  evals.push(['dest', `case(${kind}=="dns" AND match(${qname}, "[.]"), ${qname}, true(), host)`]);
   evals.push(['transport', perKind(kind, (d) => splString(d.transport))]);
   evals.push(['dest_port', perKind(kind, (d) => String(d.port))]);
 
@@ -100,6 +117,8 @@ export function propsConf(model: ContentModel): string {
       ['MAX_TIMESTAMP_LOOKAHEAD', '32'],
       ['TZ', 'UTC'],
       ['KV_MODE', 'json'],
+      [`TRANSFORMS-${TIME_TRANSFORM}`, TIME_TRANSFORM],
+      ...extracts,
       ['FIELDALIAS-oversight_cim', aliases.join(' ')],
       ...evals.map(([name, expr]): [string, string] => [`EVAL-${name}`, expr]),
     ],
@@ -111,7 +130,9 @@ export function propsConf(model: ContentModel): string {
       'Ingestion: events come through HEC /services/collector/event, one JSON object per event, and take their',
       'time from the envelope\'s "time". LINE_BREAKER and TIME_PREFIX/TIME_FORMAT only matter for bare event',
       'objects (the envelope\'s "event") sent to /services/collector/raw.',
-      'Search time: KV_MODE = json extracts every event field; FIELDALIAS and EVAL map them to CIM',
+      'Search time: KV_MODE = json extracts the event fields in the first 5000 bytes (limits.conf [spath]',
+      'extraction_cutoff); EXTRACT finds registry_id anywhere in _raw, so a long User-Agent cannot hide it;',
+      'FIELDALIAS and EVAL map the fields to CIM',
       'Intrusion_Detection (IDS_Attacks). transport and dest_port are the beacon protocol\'s defaults per kind,',
       'not observed values; src_port is not set because the registry does not record the caller\'s port.',
     ],
@@ -119,8 +140,28 @@ export function propsConf(model: ContentModel): string {
   );
 }
 
+/**
+ * A registry row without a usable time comes with HEC `time` 0 (the reference's record), which Splunk would file
+ * at 1970. At index time the app gives such an event its arrival as `_time` and marks it with an indexed field,
+ * so it is found where it arrived and every rule can leave it out, as the other SIEMs do.
+ */
+export const TIME_MISSING_FIELD = 'oversight_time_missing';
+export const TIME_TRANSFORM = 'oversight_time_from_arrival';
+
+export function transformsConf(): string {
+  return writeConf(
+    [
+      'Generated by `npm run content` (src/content/splunk.ts): change the source, not this file.',
+      '',
+      'Index time (install the app on the indexers or heavy forwarders that receive HEC): an event without a',
+      `usable time (HEC "time" 0) gets its arrival as _time and the indexed field ${TIME_MISSING_FIELD}=true.`,
+    ],
+    [{ name: TIME_TRANSFORM, settings: [['INGEST_EVAL', `${TIME_MISSING_FIELD}=if(_time<=0, "true", null()), _time=if(_time<=0, now(), _time)`]] }],
+  );
+}
+
 export function fieldsConf(model: ContentModel): string {
-  const stanzas: ConfStanza[] = [];
+  const stanzas: ConfStanza[] = [{ name: TIME_MISSING_FIELD, settings: [['INDEXED', 'true']] }];
   for (const row of model.fields.fields) {
     if (row.splunk.indexed) stanzas.push({ name: row.splunk.field, settings: [['INDEXED', 'true']] });
     if (row.splunk.indexed_as) stanzas.push({ name: row.splunk.indexed_as, settings: [['INDEXED', 'true']] });
@@ -238,6 +279,7 @@ export const splunkContent: SiemContent = {
       { path: `${APP}/default/app.conf`, data: appConf(model) },
       { path: `${APP}/default/props.conf`, data: propsConf(model) },
       { path: `${APP}/default/fields.conf`, data: fieldsConf(model) },
+      { path: `${APP}/default/transforms.conf`, data: transformsConf() },
       { path: `${APP}/default/savedsearches.conf`, data: savedSearchesConf(model) },
     ];
   },

@@ -12,11 +12,46 @@ import { durationSeconds } from '../../src/content/model.js';
 export interface PropsRules {
   aliases: [string, string][];
   evals: [string, Expr][];
+  /** EXTRACT-<class> = regex with named groups, applied to all of `_raw` (no byte cutoff). */
+  extracts: RegExp[];
 }
+
+/**
+ * limits.conf `[spath] extraction_cutoff` (default 5000): search-time JSON extraction (`KV_MODE = json`, and
+ * `spath` without a path) reads only the first 5000 bytes of an event; a field whose value ends after them is
+ * not extracted. Regex extractions (EXTRACT, rex) and indexed fields are not cut.
+ */
+export const EXTRACTION_CUTOFF = 5000;
+
+/**
+ * The INGEST_EVAL assignments transforms.conf runs on the sourcetype at index time (props.conf TRANSFORMS-*),
+ * in order; each sees the fields the previous ones set.
+ */
+export function readIngest(propsText: string, transformsText: string, stanza: string): [string, Expr][] {
+  const transforms = parseConf(transformsText, 'transforms.conf');
+  const out: [string, Expr][] = [];
+  for (const [key, value] of parseConf(propsText, 'props.conf').stanza(stanza)) {
+    if (!/^TRANSFORMS-/i.test(key)) continue;
+    for (const name of value.split(/\s*,\s*/)) {
+      const t = transforms.stanza(name);
+      const ingest = t.get('INGEST_EVAL');
+      if (ingest === undefined || t.size !== 1) throw new Error(`transforms.conf [${name}]: only INGEST_EVAL is replayed here`);
+      for (const assignment of splitTop(ingest, /,/)) {
+        const a = /^([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)([\s\S]+)$/.exec(assignment.trim());
+        if (!a) throw new Error(`INGEST_EVAL assignment ${assignment} is not replayed here`);
+        out.push([a[1]!, parseExpr(a[2]!)]);
+      }
+    }
+  }
+  return out;
+}
+
+/** Indexed fields (and metadata) of an event, as `tstats` sees them: kept beside the search-time fields. */
+const indexedOf = new WeakMap<Fields, Fields>();
 
 /** The FIELDALIAS and EVAL settings of one props.conf stanza, in file order. */
 export function readProps(text: string, stanza: string): PropsRules {
-  const rules: PropsRules = { aliases: [], evals: [] };
+  const rules: PropsRules = { aliases: [], evals: [], extracts: [] };
   for (const [key, value] of parseConf(text, 'props.conf').stanza(stanza)) {
     if (/^FIELDALIAS-/i.test(key)) {
       const words = value.split(/\s+/);
@@ -27,6 +62,9 @@ export function readProps(text: string, stanza: string): PropsRules {
       }
     } else if (/^EVAL-/i.test(key)) {
       rules.evals.push([key.slice(5), parseExpr(value)]);
+    } else if (/^EXTRACT-/i.test(key)) {
+      if (/\sin\s+\S+$/.test(value)) throw new Error(`${key}: EXTRACT ... in <field> is not replayed here`);
+      rules.extracts.push(new RegExp(value));
     }
   }
   return rules;
@@ -37,28 +75,72 @@ export function readProps(text: string, stanza: string): PropsRules {
  * arrays as `{}`, JSON null left out), the envelope's metadata, and the indexed `fields` added on top, so a
  * field sent both ways has two equal values (the worst case for the app).
  */
-export function searchTimeFields(envelope: Record<string, unknown>): Fields {
+export function searchTimeFields(envelope: Record<string, unknown>, options: { indexTime?: number; ingest?: [string, Expr][] } = {}): Fields {
   const out: Fields = new Map();
-  const add = (k: string, v: string): void => {
-    const have = out.get(k);
-    out.set(k, have === undefined ? v : [...(Array.isArray(have) ? have : [String(have)]), v]);
+  const indexed: Fields = new Map();
+  const add = (map: Fields, k: string, v: string): void => {
+    const have = map.get(k);
+    map.set(k, have === undefined ? v : [...(Array.isArray(have) ? have : [String(have)]), v]);
   };
-  const flatten = (prefix: string, v: unknown): void => {
-    if (v === null || v === undefined) return;
-    if (Array.isArray(v)) v.forEach((x) => flatten(`${prefix}{}`, x));
-    else if (typeof v === 'object') for (const [k, x] of Object.entries(v)) flatten(prefix ? `${prefix}.${k}` : k, x);
-    else add(prefix, String(v));
+  // _raw is the event object as HEC stores it; the JSON extraction walks it and stops at the cutoff.
+  const raw = JSON.stringify(envelope.event);
+  let offset = 0;
+  const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
+  const walk = (prefix: string, v: unknown): void => {
+    if (v === null || v === undefined) {
+      offset += bytes(JSON.stringify(v ?? null));
+      return;
+    }
+    if (Array.isArray(v)) {
+      offset += 1;
+      v.forEach((x, i) => {
+        if (i > 0) offset += 1;
+        walk(`${prefix}{}`, x);
+      });
+      offset += 1;
+    } else if (typeof v === 'object') {
+      offset += 1;
+      Object.entries(v).forEach(([k, x], i) => {
+        if (i > 0) offset += 1;
+        offset += bytes(JSON.stringify(k)) + 1;
+        walk(prefix ? `${prefix}.${k}` : k, x);
+      });
+      offset += 1;
+    } else {
+      offset += bytes(JSON.stringify(v));
+      if (offset <= EXTRACTION_CUTOFF) add(out, prefix, String(v));
+    }
   };
-  flatten('', envelope.event);
-  for (const k of ['host', 'source', 'sourcetype', 'index']) if (typeof envelope[k] === 'string') add(k, envelope[k] as string);
-  out.set('_time', Number(envelope.time));
-  for (const [k, v] of Object.entries((envelope.fields as Record<string, string> | undefined) ?? {})) add(k, v);
+  walk('', envelope.event);
+  if (offset !== bytes(raw)) throw new Error('the extraction model lost its place in _raw');
+  out.set('_raw', raw);
+  for (const k of ['host', 'source', 'sourcetype', 'index']) {
+    if (typeof envelope[k] === 'string') add(out, k, envelope[k] as string), add(indexed, k, envelope[k] as string);
+  }
+  const time = Number(envelope.time);
+  const indexTime = options.indexTime ?? time;
+  for (const [k, v] of [['_time', time], ['_indextime', indexTime]] as const) out.set(k, v), indexed.set(k, v);
+  for (const [k, v] of Object.entries((envelope.fields as Record<string, string> | undefined) ?? {})) add(out, k, v), add(indexed, k, v);
+  // Index time: INGEST_EVAL sees _time and the indexed fields; now() is the time of indexing.
+  for (const [name, expr] of options.ingest ?? []) {
+    const v = evaluate(expr, indexed, { now: indexTime });
+    for (const map of [out, indexed]) {
+      if (v === null) map.delete(name);
+      else map.set(name, typeof v === 'boolean' ? String(v) : v);
+    }
+  }
+  indexedOf.set(out, indexed);
   return out;
 }
 
 /** FIELDALIAS first, then every EVAL at once over the aliased fields (Splunk runs calculated fields in parallel). */
 export function applyProps(rules: PropsRules, fields: Fields): Fields {
   const out: Fields = new Map(fields);
+  const raw = fields.get('_raw');
+  for (const re of rules.extracts) {
+    const m = typeof raw === 'string' ? re.exec(raw) : null;
+    for (const [k, v] of Object.entries(m?.groups ?? {})) if (v !== undefined && !out.has(k)) out.set(k, v);
+  }
   for (const [from, to] of rules.aliases) {
     const v = fields.get(from);
     if (v !== undefined) out.set(to, v);
@@ -70,6 +152,8 @@ export function applyProps(rules: PropsRules, fields: Fields): Fields {
     else if (typeof v === 'boolean') throw new Error(`EVAL-${name} gives a boolean`);
     else out.set(name, v);
   }
+  const indexed = indexedOf.get(fields);
+  if (indexed) indexedOf.set(out, indexed);
   return out;
 }
 
@@ -78,6 +162,8 @@ export interface RunOptions {
   now: number;
   /** `dispatch.earliest_time` as a relative modifier such as `-10m`: events at or before now minus it are left out. */
   earliest: string;
+  /** `dispatch.index_earliest`: also leave out events indexed at or before now minus it. */
+  indexEarliest?: string;
   macros: Map<string, string>;
 }
 
@@ -159,17 +245,49 @@ function stats(rows: Fields[], args: string): Fields[] {
 /** Run a search over events (already through props.conf) as one scheduled run; returns its result rows. */
 export function runSearch(spl: string, events: Fields[], options: RunOptions): Fields[] {
   const start = options.now - durationSeconds(options.earliest.replace(/^-/, ''));
+  const indexStart = options.indexEarliest === undefined ? null : options.now - durationSeconds(options.indexEarliest.replace(/^-/, ''));
   let rows = events.filter((e) => {
     const t = num(e, '_time');
-    return t !== null && t > start && t <= options.now;
+    const it = num(e, '_indextime');
+    return t !== null && t > start && t <= options.now && (indexStart === null || (it !== null && it > indexStart && it <= options.now));
   });
   const clock = { now: options.now };
-  splitTop(spl, /\|/).forEach((segment, index) => {
+  // A search that starts with a generating command (`| tstats`) has no search segment.
+  const segments = splitTop(spl.replace(/^\s*\|\s*/, ''), /\|/);
+  const generating = /^\s*\|\s*tstats\b/.test(spl);
+  segments.forEach((segment, index) => {
     const m = /^([A-Za-z_]+)\s*([\s\S]*)$/.exec(segment);
     let command = m?.[1] ?? '';
     let args = m?.[2] ?? '';
-    if (index === 0 && command !== 'search') (command = 'search'), (args = segment);
+    if (index === 0 && command !== 'search' && !generating) (command = 'search'), (args = segment);
+    if (command === 'tstats' && index !== 0) throw new Error('tstats must be the first command');
     switch (command) {
+      case 'tstats': {
+        // tstats reads index-time data only: metadata and indexed fields, never the search-time extractions.
+        const w = /^([\s\S]*?)\s+where\s+([\s\S]*?)(\s+by\s+[\s\S]*)?$/.exec(args);
+        if (!w) throw new Error(`tstats ${args}: expected <aggregations> where <terms> [by <fields>]`);
+        let only = rows.map((r) => {
+          const indexed = indexedOf.get(r);
+          if (!indexed) throw new Error('tstats needs events made by searchTimeFields');
+          return indexed;
+        });
+        let negate = false;
+        for (const term of splitTop(expandMacros(w[2]!, options.macros).replace(/[()]/g, ' '), /\s/)) {
+          if (term === 'NOT') {
+            negate = true;
+            continue;
+          }
+          const kv = /^([A-Za-z_][A-Za-z0-9_.]*)=(.+)$/.exec(term);
+          if (!kv) throw new Error(`tstats term ${term} is not replayed here`);
+          if (kv[1] === 'index' && kv[2] === '*') continue;
+          const want = kv[2]!.replace(/^"|"$/g, '');
+          const not = negate;
+          negate = false;
+          only = only.filter((r) => (want === '*' ? values(r, kv[1]!).length > 0 : values(r, kv[1]!).includes(want)) !== not);
+        }
+        rows = stats(only, `${w[1]}${w[3] ?? ''}`);
+        break;
+      }
       case 'search':
         for (const term of splitTop(expandMacros(args, options.macros).replace(/[()]/g, ' '), /\s/)) {
           const kv = /^([A-Za-z_][A-Za-z0-9_.]*)=(.+)$/.exec(term);
@@ -208,10 +326,13 @@ export function runSearch(spl: string, events: Fields[], options: RunOptions): F
         rows = stats(rows, args);
         break;
       case 'dedup': {
-        const names = args.split(/[\s,]+/).filter((n) => n !== '');
+        const words = args.split(/[\s,]+/).filter((n) => n !== '');
+        const keepEmpty = words.includes('keepempty=true');
+        const names = words.filter((n) => !n.includes('='));
         const seen = new Set<string>();
         rows = rows.filter((r) => {
-          if (names.some((n) => values(r, n).length === 0)) return true;
+          // Splunk's dedup drops an event that lacks any of the fields, unless keepempty=true keeps it.
+          if (names.some((n) => values(r, n).length === 0)) return keepEmpty;
           const key = JSON.stringify(names.map((n) => values(r, n)));
           return seen.has(key) ? false : (seen.add(key), true);
         });

@@ -358,7 +358,7 @@ export function parseAggs(args: string): Agg {
   return { items, reads, makes, options, by };
 }
 
-const METADATA = ['_time', '_raw', 'host', 'source', 'sourcetype', 'index', 'eventtype', 'tag', 'splunk_server'];
+const METADATA = ['_time', '_indextime', '_raw', 'host', 'source', 'sourcetype', 'index', 'eventtype', 'tag', 'splunk_server'];
 
 /**
  * Walk a search: the first segment is a search (macros, `eventtype=`, `field=value` terms), the others are
@@ -371,13 +371,33 @@ export function analyzeSearch(spl: string, available: Iterable<string>): SplUse 
     use.fieldsRead.add(field);
     if (!have.has(field)) use.undefinedFields.push({ field, command });
   };
-  const segments = splitTop(spl, /\|/);
+  const generating = /^\s*\|\s*tstats\b/.test(spl);
+  const segments = splitTop(spl.replace(/^\s*\|\s*/, ''), /\|/);
   segments.forEach((segment, index) => {
     const m = /^([A-Za-z_]+)\s*([\s\S]*)$/.exec(segment);
     let command = m?.[1] ?? '';
     let args = m?.[2] ?? '';
-    if (index === 0 && command !== 'search') (command = 'search'), (args = segment);
+    if (index === 0 && command !== 'search' && !generating) (command = 'search'), (args = segment);
     switch (command) {
+      case 'tstats': {
+        // Aggregations over index-time fields, then `where` terms (macros, field=value), then `by`.
+        const w = /^([\s\S]*?)\s+where\s+([\s\S]*?)(\s+by\s+[\s\S]*)?$/.exec(args);
+        if (!w) throw new Error(`cannot read tstats ${JSON.stringify(args)}`);
+        for (const term of splitTop(w[2]!, /\s/)) {
+          const macro = /^\(*`([A-Za-z0-9_]+)`\)*$/.exec(term);
+          if (macro) use.macros.add(macro[1]!);
+          else if (term === 'NOT') continue;
+          else {
+            const kv = /^([A-Za-z_][A-Za-z0-9_.]*)=(.+)$/.exec(term);
+            if (!kv) throw new Error(`cannot read tstats term ${JSON.stringify(term)}`);
+            read(kv[1]!, command);
+          }
+        }
+        const agg = parseAggs(`${w[1]}${w[3] ?? ''}`);
+        [...agg.reads, ...agg.by].forEach((f) => read(f, command));
+        have = new Set([...agg.makes, ...agg.by]);
+        break;
+      }
       case 'search':
         for (const term of splitTop(args, /\s/)) {
           const t = term.replace(/^\(+|\)+$/g, '');

@@ -6,7 +6,7 @@
 --
 -- Fires once, for source-code-escrow.pdf: its first callback (the DNS one 90 seconds before the end). The
 -- file pricing-2027.xlsx calls back now too, but it was seen 30 hours earlier. The first 2 rows are that history:
--- for rules that go by arrival time, export them first and the rest 10 minutes later (README.md, "Export it").
+-- for rules that go by arrival time, export them first and the rest more than an hour later (README.md, "Export it").
 -- The table has the registry's columns without their NOT NULL constraints (and a `note` column no export reads).
 
 CREATE TABLE events (

@@ -6,7 +6,7 @@
 --
 -- Stays quiet: both files that call back in the last minutes had callbacks 20 to 30 hours earlier, inside the
 -- rule's 14-day history; the newest callback has no file. The first 3 rows are that history: for rules that go by
--- arrival time, export them first and the rest 10 minutes later (README.md, "Export it").
+-- arrival time, export them first and the rest more than an hour later (README.md, "Export it").
 -- The table has the registry's columns without their NOT NULL constraints (and a `note` column no export reads).
 
 CREATE TABLE events (

@@ -5,8 +5,8 @@
 @description('Existing Log Analytics workspace (the one Microsoft Sentinel runs on), in this resource group.')
 param workspaceName string
 
-@description('Region of the workspace; the endpoint and the rule must be in the same region.')
-param location string = resourceGroup().location
+@description('Region of the endpoint and the rule; empty (the default) takes the workspace\'s region, where both must be.')
+param location string = ''
 
 @description('Object id of the exporting app\'s service principal (az ad sp show --id <appId> --query id -o tsv), not the application (client) id.')
 param servicePrincipalObjectId string
@@ -28,6 +28,7 @@ param retentionInDays int = 90
 param totalRetentionInDays int = 365
 
 var stream = 'Custom-Oversight_CL'
+var region = empty(location) ? workspace.location : location
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 
 resource workspace 'Microsoft.OperationalInsights/workspaces@2022-10-01' existing = {
@@ -60,6 +61,7 @@ resource table 'Microsoft.OperationalInsights/workspaces/tables@2022-10-01' = {
         { name: 'QualifiedTimestamp', type: 'string', description: 'The registry\'s qualified (timestamp-authority) time of the callback, when it has one.' }
         { name: 'TlogIndex', type: 'long', description: 'Position of the callback in the registry\'s transparency log (not in event order).' }
         { name: 'ExtraJson', type: 'string', description: 'Kind-specific details as the registry stored them (DNS: qname, qtype).' }
+        { name: 'OccurredAt', type: 'dateTime', description: 'When the beacon called home, by the registry\'s clock (UTC); empty when the registry row has no usable time. TimeGenerated is when the row reached the workspace.' }
       ]
     }
   }
@@ -67,7 +69,7 @@ resource table 'Microsoft.OperationalInsights/workspaces/tables@2022-10-01' = {
 
 resource dce 'Microsoft.Insights/dataCollectionEndpoints@2023-03-11' = if (useDataCollectionEndpoint) {
   name: dataCollectionEndpointName
-  location: location
+  location: region
   properties: {
     networkAcls: { publicNetworkAccess: 'Enabled' }
   }
@@ -75,7 +77,7 @@ resource dce 'Microsoft.Insights/dataCollectionEndpoints@2023-03-11' = if (useDa
 
 resource dcr 'Microsoft.Insights/dataCollectionRules@2023-03-11' = {
   name: dataCollectionRuleName
-  location: location
+  location: region
   kind: 'Direct'
   dependsOn: [table]
   properties: {
@@ -105,7 +107,7 @@ resource dcr 'Microsoft.Insights/dataCollectionRules@2023-03-11' = {
     destinations: {
       logAnalytics: [{ workspaceResourceId: workspace.id, name: 'workspace' }]
     }
-    dataFlows: [{ streams: [stream], destinations: ['workspace'], transformKql: 'source', outputStream: stream }]
+    dataFlows: [{ streams: [stream], destinations: ['workspace'], transformKql: 'source | extend OccurredAt = TimeGenerated | extend TimeGenerated = now()', outputStream: stream }]
   }
 }
 
@@ -122,7 +124,7 @@ resource publisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 resource parser0 'Microsoft.OperationalInsights/workspaces/savedSearches@2020-08-01' = {
   parent: workspace
   name: 'ASimAlertEventOversightRegistry'
-  dependsOn: [table]
+  dependsOn: [table, parser1]
   properties: {
     etag: '*'
     displayName: 'Alert Event ASIM parser for Oversight registry beacon callbacks (Oversight_CL)'
@@ -169,7 +171,8 @@ let parser = (
     | where array_length(alertverdict_has_any) == 0
     | extend _known = isnotempty(FileId)
     | extend
-        DvcIpAddr = iff(isnotnull(parse_ipv4(SourceIp)) or isnotempty(parse_ipv6(SourceIp)), SourceIp, "")
+        // A DNS callback's address is the reader's resolver, not the reader's: it stays in AdditionalFields only.
+        DvcIpAddr = iff(BeaconKind != "dns" and (isnotnull(parse_ipv4(SourceIp)) or isnotempty(parse_ipv6(SourceIp))), SourceIp, "")
         , Username = RecipientId
         , EventSeverity = iff(_known, "High", "Medium")
         , AttackTactics = iff(_known, "Exfiltration", "Reconnaissance")
@@ -183,8 +186,9 @@ let parser = (
     | where array_length(eventseverity_has_any) == 0 or EventSeverity in (eventseverity_has_any)
     | extend
         EventCount = toint(1)
-        , EventStartTime = TimeGenerated
-        , EventEndTime = TimeGenerated
+        // OccurredAt is the callback's own time; TimeGenerated is when it reached the workspace.
+        , EventStartTime = coalesce(OccurredAt, TimeGenerated)
+        , EventEndTime = coalesce(OccurredAt, TimeGenerated)
         , EventType = "Alert"
         , EventSubType = iff(_known, "Threat", "Suspicious Activity")
         , EventProduct = "Registry"
