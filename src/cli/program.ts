@@ -5,9 +5,10 @@
  */
 import { Command, Option } from 'commander';
 import { DELIVERY, DEMO, EXPORT } from '../config/options.js';
-import type { FlagSpec, OptionGroup } from '../flags.js';
+import { longName, type FlagSpec, type OptionGroup } from '../flags.js';
 import { FORMAT_NAMES, FORMATS } from '../formatters/index.js';
 import { TRANSPORT_NAMES, TRANSPORTS, URL_SCHEMES } from '../transports/index.js';
+import { applyConfigFile, CONFIG_FLAG, printConfig } from './config-file.js';
 import { optionVariables, settableFromEnv } from './env.js';
 import { VERSION } from '../version.js';
 import { REPLAY } from './replay.js';
@@ -91,16 +92,13 @@ export function buildProgram(actions: Actions): Command {
     .showSuggestionAfterError(true);
   const siem = program.command('siem').description('export registry events to a SIEM, and write or install the SIEM side');
 
-  const exp = siem.command('export').description(`export registry events as ${FORMAT_NAMES.join(', ')} records`);
-  addAll(exp, EXPORT);
-  for (const f of FORMATS) for (const spec of f.flags ?? []) addFlag(exp, spec, `${f.name} format options:`);
-  addAll(exp, DELIVERY);
-  addTransportOptions(exp);
+  const exp = exportOptions(siem.command('export').description(`export registry events as ${FORMAT_NAMES.join(', ')} records`));
   exp.addHelpText('after', EXAMPLES + catalogue()).action(async (opts: Record<string, unknown>) => {
     process.exitCode = await actions.export(opts);
   });
 
   const replay = siem.command('replay').description('send the records of a dead-letter file again');
+  addFlag(replay, CONFIG);
   addAll(replay, REPLAY);
   addAll(replay, DELIVERY, ['deadLetter']);
   addTransportOptions(replay);
@@ -114,12 +112,45 @@ export function buildProgram(actions: Actions): Command {
     process.exitCode = await actions.demo(opts);
   });
 
+  const config = siem.command('config').description('show the configuration a command would run with');
+  const print = exportOptions(config.command('print').description('print the effective `siem export` configuration, where each value came from, secrets masked'));
+  print.action(() => {
+    process.stdout.write(printConfig(print, (key) => SECRET_KEYS.has(key)));
+  });
+
   // Services set what the delivering commands take as OVERSIGHT_* variables (see contrib/systemd).
-  settableFromEnv([exp, replay]);
-  for (const o of [...exp.options, ...replay.options]) if (o.long === '--output') o.description = outputHelp();
-  for (const o of [...exp.options, ...replay.options]) if (o.long === '--transport') o.choices(TRANSPORT_NAMES);
-  for (const o of exp.options) if (o.long === '--format') o.choices(FORMAT_NAMES);
+  const delivering = [exp, replay, print];
+  settableFromEnv(delivering);
+  for (const cmd of delivering) {
+    for (const o of cmd.options) {
+      if (o.long === '--output') o.description = outputHelp();
+      if (o.long === '--transport') o.choices(TRANSPORT_NAMES);
+      if (o.long === '--format' && cmd !== replay) o.choices(FORMAT_NAMES);
+    }
+    // The file fills what neither a flag nor a variable set.
+    cmd.hook('preAction', (c) => {
+      const file = c.getOptionValue('config') as string | undefined;
+      if (file) applyConfigFile(c, file);
+    });
+  }
   return program;
+}
+
+const CONFIG = { flags: CONFIG_FLAG, description: 'read options from this YAML file (keys are the long flag names; flags and OVERSIGHT_* variables win)' };
+
+/** Option names whose values are secrets, from every spec that says so. */
+const SECRET_KEYS = new Set(
+  [...Object.values(DELIVERY), ...Object.values(EXPORT), ...TRANSPORTS.flatMap((t) => t.flags ?? [])].filter((s) => s.secret).map((s) => longName(s.flags)),
+);
+
+/** The options of `siem export` (and of `config print`, which shows what an export would get). */
+function exportOptions(cmd: Command): Command {
+  addFlag(cmd, CONFIG);
+  addAll(cmd, EXPORT);
+  for (const f of FORMATS) for (const spec of f.flags ?? []) addFlag(cmd, spec, `${f.name} format options:`);
+  addAll(cmd, DELIVERY);
+  addTransportOptions(cmd);
+  return cmd;
 }
 
 /** Every OVERSIGHT_* variable something reads: the options' and the transports', with the *_FILE forms of secrets. */

@@ -1,0 +1,110 @@
+/**
+ * `--config FILE`: the options of a command as YAML, each under its long name (`registry-id: reg1`,
+ * `splunk-ack: true`, `header-file: /etc/oversight/hec.headers`). Flags win over OVERSIGHT_* variables, which win
+ * over the file, which wins over defaults. Unknown keys are refused by name with a suggestion, and secrets may only
+ * be named by reference (a file, or a variable the transport reads), never written into the file.
+ */
+import type { Command, Option } from 'commander';
+import fs from 'node:fs';
+import { parse } from 'yaml';
+import { MAX_SECRET_FILE_BYTES } from '../secrets.js';
+import { ConfigurationError, errorMessage } from '../errors.js';
+import { envName, suggest } from './env.js';
+
+/** Options whose value is itself a secret: a config file may not hold them. */
+const SECRET_VALUES = new Set(['header']);
+
+export const CONFIG_FLAG = '--config <file>';
+
+/** Where each value of a command came from, for `config print`. */
+export type Source = 'flag' | 'env' | 'file' | 'default';
+
+export function sourceOf(cmd: Command, option: Option): Source | null {
+  switch (cmd.getOptionValueSource(option.attributeName())) {
+    case 'cli':
+      return 'flag';
+    case 'env':
+      return 'env';
+    case 'config':
+      return 'file';
+    case 'default':
+      return 'default';
+    default:
+      return null;
+  }
+}
+
+function readYaml(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > MAX_SECRET_FILE_BYTES) throw new Error(`larger than ${MAX_SECRET_FILE_BYTES} bytes`);
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigurationError(`cannot read --config ${file}: ${errorMessage(err)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text, { uniqueKeys: true, maxAliasCount: 0 });
+  } catch (err) {
+    throw new ConfigurationError(`--config ${file} is not valid YAML: ${errorMessage(err).split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigurationError(`--config ${file} must be a mapping of option names to values`);
+  return doc as Record<string, unknown>;
+}
+
+/** Fill the options `cmd` got from neither a flag nor a variable with the file's values. */
+export function applyConfigFile(cmd: Command, file: string): void {
+  const doc = readYaml(file);
+  const byName = new Map((cmd.options as Option[]).filter((o) => o.long).map((o) => [o.long!.slice(2), o]));
+  byName.delete('config');
+  for (const [key, raw] of Object.entries(doc)) {
+    const option = byName.get(key);
+    if (!option) {
+      const s = suggest(key, [...byName.keys()]);
+      throw new ConfigurationError(`--config ${file}: unknown option '${key}'${s ? ` (did you mean '${s}'?)` : ''}; keys are the long flag names of \`${cmd.name()}\``);
+    }
+    if (SECRET_VALUES.has(key)) {
+      throw new ConfigurationError(`--config ${file}: '${key}' holds secrets; name a file instead (header-file) or set its variable, and keep secrets out of the config file`);
+    }
+    const source = sourceOf(cmd, option);
+    if (source === 'flag' || source === 'env') continue;
+    cmd.setOptionValueWithSource(option.attributeName(), valueFor(option, key, raw, file), 'config');
+  }
+}
+
+function valueFor(option: Option, key: string, raw: unknown, file: string): unknown {
+  const isSwitch = !option.required && !option.optional;
+  if (isSwitch) {
+    if (typeof raw !== 'boolean') throw new ConfigurationError(`--config ${file}: '${key}' is a switch: write true or false`);
+    return raw;
+  }
+  const text = (v: unknown): string => {
+    if (typeof v === 'string' || typeof v === 'number') return String(v);
+    throw new ConfigurationError(`--config ${file}: '${key}' takes a text value, not ${Array.isArray(v) ? 'a list' : typeof v}`);
+  };
+  if (option.variadic || Array.isArray(option.defaultValue)) return (Array.isArray(raw) ? raw : [raw]).map(text);
+  const value = text(raw);
+  if (option.argChoices && !option.argChoices.includes(value)) {
+    throw new ConfigurationError(`--config ${file}: '${key}' must be one of ${option.argChoices.join(', ')}, not '${value}'`);
+  }
+  return value;
+}
+
+/** `config print`: every option with a value, where it came from, secrets masked. */
+export function printConfig(cmd: Command, secret: (key: string) => boolean): string {
+  const lines: string[] = [];
+  for (const o of cmd.options as Option[]) {
+    if (!o.long || o.long === '--config' || o.long === '--help') continue;
+    const key = o.long.slice(2);
+    const value = cmd.getOptionValue(o.attributeName()) as unknown;
+    const source = sourceOf(cmd, o);
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+    const shown = secret(key) && !key.endsWith('-file') ? '***' : JSON.stringify(value);
+    const from = source === 'env' ? `env ${envName(o)}` : source ?? 'default';
+    lines.push(`${key}: ${shown}  # ${from}`);
+  }
+  return lines.join('\n') + '\n';
+}

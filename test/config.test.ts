@@ -1,0 +1,114 @@
+/**
+ * The configuration step: a YAML file, OVERSIGHT_* variables and flags give one configuration (flags over
+ * variables over the file), mistakes are refused by name before anything is read or sent, and building a
+ * configuration touches neither the disk nor the network.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { exportConfig } from '../src/config/export.js';
+import { TRANSPORTS } from '../src/transports/index.js';
+import { demoRegistry, runCli, tempDir } from './helpers.js';
+
+function yaml(dir: string, text: string): string {
+  const file = path.join(dir, 'config.yaml');
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+describe('--config FILE', () => {
+  it('gives the same records as the same options as flags', async () => {
+    const db = demoRegistry(30);
+    const dir = tempDir();
+    const byFlags = path.join(dir, 'flags.jsonl');
+    const byFile = path.join(dir, 'file.jsonl');
+    const flags = ['--format', 'splunk', '--splunk-index', 'sec', '--limit', '20'];
+    assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg1', '--output', byFlags, ...flags])).code, 0);
+    const file = yaml(dir, `db: ${db}\nregistry-id: reg1\noutput: ${byFile}\nformat: splunk\nsplunk-index: sec\nlimit: 20\n`);
+    const r = await runCli(['siem', 'export', '--config', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(fs.readFileSync(byFile).equals(fs.readFileSync(byFlags)));
+  });
+
+  it('flags win over variables, which win over the file', async () => {
+    const dir = tempDir();
+    const file = yaml(dir, 'format: ecs\nsplunk-index: from-file\nlimit: 1\n');
+    const r = await runCli(['siem', 'config', 'print', '--config', file, '--limit', '2'], { env: { OVERSIGHT_SPLUNK_INDEX: 'from-env' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^format: "ecs" {2}# file$/m);
+    assert.match(r.stdout, /^splunk-index: "from-env" {2}# env OVERSIGHT_SPLUNK_INDEX$/m);
+    assert.match(r.stdout, /^limit: "2" {2}# flag$/m);
+  });
+
+  it('refuses an unknown key by name with a suggestion, before reading or writing anything', async () => {
+    const dir = tempDir();
+    const out = path.join(dir, 'out.jsonl');
+    const file = yaml(dir, `db: ${demoRegistry(3)}\nregistry-id: r\noutput: ${out}\npseudonymise: recipient_id\n`);
+    const r = await runCli(['siem', 'export', '--config', file, '--format', 'ecs']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, `oversight: --config ${file}: unknown option 'pseudonymise' (did you mean 'pseudonymize'?); keys are the long flag names of \`export\`\n`);
+    assert.equal(fs.existsSync(out), false);
+  });
+
+  it('keeps secrets out of the file', async () => {
+    const file = yaml(tempDir(), "header: 'Authorization: Splunk abcdef123456'\n");
+    const r = await runCli(['siem', 'export', '--config', file]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /'header' holds secrets; name a file instead \(header-file\)/);
+    assert.doesNotMatch(r.stderr, /abcdef123456/);
+  });
+
+  it('config print masks every secret value and names where each value came from', async () => {
+    const r = await runCli(['siem', 'config', 'print', '--header', 'Authorization: Splunk s3cr3t-t0ken', '--output', 'https://splunk.example:8088'], {
+      env: { OVERSIGHT_SPLUNK_HEC_TOKEN: 'an0ther-s3cret' },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^header: \*\*\* {2}# flag$/m);
+    assert.doesNotMatch(r.stdout + r.stderr, /s3cr3t-t0ken|an0ther-s3cret/);
+    assert.match(r.stdout, /^output: "https:\/\/splunk.example:8088" {2}# flag$/m);
+  });
+});
+
+describe('OVERSIGHT_* variables', () => {
+  it('a misspelt one is refused by name with a suggestion, before anything is read or sent', async () => {
+    const out = path.join(tempDir(), 'out.jsonl');
+    const r = await runCli(['siem', 'export', '--db', demoRegistry(3), '--registry-id', 'r', '--format', 'ecs', '--output', out], {
+      env: { OVERSIGHT_PSEUDONYMISE: 'recipient_id', OVERSIGHT_IP_PREFIXES: '24,64' },
+    });
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.split('\n').filter(Boolean).length, 1);
+    assert.match(r.stderr, /OVERSIGHT_IP_PREFIXES \(did you mean OVERSIGHT_IP_PREFIX\?\), OVERSIGHT_PSEUDONYMISE \(did you mean OVERSIGHT_PSEUDONYMIZE\?\)/);
+    assert.equal(fs.existsSync(out), false);
+  });
+});
+
+describe('building a configuration', () => {
+  it('touches neither the disk nor the network, for every transport', () => {
+    const saved = { open: fs.openSync, read: fs.readFileSync, stat: fs.statSync, exists: fs.existsSync, connect: net.connect };
+    const refuse = (what: string) => (): never => {
+      throw new Error(`the configuration step used ${what}`);
+    };
+    Object.assign(fs, { openSync: refuse('fs.openSync'), readFileSync: refuse('fs.readFileSync'), statSync: refuse('fs.statSync'), existsSync: refuse('fs.existsSync') });
+    Object.assign(net, { connect: refuse('net.connect') });
+    syncBuiltinESMExports();
+    try {
+      for (const t of TRANSPORTS) {
+        const output = t.local === 'stdout' ? '-' : t.local === 'file' ? '/nonexistent/out.jsonl' : `${t.schemes![0]}://127.0.0.1:9/x`;
+        const c = exportConfig({
+          db: '/nonexistent/registry.sqlite', registryId: 'r', output, transport: t.local ? 'auto' : t.name, format: t.format ?? t.defaultFormat ?? 'ecs',
+          state: '/nonexistent/state', deadLetter: '/nonexistent/dead', headerFile: '/nonexistent/headers', caFile: '/nonexistent/ca.pem',
+          pseudonymize: 'recipient_id', pseudonymKeyFile: '/nonexistent/key', header: ['X-Test: yes'],
+        });
+        assert.equal(c.transport.name, t.name);
+        assert.equal(c.state, '/nonexistent/state');
+      }
+    } finally {
+      Object.assign(fs, { openSync: saved.open, readFileSync: saved.read, statSync: saved.stat, existsSync: saved.exists });
+      Object.assign(net, { connect: saved.connect });
+      syncBuiltinESMExports();
+    }
+  });
+});
