@@ -205,7 +205,8 @@ class Transcoder {
     this.i++;
     this.ws();
     if (s.charCodeAt(this.i) === 0x7d) { this.i++; return '{}'; }
-    const keys: string[] = [];
+    // Key → position in `parts`: a Map keeps each lookup constant-time, so objects with 100k+ keys stay linear.
+    const keys = new Map<string, number>();
     const parts: string[] = [];
     for (;;) {
       if (s.charCodeAt(this.i) !== 0x22) throw INVALID;
@@ -216,9 +217,9 @@ class Transcoder {
       this.ws();
       const val = this.value(depth + 1);
       // A repeated key keeps its first position and takes the last value, as a Python dict does.
-      const seen = keys.indexOf(key);
-      if (seen >= 0) parts[seen] = quoteAscii(key) + ':' + val;
-      else { keys.push(key); parts.push(quoteAscii(key) + ':' + val); }
+      const seen = keys.get(key);
+      if (seen !== undefined) parts[seen] = quoteAscii(key) + ':' + val;
+      else { keys.set(key, parts.length); parts.push(quoteAscii(key) + ':' + val); }
       this.ws();
       const c = s.charCodeAt(this.i++);
       if (c === 0x7d) return '{' + parts.join(',') + '}';
