@@ -161,7 +161,7 @@ export async function runExport(f: ExportFlags): Promise<void> {
   if (!f.registryId) throw new ConfigurationError('--registry-id must not be empty');
   const privacy = parsePrivacy(f);
 
-  const source = RegistrySource.open(f.db);
+  const source = RegistrySource.open(f.db, { maxRowBytes: f['maxRowBytes'] });
   let transport: Transport | null = null;
   let deadLetter: DeadLetterFile | null = null;
   let server: MetricsServer | null = null;

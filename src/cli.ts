@@ -97,6 +97,7 @@ export function buildProgram(): Command {
       .option('--shutdown-timeout <duration>', 'on SIGTERM/SIGINT: how long the request in flight may take before the process leaves anyway', '10s')
       .option('--metrics-listen <host:port>', 'serve Prometheus /metrics and a JSON /healthz here (off by default)')
       .option('--health-stall <duration>', '/healthz answers 503 when events wait and nothing was delivered for this long', '5m')
+      .option('--max-row-bytes <size>', 'rows larger than this (stored bytes) are dead-lettered unformatted, or stop the export (e.g. 4MiB)', '1MiB')
       .option('--threads <n>', "threads that read and format a large export: 'auto' or a number (1: none)", 'auto')
       .option('--pseudonymize <fields>', 'replace these fields by keyed pseudonyms: comma list of source_ip, recipient_id, issuer_id, user_agent, token_id')
       .option('--pseudonym-key-file <file>', 'file holding the secret pseudonym key (at least 32 bytes)')

@@ -18,7 +18,9 @@ import type { ExportMetrics } from './metrics.js';
 import { Stopped } from './retry.js';
 import type { SplunkHecOptions } from './formatters/index.js';
 import { ExportError } from './errors.js';
-import { PAGE_SIZE, type RegistrySource } from './source.js';
+import { PAGE_SIZE, RegistryBusy, rowidOf, type RegistrySource } from './source.js';
+import { RegistryWait } from './registry-wait.js';
+import { OversizeRow, ROWID_START } from './rows.js';
 import type { Transport } from './transport.js';
 
 /** A formatted record not yet framed: what a non-registry source (a replay, a library caller) provides. */
@@ -122,7 +124,7 @@ class Pipeline {
     this.delivery = new Delivery(o.transport, o.retry, o.deadLetter ?? null, o.log ?? (() => undefined), hooks);
     this.window = o.transport.acks ? new AckWindow(o.transport.acks, this.delivery, 256, hooks) : null;
     this.batcher = new Batcher(o.limits, bodyOverhead(o.transport.encoder));
-    this.lastRowid = o.checkpoint?.lastRowid ?? 0;
+    this.lastRowid = o.checkpoint?.lastRowid ?? ROWID_START;
     this.metrics?.committed(this.lastRowid, 0);
   }
 
@@ -174,9 +176,27 @@ class Pipeline {
     this.o.onProgress?.(this.ledger.committed);
   }
 
-  /** The registry row's digest for the checkpoint; other sources have none. */
+  /** The registry row's digest for the checkpoint; other sources have none, nor a registry locked right now. */
   private digest(rowid: number): string | null {
-    return isRegistry(this.o.source) ? this.o.source.rowDigest(rowid) : null;
+    try {
+      return isRegistry(this.o.source) ? this.o.source.rowDigest(rowid) : null;
+    } catch (err) {
+      if (err instanceof RegistryBusy) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * A row over the size limit, in its place in registry order: the rows before it go out first, then it is
+   * dead-lettered unformatted with the reason (so the checkpoint passes it only once it is on disk), or, without
+   * a dead-letter file, the export stops there with everything before it settled.
+   */
+  private async setAside(row: OversizeRow): Promise<void> {
+    await this.flush();
+    if (!this.o.deadLetter) await this.settle();
+    const entry: SettledEntry = { rowid: row.rowid, event_id: row.eventId, registry_id: this.o.registryId, record: '', bytes: 0 };
+    this.delivery.setAside(entry, row);
+    this.ledger.push([entry]);
   }
 
   private async settle(): Promise<void> {
@@ -251,14 +271,27 @@ class Pipeline {
     const pageSize = o.pageSize ?? PAGE_SIZE;
     let cursor = this.lastRowid;
     let remaining = o.limit ?? Infinity;
+    const lock = new RegistryWait(o.log ?? (() => undefined), o.follow ? Infinity : o.retry.maxDurationMs, o.pollIntervalMs ?? 250, o.stop);
     for (;;) {
       if (this.stopping) break;
-      // Before every read, so no row of a registry that changed under us is read, let alone sent.
-      if (o.follow) this.checkContinuity(source, cursor);
-      const rows = remaining > 0 ? source.readPage(cursor, Math.min(pageSize, remaining), o.since) : [];
+      let rows;
+      try {
+        // Before every read, so no row of a registry that changed under us is read, let alone sent.
+        if (o.follow) this.checkContinuity(source, cursor);
+        rows = remaining > 0 ? source.readPage(cursor, Math.min(pageSize, remaining), o.since) : [];
+      } catch (err) {
+        if (!(err instanceof RegistryBusy)) throw err;
+        await lock.busy(err);
+        continue;
+      }
+      lock.clear();
       this.metrics?.read(rows.length);
       for (const row of rows) {
         if (this.stopping) break;
+        if (row instanceof OversizeRow) {
+          await this.setAside(row);
+          continue;
+        }
         const evt = fromRegistryValues(row, o.registryId);
         const record = o.formatter(evt);
         this.lastRead = { rowid: evt.rowid, record };
@@ -267,7 +300,7 @@ class Pipeline {
         }
       }
       if (this.stopping) break;
-      if (rows.length > 0) cursor = Number(rows[rows.length - 1]![0]);
+      if (rows.length > 0) cursor = rowidOf(rows[rows.length - 1]!);
       remaining -= rows.length;
       const caughtUp = rows.length < pageSize;
       if (!o.follow) {
@@ -295,7 +328,8 @@ class Pipeline {
     const o = this.o;
     const change = source.refresh();
     if (change === 'replaced') o.log?.(`registry ${source.path} was replaced by a new file: reopened it`, { rowid: cursor });
-    if (cursor === 0) return;
+    // Nothing written since the last look: what was checked then still holds, and an idle follower costs nothing.
+    if (cursor === ROWID_START || change === 'unchanged') return;
     const fix = `; if the registry was restored from a backup, check which events it lost, then move --state ${o.checkpoint?.file ?? 'FILE'} ` +
       'away to export it from the start (the SIEM may then hold some events twice), or restore the newer registry';
     const row = source.readRow(cursor);
@@ -315,13 +349,17 @@ class Pipeline {
   private threadPlan(source: RegistrySource): WorkerPlan | null {
     const o = this.o;
     if (!o.parallel || o.follow || (o.limit ?? null) !== null) return null;
-    const end = source.maxRowid();
-    const workers = o.parallel.threads ?? workersWorthIt(end - this.lastRowid);
-    if (workers <= 1) return null;
+    const b = source.bounds();
+    if (b === null || b.last <= this.lastRowid) return null;
+    // Threads split rowids into ranges: from just before the first row left, and only where rowids are dense.
+    const after = Math.max(this.lastRowid, b.first - 1);
+    const span = b.last - after;
+    const workers = o.parallel.threads ?? workersWorthIt(span);
+    if (workers <= 1 || (span > 4 * PAGE_SIZE && span > 4 * source.count(after))) return null;
     const { db, format, splunk } = o.parallel;
     return {
-      db, format, splunk, registryId: o.registryId, since: o.since ?? null, afterRowid: this.lastRowid, endRowid: end, workers,
-      records: !LOCAL.has(this.transport.name),
+      db, format, splunk, registryId: o.registryId, since: o.since ?? null, afterRowid: after, endRowid: b.last, workers,
+      records: !LOCAL.has(this.transport.name), maxRowBytes: source.maxRowBytes,
     };
   }
 
@@ -330,8 +368,13 @@ class Pipeline {
     for await (const chunk of formatInWorkers(plan)) {
       this.metrics?.read(chunk.count);
       const body = chunk.body;
+      const aside = chunk.setAside;
       let start = 0;
-      for (let i = 0; i < chunk.count; i++) {
+      let k = 0;
+      for (let i = 0; i <= chunk.count; i++) {
+        // Rows over the size limit come back unformatted, each before the line it preceded in the registry.
+        while (k < aside.length && aside[k]!.line === i) await this.setAside(aside[k++]!);
+        if (i === chunk.count) break;
         const end = body.indexOf(0x0a, start);
         const record = body.subarray(start, end);
         start = end + 1;
@@ -347,26 +390,48 @@ class Pipeline {
   private async writeThreaded(plan: WorkerPlan): Promise<PipelineResult> {
     let written = 0;
     let bytes = 0;
+    const commit = (rowid: number, settled: number): void => {
+      if (!this.o.checkpoint) return;
+      this.transport.sync?.();
+      this.o.deadLetter?.sync();
+      this.o.checkpoint.commit(rowid, settled, this.digest(rowid));
+    };
     for await (const chunk of formatInWorkers(plan)) {
-      if (chunk.count > 0) {
-        await this.transport.send([], chunk.body);
-        written += chunk.count;
-        bytes += chunk.body.length;
-        if (this.o.checkpoint) {
-          this.transport.sync?.();
-          this.o.checkpoint.commit(chunk.lastRowid, chunk.count, this.digest(chunk.lastRowid));
+      const body = chunk.body;
+      const aside = chunk.setAside;
+      if (aside.length > 0 && !this.o.deadLetter) {
+        // Without a dead-letter file the export stops at the first such row, with the lines before it written.
+        const first = aside[0]!;
+        let cut = 0;
+        for (let i = 0; i < first.line; i++) cut = body.indexOf(0x0a, cut) + 1;
+        if (first.line > 0) {
+          await this.transport.send([], body.subarray(0, cut));
+          commit(first.before, first.line);
         }
+        throw new ExportError(first.stop);
+      }
+      for (const row of aside) {
+        this.delivery.setAside({ rowid: row.rowid, event_id: row.eventId, registry_id: this.o.registryId, record: '', bytes: 0 }, row);
+      }
+      const settled = chunk.count + aside.length;
+      if (chunk.count > 0) {
+        await this.transport.send([], body);
+        written += chunk.count;
+        bytes += body.length;
+      }
+      if (settled > 0) {
+        commit(chunk.lastRowid, settled);
         this.o.onProgress?.(written);
       }
       this.lastRowid = chunk.lastRowid;
-      this.metrics?.read(chunk.count);
+      this.metrics?.read(settled);
       this.metrics?.delivered(chunk.count);
-      this.metrics?.committed(chunk.lastRowid, chunk.count);
+      this.metrics?.committed(chunk.lastRowid, settled);
       if (this.stopping) break;
     }
     return {
-      delivered: written, deadLettered: 0, duplicates: 0, requests: 0, retries: 0, bytes, exported: written, lastRowid: this.lastRowid,
-      stopped: this.cut,
+      delivered: written, deadLettered: this.delivery.stats.deadLettered, duplicates: 0, requests: 0, retries: 0, bytes, exported: written,
+      lastRowid: this.lastRowid, stopped: this.cut,
     };
   }
 }
