@@ -372,9 +372,9 @@ class Pipeline {
   /** Threads format records for a SIEM: each chunk is cut into records and batched like any other. */
   private async feedThreaded(plan: WorkerPlan): Promise<void> {
     for await (const chunk of formatInWorkers(plan)) {
-      this.metrics?.read(chunk.count);
       const body = chunk.body;
       const aside = chunk.setAside;
+      this.metrics?.read(chunk.count + aside.length);
       let start = 0;
       let k = 0;
       for (let i = 0; i <= chunk.count; i++) {

@@ -70,6 +70,7 @@ export class RegistrySource {
   private version: number;
   private versionStmt: Database.Statement;
   private oldestStmt: Database.Statement;
+  private sizeStmt: Database.Statement;
   private readonly rowidExpr: string;
   private readonly options: OpenOptions;
   /** Rows above this many stored bytes are not read (see rows.ts). */
@@ -104,6 +105,7 @@ export class RegistrySource {
     // Unguarded and without the size: the checkpoint's digest is of the row exactly as earlier versions read it.
     this.rowStmt = db.prepare(`SELECT ${rowid}, ${select} FROM events WHERE ${rowid} = ?`).raw(true);
     this.versionStmt = db.prepare('PRAGMA data_version').pluck(true);
+    this.sizeStmt = db.prepare(`SELECT ${size} FROM events WHERE ${rowid} = ?`).pluck(true);
     this.oldestStmt = db.prepare(`SELECT ${columns.has('timestamp') ? '"timestamp"' : 'NULL'} AS timestamp FROM events WHERE ${rowid} = ?`);
     this.version = this.versionStmt.get() as number;
     const json = jsonRowSelect(types, idIsRowid, rowid, `${size} <= ${max}`);
@@ -295,6 +297,14 @@ export class RegistrySource {
    * the next start whether the registry still holds the row the export stopped after.
    */
   rowDigest(rowid: number): string | null {
+    // A row over the size limit is not read in full for this either: its rowid and size stand for it.
+    let big: number | undefined;
+    try {
+      big = this.sizeStmt.get(rowid) as number | undefined;
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+    if (big !== undefined && big > this.maxRowBytes) return createHash('sha256').update(JSON.stringify(['oversize', rowid, big])).digest('hex');
     const row = this.readRow(rowid);
     return row === undefined ? null : createHash('sha256').update(JSON.stringify(row)).digest('hex');
   }
