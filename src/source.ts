@@ -23,6 +23,7 @@ export const PAGE_SIZE = 256;
  * writer commits; WAL registries never do.
  */
 export const BUSY_TIMEOUT_MS = 1000;
+const OPEN_BUSY_TIMEOUT_MS = 5000;
 
 /** A read refused because another process holds the registry locked: worth waiting for, not a failure yet. */
 export class RegistryBusy extends ExportError {
@@ -203,7 +204,8 @@ export class RegistrySource {
     }
     let db: Database.Database;
     try {
-      db = new Database(path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+      // Opening waits as long as it always did for a writer's lock; reads after it wait briefly (see BUSY_TIMEOUT_MS).
+      db = new Database(path, { readonly: true, fileMustExist: true, timeout: OPEN_BUSY_TIMEOUT_MS });
       db.pragma('query_only = ON');
     } catch (err) {
       throw new ConfigurationError(`cannot open registry database ${path}: ${sqliteReason(err)}`);
@@ -230,10 +232,14 @@ export class RegistrySource {
         );
       }
       checkRowidRange(path, db, rowid);
-      return new RegistrySource(path, db, types, idIsRowid, stat, rowid, options);
+      const source = new RegistrySource(path, db, types, idIsRowid, stat, rowid, options);
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      return source;
     } catch (err) {
       db.close();
       if (err instanceof ConfigurationError) throw err;
+      // A lock is no mistake in the setup: a later start (or, following, the next poll) gets through.
+      if (readFailed(path, err) instanceof RegistryBusy) throw readFailed(path, err);
       throw new ConfigurationError(`cannot read registry database ${path}: ${sqliteReason(err)}`);
     }
   }
@@ -373,6 +379,7 @@ export class RegistrySource {
     try {
       next = RegistrySource.open(this.path, this.options);
     } catch (err) {
+      if (err instanceof RegistryBusy) throw err;
       throw new ExportError(`registry database ${this.path} was ${why}: ${err instanceof Error ? err.message : String(err)}`);
     }
     this.db.close();

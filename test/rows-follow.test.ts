@@ -26,8 +26,11 @@ con.close();
 console.log('committed');
 `;
 
+/** The complete lines of a file being written (a line still being written is not one yet). */
 function lines(file: string): Record<string, unknown>[] {
-  return fs.existsSync(file) ? jsonLines(fs.readFileSync(file, 'utf8')) : [];
+  if (!fs.existsSync(file)) return [];
+  const text = fs.readFileSync(file, 'utf8');
+  return jsonLines(text.slice(0, text.lastIndexOf('\n') + 1));
 }
 
 async function stop(child: ChildProcess): Promise<number | null> {
@@ -110,7 +113,7 @@ describe('follow mode and hostile registries', () => {
     let stderr = '';
     follower.stderr!.on('data', (d) => (stderr += d));
     try {
-      await waitFor(() => lines(out).length === 5, 15_000);
+      await waitFor(() => lines(out).length === 5, 30_000);
       await sleep(500);
       // CPU the follower itself spends over 40 idle polls, as the kernel counts it.
       const before = cpuSeconds(follower.pid!);
