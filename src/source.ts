@@ -93,8 +93,8 @@ export class RegistrySource {
     // `d.get("id", "")` gives an empty event id there, not "None". An `id` that is the rowid is not read twice.
     const wanted = EVENT_COLUMNS.filter((c) => !(c === 'id' && idIsRowid));
     const select = wanted.map((c) => columns.has(c) ? `"${c}"` : c === 'id' ? `'' AS "id"` : `NULL AS "${c}"`).join(', ');
-    // Pages read each value only when it is within the row limit, and end with the row's stored size, so a
-    // huge value is never copied out of SQLite (octet_length reads the size without the value).
+    // Pages read each value only when it is within the row limit, and end with the row's stored size: no value
+    // over the limit is copied out of SQLite (octet_length reads the size without the value).
     const present = wanted.filter((c) => columns.has(c));
     const size = present.length ? present.map((c) => `ifnull(octet_length("${c}"), 0)`).join(' + ') : '0';
     const guarded = wanted.map((c) => columns.has(c) ? `CASE WHEN octet_length("${c}") > ${max} THEN NULL ELSE "${c}" END` : c === 'id' ? `''` : 'NULL').join(', ');
