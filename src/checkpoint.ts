@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigurationError, ExportError, errorMessage } from './errors.js';
+import { ROWID_START } from './rows.js';
 
 export interface CheckpointData {
   version: 1;
@@ -47,7 +48,8 @@ export class Checkpoint {
     }
     if (text === null) {
       return new Checkpoint(file, {
-        version: 1, registry_id: identity.registryId, database, last_rowid: 0, delivered_total: 0, updated_at: '',
+        // Before every row: rowids may be zero or negative. Only ever written after a row settled.
+        version: 1, registry_id: identity.registryId, database, last_rowid: ROWID_START, delivered_total: 0, updated_at: '',
       });
     }
     let data: CheckpointData;
@@ -94,7 +96,7 @@ export class Checkpoint {
  */
 export function checkResume(cp: Checkpoint, source: { maxRowid(): number; rowDigest(rowid: number): string | null }): void {
   const at = cp.lastRowid;
-  if (at === 0) return;
+  if (at <= ROWID_START) return;
   if (at > source.maxRowid()) {
     throw new ConfigurationError(
       `state file ${cp.file} is past the registry's last event (rowid ${at}): was the registry replaced? move the state file away to export from the start`,

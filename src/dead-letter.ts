@@ -38,6 +38,15 @@ export class DeadLetterFile {
 
   write(entry: Entry, status: number, error: string): void {
     // The record goes in as JSON, not as a string, so the file reads naturally with jq.
+    this.append(entry, status, error, entry.record.toString());
+  }
+
+  /** A dead letter without a record (`"record": null`): a registry row that was never formatted. */
+  writeUnformatted(entry: Omit<Entry, 'record' | 'bytes'>, status: number, error: string): void {
+    this.append(entry, status, error, 'null');
+  }
+
+  private append(entry: Omit<Entry, 'record' | 'bytes'>, status: number, error: string, record: string): void {
     const line =
       '{"dead_lettered_at":' + JSON.stringify(new Date().toISOString()) +
       ',"transport":' + JSON.stringify(this.transport) +
@@ -47,7 +56,7 @@ export class DeadLetterFile {
       ',"rowid":' + entry.rowid +
       ',"status":' + status +
       ',"error":' + JSON.stringify(redact(error).slice(0, 2000)) +
-      ',"record":' + entry.record.toString() + '}\n';
+      ',"record":' + record + '}\n';
     try {
       if (this.fd === null) this.fd = fs.openSync(this.file, 'a', 0o600);
       fs.writeSync(this.fd, line);
@@ -90,6 +99,12 @@ export function* readDeadLetters(file: string): Generator<DeadLetter & { line: n
     }
     if (typeof obj !== 'object' || obj === null || obj.record === undefined || typeof obj.format !== 'string') {
       throw new ExportError(`dead-letter file ${file}, line ${n}: not a dead letter (needs record and format)`);
+    }
+    if (obj.record === null) {
+      throw new ExportError(
+        `dead-letter file ${file}, line ${n}: registry row ${String(obj.rowid)} was set aside unformatted (${String(obj.error).slice(0, 200)}); ` +
+          `export it from the registry with a higher --max-row-bytes, and replay the other lines: jq -c 'select(.record != null)' ${file}`,
+      );
     }
     // The record as it was written, byte for byte: parsing and writing it again would change numbers such as
     // Splunk's `1763856000.0`. Every value before it is a JSON string or number, so the first `,"record":` is the key.

@@ -6,6 +6,7 @@
 import type { DeadLetterFile } from './dead-letter.js';
 import { bodyOverhead, encode, type Entry } from './encoder.js';
 import { ExportError } from './errors.js';
+import type { OversizeRow } from './rows.js';
 import { rowidFields, type LogFields } from './log.js';
 import type { ExportMetrics, RequestOutcome } from './metrics.js';
 import { RetryBudget, Stopped, type RetryOptions } from './retry.js';
@@ -135,6 +136,18 @@ export class Delivery {
       }),
       this.hooks.stop,
     );
+  }
+
+  /**
+   * A registry row too large to format, in place of its record: dead-lettered with the reason (status 413, no
+   * record) and counted, or, without a dead-letter file, the export stops with one line naming it and the fix.
+   */
+  setAside(entry: SettledEntry, row: OversizeRow): void {
+    if (!this.deadLetter) throw new ExportError(row.stop);
+    this.deadLetter.writeUnformatted(entry, 413, row.reason);
+    entry.settled = true;
+    this.stats.deadLettered++;
+    this.hooks.metrics?.deadLettered(1);
   }
 
   private reject(entry: SettledEntry, status: number, error: string): void {

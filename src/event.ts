@@ -98,9 +98,14 @@ function pad2(n: number): string {
 const MIN_UNIX = -62135596800;
 const MAX_UNIX = 253402300799;
 
+/** Whether an event has a time: not 0 (the reference's falsy timestamp), and within years 1 to 9999. */
+export function hasTime(unixSeconds: number): boolean {
+  return unixSeconds !== 0 && unixSeconds >= MIN_UNIX && unixSeconds <= MAX_UNIX;
+}
+
 /** `occurred_at`: empty for 0 (the reference's falsy timestamp) and outside the years Python's datetime covers. */
 export function occurredAt(unixSeconds: number): string {
-  return unixSeconds !== 0 && unixSeconds >= MIN_UNIX && unixSeconds <= MAX_UNIX ? iso8601(unixSeconds) : '';
+  return hasTime(unixSeconds) ? iso8601(unixSeconds) : '';
 }
 
 /** `int(value or 0)` as Python computes it; values Python would raise on count as 0 (see docs/SIEM.md). */

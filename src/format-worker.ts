@@ -10,7 +10,8 @@ import { blankEventJson, eventJson, type EventJson } from './formatters/fields.j
 import type { JsonFormatter } from './formatters/index.js';
 import { recordFormatter, type RecordSpec } from './records/spec.js';
 import { eventJsonFromRow } from './row-json.js';
-import { PAGE_SIZE, RegistrySource } from './source.js';
+import { OversizeRow } from './rows.js';
+import { PAGE_SIZE, RegistrySource, type RegistryRow } from './source.js';
 
 export interface WorkerSetup {
   db: string;
@@ -20,6 +21,20 @@ export interface WorkerSetup {
   since: number | null;
   /** Also return each record's rowid and event id, for exports that batch records for a SIEM. */
   records: boolean;
+  /** Rows over this many stored bytes are not read, only reported (see rows.ts). */
+  maxRowBytes: number;
+}
+
+/** A row over the size limit, reported in place of its line. */
+export interface SetAsideRow {
+  rowid: number;
+  eventId: string;
+  bytes: number;
+  limit: number;
+  /** The number of lines of the range written before it. */
+  line: number;
+  /** The rowid of the row before it (or the range's start): how far a checkpoint may go without it. */
+  before: number;
 }
 
 export interface RangeRequest {
@@ -40,15 +55,26 @@ export interface RangeResult {
   /** With `records`: per line, its rowid and its event id. */
   rowids?: Float64Array;
   eventIds?: string[];
+  /** Rows over the size limit, unformatted. */
+  setAside: SetAsideRow[];
+  /** The range was answered early: rows after `lastRowid` up to its end are still to be asked for. */
+  more: boolean;
 }
 
 const setup = workerData as WorkerSetup;
-const source = RegistrySource.open(setup.db);
+const source = RegistrySource.open(setup.db, { maxRowBytes: setup.maxRowBytes });
 const format: JsonFormatter = recordFormatter(setup.spec);
 const fields = blankEventJson();
 const spare: ArrayBuffer[] = [];
 /** Lines are written to the buffer a few dozen at a time: fewer, longer copies out of the JS heap. */
 const LINES_PER_WRITE = 32;
+/** Text waiting for the buffer is written out beyond this many characters, whatever the number of lines. */
+const TEXT_PER_WRITE = 1 << 20;
+/**
+ * A range answers early, and is asked again for the rest, once its buffer holds this much: ranges of large rows
+ * (up to the row limit each) would otherwise make buffers of gigabytes.
+ */
+const BYTES_PER_ANSWER = 8 << 20;
 
 /** Rows of one page, read the fast way where the registry allows it (see `toEventJson`). */
 function readPage(after: number, upTo: number): unknown[] {
@@ -56,9 +82,10 @@ function readPage(after: number, upTo: number): unknown[] {
 }
 
 /** One row of `readPage` as an event spelled in JSON. A bare rowid is a row the JSON read leaves to the ordinary one. */
-function toEventJson(row: unknown): EventJson {
+function toEventJson(row: unknown): EventJson | OversizeRow {
   if (typeof row === 'string') return eventJsonFromRow(row, setup.registryId, fields);
-  const values = typeof row === 'number' ? source.readRange(row - 1, row, 1, null)[0]! : (row as unknown[]);
+  const values: RegistryRow = typeof row === 'number' ? source.readRange(row - 1, row, 1, null)[0]! : (row as RegistryRow);
+  if (values instanceof OversizeRow) return values;
   return eventJson(fromRegistryValues(values, setup.registryId), fields);
 }
 
@@ -73,9 +100,12 @@ parentPort!.on('message', (req: RangeRequest | null) => {
   let buf = reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(2 << 20);
   let off = 0;
   let count = 0;
+  let formatted = 0;
+  let more = false;
   let lastRowid = req.after;
   const rowids: number[] = [];
   const eventIds: string[] = [];
+  const setAside: SetAsideRow[] = [];
   let text = '';
   let lines = 0;
   const flush = (): void => {
@@ -93,21 +123,33 @@ parentPort!.on('message', (req: RangeRequest | null) => {
     const rows = readPage(lastRowid, req.upTo);
     for (const row of rows) {
       const e = toEventJson(row);
+      if (e instanceof OversizeRow) {
+        setAside.push({ rowid: e.rowid, eventId: e.eventId, bytes: e.bytes, limit: e.limit, line: formatted, before: lastRowid });
+        lastRowid = e.rowid;
+        count++;
+        continue;
+      }
       text += format(e) + '\n';
-      if (++lines === LINES_PER_WRITE) flush();
+      formatted++;
+      count++;
+      if (++lines === LINES_PER_WRITE || text.length > TEXT_PER_WRITE) flush();
       if (setup.records) {
         rowids.push(e.rowid);
         eventIds.push(e.eventId);
       }
       lastRowid = e.rowid;
+      if (off > BYTES_PER_ANSWER) break;
     }
-    count += rows.length;
+    if (off > BYTES_PER_ANSWER && lastRowid < req.upTo) {
+      more = true;
+      break;
+    }
     if (rows.length < PAGE_SIZE) break;
   }
   if (lines > 0) flush();
   // The whole buffer moves to the main thread without a copy and comes back with a later request.
   const buffer = buf.buffer as ArrayBuffer;
-  const result: RangeResult = { seq: req.seq, buffer, length: off, count, lastRowid: count ? lastRowid : req.upTo };
+  const result: RangeResult = { seq: req.seq, buffer, length: off, count: formatted, lastRowid: more || count ? lastRowid : req.upTo, setAside, more };
   if (setup.records) {
     const ids = Float64Array.from(rowids);
     result.rowids = ids;

@@ -71,6 +71,8 @@ export function pyNumber(x: number): string {
 class InvalidJson extends Error {}
 const INVALID = new InvalidJson('invalid JSON');
 const MAX_DEPTH = 1000;
+/** Keys an object may have before they are looked up in a Map rather than a list. */
+const SHORT_OBJECT = 16;
 
 /**
  * One-pass reader of Python's `json.loads` grammar (strict JSON plus NaN, Infinity and -Infinity) that
@@ -205,7 +207,10 @@ class Transcoder {
     this.i++;
     this.ws();
     if (s.charCodeAt(this.i) === 0x7d) { this.i++; return '{}'; }
-    const keys: string[] = [];
+    // Key → position in `parts`. A short list is searched (cheapest for the few keys real rows have); past
+    // SHORT_OBJECT keys a Map takes over, so that objects with 100k+ keys parse in linear time.
+    const list: string[] = [];
+    let keys: Map<string, number> | null = null;
     const parts: string[] = [];
     for (;;) {
       if (s.charCodeAt(this.i) !== 0x22) throw INVALID;
@@ -216,9 +221,13 @@ class Transcoder {
       this.ws();
       const val = this.value(depth + 1);
       // A repeated key keeps its first position and takes the last value, as a Python dict does.
-      const seen = keys.indexOf(key);
+      const seen = keys === null ? list.indexOf(key) : keys.get(key) ?? -1;
       if (seen >= 0) parts[seen] = quoteAscii(key) + ':' + val;
-      else { keys.push(key); parts.push(quoteAscii(key) + ':' + val); }
+      else {
+        if (keys !== null) keys.set(key, parts.length);
+        else if (list.push(key) === SHORT_OBJECT) keys = new Map(list.map((k, i) => [k, i]));
+        parts.push(quoteAscii(key) + ':' + val);
+      }
       this.ws();
       const c = s.charCodeAt(this.i++);
       if (c === 0x7d) return '{' + parts.join(',') + '}';

@@ -15,6 +15,7 @@ import { Shutdown, signalExitCode, unsentMessage, type Unsent } from '../signals
 import { RegistrySource } from '../source.js';
 import { RegistryUnavailable } from '../errors.js';
 import { pause } from '../pipeline/core.js';
+import { ROWID_START } from '../rows.js';
 import { StateLock } from '../state-lock.js';
 import { VERSION } from '../version.js';
 import type { Transport } from '../transport.js';
@@ -83,7 +84,7 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
       say(`serving metrics at ${server.url}/metrics and health at ${server.url}/healthz`, { metrics_url: `${server.url}/metrics` });
     }
     deadLetter = c.deadLetter ? openDeadLetters(c.deadLetter, c) : null;
-    const bar = await progressBar(c, () => Math.min(source.count(checkpoint?.lastRowid ?? 0, c.since), c.limit ?? Infinity));
+    const bar = await progressBar(c, () => Math.min(source.count(checkpoint?.lastRowid ?? ROWID_START, c.since), c.limit ?? Infinity));
     let result: PipelineResult;
     try {
       result = await runPipeline({
@@ -97,7 +98,8 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
       bar?.stop();
     }
     logger.result(summary(result, c, deadLetter), {
-      exported: result.exported, dead_lettered: result.deadLettered, retries: result.retries, last_rowid: result.lastRowid,
+      exported: result.exported, dead_lettered: result.deadLettered, retries: result.retries,
+      last_rowid: result.lastRowid === ROWID_START ? null : result.lastRowid,
     });
     if (result.stopped && signals.received) {
       const u = unsent();
@@ -138,7 +140,7 @@ async function openRegistry(c: ExportConfig, ctx: RunContext): Promise<RegistryS
   const onSignal = (): void => stop.abort();
   for (;;) {
     try {
-      const source = RegistrySource.open(c.db);
+      const source = RegistrySource.open(c.db, { maxRowBytes: c.maxRowBytes });
       if (said) {
         process.off('SIGTERM', onSignal).off('SIGINT', onSignal).off('SIGHUP', onSignal);
         logger.info(`registry ${c.db} opened`);

@@ -3,6 +3,7 @@ import { ConfigurationError } from '../errors.js';
 import { withDefaults, type FlagValues } from '../flags.js';
 import { formatByName, type FormatSettings } from '../formatters/index.js';
 import { parsePrivacy, type PrivacyPlan } from '../pseudonymize.js';
+import { DEFAULT_MAX_ROW_BYTES } from '../rows.js';
 import { deliveryConfig, type DeliveryConfig } from './delivery.js';
 import { EXPORT } from './options.js';
 
@@ -14,6 +15,8 @@ export interface ExportConfig extends DeliveryConfig {
   privacy: PrivacyPlan | null;
   since: number | null;
   limit: number | null;
+  /** Rows larger than this are set aside (dead-lettered unformatted, or the export stops). */
+  maxRowBytes: number;
   /** Formatting threads: null for automatic. */
   threads: number | null;
   state: string | null;
@@ -32,21 +35,11 @@ export function exportConfig(v: FlagValues): ExportConfig {
   if (!registryId) {
     throw new ConfigurationError("--registry-id is required: the registry's identifier (its Ed25519 public key hex, or a short id of your choosing)");
   }
-  const asked = EXPORT.format.read(v);
-  if (asked !== null) formatByName(asked);
-  const d = deliveryConfig(v, asked, asked !== null);
-  return {
-    ...d,
-    db,
-    registryId,
-    formatSettings: d.format.settings?.(withDefaults(d.format.flags ?? [], v)) ?? {},
-    privacy: parsePrivacy({
-      pseudonymize: EXPORT.pseudonymize.read(v) ?? undefined,
-      pseudonymKeyFile: EXPORT.pseudonymKeyFile.read(v) ?? undefined,
-      ipPrefix: EXPORT.ipPrefix.read(v) ?? undefined,
-    }),
+  // The export's own options first, so their mistakes are reported before the destination's.
+  const own = {
     since: EXPORT.since.read(v),
     limit: EXPORT.limit.read(v),
+    maxRowBytes: EXPORT.maxRowBytes.read(v) ?? DEFAULT_MAX_ROW_BYTES,
     threads: EXPORT.threads.read(v),
     state: EXPORT.state.read(v),
     follow: EXPORT.follow.read(v),
@@ -55,5 +48,20 @@ export function exportConfig(v: FlagValues): ExportConfig {
     shutdownTimeoutMs: EXPORT.shutdownTimeout.read(v)!,
     metricsListen: EXPORT.metricsListen.read(v),
     healthStallMs: EXPORT.healthStall.read(v)!,
+    privacy: parsePrivacy({
+      pseudonymize: EXPORT.pseudonymize.read(v) ?? undefined,
+      pseudonymKeyFile: EXPORT.pseudonymKeyFile.read(v) ?? undefined,
+      ipPrefix: EXPORT.ipPrefix.read(v) ?? undefined,
+    }),
+  };
+  const asked = EXPORT.format.read(v);
+  if (asked !== null) formatByName(asked);
+  const d = deliveryConfig(v, asked, asked !== null);
+  return {
+    ...d,
+    ...own,
+    db,
+    registryId,
+    formatSettings: d.format.settings?.(withDefaults(d.format.flags ?? [], v)) ?? {},
   };
 }

@@ -7,6 +7,7 @@ import { COMPRESSIONS } from '../compress.js';
 import { ConfigurationError } from '../errors.js';
 import { count, duration, listOption, option, switchOption } from '../flags.js';
 import { LOG_FORMATS } from '../log.js';
+import { DEFAULT_MAX_ROW_BYTES, parseMaxRowBytes } from '../rows.js';
 import { DEFAULTS } from './defaults.js';
 
 const oneOf = <T extends string>(choices: readonly T[]) => (value: string, flag: string): T => {
@@ -83,6 +84,12 @@ export const EXPORT = {
   format: option({ flags: '--format <fmt>', description: 'record format (default: the one the transport needs)', group: 'common' }),
   since: option({ flags: '--since <unix_ts>', description: 'only events whose timestamp is at or after this Unix time', group: 'common', parse: count(0) }),
   limit: option({ flags: '--limit <n>', description: 'export at most this many events', group: 'common', parse: count(0) }),
+  maxRowBytes: option({
+    flags: '--max-row-bytes <size>',
+    description: `rows larger than this (stored bytes) are dead-lettered unformatted, or stop the export (e.g. 4MiB; default ${DEFAULT_MAX_ROW_BYTES >> 20}MiB)`,
+    group: 'common',
+    parse: (v) => parseMaxRowBytes(v),
+  }),
   threads: option({
     flags: '--threads <n>',
     description: "threads that read and format a large export: 'auto' or a number (1: none)",

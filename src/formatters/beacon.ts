@@ -3,6 +3,7 @@
  * values of an event as plain text (EventJson carries them already spelled as JSON).
  */
 import { isIPv6 } from 'node:net';
+import { hasTime } from '../event.js';
 
 export const VENDOR = 'Oversight';
 export const PRODUCT = 'Oversight Registry';
@@ -39,6 +40,14 @@ export function plain(json: string | null): string | null {
  */
 export function epochMs(unixSeconds: number): string {
   return unixSeconds === 0 ? '0' : `${unixSeconds}000`;
+}
+
+/**
+ * `epochMs` of an event's time, or null when it has none a SIEM can read: 0, or outside years 1 to 9999
+ * (1e23 seconds would print as `1e+23000`, which no epoch field parses; such a time is left out, not invented).
+ */
+export function eventTimeMs(unixSeconds: number): string | null {
+  return hasTime(unixSeconds) ? epochMs(unixSeconds) : null;
 }
 
 /** 4 or 6 for an IP address, 0 for anything else (the registry stores `unknown` when it knows no address). */

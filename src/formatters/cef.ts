@@ -10,7 +10,7 @@
  * recoverable.
  */
 import { actionForKind, nestedExtra } from '../event.js';
-import { epochMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, severityOf, VENDOR } from './beacon.js';
+import { eventTimeMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, severityOf, VENDOR } from './beacon.js';
 import { kindCache, type EventJson, type JsonFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
@@ -81,8 +81,10 @@ export function cefJsonFormatter(): JsonFormatter {
     const tlogPair =
       tlog === null ? '' : /^-?\d{1,15}$/.test(tlog) ? ` cn1Label=TlogIndex cn1=${tlog}` : custom('flexString2', 'TlogIndex', tlog);
     // The event id goes last: parsers trim the final value, and an id has no spaces to lose.
-    // A zero timestamp is the registry's "no time": without `rt` the receiver's own time applies.
-    return `${head(e.kind)}${e.occurredUnix === 0 ? '' : `rt=${epochMs(e.occurredUnix)} `}${kindPairs(e.kind)}${registry(e.registryId)}${source}${
+    // A zero timestamp is the registry's "no time", and so is one outside years 1-9999 (no epoch field reads
+    // 1e23): without `rt` the receiver's own time applies.
+    const ms = eventTimeMs(e.occurredUnix);
+    return `${head(e.kind)}${ms === null ? '' : `rt=${ms} `}${kindPairs(e.kind)}${registry(e.registryId)}${source}${
       pair('requestClientApplication', e.userAgent)}${custom('cs1', 'TokenId', e.token)}${custom('cs2', 'FileId', e.file)}${
       custom('cs3', 'RecipientId', e.recipient)}${custom('cs4', 'IssuerId', e.issuer)}${
       e.extraJson === null ? '' : ` cs5Label=Extra cs5=${cefValue(nestedExtra(e.extraJson))}`}${tlogPair}${

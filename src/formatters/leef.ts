@@ -9,7 +9,7 @@
  * its key to the next `^`. C1 characters and all other Unicode pass unchanged, as in CEF.
  */
 import { actionForKind, nestedExtra } from '../event.js';
-import { epochMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, severityOf, VENDOR } from './beacon.js';
+import { eventTimeMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, severityOf, VENDOR } from './beacon.js';
 import { kindCache, type EventJson, type JsonFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
@@ -62,8 +62,10 @@ export function leefJsonFormatter(): JsonFormatter {
     const ip = plain(e.sourceIp);
     // `src` must be an IP address in QRadar; the registry's `unknown` keeps its own key.
     const source = ip === null ? '' : ipVersion(ip) !== 0 ? `^src=${ip}` : attr('sourceAddress', ip);
-    // A zero timestamp is the registry's "no time": without `devTime` QRadar uses the syslog header's.
-    return `${head(e.kind)}${e.occurredUnix === 0 ? '' : `devTime=${epochMs(e.occurredUnix)}^`}${kindAttrs(e.kind)}${source}${jsonAttr('eventId', e.idJson)}${
+    // A zero timestamp is the registry's "no time", and so is one outside years 1-9999: without `devTime`
+    // QRadar uses the syslog header's.
+    const ms = eventTimeMs(e.occurredUnix);
+    return `${head(e.kind)}${ms === null ? '' : `devTime=${ms}^`}${kindAttrs(e.kind)}${source}${jsonAttr('eventId', e.idJson)}${
       registry(e.registryId)}${jsonAttr('tokenId', e.token)}${jsonAttr('fileId', e.file)}${jsonAttr('recipientId', e.recipient)}${
       jsonAttr('issuerId', e.issuer)}${jsonAttr('userAgent', e.userAgent)}${jsonAttr('qualifiedTimestamp', e.qualifiedTimestamp)}${
       jsonAttr('tlogIndex', e.tlogIndex)}${attr('extra', e.extraJson === null ? null : nestedExtra(e.extraJson))}`;

@@ -5,7 +5,7 @@
  * docs/SIEM.md ("OCSF"); test/fixtures/ocsf-1.8.0 holds the schema's attribute lists the tests check against.
  */
 import { actionForKind, nestedExtra } from '../event.js';
-import { epochMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, VENDOR } from './beacon.js';
+import { eventTimeMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, VENDOR } from './beacon.js';
 import { kindCache, quote, type EventJson, type JsonFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
@@ -56,7 +56,9 @@ export function ocsfJsonFormatter(): JsonFormatter {
   };
   return (e: EventJson): string => {
     registry(e.registryId);
-    const ms = epochMs(e.occurredUnix);
+    // `time` is required: an event without one a SIEM can read (0, or outside years 1-9999) says 0, as the
+    // registry's own "no time" does, never `1e+23000`.
+    const ms = eventTimeMs(e.occurredUnix) ?? '0';
     const ipOk = e.sourceIp !== null && ipVersion(plain(e.sourceIp)) !== 0;
     const q = e.kind === 'dns' && e.extraJson !== null ? dnsQuestion(e.extraJson) : null;
     const ua = e.userAgent === null ? null : str(e.userAgent);

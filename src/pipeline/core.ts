@@ -13,6 +13,7 @@ import { bodyOverhead, makeEntry, type Entry } from '../encoder.js';
 import type { LogFields } from '../log.js';
 import type { ExportMetrics } from '../metrics.js';
 import { Stopped, type RetryOptions } from '../retry.js';
+import { ROWID_START, type OversizeRow } from '../rows.js';
 import type { Transport } from '../transport.js';
 
 /** A formatted record not yet framed. */
@@ -96,7 +97,7 @@ export class Core {
     this.delivery = new Delivery(o.transport, o.retry, o.deadLetter ?? null, o.log ?? (() => undefined), hooks);
     this.window = o.transport.acks ? new AckWindow(o.transport.acks, this.delivery, 256, hooks) : null;
     this.batcher = new Batcher(o.limits, bodyOverhead(o.transport.encoder));
-    this.last = o.startRowid ?? o.checkpoint?.lastRowid ?? 0;
+    this.last = o.startRowid ?? o.checkpoint?.lastRowid ?? ROWID_START;
     this.metrics?.committed(this.last, 0);
   }
 
@@ -146,6 +147,29 @@ export class Core {
       await this.window.poll();
       this.commit();
     }
+  }
+
+  /** Records dead-lettered so far. */
+  get deadLettered(): number {
+    return this.delivery.stats.deadLettered;
+  }
+
+  /**
+   * A row over the size limit, in its place in registry order: the records before it go out first, then it is
+   * dead-lettered unformatted with the reason (so the checkpoint passes it only once it is on disk), or, without
+   * a dead-letter file, the export stops there with everything before it settled.
+   */
+  async setAside(row: OversizeRow, registryId: string): Promise<void> {
+    await this.flush();
+    if (!this.o.deadLetter) await this.settle();
+    const entry: SettledEntry = { rowid: row.rowid, event_id: row.eventId, registry_id: registryId, record: '', bytes: 0 };
+    this.delivery.setAside(entry, row);
+    this.ledger.push([entry]);
+  }
+
+  /** The same for a row a local copy writes around: dead-lettered at once (the copy stops first without a file). */
+  setAsideNow(row: OversizeRow, registryId: string): void {
+    this.delivery.setAside({ rowid: row.rowid, event_id: row.eventId, registry_id: registryId, record: '', bytes: 0 }, row);
   }
 
   /** Send what is left, wait for it (and for acknowledgements), checkpoint, and report. */

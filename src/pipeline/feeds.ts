@@ -8,7 +8,9 @@ import { ExportError } from '../errors.js';
 import type { RecordFormatter } from '../formatters/index.js';
 import { formatInWorkers, type WorkerPlan } from '../format-workers.js';
 import type { LogFields } from '../log.js';
-import { PAGE_SIZE, type RegistrySource } from '../source.js';
+import { RegistryWait } from '../registry-wait.js';
+import { OversizeRow, ROWID_START } from '../rows.js';
+import { PAGE_SIZE, RegistryBusy, rowidOf, type RegistryRow, type RegistrySource } from '../source.js';
 import { pause, type Core, type PreparedRecord } from './core.js';
 
 export interface RegistryFeedOptions {
@@ -23,6 +25,8 @@ export interface RegistryFeedOptions {
   pageSize?: number;
   /** The state file, named in the message when the registry changed under a follow run. */
   stateFile?: string | null;
+  /** How long a one-shot export waits out a writer's lock on the registry (follow mode waits as long as it takes). */
+  lockWaitMs: number;
   log?: (message: string, fields?: LogFields) => void;
 }
 
@@ -34,23 +38,42 @@ export async function feedRegistry(core: Core, o: RegistryFeedOptions): Promise<
   let remaining = o.limit ?? Infinity;
   /** The digest of the last row read, to tell the same registry from a restored or rolled-back one. */
   let lastRead: { rowid: number; digest: string | null } | null = null;
+  const lock = new RegistryWait(o.log ?? (() => undefined), o.follow ? Infinity : o.lockWaitMs, o.pollIntervalMs, core.stopSignal);
+  // Local outputs settle without I/O waits, so formatting would never let a signal in: give way every 50 ms.
+  let breathe = performance.now() + 50;
   for (;;) {
     if (core.stopping) break;
-    // Before every read, so no row of a registry that changed under us is read, let alone sent.
-    if (o.follow) checkContinuity(o, cursor, lastRead);
-    const rows = remaining > 0 ? source.readPage(cursor, Math.min(pageSize, remaining), o.since) : [];
+    let rows: RegistryRow[];
+    try {
+      // Before every read, so no row of a registry that changed under us is read, let alone sent.
+      if (o.follow) checkContinuity(o, cursor, lastRead);
+      rows = remaining > 0 ? source.readPage(cursor, Math.min(pageSize, remaining), o.since) : [];
+    } catch (err) {
+      if (!(err instanceof RegistryBusy)) throw err;
+      await lock.busy(err);
+      continue;
+    }
+    lock.clear();
     core.metrics?.read(rows.length);
     for (const row of rows) {
       if (core.stopping) break;
+      if (row instanceof OversizeRow) {
+        await core.setAside(row, o.registryId);
+        continue;
+      }
       const evt = fromRegistryValues(row, o.registryId);
       if (core.add({ rowid: evt.rowid, event_id: evt.event_id, registry_id: evt.registry_id, record: o.formatter(evt) })) {
         await core.flushFull();
       }
+      if (performance.now() > breathe) {
+        await new Promise(setImmediate);
+        breathe = performance.now() + 50;
+      }
     }
     if (core.stopping) break;
     if (rows.length > 0) {
-      cursor = Number(rows[rows.length - 1]![0]);
-      if (o.follow) lastRead = { rowid: cursor, digest: source.rowDigest(cursor) };
+      cursor = rowidOf(rows[rows.length - 1]!);
+      if (o.follow) lastRead = { rowid: cursor, digest: digestOrNull(source, cursor) };
     }
     remaining -= rows.length;
     const caughtUp = rows.length < pageSize;
@@ -74,7 +97,8 @@ function checkContinuity(o: RegistryFeedOptions, cursor: number, lastRead: { row
   const source = o.source;
   const change = source.refresh();
   if (change === 'replaced') o.log?.(`registry ${source.path} was replaced by a new file: reopened it`, { rowid: cursor });
-  if (cursor === 0) return;
+  // Nothing written since the last look: what was checked then still holds, and an idle follower costs nothing.
+  if (cursor === ROWID_START || change === 'unchanged') return;
   const fix = `; if the registry was restored from a backup, check which events it lost, then move --state ${o.stateFile ?? 'FILE'} ` +
     'away to export it from the start (the SIEM may then hold some events twice), or restore the newer registry';
   const digest = source.rowDigest(cursor);
@@ -89,13 +113,28 @@ function checkContinuity(o: RegistryFeedOptions, cursor: number, lastRead: { row
   }
 }
 
+/** The row's digest, or none while a writer holds the registry locked. */
+export function digestOrNull(source: RegistrySource, rowid: number): string | null {
+  try {
+    return source.rowDigest(rowid);
+  } catch (err) {
+    if (err instanceof RegistryBusy) return null;
+    throw err;
+  }
+}
+
 /** Records formatted on worker threads for a SIEM: each chunk is cut into records and batched like any other. */
 export async function feedThreaded(core: Core, plan: WorkerPlan): Promise<void> {
   for await (const chunk of formatInWorkers(plan)) {
-    core.metrics?.read(chunk.count);
     const body = chunk.body;
+    const aside = chunk.setAside;
+    core.metrics?.read(chunk.count + aside.length);
     let start = 0;
-    for (let i = 0; i < chunk.count; i++) {
+    let k = 0;
+    for (let i = 0; i <= chunk.count; i++) {
+      // Rows over the size limit come back unformatted, each before the line it preceded in the registry.
+      while (k < aside.length && aside[k]!.line === i) await core.setAside(aside[k++]!, plan.registryId);
+      if (i === chunk.count) break;
       const end = body.indexOf(0x0a, start);
       const record = body.subarray(start, end);
       start = end + 1;

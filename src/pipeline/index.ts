@@ -12,10 +12,10 @@ import type { LogFields } from '../log.js';
 import type { ExportMetrics } from '../metrics.js';
 import { eventFormatter, type RecordSpec } from '../records/spec.js';
 import type { RetryOptions } from '../retry.js';
-import type { RegistrySource } from '../source.js';
+import { PAGE_SIZE, type RegistrySource } from '../source.js';
 import type { Transport } from '../transport.js';
 import { Core, type PipelineResult, type PreparedRecord } from './core.js';
-import { feedRecords, feedRegistry, feedThreaded } from './feeds.js';
+import { digestOrNull, feedRecords, feedRegistry, feedThreaded } from './feeds.js';
 import { copyThreaded } from './local-copy.js';
 
 export type { PipelineResult, PreparedRecord } from './core.js';
@@ -63,9 +63,9 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const core = new Core(o);
     return core.finish(feedRecords(core, o.source, o.limit));
   }
-  const core = new Core({ ...o, digest: (rowid) => o.source.rowDigest(rowid) });
+  const core = new Core({ ...o, digest: (rowid) => digestOrNull(o.source, rowid) });
   const plan = threadPlan(o, core.lastRowid);
-  if (plan && LOCAL.has(o.transport.name)) return copyThreaded(core, plan, o.onProgress);
+  if (plan && LOCAL.has(o.transport.name)) return copyThreaded(core, plan, !!o.deadLetter, o.onProgress);
   if (plan) return core.finish(feedThreaded(core, plan));
   return core.finish(
     feedRegistry(core, {
@@ -73,6 +73,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
       follow: o.follow ?? false, pollIntervalMs: o.pollIntervalMs ?? parseDuration(DEFAULTS.pollInterval, '--poll-interval'),
       flushIntervalMs: o.flushIntervalMs ?? parseDuration(DEFAULTS.flushInterval, '--flush-interval'),
       ...(o.pageSize ? { pageSize: o.pageSize } : {}), stateFile: o.checkpoint?.file ?? null, ...(o.log ? { log: o.log } : {}),
+      lockWaitMs: o.retry.maxDurationMs,
     }),
   );
 }
@@ -84,11 +85,15 @@ function isRegistryRun(o: PipelineOptions): o is RegistryRun {
 /** Whether a backlog is large enough for worker threads, and the plan for them. */
 function threadPlan(o: RegistryRun, after: number): WorkerPlan | null {
   if (!o.threads || o.follow || (o.limit ?? null) !== null) return null;
-  const end = o.source.maxRowid();
-  const workers = o.threads.count ?? workersWorthIt(end - after);
-  if (workers <= 1) return null;
+  const b = o.source.bounds();
+  if (b === null || b.last <= after) return null;
+  // Threads split rowids into ranges: from just before the first row left, and only where rowids are dense.
+  const from = Math.max(after, b.first - 1);
+  const span = b.last - from;
+  const workers = o.threads.count ?? workersWorthIt(span);
+  if (workers <= 1 || (span > 4 * PAGE_SIZE && span > 4 * o.source.count(from))) return null;
   return {
-    db: o.threads.db, spec: o.spec, registryId: o.registryId, since: o.since ?? null, afterRowid: after, endRowid: end, workers,
-    records: !LOCAL.has(o.transport.name),
+    db: o.threads.db, spec: o.spec, registryId: o.registryId, since: o.since ?? null, afterRowid: from, endRowid: b.last, workers,
+    records: !LOCAL.has(o.transport.name), maxRowBytes: o.source.maxRowBytes,
   };
 }

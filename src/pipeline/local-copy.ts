@@ -3,26 +3,42 @@
  * they are, without cutting them into records and batches again. Each chunk moves the checkpoint through the
  * core's one commit path.
  */
+import { ExportError } from '../errors.js';
 import { formatInWorkers, type WorkerPlan } from '../format-workers.js';
 import type { Core, PipelineResult } from './core.js';
 
-export async function copyThreaded(core: Core, plan: WorkerPlan, onProgress?: (written: number) => void): Promise<PipelineResult> {
+export async function copyThreaded(core: Core, plan: WorkerPlan, hasDeadLetters: boolean, onProgress?: (written: number) => void): Promise<PipelineResult> {
   let written = 0;
   let bytes = 0;
   for await (const chunk of formatInWorkers(plan)) {
+    const body = chunk.body;
+    const aside = chunk.setAside;
+    if (aside.length > 0 && !hasDeadLetters) {
+      // Without a dead-letter file the export stops at the first such row, with the lines before it written.
+      const first = aside[0]!;
+      let cut = 0;
+      for (let i = 0; i < first.line; i++) cut = body.indexOf(0x0a, cut) + 1;
+      if (first.line > 0) {
+        await core.transport.send([], body.subarray(0, cut));
+        core.checkpointTo(first.before, first.line);
+      }
+      throw new ExportError(first.stop);
+    }
+    for (const row of aside) core.setAsideNow(row, plan.registryId);
+    const settled = chunk.count + aside.length;
     if (chunk.count > 0) {
-      await core.transport.send([], chunk.body);
+      await core.transport.send([], body);
       written += chunk.count;
-      bytes += chunk.body.length;
+      bytes += body.length;
       core.metrics?.delivered(chunk.count);
     }
-    core.metrics?.read(chunk.count);
-    core.checkpointTo(chunk.lastRowid, chunk.count);
-    if (chunk.count > 0) onProgress?.(written);
+    core.metrics?.read(settled);
+    core.checkpointTo(chunk.lastRowid, settled);
+    if (settled > 0) onProgress?.(written);
     if (core.stopping) break;
   }
   return {
-    delivered: written, deadLettered: 0, duplicates: 0, requests: 0, retries: 0, bytes, exported: written, lastRowid: core.lastRowid,
-    stopped: core.stopping,
+    delivered: written, deadLettered: core.deadLettered, duplicates: 0, requests: 0, retries: 0, bytes, exported: written,
+    lastRowid: core.lastRowid, stopped: core.stopping,
   };
 }
