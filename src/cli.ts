@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { addContentCommand } from './cli-content.js';
+import { addVerifyCommand } from './cli-verify.js';
 import { runDemo, runExport, runReplay } from './cli-export.js';
 import { settableFromEnv } from './cli-env.js';
 import { COMPRESSIONS } from './compress.js';
@@ -117,6 +118,7 @@ export function buildProgram(): Command {
   });
 
   addContentCommand(siem);
+  addVerifyCommand(siem);
   addSetupCommand(siem);
 
   program
