@@ -36,6 +36,7 @@ const DAY_MS = 86_400_000;
 interface TableRow {
   row: Record<string, unknown>;
   ingestedAt: number;
+  visibleAt: number;
 }
 
 export const MAX_BODY = 1024 * 1024;
@@ -131,7 +132,7 @@ export class AzurePeer {
       const t = Date.parse(String(r['TimeGenerated']));
       // Azure Monitor's rule: a TimeGenerated more than 2 days old or 1 day ahead becomes the arrival time.
       const time = Number.isFinite(t) && t >= now - 2 * DAY_MS && t <= now + DAY_MS ? String(r['TimeGenerated']) : new Date(now).toISOString();
-      this.table.push({ row: { ...r, TimeGenerated: time }, ingestedAt: now });
+      this.table.push({ row: { ...r, TimeGenerated: time }, ingestedAt: now, visibleAt: now + (this.o.visibleAfterMs ?? 0) });
     }
     return { status: 204 };
   }
@@ -167,7 +168,7 @@ export class AzurePeer {
     const now = Date.now();
     const text = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
     const rows = this.table
-      .filter((t) => t.ingestedAt + (this.o.visibleAfterMs ?? 0) <= now)
+      .filter((t) => t.visibleAt <= now)
       .filter((t) => {
         const tg = Date.parse(String(t.row['TimeGenerated']));
         return tg >= from! && tg < to! && t.row['RegistryId'] === registry && ids.has(text(t.row['EventId']));
