@@ -26,6 +26,8 @@ export interface EsPeerOptions {
   failureStore?: (doc: Record<string, unknown>, id: string) => string | undefined;
   /** A stored document becomes searchable this long after it was written (refresh interval). */
   visibleAfterMs?: number;
+  /** Keep only these source fields of stored documents (benchmarks with millions of documents). */
+  keepFields?: string[];
 }
 
 const ERROR_TYPES: Record<number, string> = {
@@ -59,7 +61,11 @@ export class EsPeer {
   private generation = 1;
   private current = new Set<string>();
   private seq = 0;
-  private readonly pits = new Map<string, StoredDoc[]>();
+  /** A point in time sees documents written up to `maxSeq` that were searchable when it opened. */
+  private readonly pits = new Map<string, { maxSeq: number; openedAt: number }>();
+  /** Lookups by `_id` and by `event.id`, so queries for a window do not scan the whole stream. */
+  private readonly byId = new Map<string, StoredDoc[]>();
+  private readonly byEventId = new Map<string, StoredDoc[]>();
   searches = 0;
 
   constructor(private readonly options: EsPeerOptions) {
@@ -97,6 +103,41 @@ export class EsPeer {
   /** Delete stored copies of an event (retention, a delete by query). */
   remove(eventId: string): void {
     for (let i = this.stored.length - 1; i >= 0; i--) if (String(get(this.stored[i]!.source, 'event.id')[0]) === eventId) this.stored.splice(i, 1);
+    const gone = (d: StoredDoc): boolean => String(get(d.source, 'event.id')[0]) === eventId;
+    for (const index of [this.byId, this.byEventId]) for (const [k, docs] of index) index.set(k, docs.filter((d) => !gone(d)));
+  }
+
+  private store(d: StoredDoc): void {
+    this.stored.push(d);
+    const add = (index: Map<string, StoredDoc[]>, key: string): void => {
+      const list = index.get(key);
+      if (list) list.push(d);
+      else index.set(key, [d]);
+    };
+    add(this.byId, d.id);
+    for (const v of get(d.source, 'event.id')) add(this.byEventId, String(v));
+  }
+
+  /** The documents a query can match, from the lookups where it names ids or event ids; null: all of them. */
+  private candidates(q: Json): StoredDoc[] | null {
+    const [kind, arg] = Object.entries(q)[0] ?? ['match_all', {}];
+    const a = arg as Json;
+    const lookup = (index: Map<string, StoredDoc[]>, keys: unknown[]): StoredDoc[] => keys.flatMap((k) => index.get(String(k)) ?? []);
+    if (kind === 'ids') return lookup(this.byId, (a['values'] as unknown[]) ?? []);
+    if ((kind === 'terms' || kind === 'term') && Object.keys(a)[0] === 'event.id') {
+      const v = Object.values(a)[0];
+      return lookup(this.byEventId, Array.isArray(v) ? v : [typeof v === 'object' && v !== null ? (v as Json)['value'] : v]);
+    }
+    if (kind !== 'bool') return null;
+    const list = (k: string): Json[] => (a[k] === undefined ? [] : Array.isArray(a[k]) ? (a[k] as Json[]) : [a[k] as Json]);
+    for (const c of [...list('must'), ...list('filter')]) {
+      const hit = this.candidates(c);
+      if (hit) return hit;
+    }
+    if (list('must').length + list('filter').length > 0) return null;
+    const should = list('should').map((c) => this.candidates(c));
+    if (should.length === 0 || should.some((c) => c === null)) return null;
+    return [...new Set(should.flat() as StoredDoc[])];
   }
 
   storedIds(): string[] {
@@ -132,9 +173,8 @@ export class EsPeer {
       const denied = need('read', index, 'indices:data/read/open_point_in_time');
       if (denied) return denied;
       const id = randomBytes(24).toString('base64');
-      const now = Date.now();
       // A point in time sees what was searchable when it opened, and nothing written later.
-      this.pits.set(id, this.stored.filter((d) => d.visibleAt <= now));
+      this.pits.set(id, { maxSeq: this.seq, openedAt: Date.now() });
       return json(200, { id, _shards: { total: 1, successful: 1, skipped: 0, failed: 0 } });
     }
     const search = /^(?:\/([^/]+))?\/_search$/.exec(req.path);
@@ -144,20 +184,22 @@ export class EsPeer {
       if (body['pit']) {
         if (index !== null) return esError(400, 'action_request_validation_exception', 'Validation Failed: 1: [indices] cannot be used with point in time;');
         const pitId = String((body['pit'] as Json)['id']);
-        const docs = this.pits.get(pitId);
-        if (!docs) return esError(404, 'search_context_missing_exception', `No search context found for id [${pitId}]`);
-        return this.search(docs, body, pitId);
+        const pitView = this.pits.get(pitId);
+        if (!pitView) return esError(404, 'search_context_missing_exception', `No search context found for id [${pitId}]`);
+        return this.search((d) => d.seq <= pitView.maxSeq && d.visibleAt <= pitView.openedAt, body, pitId, true);
       }
       if (index === `${this.options.dataStream}::failures`) {
-        return need('read_failure_store', index, 'indices:data/read/search') ?? this.search(this.failures.filter((d) => d.visibleAt <= Date.now()), body, null);
+        const now = Date.now();
+        return need('read_failure_store', index, 'indices:data/read/search') ?? this.search((d) => d.visibleAt <= now, body, null, false);
       }
       if (index !== this.options.dataStream) return esError(404, 'index_not_found_exception', `no such index [${index}]`);
-      return need('read', index, 'indices:data/read/search') ?? this.search(this.stored.filter((d) => d.visibleAt <= Date.now()), body, null);
+      const now = Date.now();
+      return need('read', index, 'indices:data/read/search') ?? this.search((d) => d.visibleAt <= now, body, null, true);
     }
     return json(404, { error: `no handler found for uri [${req.path}] and method [${req.method}]`, status: 404 });
   }
 
-  private search(docs: StoredDoc[], body: Json, pitId: string | null): PeerReply {
+  private search(inView: (d: StoredDoc) => boolean, body: Json, pitId: string | null, stream: boolean): PeerReply {
     const size = Number(body['size'] ?? 10);
     const from = Number(body['from'] ?? 0);
     if (from + size > 10_000) {
@@ -173,7 +215,8 @@ export class EsPeer {
     if (sort && (sort.length !== 1 || !('_shard_doc' in sort[0]!))) return esError(400, 'parsing_exception', 'this fake sorts by _shard_doc only');
     if (pitId !== null && body['search_after'] !== undefined && !sort) return esError(400, 'illegal_argument_exception', 'search_after needs a sort');
     const after = Array.isArray(body['search_after']) ? Number((body['search_after'] as unknown[])[0]) : -1;
-    const hits = docs.filter((d) => d.seq > after && match(d)).sort((a, b) => a.seq - b.seq).slice(from, from + size);
+    const pool = (stream ? this.candidates((body['query'] as Json | undefined) ?? { match_all: {} }) : null) ?? (stream ? this.stored : this.failures);
+    const hits = pool.filter((d) => d.seq > after && inView(d) && match(d)).sort((a, b) => a.seq - b.seq).slice(from, from + size);
     const fields = (body['fields'] as string[] | undefined) ?? [];
     const withSource = body['_source'] !== false;
     return json(200, {
@@ -229,10 +272,12 @@ export class EsPeer {
         result(201, { result: 'created', _version: 1, failure_store: 'used' }, fsIndex);
         continue;
       }
-      this.docs.set(id, doc);
+      if (!this.options.keepFields) this.docs.set(id, doc);
       if (!this.options.lose?.(doc, id, attempt)) {
         this.current.add(id);
-        this.stored.push({ seq: ++this.seq, index: this.backingIndex, id, source: doc, visibleAt: now + (this.options.visibleAfterMs ?? 0) });
+        const keep = this.options.keepFields;
+        const source = keep ? project(doc, keep) : doc;
+        this.store({ seq: ++this.seq, index: this.backingIndex, id, source, visibleAt: now + (this.options.visibleAfterMs ?? 0) });
       }
       result(201, { result: 'created', _version: 1 });
     }
@@ -243,6 +288,20 @@ export class EsPeer {
   close(): Promise<void> {
     return this.peer.close();
   }
+}
+
+/** Only the named (dotted) fields of a document. */
+function project(doc: Record<string, unknown>, fields: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) {
+    const v = get(doc, f);
+    if (v.length === 0) continue;
+    const parts = f.split('.');
+    let o = out;
+    for (const p of parts.slice(0, -1)) o = (o[p] ??= {}) as Record<string, unknown>;
+    o[parts[parts.length - 1]!] = v.length === 1 ? v[0] : v;
+  }
+  return out;
 }
 
 /** A field's values as the `fields` option returns them: always an array. */
