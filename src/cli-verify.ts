@@ -30,7 +30,7 @@ import { SplunkVerifier } from './verify/splunk.js';
 const pkg = createRequire(import.meta.url)('../package.json') as { version: string };
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-/** The syslog family and plain HTTP POST forward records; there is nothing behind them to ask. */
+/** Stdout, the syslog family and plain HTTP POST hand records on; there is nothing there to ask. */
 const RELAYS = new Set(['syslog', 'relp', 'http', 'stdout']);
 
 export interface VerifyFlags {
@@ -143,10 +143,10 @@ function destination(f: VerifyFlags): Destination {
   if (!f.output) throw new ConfigurationError('verify needs --output: the same destination the export delivers to');
   const transportName = resolveTransport(f.output, f.transport ?? 'auto');
   if (RELAYS.has(transportName)) {
-    const what = transportName === 'stdout' ? 'stdout' : `${f.output} (${transportName})`;
-    throw new ConfigurationError(
-      `${what} is a relay that cannot be asked what it holds: verify at the SIEM behind it (siem verify --output <that SIEM's HEC, _bulk or DCR URL>), which matches events by event id`,
-    );
+    const behind = "verify at the SIEM behind it (siem verify --output <that SIEM's HEC, _bulk or DCR URL>), which matches events by event id";
+    if (transportName === 'stdout') throw new ConfigurationError(`stdout cannot be read back: give --output the file or SIEM the records went to`);
+    if (transportName === 'http') throw new ConfigurationError(`${f.output} is a plain HTTP collector with no query API: ${behind}`);
+    throw new ConfigurationError(`${f.output} (${transportName}) is a relay that cannot be asked what it holds: ${behind}`);
   }
   if (transportName === 'sentinel-dca') {
     throw new ConfigurationError('verify reads Log Analytics tables written by the Logs Ingestion API; for the Data Collector API table, query <LogType>_CL by EventId_s in Log Analytics');

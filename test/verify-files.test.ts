@@ -104,6 +104,29 @@ describe('siem verify: files', () => {
     }
   });
 
+  it('refuses bad ranges, windows and outputs with one line and exit 2, before reading anything', async () => {
+    const db = demoRegistry(5);
+    const out = path.join(tempDir(), 'events.jsonl');
+    assert.equal((await runCli(exportTo(db, out, 'ecs'))).code, 0);
+    const cases: [string[], RegExp][] = [
+      [['--from-rowid', '9', '--to-rowid', '3'], /--from-rowid is after --to-rowid/],
+      [['--window', '0'], /--window must be a whole number of at least 1/],
+      [['--window', '50000'], /--window must be at most 10000/],
+      [['--settle', 'soon'], /--settle must be a duration/],
+      [['--sign-key-file', out], /--sign-key-file signs the --report manifest/],
+      [['--format', 'cef'], /verify reads back splunk, ecs, sentinel records from files, not cef: check --format/],
+    ];
+    for (const [more, message] of cases) {
+      const r = await runCli(verify(db, out, 'ecs', ...more));
+      assert.equal(r.code, 2, `${more.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, message);
+    }
+    const stdout = await runCli(['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', '-']);
+    assert.equal(stdout.code, 2);
+    assert.match(stdout.stderr, /stdout cannot be read back/);
+  });
+
   it('runs in the background on a schedule and exposes the missing count and the last success as gauges', async () => {
     const db = demoRegistry(200);
     const out = path.join(tempDir(), 'events.jsonl');

@@ -49,7 +49,7 @@ export class FileVerifier implements VerifyBackend {
 
   constructor(private readonly file: string, format: string, private readonly registryId: string, private readonly warn: (m: string) => void = () => undefined) {
     const pick = PICKERS[format];
-    if (!pick) throw new ConfigurationError(`verify reads back ${FILE_FORMATS.join(', ')} records from files, not ${format}`);
+    if (!pick) throw new ConfigurationError(`verify reads back ${FILE_FORMATS.join(', ')} records from files, not ${format}: check --format (text records carry no field names to match)`);
     this.pick = pick;
     this.target = file;
   }
