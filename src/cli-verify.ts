@@ -81,6 +81,23 @@ function addFlag(cmd: Command, spec: FlagSpec): void {
   cmd.addOption(opt);
 }
 
+/**
+ * The query-side flags: how to ask the SIEM what it holds. `siem verify` has them, and so can a following
+ * export that verifies in the background (with `createVerifyBackend`).
+ */
+export function addVerifyQueryOptions(cmd: Command): Command {
+  return cmd
+    .option('--settle <duration>', 'events younger than this are "too recent to judge" when not found (default per SIEM: splunk 2m, elasticsearch 30s, log-analytics 5m, file 0)')
+    .option('--window <n>', 'registry events per query', '1000')
+    .option('--splunk-search-url <url>', 'Splunk: the management port for searches, e.g. https://splunk:8089 (token: OVERSIGHT_SPLUNK_SEARCH_TOKEN)')
+    .option('--splunk-search-token-file <file>', 'Splunk: file holding the search authentication token')
+    .option('--workspace-id <id>', 'Sentinel: the Log Analytics workspace id (GUID) the DCR writes to')
+    .option('--log-analytics-url <url>', 'Sentinel: the Log Analytics query API', 'https://api.loganalytics.azure.com')
+    .option('--log-analytics-table <name>', 'Sentinel: the table to read (default: from the stream name, Custom-X → X)')
+    .option('--log-analytics-scope <scope>', 'Sentinel: token scope for the query API', 'https://api.loganalytics.io/.default')
+    .option('--es-skip-failure-store', 'Elasticsearch: do not search <stream>::failures (no read_failure_store privilege)', false);
+}
+
 export function addVerifyCommand(siem: Command): Command {
   const cmd = siem
     .command('verify')
@@ -94,21 +111,13 @@ export function addVerifyCommand(siem: Command): Command {
     .option('--to-rowid <n>', 'last registry rowid to check (default: the newest)')
     .option('--since <unix_ts>', 'only events whose timestamp is at or after this Unix time')
     .option('--until <unix_ts>', 'only events whose timestamp is at or before this Unix time')
-    .option('--settle <duration>', 'events younger than this are "too recent to judge" when not found (default per SIEM: splunk 2m, elasticsearch 30s, log-analytics 5m, file 0)')
-    .option('--window <n>', 'registry events per query', '1000')
     .option('--repair', 're-send exactly the missing events through the ordinary delivery path, then verify again', false)
     .option('--repair-wait <duration>', 'with --repair: pause before verifying again (default: 2s, 0 for files)')
     .option('--dead-letter <file>', 'with --repair: append records the SIEM refuses to this file and keep going')
     .option('--report <file>', 'write a JSON evidence manifest here (mode 0600)')
     .option('--sign-key-file <file>', 'with --report: HMAC-SHA256 the manifest with this key (at least 32 bytes) into <report>.sig')
-    .option('--list <n>', 'event ids shown per kind of problem', '20')
-    .option('--splunk-search-url <url>', 'Splunk: the management port for searches, e.g. https://splunk:8089 (token: OVERSIGHT_SPLUNK_SEARCH_TOKEN)')
-    .option('--splunk-search-token-file <file>', 'Splunk: file holding the search authentication token')
-    .option('--workspace-id <id>', 'Sentinel: the Log Analytics workspace id (GUID) the DCR writes to')
-    .option('--log-analytics-url <url>', 'Sentinel: the Log Analytics query API', 'https://api.loganalytics.azure.com')
-    .option('--log-analytics-table <name>', 'Sentinel: the table to read (default: from the stream name, Custom-X → X)')
-    .option('--log-analytics-scope <scope>', 'Sentinel: token scope for the query API', 'https://api.loganalytics.io/.default')
-    .option('--es-skip-failure-store', 'Elasticsearch: do not search <stream>::failures (no read_failure_store privilege)', false)
+    .option('--list <n>', 'event ids shown per kind of problem', '20');
+  addVerifyQueryOptions(cmd)
     .option('--header <header>', "extra HTTP header 'Name: value' for delivery (repeatable; values are never printed)", collect, [])
     .option('--header-file <file>', "extra HTTP headers from a file, one 'Name: value' a line")
     .option('--ca-file <pem>', 'trust this CA for the SIEM certificate')
@@ -160,6 +169,11 @@ function destination(f: VerifyFlags): Destination {
   if (timeoutMs < 1) throw new ConfigurationError('--timeout must be more than 0');
   const headers = parseHeaders([...(f.header ?? []), ...headerLines(f.headerFile)]);
   return { transportName, description, format, flags, settings, http: { caFile: f.caFile ?? null, insecure: f.insecure ?? false, timeoutMs }, headers };
+}
+
+/** The verify backend for the export's destination and the query-side flags; usage errors as ConfigurationError. */
+export function createVerifyBackend(f: VerifyFlags, warn: (m: string) => void = (m) => logger.warn(m)): VerifyBackend {
+  return backendFor(f, destination(f), warn);
 }
 
 function backendFor(f: VerifyFlags, d: Destination, warn: (m: string) => void): VerifyBackend {
