@@ -313,9 +313,15 @@ export async function runVerifyCommand(f: VerifyFlags): Promise<void> {
   if (f.report) checkReportPath(f.report);
   const key = f.signKeyFile ? readSignKey(f.signKeyFile) : null;
   const d = destination(f);
-  const source = RegistrySource.open(f.db);
   const backend = backendFor(f, d, (m) => logger.warn(m));
-  const repair = f.repair ? repairWith(f, d) : null;
+  const source = RegistrySource.open(f.db);
+  let repair: RepairOptions | null = null;
+  try {
+    repair = f.repair ? repairWith(f, d) : null;
+  } catch (err) {
+    source.close();
+    throw err;
+  }
   let result: VerifyResult;
   try {
     result = await runVerify({

@@ -121,13 +121,15 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: s
   const counts: VerifyCounts = { expected: 0, present: 0, missing: 0, duplicated: 0, altered: 0, failure_store: 0, too_recent: 0 };
   const ids: VerifyResult['ids'] = { missing: [], duplicated: [], altered: [], failure_store: [], too_recent: [] };
   const digest = createHash('sha256');
-  const missingFd = missingOut ? fs.openSync(missingOut, 'w', 0o600) : null;
-  const wasResent = resent ? sortedRowids(resent) : null;
   let firstRowid: number | null = null;
   let lastRowid: number | null = null;
   let after = Math.max(0, (range.fromRowid ?? 1) - 1);
-  await o.backend.open?.();
+  let missingFd: number | null = null;
+  let wasResent: ReturnType<typeof sortedRowids> | null = null;
   try {
+    missingFd = missingOut ? fs.openSync(missingOut, 'w', 0o600) : null;
+    wasResent = resent ? sortedRowids(resent) : null;
+    await o.backend.open?.();
     while (after < upTo && !o.stop?.aborted) {
       const rows = o.source.readRange(after, upTo, windowSize, since);
       if (rows.length === 0) break;
