@@ -46,6 +46,25 @@ describe('siem verify: Elasticsearch', () => {
     });
   });
 
+  it('repairs through the ordinary delivery path: a record refused again goes to the dead-letter file and stays missing', () => {
+    const dlq = path.join(tempDir(), 'repair-dead.jsonl');
+    const idOf = (doc: Record<string, unknown>): string => String((doc['event'] as Record<string, unknown>)['id']);
+    return es({
+      lose: (doc, _id, attempt) => attempt === 0 && ['4', '5'].includes(idOf(doc)),
+      itemFault: (doc, _id, attempt) => (attempt > 0 && idOf(doc) === '5' ? 400 : undefined),
+    }, async (peer) => {
+      const db = demoRegistry(30);
+      assert.equal((await runCli(exportTo(db, peer.url), { env })).code, 0);
+      const r = await runCli(verify(db, peer.url, '--repair', '--dead-letter', dlq), { env });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /repair: 2 missing before, 1 re-sent, 1 dead-lettered/);
+      assert.deepEqual(listed(r.stderr, 'missing'), ['5']);
+      const dead = jsonLines(fs.readFileSync(dlq, 'utf8'));
+      assert.deepEqual(dead.map((d) => d['event_id']), ['5']);
+      assert.match(String(dead[0]!['error']), /Elasticsearch item 400/);
+    });
+  });
+
   it('reports the copies a replay writes after a rollover, and a changed document as altered', () =>
     es({}, async (peer) => {
       const db = demoRegistry(60);

@@ -30,6 +30,9 @@ describe('siem verify: files', () => {
       const db = demoRegistry(1500);
       const out = path.join(tempDir(), `events.${format}.jsonl`);
       assert.equal((await runCli(exportTo(db, out, format))).code, 0);
+      const state = path.join(tempDir(), 'export.state');
+      assert.equal((await runCli([...exportTo(db, path.join(tempDir(), 'other.jsonl'), format), '--state', state])).code, 0);
+      const checkpoint = fs.readFileSync(state);
       dropLines(out, format, new Set(['3', '700', '1500']));
       const first = await runCli(verify(db, out, format, '--window', '300'));
       assert.equal(first.code, 1, first.stderr);
@@ -40,6 +43,7 @@ describe('siem verify: files', () => {
       const second = await runCli(verify(db, out, format));
       assert.equal(second.code, 0, second.stderr);
       assert.equal(fs.readFileSync(out, 'utf8').trim().split('\n').length, 1500);
+      assert.deepEqual(fs.readFileSync(state), checkpoint, 'a running exporter\'s checkpoint is never touched');
     });
   }
 

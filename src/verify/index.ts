@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BatchLimits } from '../batcher.js';
 import type { DeadLetterFile } from '../dead-letter.js';
+import type { Entry } from '../encoder.js';
 import { fromRegistryValues } from '../event.js';
 import type { RecordFormatter } from '../formatters/index.js';
 import type { LogFields } from '../log.js';
@@ -101,14 +102,20 @@ export async function runVerify(o: VerifyOptions): Promise<VerifyResult> {
     if (!o.repair || first.counts.missing === 0 || o.stop?.aborted) return first;
     const sent = await resend(o, o.repair, missingFile!);
     if (o.repair.waitMs) await new Promise((r) => setTimeout(r, o.repair!.waitMs));
-    const second = await verifyPass(o, null, missingFile);
+    const second = await verifyPass(o, null, { file: missingFile!, refused: sent.refused });
     return { ...second, repair: { resent: sent.exported, dead_lettered: sent.deadLettered, before: first.counts } };
   } finally {
     if (spill) fs.rmSync(spill, { recursive: true, force: true });
   }
 }
 
-async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: string | null): Promise<VerifyResult> {
+/** What a repair sent: the spill file of rowids, less those the SIEM refused again (dead-lettered). */
+interface Resent {
+  file: string;
+  refused: ReadonlySet<number>;
+}
+
+async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: Resent | null): Promise<VerifyResult> {
   const now = (o.now ?? Date.now)();
   const settleMs = o.settleMs ?? o.backend.settleMs;
   const settledBefore = (now - settleMs) / 1000;
@@ -128,7 +135,7 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: s
   let wasResent: ReturnType<typeof sortedRowids> | null = null;
   try {
     missingFd = missingOut ? fs.openSync(missingOut, 'w', 0o600) : null;
-    wasResent = resent ? sortedRowids(resent) : null;
+    wasResent = resent ? sortedRowids(resent.file) : null;
     await o.backend.open?.();
     while (after < upTo && !o.stop?.aborted) {
       const rows = o.source.readRange(after, upTo, windowSize, since);
@@ -144,7 +151,7 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: s
       for (const e of window) {
         let v = judge(e, found.get(e.eventId), settledBefore);
         // Sent again moments ago by --repair: not yet searchable is not yet known, not lost.
-        if (v === 'missing' && wasResent?.has(e.rowid)) v = 'too-recent';
+        if (v === 'missing' && wasResent?.has(e.rowid) && !resent!.refused.has(e.rowid)) v = 'too-recent';
         counts.expected++;
         counts[KEY[v]]++;
         firstRowid ??= e.rowid;
@@ -176,8 +183,18 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: s
 }
 
 /** Send the rows listed in `file` (rowids, ascending) through the ordinary pipeline, formatted as export does. */
-async function resend(o: VerifyOptions, r: RepairOptions, file: string): Promise<{ exported: number; deadLettered: number }> {
+async function resend(o: VerifyOptions, r: RepairOptions, file: string): Promise<{ exported: number; deadLettered: number; refused: Set<number> }> {
   const source = o.source;
+  // Refused again means still missing: remember which, so the second pass does not call them "on their way".
+  const refused = new Set<number>();
+  const deadLetter = r.deadLetter
+    ? Object.assign(Object.create(r.deadLetter) as DeadLetterFile, {
+        write(entry: Entry, status: number, error: string): void {
+          refused.add(entry.rowid);
+          r.deadLetter!.write(entry, status, error);
+        },
+      })
+    : null;
   const records = (function* (): Generator<PreparedRecord> {
     for (const rowid of readRowids(file)) {
       const row = source.readRow(rowid);
@@ -188,9 +205,9 @@ async function resend(o: VerifyOptions, r: RepairOptions, file: string): Promise
   })();
   const result = await runPipeline({
     source: records, registryId: o.registryId, formatter: () => '', transport: r.transport, limits: r.limits, retry: r.retry,
-    deadLetter: r.deadLetter ?? null, ...(o.log ? { log: o.log } : {}), ...(o.stop ? { stop: o.stop } : {}),
+    deadLetter, ...(o.log ? { log: o.log } : {}), ...(o.stop ? { stop: o.stop } : {}),
   });
-  return { exported: result.exported, deadLettered: result.deadLettered };
+  return { exported: result.exported, deadLettered: result.deadLettered, refused };
 }
 
 /** The rowids of a spill file, one a line, read a block at a time. */

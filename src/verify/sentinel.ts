@@ -81,8 +81,9 @@ export class SentinelVerifier implements VerifyBackend {
       earliest = Math.min(earliest, e.time);
       byId.set(e.eventId, e);
     }
-    // Rows keep their TimeGenerated, or carry their arrival time when Azure replaced it: cover both.
-    const timespan = `${iso(Math.max(0, earliest - AHEAD_S))}/${iso(now + AHEAD_S)}`;
+    // Rows keep their TimeGenerated, or carry their arrival time when Azure replaced it: cover both (an event
+    // more than a day ahead that arrived over two days ago is outside; see docs/VERIFY.md).
+    const timespan = `${iso(Math.max(0, Math.min(earliest - AHEAD_S, now - PAST_S)))}/${iso(now + AHEAD_S)}`;
     const body = JSON.stringify({ query: windowQuery(this.c.table, this.c.registryId, [...byId.keys()]), timespan });
     for (;;) {
       const headers = { authorization: `Bearer ${await this.token()}`, 'content-type': 'application/json', prefer: 'wait=600' };
