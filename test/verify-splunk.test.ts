@@ -69,7 +69,7 @@ describe('siem verify: Splunk', () => {
   });
 
   it('takes the search token from the environment or a file, never prints it, and names the capability on 401/403', () =>
-    splunk({}, async (peer) => {
+    splunk({ searchUser: ['auditor', 'changeme-Spl0nk'] }, async (peer) => {
       const db = demoRegistry(10);
       assert.equal((await runCli(exportTo(db, peer.url), { env })).code, 0);
       const tokenFile = path.join(tempDir(), 'search.token');
@@ -80,6 +80,13 @@ describe('siem verify: Splunk', () => {
       assert.equal(flag.code, 0, flag.stderr);
 
       const hecToken = await runCli(verify(db, peer), { env: { OVERSIGHT_SPLUNK_SEARCH_TOKEN: HEC } });
+      const passwordFile = path.join(tempDir(), 'splunk.password');
+      fs.writeFileSync(passwordFile, 'changeme-Spl0nk\n', { mode: 0o600 });
+      const basic = await runCli(verify(db, peer), { env: { OVERSIGHT_SPLUNK_USERNAME: 'auditor', OVERSIGHT_SPLUNK_PASSWORD_FILE: passwordFile } });
+      assert.equal(basic.code, 0, basic.stderr);
+      const badPassword = await runCli(verify(db, peer), { env: { OVERSIGHT_SPLUNK_USERNAME: 'auditor', OVERSIGHT_SPLUNK_PASSWORD: 'wrong-password' } });
+      assert.equal(badPassword.code, 1);
+      assert.ok(!badPassword.stderr.includes('wrong-password'));
       assert.equal(hecToken.code, 1);
       assert.equal(hecToken.stderr.trim().split('\n').length, 1, hecToken.stderr);
       assert.match(hecToken.stderr, /HTTP 401.*the HEC token cannot search/);

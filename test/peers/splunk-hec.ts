@@ -26,6 +26,8 @@ export interface HecPeerOptions {
   tls?: { key: string; cert: string };
   /** Bearer token the search API takes. */
   searchToken?: string;
+  /** User and password the search API takes as Basic authentication. */
+  searchUser?: [string, string];
   /** The search user lacks the `search` capability. */
   searchForbidden?: boolean;
   /** Answer 200 and index nothing: a silent loss. `attempt` counts this event id's deliveries from 0. */
@@ -146,7 +148,10 @@ export class HecPeer {
     if (req.path !== '/services/search/v2/jobs/export') return messages(404, 'ERROR', 'Not Found');
     if (req.method !== 'POST') return messages(405, 'ERROR', 'Method not allowed: use POST');
     const auth = String(req.headers['authorization'] ?? '');
-    if (!this.options.searchToken || auth !== `Bearer ${this.options.searchToken}`) return messages(401, 'WARN', 'call not properly authenticated');
+    const user = this.options.searchUser;
+    const basic = user ? `Basic ${Buffer.from(`${user[0]}:${user[1]}`).toString('base64')}` : null;
+    const bearer = this.options.searchToken ? `Bearer ${this.options.searchToken}` : null;
+    if (auth !== bearer && auth !== basic) return messages(401, 'WARN', 'call not properly authenticated');
     if (this.options.searchForbidden) {
       return messages(403, 'ERROR', "User 'oversight' with roles { user-oversight } cannot search: it lacks the capability 'search'");
     }
