@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Benchmark harness: export formats against `sqlite3 -json` on the same registry, alternating, medians.
 // Usage: npm run bench -- [--events N] [--runs R] [--save] [--skip-hec] [--rss-events N] [--skip-syslog] [--syslog-events N]
+//        [--verify] [--verify-events N]   (siem verify against the Elasticsearch peer; off by default, it takes minutes)
 //        npm run bench -- --soak DURATION [--every 3m] [--outage 30s] [--rate 1000] [--save]   (see soak.mjs)
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -158,6 +159,18 @@ if (!process.argv.includes('--skip-syslog')) {
     for (const row of r.rows) say(`| ${row.name} | ${fmtInt(row.eps)} |`);
     say('');
   }
+}
+if (process.argv.includes('--verify')) {
+  const { verifyBench } = await import('./verify.mjs');
+  const n = Number(arg('--verify-events', String(EVENTS)));
+  const r = await verifyBench({ root: ROOT, db: registry(n), n, cli: CLI, registryId: REGISTRY_ID, timed });
+  say(`siem verify of ${fmtInt(n)} events against the loopback Elasticsearch peer (PIT + search_after, 1000 events per query), one run:`);
+  say('');
+  say('| run | wall | events/s | vs export of the same events | peak RSS |');
+  say('|---|---:|---:|---:|---:|');
+  say(`| export to the peer | ${r.exportSeconds.toFixed(2)} s | ${fmtInt(n / r.exportSeconds)} | 1.00× | ${r.exportRssMb.toFixed(0)} MB |`);
+  say(`| siem verify | ${r.verifySeconds.toFixed(2)} s | ${fmtInt(n / r.verifySeconds)} | ${r.ratio.toFixed(2)}× | ${r.rssMb.toFixed(0)} MB |`);
+  say('');
 }
 const start = await startup();
 say(`Export of a 10-event registry (start-up cost): ${(start * 1000).toFixed(0)} ms median of 7.`);

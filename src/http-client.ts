@@ -72,7 +72,7 @@ export class HttpClient {
     }));
   }
 
-  async send(method: 'POST' | 'GET' | 'PUT', url: string, headers: Record<string, string>, body?: string | Buffer): Promise<HttpResponse> {
+  async send(method: 'POST' | 'GET' | 'PUT' | 'DELETE', url: string, headers: Record<string, string>, body?: string | Buffer): Promise<HttpResponse> {
     const { agent, request } = await this.ready;
     try {
       const res = await request(url, {

@@ -43,6 +43,7 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
   let transport: Transport | null = null;
   let deadLetter: DeadLetterFile | null = null;
   let server: MetricsServer | null = null;
+  let verifier: { stop(): Promise<void> } | null = null;
   const metrics = new ExportMetrics({ processMetrics: c.metricsListen !== null });
   metrics.watchBacklog((after) => {
     const p = source.pending(after, c.since);
@@ -84,6 +85,7 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
       say(`serving metrics at ${server.url}/metrics and health at ${server.url}/healthz`, { metrics_url: `${server.url}/metrics` });
     }
     deadLetter = c.deadLetter ? openDeadLetters(c.deadLetter, c) : null;
+    verifier = c.verifyEveryMs !== null ? await startVerifier(c, values, metrics, checkpoint?.lastRowid ?? ROWID_START) : null;
     const bar = await progressBar(c, () => Math.min(source.count(checkpoint?.lastRowid ?? ROWID_START, c.since), c.limit ?? Infinity));
     let result: PipelineResult;
     try {
@@ -108,6 +110,7 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
     }
   } finally {
     signals.dispose();
+    await verifier?.stop();
     await server?.close();
     deadLetter?.close();
     await transport?.close();
@@ -115,6 +118,35 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
     lock?.release();
   }
   return code;
+}
+
+/**
+ * --verify-every: a background check, on its own registry connection, that the SIEM holds what this process
+ * delivered (from its starting checkpoint up to the current one), with two gauges on /metrics so an alert
+ * catches silent loss. Records younger than the SIEM's settle time count as too recent, not missing.
+ */
+async function startVerifier(c: ExportConfig, values: FlagValues, metrics: ExportMetrics, from: number): Promise<{ stop(): Promise<void> }> {
+  const [{ createVerifyBackend, summaryLines }, { PeriodicVerifier, registerVerifyGauges, runVerify }] = await Promise.all([
+    import('./verify.js'),
+    import('../verify/index.js'),
+  ]);
+  const backend = createVerifyBackend(values);
+  const source = RegistrySource.open(c.db, { maxRowBytes: c.maxRowBytes });
+  const verifier = new PeriodicVerifier({
+    everyMs: c.verifyEveryMs!,
+    gauges: registerVerifyGauges(metrics.registry),
+    run: (signal) =>
+      runVerify({ source, registryId: c.registryId, backend, range: { fromRowid: from + 1, toRowid: metrics.checkpointRowid, since: c.since }, stop: signal }),
+    onResult: (r) => logger.info(summaryLines(r, 20)[0]!, { ...r.counts }),
+    onError: (m) => logger.warn(m),
+  });
+  verifier.start();
+  return {
+    stop: async () => {
+      await verifier.stop();
+      source.close();
+    },
+  };
 }
 
 /** Where records go, for the startup line: a URL without credentials or query, or the file. */

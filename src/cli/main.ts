@@ -38,6 +38,7 @@ export async function main(argv: string[]): Promise<void> {
   const program = buildProgram({
     export: async (v) => (await import('./export.js')).runExport(v, ctx),
     replay: async (v) => (await import('./replay.js')).runReplay(v),
+    verify: async (v) => (await import('./verify.js')).runVerifyCommand(v),
     demo: async (v) => (await import('./demo.js')).runDemo(v, ctx),
     content: null,
   });

@@ -12,6 +12,7 @@ import { applyConfigFile, CONFIG_FLAG, printConfig } from './config-file.js';
 import { optionVariables, settableFromEnv } from './env.js';
 import { VERSION } from '../version.js';
 import { REPLAY } from './replay.js';
+import { VERIFY, VERIFY_QUERY, VERIFY_VARIABLES } from './verify-options.js';
 
 export { VERSION };
 
@@ -20,6 +21,7 @@ export type Action = (values: Record<string, unknown>) => Promise<number>;
 export interface Actions {
   export: Action;
   replay: Action;
+  verify: Action;
   demo: Action;
   /** Loaded only when `siem content` or `siem setup` is on the command line. */
   content: ((siem: Command) => Promise<void>) | null;
@@ -106,6 +108,20 @@ export function buildProgram(actions: Actions): Command {
     process.exitCode = await actions.replay(opts);
   });
 
+  const verify = siem
+    .command('verify')
+    .description('check that the SIEM holds every registry event exactly once and unchanged; --repair re-sends what is missing');
+  addFlag(verify, CONFIG);
+  for (const k of ['db', 'registryId', 'format', 'since'] as const) addFlag(verify, EXPORT[k]);
+  addAll(verify, VERIFY);
+  addAll(verify, VERIFY_QUERY);
+  for (const f of FORMATS) for (const spec of f.flags ?? []) addFlag(verify, spec, `${f.name} format options:`);
+  addAll(verify, DELIVERY);
+  addTransportOptions(verify);
+  verify.action(async (opts: Record<string, unknown>) => {
+    process.exitCode = await actions.verify(opts);
+  });
+
   const demo = program.command('demo').description('write a realistic demo registry and export it');
   addAll(demo, DEMO);
   demo.action(async (opts: Record<string, unknown>) => {
@@ -119,7 +135,7 @@ export function buildProgram(actions: Actions): Command {
   });
 
   // Services set what the delivering commands take as OVERSIGHT_* variables (see contrib/systemd).
-  const delivering = [exp, replay, print];
+  const delivering = [exp, replay, print, verify];
   settableFromEnv(delivering);
   for (const cmd of delivering) {
     for (const o of cmd.options) {
@@ -140,7 +156,7 @@ const CONFIG = { flags: CONFIG_FLAG, description: 'read options from this YAML f
 
 /** Option names whose values are secrets, from every spec that says so. */
 const SECRET_KEYS = new Set(
-  [...Object.values(DELIVERY), ...Object.values(EXPORT), ...TRANSPORTS.flatMap((t) => t.flags ?? [])].filter((s) => s.secret).map((s) => longName(s.flags)),
+  [...Object.values(DELIVERY), ...Object.values(EXPORT), ...Object.values(VERIFY), ...Object.values(VERIFY_QUERY), ...TRANSPORTS.flatMap((t) => t.flags ?? [])].filter((s) => s.secret).map((s) => longName(s.flags)),
 );
 
 /** The options of `siem export` (and of `config print`, which shows what an export would get). */
@@ -149,6 +165,8 @@ function exportOptions(cmd: Command): Command {
   addAll(cmd, EXPORT);
   for (const f of FORMATS) for (const spec of f.flags ?? []) addFlag(cmd, spec, `${f.name} format options:`);
   addAll(cmd, DELIVERY);
+  // What --verify-every asks the SIEM with: the options of siem verify's query side.
+  addAll(cmd, VERIFY_QUERY);
   addTransportOptions(cmd);
   return cmd;
 }
@@ -157,7 +175,7 @@ function exportOptions(cmd: Command): Command {
 export function knownVariables(program: Command): Set<string> {
   const commands = program.commands.flatMap((c) => [c, ...c.commands]);
   const known = new Set<string>([...optionVariables(commands), 'OVERSIGHT_DEBUG']);
-  for (const t of TRANSPORTS) for (const v of t.env ?? []) {
+  for (const v of [...TRANSPORTS.flatMap((t) => t.env ?? []), ...VERIFY_VARIABLES]) {
     known.add(v.name);
     if (v.secret) known.add(`${v.name}_FILE`);
   }

@@ -25,6 +25,8 @@ export interface ExportConfig extends DeliveryConfig {
   flushIntervalMs: number;
   shutdownTimeoutMs: number;
   metricsListen: string | null;
+  /** With --follow: how often to verify, in the background, what the SIEM holds (null: never). */
+  verifyEveryMs: number | null;
   healthStallMs: number;
 }
 
@@ -47,6 +49,7 @@ export function exportConfig(v: FlagValues): ExportConfig {
     flushIntervalMs: EXPORT.flushInterval.read(v)!,
     shutdownTimeoutMs: EXPORT.shutdownTimeout.read(v)!,
     metricsListen: EXPORT.metricsListen.read(v),
+    verifyEveryMs: EXPORT.verifyEvery.read(v),
     healthStallMs: EXPORT.healthStall.read(v)!,
     privacy: parsePrivacy({
       pseudonymize: EXPORT.pseudonymize.read(v) ?? undefined,
@@ -54,6 +57,7 @@ export function exportConfig(v: FlagValues): ExportConfig {
       ipPrefix: EXPORT.ipPrefix.read(v) ?? undefined,
     }),
   };
+  if (own.verifyEveryMs !== null && !own.follow) throw new ConfigurationError('--verify-every checks a following export: add --follow, or run siem verify');
   const asked = EXPORT.format.read(v);
   if (asked !== null) formatByName(asked);
   const d = deliveryConfig(v, asked, asked !== null);

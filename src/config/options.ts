@@ -122,6 +122,12 @@ export const EXPORT = {
     group: 'service',
     parse: duration,
   }),
+  verifyEvery: option({
+    flags: '--verify-every <duration>',
+    description: 'with --follow: check this often that the SIEM holds what was delivered (siem verify; gauges on /metrics)',
+    group: 'service',
+    parse: duration,
+  }),
   pseudonymize: option({
     flags: '--pseudonymize <fields>',
     description: 'replace these fields by keyed pseudonyms: comma list of source_ip, recipient_id, issuer_id, user_agent, token_id',

@@ -1,7 +1,14 @@
 /**
  * Elasticsearch `_bulk`: `create` actions into the data stream `logs-oversight.beacon-<namespace>`, each with a
- * deterministic `_id` from registry id and rowid, so a replay is answered 409 (already there) and never
- * duplicates. Item results are read one by one: 429/5xx items are retried alone, other failures dead-lettered.
+ * deterministic `_id` from registry id and rowid, so a replay into the same backing index is answered 409
+ * (already there). Item results are read one by one: 429/5xx items are retried alone, other failures
+ * dead-lettered, and a document the stream redirected to its failure store (201 with `"failure_store": "used"`)
+ * is dead-lettered too: it answered success but is not in the stream.
+ *
+ * After a rollover the `_id` is only unique within the new backing index, so a replay of events written before
+ * it stores a second copy (elastic/elasticsearch#44794). We keep `create` with the fixed `_id` (no search before
+ * every write, which would cost a round trip per batch and still race) and make the copy visible instead:
+ * `siem verify` reports every event stored more than once.
  */
 import { createHash } from 'node:crypto';
 import { chooseCompression, wireBody, type Compression } from '../compress.js';
@@ -45,6 +52,8 @@ export function checkIndexName(name: string): string {
 interface BulkItemResult {
   status?: number;
   error?: { type?: string; reason?: string } | string;
+  /** `used` when the document failed the stream's mapping or pipeline and went to its failure store instead. */
+  failure_store?: string;
 }
 
 function itemError(item: BulkItemResult): string {
@@ -74,6 +83,13 @@ export function classifyBulkResponse(res: HttpResponse, count: number): Verdict 
   items.forEach((wrapper, i) => {
     const item = Object.values(wrapper)[0] ?? {};
     const status = item.status ?? 0;
+    if ((status === 200 || status === 201) && item.failure_store === 'used') {
+      rejected.push({
+        index: i, status,
+        error: 'Elasticsearch redirected the document to the data stream failure store (it failed the mapping or ingest pipeline); it is not in the stream: see <stream>::failures',
+      });
+      return;
+    }
     if (status === 200 || status === 201) return;
     if (status === 409) {
       duplicates++;
@@ -119,8 +135,9 @@ export class ElasticsearchTransport implements Transport {
     const indexJson = JSON.stringify(config.index);
     this.encoder = bulkEncoder((e) => `{"create":{"_index":${indexJson},"_id":"${documentId(e.registry_id, e.rowid)}"}}`);
     const u = new URL(config.url);
-    // Only failures and statuses come back, which keeps large answers small.
-    if (!u.searchParams.has('filter_path')) u.searchParams.set('filter_path', 'errors,items.*.status,items.*.error');
+    // Only failures, statuses and failure store redirects come back, which keeps large answers small; a
+    // redirect answers 201 with `errors: false`, so dropping `failure_store` would count it as delivered.
+    if (!u.searchParams.has('filter_path')) u.searchParams.set('filter_path', 'errors,items.*.status,items.*.error,items.*.failure_store');
     this.url = u.toString();
     this.headers = { 'content-type': 'application/x-ndjson', ...config.headers };
   }

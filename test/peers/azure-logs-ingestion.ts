@@ -1,6 +1,12 @@
 /**
  * A fake Entra ID token endpoint and Azure Monitor Logs Ingestion API on one server: client-credentials tokens
  * that expire, a DCR stream that takes JSON arrays of at most 1 MiB with a valid bearer token, and answers 204.
+ *
+ * Behind the stream, the workspace table: rows get their ingestion time, a TimeGenerated more than 2 days old
+ * or 1 day ahead is replaced by it (Azure Monitor's rule), rows can be lost silently (204, nothing stored),
+ * changed, or become visible only after a delay, and a Log Analytics query API (`/v1/workspaces/{id}/query`)
+ * answers the verify query in the tables JSON, with its traps: a request without `Content-Type:
+ * application/json` gets an empty 200, a token for another audience gets 401, and an app without Data.Read 403.
  */
 import { Peer, type PeerReply, type PeerRequest } from './peer.js';
 
@@ -12,6 +18,25 @@ export interface AzurePeerOptions {
   stream: string;
   /** Token lifetime in seconds. */
   expiresIn?: number;
+  /** The Log Analytics workspace behind the DCR, and the table the stream writes. */
+  workspaceId?: string;
+  table?: string;
+  /** Answer 204 and store nothing: a silent loss. `attempt` counts this event id's deliveries from 0. */
+  lose?: (record: Record<string, unknown>, attempt: number) => boolean;
+  /** Rows become visible to queries this long after ingestion. */
+  visibleAfterMs?: number;
+  /** The app may not read the workspace (no Data.Read). */
+  queryForbidden?: boolean;
+}
+
+const INGEST_SCOPE = 'https://monitor.azure.com//.default';
+const QUERY_SCOPE = 'https://api.loganalytics.io/.default';
+const DAY_MS = 86_400_000;
+
+interface TableRow {
+  row: Record<string, unknown>;
+  ingestedAt: number;
+  visibleAt: number;
 }
 
 export const MAX_BODY = 1024 * 1024;
@@ -20,6 +45,13 @@ export class AzurePeer {
   readonly peer: Peer;
   readonly records: Record<string, unknown>[] = [];
   readonly tokens = new Map<string, number>();
+  private readonly audiences = new Map<string, string>();
+  /** The workspace table as queries see it. */
+  readonly table: TableRow[] = [];
+  private readonly deliveries = new Map<string, number>();
+  /** Answers to give the next queries instead of running them (a proxy, a partial failure). */
+  readonly queryFaults: PeerReply[] = [];
+  queries: { query: string; timespan: string }[] = [];
   tokenRequests = 0;
   expiredTokenUses = 0;
   largestBody = 0;
@@ -44,13 +76,15 @@ export class AzurePeer {
   private route(req: PeerRequest): PeerReply {
     if (req.path === `/${this.o.tenantId}/oauth2/v2.0/token`) return this.token(req);
     if (req.path === `/dataCollectionRules/${this.o.dcr}/streams/${this.o.stream}`) return this.ingest(req);
+    if (/^\/v1\/workspaces\/[^/]+\/query$/.test(req.path)) return this.query(req);
     return { status: 404, body: JSON.stringify({ error: { code: 'NotFound', message: 'Data collection rule or stream not found' } }) };
   }
 
   private token(req: PeerRequest): PeerReply {
     this.tokenRequests++;
     const form = new URLSearchParams(req.body.toString('utf8'));
-    if (form.get('grant_type') !== 'client_credentials' || form.get('scope') !== 'https://monitor.azure.com//.default') {
+    const scope = form.get('scope');
+    if (form.get('grant_type') !== 'client_credentials' || (scope !== INGEST_SCOPE && scope !== QUERY_SCOPE)) {
       return { status: 400, body: JSON.stringify({ error: 'invalid_request', error_description: 'AADSTS900144: bad grant or scope' }) };
     }
     if (form.get('client_id') !== this.o.clientId || form.get('client_secret') !== this.o.clientSecret) {
@@ -59,6 +93,7 @@ export class AzurePeer {
     const expiresIn = this.o.expiresIn ?? 3600;
     const token = `at-${this.tokenRequests}-${Math.random().toString(36).slice(2)}`;
     this.tokens.set(token, Date.now() + expiresIn * 1000);
+    this.audiences.set(token, scope!);
     return { status: 200, body: JSON.stringify({ token_type: 'Bearer', expires_in: expiresIn, ext_expires_in: expiresIn, access_token: token }) };
   }
 
@@ -66,7 +101,7 @@ export class AzurePeer {
     if (req.url.searchParams.get('api-version') !== '2023-01-01') return { status: 400, body: '{"error":{"code":"InvalidApiVersion"}}' };
     const token = String(req.headers['authorization'] ?? '').replace(/^Bearer /, '');
     const expires = this.tokens.get(token);
-    if (expires === undefined) return { status: 401, body: '{"error":{"code":"InvalidToken","message":"The provided token is invalid"}}' };
+    if (expires === undefined || this.audiences.get(token) !== INGEST_SCOPE) return { status: 401, body: '{"error":{"code":"InvalidToken","message":"The provided token is invalid"}}' };
     if (Date.now() > expires) {
       this.expiredTokenUses++;
       return { status: 401, body: '{"error":{"code":"ExpiredToken","message":"The provided token has expired"}}' };
@@ -88,7 +123,61 @@ export class AzurePeer {
     }
     if (!Array.isArray(records)) return { status: 400, body: '{"error":{"code":"InvalidContent","message":"body must be a JSON array"}}' };
     this.records.push(...(records as Record<string, unknown>[]));
+    const now = Date.now();
+    for (const r of records as Record<string, unknown>[]) {
+      const id = String(r['EventId']);
+      const attempt = this.deliveries.get(id) ?? 0;
+      this.deliveries.set(id, attempt + 1);
+      if (this.o.lose?.(r, attempt)) continue;
+      const t = Date.parse(String(r['TimeGenerated']));
+      // Azure Monitor's rule: a TimeGenerated more than 2 days old or 1 day ahead becomes the arrival time.
+      const time = Number.isFinite(t) && t >= now - 2 * DAY_MS && t <= now + DAY_MS ? String(r['TimeGenerated']) : new Date(now).toISOString();
+      this.table.push({ row: { ...r, TimeGenerated: time }, ingestedAt: now, visibleAt: now + (this.o.visibleAfterMs ?? 0) });
+    }
     return { status: 204 };
+  }
+
+  /** Change the stored rows of an event. */
+  alter(eventId: string, change: (row: Record<string, unknown>) => void): void {
+    for (const t of this.table) if (String(t.row['EventId']) === eventId) change(t.row);
+  }
+
+  /** `POST /v1/workspaces/{id}/query`: runs the verify query, and only that, over the visible rows. */
+  private query(req: PeerRequest): PeerReply {
+    const bad = (code: string, message: string, status = 400): PeerReply =>
+      ({ status, body: JSON.stringify({ error: { code: status === 400 ? 'BadArgumentError' : code, message, innererror: { code, message } } }) });
+    const token = String(req.headers['authorization'] ?? '').replace(/^Bearer /, '');
+    const expires = this.tokens.get(token);
+    if (expires === undefined || Date.now() > expires) return bad('InvalidAuthenticationToken', 'Valid authentication was not provided', 401);
+    if (this.audiences.get(token) !== QUERY_SCOPE) return bad('InvalidAuthenticationTokenAudience', 'The access token is for the wrong audience or resource.', 401);
+    if (this.o.queryForbidden) return bad('InsufficientAccessError', 'The provided credentials have insufficient access to perform the requested operation', 403);
+    if (req.path !== `/v1/workspaces/${this.o.workspaceId ?? 'ws-1'}/query`) return bad('WorkspaceNotFoundError', 'Workspace could not be found', 404);
+    // The API's trap: without a JSON content type the body is not read, and the answer is an empty 200.
+    if (!/^application\/json/i.test(String(req.headers['content-type'] ?? ''))) return { status: 200, body: '', headers: { 'content-type': 'text/plain' } };
+    const fault = this.queryFaults.shift();
+    if (fault) return fault;
+    const body = JSON.parse(req.body.toString('utf8')) as { query?: string; timespan?: string };
+    this.queries.push({ query: body.query ?? '', timespan: body.timespan ?? '' });
+    const m = /^let ids = dynamic\((\[.*\])\);\n([A-Za-z_][A-Za-z0-9_]*)\n\| where RegistryId == ("(?:[^"\\]|\\.)*") and EventId in \(ids\)\n\| project EventId, RegistryId, TokenId, FileId, TimeGenerated, IngestionTime = ingestion_time\(\)$/.exec(body.query ?? '');
+    if (!m) return bad('SyntaxError', 'this fake workspace runs the verify query only');
+    if (m[2] !== (this.o.table ?? 'Oversight_CL')) return bad('SemanticError', `'where' operator: Failed to resolve table or column expression named '${m[2]}'`);
+    const ids = new Set((JSON.parse(m[1]!) as string[]).map(String));
+    const registry = JSON.parse(m[3]!) as string;
+    const [from, to] = (body.timespan ?? '').split('/').map((x) => Date.parse(x));
+    if (!Number.isFinite(from) || !Number.isFinite(to)) return bad('InvalidTimespan', 'timespan must be an ISO 8601 interval start/end');
+    const now = Date.now();
+    const text = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
+    const rows = this.table
+      .filter((t) => t.visibleAt <= now)
+      .filter((t) => {
+        const tg = Date.parse(String(t.row['TimeGenerated']));
+        return tg >= from! && tg < to! && t.row['RegistryId'] === registry && ids.has(text(t.row['EventId']));
+      })
+      .map((t) => [text(t.row['EventId']), text(t.row['RegistryId']), text(t.row['TokenId']), text(t.row['FileId']),
+        new Date(Date.parse(String(t.row['TimeGenerated']))).toISOString(), new Date(t.ingestedAt).toISOString()]);
+    const columns = [['EventId', 'string'], ['RegistryId', 'string'], ['TokenId', 'string'], ['FileId', 'string'], ['TimeGenerated', 'datetime'], ['IngestionTime', 'datetime']]
+      .map(([name, type]) => ({ name, type }));
+    return { status: 200, body: JSON.stringify({ tables: [{ name: 'PrimaryResult', columns, rows }] }) };
   }
 
   eventIds(): string[] {

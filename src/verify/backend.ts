@@ -1,0 +1,23 @@
+/**
+ * What a destination must answer to be verified: for one window of registry events, what it holds under
+ * their ids. Each SIEM's file asks its own query API; the comparison is in compare.ts.
+ */
+import type { ExpectedEvent, Found } from './compare.js';
+
+export interface VerifyBackend {
+  /** The SIEM's name in messages and the report: splunk, elasticsearch, log-analytics, file. */
+  readonly name: string;
+  /** Where it asks, without credentials: a URL, a data stream, a workspace and table, a path. */
+  readonly target: string;
+  /** Default `--settle`: how long after an event its record may still be on its way (documented latency). */
+  readonly settleMs: number;
+  /** Called once before the first window (open a point in time, load a file). */
+  open?(): Promise<void>;
+  /** What the destination holds for these events (sorted by rowid, at most the window size). */
+  lookup(window: readonly ExpectedEvent[]): Promise<Map<string, Found>>;
+  /** Release what `open` took; called again before a second pass. */
+  close(): Promise<void>;
+}
+
+/** An HTTP answer the backends turn into one line naming the permission or fix. */
+export class QueryError extends Error {}

@@ -1,0 +1,96 @@
+/**
+ * Expected against present: what the registry says an event is, what the SIEM holds under its id, and the one
+ * verdict that follows. Backends only collect what they found; every judgement is made here, the same way for
+ * every SIEM, so "missing" means the same thing for Splunk, Elasticsearch, Log Analytics and files.
+ */
+import type { OversightEvent, Scalar } from '../event.js';
+
+/** An event as the registry holds it, reduced to the fields that identify it. */
+export interface ExpectedEvent {
+  rowid: number;
+  eventId: string;
+  registryId: string;
+  token: string | null;
+  file: string | null;
+  /** Unix seconds of the event (0 when the registry has none). */
+  time: number;
+}
+
+/**
+ * What a SIEM holds under one event id (within the registry's records): how many copies, the distinct values of
+ * the identifying fields across them, and how many copies sit in a failure store instead of the stream.
+ * Field sets only hold values the SIEM returned; an empty set means the field was absent in every copy.
+ */
+export interface Found {
+  count: number;
+  registryIds: Set<string>;
+  tokens: Set<string>;
+  files: Set<string>;
+  times: Set<number>;
+  failureStore: number;
+  /** Whether times can be compared (Log Analytics replaces a TimeGenerated it finds too old). */
+  timeComparable: boolean;
+}
+
+export function emptyFound(): Found {
+  return { count: 0, registryIds: new Set(), tokens: new Set(), files: new Set(), times: new Set(), failureStore: 0, timeComparable: true };
+}
+
+/** The entry for `eventId` in a window's findings, made on first use. */
+export function foundFor(map: Map<string, Found>, eventId: string): Found {
+  let f = map.get(eventId);
+  if (!f) map.set(eventId, (f = emptyFound()));
+  return f;
+}
+
+/** A value as the SIEM spells it after JSON: absent for null and '' (the formatters drop both). */
+export function textValue(v: Scalar | undefined): string | null {
+  if (v === null || v === undefined || v === '') return null;
+  return String(v);
+}
+
+export function expectedFrom(evt: OversightEvent): ExpectedEvent {
+  return {
+    rowid: evt.rowid,
+    eventId: evt.event_id,
+    registryId: evt.registry_id,
+    token: textValue(evt.token_id),
+    file: textValue(evt.file_id),
+    time: evt.occurred_unix,
+  };
+}
+
+export type Verdict = 'present' | 'missing' | 'duplicated' | 'altered' | 'failure-store' | 'too-recent';
+
+export const VERDICTS: readonly Verdict[] = ['present', 'missing', 'duplicated', 'altered', 'failure-store', 'too-recent'];
+
+/** Differences between the stored copies and the registry, by field name; empty when they agree. */
+export function differences(e: ExpectedEvent, f: Found): string[] {
+  const out: string[] = [];
+  const same = (set: Set<string>, want: string | null): boolean =>
+    want === null ? set.size === 0 : set.size === 1 && set.has(want);
+  // A registry id the SIEM did not return (Splunk extracts JSON fields only from an event's first 5000 bytes)
+  // cannot be compared; one it returned must be ours.
+  if (f.registryIds.size > 0 && !same(f.registryIds, e.registryId)) out.push('registry');
+  if (!same(f.tokens, e.token)) out.push('token');
+  if (!same(f.files, e.file)) out.push('file');
+  if (f.timeComparable && e.time !== 0 && f.times.size > 0 && !(f.times.size === 1 && f.times.has(e.time))) out.push('time');
+  return out;
+}
+
+/**
+ * The verdict for one event. An event the SIEM does not show yet is "too recent" rather than missing while it
+ * is younger than the settle time (ingestion latency, refresh intervals); a copy in the failure store is not
+ * in the stream, and is reported as such rather than as missing.
+ */
+export function judge(e: ExpectedEvent, f: Found | undefined, settledBefore: number): Verdict {
+  if (!f || f.count === 0) {
+    if (f && f.failureStore > 0) return 'failure-store';
+    return e.time > settledBefore ? 'too-recent' : 'missing';
+  }
+  if (f.count > 1) return 'duplicated';
+  return differences(e, f).length > 0 ? 'altered' : 'present';
+}
+
+/** Verdicts that make `verify` fail: the SIEM does not hold the registry's events exactly once, unchanged. */
+export const FAILING: ReadonlySet<Verdict> = new Set<Verdict>(['missing', 'duplicated', 'altered', 'failure-store']);

@@ -1,0 +1,68 @@
+/**
+ * The evidence manifest of `--report`: what was checked, what was found, and a SHA-256 over the ids verified,
+ * written atomically with mode 0600. With a key, an HMAC-SHA256 over the manifest's exact bytes goes beside it
+ * in `<report>.sig` (hex), so `openssl dgst -sha256 -hmac "$(cat KEY)" REPORT` reproduces it.
+ */
+import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { readSecretFile } from '../secrets.js';
+import { ConfigurationError, ExportError, errorMessage, registerSecret } from '../errors.js';
+import type { VerifyResult } from './index.js';
+
+export const REPORT_SCHEMA = 'oversight-verify-report-1';
+
+export function manifest(r: VerifyResult, version: string, now: Date = new Date()): Record<string, unknown> {
+  return {
+    schema: REPORT_SCHEMA,
+    tool: { name: 'oversight-siem', version },
+    created_at: now.toISOString(),
+    registry_id: r.registryId,
+    destination: { siem: r.siem, target: r.target },
+    range: r.range,
+    settle_seconds: r.settleSeconds,
+    counts: r.counts,
+    ok: r.ok,
+    ids: Object.fromEntries(Object.entries(r.ids).map(([k, v]) => [k, { total: r.counts[k as keyof typeof r.counts], listed: v }])),
+    verified_ids_sha256: r.verifiedSha256,
+    verified_ids_rule: 'SHA-256 of each event id verified present exactly once and unaltered, followed by a newline, in registry rowid order',
+    ...(r.repair ? { repair: r.repair } : {}),
+  };
+}
+
+/** The signing key: at least 32 bytes, never printed. */
+export function readSignKey(file: string): string {
+  const key = readSecretFile(file, '--sign-key-file');
+  if (Buffer.byteLength(key) < 32) throw new ConfigurationError(`--sign-key-file ${file} holds fewer than 32 bytes: use a longer random key (openssl rand -hex 32)`);
+  registerSecret(key);
+  return key;
+}
+
+export function hmacHex(key: string, bytes: Buffer): string {
+  return createHmac('sha256', key).update(bytes).digest('hex');
+}
+
+/** Write `file` (and `file.sig` with a key) atomically: a temporary file in the same folder, then a rename. */
+export function writeReport(file: string, body: Record<string, unknown>, key: string | null): void {
+  const bytes = Buffer.from(JSON.stringify(body, null, 2) + '\n', 'utf8');
+  writeAtomic(file, bytes);
+  if (key !== null) writeAtomic(`${file}.sig`, Buffer.from(hmacHex(key, bytes) + '\n'));
+}
+
+function writeAtomic(file: string, bytes: Buffer): void {
+  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    fs.writeFileSync(tmp, bytes, { mode: 0o600 });
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw new ExportError(`cannot write ${file}: ${errorMessage(err)}`);
+  }
+}
+
+/** Check before the run that the report can be written, so a long verify does not end in a usage error. */
+export function checkReportPath(file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ConfigurationError(`--report ${file}: folder ${dir} does not exist`);
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new ConfigurationError(`--report ${file} is a folder: name a file`);
+}

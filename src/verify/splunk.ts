@@ -1,0 +1,126 @@
+/**
+ * Splunk read-back through the search export endpoint on the management port (not the HEC port; the HEC token
+ * cannot search). One search per window, bounded by the window's event times, that returns one small row per
+ * event id: `stats count values(...) by event_id`. Results stream back as one JSON object per line.
+ */
+import type { HttpClient } from '../http-client.js';
+import { safeHost } from '../http-client.js';
+import { excerpt } from '../transport.js';
+import { QueryError, type VerifyBackend } from './backend.js';
+import { foundFor, type ExpectedEvent, type Found } from './compare.js';
+import { query } from './http.js';
+
+export interface SplunkVerifyConfig {
+  /** `https://HOST:8089`. */
+  searchUrl: string;
+  /** `Authorization` for the search API (Bearer token, Splunk session key or Basic). */
+  authorization: string;
+  client: HttpClient;
+  registryId: string;
+  /** The export's `--splunk-index` (null: every index the user may search). */
+  index: string | null;
+  sourcetype: string;
+  source: string;
+  /** HEC `host`: the export's `--splunk-host`, else the registry id. Indexed, so it narrows the search cheaply. */
+  host: string;
+}
+
+/** An SPL string literal. */
+export function splQuote(v: string): string {
+  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** The search for one window; the time bounds go in earliest_time/latest_time. */
+export function splunkSearch(c: Pick<SplunkVerifyConfig, 'index' | 'sourcetype' | 'source' | 'host'>): string {
+  const index = c.index === null ? 'index=*' : `index=${splQuote(c.index)}`;
+  return `search ${index} sourcetype=${splQuote(c.sourcetype)} source=${splQuote(c.source)} host=${splQuote(c.host)}` +
+    ' | stats count values(registry_id) as registry_id values(token_id) as token_id values(file_id) as file_id values(_time) as time by event_id';
+}
+
+type ResultValue = string | string[] | undefined;
+
+export class SplunkVerifier implements VerifyBackend {
+  readonly name = 'splunk';
+  readonly target: string;
+  /** HEC answers before indexing; events are normally searchable within seconds, later under load. */
+  readonly settleMs = 120_000;
+  private readonly url: string;
+  private readonly search: string;
+
+  constructor(private readonly c: SplunkVerifyConfig) {
+    const u = new URL(c.searchUrl);
+    u.pathname = u.pathname.replace(/\/+$/, '') + '/services/search/v2/jobs/export';
+    u.search = '';
+    this.url = u.toString();
+    this.target = `${safeHost(c.searchUrl)} ${c.index === null ? 'index=*' : `index=${c.index}`} sourcetype=${c.sourcetype}`;
+    this.search = splunkSearch(c);
+  }
+
+  async lookup(window: readonly ExpectedEvent[]): Promise<Map<string, Found>> {
+    let earliest = Infinity;
+    let latest = -Infinity;
+    const wanted = new Set<string>();
+    for (const e of window) {
+      earliest = Math.min(earliest, e.time);
+      latest = Math.max(latest, e.time);
+      wanted.add(e.eventId);
+    }
+    const form = new URLSearchParams({
+      search: this.search, earliest_time: String(earliest), latest_time: String(latest + 1), output_mode: 'json',
+    }).toString();
+    const headers = { authorization: this.c.authorization, 'content-type': 'application/x-www-form-urlencoded' };
+    const res = await query(this.c.client, 'POST', this.url, headers, form, 'Splunk search');
+    if (res.status === 401) {
+      throw new QueryError('Splunk refused the search credentials (HTTP 401): set OVERSIGHT_SPLUNK_SEARCH_TOKEN (an authentication token; the HEC token cannot search) or OVERSIGHT_SPLUNK_USERNAME and OVERSIGHT_SPLUNK_PASSWORD');
+    }
+    if (res.status === 403) {
+      throw new QueryError(`Splunk answered HTTP 403: the user's role needs the 'search' capability and read access to ${this.c.index ?? 'the index the events go to'}`);
+    }
+    if (res.status !== 200) throw new QueryError(`Splunk search answered HTTP ${res.status}: ${messages(res.body) ?? excerpt(res.body)}`);
+    const found = new Map<string, Found>();
+    for (const line of res.body.split('\n')) {
+      if (line.trim() === '') continue;
+      let row: { result?: Record<string, ResultValue>; messages?: { type?: string; text?: string }[] };
+      try {
+        row = JSON.parse(line) as typeof row;
+      } catch {
+        throw new QueryError(`Splunk search answered a line that is not JSON: ${excerpt(line)}`);
+      }
+      const fatal = row.messages?.find((m) => m.type === 'FATAL' || m.type === 'ERROR');
+      if (fatal) throw new QueryError(`Splunk search failed: ${excerpt(fatal.text ?? '')}`);
+      const r = row.result;
+      if (!r) continue;
+      const id = one(r['event_id']);
+      // The time bounds also catch other events of those seconds; only this window's are judged here.
+      if (id === null || !wanted.has(id)) continue;
+      const f = foundFor(found, id);
+      f.count += Number(one(r['count']) ?? 0);
+      for (const v of all(r['registry_id'])) f.registryIds.add(v);
+      for (const v of all(r['token_id'])) f.tokens.add(v);
+      for (const v of all(r['file_id'])) f.files.add(v);
+      for (const v of all(r['time'])) if (Number.isFinite(Number(v))) f.times.add(Math.floor(Number(v)));
+    }
+    return found;
+  }
+
+  async close(): Promise<void> {}
+}
+
+function all(v: ResultValue): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+}
+
+function one(v: ResultValue): string | null {
+  const a = all(v);
+  return a.length === 1 ? a[0]! : null;
+}
+
+/** Splunk's own words from an error answer (`{"messages":[{"type","text"}]}`), if it gave any. */
+function messages(body: string): string | null {
+  try {
+    const m = (JSON.parse(body) as { messages?: { text?: string }[] }).messages;
+    return m && m.length ? excerpt(m.map((x) => x.text ?? '').join('; ')) : null;
+  } catch {
+    return null;
+  }
+}

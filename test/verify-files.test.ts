@@ -1,0 +1,167 @@
+/** `siem verify` on files, the evidence manifest and its signature, relays, and the background verifier. */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import { RegistrySource } from '../src/source.js';
+import { runVerify, PeriodicVerifier, registerVerifyGauges, type VerifyResult } from '../src/verify/index.js';
+import { FileVerifier } from '../src/verify/files.js';
+import { demoRegistry, registryIds, runCli, tempDir, waitFor } from './helpers.js';
+import { counted, listed } from './verify-support.js';
+
+const exportTo = (db: string, file: string, format: string): string[] =>
+  ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', file, '--format', format];
+const verify = (db: string, file: string, format: string, ...more: string[]): string[] =>
+  ['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', file, '--format', format, ...more];
+
+/** Drop the lines of these event ids from a JSON-lines file (a lost write, a truncation). */
+function dropLines(file: string, format: string, ids: Set<string>): void {
+  const idOf = (r: Record<string, any>): string => String(format === 'splunk' ? r.event.event_id : format === 'ecs' ? r.event.id : r.EventId);
+  const kept = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '' && !ids.has(idOf(JSON.parse(l))));
+  fs.writeFileSync(file, kept.join('\n') + '\n');
+}
+
+describe('siem verify: files', () => {
+  for (const format of ['ecs', 'splunk', 'sentinel']) {
+    it(`names exactly the ${format} records missing from the file, repairs them, and a second verify passes`, async () => {
+      const db = demoRegistry(1500);
+      const out = path.join(tempDir(), `events.${format}.jsonl`);
+      assert.equal((await runCli(exportTo(db, out, format))).code, 0);
+      const state = path.join(tempDir(), 'export.state');
+      assert.equal((await runCli([...exportTo(db, path.join(tempDir(), 'other.jsonl'), format), '--state', state])).code, 0);
+      const checkpoint = fs.readFileSync(state);
+      dropLines(out, format, new Set(['3', '700', '1500']));
+      const first = await runCli(verify(db, out, format, '--window', '300'));
+      assert.equal(first.code, 1, first.stderr);
+      assert.deepEqual(listed(first.stderr, 'missing'), ['3', '700', '1500']);
+      assert.equal(counted(first.stderr, 'present once'), 1497);
+      const repaired = await runCli(verify(db, out, format, '--repair'));
+      assert.equal(repaired.code, 0, repaired.stderr);
+      const second = await runCli(verify(db, out, format));
+      assert.equal(second.code, 0, second.stderr);
+      assert.equal(fs.readFileSync(out, 'utf8').trim().split('\n').length, 1500);
+      assert.deepEqual(fs.readFileSync(state), checkpoint, 'a running exporter\'s checkpoint is never touched');
+    });
+  }
+
+  it('reports doubled and changed lines, and says how many lines it could not read', async () => {
+    const db = demoRegistry(50);
+    const out = path.join(tempDir(), 'events.jsonl');
+    assert.equal((await runCli(exportTo(db, out, 'ecs'))).code, 0);
+    const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
+    const changed = JSON.parse(lines[9]!);
+    changed.oversight.file_id = 'f-forged';
+    lines[9] = JSON.stringify(changed);
+    fs.writeFileSync(out, [...lines, lines[0], lines[1], 'not json'].join('\n') + '\n');
+    const r = await runCli(verify(db, out, 'ecs'));
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(listed(r.stderr, 'duplicated'), ['1', '2']);
+    assert.deepEqual(listed(r.stderr, 'altered'), ['10']);
+    assert.match(r.stderr, /1 line\(s\) of .* are not records with an event id/);
+  });
+
+  it('writes a manifest whose digest covers the verified ids and whose HMAC openssl reproduces', async () => {
+    const db = demoRegistry(120);
+    const dir = tempDir();
+    const out = path.join(dir, 'events.jsonl');
+    const report = path.join(dir, 'report.json');
+    const key = path.join(dir, 'sign.key');
+    fs.writeFileSync(key, 'k'.repeat(40) + '\n', { mode: 0o600 });
+    assert.equal((await runCli(exportTo(db, out, 'ecs'))).code, 0);
+    dropLines(out, 'ecs', new Set(['60']));
+    const r = await runCli(verify(db, out, 'ecs', '--report', report, '--sign-key-file', key));
+    assert.equal(r.code, 1, r.stderr);
+    const m = JSON.parse(fs.readFileSync(report, 'utf8'));
+    assert.equal(m.registry_id, 'reg');
+    assert.deepEqual(m.counts, { expected: 120, present: 119, missing: 1, duplicated: 0, altered: 0, failure_store: 0, too_recent: 0 });
+    assert.deepEqual(m.ids.missing, { total: 1, listed: ['60'] });
+    assert.deepEqual(m.range, { first_rowid: 1, last_rowid: 120, since: null, until: null });
+    const verified = registryIds(db).filter((id) => id !== '60');
+    assert.equal(m.verified_ids_sha256, createHash('sha256').update(verified.map((id) => `${id}\n`).join('')).digest('hex'));
+    assert.match(m.tool.version, /^\d+\.\d+\.\d+/);
+    assert.equal(fs.statSync(report).mode & 0o777, 0o600);
+    assert.ok(!fs.readFileSync(report, 'utf8').includes('k'.repeat(40)));
+    // The one-liner from docs/VERIFY.md.
+    const check = spawnSync('bash', ['-c', 'openssl dgst -sha256 -hmac "$(cat "$1")" -r "$2" | cut -d" " -f1 | diff -q - "$2.sig"', '_', key, report]);
+    assert.equal(check.status, 0, check.stderr.toString() + check.stdout.toString());
+    fs.appendFileSync(report, ' ');
+    const tampered = spawnSync('bash', ['-c', 'openssl dgst -sha256 -hmac "$(cat "$1")" -r "$2" | cut -d" " -f1 | diff -q - "$2.sig"', '_', key, report]);
+    assert.notEqual(tampered.status, 0, 'a changed manifest no longer matches');
+    const shortKey = path.join(dir, 'short.key');
+    fs.writeFileSync(shortKey, 'short');
+    const bad = await runCli(verify(db, out, 'ecs', '--report', report, '--sign-key-file', shortKey));
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /fewer than 32 bytes/);
+  });
+
+  it('says in one line that a syslog or RELP relay cannot be asked, and where to verify instead', async () => {
+    const db = demoRegistry(5);
+    for (const url of ['syslog+tls://127.0.0.1:6514', 'syslog+udp://127.0.0.1:514', 'relp://127.0.0.1:2514']) {
+      const r = await runCli(['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', url]);
+      assert.equal(r.code, 2);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, /is a relay that cannot be asked what it holds: verify at the SIEM behind it/);
+    }
+  });
+
+  it('refuses bad ranges, windows and outputs with one line and exit 2, before reading anything', async () => {
+    const db = demoRegistry(5);
+    const out = path.join(tempDir(), 'events.jsonl');
+    assert.equal((await runCli(exportTo(db, out, 'ecs'))).code, 0);
+    const cases: [string[], RegExp][] = [
+      [['--from-rowid', '9', '--to-rowid', '3'], /--from-rowid is after --to-rowid/],
+      [['--window', '0'], /--window must be a whole number of at least 1/],
+      [['--window', '50000'], /--window must be at most 10000/],
+      [['--settle', 'soon'], /--settle must be a duration/],
+      [['--sign-key-file', out], /--sign-key-file signs the --report manifest/],
+      [['--format', 'cef'], /verify reads back splunk, ecs, sentinel records from files, not cef: check --format/],
+    ];
+    for (const [more, message] of cases) {
+      const r = await runCli(verify(db, out, 'ecs', ...more));
+      assert.equal(r.code, 2, `${more.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, message);
+    }
+    const stdout = await runCli(['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', '-']);
+    assert.equal(stdout.code, 2);
+    assert.match(stdout.stderr, /stdout cannot be read back/);
+  });
+
+  it('runs in the background on a schedule and exposes the missing count and the last success as gauges', async () => {
+    const db = demoRegistry(200);
+    const out = path.join(tempDir(), 'events.jsonl');
+    assert.equal((await runCli(exportTo(db, out, 'sentinel'))).code, 0);
+    const full = fs.readFileSync(out, 'utf8');
+    dropLines(out, 'sentinel', new Set(['5', '6']));
+    const metrics = new Registry();
+    const results: VerifyResult[] = [];
+    const source = RegistrySource.open(db);
+    const verifier = new PeriodicVerifier({
+      everyMs: 30,
+      gauges: registerVerifyGauges(metrics),
+      run: () => runVerify({ source, registryId: 'reg', backend: new FileVerifier(out, 'sentinel', 'reg') }),
+      onResult: (r) => results.push(r),
+    });
+    try {
+      verifier.start();
+      await waitFor(() => results.length >= 1);
+      const text = await metrics.metrics();
+      assert.match(text, /^oversight_verify_missing_events 2$/m);
+      assert.match(text, /^oversight_verify_last_success_timestamp_seconds 0$/m);
+      fs.writeFileSync(out, full);
+      const seen = results.length;
+      await waitFor(() => results.length > seen);
+      const after = await metrics.metrics();
+      assert.match(after, /^oversight_verify_missing_events 0$/m);
+      const last = Number(/^oversight_verify_last_success_timestamp_seconds (\d+)$/m.exec(after)![1]);
+      assert.ok(Math.abs(last - Date.now() / 1000) < 60, `last success ${last}`);
+    } finally {
+      await verifier.stop();
+      source.close();
+    }
+  });
+});

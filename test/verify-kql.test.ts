@@ -1,0 +1,55 @@
+/**
+ * The query `siem verify` sends to Log Analytics binds in Microsoft's own Kusto language service against the
+ * table we deploy, and returns the columns the verifier reads; the peer only answers this exact text.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { sentinelDir } from '../src/content/sentinel.js';
+import { windowQuery } from '../src/verify/sentinel.js';
+
+const require = createRequire(import.meta.url);
+require('@kusto/language-service-next/bridge.js');
+require('@kusto/language-service-next/Kusto.Language.Bridge.js');
+const g = globalThis as any;
+const K = g.Kusto.Language;
+const S = K.Symbols;
+
+const deploy = JSON.parse(fs.readFileSync(path.join(sentinelDir(), 'deploy', 'azuredeploy.json'), 'utf8'));
+const table = deploy.resources.find((r: any) => r.type === 'Microsoft.OperationalInsights/workspaces/tables').properties.schema;
+const kustoType = (t: string): string => (t.toLowerCase() === 'boolean' ? 'bool' : t.toLowerCase());
+
+function analyze(query: string, columns: { name: string; type: string }[]): { errors: string[]; columns: string[] } {
+  const symbol = new S.TableSymbol.$ctor4(table.name, columns.map((c) => new S.ColumnSymbol(c.name, S.ScalarTypes.GetSymbol(kustoType(c.type)))));
+  const state = K.GlobalState.Default.WithDatabase(new S.DatabaseSymbol.$ctor2('workspace', null, [symbol]));
+  const code = K.KustoCode.ParseAndAnalyze(query, state);
+  const list = code.GetDiagnostics();
+  const errors: string[] = [];
+  for (let i = 0; i < g.System.Array.getCount(list, K.Diagnostic); i++) {
+    const d = g.System.Array.getItem(list, i, K.Diagnostic);
+    if (String(d.Severity) === 'Error') errors.push(String(d.Message));
+  }
+  const out: string[] = [];
+  const result = code.ResultType;
+  for (let i = 0; result?.Columns && i < g.System.Array.getCount(result.Columns, S.ColumnSymbol); i++) {
+    const c = g.System.Array.getItem(result.Columns, i, S.ColumnSymbol);
+    out.push(`${c.Name}:${c.Type.Name}`);
+  }
+  return { errors, columns: out };
+}
+
+describe('siem verify: the Log Analytics query', () => {
+  it('binds against the deployed table and returns the columns the verifier reads', () => {
+    const q = windowQuery(table.name, 'reg "quoted" \\ id', ['1', '2', 'x"y']);
+    const r = analyze(q, table.columns);
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.columns, ['EventId:string', 'RegistryId:string', 'TokenId:string', 'FileId:string', 'TimeGenerated:datetime', 'IngestionTime:datetime']);
+  });
+
+  it('fails to bind against a table without a column it reads, so the check above can fail', () => {
+    const r = analyze(windowQuery(table.name, 'reg', ['1']), table.columns.filter((c: { name: string }) => c.name !== 'TokenId'));
+    assert.ok(r.errors.some((e) => /TokenId/.test(e)), r.errors.join('\n'));
+  });
+});

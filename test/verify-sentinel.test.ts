@@ -1,0 +1,100 @@
+/** `siem verify` against the Logs Ingestion peer's workspace: the Log Analytics query API and its traps. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AzurePeer, type AzurePeerOptions } from './peers/azure-logs-ingestion.js';
+import { demoRegistry, registryIds, runCli } from './helpers.js';
+import { counted, listed, registryWithRecent } from './verify-support.js';
+
+const O = { tenantId: 'tenant-1', clientId: 'client-1', clientSecret: 'azure-client-secret-value', dcr: 'dcr-0a1b2c', stream: 'Custom-Oversight_CL' };
+
+async function azure(over: Partial<AzurePeerOptions>, fn: (peer: AzurePeer, env: NodeJS.ProcessEnv, o: AzurePeerOptions) => Promise<void>): Promise<void> {
+  const o: AzurePeerOptions = { ...O, workspaceId: 'b7d2c0f4-1e2a-4a9b-8c3d-5e6f7a8b9c0d', ...over };
+  const peer = await new AzurePeer(o).start();
+  const env = { AZURE_TENANT_ID: O.tenantId, AZURE_CLIENT_ID: O.clientId, AZURE_CLIENT_SECRET: O.clientSecret, AZURE_AUTHORITY_HOST: peer.authority };
+  try {
+    await fn(peer, env, o);
+  } finally {
+    await peer.close();
+  }
+}
+
+const exportTo = (db: string, url: string, ...more: string[]): string[] =>
+  ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', url, '--retry-max-duration', '20s', ...more];
+const verify = (db: string, peer: AzurePeer, ...more: string[]): string[] => [
+  'siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--workspace-id', 'b7d2c0f4-1e2a-4a9b-8c3d-5e6f7a8b9c0d',
+  '--log-analytics-url', peer.peer.url, '--repair-wait', '0', ...more,
+];
+
+describe('siem verify: Sentinel (Logs Ingestion API)', () => {
+  it('names exactly the rows a 204 never stored, repairs them, and a second verify passes', () => {
+    const lost = new Set(['1', '640', '1200']);
+    return azure({ lose: (r, attempt) => attempt === 0 && lost.has(String(r['EventId'])) }, async (peer, env) => {
+      const db = demoRegistry(1200);
+      assert.equal((await runCli(exportTo(db, peer.url), { env })).code, 0);
+      assert.equal(peer.records.length, 1200, 'every row was answered 204');
+      const first = await runCli(verify(db, peer, '--window', '400'), { env });
+      assert.equal(first.code, 1, first.stderr);
+      assert.deepEqual(listed(first.stderr, 'missing'), ['1', '640', '1200']);
+      // The demo events are from 2025: Azure stored their arrival time as TimeGenerated, which is not an alteration.
+      assert.equal(counted(first.stderr, 'altered'), 0);
+      assert.equal(peer.queries.length, 3);
+      const repaired = await runCli(verify(db, peer, '--repair'), { env });
+      assert.equal(repaired.code, 0, repaired.stderr);
+      assert.match(repaired.stderr, /repair: 3 missing before, 3 re-sent/);
+      const second = await runCli(verify(db, peer), { env });
+      assert.equal(second.code, 0, second.stderr);
+      assert.deepEqual(peer.table.map((t) => String(t.row['EventId'])).sort(), registryIds(db).sort());
+      assert.ok(!second.stderr.includes(O.clientSecret));
+    });
+  });
+
+  it('reports duplicated, altered and too recent rows', () =>
+    azure({}, async (peer, env, o) => {
+      const db = registryWithRecent(30, 2);
+      assert.equal((await runCli(exportTo(db, peer.url, '--limit', '28'), { env })).code, 0);
+      assert.equal((await runCli(exportTo(db, peer.url, '--limit', '2'), { env })).code, 0);
+      peer.alter('15', (row) => (row['FileId'] = 'f-forged'));
+      o.visibleAfterMs = 600_000;
+      assert.equal((await runCli(exportTo(db, peer.url, '--since', String(Math.floor(Date.now() / 1000) - 60)), { env })).code, 0);
+      const r = await runCli(verify(db, peer), { env });
+      assert.equal(r.code, 1, r.stderr);
+      assert.deepEqual(listed(r.stderr, 'duplicated'), ['1', '2']);
+      assert.deepEqual(listed(r.stderr, 'altered'), ['15']);
+      assert.deepEqual(listed(r.stderr, 'too recent to judge'), ['29', '30']);
+      assert.equal(counted(r.stderr, 'missing'), 0);
+    }));
+
+  it('stops on an empty 200 or a partial error instead of reading them as "nothing stored"', () =>
+    azure({}, async (peer, env) => {
+      const db = demoRegistry(10);
+      assert.equal((await runCli(exportTo(db, peer.url), { env })).code, 0);
+      const plain = await fetch(`${peer.peer.url}/v1/workspaces/b7d2c0f4-1e2a-4a9b-8c3d-5e6f7a8b9c0d/query`, { method: 'POST', body: '{"query":"x"}' });
+      assert.equal(plain.status, 401, 'the peer wants a token first');
+      peer.queryFaults.push({ status: 200, body: '' });
+      const empty = await runCli(verify(db, peer), { env });
+      assert.equal(empty.code, 1);
+      assert.match(empty.stderr, /empty 200/);
+      assert.doesNotMatch(empty.stderr, /missing/);
+      peer.queryFaults.push({ status: 200, body: JSON.stringify({ tables: [{ name: 'PrimaryResult', columns: [], rows: [] }], error: { code: 'PartialError', message: 'query exceeded limits' } }) });
+      const partial = await runCli(verify(db, peer), { env });
+      assert.equal(partial.code, 1);
+      assert.match(partial.stderr, /PartialError/);
+    }));
+
+  it('names Data.Read on 403 in one line, and asks for the token of the Log Analytics API', () =>
+    azure({ queryForbidden: true }, async (peer, env) => {
+      const db = demoRegistry(5);
+      assert.equal((await runCli(exportTo(db, peer.url), { env })).code, 0);
+      const r = await runCli(verify(db, peer), { env });
+      assert.equal(r.code, 1);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /HTTP 403: the app needs the Log Analytics API permission Data\.Read/);
+      const wrongScope = await runCli(verify(db, peer, '--log-analytics-scope', 'https://monitor.azure.com//.default'), { env });
+      assert.equal(wrongScope.code, 1);
+      assert.match(wrongScope.stderr, /HTTP 401.*https:\/\/api\.loganalytics\.io/);
+      assert.ok(!wrongScope.stderr.includes(O.clientSecret));
+      const noWorkspace = await runCli(['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', peer.url], { env });
+      assert.equal(noWorkspace.code, 2);
+      assert.match(noWorkspace.stderr, /--workspace-id/);
+    }));
+});
