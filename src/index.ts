@@ -3,43 +3,43 @@
  * `FORMATTERS`, `sentinelAuthorization`, the sinks, `iterRegistryEvents`, `exportEvents`) and exposes the
  * delivery stages the CLI is built from.
  */
-import type { BatchLimits } from './batcher.js';
-import type { OversightEvent } from './event.js';
-import type { SplunkHecOptions } from './formatters/index.js';
-import { HttpClient } from './http-client.js';
-import { HttpJsonTransport } from './transports/http.js';
+import type { BatchLimits } from './pipeline/batcher.js';
+import type { OversightEvent } from './registry/event.js';
+import type { SplunkHecOptions } from './records/formats/index.js';
+import { HttpClient } from './transports/http/client.js';
+import { HttpJsonTransport } from './transports/http/http.js';
 import { FileTransport } from './transports/local.js';
 import { StdoutTransport } from './transports/local.js';
 import { runPipeline, type PipelineResult } from './pipeline/index.js';
 import { eventFormatter, type RecordSpec } from './records/spec.js';
-import { RETRY_DEFAULTS, type RetryOptions } from './retry.js';
-import type { Transport } from './transport.js';
+import { RETRY_DEFAULTS, type RetryOptions } from './pipeline/retry.js';
+import type { Transport } from './transports/transport.js';
 
-export * from './event.js';
-export * from './formatters/index.js';
-export { sentinelAuthorization, rfc1123, type SentinelAuthorizationInput } from './sentinel-auth.js';
-export { ClientCredential, TokenError, type ClientCredentialConfig } from './azure-auth.js';
-export { RegistrySource, iterRegistryEvents, type ReadOptions } from './source.js';
-export { quoteAscii, floatRepr, transcodePython, dumpsPython } from './pyjson.js';
-export { ConfigurationError, ExportError } from './errors.js';
-export { Batcher, type BatchLimits } from './batcher.js';
-export { jsonLinesEncoder, jsonArrayEncoder, hecEncoder, bulkEncoder, makeEntry, encode, type Encoder, type Entry } from './encoder.js';
-export { Checkpoint, writeAtomic, type CheckpointData } from './checkpoint.js';
-export { DeadLetterFile, readDeadLetters, type DeadLetter } from './dead-letter.js';
-export { Delivery, type DeliveryStats } from './delivery.js';
-export { HttpClient, NetworkError, type HttpOptions, type HttpResponse } from './http-client.js';
-export { RETRY_DEFAULTS, backoffDelay, parseRetryAfter, RetryBudget, type RetryOptions } from './retry.js';
+export * from './registry/event.js';
+export * from './records/formats/index.js';
+export { sentinelAuthorization, rfc1123, type SentinelAuthorizationInput } from './transports/http/sentinel-auth.js';
+export { ClientCredential, TokenError, type ClientCredentialConfig } from './transports/http/azure-auth.js';
+export { RegistrySource, iterRegistryEvents, type ReadOptions } from './registry/source.js';
+export { quoteAscii, floatRepr, transcodePython, dumpsPython } from './registry/pyjson.js';
+export { ConfigurationError, ExportError } from './shared/errors.js';
+export { Batcher, type BatchLimits } from './pipeline/batcher.js';
+export { jsonLinesEncoder, jsonArrayEncoder, hecEncoder, bulkEncoder, makeEntry, encode, type Encoder, type Entry } from './pipeline/encoder.js';
+export { Checkpoint, writeAtomic, type CheckpointData } from './pipeline/checkpoint.js';
+export { DeadLetterFile, readDeadLetters, type DeadLetter } from './pipeline/dead-letter.js';
+export { Delivery, type DeliveryStats } from './pipeline/delivery.js';
+export { HttpClient, NetworkError, type HttpOptions, type HttpResponse } from './transports/http/client.js';
+export { RETRY_DEFAULTS, backoffDelay, parseRetryAfter, RetryBudget, type RetryOptions } from './pipeline/retry.js';
 export { runPipeline, type PipelineOptions, type PipelineResult, type PreparedRecord } from './pipeline/index.js';
 export { recordFormatter, eventFormatter, plainSpec, type RecordSpec, type EnvelopeSpec } from './records/spec.js';
-export { parseHeaders, statusVerdict, type Transport, type Verdict, type Rejection, type AckSource } from './transport.js';
+export { parseHeaders, statusVerdict, type Transport, type Verdict, type Rejection, type AckSource } from './transports/transport.js';
 export { StdoutTransport, FileTransport } from './transports/local.js';
-export { HttpJsonTransport } from './transports/http.js';
-export { SplunkHecTransport, classifyHecResponse, hecAckUrl } from './transports/splunk-hec.js';
-export { ElasticsearchTransport, classifyBulkResponse, documentId, dataStreamName } from './transports/elasticsearch.js';
-export { SentinelDcaTransport, classifySentinelResponse } from './transports/sentinel-dca.js';
-export { LogsIngestionTransport, classifyLogsIngestionResponse, LOGS_INGESTION_MAX_BYTES } from './transports/azure-logs-ingestion.js';
+export { HttpJsonTransport } from './transports/http/http.js';
+export { SplunkHecTransport, classifyHecResponse, hecAckUrl } from './transports/http/splunk-hec.js';
+export { ElasticsearchTransport, classifyBulkResponse, documentId, dataStreamName } from './transports/http/elasticsearch.js';
+export { SentinelDcaTransport, classifySentinelResponse } from './transports/http/sentinel-dca.js';
+export { LogsIngestionTransport, classifyLogsIngestionResponse, LOGS_INGESTION_MAX_BYTES } from './transports/http/azure-logs-ingestion.js';
 export { createTransport, detectTransport, resolveTransport, REQUIRED_FORMAT, TRANSPORT_NAMES, TRANSPORTS, transportByName, type TransportDescription } from './transports/index.js';
-export { writeDemoRegistry, DEMO_REGISTRY_ID } from './demo.js';
+export { writeDemoRegistry, DEMO_REGISTRY_ID } from './registry/demo.js';
 
 /** The reference's sink names. */
 export const StdoutSink = StdoutTransport;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { FORMATS } from '../src/formatters/index.js';
+import { FORMATS } from '../src/records/formats/index.js';
 import { Peer } from './peers/peer.js';
 import { registryIds, runCli, tempDir, trickyRegistry, withPeer } from './helpers.js';
 import { hostileRegistry } from './formats-support.js';

@@ -24,8 +24,8 @@ import { contentRoot, durationSeconds, loadDetections, type Detection } from '..
 import { TRANSFORM } from '../src/content/sentinel-arm.js';
 import { APP, SOURCETYPE } from '../src/content/splunk.js';
 import { parseConf } from '../src/content/splunk-conf.js';
-import type { OversightEvent } from '../src/event.js';
-import { iterRegistryEvents } from '../src/source.js';
+import type { OversightEvent } from '../src/registry/event.js';
+import { iterRegistryEvents } from '../src/registry/source.js';
 import { jsonLines, runCli, sqlRegistry } from './helpers.js';
 import { composeTemplate, IngestSimulator, SimulatedDataStream, type Doc } from './peers/es-simulator.js';
 import { ElasticRuleRunner } from './support/elastic-rules-run.js';

@@ -14,7 +14,7 @@ import { APP, SOURCETYPE } from '../src/content/splunk.js';
 import { parseConf } from '../src/content/splunk-conf.js';
 import { applyProps, readProps, runSearch, searchTimeFields } from './support/splunk-run.js';
 import { evaluate, parseExpr, type Fields } from './support/splunk-spl.js';
-import { iterRegistryEvents } from '../src/source.js';
+import { iterRegistryEvents } from '../src/registry/source.js';
 import { jsonLines, runCli, sqlRegistry } from './helpers.js';
 
 const APP_DIR = path.join(contentRoot(), 'splunk', APP);

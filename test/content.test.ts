@@ -7,12 +7,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { listFiles, runContent, SAMPLES_DIR } from '../src/cli-content.js';
+import { listFiles, runContent, SAMPLES_DIR } from '../src/cli/content.js';
 import { generatedPath, loadModel } from '../src/content/build.js';
 import { SIEM_CONTENT } from '../src/content/index.js';
 import { contentRoot } from '../src/content/model.js';
 import type { SiemContent } from '../src/content/siem.js';
-import { ConfigurationError, ExportError } from '../src/errors.js';
+import { ConfigurationError, ExportError } from '../src/shared/errors.js';
 import { ROOT, runCli, tempDir } from './helpers.js';
 
 const model = loadModel();

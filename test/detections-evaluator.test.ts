@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { evaluate, fieldValue, holds } from '../src/content/detect.js';
 import { loadFields, type Detection, type Logic } from '../src/content/model.js';
-import { fromRegistryRow, type OversightEvent } from '../src/event.js';
+import { fromRegistryRow, type OversightEvent } from '../src/registry/event.js';
 
 const T = 1795165200; // 2026-11-20T09:00:00Z
 let nextId = 1;

@@ -11,8 +11,8 @@ import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { evaluate, fieldValue, type Alert } from '../src/content/detect.js';
 import { contentRoot, durationSeconds, loadDetections } from '../src/content/model.js';
-import type { OversightEvent } from '../src/event.js';
-import { iterRegistryEvents } from '../src/source.js';
+import type { OversightEvent } from '../src/registry/event.js';
+import { iterRegistryEvents } from '../src/registry/source.js';
 import { jsonLines, runCli, sqlRegistry, tempDir } from './helpers.js';
 
 const SAMPLES = path.join(contentRoot(), 'detections', 'samples');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { FORMATS } from '../src/formatters/index.js';
+import { FORMATS } from '../src/records/formats/index.js';
 import { TRANSPORTS } from '../src/transports/index.js';
 import { jsonLines, ROOT, runCli, tempDir, withPeer } from './helpers.js';
 import { hostileRegistry, parseCef, parseLeef, registryRows } from './formats-support.js';
@@ -100,13 +100,13 @@ describe('OCSF records', () => {
 
 describe('a transport that wraps records', () => {
   it('wraps them the same on formatting threads as on the main thread', async () => {
-    // The built modules: formatting threads run dist/format-worker.js.
+    // The built modules: formatting threads run dist/pipeline/format-worker.js.
     const dist = (m: string): Promise<Record<string, any>> => import(path.join(ROOT, 'dist', m));
-    const { formatInWorkers } = await dist('format-workers.js');
+    const { formatInWorkers } = await dist('pipeline/format-workers.js');
     const { TRANSPORTS: built } = await dist('transports/index.js');
     const { eventFormatter } = await dist('records/spec.js');
-    const { withDefaults } = await dist('flags.js');
-    const { iterRegistryEvents } = await dist('source.js');
+    const { withDefaults } = await dist('shared/options.js');
+    const { iterRegistryEvents } = await dist('registry/source.js');
     const db = hostileRegistry();
     const wrapping = (built as typeof TRANSPORTS).filter((t) => t.envelope);
     assert.ok(wrapping.length > 0, 'some transport wraps records (syslog)');

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { isIP } from 'node:net';
 import { describe, it } from 'node:test';
-import { epochMs, ipVersion } from '../src/formatters/beacon.js';
-import { cefHeader, cefValue } from '../src/formatters/cef.js';
-import { leefValue } from '../src/formatters/leef.js';
+import { epochMs, ipVersion } from '../src/records/formats/beacon.js';
+import { cefHeader, cefValue } from '../src/records/formats/cef.js';
+import { leefValue } from '../src/records/formats/leef.js';
 import { parseCef, parseLeef } from './formats-support.js';
 
 /** A deterministic generator, so a failure can be reproduced. */

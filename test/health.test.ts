@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { Health } from '../src/health.js';
-import { ExportMetrics, type Backlog } from '../src/metrics.js';
+import { Health } from '../src/service/health.js';
+import { ExportMetrics, type Backlog } from '../src/service/metrics.js';
 import { HecPeer } from './peers/splunk-hec.js';
 import { demoRegistry, registryIds, spawnCli, tempDir, waitFor } from './helpers.js';
 

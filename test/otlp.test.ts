@@ -266,7 +266,7 @@ describe('OTLP/HTTP logs', () => {
 
   it('picks OTLP from otlp+http(s):// and from URLs ending in /v1/logs, and appends /v1/logs only where there is no path', async () => {
     const t = (await import(path.join(ROOT, 'dist', 'transports', 'index.js'))) as typeof import('../src/transports/index.js');
-    const o = (await import(path.join(ROOT, 'dist', 'transports', 'otlp.js'))) as typeof import('../src/transports/otlp.js');
+    const o = (await import(path.join(ROOT, 'dist', 'transports', 'http', 'otlp.js'))) as typeof import('../src/transports/http/otlp.js');
     assert.equal(t.resolveTransport('otlp+http://collector:4318', 'auto'), 'otlp');
     assert.equal(t.resolveTransport('otlp+https://collector', 'auto'), 'otlp');
     assert.equal(t.resolveTransport('https://es.example:9200/_otlp/v1/logs', 'auto'), 'otlp');

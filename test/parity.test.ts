@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { fromRegistryRow, type OversightEvent } from '../src/event.js';
-import { toEcs, toSentinel, toSplunkHec, formatEvent } from '../src/formatters/index.js';
+import { fromRegistryRow, type OversightEvent } from '../src/registry/event.js';
+import { toEcs, toSentinel, toSplunkHec, formatEvent } from '../src/records/formats/index.js';
 import { FIXTURES, jsonLines, runCli, trickyRegistry } from './helpers.js';
 
 describe('parity with the reference exporter on a registry of edge cases', () => {

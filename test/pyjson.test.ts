@@ -1,7 +1,7 @@
 /** Python's JSON spellings, checked against values CPython 3.11 prints. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dumpsPython, floatRepr, quoteAscii, transcodePython } from '../src/pyjson.js';
+import { dumpsPython, floatRepr, quoteAscii, transcodePython } from '../src/registry/pyjson.js';
 
 describe('floatRepr matches repr(float)', () => {
   const table: [number, string][] = [

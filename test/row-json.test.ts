@@ -2,14 +2,14 @@
  * Large exports read rows as JSON text cut apart in place (row-json.ts). Whatever a registry holds, that path
  * must write the same bytes as the ordinary one, which the parity tests compare with the reference.
  */
-import { longName, takesValue } from '../src/flags.js';
-import { FORMATS as REGISTERED } from '../src/formatters/index.js';
+import { longName, takesValue } from '../src/shared/options.js';
+import { FORMATS as REGISTERED } from '../src/records/formats/index.js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { affinity } from '../src/row-json.js';
-import { RegistrySource } from '../src/source.js';
+import { affinity } from '../src/registry/row-json.js';
+import { RegistrySource } from '../src/registry/source.js';
 import { FIXTURES, runCli, sqlRegistry, tempDir, trickyRegistry } from './helpers.js';
 import path from 'node:path';
 

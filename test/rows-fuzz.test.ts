@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { FORMATS } from '../src/formatters/index.js';
+import { FORMATS } from '../src/records/formats/index.js';
 import { runCli, tempDir } from './helpers.js';
 
 const SEED = 18;

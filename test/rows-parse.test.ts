@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { transcodePython } from '../src/pyjson.js';
+import { transcodePython } from '../src/registry/pyjson.js';
 import { demoRegistry, jsonLines, runCli, spawnCli, tempDir, waitFor } from './helpers.js';
 import { setExtra } from './rows-support.js';
 

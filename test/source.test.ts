@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { describe, it } from 'node:test';
-import { iterRegistryEvents, RegistrySource } from '../src/source.js';
+import { iterRegistryEvents, RegistrySource } from '../src/registry/source.js';
 import { demoRegistry, jsonLines, runCli, spawnCli, sqlRegistry } from './helpers.js';
 
 const digest = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');

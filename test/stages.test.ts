@@ -1,16 +1,16 @@
 /** The pure stages on their own: response classifiers, retry timing, batching, framing and signing. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Batcher } from '../src/batcher.js';
-import { bulkEncoder, encode, hecEncoder, jsonArrayEncoder, jsonLinesEncoder, makeEntry } from '../src/encoder.js';
-import type { HttpResponse } from '../src/http-client.js';
-import { backoffDelay, parseRetryAfter, RETRY_DEFAULTS } from '../src/retry.js';
-import { sentinelAuthorization } from '../src/sentinel-auth.js';
-import { classifyLogsIngestionResponse } from '../src/transports/azure-logs-ingestion.js';
-import { classifyBulkResponse, dataStreamName, documentId } from '../src/transports/elasticsearch.js';
+import { Batcher } from '../src/pipeline/batcher.js';
+import { bulkEncoder, encode, hecEncoder, jsonArrayEncoder, jsonLinesEncoder, makeEntry } from '../src/pipeline/encoder.js';
+import type { HttpResponse } from '../src/transports/http/client.js';
+import { backoffDelay, parseRetryAfter, RETRY_DEFAULTS } from '../src/pipeline/retry.js';
+import { sentinelAuthorization } from '../src/transports/http/sentinel-auth.js';
+import { classifyLogsIngestionResponse } from '../src/transports/http/azure-logs-ingestion.js';
+import { classifyBulkResponse, dataStreamName, documentId } from '../src/transports/http/elasticsearch.js';
 import { detectTransport } from '../src/transports/index.js';
-import { classifySentinelResponse } from '../src/transports/sentinel-dca.js';
-import { classifyHecResponse, hecAckUrl } from '../src/transports/splunk-hec.js';
+import { classifySentinelResponse } from '../src/transports/http/sentinel-dca.js';
+import { classifyHecResponse, hecAckUrl } from '../src/transports/http/splunk-hec.js';
 
 const res = (status: number, body: unknown = '', headers: Record<string, string> = {}): HttpResponse => ({
   status,

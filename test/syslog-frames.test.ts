@@ -1,14 +1,14 @@
 /** RFC 5424 header and structured data, octet-counted framing, and RELP's answers, against strict fake peers. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encode, makeEntry, type Entry } from '../src/encoder.js';
-import { createJsonFormatter, eventJson } from '../src/formatters/index.js';
-import { blankEventJson, type EventJson } from '../src/formatters/fields.js';
-import { msgId, parseFacility, parseSdId, sdValue, structuredData, syslogWrap, timestamp } from '../src/syslog-message.js';
-import { RelpTransport } from '../src/transports/relp.js';
-import { SyslogStreamTransport } from '../src/transports/syslog.js';
-import { endpoint } from '../src/transports/syslog-socket.js';
-import type { Transport } from '../src/transport.js';
+import { encode, makeEntry, type Entry } from '../src/pipeline/encoder.js';
+import { createJsonFormatter, eventJson } from '../src/records/formats/index.js';
+import { blankEventJson, type EventJson } from '../src/records/formats/fields.js';
+import { msgId, parseFacility, parseSdId, sdValue, structuredData, syslogWrap, timestamp } from '../src/records/rfc5424.js';
+import { RelpTransport } from '../src/transports/syslog/relp.js';
+import { SyslogStreamTransport } from '../src/transports/syslog/syslog.js';
+import { endpoint } from '../src/transports/syslog/syslog-socket.js';
+import type { Transport } from '../src/transports/transport.js';
 import { waitFor, withPeer } from './helpers.js';
 import { OctetCountingPeer, RelpPeer } from './peers/syslog.js';
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFormatter, iterRegistryEvents } from '../src/index.js';
-import { sdText } from '../src/syslog-message.js';
+import { sdText } from '../src/records/rfc5424.js';
 import { FIXTURES, outcome, runCli, sqlRegistry, tempDir, waitFor, withPeer } from './helpers.js';
 import { OctetCountingPeer } from './peers/syslog.js';
 import { SyslogNg, syslogNgMissing } from './peers/syslog-ng.js';

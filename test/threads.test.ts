@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { FORMAT_NAMES } from '../src/formatters/index.js';
+import { FORMAT_NAMES } from '../src/records/formats/index.js';
 import { EsPeer } from './peers/elasticsearch.js';
 import { HecPeer } from './peers/splunk-hec.js';
 import { demoRegistry, jsonLines, registryIds, runCli, spawnCli, tempDir, waitFor } from './helpers.js';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import { RegistrySource } from '../src/source.js';
+import { RegistrySource } from '../src/registry/source.js';
 import { runVerify, PeriodicVerifier, registerVerifyGauges, type VerifyResult } from '../src/verify/index.js';
 import { FileVerifier } from '../src/verify/files.js';
 import { demoRegistry, registryIds, runCli, tempDir, waitFor } from './helpers.js';

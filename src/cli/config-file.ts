@@ -7,8 +7,8 @@
 import type { Command, Option } from 'commander';
 import fs from 'node:fs';
 import { parse } from 'yaml';
-import { MAX_SECRET_FILE_BYTES } from '../secrets.js';
-import { ConfigurationError, errorMessage } from '../errors.js';
+import { MAX_SECRET_FILE_BYTES } from '../shared/secrets.js';
+import { ConfigurationError, errorMessage } from '../shared/errors.js';
 import { envName, suggest } from './env.js';
 
 /** Options whose value is itself a secret: a config file may not hold them. */

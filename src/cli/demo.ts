@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEMO } from '../config/options.js';
-import { DEMO_REGISTRY_ID, writeDemoRegistry } from '../demo.js';
-import type { FlagValues } from '../flags.js';
+import { DEMO_REGISTRY_ID, writeDemoRegistry } from '../registry/demo.js';
+import type { FlagValues } from '../shared/options.js';
 import { runExport, type RunContext } from './export.js';
 
 export async function runDemo(values: FlagValues, ctx: RunContext): Promise<number> {

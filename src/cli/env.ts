@@ -5,7 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import type { EventEmitter } from 'node:events';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError } from '../shared/errors.js';
 
 const TRUE = new Set(['1', 'true', 'yes', 'on']);
 const FALSE = new Set(['0', 'false', 'no', 'off', '']);

@@ -3,7 +3,7 @@
  * restart cannot fix (flags, configuration), 128+n after signal n cut a one-shot export short.
  */
 import { CommanderError } from 'commander';
-import { ConfigurationError, errorMessage, ExportError } from '../errors.js';
+import { ConfigurationError, errorMessage, ExportError } from '../shared/errors.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 

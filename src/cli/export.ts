@@ -3,22 +3,22 @@
  * and the transport, the run, and one summary line. Returns the exit code it decided on; throwing is for failures.
  */
 import type { SingleBar } from 'cli-progress';
-import { Checkpoint, checkResume } from '../checkpoint.js';
+import { Checkpoint, checkResume } from '../pipeline/checkpoint.js';
 import { exportConfig, type ExportConfig } from '../config/export.js';
-import type { DeadLetterFile } from '../dead-letter.js';
-import type { FlagValues } from '../flags.js';
-import { log as logger } from '../log.js';
-import { ExportMetrics } from '../metrics.js';
-import { MetricsServer } from '../metrics-server.js';
+import type { DeadLetterFile } from '../pipeline/dead-letter.js';
+import type { FlagValues } from '../shared/options.js';
+import { log as logger } from '../shared/log.js';
+import { ExportMetrics } from '../service/metrics.js';
+import { MetricsServer } from '../service/metrics-server.js';
 import { runPipeline, type PipelineResult } from '../pipeline/index.js';
-import { Shutdown, signalExitCode, unsentMessage, type Unsent } from '../signals.js';
-import { RegistrySource } from '../source.js';
-import { RegistryUnavailable } from '../errors.js';
+import { Shutdown, signalExitCode, unsentMessage, type Unsent } from '../service/signals.js';
+import { RegistrySource } from '../registry/source.js';
+import { RegistryUnavailable } from '../shared/errors.js';
 import { pause } from '../pipeline/core.js';
-import { ROWID_START } from '../rows.js';
-import { StateLock } from '../state-lock.js';
-import { VERSION } from '../version.js';
-import type { Transport } from '../transport.js';
+import { ROWID_START } from '../registry/rows.js';
+import { StateLock } from '../service/state-lock.js';
+import { VERSION } from '../shared/version.js';
+import type { Transport } from '../transports/transport.js';
 import { openDeadLetters, openTransport, recordSpec, setUpLog } from './wiring.js';
 
 export interface RunContext {

@@ -3,8 +3,8 @@
  * with secrets masked; this is the only place the process is told to exit.
  */
 import type { Command } from 'commander';
-import { redact } from '../errors.js';
-import { log } from '../log.js';
+import { redact } from '../shared/errors.js';
+import { log } from '../shared/log.js';
 import { checkUnknownVariables } from './env.js';
 import { EXIT, exitVerdict } from './exit.js';
 import { buildProgram, knownVariables } from './program.js';
@@ -21,7 +21,7 @@ async function addSiemSide(siem: Command, argv: readonly string[]): Promise<void
     siem.command('setup').description('install the SIEM side over its REST API (Elasticsearch templates and pipeline, Kibana dashboard and rules)');
     return;
   }
-  const [{ addContentCommand }, { addSetupCommand }] = await Promise.all([import('../cli-content.js'), import('../setup/command.js')]);
+  const [{ addContentCommand }, { addSetupCommand }] = await Promise.all([import('./content.js'), import('./setup.js')]);
   addContentCommand(siem);
   addSetupCommand(siem);
 }

@@ -5,12 +5,12 @@
  */
 import { Command, Option } from 'commander';
 import { DELIVERY, DEMO, EXPORT } from '../config/options.js';
-import { longName, type FlagSpec, type OptionGroup } from '../flags.js';
-import { FORMAT_NAMES, FORMATS } from '../formatters/index.js';
+import { longName, type FlagSpec, type OptionGroup } from '../shared/options.js';
+import { FORMAT_NAMES, FORMATS } from '../records/formats/index.js';
 import { TRANSPORT_NAMES, TRANSPORTS, URL_SCHEMES } from '../transports/index.js';
 import { applyConfigFile, CONFIG_FLAG, printConfig } from './config-file.js';
 import { optionVariables, settableFromEnv } from './env.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../shared/version.js';
 import { REPLAY } from './replay.js';
 import { VERIFY, VERIFY_QUERY, VERIFY_VARIABLES } from './verify-options.js';
 

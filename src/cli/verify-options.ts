@@ -1,5 +1,5 @@
 /** The options of `siem verify` (and of a following export that verifies), apart from the export's own. */
-import { count, option, parseDuration, switchOption } from '../flags.js';
+import { count, option, parseDuration, switchOption } from '../shared/options.js';
 
 /** How to ask the SIEM what it holds: `siem verify` has these, and so does a following export that verifies. */
 export const VERIFY_QUERY = {

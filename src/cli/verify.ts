@@ -3,20 +3,20 @@
  * missing, doubled or altered; `--repair` re-sends exactly the missing ones through the ordinary delivery path.
  * The destination options are the export's (config/delivery.ts); the query-side options are declared here.
  */
-import { ClientCredential } from '../azure-auth.js';
+import { ClientCredential } from '../transports/http/azure-auth.js';
 import { deliveryConfig, type DeliveryConfig } from '../config/delivery.js';
 import { DELIVERY, EXPORT } from '../config/options.js';
-import { ConfigurationError, ExportError, registerSecret } from '../errors.js';
-import { elasticAuthHeaders } from '../es-auth.js';
-import { textFlag, withDefaults, type FlagValues } from '../flags.js';
-import { formatByName, type FormatSettings } from '../formatters/index.js';
-import { HttpClient } from '../http-client.js';
-import { log as logger } from '../log.js';
+import { ConfigurationError, ExportError, registerSecret } from '../shared/errors.js';
+import { elasticAuthHeaders } from '../transports/http/es-auth.js';
+import { textFlag, withDefaults, type FlagValues } from '../shared/options.js';
+import { formatByName, type FormatSettings } from '../records/formats/index.js';
+import { HttpClient } from '../transports/http/client.js';
+import { log as logger } from '../shared/log.js';
 import { eventFormatter } from '../records/spec.js';
-import { readSecretFile, secretFromEnv } from '../secrets.js';
-import { RegistrySource } from '../source.js';
-import { checkIndexName, dataStreamName } from '../transports/elasticsearch.js';
-import { VERSION } from '../version.js';
+import { readSecretFile, secretFromEnv } from '../shared/secrets.js';
+import { RegistrySource } from '../registry/source.js';
+import { checkIndexName, dataStreamName } from '../transports/http/elasticsearch.js';
+import { VERSION } from '../shared/version.js';
 import { QueryError, runVerify, type RepairOptions, type VerifyBackend, type VerifyResult } from '../verify/index.js';
 import { clusterUrl, ElasticsearchVerifier } from '../verify/elasticsearch.js';
 import { FileVerifier } from '../verify/files.js';

@@ -5,13 +5,13 @@
  */
 import type { DeliveryConfig } from '../config/delivery.js';
 import type { ExportConfig } from '../config/export.js';
-import { DeadLetterFile } from '../dead-letter.js';
-import type { Entry } from '../encoder.js';
-import { log as logger, type LogFields } from '../log.js';
-import { loadPrivacy } from '../pseudonymize.js';
+import { DeadLetterFile } from '../pipeline/dead-letter.js';
+import type { Entry } from '../pipeline/encoder.js';
+import { log as logger, type LogFields } from '../shared/log.js';
+import { loadPrivacy } from '../records/pseudonymize.js';
 import type { RecordSpec } from '../records/spec.js';
-import { headerLines } from '../secrets.js';
-import { parseHeaders, type Transport } from '../transport.js';
+import { headerLines } from '../shared/secrets.js';
+import { parseHeaders, type Transport } from '../transports/transport.js';
 import { instantiate } from '../transports/index.js';
 
 /** The logger set up from the configuration; returns the info-level writer commands report through. */

@@ -3,15 +3,15 @@
  * and typed configuration out. Nothing here opens a file, a port or a socket, so every mistake a restart cannot
  * fix is found before anything is read or sent, and the step can be tested without a disk or a network.
  */
-import { chooseCompression, type Compression } from '../compress.js';
-import { ConfigurationError } from '../errors.js';
-import { withDefaults, type FlagValues } from '../flags.js';
-import type { FormatDescription } from '../formatters/index.js';
-import type { HttpOptions } from '../http-client.js';
-import { parseLogFormat, type LogFormat } from '../log.js';
+import { chooseCompression, type Compression } from '../transports/compress.js';
+import { ConfigurationError } from '../shared/errors.js';
+import { withDefaults, type FlagValues } from '../shared/options.js';
+import type { FormatDescription } from '../records/formats/index.js';
+import type { HttpOptions } from '../transports/http/client.js';
+import { parseLogFormat, type LogFormat } from '../shared/log.js';
 import type { EnvelopeSpec } from '../records/spec.js';
-import { RETRY_DEFAULTS, type RetryOptions } from '../retry.js';
-import { parseHeaders } from '../transport.js';
+import { RETRY_DEFAULTS, type RetryOptions } from '../pipeline/retry.js';
+import { parseHeaders } from '../transports/transport.js';
 import { chooseFormat, resolveTransport, transportByName, type TransportDescription } from '../transports/index.js';
 import { DELIVERY } from './options.js';
 

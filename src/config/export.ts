@@ -1,9 +1,9 @@
 /** The configuration of `siem export`, built purely from option values (see delivery.ts). */
-import { ConfigurationError } from '../errors.js';
-import { withDefaults, type FlagValues } from '../flags.js';
-import { formatByName, type FormatSettings } from '../formatters/index.js';
-import { parsePrivacy, type PrivacyPlan } from '../pseudonymize.js';
-import { DEFAULT_MAX_ROW_BYTES } from '../rows.js';
+import { ConfigurationError } from '../shared/errors.js';
+import { withDefaults, type FlagValues } from '../shared/options.js';
+import { formatByName, type FormatSettings } from '../records/formats/index.js';
+import { parsePrivacy, type PrivacyPlan } from '../records/pseudonymize.js';
+import { DEFAULT_MAX_ROW_BYTES } from '../registry/rows.js';
 import { deliveryConfig, type DeliveryConfig } from './delivery.js';
 import { EXPORT } from './options.js';
 

@@ -3,12 +3,12 @@
  * transports declare their own options in their own files; the CLI, the environment variables, the config file
  * and the help are built from these lists.
  */
-import { COMPRESSIONS } from '../compress.js';
-import { ConfigurationError } from '../errors.js';
-import { count, duration, listOption, option, switchOption } from '../flags.js';
-import { LOG_FORMATS } from '../log.js';
-import { DEFAULT_MAX_ROW_BYTES, parseMaxRowBytes } from '../rows.js';
-import { DEFAULTS } from './defaults.js';
+import { COMPRESSIONS } from '../transports/compress.js';
+import { ConfigurationError } from '../shared/errors.js';
+import { count, duration, listOption, option, switchOption } from '../shared/options.js';
+import { LOG_FORMATS } from '../shared/log.js';
+import { DEFAULT_MAX_ROW_BYTES, parseMaxRowBytes } from '../registry/rows.js';
+import { DEFAULTS } from '../shared/defaults.js';
 
 const oneOf = <T extends string>(choices: readonly T[]) => (value: string, flag: string): T => {
   if (!(choices as readonly string[]).includes(value)) throw new ConfigurationError(`${flag} must be one of ${choices.join(', ')}, not '${value}'`);

@@ -6,8 +6,8 @@
  * to do so before a user replays them in a SIEM. It holds the events it is given in memory: it is meant for
  * samples and tests, not for whole registries.
  */
-import { actionForKind, SCHEMA_VERSION, type OversightEvent } from '../event.js';
-import { pyNumber } from '../pyjson.js';
+import { actionForKind, SCHEMA_VERSION, type OversightEvent } from '../registry/event.js';
+import { pyNumber } from '../registry/pyjson.js';
 import { BACKFILL_DELAY, durationSeconds, type Condition, type Detection } from './model.js';
 
 export interface Alert {

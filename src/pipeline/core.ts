@@ -4,17 +4,17 @@
  * settled prefix of records, so a crash re-sends at most what was in flight. A stop ends reading and sending at
  * once; the request in flight may finish, and the run reports `stopped`.
  */
-import { AckWindow } from '../ack-window.js';
-import { Batcher, type BatchLimits } from '../batcher.js';
-import type { Checkpoint } from '../checkpoint.js';
-import type { DeadLetterFile } from '../dead-letter.js';
-import { Delivery, type DeliveryStats, type SettledEntry } from '../delivery.js';
-import { bodyOverhead, makeEntry, type Entry } from '../encoder.js';
-import type { LogFields } from '../log.js';
-import type { ExportMetrics } from '../metrics.js';
-import { Stopped, type RetryOptions } from '../retry.js';
-import { ROWID_START, type OversizeRow } from '../rows.js';
-import type { Transport } from '../transport.js';
+import { AckWindow } from './ack-window.js';
+import { Batcher, type BatchLimits } from './batcher.js';
+import type { Checkpoint } from './checkpoint.js';
+import type { DeadLetterFile } from './dead-letter.js';
+import { Delivery, type DeliveryStats, type SettledEntry } from './delivery.js';
+import { bodyOverhead, makeEntry, type Entry } from './encoder.js';
+import type { LogFields } from '../shared/log.js';
+import type { ExportMetrics } from '../service/metrics.js';
+import { Stopped, type RetryOptions } from './retry.js';
+import { ROWID_START, type OversizeRow } from '../registry/rows.js';
+import type { Transport } from '../transports/transport.js';
 
 /** A formatted record not yet framed. */
 export type PreparedRecord = Omit<Entry, 'bytes' | 'frame'>;

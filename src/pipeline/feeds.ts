@@ -3,14 +3,14 @@
  * them (with `follow`, on and on); the threaded feed takes records formatted on worker threads; the records feed
  * takes records prepared elsewhere (a replay, a library caller). Formatting happens here, never in the core.
  */
-import { fromRegistryValues } from '../event.js';
-import { ExportError } from '../errors.js';
-import type { RecordFormatter } from '../formatters/index.js';
-import { formatInWorkers, type WorkerPlan } from '../format-workers.js';
-import type { LogFields } from '../log.js';
-import { RegistryWait } from '../registry-wait.js';
-import { OversizeRow, ROWID_START } from '../rows.js';
-import { PAGE_SIZE, RegistryBusy, rowidOf, type RegistryRow, type RegistrySource } from '../source.js';
+import { fromRegistryValues } from '../registry/event.js';
+import { ExportError } from '../shared/errors.js';
+import type { RecordFormatter } from '../records/formats/index.js';
+import { formatInWorkers, type WorkerPlan } from './format-workers.js';
+import type { LogFields } from '../shared/log.js';
+import { RegistryWait } from '../registry/wait.js';
+import { OversizeRow, ROWID_START } from '../registry/rows.js';
+import { PAGE_SIZE, RegistryBusy, rowidOf, type RegistryRow, type RegistrySource } from '../registry/source.js';
 import { pause, type Core, type PreparedRecord } from './core.js';
 
 export interface RegistryFeedOptions {

@@ -3,8 +3,8 @@
  * they are, without cutting them into records and batches again. Each chunk moves the checkpoint through the
  * core's one commit path.
  */
-import { ExportError } from '../errors.js';
-import { formatInWorkers, type WorkerPlan } from '../format-workers.js';
+import { ExportError } from '../shared/errors.js';
+import { formatInWorkers, type WorkerPlan } from './format-workers.js';
 import type { Core, PipelineResult } from './core.js';
 
 export async function copyThreaded(core: Core, plan: WorkerPlan, hasDeadLetters: boolean, onProgress?: (written: number) => void): Promise<PipelineResult> {

@@ -4,10 +4,10 @@
  * every path uses — the main thread, the formatting threads and library callers — so they write the same bytes.
  * The spec is structured-cloneable: it is what a formatting thread receives, and nothing else.
  */
-import { formatByName, type FormatSettings, type JsonFormatter } from '../formatters/index.js';
-import { blankEventJson, overEvents, type EventJson, type RecordFormatter } from '../formatters/fields.js';
-import { pseudonymizer, withPseudonyms, type PrivacySettings } from '../pseudonymize.js';
-import { syslogWrap, type SyslogSettings } from '../syslog-message.js';
+import { formatByName, type FormatSettings, type JsonFormatter } from './formats/index.js';
+import { blankEventJson, overEvents, type EventJson, type RecordFormatter } from './formats/fields.js';
+import { pseudonymizer, withPseudonyms, type PrivacySettings } from './pseudonymize.js';
+import { syslogWrap, type SyslogSettings } from './rfc5424.js';
 
 /** Envelopes a transport can ask for by kind, with the settings each takes. */
 export interface Envelopes {

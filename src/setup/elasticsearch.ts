@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ELASTICSEARCH_ASSETS, type ElasticsearchAsset } from '../content/elastic.js';
 import { DATA_STREAM_PATTERN, INDEX_TEMPLATE } from '../content/elastic-mappings.js';
 import { contentRoot } from '../content/model.js';
-import { ExportError } from '../errors.js';
+import { ExportError } from '../shared/errors.js';
 import { covers, type RestClient } from './rest.js';
 
 export const ELASTICSEARCH_TARGET = {

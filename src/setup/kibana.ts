@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { KIBANA_DASHBOARD_FILE, KIBANA_RULES_FILE } from '../content/elastic.js';
 import { contentRoot } from '../content/model.js';
-import { ExportError } from '../errors.js';
+import { ExportError } from '../shared/errors.js';
 import type { StepResult } from './elasticsearch.js';
 import { covers, multipartFile, type RestClient } from './rest.js';
 

@@ -4,10 +4,10 @@
  * each request a first install would make and sends nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { ConfigurationError, ExportError, registerSecret } from '../errors.js';
-import { HttpClient, NetworkError, type HttpOptions } from '../http-client.js';
-import { RetryBudget, parseRetryAfter, type RetryOptions } from '../retry.js';
-import { excerpt, findHeader } from '../transport.js';
+import { ConfigurationError, ExportError, registerSecret } from '../shared/errors.js';
+import { HttpClient, NetworkError, type HttpOptions } from '../transports/http/client.js';
+import { RetryBudget, parseRetryAfter, type RetryOptions } from '../pipeline/retry.js';
+import { excerpt, findHeader } from '../transports/transport.js';
 
 export type Method = 'GET' | 'PUT' | 'POST';
 
@@ -23,7 +23,7 @@ export interface Target {
   privileges: string;
 }
 
-export { elasticAuthHeaders as authHeaders } from '../es-auth.js';
+export { elasticAuthHeaders as authHeaders } from '../transports/http/es-auth.js';
 
 export function baseUrl(url: string, flag = '--url'): string {
   let u: URL;

@@ -3,13 +3,13 @@
  * lists them; URL detection, `--transport` choices, the transport's flags and help, format checks and batch
  * defaults all come from here.
  */
-import type { BatchLimits } from '../batcher.js';
-import type { Compression } from '../compress.js';
-import type { FlagSpec, FlagValues } from '../flags.js';
-import type { FormatDescription } from '../formatters/index.js';
-import type { HttpOptions } from '../http-client.js';
+import type { BatchLimits } from '../pipeline/batcher.js';
+import type { Compression } from './compress.js';
+import type { FlagSpec, FlagValues } from '../shared/options.js';
+import type { FormatDescription } from '../records/formats/index.js';
+import type { HttpOptions } from './http/client.js';
 import type { EnvelopeSpec } from '../records/spec.js';
-import type { Transport } from '../transport.js';
+import type { Transport } from './transport.js';
 
 /** An environment variable a transport reads. */
 export interface EnvVar {

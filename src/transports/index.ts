@@ -2,23 +2,23 @@
  * The transport registry: every transport, one line each. Which transport an `--output` gets, which record
  * formats it carries, its flags and batch defaults all come from the descriptions listed here.
  */
-import type { Compression } from '../compress.js';
-import { ConfigurationError } from '../errors.js';
-import { DEFAULTS } from '../config/defaults.js';
-import { parseDuration, withDefaults, type FlagValues } from '../flags.js';
-import { FORMAT_NAMES, formatByName, type FormatDescription } from '../formatters/index.js';
-import type { HttpOptions } from '../http-client.js';
-import type { Transport } from '../transport.js';
-import { logsIngestionTransport } from './azure-logs-ingestion.js';
+import type { Compression } from './compress.js';
+import { ConfigurationError } from '../shared/errors.js';
+import { DEFAULTS } from '../shared/defaults.js';
+import { parseDuration, withDefaults, type FlagValues } from '../shared/options.js';
+import { FORMAT_NAMES, formatByName, type FormatDescription } from '../records/formats/index.js';
+import type { HttpOptions } from './http/client.js';
+import type { Transport } from './transport.js';
+import { logsIngestionTransport } from './http/azure-logs-ingestion.js';
 import type { TransportContext, TransportDescription } from './describe.js';
-import { elasticsearchTransport } from './elasticsearch.js';
-import { httpTransport } from './http.js';
-import { otlpTransport } from './otlp.js';
+import { elasticsearchTransport } from './http/elasticsearch.js';
+import { httpTransport } from './http/http.js';
+import { otlpTransport } from './http/otlp.js';
 import { fileTransport, stdoutTransport } from './local.js';
-import { sentinelDcaTransport } from './sentinel-dca.js';
-import { splunkHecTransport } from './splunk-hec.js';
-import { relpTransport } from './relp.js';
-import { syslogTransport } from './syslog.js';
+import { sentinelDcaTransport } from './http/sentinel-dca.js';
+import { splunkHecTransport } from './http/splunk-hec.js';
+import { relpTransport } from './syslog/relp.js';
+import { syslogTransport } from './syslog/syslog.js';
 
 export const TRANSPORTS: readonly TransportDescription[] = [
   stdoutTransport,

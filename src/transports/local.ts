@@ -7,11 +7,11 @@
  * from seeing SIGTERM.
  */
 import fs from 'node:fs';
-import { checkWritableFolder } from '../checkpoint.js';
-import { jsonLinesEncoder, type Entry } from '../encoder.js';
-import { ConfigurationError, ExportError, errorMessage } from '../errors.js';
-import { option } from '../flags.js';
-import type { Transport, Verdict } from '../transport.js';
+import { checkWritableFolder } from '../pipeline/checkpoint.js';
+import { jsonLinesEncoder, type Entry } from '../pipeline/encoder.js';
+import { ConfigurationError, ExportError, errorMessage } from '../shared/errors.js';
+import { option } from '../shared/options.js';
+import type { Transport, Verdict } from './transport.js';
 import type { TransportDescription } from './describe.js';
 
 /** Big writes, few system calls; a file takes any size. */

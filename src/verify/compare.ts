@@ -3,7 +3,7 @@
  * verdict that follows. Backends only collect what they found; every judgement is made here, the same way for
  * every SIEM, so "missing" means the same thing for Splunk, Elasticsearch, Log Analytics and files.
  */
-import type { OversightEvent, Scalar } from '../event.js';
+import type { OversightEvent, Scalar } from '../registry/event.js';
 
 /** An event as the registry holds it, reduced to the fields that identify it. */
 export interface ExpectedEvent {

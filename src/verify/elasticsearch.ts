@@ -5,10 +5,10 @@
  * deterministic `_id` (then differing fields show as altered). The failure store, `<stream>::failures`, is
  * asked for the same `_id`s: a document redirected there answered 201 but is not in the stream.
  */
-import type { HttpClient } from '../http-client.js';
-import { safeHost } from '../http-client.js';
-import { excerpt } from '../transport.js';
-import { documentId } from '../transports/elasticsearch.js';
+import type { HttpClient } from '../transports/http/client.js';
+import { safeHost } from '../transports/http/client.js';
+import { excerpt } from '../transports/transport.js';
+import { documentId } from '../transports/http/elasticsearch.js';
 import { QueryError, type VerifyBackend } from './backend.js';
 import { foundFor, type ExpectedEvent, type Found } from './compare.js';
 import { jsonBody, query } from './http.js';

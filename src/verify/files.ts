@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { ConfigurationError, ExportError, errorMessage } from '../errors.js';
+import { ConfigurationError, ExportError, errorMessage } from '../shared/errors.js';
 import type { VerifyBackend } from './backend.js';
 import { foundFor, type ExpectedEvent, type Found } from './compare.js';
 

@@ -2,9 +2,9 @@
  * One query to a SIEM's read API, with the few retries reads deserve: network failures, 429 and 5xx are tried
  * again (honouring Retry-After, bounded), everything else comes back to the backend to explain.
  */
-import { HttpClient, NetworkError, type HttpResponse } from '../http-client.js';
-import { parseRetryAfter } from '../retry.js';
-import { excerpt } from '../transport.js';
+import { HttpClient, NetworkError, type HttpResponse } from '../transports/http/client.js';
+import { parseRetryAfter } from '../pipeline/retry.js';
+import { excerpt } from '../transports/transport.js';
 import { QueryError } from './backend.js';
 
 const ATTEMPTS = 6;

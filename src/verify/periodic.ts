@@ -4,7 +4,7 @@
  * the delivered, settled part of the registry); this class only schedules, never overlaps runs, and stops.
  */
 import { Gauge, type Registry } from 'prom-client';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../shared/errors.js';
 import type { VerifyResult } from './index.js';
 
 export interface VerifyGauges {

@@ -6,8 +6,8 @@
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readSecretFile } from '../secrets.js';
-import { ConfigurationError, ExportError, errorMessage, registerSecret } from '../errors.js';
+import { readSecretFile } from '../shared/secrets.js';
+import { ConfigurationError, ExportError, errorMessage, registerSecret } from '../shared/errors.js';
 import type { VerifyResult } from './index.js';
 
 export const REPORT_SCHEMA = 'oversight-verify-report-1';

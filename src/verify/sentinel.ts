@@ -4,9 +4,9 @@
  * traps are checked, not trusted: a request without `Content-Type: application/json` gets an empty 200, and a
  * partial failure comes as 200 with an `error` beside the tables; both stop the run instead of reading as "none".
  */
-import { ClientCredential, TokenError } from '../azure-auth.js';
-import type { HttpClient } from '../http-client.js';
-import { excerpt } from '../transport.js';
+import { ClientCredential, TokenError } from '../transports/http/azure-auth.js';
+import type { HttpClient } from '../transports/http/client.js';
+import { excerpt } from '../transports/transport.js';
 import { QueryError, type VerifyBackend } from './backend.js';
 import { foundFor, type ExpectedEvent, type Found } from './compare.js';
 import { jsonBody, query } from './http.js';

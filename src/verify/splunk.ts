@@ -3,9 +3,9 @@
  * cannot search). One search per window, bounded by the window's event times, that returns one small row per
  * event id: `stats count values(...) by event_id`. Results stream back as one JSON object per line.
  */
-import type { HttpClient } from '../http-client.js';
-import { safeHost } from '../http-client.js';
-import { excerpt } from '../transport.js';
+import type { HttpClient } from '../transports/http/client.js';
+import { safeHost } from '../transports/http/client.js';
+import { excerpt } from '../transports/transport.js';
 import { QueryError, type VerifyBackend } from './backend.js';
 import { foundFor, type ExpectedEvent, type Found } from './compare.js';
 import { query } from './http.js';

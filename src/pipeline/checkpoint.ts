@@ -1,0 +1,159 @@
+/**
+ * The delivery checkpoint: the rowid of the last event the SIEM acknowledged, for one registry and one database.
+ * Written atomically (temp file, fsync, rename, fsync of the folder) with mode 0600 after every settled batch,
+ * so a crash at any moment leaves either the old or the new checkpoint, never a torn one.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigurationError, ExportError, errorMessage } from '../shared/errors.js';
+import { ROWID_START } from '../registry/rows.js';
+
+export interface CheckpointData {
+  version: 1;
+  registry_id: string;
+  database: string;
+  last_rowid: number;
+  delivered_total: number;
+  updated_at: string;
+  /** SHA-256 of the registry row at last_rowid as it was read, to notice a restore or rollback between runs. */
+  last_row_sha256?: string;
+}
+
+export class Checkpoint {
+  private data: CheckpointData;
+
+  private constructor(readonly file: string, data: CheckpointData) {
+    this.data = data;
+  }
+
+  get lastRowid(): number {
+    return this.data.last_rowid;
+  }
+
+  get lastRowDigest(): string | null {
+    return this.data.last_row_sha256 ?? null;
+  }
+
+  /** Load the state file, or start a new one; refuse one that belongs to another registry or database. */
+  static open(file: string, identity: { registryId: string; database: string }): Checkpoint {
+    const database = fs.realpathSync(identity.database);
+    checkWritableFolder(file, '--state');
+    let text: string | null = null;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new ConfigurationError(`cannot read state file ${file}: ${errorMessage(err)}`);
+      }
+    }
+    if (text === null) {
+      return new Checkpoint(file, {
+        // Before every row: rowids may be zero or negative. Only ever written after a row settled.
+        version: 1, registry_id: identity.registryId, database, last_rowid: ROWID_START, delivered_total: 0, updated_at: '',
+      });
+    }
+    let data: CheckpointData;
+    try {
+      data = JSON.parse(text) as CheckpointData;
+    } catch {
+      throw new ConfigurationError(`state file ${file} is not valid JSON: restore it from backup, or move it away to export from the start`);
+    }
+    if (data?.version !== 1 || typeof data.last_rowid !== 'number' || typeof data.registry_id !== 'string') {
+      throw new ConfigurationError(`state file ${file} is not an oversight checkpoint (expected version 1 with last_rowid)`);
+    }
+    if (data.registry_id !== identity.registryId) {
+      throw new ConfigurationError(
+        `state file ${file} belongs to registry '${data.registry_id}', not '${identity.registryId}': use one --state file per registry`,
+      );
+    }
+    if (data.database !== database) {
+      throw new ConfigurationError(
+        `state file ${file} belongs to database ${data.database}, not ${database}: use one --state file per database`,
+      );
+    }
+    return new Checkpoint(file, data);
+  }
+
+  /** Record that every event up to `rowid` is settled (delivered or dead-lettered). */
+  commit(rowid: number, settled: number, digest?: string | null): void {
+    if (rowid <= this.data.last_rowid && settled === 0) return;
+    const next: CheckpointData = {
+      ...this.data,
+      last_rowid: Math.max(rowid, this.data.last_rowid),
+      delivered_total: this.data.delivered_total + settled,
+      updated_at: new Date().toISOString(),
+    };
+    if (digest) next.last_row_sha256 = digest;
+    else delete next.last_row_sha256;
+    writeAtomic(this.file, JSON.stringify(next, null, 2) + '\n');
+    this.data = next;
+  }
+}
+
+/**
+ * Refuse to resume when the registry no longer holds what the checkpoint was written after: a restore from an
+ * older backup, or a rollback whose rowids were written again, would otherwise be skipped without a word.
+ */
+export function checkResume(cp: Checkpoint, source: { maxRowid(): number; rowDigest(rowid: number): string | null }): void {
+  const at = cp.lastRowid;
+  if (at <= ROWID_START) return;
+  if (at > source.maxRowid()) {
+    throw new ConfigurationError(
+      `state file ${cp.file} is past the registry's last event (rowid ${at}): was the registry replaced? move the state file away to export from the start`,
+    );
+  }
+  const want = cp.lastRowDigest;
+  const have = want ? source.rowDigest(at) : null;
+  // No digest (an older state file) or no row (pruned since): nothing to compare, and nothing is skipped.
+  if (want && have !== null && have !== want) {
+    throw new ConfigurationError(
+      `state file ${cp.file} was written after another event at rowid ${at} than the registry holds now: it was restored or rolled back; ` +
+        'check which events it lost, then move the state file away to export it from the start, or restore the newer registry',
+    );
+  }
+}
+
+/** Write a small file so that readers see the old or the new content, never a mix. */
+export function writeAtomic(file: string, content: string): void {
+  const dir = path.dirname(path.resolve(file));
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  try {
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      fs.writeSync(fd, content);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+    const dfd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
+  } catch (err) {
+    try { fs.unlinkSync(tmp); } catch { /* already gone */ }
+    throw new ExportError(`cannot write state file ${file}: ${errorMessage(err)}`);
+  }
+}
+
+/** Fail before the export starts if a file could not be created where the user asked. */
+export function checkWritableFolder(file: string, flag: string): void {
+  const dir = path.dirname(path.resolve(file));
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    throw new ConfigurationError(`folder for ${flag} ${file} does not exist: create ${dir} first`);
+  }
+  if (!stat.isDirectory()) throw new ConfigurationError(`${dir} is not a folder (${flag} ${file})`);
+  // access(W_OK) says yes to root even on read-only mounts, so create and remove a probe file instead.
+  const probe = path.join(dir, `.oversight-probe-${process.pid}-${Date.now()}`);
+  try {
+    fs.closeSync(fs.openSync(probe, 'wx', 0o600));
+    fs.unlinkSync(probe);
+  } catch (err) {
+    throw new ConfigurationError(`folder ${dir} is not writable (${flag} ${file}): ${(err as NodeJS.ErrnoException).code ?? 'error'}; choose a writable location`);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Dead letters: one JSON line per record a SIEM refused, with everything needed to understand and replay it.
+ * The file is created on the first rejection (mode 0600: it holds event data) and synced before the checkpoint
+ * moves past the rejected event, so a refused event is never both skipped and unrecorded.
+ */
+import fs from 'node:fs';
+import { checkWritableFolder } from './checkpoint.js';
+import type { Entry } from './encoder.js';
+import { ConfigurationError, ExportError, errorMessage, redact } from '../shared/errors.js';
+
+export interface DeadLetter {
+  dead_lettered_at: string;
+  transport: string;
+  format: string;
+  registry_id: string;
+  event_id: string;
+  rowid: number;
+  status: number;
+  error: string;
+  record: unknown;
+}
+
+export class DeadLetterFile {
+  private fd: number | null = null;
+  private dirty = false;
+  count = 0;
+
+  constructor(readonly file: string, private readonly transport: string, private readonly format: string) {
+    checkWritableFolder(file, '--dead-letter');
+    if (fs.existsSync(file)) {
+      try {
+        fs.accessSync(file, fs.constants.W_OK);
+      } catch {
+        throw new ConfigurationError(`dead-letter file ${file} is not writable: choose another --dead-letter path`);
+      }
+    }
+  }
+
+  write(entry: Entry, status: number, error: string): void {
+    // The record goes in as JSON, not as a string, so the file reads naturally with jq.
+    this.append(entry, status, error, entry.record.toString());
+  }
+
+  /** A dead letter without a record (`"record": null`): a registry row that was never formatted. */
+  writeUnformatted(entry: Omit<Entry, 'record' | 'bytes'>, status: number, error: string): void {
+    this.append(entry, status, error, 'null');
+  }
+
+  private append(entry: Omit<Entry, 'record' | 'bytes'>, status: number, error: string, record: string): void {
+    const line =
+      '{"dead_lettered_at":' + JSON.stringify(new Date().toISOString()) +
+      ',"transport":' + JSON.stringify(this.transport) +
+      ',"format":' + JSON.stringify(this.format) +
+      ',"registry_id":' + JSON.stringify(entry.registry_id) +
+      ',"event_id":' + JSON.stringify(entry.event_id) +
+      ',"rowid":' + entry.rowid +
+      ',"status":' + status +
+      ',"error":' + JSON.stringify(redact(error).slice(0, 2000)) +
+      ',"record":' + record + '}\n';
+    try {
+      if (this.fd === null) this.fd = fs.openSync(this.file, 'a', 0o600);
+      fs.writeSync(this.fd, line);
+    } catch (err) {
+      throw new ExportError(`cannot write dead-letter file ${this.file}: ${errorMessage(err)}`);
+    }
+    this.dirty = true;
+    this.count++;
+  }
+
+  /** Make every written line durable; called before a checkpoint moves past a dead-lettered event. */
+  sync(): void {
+    if (this.fd !== null && this.dirty) {
+      fs.fsyncSync(this.fd);
+      this.dirty = false;
+    }
+  }
+
+  close(): void {
+    if (this.fd !== null) {
+      this.sync();
+      fs.closeSync(this.fd);
+      this.fd = null;
+    }
+  }
+}
+
+/** Read a dead-letter file back, for `oversight siem replay`. */
+export function* readDeadLetters(file: string): Generator<DeadLetter & { line: number; recordText: string }> {
+  const text = fs.readFileSync(file, 'utf8');
+  let n = 0;
+  for (const raw of text.split('\n')) {
+    n++;
+    if (raw.trim() === '') continue;
+    let obj: DeadLetter;
+    try {
+      obj = JSON.parse(raw) as DeadLetter;
+    } catch {
+      throw new ExportError(`dead-letter file ${file}, line ${n}: not valid JSON`);
+    }
+    if (typeof obj !== 'object' || obj === null || obj.record === undefined || typeof obj.format !== 'string') {
+      throw new ExportError(`dead-letter file ${file}, line ${n}: not a dead letter (needs record and format)`);
+    }
+    if (obj.record === null) {
+      throw new ExportError(
+        `dead-letter file ${file}, line ${n}: registry row ${String(obj.rowid)} was set aside unformatted (${String(obj.error).slice(0, 200)}); ` +
+          `export it from the registry with a higher --max-row-bytes, and replay the other lines: jq -c 'select(.record != null)' ${file}`,
+      );
+    }
+    // The record as it was written, byte for byte: parsing and writing it again would change numbers such as
+    // Splunk's `1763856000.0`. Every value before it is a JSON string or number, so the first `,"record":` is the key.
+    const at = raw.indexOf(',"record":');
+    const recordText = at >= 0 && raw.trimEnd().endsWith('}') ? raw.trimEnd().slice(at + ',"record":'.length, -1) : JSON.stringify(obj.record);
+    yield { ...obj, line: n, recordText };
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The flush-and-retry loop: one batch goes out, and comes back settled. Every entry ends delivered, awaiting an
+ * indexer acknowledgement, or dead-lettered; anything else throws and leaves the checkpoint where it was.
+ * A stop throws Stopped before the next attempt or out of a backoff wait, never in the middle of a request.
+ */
+import type { DeadLetterFile } from './dead-letter.js';
+import { bodyOverhead, encode, type Entry } from './encoder.js';
+import { ExportError } from '../shared/errors.js';
+import type { OversizeRow } from '../registry/rows.js';
+import { rowidFields, type LogFields } from '../shared/log.js';
+import type { ExportMetrics, RequestOutcome } from '../service/metrics.js';
+import { RetryBudget, Stopped, type RetryOptions } from './retry.js';
+import type { Transport, Verdict } from '../transports/transport.js';
+
+export interface DeliveryStats {
+  delivered: number;
+  deadLettered: number;
+  /** Entries the SIEM already had (Elasticsearch 409 on a replayed `_id`). */
+  duplicates: number;
+  requests: number;
+  retries: number;
+  bytes: number;
+}
+
+/** Entries sent under one HEC ack id. */
+export interface AckTicket {
+  entries: Entry[];
+  ackId: number;
+  sentAt: number;
+}
+
+/** An entry is settled once it is in the SIEM or in the dead-letter file. */
+export type SettledEntry = Entry & { settled?: boolean };
+
+export interface DeliveryHooks {
+  /** Aborted: no new attempt starts and no backoff wait continues. */
+  stop?: AbortSignal;
+  metrics?: ExportMetrics | null;
+}
+
+const OUTCOMES: Record<Verdict['kind'], RequestOutcome> = {
+  delivered: 'delivered', partial: 'partial', retry: 'retried', 'too-large': 'too-large', rejected: 'rejected', stop: 'stopped',
+};
+
+export class Delivery {
+  readonly stats: DeliveryStats = { delivered: 0, deadLettered: 0, duplicates: 0, requests: 0, retries: 0, bytes: 0 };
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly retry: RetryOptions,
+    private readonly deadLetter: DeadLetterFile | null,
+    private readonly log: (message: string, fields?: LogFields) => void,
+    private readonly hooks: DeliveryHooks = {},
+  ) {}
+
+  /** Send `entries` until each is settled or awaiting acknowledgement; returns the ack tickets to wait for. */
+  async deliver(entries: SettledEntry[]): Promise<AckTicket[]> {
+    const tickets: AckTicket[] = [];
+    const queue: SettledEntry[][] = [entries];
+    const t = this.transport;
+    while (queue.length > 0) {
+      let batch = queue.shift()!;
+      const budget = new RetryBudget(this.retry, `${batch.length} event(s) for ${t.name}`);
+      for (;;) {
+        if (batch.length === 1 && batch[0]!.bytes + bodyOverhead(t.encoder) > t.hardMaxBytes) {
+          this.reject(batch[0]!, 413, `record is ${batch[0]!.bytes} bytes; ${t.name} accepts at most ${t.hardMaxBytes} bytes per request`);
+          break;
+        }
+        if (this.hooks.stop?.aborted) throw new Stopped();
+        const body = encode(t.encoder, batch);
+        this.stats.requests++;
+        this.stats.bytes += body.length;
+        const started = performance.now();
+        const v = await t.send(batch, body);
+        const m = this.hooks.metrics;
+        m?.request(t.name, OUTCOMES[v.kind], (performance.now() - started) / 1000, batch.length, body.length);
+        if (v.kind === 'delivered') {
+          this.stats.duplicates += v.duplicates ?? 0;
+          this.stats.delivered += batch.length;
+          m?.delivered(batch.length);
+          if (v.ackId === undefined) for (const e of batch) e.settled = true;
+          else tickets.push({ entries: batch, ackId: v.ackId, sentAt: Date.now() });
+          break;
+        }
+        if (v.kind === 'partial') {
+          this.stats.duplicates += v.duplicates ?? 0;
+          const unsettled = new Set(v.retry);
+          for (const r of v.rejected) unsettled.add(r.index);
+          // Settle what arrived before dead-lettering, so a refusal without a dead-letter file still
+          // checkpoints the events the SIEM took.
+          let took = 0;
+          batch.forEach((e, i) => {
+            if (!unsettled.has(i)) {
+              e.settled = true;
+              took++;
+            }
+          });
+          this.stats.delivered += took;
+          m?.delivered(took);
+          for (const r of v.rejected) this.reject(batch[r.index]!, r.status, r.error);
+          if (v.retry.length === 0) break;
+          batch = v.retry.map((i) => batch[i]!);
+          await this.backoff(budget, batch, v.reason, v.retryAfterMs);
+          continue;
+        }
+        if (v.kind === 'retry') {
+          await this.backoff(budget, batch, v.reason, v.retryAfterMs);
+          continue;
+        }
+        if (v.kind === 'too-large' || v.kind === 'rejected') {
+          const status = v.kind === 'too-large' ? 413 : v.status;
+          if (batch.length === 1) {
+            this.reject(batch[0]!, status, v.reason);
+          } else {
+            // Halve, keeping order, until the refused record stands alone.
+            const mid = batch.length >> 1;
+            queue.unshift(batch.slice(0, mid), batch.slice(mid));
+          }
+          break;
+        }
+        throw new ExportError(v.reason);
+      }
+    }
+    return tickets;
+  }
+
+  private async backoff(budget: RetryBudget, batch: readonly Entry[], reason: string, retryAfterMs?: number): Promise<void> {
+    this.stats.retries++;
+    this.hooks.metrics?.retried(this.transport.name);
+    const status = /\bHTTP (\d{3})\b/.exec(reason)?.[1];
+    await budget.wait(
+      reason,
+      retryAfterMs,
+      (ms) => this.log(`retrying in ${(ms / 1000).toFixed(1)}s: ${reason}`, {
+        transport: this.transport.name, attempt: budget.attempts, delay_ms: ms, status: status ? Number(status) : undefined, ...rowidFields(batch),
+      }),
+      this.hooks.stop,
+    );
+  }
+
+  /**
+   * A registry row too large to format, in place of its record: dead-lettered with the reason (status 413, no
+   * record) and counted, or, without a dead-letter file, the export stops with one line naming it and the fix.
+   */
+  setAside(entry: SettledEntry, row: OversizeRow): void {
+    if (!this.deadLetter) throw new ExportError(row.stop);
+    this.deadLetter.writeUnformatted(entry, 413, row.reason);
+    entry.settled = true;
+    this.stats.deadLettered++;
+    this.hooks.metrics?.deadLettered(1);
+  }
+
+  private reject(entry: SettledEntry, status: number, error: string): void {
+    if (!this.deadLetter) {
+      throw new ExportError(
+        `${this.transport.name} refused event ${entry.event_id} (HTTP ${status}): ${error}; ` +
+          'pass --dead-letter FILE to set refused events aside and keep going',
+      );
+    }
+    this.deadLetter.write(entry, status, error);
+    entry.settled = true;
+    this.stats.deadLettered++;
+    this.hooks.metrics?.deadLettered(1);
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * The second core for large local exports: worker threads read and format alternate rowid ranges, and chunks
+ * come back here in registry order, each a JSON-lines body with the count and last rowid it covers. At most a
+ * few ranges per worker are in flight, so memory stays bounded whatever the size of the registry.
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { ExportError } from '../shared/errors.js';
+import type { RecordSpec } from '../records/spec.js';
+import type { RangeRequest, RangeResult, WorkerSetup } from './format-worker.js';
+import { DEFAULT_MAX_ROW_BYTES, OversizeRow } from '../registry/rows.js';
+
+/** A row over the size limit, unformatted, with the number of lines of its chunk before it. */
+export class SetAside extends OversizeRow {
+  constructor(rowid: number, eventId: string, bytes: number, limit: number, readonly line: number, readonly before: number) {
+    super(rowid, eventId, bytes, limit);
+  }
+}
+
+export interface FormattedChunk {
+  /** JSON lines. Without `records`, valid until the next chunk is asked for: its memory goes back to the worker. */
+  body: Buffer;
+  count: number;
+  lastRowid: number;
+  /** With `records`: each line's rowid and event id. */
+  rowids?: Float64Array;
+  eventIds?: string[];
+  /** Rows over the size limit, in order, each to be set aside before line `line` of the body. */
+  setAside: SetAside[];
+}
+
+export interface WorkerPlan {
+  db: string;
+  registryId: string;
+  /** How records are made: the workers build the same formatter from it as the main thread. */
+  spec: RecordSpec;
+  since: number | null;
+  /** Export rows with rowid in (afterRowid, endRowid]. */
+  afterRowid: number;
+  endRowid: number;
+  workers?: number;
+  /** Rowids per range. */
+  rangeSize?: number;
+  /** Return rowids and event ids with each chunk, and keep each chunk's memory with the chunk. */
+  records?: boolean;
+  /** The row size limit (see rows.ts); workers get heap enough to format a row of that size. */
+  maxRowBytes?: number;
+}
+
+/**
+ * Old-generation heap of one worker: 32 MB formats ordinary rows with room to spare, and formatting one row
+ * takes up to about 24 times its size at once (the value read, its transcoding, the record, the line).
+ */
+export function workerHeapMb(maxRowBytes: number): number {
+  return 32 + Math.ceil((24 * maxRowBytes) / (1 << 20));
+}
+
+/** Worth it only with a second core and enough rows to pay for starting the workers. */
+export function workersWorthIt(rows: number): number {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return cores >= 2 && rows >= 50_000 ? Math.min(cores, 2) : 0;
+}
+
+export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<FormattedChunk> {
+  const n = plan.workers ?? 2;
+  const rangeSize = plan.rangeSize ?? 2048;
+  const records = plan.records ?? false;
+  const maxRowBytes = plan.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES;
+  const setup: WorkerSetup = { db: plan.db, registryId: plan.registryId, spec: plan.spec, since: plan.since, records, maxRowBytes };
+  const workers = Array.from({ length: n }, () =>
+    new Worker(new URL('./format-worker.js', import.meta.url), {
+      workerData: setup,
+      // Nearly every string made while formatting dies young: a roomy young generation, a small old one.
+      resourceLimits: { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: workerHeapMb(maxRowBytes) },
+    }),
+  );
+  const ranges = Math.ceil(Math.max(0, plan.endRowid - plan.afterRowid) / rangeSize);
+  const done = new Map<number, FormattedChunk & { buffer: ArrayBuffer; more: boolean }>();
+  let failure: Error | null = null;
+  let wake: (() => void) | null = null;
+  const notify = (): void => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  // Ranges go to whichever worker has the fewest in hand (at most two each), and no more than `window`
+  // ranges are formatted or waiting at once; written buffers go back to the workers to be filled again.
+  const window = 3 * n;
+  const inHand = new Map<Worker, number>(workers.map((w) => [w, 0]));
+  const spare: ArrayBuffer[] = [];
+  let nextSeq = 0;
+  let consumed = 0;
+  const send = (w: Worker, req: RangeRequest): void => {
+    inHand.set(w, inHand.get(w)! + 1);
+    w.postMessage(req, req.reuse ? [req.reuse] : []);
+  };
+  const upTo = (seq: number): number => Math.min(plan.afterRowid + (seq + 1) * rangeSize, plan.endRowid);
+  const dispatch = (): void => {
+    while (nextSeq < ranges && nextSeq < consumed + window) {
+      let best: Worker | null = null;
+      for (const [w, k] of inHand) if (k < 2 && (best === null || k < inHand.get(best)!)) best = w;
+      if (!best) return;
+      const seq = nextSeq++;
+      const after = plan.afterRowid + seq * rangeSize;
+      const reuse = spare.pop();
+      send(best, { seq, after, upTo: upTo(seq), ...(reuse ? { reuse } : {}) });
+    }
+  };
+  /** The rest of a range that was answered early, asked of the least busy worker. */
+  const rest = (seq: number, after: number): void => {
+    let best = workers[0]!;
+    for (const [w, k] of inHand) if (k < inHand.get(best)!) best = w;
+    const reuse = spare.pop();
+    send(best, { seq, after, upTo: upTo(seq), ...(reuse ? { reuse } : {}) });
+  };
+  for (const w of workers) {
+    w.on('message', (r: RangeResult) => {
+      inHand.set(w, inHand.get(w)! - 1);
+      done.set(r.seq, {
+        body: Buffer.from(r.buffer, 0, r.length), buffer: r.buffer, count: r.count, lastRowid: r.lastRowid, more: r.more,
+        setAside: r.setAside.map((a) => new SetAside(a.rowid, a.eventId, a.bytes, a.limit, a.line, a.before)),
+        ...(r.rowids ? { rowids: r.rowids, eventIds: r.eventIds ?? [] } : {}),
+      });
+      dispatch();
+      notify();
+    });
+    w.on('error', (err) => {
+      failure = err instanceof Error ? err : new Error(String(err));
+      notify();
+    });
+  }
+  try {
+    dispatch();
+    for (let seq = 0; seq < ranges; ) {
+      while (!done.has(seq)) {
+        if (failure) throw new ExportError(`formatting worker failed: ${(failure as Error).message}${outOfMemory(failure, maxRowBytes)}`);
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+      const chunk = done.get(seq)!;
+      done.delete(seq);
+      const { buffer, more, ...out } = chunk;
+      // Asked before the chunk is handed over, so the worker formats the rest while it is written.
+      if (more) rest(seq, chunk.lastRowid);
+      yield out;
+      // Records of a SIEM export live on in batches, retries and dead letters, so their memory stays with them.
+      if (!records) spare.push(buffer);
+      if (more) continue;
+      seq++;
+      consumed++;
+      dispatch();
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
+
+/** The fix for a worker that ran out of heap: a lower row limit keeps each row within it. */
+function outOfMemory(err: Error, maxRowBytes: number): string {
+  return (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY'
+    ? ` (rows up to --max-row-bytes ${maxRowBytes} did not fit its ${workerHeapMb(maxRowBytes)} MB heap: lower --max-row-bytes, or pass --threads 1)`
+    : '';
+}

@@ -1,0 +1,78 @@
+/**
+ * What the CEF, LEEF and OCSF formats share: who the product is, how severe each beacon kind is, and the
+ * values of an event as plain text (EventJson carries them already spelled as JSON).
+ */
+import { isIPv6 } from 'node:net';
+import { hasTime } from '../../registry/event.js';
+
+export const VENDOR = 'Oversight';
+export const PRODUCT = 'Oversight Registry';
+/** The registry does not report its own version, so the records carry the exporter's. */
+export { VERSION as PRODUCT_VERSION } from '../../shared/version.js';
+
+/**
+ * Severity 0–10 (CEF, LEEF) by beacon kind. A pixel or a license check means the document was opened in a viewer;
+ * an OCSP check comes from a crypto stack that may also run when a file is only previewed or scanned; a DNS
+ * callback arrives through the reader's resolver (or a scanner's prefetch), so it says least about who opened it.
+ */
+const SEVERITY: ReadonlyMap<string, number> = new Map([
+  ['http_img', 8],
+  ['license', 8],
+  ['ocsp', 7],
+  ['dns', 6],
+]);
+export const UNKNOWN_KIND_SEVERITY = 5;
+
+export function severityOf(kind: string): number {
+  return SEVERITY.get(kind) ?? UNKNOWN_KIND_SEVERITY;
+}
+
+/** A value spelled as JSON (see EventJson) as plain text: strings unquoted, numbers as written; null stays null. */
+export function plain(json: string | null): string | null {
+  if (json === null) return null;
+  if (json.charCodeAt(0) !== 34) return json;
+  return json.indexOf('\\') < 0 ? json.slice(1, -1) : (JSON.parse(json) as string);
+}
+
+/**
+ * Epoch milliseconds of a whole-second time, as text. Seconds fit a small integer, whose text V8 makes fast;
+ * the milliseconds would be a double.
+ */
+export function epochMs(unixSeconds: number): string {
+  return unixSeconds === 0 ? '0' : `${unixSeconds}000`;
+}
+
+/**
+ * `epochMs` of an event's time, or null when it has none a SIEM can read: 0, or outside years 1 to 9999
+ * (1e23 seconds would print as `1e+23000`, which no epoch field parses; such a time is left out, not invented).
+ */
+export function eventTimeMs(unixSeconds: number): string | null {
+  return hasTime(unixSeconds) ? epochMs(unixSeconds) : null;
+}
+
+/** 4 or 6 for an IP address, 0 for anything else (the registry stores `unknown` when it knows no address). */
+export function ipVersion(address: string | null): 0 | 4 | 6 {
+  if (address === null) return 0;
+  // Node's IPv6 pattern is long and its IPv4 one a regex call per event: dotted quads are checked by hand.
+  return address.indexOf(':') >= 0 ? (isIPv6(address) ? 6 : 0) : isDottedQuad(address) ? 4 : 0;
+}
+
+/** Four decimal numbers 0–255 without leading zeros, as `net.isIPv4` accepts them. */
+function isDottedQuad(s: string): boolean {
+  let parts = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || ++parts > 4) return false;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return false;
+      value = value * 10 + (c - 48);
+      if (++digits > 3 || value > 255) return false;
+    } else return false;
+  }
+  return parts === 4;
+}

@@ -1,0 +1,80 @@
+/**
+ * IBM QRadar's Log Event Extended Format, version 2.0: one line per event. Field by field in docs/SIEM.md ("LEEF").
+ *
+ * LEEF defines no escaping, so nothing in a value may look like a separator. Attributes are separated by `^`,
+ * declared in the header (IBM's own example; printable, so syslog relays that rewrite control characters leave
+ * it alone). IBM advises against tab, pipe and caret in values, and parsers that count the header's pipes
+ * misread a record with a pipe after them, so in values and header fields `^`, `|` and every C0 control character
+ * and DEL (tab, CR, LF, NUL among them) become U+FFFD. `=` needs nothing: a value runs from the first `=` after
+ * its key to the next `^`. C1 characters and all other Unicode pass unchanged, as in CEF.
+ */
+import { actionForKind, nestedExtra } from '../../registry/event.js';
+import { eventTimeMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, severityOf, VENDOR } from './beacon.js';
+import { kindCache, type EventJson, type JsonFormatter } from './fields.js';
+import type { FormatDescription } from './format.js';
+
+export const LEEF_DELIMITER = '^';
+const SPECIAL = /[|\^\u0000-\u001f\u007f]/;
+
+/** A value with everything that could end it replaced. */
+export function leefValue(s: string): string {
+  return SPECIAL.test(s) ? s.replace(/[|\^\u0000-\u001f\u007f]/g, '\uFFFD') : s;
+}
+
+/** A header field: the same replacements, at most `max` characters. */
+export function leefHeader(s: string, max: number): string {
+  return leefValue(s.length > max ? s.slice(0, max) : s);
+}
+
+function attr(key: string, v: string | null): string {
+  return v === null || v === '' ? '' : `^${key}=${leefValue(v)}`;
+}
+
+/**
+ * `attr` for a value spelled as JSON. JSON text without a backslash holds no control character, so most values
+ * only need a look for `^` and `|`.
+ */
+function jsonAttr(key: string, json: string | null): string {
+  if (json === null) return '';
+  if (json.charCodeAt(0) !== 34) return `^${key}=${json}`;
+  if (json.indexOf('\\') >= 0) return attr(key, JSON.parse(json) as string);
+  const s = json.slice(1, -1);
+  return s.indexOf('^') < 0 && s.indexOf('|') < 0 ? `^${key}=${s}` : `^${key}=${leefValue(s)}`;
+}
+
+export function leefJsonFormatter(): JsonFormatter {
+  // EventID is at most 255 characters.
+  const head = kindCache(
+    (kind) =>
+      `LEEF:2.0|${VENDOR}|${PRODUCT}|${leefHeader(PRODUCT_VERSION, 255)}|${leefHeader(`beacon-${kind}`, 255)}|${LEEF_DELIMITER}|`,
+  );
+  const kindAttrs = kindCache((kind) => `cat=${leefValue(actionForKind(kind))}^sev=${severityOf(kind)}${attr('beaconKind', kind)}`);
+  let lastRegistry: string | null = null;
+  let registryAttr = '';
+  const registry = (id: string): string => {
+    if (id !== lastRegistry) {
+      lastRegistry = id;
+      registryAttr = attr('registryId', id);
+    }
+    return registryAttr;
+  };
+  return (e: EventJson): string => {
+    const ip = plain(e.sourceIp);
+    // `src` must be an IP address in QRadar; the registry's `unknown` keeps its own key.
+    const source = ip === null ? '' : ipVersion(ip) !== 0 ? `^src=${ip}` : attr('sourceAddress', ip);
+    // A zero timestamp is the registry's "no time", and so is one outside years 1-9999: without `devTime`
+    // QRadar uses the syslog header's.
+    const ms = eventTimeMs(e.occurredUnix);
+    return `${head(e.kind)}${ms === null ? '' : `devTime=${ms}^`}${kindAttrs(e.kind)}${source}${jsonAttr('eventId', e.idJson)}${
+      registry(e.registryId)}${jsonAttr('tokenId', e.token)}${jsonAttr('fileId', e.file)}${jsonAttr('recipientId', e.recipient)}${
+      jsonAttr('issuerId', e.issuer)}${jsonAttr('userAgent', e.userAgent)}${jsonAttr('qualifiedTimestamp', e.qualifiedTimestamp)}${
+      jsonAttr('tlogIndex', e.tlogIndex)}${attr('extra', e.extraJson === null ? null : nestedExtra(e.extraJson))}`;
+  };
+}
+
+export const leefFormat: FormatDescription = {
+  name: 'leef',
+  summary: 'IBM QRadar LEEF 2.0 lines',
+  records: 'text',
+  create: () => leefJsonFormatter(),
+};

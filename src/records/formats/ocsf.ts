@@ -1,0 +1,135 @@
+/**
+ * OCSF 1.8.0 Detection Finding (class 2004, activity 1 Create): one class for every beacon kind, so Amazon
+ * Security Lake and other OCSF lakes take the stream as a single source. The raw callback is the evidence, the
+ * file the affected resource; what OCSF has no place for goes under `unmapped.oversight`. Field by field in
+ * docs/SIEM.md ("OCSF"); test/fixtures/ocsf-1.8.0 holds the schema's attribute lists the tests check against.
+ */
+import { actionForKind, nestedExtra } from '../../registry/event.js';
+import { eventTimeMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, VENDOR } from './beacon.js';
+import { kindCache, quote, type EventJson, type JsonFormatter } from './fields.js';
+import type { FormatDescription } from './format.js';
+
+export const OCSF_VERSION = '1.8.0';
+
+/**
+ * A DNS callback reaches us through the reader's resolver: medium severity and confidence, like CEF's 6.
+ * Caption siblings (`severity`, `class_name`, …) are left out throughout: OCSF makes them optional, consumers
+ * derive them from the ids, and they would make every record a tenth larger.
+ */
+function severityIds(kind: string): string {
+  return kind === 'dns'
+    ? '"severity_id":3,"confidence_id":2'
+    : '"severity_id":4,"confidence_id":3';
+}
+
+/** A JSON value as an OCSF string_t: registries may hold numbers where text is expected. */
+function str(json: string): string {
+  return json.charCodeAt(0) === 34 ? json : quote(json);
+}
+
+const HEAD =
+  '{"activity_id":1,"category_uid":2,"class_uid":2004,"type_uid":200401,"status_id":1,"is_alert":true,';
+const METADATA_HEAD =
+  `,"timezone_offset":0,"metadata":{"version":"${OCSF_VERSION}","product":{"name":${quote(PRODUCT)},"vendor_name":${quote(VENDOR)},"version":${quote(PRODUCT_VERSION)}},` +
+  '"log_name":"events"';
+
+export function ocsfJsonFormatter(): JsonFormatter {
+  // Everything up to the time, fixed per kind.
+  const kindHead = kindCache(
+    (kind) => `${HEAD}${severityIds(kind)},"message":${quote(`Leaked document beacon: ${kind || 'unknown'} callback`)},"time":`,
+  );
+  const kindUnmapped = kindCache((kind) => `"beacon_kind":${quote(kind)}`);
+  const kindInfo = kindCache(
+    (kind) =>
+      `"title":${quote(`Leaked document beacon (${kind || 'unknown'})`)},` +
+      `"analytic":{"type_id":1,"uid":${quote(`oversight.beacon.${kind || 'unknown'}`)},"name":${quote(`Oversight ${actionForKind(kind)}`)}}`,
+  );
+  let lastRegistry: string | null = null;
+  let reporter = '';
+  let findingPrefix = '';
+  const registry = (id: string): void => {
+    if (id === lastRegistry) return;
+    lastRegistry = id;
+    reporter = id === '' ? '' : `,"reporter":{"uid":${quote(id)}}`;
+    // `oversight:<registry>:` as the start of a JSON string, the event id to follow.
+    findingPrefix = quote(`oversight:${id}:`).slice(0, -1);
+  };
+  return (e: EventJson): string => {
+    registry(e.registryId);
+    // `time` is required: an event without one a SIEM can read (0, or outside years 1-9999) says 0, as the
+    // registry's own "no time" does, never `1e+23000`.
+    const ms = eventTimeMs(e.occurredUnix) ?? '0';
+    const ipOk = e.sourceIp !== null && ipVersion(plain(e.sourceIp)) !== 0;
+    const q = e.kind === 'dns' && e.extraJson !== null ? dnsQuestion(e.extraJson) : null;
+    const ua = e.userAgent === null ? null : str(e.userAgent);
+
+    // The evidence: the callback as it reached the registry. (Built without a leading comma to cut off later:
+    // slicing would copy each record's strings once more.)
+    let evidence = ipOk ? `"src_endpoint":{"ip":${e.sourceIp}}` : '';
+    if (ua !== null) evidence += `${evidence === '' ? '' : ','}"http_request":{"user_agent":${ua}}`;
+    if (q !== null) evidence += `${evidence === '' ? '' : ','}"query":{"hostname":${q.qname}${q.qtype === null ? '' : `,"type":${q.qtype}`}}`;
+    if (e.recipient !== null) evidence += `${evidence === '' ? '' : ','}"user":{"uid":${str(e.recipient)},"type_id":1}`;
+    // An evidence object needs one of its main attributes (src_endpoint, query, user, …); a callback with none
+    // of them still names what it was.
+    if (!ipOk && q === null && e.recipient === null) evidence += `${evidence === '' ? '' : ','}"data":{"beacon_kind":${quote(e.kind)}}`;
+
+    let observables = ipOk ? `{"name":"evidences.src_endpoint.ip","type_id":2,"value":${e.sourceIp}}` : '';
+    if (ua !== null) observables += `${observables === '' ? '' : ','}{"name":"evidences.http_request.user_agent","type_id":16,"value":${ua}}`;
+    if (q !== null) observables += `${observables === '' ? '' : ','}{"name":"evidences.query.hostname","type_id":1,"value":${q.qname}}`;
+
+    // The file is the affected resource, its issuer the owner; an issuer without a file stays unmapped.
+    const resource =
+      e.file === null ? '' : `,"resources":[{"uid":${str(e.file)},"type":"Document","role_id":1${
+        e.issuer === null ? '' : `,"owner":{"uid":${str(e.issuer)}}`}}]`;
+
+    let unmapped = kindUnmapped(e.kind);
+    if (e.sourceIp !== null && !ipOk) unmapped += `,"source_ip":${e.sourceIp}`;
+    if (e.issuer !== null && e.file === null) unmapped += `,"issuer_id":${e.issuer}`;
+    if (e.qualifiedTimestamp !== null) unmapped += `,"qualified_timestamp":${e.qualifiedTimestamp}`;
+    if (e.tlogIndex !== null) unmapped += `,"tlog_index":${e.tlogIndex}`;
+    const rest = q === null ? (e.extraJson === null ? null : nestedExtra(e.extraJson)) : q.rest;
+    if (rest !== null) unmapped += `,"extra":${rest}`;
+
+    return `${kindHead(e.kind)}${ms}${METADATA_HEAD}${
+      e.idJson === null ? '' : `,"original_event_uid":${e.idJson}`}${e.occurredAt === '' ? '' : `,"original_time":"${e.occurredAt}"`}${
+      e.token === null ? '' : `,"correlation_uid":${str(e.token)}`}${reporter}},"finding_info":{"uid":${findingPrefix}${
+      e.idJson === null ? '"' : e.idJson.slice(1)},${kindInfo(e.kind)}},"evidences":[{${
+      evidence}}]${resource}${observables === '' ? '' : `,"observables":[${observables}]`},"unmapped":{"oversight":{${unmapped}}}}`;
+  };
+}
+
+/** The DNS question of a callback's `extra` as JSON strings, and the rest of `extra` (null when nothing is left). */
+interface DnsQuestion {
+  qname: string;
+  qtype: string | null;
+  rest: string | null;
+}
+
+/** What the registry writes for a DNS callback, as Python's compact JSON spells it. */
+const USUAL_DNS = /^\{"qtype":("[^"\\]*"),"qname":("[^"\\]+")\}$/;
+
+function dnsQuestion(extraJson: string): DnsQuestion | null {
+  const m = USUAL_DNS.exec(extraJson);
+  if (m) return { qname: m[2]!, qtype: m[1] === '""' ? null : m[1]!, rest: null };
+  // Anything else is read in full; Python's NaN or Infinity make it no DNS question.
+  let extra: Record<string, unknown>;
+  try {
+    extra = JSON.parse(extraJson) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  const { qname, qtype } = extra;
+  if (typeof qname !== 'string' || qname === '') return null;
+  delete extra['qname'];
+  const hasType = typeof qtype === 'string' && qtype !== '';
+  if (hasType) delete extra['qtype'];
+  const rest = JSON.stringify(extra);
+  return { qname: quote(qname), qtype: hasType ? quote(qtype) : null, rest: rest === '{}' ? null : rest };
+}
+
+export const ocsfFormat: FormatDescription = {
+  name: 'ocsf',
+  summary: 'OCSF 1.8.0 Detection Finding (Amazon Security Lake, OCSF data lakes)',
+  records: 'json',
+  create: () => ocsfJsonFormatter(),
+};

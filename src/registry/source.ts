@@ -1,0 +1,468 @@
+/**
+ * The registry reader. Opens the registry read-only (never a write, never a lock that blocks the registry's
+ * writer), and reads `events` in rowid order a page at a time: each page is its own short read, so a live WAL
+ * registry can checkpoint between pages and memory stays bounded however many events there are.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import Database from 'better-sqlite3';
+import { ConfigurationError, ExportError, RegistryUnavailable } from '../shared/errors.js';
+import { EVENT_COLUMNS, fromRegistryValues, type OversightEvent } from './event.js';
+import { jsonRowSelect } from './row-json.js';
+import { MAX_ROWID, parseMaxRowBytes, OversizeRow, ROWID_START, rowidName } from './rows.js';
+
+/**
+ * Rows per read. Small pages keep few rows alive when the young generation is collected, which costs less than
+ * the extra queries; pages of thousands of rows outlive it and make the export slower.
+ */
+export const PAGE_SIZE = 256;
+
+/**
+ * How long one read waits for a writer's lock before it gives up (and the caller waits and tries again): short,
+ * because the wait blocks the process, signals included. Rollback-journal registries lock readers out while a
+ * writer commits; WAL registries never do.
+ */
+export const BUSY_TIMEOUT_MS = 1000;
+const OPEN_BUSY_TIMEOUT_MS = 5000;
+
+/** A read refused because another process holds the registry locked: worth waiting for, not a failure yet. */
+export class RegistryBusy extends RegistryUnavailable {
+  override name = 'RegistryBusy';
+}
+
+/** A page row: its values as `readPage` returns them, or a row too large to read (see rows.ts). */
+export type RegistryRow = unknown[] | OversizeRow;
+
+export interface OpenOptions {
+  /** Rows whose stored values exceed this many bytes are returned as `OversizeRow`, unread; as a number or `--max-row-bytes` text. */
+  maxRowBytes?: unknown;
+}
+
+export interface ReadOptions {
+  /** Only events whose `timestamp` is at or after this Unix time (the reference's `--since`). */
+  since?: number | null;
+  /** Start after this rowid (the checkpoint cursor). */
+  afterRowid?: number;
+  /** Rows per read; each read is one short transaction. */
+  pageSize?: number;
+}
+
+/**
+ * What `refresh` found: nothing changed since the last look, the same file changed (new rows, a checkpoint, a
+ * copy written over it), or a new file at the path that is now open instead.
+ */
+export type RegistryChange = 'unchanged' | 'same' | 'replaced';
+
+export class RegistrySource {
+  readonly path: string;
+  // Not readonly: `refresh` swaps in a new connection when the file at `path` is replaced.
+  private db: Database.Database;
+  private pageStmt: Database.Statement;
+  private pageSinceStmt: Database.Statement;
+  private rangeStmt: Database.Statement;
+  private rangeSinceStmt: Database.Statement;
+  private rowStmt: Database.Statement;
+  private jsonStmt: Database.Statement | null = null;
+  private jsonSinceStmt: Database.Statement | null = null;
+  /** Identity of the file opened, to notice a restore that puts a new file at the same path. */
+  private fileId: string;
+  /** Size and times of the file, and SQLite's data version, at the last look: see `refresh`. */
+  private stamp: string;
+  private version: number;
+  private versionStmt: Database.Statement;
+  private oldestStmt: Database.Statement;
+  private sizeStmt: Database.Statement;
+  private readonly rowidExpr: string;
+  private readonly options: OpenOptions;
+  /** Rows above this many stored bytes are not read (see rows.ts). */
+  readonly maxRowBytes: number;
+
+  private constructor(
+    path: string, db: Database.Database, types: ReadonlyMap<string, string>, idIsRowid: boolean, stat: fs.Stats, rowid: string, options: OpenOptions,
+  ) {
+    const columns = new Set(types.keys());
+    this.path = path;
+    this.db = db;
+    this.fileId = `${stat.dev}:${stat.ino}`;
+    this.stamp = fileStamp(stat);
+    this.options = options;
+    this.rowidExpr = rowid;
+    const max = typeof options.maxRowBytes === 'number' ? options.maxRowBytes : parseMaxRowBytes(options.maxRowBytes);
+    this.maxRowBytes = max;
+    // Missing optional columns read as NULL; a missing `id` reads as '' because the reference's
+    // `d.get("id", "")` gives an empty event id there, not "None". An `id` that is the rowid is not read twice.
+    const wanted = EVENT_COLUMNS.filter((c) => !(c === 'id' && idIsRowid));
+    const select = wanted.map((c) => columns.has(c) ? `"${c}"` : c === 'id' ? `'' AS "id"` : `NULL AS "${c}"`).join(', ');
+    // Pages read each value only when it is within the row limit, and end with the row's stored size: no value
+    // over the limit is copied out of SQLite (octet_length reads the size without the value).
+    const present = wanted.filter((c) => columns.has(c));
+    const size = present.length ? present.map((c) => `ifnull(octet_length("${c}"), 0)`).join(' + ') : '0';
+    const guarded = wanted.map((c) => columns.has(c) ? `CASE WHEN octet_length("${c}") > ${max} THEN NULL ELSE "${c}" END` : c === 'id' ? `''` : 'NULL').join(', ');
+    const base = `SELECT ${rowid}, ${guarded}, ${size} FROM events WHERE ${rowid} > ?`;
+    this.pageStmt = db.prepare(`${base} ORDER BY ${rowid} LIMIT ?`).raw(true);
+    this.pageSinceStmt = db.prepare(`${base} AND timestamp >= ? ORDER BY ${rowid} LIMIT ?`).raw(true);
+    this.rangeStmt = db.prepare(`${base} AND ${rowid} <= ? ORDER BY ${rowid} LIMIT ?`).raw(true);
+    this.rangeSinceStmt = db.prepare(`${base} AND ${rowid} <= ? AND timestamp >= ? ORDER BY ${rowid} LIMIT ?`).raw(true);
+    // Unguarded and without the size: the checkpoint's digest is of the row exactly as earlier versions read it.
+    this.rowStmt = db.prepare(`SELECT ${rowid}, ${select} FROM events WHERE ${rowid} = ?`).raw(true);
+    this.versionStmt = db.prepare('PRAGMA data_version').pluck(true);
+    this.sizeStmt = db.prepare(`SELECT ${size} FROM events WHERE ${rowid} = ?`).pluck(true);
+    this.oldestStmt = db.prepare(`SELECT ${columns.has('timestamp') ? '"timestamp"' : 'NULL'} AS timestamp FROM events WHERE ${rowid} = ?`);
+    this.version = this.versionStmt.get() as number;
+    const json = jsonRowSelect(types, idIsRowid, rowid, `${size} <= ${max}`);
+    if (json !== null) {
+      const from = `SELECT ${json} FROM events WHERE ${rowid} > ? AND ${rowid} <= ?`;
+      this.jsonStmt = db.prepare(`${from} ORDER BY ${rowid} LIMIT ?`).pluck(true);
+      this.jsonSinceStmt = db.prepare(`${from} AND timestamp >= ? ORDER BY ${rowid} LIMIT ?`).pluck(true);
+    }
+  }
+
+  /**
+   * Page rows as callers want them: the size column taken off, a row over the limit replaced by its
+   * `OversizeRow`, and a rowid the cursor cannot hold exactly refused by name.
+   */
+  private finish(rows: unknown[][]): RegistryRow[] {
+    const out: RegistryRow[] = rows;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const bytes = row.pop() as number;
+      const rowid = row[0] as number;
+      if (!Number.isSafeInteger(rowid)) throw unsafeRowids(this.path, String(rowid));
+      if (bytes > this.maxRowBytes) {
+        const id = row.length > 12 ? row[12] : rowid;
+        out[i] = new OversizeRow(rowid, id === null || id === undefined ? String(rowid) : String(id), bytes, this.maxRowBytes);
+      }
+    }
+    return out;
+  }
+
+  /** Whether `readJsonRange` can be used on this registry (see row-json.ts). */
+  get readsJson(): boolean {
+    return this.jsonStmt !== null;
+  }
+
+  /**
+   * Like `readRange`, each row as one JSON text for `eventJsonFromRow`, or as its bare rowid where the row must
+   * be read with `readRange` instead.
+   */
+  readJsonRange(after: number, upTo: number, limit: number, since?: number | null): (string | number)[] {
+    if (this.jsonStmt === null || this.jsonSinceStmt === null) throw new Error('this registry cannot be read as JSON rows');
+    try {
+      return (since === null || since === undefined
+        ? this.jsonStmt.all(after, upTo, limit)
+        : this.jsonSinceStmt.all(after, upTo, since, limit)) as (string | number)[];
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+  }
+
+  /** Up to `limit` rows with rowid in (after, upTo], for readers that split the table into ranges. */
+  readRange(after: number, upTo: number, limit: number, since?: number | null): RegistryRow[] {
+    let rows: unknown[][];
+    try {
+      rows = (since === null || since === undefined
+        ? this.rangeStmt.all(after, upTo, limit)
+        : this.rangeSinceStmt.all(after, upTo, since, limit)) as unknown[][];
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+    return this.finish(rows);
+  }
+
+  /** The largest rowid now in the table (0 when empty). */
+  maxRowid(): number {
+    try {
+      return (this.db.prepare(`SELECT coalesce(max(${this.rowidExpr}), 0) AS m FROM events`).get() as { m: number }).m;
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+  }
+
+  /** The first and last rowid now in the table, or null when it is empty. */
+  bounds(): { first: number; last: number } | null {
+    try {
+      const r = this.db.prepare(`SELECT min(${this.rowidExpr}) AS first, max(${this.rowidExpr}) AS last FROM events`).get() as
+        { first: number | null; last: number | null };
+      return r.first === null || r.last === null ? null : { first: r.first, last: r.last };
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+  }
+
+  /** Open and check a registry; every problem is a ConfigurationError naming the fix. */
+  static open(path: string, options: OpenOptions = {}): RegistrySource {
+    if (!path) throw new ConfigurationError('no registry database given: pass --db PATH');
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(path);
+    } catch {
+      throw new RegistryUnavailable(`registry database not found: ${path} (check --db)`);
+    }
+    if (!stat.isFile()) throw new ConfigurationError(`registry database is not a file: ${path} (check --db)`);
+    if (!hasSqliteHeader(path)) {
+      throw new ConfigurationError(`${path} is not a SQLite database (check --db points at the registry's .sqlite file)`);
+    }
+    let db: Database.Database;
+    try {
+      // Opening waits as long as it always did for a writer's lock; reads after it wait briefly (see BUSY_TIMEOUT_MS).
+      db = new Database(path, { readonly: true, fileMustExist: true, timeout: OPEN_BUSY_TIMEOUT_MS });
+      db.pragma('query_only = ON');
+    } catch (err) {
+      throw new RegistryUnavailable(`cannot open registry database ${path}: ${sqliteReason(err)}`);
+    }
+    try {
+      const table = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'`).get() as
+        | { sql: string }
+        | undefined;
+      if (!table) {
+        throw new ConfigurationError(`${path} has no events table: is it an Oversight registry database? (check --db)`);
+      }
+      if (/WITHOUT\s+ROWID/i.test(table.sql)) {
+        throw new ConfigurationError(`${path}: the events table is WITHOUT ROWID, so it has no insertion order to follow`);
+      }
+      const info = db.prepare(`SELECT name, type, pk FROM pragma_table_info('events')`).all() as { name: string; type: string; pk: number }[];
+      const types = new Map(info.map((r) => [r.name, r.type]));
+      const pks = info.filter((r) => r.pk > 0);
+      const integerKey = pks.length === 1 && pks[0]!.type.toUpperCase() === 'INTEGER' ? pks[0]!.name : null;
+      const idIsRowid = integerKey === 'id';
+      const rowid = rowidName(types.keys(), integerKey);
+      if (rowid === null) {
+        throw new ConfigurationError(
+          `${path}: the events table has columns named rowid, _rowid_ and oid, so SQLite's row order cannot be read: rename one of them in a copy of the registry`,
+        );
+      }
+      checkRowidRange(path, db, rowid);
+      const source = new RegistrySource(path, db, types, idIsRowid, stat, rowid, options);
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      return source;
+    } catch (err) {
+      db.close();
+      if (err instanceof ConfigurationError) throw err;
+      // A lock is no mistake in the setup: a later start (or, following, the next poll) gets through.
+      if (readFailed(path, err) instanceof RegistryBusy) throw readFailed(path, err);
+      throw new RegistryUnavailable(`cannot read registry database ${path}: ${sqliteReason(err)}`);
+    }
+  }
+
+  /** Up to `limit` rows after `afterRowid`, as [rowid, ...EVENT_COLUMNS] value arrays (or `OversizeRow`s). */
+  readPage(afterRowid: number, limit: number, since?: number | null): RegistryRow[] {
+    let rows: unknown[][];
+    try {
+      rows = (since === null || since === undefined
+        ? this.pageStmt.all(afterRowid, limit)
+        : this.pageSinceStmt.all(afterRowid, since, limit)) as unknown[][];
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+    return this.finish(rows);
+  }
+
+  /** How many events a run would read; used only for the progress bar. */
+  count(afterRowid: number, since?: number | null): number {
+    const r = this.rowidExpr;
+    const sql = since === null || since === undefined
+      ? `SELECT count(*) AS n FROM events WHERE ${r} > ?`
+      : `SELECT count(*) AS n FROM events WHERE ${r} > ? AND timestamp >= ?`;
+    const args = since === null || since === undefined ? [afterRowid] : [afterRowid, since];
+    try {
+      return (this.db.prepare(sql).get(...args) as { n: number }).n;
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+  }
+
+  /** Events in rowid order, read a page at a time; a row over the size limit stops the reading with its reason. */
+  *events(registryId: string, options: ReadOptions & { limit?: number | null } = {}): Generator<OversightEvent> {
+    const pageSize = options.pageSize ?? PAGE_SIZE;
+    let cursor = options.afterRowid ?? ROWID_START;
+    let left = options.limit ?? Infinity;
+    while (left > 0) {
+      const rows = this.readPage(cursor, Math.min(pageSize, left), options.since);
+      for (const row of rows) {
+        if (row instanceof OversizeRow) throw new ExportError(row.stop);
+        yield fromRegistryValues(row, registryId);
+      }
+      if (rows.length === 0) return;
+      cursor = rowidOf(rows[rows.length - 1]!);
+      left -= rows.length;
+      if (rows.length < pageSize && left > 0) return;
+    }
+  }
+
+  /** One row by rowid, in full, as `readPage` returns rows, or undefined when there is none. */
+  readRow(rowid: number): unknown[] | undefined {
+    try {
+      return this.rowStmt.get(rowid) as unknown[] | undefined;
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+  }
+
+  /**
+   * A digest of the row at `rowid` as stored, or null when there is none: kept with the checkpoint, it tells at
+   * the next start whether the registry still holds the row the export stopped after.
+   */
+  rowDigest(rowid: number): string | null {
+    // A row over the size limit is not read in full for this either: its rowid and size stand for it.
+    let big: number | undefined;
+    try {
+      big = this.sizeStmt.get(rowid) as number | undefined;
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+    if (big !== undefined && big > this.maxRowBytes) return createHash('sha256').update(JSON.stringify(['oversize', rowid, big])).digest('hex');
+    const row = this.readRow(rowid);
+    return row === undefined ? null : createHash('sha256').update(JSON.stringify(row)).digest('hex');
+  }
+
+  /** Events after `afterRowid` still to export: how many, their rowid range, and the oldest one's timestamp. */
+  pending(afterRowid: number, since?: number | null): { count: number; first: number | null; last: number | null; oldestTimestamp: number | null } {
+    const filter = since === null || since === undefined ? '' : ' AND timestamp >= ?';
+    const args = since === null || since === undefined ? [afterRowid] : [afterRowid, since];
+    try {
+      const rowid = this.rowidExpr;
+      const r = this.db.prepare(`SELECT count(*) AS n, min(${rowid}) AS first, max(${rowid}) AS last FROM events WHERE ${rowid} > ?${filter}`)
+        .get(...args) as { n: number; first: number | null; last: number | null };
+      let oldest: number | null = null;
+      if (r.first !== null) {
+        // Only the timestamp: the row may be far over the row limit.
+        const t = this.oldestStmt.get(r.first) as { timestamp?: unknown } | undefined;
+        oldest = typeof t?.timestamp === 'number' ? t.timestamp : null;
+      }
+      return { count: r.n, first: r.first, last: r.last, oldestTimestamp: oldest };
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+  }
+
+  /**
+   * Notice what happened to the file at `path` since the last look: nothing ('unchanged': no commit SQLite saw,
+   * and the file's size and times are the same), the same file changed ('same': new rows, a checkpoint, a
+   * VACUUM, or a copy written over it in place, after which the connection is opened again because SQLite's
+   * cache cannot know of it), or a new file put there by a restore ('replaced'), opened in its place. Whether the
+   * changed file continues what was exported is the caller's to check. A registry that is gone stops the export.
+   */
+  refresh(): RegistryChange {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(this.path);
+    } catch {
+      throw new ExportError(
+        `registry database ${this.path} was deleted while following it: restore it or point --db at where it moved, then start again`,
+      );
+    }
+    const stamp = fileStamp(stat);
+    if (`${stat.dev}:${stat.ino}` !== this.fileId) {
+      this.reopen('replaced by a file that cannot be read');
+      return 'replaced';
+    }
+    let version: number;
+    try {
+      version = this.versionStmt.get() as number;
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+    if (stamp === this.stamp && version === this.version) return 'unchanged';
+    // The file changed but SQLite saw no commit: written over in place (cp, a restore tool), or a WAL checkpoint.
+    // Either way a fresh connection reads what the file holds now; the old one could serve cached pages.
+    if (stamp !== this.stamp && version === this.version) this.reopen('rewritten in place and cannot be read now');
+    else {
+      this.stamp = stamp;
+      this.version = version;
+    }
+    return 'same';
+  }
+
+  /** Open the file at `path` again and take over the new connection and statements. */
+  private reopen(why: string): void {
+    let next: RegistrySource;
+    try {
+      next = RegistrySource.open(this.path, this.options);
+    } catch (err) {
+      if (err instanceof RegistryBusy) throw err;
+      throw new ExportError(`registry database ${this.path} was ${why}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    this.db.close();
+    // Statements and file identity are per connection: take them all (the rowid name and limits stay the same).
+    Object.assign(this, next);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function hasSqliteHeader(path: string): boolean {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(16);
+    const n = fs.readSync(fd, buf, 0, 16, 0);
+    // A zero-byte file is what SQLite itself treats as an empty database; it has no events table either way.
+    return n === 0 || buf.toString('latin1', 0, 16) === 'SQLite format 3\0';
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Size, modification and change times: what a write to the file changes, by SQLite or by anything else. */
+function fileStamp(stat: fs.Stats): string {
+  return `${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
+}
+
+/** A failed read: RegistryBusy when a writer holds the registry locked, else an ExportError naming the reason. */
+function readFailed(path: string, err: unknown): ExportError {
+  if (err instanceof ExportError) return err;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code)) {
+    return new RegistryBusy(`registry ${path} is locked by another process (${sqliteReason(err)})`);
+  }
+  return new ExportError(`reading ${path} failed: ${sqliteReason(err)}`);
+}
+
+function unsafeRowids(path: string, which: string): ConfigurationError {
+  return new ConfigurationError(
+    `${path}: events rows with rowid ${which} are beyond ±${MAX_ROWID}, which the export cannot follow exactly: ` +
+      'give those rows smaller rowids in a copy of the registry and export the copy',
+  );
+}
+
+/** Refuse, by name, rows whose rowid a JS number cannot hold: they would be read out of order or twice. */
+function checkRowidRange(path: string, db: Database.Database, rowid: string): void {
+  // The ends of the rowid b-tree first: two lookups, whatever the size of the table.
+  const ends = db.prepare(`SELECT min(${rowid}) AS lo, max(${rowid}) AS hi FROM events`).safeIntegers(true).get() as { lo: bigint | null; hi: bigint | null };
+  const limit = BigInt(MAX_ROWID);
+  if (ends.lo === null || ends.hi === null || (ends.lo >= -limit && ends.hi <= limit)) return;
+  const list = (sql: string, bound: bigint): bigint[] => db.prepare(sql).safeIntegers(true).pluck(true).all(bound) as bigint[];
+  const bad = [
+    ...list(`SELECT ${rowid} FROM events WHERE ${rowid} < ? ORDER BY ${rowid} LIMIT 4`, -limit),
+    ...list(`SELECT ${rowid} FROM events WHERE ${rowid} > ? ORDER BY ${rowid} DESC LIMIT 4`, limit),
+  ];
+  const named = bad.slice(0, 3).map(String).join(', ');
+  throw unsafeRowids(path, bad.length > 3 ? `${named} and more` : named);
+}
+
+/** The rowid of a page row. */
+export function rowidOf(row: RegistryRow): number {
+  return row instanceof OversizeRow ? row.rowid : (row[0] as number);
+}
+
+function sqliteReason(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e.message ? e.message.split('\n')[0]! : String(err);
+}
+
+/**
+ * The reference's `iter_registry_events`: every event of a registry in order, read-only. The reference sorts
+ * by timestamp; we follow insertion order (`events.id`), which a checkpoint can resume exactly.
+ */
+export function* iterRegistryEvents(
+  dbPath: string,
+  options: { registryId: string; since?: number | null; limit?: number | null },
+): Generator<OversightEvent> {
+  const source = RegistrySource.open(dbPath);
+  try {
+    yield* source.events(options.registryId, options);
+  } finally {
+    source.close();
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * HTTP with keep-alive (undici), TLS verification on unless --insecure, an optional private CA, and one
+ * timeout per request. Network failures come back as NetworkError so transports can classify them.
+ */
+import fs from 'node:fs';
+import type { Agent } from 'undici';
+import { ConfigurationError, errorMessage } from '../../shared/errors.js';
+
+export interface HttpOptions {
+  /** PEM file with the CA that signed the SIEM's certificate. */
+  caFile?: string | null;
+  /** Skip certificate verification. Only when the user asks for it. */
+  insecure?: boolean;
+  /** Whole-request timeout. */
+  timeoutMs: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  /** The answer was longer than what is kept of an error answer; `body` is its start. */
+  truncated?: boolean;
+}
+
+/**
+ * The most of a success answer read into memory. The largest protocol answer we read is an Elasticsearch
+ * `_bulk` result, about 200 bytes per item with an error: 16 MiB covers 50,000 such items. A longer 2xx answer
+ * is not one the SIEM gives, and counts as a failed attempt.
+ */
+export const MAX_SUCCESS_BODY = 16 * 1024 * 1024;
+/** The most of an error answer kept: only its first bytes ever reach a message. The rest is not read. */
+export const MAX_ERROR_BODY = 64 * 1024;
+
+export class NetworkError extends Error {
+  constructor(message: string, readonly code: string, readonly tls: boolean) {
+    super(message);
+  }
+}
+
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GET_ISSUER|ERR_SSL|ERR_TLS/;
+
+type Undici = typeof import('undici');
+
+/** `--ca-file`, read and checked once for every TLS transport (HTTPS, syslog over TLS). */
+export function readCaFile(file: string | null | undefined): string | undefined {
+  if (!file) return undefined;
+  let ca: string;
+  try {
+    ca = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigurationError(`cannot read --ca-file ${file}: ${errorMessage(err)}`);
+  }
+  if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigurationError(`--ca-file ${file} holds no PEM certificate`);
+  return ca;
+}
+
+export class HttpClient {
+  /** undici takes a tenth of a second to load, so only exports that speak HTTP load it. */
+  private readonly ready: Promise<{ agent: Agent; request: Undici['request'] }>;
+
+  constructor(private readonly options: HttpOptions) {
+    const ca = readCaFile(options.caFile);
+    this.ready = import('undici').then((undici) => ({
+      request: undici.request,
+      agent: new undici.Agent({
+        connect: { ...(ca ? { ca } : {}), rejectUnauthorized: !options.insecure },
+        keepAliveTimeout: 30_000,
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+      }),
+    }));
+  }
+
+  async send(method: 'POST' | 'GET' | 'PUT' | 'DELETE', url: string, headers: Record<string, string>, body?: string | Buffer): Promise<HttpResponse> {
+    const { agent, request } = await this.ready;
+    try {
+      const res = await request(url, {
+        method,
+        headers,
+        body,
+        dispatcher: agent,
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      const ok = res.statusCode >= 200 && res.statusCode < 300;
+      const { text, truncated } = await readCapped(res.body, ok ? MAX_SUCCESS_BODY : MAX_ERROR_BODY);
+      if (truncated && ok) {
+        throw new NetworkError(
+          `${safeHost(url)} answered HTTP ${res.statusCode} with more than ${MAX_SUCCESS_BODY / 1024 / 1024} MiB: not an answer the SIEM gives; not counted as delivered`,
+          'EBODYTOOLARGE', false,
+        );
+      }
+      return { status: res.statusCode, headers: res.headers, body: text, ...(truncated ? { truncated } : {}) };
+    } catch (err) {
+      if (err instanceof NetworkError) throw err;
+      throw toNetworkError(err, url, this.options.timeoutMs);
+    }
+  }
+
+  post(url: string, headers: Record<string, string>, body: string | Buffer): Promise<HttpResponse> {
+    return this.send('POST', url, headers, body);
+  }
+
+  async close(): Promise<void> {
+    const { agent } = await this.ready;
+    await agent.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Read a body up to `cap` bytes. Past the cap the stream is destroyed (undici then closes that connection rather
+ * than reading the rest into the pool), so a 400 MB answer costs `cap` bytes of memory and no more reading.
+ */
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, cap: number): Promise<{ text: string; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const room = cap - size;
+    if (chunk.length > room) {
+      if (room > 0) chunks.push(chunk.subarray(0, room));
+      body.destroy();
+      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true };
+    }
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
+}
+
+function toNetworkError(err: unknown, url: string, timeoutMs: number): NetworkError {
+  const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.cause?.code ?? e.code ?? e.name ?? 'ERROR';
+  const host = safeHost(url);
+  if (e.name === 'TimeoutError' || e.name === 'AbortError' || /TIMEOUT/.test(code)) {
+    return new NetworkError(`no answer from ${host} within ${timeoutMs / 1000}s (--timeout)`, 'TIMEOUT', false);
+  }
+  const detail = (e.cause?.message ?? e.message ?? String(err)).split('\n')[0];
+  const tls = TLS_CODES.test(code) || /certificate/i.test(detail ?? '');
+  return new NetworkError(`cannot reach ${host}: ${detail}`, code, tls);
+}
+
+export function safeHost(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.host;
+  } catch {
+    return 'the server';
+  }
+}

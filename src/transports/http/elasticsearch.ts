@@ -1,0 +1,182 @@
+/**
+ * Elasticsearch `_bulk`: `create` actions into the data stream `logs-oversight.beacon-<namespace>`, each with a
+ * deterministic `_id` from registry id and rowid, so a replay into the same backing index is answered 409
+ * (already there). Item results are read one by one: 429/5xx items are retried alone, other failures
+ * dead-lettered, and a document the stream redirected to its failure store (201 with `"failure_store": "used"`)
+ * is dead-lettered too: it answered success but is not in the stream.
+ *
+ * After a rollover the `_id` is only unique within the new backing index, so a replay of events written before
+ * it stores a second copy (elastic/elasticsearch#44794). We keep `create` with the fixed `_id` (no search before
+ * every write, which would cost a round trip per batch and still race) and make the copy visible instead:
+ * `siem verify` reports every event stored more than once.
+ */
+import { createHash } from 'node:crypto';
+import { chooseCompression, wireBody, type Compression } from '../compress.js';
+import { elasticAuthHeaders, ES_VARIABLES } from './es-auth.js';
+import { bulkEncoder, type Entry } from '../../pipeline/encoder.js';
+import { ConfigurationError } from '../../shared/errors.js';
+import { option } from '../../shared/options.js';
+import { HttpClient, NetworkError, type HttpResponse } from './client.js';
+import { parseRetryAfter } from '../../pipeline/retry.js';
+import { excerpt, networkVerdict, statusVerdict, type Rejection, type Transport, type Verdict } from '../transport.js';
+import type { TransportDescription } from '../describe.js';
+
+/**
+ * elasticsearch-js bulk helper's flushBytes, well under "a couple tens of megabytes"; the hard limit is the
+ * `http.max_content_length` default (100mb).
+ */
+const BATCH = { maxEvents: 5_000, maxBytes: 5_000_000, hardMaxBytes: 100 * 1024 * 1024 };
+
+/** The `_id` of an event: stable across runs, replays and dead-letter replays. */
+export function documentId(registryId: string, rowid: number): string {
+  return createHash('sha256').update(`${registryId}\n${rowid}`).digest('base64url').slice(0, 32);
+}
+
+/** Data stream naming: `logs-<dataset>-<namespace>`, namespace without '-' and at most 100 characters. */
+export function dataStreamName(namespace: string): string {
+  if (!/^[a-z0-9_.]{1,100}$/.test(namespace) || namespace.startsWith('.') || namespace.startsWith('_')) {
+    throw new ConfigurationError(
+      `--es-namespace '${namespace}' is not a valid data stream namespace: lowercase letters, digits, '_' and '.', no '-', at most 100`,
+    );
+  }
+  return `logs-oversight.beacon-${namespace}`;
+}
+
+export function checkIndexName(name: string): string {
+  if (!/^[a-z0-9][a-z0-9_.+-]{0,254}$/.test(name)) {
+    throw new ConfigurationError(`--es-index '${name}' is not a valid index name: lowercase, no spaces or \\ / * ? " < > | , #`);
+  }
+  return name;
+}
+
+interface BulkItemResult {
+  status?: number;
+  error?: { type?: string; reason?: string } | string;
+  /** `used` when the document failed the stream's mapping or pipeline and went to its failure store instead. */
+  failure_store?: string;
+}
+
+function itemError(item: BulkItemResult): string {
+  const e = item.error;
+  if (!e) return `status ${item.status}`;
+  if (typeof e === 'string') return e;
+  return [e.type, e.reason].filter(Boolean).join(': ');
+}
+
+/** Classify one `_bulk` answer for a batch of `count` documents. */
+export function classifyBulkResponse(res: HttpResponse, count: number): Verdict {
+  if (res.status < 200 || res.status >= 300) return statusVerdict(res, 'Elasticsearch');
+  let parsed: { errors?: boolean; items?: Record<string, BulkItemResult>[] };
+  try {
+    parsed = JSON.parse(res.body) as typeof parsed;
+  } catch {
+    return { kind: 'retry', reason: `Elasticsearch answered HTTP ${res.status} with a body that is not JSON: ${excerpt(res.body)}` };
+  }
+  const items = parsed.items;
+  if (!Array.isArray(items) || items.length !== count) {
+    if (parsed.errors === false && !Array.isArray(items)) return { kind: 'delivered' };
+    return { kind: 'stop', reason: `Elasticsearch answered ${items?.length ?? 'no'} item results for ${count} documents` };
+  }
+  const retry: number[] = [];
+  const rejected: Rejection[] = [];
+  let duplicates = 0;
+  items.forEach((wrapper, i) => {
+    const item = Object.values(wrapper)[0] ?? {};
+    const status = item.status ?? 0;
+    if ((status === 200 || status === 201) && item.failure_store === 'used') {
+      rejected.push({
+        index: i, status,
+        error: 'Elasticsearch redirected the document to the data stream failure store (it failed the mapping or ingest pipeline); it is not in the stream: see <stream>::failures',
+      });
+      return;
+    }
+    if (status === 200 || status === 201) return;
+    if (status === 409) {
+      duplicates++;
+      return;
+    }
+    if (status === 429 || status >= 500) retry.push(i);
+    else rejected.push({ index: i, status, error: `Elasticsearch item ${status}: ${itemError(item)}` });
+  });
+  if (retry.length === 0 && rejected.length === 0) return { kind: 'delivered', duplicates };
+  const reason = `Elasticsearch refused ${retry.length + rejected.length} of ${count} documents` +
+    (retry.length ? ` (${retry.length} to retry)` : '');
+  const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+  return retryAfterMs === undefined
+    ? { kind: 'partial', retry, rejected, reason, duplicates }
+    : { kind: 'partial', retry, rejected, reason, duplicates, retryAfterMs };
+}
+
+export interface ElasticsearchConfig {
+  url: string;
+  index: string;
+  headers: Record<string, string>;
+  client: HttpClient;
+  compress?: Compression | null;
+}
+
+/**
+ * Elasticsearch always accepts gzip request bodies (since 5.0), and Elastic's own shippers (Beats, Elastic Agent)
+ * compress by default; `http.max_content_length` applies to the decompressed body.
+ */
+export const ES_COMPRESSION = { default: 'gzip', gzip: true } as const;
+
+export class ElasticsearchTransport implements Transport {
+  readonly name = elasticsearchTransport.name;
+  readonly encoder;
+  readonly defaults = elasticsearchTransport.batch;
+  readonly hardMaxBytes = elasticsearchTransport.batch.hardMaxBytes;
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
+  readonly compression: Compression;
+
+  constructor(private readonly config: ElasticsearchConfig) {
+    this.compression = chooseCompression(config.compress, 'elasticsearch', ES_COMPRESSION);
+    const indexJson = JSON.stringify(config.index);
+    this.encoder = bulkEncoder((e) => `{"create":{"_index":${indexJson},"_id":"${documentId(e.registry_id, e.rowid)}"}}`);
+    const u = new URL(config.url);
+    // Only failures, statuses and failure store redirects come back, which keeps large answers small; a
+    // redirect answers 201 with `errors: false`, so dropping `failure_store` would count it as delivered.
+    if (!u.searchParams.has('filter_path')) u.searchParams.set('filter_path', 'errors,items.*.status,items.*.error,items.*.failure_store');
+    this.url = u.toString();
+    this.headers = { 'content-type': 'application/x-ndjson', ...config.headers };
+  }
+
+  async send(entries: readonly Entry[], body: Buffer): Promise<Verdict> {
+    const wire = await wireBody(body, this.compression);
+    try {
+      return classifyBulkResponse(await this.config.client.post(this.url, { ...this.headers, ...wire.headers }, wire.body), entries.length);
+    } catch (err) {
+      if (err instanceof NetworkError) return networkVerdict(err);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.config.client.close();
+  }
+}
+
+const NAMESPACE = option({ flags: '--es-namespace <ns>', description: 'Elasticsearch: data stream namespace (logs-oversight.beacon-<ns>)', default: 'default' });
+const INDEX = option({ flags: '--es-index <name>', description: 'Elasticsearch: write to this index or data stream instead' });
+
+export const elasticsearchTransport: TransportDescription = {
+  name: 'elasticsearch',
+  summary: 'Elasticsearch _bulk into a data stream',
+  schemes: ['http', 'https'],
+  detect: (u) => /(^|\/)_bulk$/.test(u.pathname.replace(/\/+$/, '')),
+  format: 'ecs',
+  batch: BATCH,
+  env: ES_VARIABLES,
+  compression: ES_COMPRESSION,
+  flags: [
+    NAMESPACE,
+    INDEX,
+  ],
+  create: (ctx) => {
+    const esIndex = INDEX.read(ctx.flags);
+    const index = esIndex ? checkIndexName(esIndex) : dataStreamName(NAMESPACE.read(ctx.flags)!);
+    const headers = elasticAuthHeaders(ctx.headers, ctx.env);
+    return new ElasticsearchTransport({ url: ctx.output, index, headers, client: new HttpClient(ctx.http), compress: ctx.compress });
+  },
+};

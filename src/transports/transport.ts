@@ -1,0 +1,134 @@
+/**
+ * What every transport is: an encoder, batch limits, and `send`, which makes one attempt and classifies the
+ * answer. The classification never sleeps or retries; the delivery loop does that for all transports alike.
+ */
+import type { BatchLimits } from '../pipeline/batcher.js';
+import type { Encoder, Entry } from '../pipeline/encoder.js';
+import type { EnvelopeSpec } from '../records/spec.js';
+import { ConfigurationError, escapeControls, redact, registerSecret } from '../shared/errors.js';
+import type { HttpResponse, NetworkError } from './http/client.js';
+import { parseRetryAfter } from '../pipeline/retry.js';
+
+export interface Rejection {
+  /** Index into the batch that was sent. */
+  index: number;
+  status: number;
+  error: string;
+}
+
+export type Verdict =
+  /** Every entry is in the SIEM (or, with `ackId`, received and awaiting indexer acknowledgement). */
+  | { kind: 'delivered'; ackId?: number; duplicates?: number }
+  /** Some entries failed: `retry` are to be sent again, `rejected` are refused for good; the rest are in. */
+  | { kind: 'partial'; retry: number[]; rejected: Rejection[]; reason: string; retryAfterMs?: number; duplicates?: number }
+  /** Nothing was taken, for a reason that may pass. */
+  | { kind: 'retry'; reason: string; retryAfterMs?: number }
+  /** The body is larger than the SIEM accepts: send it in halves. */
+  | { kind: 'too-large'; reason: string }
+  /** The SIEM refused the content without saying which record: halve until the culprit stands alone. */
+  | { kind: 'rejected'; status: number; reason: string }
+  /** Retrying cannot help (credentials, configuration): stop the export. */
+  | { kind: 'stop'; reason: string };
+
+export interface AckSource {
+  /** How often to ask which batches are indexed. */
+  readonly pollIntervalMs: number;
+  /** How long to wait for an acknowledgement before sending the batch again. */
+  readonly timeoutMs: number;
+  /** Which of these ack ids are indexed. */
+  query(ids: number[]): Promise<Map<number, boolean>>;
+}
+
+export interface Transport {
+  readonly name: string;
+  readonly encoder: Encoder;
+  /** Default batch limits for this SIEM. */
+  readonly defaults: BatchLimits;
+  /** The largest body the SIEM can ever take; a record larger than this is dead-lettered without sending. */
+  readonly hardMaxBytes: number;
+  /** One attempt. */
+  send(entries: readonly Entry[], body: Buffer): Promise<Verdict>;
+  /** Make what `send` wrote durable (local files) before the checkpoint moves past it. */
+  sync?(): void;
+  /** Indexer acknowledgement, where the SIEM offers it and the user turned it on. */
+  readonly acks?: AckSource;
+  /** The envelope its records need (RFC 5424 for syslog): whoever formats for it builds it in (records/spec.ts). */
+  readonly envelope?: EnvelopeSpec | null;
+  close(): Promise<void>;
+}
+
+/** A short, single-line, secret-free excerpt of a response body for error messages. */
+export function excerpt(body: string, max = 200): string {
+  // Only the start is ever shown: masking a whole 16 MB answer to print 200 characters of it would be waste.
+  const flat = escapeControls(redact(body.slice(0, max + 4096)).replace(/\s+/g, ' ').trim());
+  return flat.length > max ? flat.slice(0, max) + '…' : flat;
+}
+
+/**
+ * A 2xx that is not the SIEM's protocol answer: a proxy's or captive portal's page, a health endpoint on the
+ * wrong port. Nothing says the events are in, so they are sent again; the first bytes show what answered.
+ */
+export function protocolError(what: string, res: HttpResponse, expected: string): Verdict {
+  const got = res.body.trim() === '' ? 'an empty body' : `'${excerpt(res.body, 120)}'`;
+  return {
+    kind: 'retry',
+    reason: `${what} answered HTTP ${res.status} with ${got} instead of ${expected}: not counted as delivered (is --output the SIEM's own endpoint?)`,
+  };
+}
+
+/** Network failures: certificate problems stop the export, everything else may pass. */
+export function networkVerdict(err: NetworkError): Verdict {
+  if (err.tls) {
+    return { kind: 'stop', reason: `${err.message} (use --ca-file for a private CA; --insecure turns verification off)` };
+  }
+  return { kind: 'retry', reason: err.message };
+}
+
+/**
+ * The status rules every HTTP SIEM shares: 2xx in; 408, 429 and 5xx (but 501) may pass; 413 too large;
+ * 401/403 stop (credentials); anything else stops with the SIEM's words.
+ */
+export function statusVerdict(res: HttpResponse, what: string): Verdict {
+  const s = res.status;
+  if (s >= 200 && s < 300) return { kind: 'delivered' };
+  const text = `${what} answered HTTP ${s}${res.body ? ': ' + excerpt(res.body) : ''}`;
+  if (s === 408 || s === 429 || (s >= 500 && s !== 501)) {
+    const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+    return retryAfterMs === undefined ? { kind: 'retry', reason: text } : { kind: 'retry', reason: text, retryAfterMs };
+  }
+  if (s === 413) return { kind: 'too-large', reason: text };
+  if (s === 401 || s === 403) return { kind: 'stop', reason: `${text} (check the credentials)` };
+  return { kind: 'stop', reason: text };
+}
+
+/** Headers from `--header 'Name: value'`, checked; values are secrets and are never echoed. */
+export function parseHeaders(specs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  specs.forEach((spec, i) => {
+    const colon = spec.indexOf(':');
+    const name = colon > 0 ? spec.slice(0, colon).trim() : '';
+    const value = colon > 0 ? spec.slice(colon + 1).trim() : '';
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || value === '' || /[\r\n\0]/.test(value)) {
+      throw new ConfigurationError(`--header #${i + 1} is malformed: expected 'Name: value' (the value is not shown)`);
+    }
+    registerSecret(value);
+    // An Authorization value is also masked without its scheme word, in case a server echoes only the token.
+    registerSecret(value.split(/\s+/).slice(1).join(' '));
+    // Basic credentials are also masked decoded, and the password alone, in case a server echoes them so.
+    const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(value);
+    if (basic) {
+      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+      registerSecret(decoded);
+      registerSecret(decoded.slice(decoded.indexOf(':') + 1));
+    }
+    out[name] = value;
+  });
+  return out;
+}
+
+/** Case-insensitive header lookup. */
+export function findHeader(headers: Record<string, string>, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === lower) return v;
+  return undefined;
+}
