@@ -87,7 +87,7 @@ describe('oversight siem export to a generic HTTP collector', () => {
     const r = await runCli(['siem', 'export', '--db', db, '--format', 'ecs', '--registry-id', 'r', '--output', peer.url,
       '--header', 'Authorization: Splunk wrong-token-value']);
     assert.equal(r.code, 1);
-    assert.deepEqual(outcome(r.stderr), ['oversight: 127.0.0.1:' + new URL(peer.url).port + ' answered HTTP 401: {"error":"unauthorized"} (check the credentials)']);
+    assert.deepEqual(outcome(r.stderr), ['oversight: 127.0.0.1:' + new URL(peer.url).port + ' answered HTTP 401: {"error":"unauthorized"} (the credentials were refused: check the Authorization header from --header or --header-file)']);
     assert.ok(!r.stderr.includes('wrong-token-value'));
   });
 
@@ -98,8 +98,14 @@ describe('oversight siem export to a generic HTTP collector', () => {
     assert.equal(r.code, 1);
     const lines = outcome(r.stderr);
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, /^oversight: gave up on 5 event\(s\) for http after \d+ attempt\(s\) over 1\.0s \(--retry-max-duration\).*cannot reach 127\.0\.0\.1:9/);
+    // The preflight finds the port closed before anything is read or sent.
+    assert.match(lines[0]!, /^oversight: http connection: 127\.0\.0\.1:9: connect ECONNREFUSED .*\(nothing was sent; siem check shows every check, --no-preflight skips them\)$/);
     assert.ok(!r.stderr.includes('never-printed'));
+    // Without it, the retry budget runs out instead.
+    const late = await runCli(['siem', 'export', '--db', db, '--format', 'ecs', '--registry-id', 'r', '--output', 'http://127.0.0.1:9/x',
+      '--retry-max-duration', '1s', '--no-preflight', '--header', `Authorization: ${SECRET}`]);
+    assert.equal(late.code, 1);
+    assert.match(outcome(late.stderr)[0]!, /^oversight: gave up on 5 event\(s\) for http after \d+ attempt\(s\) over 1\.0s \(--retry-max-duration\).*cannot reach 127\.0\.0\.1:9/);
   });
 });
 

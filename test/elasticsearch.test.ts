@@ -106,7 +106,7 @@ describe('Elasticsearch', () => {
       const db = demoRegistry(5);
       const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--header', 'Authorization: ApiKey bm9wZQ==']);
       assert.equal(r.code, 1);
-      assert.match(outcome(r.stderr)[0]!, /Elasticsearch answered HTTP 401.*security_exception.*check the credentials/);
+      assert.match(outcome(r.stderr)[0]!, /Elasticsearch answered HTTP 401.*security_exception.*the credentials were refused: check OVERSIGHT_ES_API_KEY/);
       assert.ok(!r.stderr.includes('bm9wZQ=='));
     }));
 });

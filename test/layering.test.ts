@@ -50,7 +50,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   transports: ['shared', 'registry', 'records', 'pipeline', 'config'],
   pipeline: ['shared', 'registry', 'records', 'transports', 'service'],
   config: ['shared', 'registry', 'records', 'transports', 'pipeline'],
-  service: ['shared', 'registry', 'pipeline', 'config'],
+  service: ['shared', 'registry', 'pipeline', 'config', 'transports'],
   verify: ['shared', 'registry', 'records', 'pipeline', 'transports', 'config'],
   setup: ['shared', 'config', 'transports', 'pipeline', 'content'],
   content: ['shared', 'registry', 'records'],

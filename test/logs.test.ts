@@ -33,7 +33,7 @@ describe('--log-format json', () => {
       const { time: _t, message, ...retry } = logs[0]!;
       assert.match(String(message), /^retrying in \d+\.\ds: Splunk HEC answered HTTP 429 code 9: Server is busy$/);
       assert.deepEqual({ ...retry, delay_ms: typeof retry['delay_ms'] }, {
-        level: 'info', transport: 'splunk-hec', attempt: 1, delay_ms: 'number', status: 429, events: 10, first_rowid: 1, last_rowid: 10,
+        level: 'warn', transport: 'splunk-hec', attempt: 1, delay_ms: 'number', status: 429, events: 10, first_rowid: 1, last_rowid: 10,
       });
       const { time: _u, ...done } = logs[1]!;
       assert.deepEqual(done, {

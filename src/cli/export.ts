@@ -13,7 +13,8 @@ import { MetricsServer } from '../service/metrics-server.js';
 import { runPipeline, type PipelineResult } from '../pipeline/index.js';
 import { Shutdown, signalExitCode, unsentMessage, type Unsent } from '../service/signals.js';
 import { RegistrySource } from '../registry/source.js';
-import { RegistryUnavailable } from '../shared/errors.js';
+import { ExportError, RegistryUnavailable } from '../shared/errors.js';
+import { preflight } from '../service/preflight.js';
 import { pause } from '../pipeline/core.js';
 import { ROWID_START } from '../registry/rows.js';
 import { StateLock } from '../service/state-lock.js';
@@ -72,6 +73,7 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
   let code = 0;
   try {
     transport = openTransport(c, say);
+    if (c.preflight) await checkDestination(c, transport);
     const checkpoint = c.state ? Checkpoint.open(c.state, { registryId: c.registryId, database: c.db }) : null;
     if (checkpoint) checkResume(checkpoint, source);
     // A service says what it is doing when it starts; a one-shot export says only what it did.
@@ -92,7 +94,7 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
       result = await runPipeline({
         source, registryId: c.registryId, spec: recordSpec(c), transport, limits: c.limits, retry: c.retry,
         since: c.since, limit: c.limit, follow: c.follow, pollIntervalMs: c.pollIntervalMs, flushIntervalMs: c.flushIntervalMs,
-        checkpoint, deadLetter, stop: signals.signal, log: say, metrics,
+        checkpoint, deadLetter, stop: signals.signal, log: say, warn: (m, f) => logger.warn(m, f), metrics,
         threads: c.threads === 1 ? null : { db: c.db, count: c.threads },
         ...(bar ? { onProgress: (n: number) => bar.update(n) } : {}),
       });
@@ -118,6 +120,21 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
     lock?.release();
   }
   return code;
+}
+
+/**
+ * Before the first event: does the destination's name resolve, and does its port answer? A one-shot export
+ * fails in seconds when not (exit 1, nothing read or sent) instead of retrying for --retry-max-duration; a
+ * follower says so and keeps trying, as its retries would. Credentials and the SIEM side are for `siem check`:
+ * the first request shows them anyway, and a busy SIEM's answer to a check must not end an export.
+ */
+async function checkDestination(c: ExportConfig, transport: Transport): Promise<void> {
+  if (c.transport.local) return;
+  const failed = (await preflight(c.output, transport, c.http.timeoutMs, c.output.startsWith('syslog+udp:'), false)).find((l) => !l.ok);
+  if (!failed) return;
+  const line = `${c.transport.name} ${failed.what}: ${failed.detail}`;
+  if (c.follow) logger.warn(`${line}; following all the same, and retrying as events come`);
+  else throw new ExportError(`${line} (nothing was sent; siem check shows every check, --no-preflight skips them)`);
 }
 
 /**

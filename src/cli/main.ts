@@ -39,6 +39,7 @@ export async function main(argv: string[]): Promise<void> {
     export: async (v) => (await import('./export.js')).runExport(v, ctx),
     replay: async (v) => (await import('./replay.js')).runReplay(v),
     verify: async (v) => (await import('./verify.js')).runVerifyCommand(v),
+    check: async (v) => (await import('./check.js')).runCheck(v),
     demo: async (v) => (await import('./demo.js')).runDemo(v, ctx),
     content: null,
   });

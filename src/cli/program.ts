@@ -22,6 +22,7 @@ export interface Actions {
   export: Action;
   replay: Action;
   verify: Action;
+  check: Action;
   demo: Action;
   /** Loaded only when `siem content` or `siem setup` is on the command line. */
   content: ((siem: Command) => Promise<void>) | null;
@@ -122,6 +123,13 @@ export function buildProgram(actions: Actions): Command {
     process.exitCode = await actions.verify(opts);
   });
 
+  const check = exportOptions(
+    siem.command('check').description('check the configuration, the registry, the state file and the destination without sending an event'),
+  );
+  check.action(async (opts: Record<string, unknown>) => {
+    process.exitCode = await actions.check(opts);
+  });
+
   const demo = program.command('demo').description('write a realistic demo registry and export it');
   addAll(demo, DEMO);
   demo.action(async (opts: Record<string, unknown>) => {
@@ -135,7 +143,7 @@ export function buildProgram(actions: Actions): Command {
   });
 
   // Services set what the delivering commands take as OVERSIGHT_* variables (see contrib/systemd).
-  const delivering = [exp, replay, print, verify];
+  const delivering = [exp, replay, print, verify, check];
   settableFromEnv(delivering);
   for (const cmd of delivering) {
     for (const o of cmd.options) {

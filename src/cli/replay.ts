@@ -48,7 +48,7 @@ export async function runReplay(values: FlagValues): Promise<number> {
     }
   })();
   try {
-    const result = await runPipeline({ source: records, transport, limits: c.limits, retry: c.retry, deadLetter, log: say });
+    const result = await runPipeline({ source: records, transport, limits: c.limits, retry: c.retry, deadLetter, log: say, warn: (m, f) => logger.warn(m, f) });
     logger.result(summary(result, c, deadLetter).replace(/^exported/, 'replayed'), { replayed: result.exported, dead_lettered: result.deadLettered });
   } finally {
     deadLetter?.close();

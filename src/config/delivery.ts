@@ -45,6 +45,12 @@ export interface DeliveryConfig {
  */
 export function deliveryConfig(v: FlagValues, format: string | null, formatByFlag: boolean): DeliveryConfig {
   const output = DELIVERY.output.read(v)!;
+  // `127.0.0.1:8088` or `siem.example:514` would otherwise be taken for a file name.
+  if (/^(\[[0-9a-f:.]+\]|[\w.-]+):\d{1,5}(\/.*)?$/i.test(output)) {
+    throw new ConfigurationError(
+      `--output ${output} looks like host:port without a scheme: write the URL, e.g. https://${output} (Splunk HEC, Elasticsearch, …), relp://${output} or syslog+tls://${output}; ./${output} for a file`,
+    );
+  }
   const transport = transportByName(resolveTransport(output, DELIVERY.transport.read(v)!));
   const fmt = chooseFormat(transport, format, formatByFlag);
   const transportOptions = withDefaults(transport.flags ?? [], v);

@@ -17,6 +17,8 @@ export interface ExportConfig extends DeliveryConfig {
   limit: number | null;
   /** Rows larger than this are set aside (dead-lettered unformatted, or the export stops). */
   maxRowBytes: number;
+  /** Check the destination before sending (one-shot: fail fast; follow: log and go on). */
+  preflight: boolean;
   /** Formatting threads: null for automatic. */
   threads: number | null;
   state: string | null;
@@ -43,6 +45,7 @@ export function exportConfig(v: FlagValues): ExportConfig {
     limit: EXPORT.limit.read(v),
     maxRowBytes: EXPORT.maxRowBytes.read(v) ?? DEFAULT_MAX_ROW_BYTES,
     threads: EXPORT.threads.read(v),
+    preflight: EXPORT.preflight.read(v),
     state: EXPORT.state.read(v),
     follow: EXPORT.follow.read(v),
     pollIntervalMs: EXPORT.pollInterval.read(v)!,

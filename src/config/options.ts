@@ -97,6 +97,12 @@ export const EXPORT = {
     group: 'common',
     parse: (v, flag) => (v === 'auto' ? null : count(1)(v, `${flag} (a number or 'auto')`)),
   }),
+  preflight: switchOption({
+    flags: '--no-preflight',
+    description: 'skip the destination checks (siem check) a one-shot export makes before it sends',
+    default: true,
+    group: 'common',
+  }),
   state: option({ flags: '--state <file>', description: 'checkpoint file: resume after the last event the SIEM acknowledged', group: 'service' }),
   follow: switchOption({ flags: '--follow', description: 'keep running and deliver new events as the registry records them', default: false, group: 'service' }),
   pollInterval: option({ flags: '--poll-interval <duration>', description: 'with --follow: how often to look for new events', default: DEFAULTS.pollInterval, group: 'service', parse: duration }),

@@ -35,6 +35,8 @@ export interface CoreOptions {
    */
   stop?: AbortSignal;
   log?: (message: string, fields?: LogFields) => void;
+  /** Where retries are reported: something is wrong, and being worked around (default: `log`). */
+  warn?: (message: string, fields?: LogFields) => void;
   metrics?: ExportMetrics | null;
   onProgress?: (settled: number) => void;
 }
@@ -94,7 +96,7 @@ export class Core {
     this.transport = o.transport;
     this.metrics = o.metrics ?? null;
     const hooks = { ...(o.stop ? { stop: o.stop } : {}), metrics: this.metrics };
-    this.delivery = new Delivery(o.transport, o.retry, o.deadLetter ?? null, o.log ?? (() => undefined), hooks);
+    this.delivery = new Delivery(o.transport, o.retry, o.deadLetter ?? null, o.warn ?? o.log ?? (() => undefined), hooks);
     this.window = o.transport.acks ? new AckWindow(o.transport.acks, this.delivery, 256, hooks) : null;
     this.batcher = new Batcher(o.limits, bodyOverhead(o.transport.encoder));
     this.last = o.startRowid ?? o.checkpoint?.lastRowid ?? ROWID_START;

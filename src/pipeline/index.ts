@@ -29,6 +29,7 @@ interface Common {
   deadLetter?: DeadLetterFile | null;
   stop?: AbortSignal;
   log?: (message: string, fields?: LogFields) => void;
+  warn?: (message: string, fields?: LogFields) => void;
   metrics?: ExportMetrics | null;
   onProgress?: (settled: number) => void;
 }

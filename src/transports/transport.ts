@@ -30,6 +30,13 @@ export type Verdict =
   /** Retrying cannot help (credentials, configuration): stop the export. */
   | { kind: 'stop'; reason: string };
 
+/** One line of `siem check`. */
+export interface CheckLine {
+  what: string;
+  ok: boolean;
+  detail: string;
+}
+
 export interface AckSource {
   /** How often to ask which batches are indexed. */
   readonly pollIntervalMs: number;
@@ -52,6 +59,11 @@ export interface Transport {
   sync?(): void;
   /** Indexer acknowledgement, where the SIEM offers it and the user turned it on. */
   readonly acks?: AckSource;
+  /**
+   * `siem check` and the preflight of a one-shot export: what can be learnt about the destination without
+   * sending an event (credentials, the objects the SIEM side needs). Connection failures are thrown.
+   */
+  check?(): Promise<CheckLine[]>;
   /** The envelope its records need (RFC 5424 for syslog): whoever formats for it builds it in (records/spec.ts). */
   readonly envelope?: EnvelopeSpec | null;
   close(): Promise<void>;
@@ -88,7 +100,7 @@ export function networkVerdict(err: NetworkError): Verdict {
  * The status rules every HTTP SIEM shares: 2xx in; 408, 429 and 5xx (but 501) may pass; 413 too large;
  * 401/403 stop (credentials); anything else stops with the SIEM's words.
  */
-export function statusVerdict(res: HttpResponse, what: string): Verdict {
+export function statusVerdict(res: HttpResponse, what: string, auth?: { credential: string; permission: string }): Verdict {
   const s = res.status;
   if (s >= 200 && s < 300) return { kind: 'delivered' };
   const text = `${what} answered HTTP ${s}${res.body ? ': ' + excerpt(res.body) : ''}`;
@@ -97,7 +109,10 @@ export function statusVerdict(res: HttpResponse, what: string): Verdict {
     return retryAfterMs === undefined ? { kind: 'retry', reason: text } : { kind: 'retry', reason: text, retryAfterMs };
   }
   if (s === 413) return { kind: 'too-large', reason: text };
-  if (s === 401 || s === 403) return { kind: 'stop', reason: `${text} (check the credentials)` };
+  if (s === 401) return { kind: 'stop', reason: `${text} (the credentials were refused: check ${auth?.credential ?? 'the Authorization header from --header or --header-file'})` };
+  if (s === 403) {
+    return { kind: 'stop', reason: `${text} (the credentials work but are not allowed: ${auth ? `they need ${auth.permission}` : 'check what the account may write'})` };
+  }
   return { kind: 'stop', reason: text };
 }
 

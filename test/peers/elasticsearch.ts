@@ -13,6 +13,8 @@ import { Peer, type PeerReply, type PeerRequest } from './peer.js';
 export type EsPrivilege = 'write' | 'read' | 'read_failure_store';
 
 export interface EsPeerOptions {
+  /** Whether `siem setup elasticsearch` ran (the index template and pipeline exist); default true. */
+  setUp?: boolean;
   dataStream: string;
   /** `ApiKey <key>` expected in Authorization; this key may do everything. */
   apiKey: string;
@@ -158,6 +160,14 @@ export class EsPeer {
       privs.has(p) ? null : esError(403, 'security_exception',
         `action [${action}] is unauthorized for API key id [k1] of user [oversight] on indices [${index}], this action is granted by the index privileges [${p},all]`);
     if (req.path.endsWith('/_bulk')) return need('write', this.options.dataStream, 'indices:data/write/bulk') ?? this.bulk(req);
+    // What `siem setup elasticsearch` installs, read back as Elasticsearch answers it.
+    if (req.method === 'GET' && req.path === '/_index_template/logs-oversight.beacon') {
+      if (this.options.setUp === false) return esError(404, 'resource_not_found_exception', 'index template matching [logs-oversight.beacon] not found');
+      return json(200, { index_templates: [{ name: 'logs-oversight.beacon', index_template: { index_patterns: ['logs-oversight.beacon-*'] } }] });
+    }
+    if (req.method === 'GET' && req.path === '/_ingest/pipeline/logs-oversight.beacon@default-pipeline') {
+      return this.options.setUp === false ? json(404, {}) : json(200, { 'logs-oversight.beacon@default-pipeline': { processors: [] } });
+    }
     const isJson = /^application\/json/.test(String(req.headers['content-type'] ?? ''));
     if (req.body.length > 0 && !isJson) return json(406, { error: 'Content-Type header [' + String(req.headers['content-type']) + '] is not supported', status: 406 });
     const body = req.body.length > 0 ? (JSON.parse(req.body.toString('utf8')) as Json) : {};

@@ -10,7 +10,7 @@ import { jsonArrayEncoder, type Entry } from '../../pipeline/encoder.js';
 import { ConfigurationError, registerSecret } from '../../shared/errors.js';
 import { option } from '../../shared/options.js';
 import { HttpClient, NetworkError, type HttpResponse } from './client.js';
-import { excerpt, networkVerdict, protocolError, statusVerdict, type Transport, type Verdict } from '../transport.js';
+import { excerpt, networkVerdict, protocolError, statusVerdict, type CheckLine, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 
 /** The API's hard limit per call. */
@@ -32,7 +32,10 @@ export function classifyLogsIngestionResponse(res: HttpResponse): Verdict {
   if (res.status === 404) {
     return { kind: 'stop', reason: `Logs Ingestion API answered HTTP 404: check the DCR immutable id and stream name in --output: ${excerpt(res.body)}` };
   }
-  return statusVerdict(res, 'Logs Ingestion API');
+  return statusVerdict(res, 'Logs Ingestion API', {
+    credential: 'AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET',
+    permission: 'the Monitoring Metrics Publisher role on the data collection rule',
+  });
 }
 
 export interface LogsIngestionConfig {
@@ -63,6 +66,33 @@ export class LogsIngestionTransport implements Transport {
     const u = new URL(config.url);
     if (!u.searchParams.has('api-version')) u.searchParams.set('api-version', '2023-01-01');
     this.url = u.toString();
+  }
+
+  /**
+   * A token for the app registration, then an empty batch (`[]`, no event) to the stream: the service answers
+   * 204 when the DCR, the stream and the role assignment are right, 404 for a DCR or stream that is not there,
+   * 403 without Monitoring Metrics Publisher on the DCR.
+   */
+  async check(): Promise<CheckLine[]> {
+    let token: string;
+    try {
+      token = await this.config.credential.getToken();
+    } catch (err) {
+      if (err instanceof TokenError) return [{ what: 'Entra token', ok: false, detail: err.message }];
+      throw err;
+    }
+    const out: CheckLine[] = [{ what: 'Entra token', ok: true, detail: 'issued for the app registration' }];
+    const headers = { ...this.config.headers, authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const res = await this.config.client.post(this.url, headers, '[]');
+    const detail: Record<number, string> = {
+      401: 'the token was refused (HTTP 401): check AZURE_TENANT_ID and --azure-scope',
+      403: 'not allowed (HTTP 403): give the app registration Monitoring Metrics Publisher on the DCR',
+      404: 'no such DCR or stream (HTTP 404): check the immutable id and the stream name in --output',
+    };
+    out.push(res.status >= 200 && res.status < 300
+      ? { what: 'DCR stream', ok: true, detail: 'accepts records' }
+      : { what: 'DCR stream', ok: false, detail: detail[res.status] ?? `HTTP ${res.status}: ${excerpt(res.body, 120)}` });
+    return out;
   }
 
   async send(_entries: readonly Entry[], body: Buffer): Promise<Verdict> {
@@ -128,6 +158,12 @@ export const logsIngestionTransport: TransportDescription = {
   compression: LOGS_INGESTION_COMPRESSION,
   flags: [SCOPE],
   create: (ctx) => {
+    const missing = ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'].filter((n) => !secretFromEnv(ctx.env, n));
+    if (missing.length > 0) {
+      throw new ConfigurationError(
+        `the Azure Logs Ingestion API needs ${missing.join(', ')} in the environment (the app registration with Monitoring Metrics Publisher on the DCR; each may also be NAME_FILE)`,
+      );
+    }
     const why = 'the Azure Logs Ingestion API';
     const clientSecret = requireEnv(ctx.env, 'AZURE_CLIENT_SECRET', why);
     registerSecret(clientSecret);

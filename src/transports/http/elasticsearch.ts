@@ -18,7 +18,7 @@ import { ConfigurationError } from '../../shared/errors.js';
 import { option } from '../../shared/options.js';
 import { HttpClient, NetworkError, type HttpResponse } from './client.js';
 import { parseRetryAfter } from '../../pipeline/retry.js';
-import { excerpt, networkVerdict, statusVerdict, type Rejection, type Transport, type Verdict } from '../transport.js';
+import { excerpt, networkVerdict, statusVerdict, type CheckLine, type Rejection, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 
 /**
@@ -65,7 +65,12 @@ function itemError(item: BulkItemResult): string {
 
 /** Classify one `_bulk` answer for a batch of `count` documents. */
 export function classifyBulkResponse(res: HttpResponse, count: number): Verdict {
-  if (res.status < 200 || res.status >= 300) return statusVerdict(res, 'Elasticsearch');
+  if (res.status < 200 || res.status >= 300) {
+    return statusVerdict(res, 'Elasticsearch', {
+      credential: 'OVERSIGHT_ES_API_KEY (or OVERSIGHT_ES_USERNAME and OVERSIGHT_ES_PASSWORD, or an Authorization header)',
+      permission: 'the create_doc (or write) privilege on logs-oversight.beacon-* (or your --es-index)',
+    });
+  }
   let parsed: { errors?: boolean; items?: Record<string, BulkItemResult>[] };
   try {
     parsed = JSON.parse(res.body) as typeof parsed;
@@ -107,6 +112,15 @@ export function classifyBulkResponse(res: HttpResponse, count: number): Verdict 
     : { kind: 'partial', retry, rejected, reason, duplicates, retryAfterMs };
 }
 
+/** A 401 or 403 as a check line naming what is needed; null for any other status. */
+function authLine(status: number): CheckLine | null {
+  if (status === 401) return { what: 'credentials', ok: false, detail: 'refused (HTTP 401): check OVERSIGHT_ES_API_KEY, OVERSIGHT_ES_USERNAME/PASSWORD or the Authorization header' };
+  if (status === 403) {
+    return { what: 'credentials', ok: false, detail: 'accepted, but not allowed to read the template (HTTP 403): the exporter needs monitor or manage_index_templates to be checked, and create_doc on logs-oversight.beacon-*' };
+  }
+  return null;
+}
+
 export interface ElasticsearchConfig {
   url: string;
   index: string;
@@ -140,6 +154,31 @@ export class ElasticsearchTransport implements Transport {
     if (!u.searchParams.has('filter_path')) u.searchParams.set('filter_path', 'errors,items.*.status,items.*.error,items.*.failure_store');
     this.url = u.toString();
     this.headers = { 'content-type': 'application/x-ndjson', ...config.headers };
+  }
+
+  /**
+   * What `siem setup elasticsearch` installs, read back: the index template and the default pipeline of the
+   * data stream. The same requests show whether the credentials work. An --es-index of your own has neither.
+   */
+  async check(): Promise<CheckLine[]> {
+    const base = this.config.url.replace(/\/_bulk\/?(\?.*)?$/, '');
+    const headers = { ...this.config.headers };
+    delete headers['content-type'];
+    if (!this.config.index.startsWith('logs-oversight.beacon-')) {
+      const r = await this.config.client.send('GET', `${base}/_security/_authenticate`, headers);
+      return [authLine(r.status) ?? { what: 'credentials', ok: true, detail: `accepted (--es-index ${this.config.index}: no template to check)` }];
+    }
+    const out: CheckLine[] = [];
+    for (const [what, path, fix] of [
+      ['index template', '/_index_template/logs-oversight.beacon', 'run oversight siem setup elasticsearch'],
+      ['ingest pipeline', '/_ingest/pipeline/logs-oversight.beacon@default-pipeline', 'run oversight siem setup elasticsearch'],
+    ] as const) {
+      const r = await this.config.client.send('GET', `${base}${path}`, headers);
+      const auth = authLine(r.status);
+      if (auth) return [auth];
+      out.push(r.status === 200 ? { what, ok: true, detail: 'installed' } : { what, ok: false, detail: r.status === 404 ? `missing: ${fix}` : `HTTP ${r.status}: ${excerpt(r.body, 120)}` });
+    }
+    return out;
   }
 
   async send(entries: readonly Entry[], body: Buffer): Promise<Verdict> {

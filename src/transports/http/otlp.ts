@@ -10,7 +10,7 @@ import { ConfigurationError } from '../../shared/errors.js';
 import { option } from '../../shared/options.js';
 import { PRODUCT_VERSION } from '../../records/formats/beacon.js';
 import { NetworkError, safeHost } from './client.js';
-import { networkVerdict, type Rejection, type Transport, type Verdict } from '../transport.js';
+import { networkVerdict, type CheckLine, type Rejection, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 import { OtlpHttpClient } from './otlp-http.js';
 import { readEventEnvelope } from '../../records/spec.js';
@@ -124,6 +124,16 @@ export class OtlpTransport implements Transport {
       'user-agent': `oversight-siem/${PRODUCT_VERSION}`,
       ...headers,
     };
+  }
+
+  /** An export request with no records: a receiver answers it as any other, so path and credentials show. */
+  async check(): Promise<CheckLine[]> {
+    const codec = await (this.codec ??= loadCodec());
+    const json = this.encoding === 'json';
+    const answer = await this.client.post(this.url, this.headers, json ? Buffer.from('{"resourceLogs":[]}') : protobufRequest([], codec.encodeRequest));
+    const v = codec.classifyOtlp(answer, 0, json, this.host).verdict;
+    if (v.kind === 'delivered' || v.kind === 'partial') return [{ what: 'OTLP receiver', ok: true, detail: `answered an empty ${this.encoding} request` }];
+    return [{ what: 'OTLP receiver', ok: false, detail: v.reason }];
   }
 
   /** `body` (the records joined by the pipeline) is not used: the request is built here, per registry. */

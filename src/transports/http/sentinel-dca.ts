@@ -52,7 +52,7 @@ export function classifySentinelResponse(res: HttpResponse): Verdict {
   if (res.status === 403) {
     return { kind: 'stop', reason: `Sentinel Data Collector API refused the signature (HTTP 403): check the workspace id and shared key` };
   }
-  return statusVerdict(res, 'Sentinel Data Collector API');
+  return statusVerdict(res, 'Sentinel Data Collector API', { credential: 'OVERSIGHT_SENTINEL_SHARED_KEY or --sentinel-shared-key-file', permission: 'the workspace primary or secondary key' });
 }
 
 export interface SentinelDcaConfig {

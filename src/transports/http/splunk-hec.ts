@@ -10,7 +10,7 @@ import { ConfigurationError, registerSecret } from '../../shared/errors.js';
 import { duration, option, switchOption } from '../../shared/options.js';
 import { HttpClient, NetworkError, type HttpResponse } from './client.js';
 import { parseRetryAfter } from '../../pipeline/retry.js';
-import { excerpt, findHeader, networkVerdict, protocolError, statusVerdict, type AckSource, type Transport, type Verdict } from '../transport.js';
+import { excerpt, findHeader, networkVerdict, protocolError, statusVerdict, type AckSource, type CheckLine, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 
 /** Vector's HEC default, and Splunk's own max_content_length before 6.5. */
@@ -75,7 +75,7 @@ export function classifyHecResponse(res: HttpResponse, count: number, expectAck:
     return { kind: 'rejected', status: 400, reason: said };
   }
   if (ok) return protocolError('Splunk HEC', res, HEC_ANSWER);
-  return statusVerdict(res, 'Splunk HEC');
+  return statusVerdict(res, 'Splunk HEC', { credential: 'OVERSIGHT_SPLUNK_HEC_TOKEN or the Authorization header', permission: 'a token allowed to write to the index' });
 }
 
 export interface SplunkHecConfig {
@@ -110,6 +110,30 @@ export class SplunkHecTransport implements Transport {
       const { pollIntervalMs, timeoutMs } = config.ack;
       this.acks = { pollIntervalMs, timeoutMs, query: (ids) => this.queryAcks(ackUrl, ids) };
     }
+  }
+
+  /**
+   * HEC answers an empty request with code 5 ("No data") once the token is good, and the acknowledgement
+   * endpoint says whether the token has acknowledgement on: neither sends an event. HEC checks the index per
+   * event, so an index the token may not write to shows only on the first delivery (code 7, which stops).
+   */
+  async check(): Promise<CheckLine[]> {
+    const out: CheckLine[] = [];
+    const res = await this.config.client.post(this.config.url, this.headers, '');
+    const reply = parseReply(res.body);
+    const said = `HTTP ${res.status}${typeof reply.code === 'number' ? ` code ${reply.code}` : ''}${reply.text ? `: ${reply.text}` : ''}`;
+    if (reply.code === 5 || (res.status >= 200 && res.status < 300 && reply.code === 0)) out.push({ what: 'token', ok: true, detail: 'accepted' });
+    else if (res.status === 401 || res.status === 403 || (typeof reply.code === 'number' && reply.code >= 1 && reply.code <= 4)) {
+      out.push({ what: 'token', ok: false, detail: `refused (${said}): check OVERSIGHT_SPLUNK_HEC_TOKEN or the Authorization header` });
+    } else out.push({ what: 'token', ok: false, detail: `not a HEC answer (${said} ${excerpt(res.body, 80)}): is --output the HEC endpoint /services/collector/event?` });
+    if (this.channel && out[0]!.ok) {
+      const ack = await this.config.client.post(hecAckUrl(this.config.url, this.channel), this.headers, '{"acks":[]}');
+      const a = parseReply(ack.body);
+      out.push(ack.status === 200
+        ? { what: 'indexer acknowledgement', ok: true, detail: 'on for this token' }
+        : { what: 'indexer acknowledgement', ok: false, detail: `HTTP ${ack.status}${a.text ? `: ${a.text}` : ''}: turn it on for the token, or drop --splunk-ack` });
+    }
+    return out;
   }
 
   async send(entries: readonly Entry[], body: Buffer): Promise<Verdict> {

@@ -8,7 +8,7 @@
 import type { Encoder, Entry } from '../../pipeline/encoder.js';
 import { NetworkError } from '../http/client.js';
 import { count, option } from '../../shared/options.js';
-import { networkVerdict, type Transport, type Verdict } from '../transport.js';
+import { networkVerdict, type CheckLine, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 import { MAX_TXNR, openOffer, relpFrame, RelpReader, rspStatus, type RelpFrame } from './relp-frames.js';
 import { SYSLOG_BATCH } from './syslog-frames.js';
@@ -113,6 +113,13 @@ export class RelpTransport implements Transport {
     }
     this.answers.delete(t);
     this.session = true;
+  }
+
+  /** A RELP session opened and closed again: the port speaks RELP and takes `syslog` commands. */
+  async check(): Promise<CheckLine[]> {
+    if (!this.session) await this.open(this.conn.timeoutMs);
+    await this.close();
+    return [{ what: 'RELP session', ok: true, detail: 'opened (the receiver offers syslog) and closed' }];
   }
 
   async send(entries: readonly Entry[]): Promise<Verdict> {

@@ -10,7 +10,7 @@ import { count, option, type FlagSpec, type FlagValues } from '../../shared/opti
 import type { NetworkError } from '../http/client.js';
 import type { EnvelopeSpec } from '../../records/spec.js';
 import { DEFAULT_SD_ID, parseFacility, parseHostname, parseSdId } from '../../records/rfc5424.js';
-import { networkVerdict, type Transport, type Verdict } from '../transport.js';
+import { networkVerdict, type CheckLine, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 import { DEFAULT_MAX_MESSAGE, lfEncoder, octetCountingEncoder, SYSLOG_BATCH, unsendable } from './syslog-frames.js';
 import { Connection, endpoint, type Endpoint } from './syslog-socket.js';
@@ -76,6 +76,13 @@ export class SyslogStreamTransport implements Transport {
     this.conn = new Connection(ep);
   }
 
+  /** A connection (and its TLS handshake) made and closed: plain syslog has nothing more to ask. */
+  async check(): Promise<CheckLine[]> {
+    await this.conn.connect();
+    await this.conn.close();
+    return [{ what: this.name === 'syslog+tls' ? 'TLS connection' : 'TCP connection', ok: true, detail: 'made (syslog has no acknowledgements: use relp:// where loss matters)' }];
+  }
+
   async send(entries: readonly Entry[], body: Buffer): Promise<Verdict> {
     const rejected = unsendable(entries, this.max, this.lf);
     const out = new Set(rejected.map((r) => r.index));
@@ -102,7 +109,7 @@ function create(output: string, flags: FlagValues, http: Parameters<typeof endpo
   if (scheme === 'syslog+udp') {
     const udp = new SyslogUdpTransport(endpoint(output, 514, false, http), max);
     log('warning: syslog over UDP has no delivery guarantee; a full receive buffer or a lost datagram drops events ' +
-      'silently, and the checkpoint still moves. Use relp:// or syslog+tls:// where loss matters.');
+      'silently, and the checkpoint still moves. Where loss matters use relp:// (acknowledged) or the SIEM\'s HTTP API.');
     return udp;
   }
   const lf = FRAMING.read(flags) === 'lf';

@@ -1,0 +1,77 @@
+/**
+ * What can be known about a destination before an event is sent: the name resolves, the port answers, and the
+ * transport's own check (credentials, the SIEM side's objects, a RELP session). `siem check` prints every line;
+ * a one-shot export runs the same checks first, so a wrong or dead destination fails in seconds, not after
+ * minutes of retries.
+ */
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import { errorMessage } from '../shared/errors.js';
+import type { CheckLine, Transport } from '../transports/transport.js';
+
+/** The host and port a URL output reaches, or null for local outputs. */
+export function endpointOf(output: string): { host: string; port: number } | null {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(output);
+  if (!m) return null;
+  const scheme = m[1]!.toLowerCase();
+  const u = new URL(output.replace(/^[a-z][a-z0-9+.-]*:/i, 'http:'));
+  const defaults: Record<string, number> = {
+    http: 80, https: 443, 'otlp+http': 4318, 'otlp+https': 4318, 'syslog+tcp': 514, 'syslog+udp': 514, 'syslog+tls': 6514, relp: 2514,
+  };
+  const port = u.port ? Number(u.port) : defaults[scheme] ?? 443;
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port };
+}
+
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000}s (--timeout)`)), ms))),
+  ]);
+}
+
+async function reachable(host: string, port: number, timeoutMs: number): Promise<void> {
+  await within(timeoutMs, `connect to ${host}:${port}`, new Promise<void>((resolve, reject) => {
+    const s = net.connect({ host, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve();
+    });
+    s.once('error', reject);
+  }));
+}
+
+/**
+ * Every check, in order; stops at the first that fails, since the later ones depend on it. `ask` false keeps to
+ * the name and the connection: nothing is asked of the SIEM itself, so nothing it answers is used up.
+ */
+export async function preflight(output: string, transport: Transport, timeoutMs: number, udp = false, ask = true): Promise<CheckLine[]> {
+  const out: CheckLine[] = [];
+  const ep = endpointOf(output);
+  if (ep) {
+    try {
+      const a = net.isIP(ep.host) ? { address: ep.host } : await within(timeoutMs, `resolve ${ep.host}`, dns.lookup(ep.host));
+      out.push({ what: 'name', ok: true, detail: `${ep.host} is ${a.address}` });
+    } catch (err) {
+      out.push({ what: 'name', ok: false, detail: `${ep.host} does not resolve: ${errorMessage(err)}` });
+      return out;
+    }
+    if (!udp) {
+      try {
+        await reachable(ep.host, ep.port, timeoutMs);
+        out.push({ what: 'connection', ok: true, detail: `${ep.host}:${ep.port} accepts connections` });
+      } catch (err) {
+        out.push({ what: 'connection', ok: false, detail: `${ep.host}:${ep.port}: ${errorMessage(err)}` });
+        return out;
+      }
+    }
+  }
+  if (ask && transport.check) {
+    try {
+      out.push(...(await within(timeoutMs * 2, transport.name, transport.check())));
+    } catch (err) {
+      out.push({ what: transport.name, ok: false, detail: errorMessage(err) });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,99 @@
+/**
+ * `siem check` and the preflight of a one-shot export: every destination is checked without sending an event,
+ * one line per check, and a wrong or dead destination fails in seconds with the reason.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { AzurePeer } from './peers/azure-logs-ingestion.js';
+import { EsPeer } from './peers/elasticsearch.js';
+import { HecPeer } from './peers/splunk-hec.js';
+import { RelpPeer } from './peers/syslog.js';
+import { demoRegistry, runCli, tempDir, withPeer } from './helpers.js';
+
+const TOKEN = '11111111-2222-3333-4444-555555555555';
+const ES_KEY = 'aWQ6c2VjcmV0';
+const db = demoRegistry(5);
+const check = (...args: string[]): string[] => ['siem', 'check', '--db', db, '--registry-id', 'r1', '--timeout', '3s', ...args];
+
+/** A port nothing listens on. */
+async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+const lines = (stdout: string): string[] => stdout.split('\n').filter(Boolean);
+
+describe('siem check', () => {
+  it('passes against Splunk HEC with a good token, and fails with a wrong one without sending an event', () =>
+    withPeer(new HecPeer({ token: TOKEN, ack: true }).start(), async (peer) => {
+      const good = await runCli(check('--output', peer.url, '--splunk-ack'), { env: { OVERSIGHT_SPLUNK_HEC_TOKEN: TOKEN } });
+      assert.equal(good.code, 0, good.stdout + good.stderr);
+      assert.deepEqual(lines(good.stdout).map((l) => l.split(':')[0]), ['ok    configuration', 'ok    registry', 'ok    name', 'ok    connection', 'ok    token', 'ok    indexer acknowledgement']);
+      const bad = await runCli(check('--output', peer.url), { env: { OVERSIGHT_SPLUNK_HEC_TOKEN: 'wrong-token-value' } });
+      assert.equal(bad.code, 1);
+      assert.match(bad.stdout, /^FAIL  token: refused \(HTTP 403 code 4: Invalid token\): check OVERSIGHT_SPLUNK_HEC_TOKEN/m);
+      assert.doesNotMatch(bad.stdout + bad.stderr, /wrong-token-value/);
+      assert.equal(peer.events.length, 0, 'no event was sent');
+    }));
+
+  it('finds a missing Elasticsearch template and pipeline, and passes once they are installed', async () => {
+    for (const setUp of [false, true]) {
+      await withPeer(new EsPeer({ dataStream: 'logs-oversight.beacon-default', apiKey: ES_KEY, setUp }).start(), async (peer) => {
+        const r = await runCli(check('--output', peer.url), { env: { OVERSIGHT_ES_API_KEY: ES_KEY } });
+        if (setUp) assert.equal(r.code, 0, r.stdout);
+        else {
+          assert.equal(r.code, 1);
+          assert.match(r.stdout, /^FAIL  index template: missing: run oversight siem setup elasticsearch$/m);
+        }
+        assert.equal(peer.docs.size, 0);
+      });
+    }
+  });
+
+  it('names a DCR stream that is not there', async () => {
+    const o = { tenantId: 't1', clientId: 'c1', clientSecret: 's3cret-value', dcr: 'dcr-0123456789abcdef0123456789abcdef', stream: 'Custom-Oversight_CL' };
+    await withPeer(new AzurePeer(o).start(), async (peer) => {
+      const env = { AZURE_TENANT_ID: o.tenantId, AZURE_CLIENT_ID: o.clientId, AZURE_CLIENT_SECRET: o.clientSecret, AZURE_AUTHORITY_HOST: peer.authority };
+      const good = await runCli(check('--output', peer.url), { env });
+      assert.equal(good.code, 0, good.stdout);
+      assert.match(good.stdout, /^ok    DCR stream: accepts records$/m);
+      const wrong = await runCli(check('--output', peer.url.replace('Custom-Oversight_CL', 'Custom-Other_CL')), { env });
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stdout, /^FAIL  DCR stream: no such DCR or stream \(HTTP 404\)/m);
+      assert.equal(peer.records.length, 0);
+    });
+  });
+
+  it('opens and closes a RELP session', () =>
+    withPeer(new RelpPeer().start(), async (peer) => {
+      const r = await runCli(check('--output', `relp://127.0.0.1:${peer.port}`));
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /^ok    RELP session: opened/m);
+      assert.equal(peer.messages.length, 0);
+    }));
+
+  it('fails on a dead URL with the reason, and a one-shot export fails the same way before reading anything', async () => {
+    const port = await deadPort();
+    const url = `http://127.0.0.1:${port}/services/collector/event`;
+    const r = await runCli(check('--output', url), { env: { OVERSIGHT_SPLUNK_HEC_TOKEN: TOKEN } });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^FAIL  connection: 127\.0\.0\.1:\d+: .*ECONNREFUSED/m);
+    const state = path.join(tempDir(), 'state.json');
+    const e = await runCli(['siem', 'export', '--db', db, '--registry-id', 'r1', '--output', url, '--state', state, '--transport', 'splunk-hec'], {
+      env: { OVERSIGHT_SPLUNK_HEC_TOKEN: TOKEN }, timeoutMs: 30_000,
+    });
+    assert.equal(e.code, 1, e.stderr);
+    assert.match(e.stderr, /^oversight: splunk-hec connection: 127\.0\.0\.1:\d+: .*ECONNREFUSED.* \(nothing was sent; siem check shows every check, --no-preflight skips them\)\n$/);
+  });
+
+  it('reports a configuration mistake as such, with exit 2', async () => {
+    const r = await runCli(['siem', 'check', '--db', db, '--registry-id', 'r1', '--output', '127.0.0.1:8088']);
+    assert.equal(r.code, 2);
+    assert.match(r.stdout, /^FAIL  configuration: /m);
+  });
+});
