@@ -136,3 +136,24 @@ describe('demo', () => {
     assert.deepEqual(after, []);
   });
 });
+
+describe('shell completion', () => {
+  it('completes commands and every flag, those of formats and transports included', async () => {
+    const r = await runCli(['completion', 'bash']);
+    assert.equal(r.code, 0, r.stderr);
+    const file = path.join(tempDir(), 'oversight.bash');
+    fs.writeFileSync(file, r.stdout);
+    const complete = (...words: string[]): string[] => {
+      const script = `source ${file}; COMP_WORDS=(oversight ${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length}; _oversight; printf '%s\\n' "\${COMPREPLY[@]}"`;
+      return spawnSync('bash', ['-c', script], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    };
+    assert.deepEqual(complete('siem', 'ver'), ['verify']);
+    assert.deepEqual(complete('siem', 'export', '--db', 'x.sqlite', '--otlp-'), ['--otlp-encoding']);
+    assert.ok(complete('siem', 'export', '--').includes('--registry-id'));
+    const zsh = await runCli(['completion', 'zsh']);
+    assert.match(zsh.stdout, /bashcompinit/);
+    const fish = await runCli(['completion', 'fish']);
+    assert.equal(fish.code, 2);
+    assert.match(fish.stderr, /completion for fish is not available: choose bash or zsh/);
+  });
+});

@@ -15,7 +15,7 @@ function quit(code: number): never {
 
 /** `siem content` and `siem setup`: their modules load only when one of them is on the command line. */
 async function addSiemSide(siem: Command, argv: readonly string[]): Promise<void> {
-  const wanted = argv.includes('content') || argv.includes('setup');
+  const wanted = argv.includes('content') || argv.includes('setup') || argv.includes('completion');
   if (!wanted) {
     siem.command('content').description('write the SIEM side (tables, templates, app, parsers, rules, dashboards) for one SIEM into a folder');
     siem.command('setup').description('install the SIEM side over its REST API (Elasticsearch templates and pipeline, Kibana dashboard and rules)');
@@ -35,6 +35,7 @@ export async function main(argv: string[]): Promise<void> {
     if (err.code === 'EPIPE') quit(141);
   });
   const ctx = { quit };
+  const outcome = { code: EXIT.ok };
   const program = buildProgram({
     export: async (v) => (await import('./export.js')).runExport(v, ctx),
     replay: async (v) => (await import('./replay.js')).runReplay(v),
@@ -42,9 +43,17 @@ export async function main(argv: string[]): Promise<void> {
     check: async (v) => (await import('./check.js')).runCheck(v),
     demo: async (v) => (await import('./demo.js')).runDemo(v, ctx),
     content: null,
-  });
+  }, outcome);
   const siem = program.commands.find((c) => c.name() === 'siem')!;
   await addSiemSide(siem, argv);
+  program
+    .command('completion')
+    .description('print a shell completion script: eval "$(oversight completion bash)" (or zsh)')
+    .argument('<shell>', 'bash or zsh')
+    .action(async (shell: string) => {
+      const { completionScript } = await import('./completion.js');
+      process.stdout.write(completionScript(shell, program));
+    });
   program.exitOverride();
   program.configureOutput({
     writeErr: (s) => process.stderr.write(redact(s)),
@@ -66,6 +75,7 @@ export async function main(argv: string[]): Promise<void> {
       if (sub.name() === 'siem' || sub.name() === 'demo') checkUnknownVariables(known);
     });
     await program.parseAsync(argv);
+    process.exitCode = outcome.code;
   } catch (err) {
     const v = exitVerdict(err);
     if (v.message) log.error(v.message);

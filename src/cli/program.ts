@@ -88,7 +88,12 @@ Examples:
   oversight siem export --db registry.sqlite --registry-id reg1 --format ocsf --output events.jsonl
 `;
 
-export function buildProgram(actions: Actions): Command {
+/** Where a command's action leaves the exit code it decided on; the entry turns it into the process's. */
+export interface Outcome {
+  code: number;
+}
+
+export function buildProgram(actions: Actions, outcome: Outcome = { code: 0 }): Command {
   const program = new Command('oversight')
     .description('Deliver Oversight registry beacon events to Splunk, Microsoft Sentinel / Azure Monitor, Elastic and syslog SIEMs.')
     .version(VERSION, '--version')
@@ -97,7 +102,7 @@ export function buildProgram(actions: Actions): Command {
 
   const exp = exportOptions(siem.command('export').description(`export registry events as ${FORMAT_NAMES.join(', ')} records`));
   exp.addHelpText('after', EXAMPLES + catalogue()).action(async (opts: Record<string, unknown>) => {
-    process.exitCode = await actions.export(opts);
+    outcome.code = await actions.export(opts);
   });
 
   const replay = siem.command('replay').description('send the records of a dead-letter file again');
@@ -106,7 +111,7 @@ export function buildProgram(actions: Actions): Command {
   addAll(replay, DELIVERY, ['deadLetter']);
   addTransportOptions(replay);
   replay.addHelpText('after', catalogue()).action(async (opts: Record<string, unknown>) => {
-    process.exitCode = await actions.replay(opts);
+    outcome.code = await actions.replay(opts);
   });
 
   const verify = siem
@@ -120,20 +125,20 @@ export function buildProgram(actions: Actions): Command {
   addAll(verify, DELIVERY);
   addTransportOptions(verify);
   verify.action(async (opts: Record<string, unknown>) => {
-    process.exitCode = await actions.verify(opts);
+    outcome.code = await actions.verify(opts);
   });
 
   const check = exportOptions(
     siem.command('check').description('check the configuration, the registry, the state file and the destination without sending an event'),
   );
   check.action(async (opts: Record<string, unknown>) => {
-    process.exitCode = await actions.check(opts);
+    outcome.code = await actions.check(opts);
   });
 
   const demo = program.command('demo').description('write a realistic demo registry and export it');
   addAll(demo, DEMO);
   demo.action(async (opts: Record<string, unknown>) => {
-    process.exitCode = await actions.demo(opts);
+    outcome.code = await actions.demo(opts);
   });
 
   const config = siem.command('config').description('show the configuration a command would run with');

@@ -6,7 +6,7 @@
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readSecretFile } from '../shared/secrets.js';
+import { checkPrivateFile, readSecretFile } from '../shared/secrets.js';
 import { ConfigurationError, ExportError, errorMessage, registerSecret } from '../shared/errors.js';
 import type { VerifyResult } from './index.js';
 
@@ -32,6 +32,7 @@ export function manifest(r: VerifyResult, version: string, now: Date = new Date(
 
 /** The signing key: at least 32 bytes, never printed. */
 export function readSignKey(file: string): string {
+  checkPrivateFile(file, '--sign-key-file');
   const key = readSecretFile(file, '--sign-key-file');
   if (Buffer.byteLength(key) < 32) throw new ConfigurationError(`--sign-key-file ${file} holds fewer than 32 bytes: use a longer random key (openssl rand -hex 32)`);
   registerSecret(key);
