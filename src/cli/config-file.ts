@@ -6,7 +6,6 @@
  */
 import type { Command, Option } from 'commander';
 import fs from 'node:fs';
-import { parse } from 'yaml';
 import { MAX_SECRET_FILE_BYTES } from '../shared/secrets.js';
 import { ConfigurationError, errorMessage } from '../shared/errors.js';
 import { envName, suggest } from './env.js';
@@ -34,7 +33,7 @@ export function sourceOf(cmd: Command, option: Option): Source | null {
   }
 }
 
-function readYaml(file: string): Record<string, unknown> {
+async function readYaml(file: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
     const st = fs.statSync(file);
@@ -44,6 +43,7 @@ function readYaml(file: string): Record<string, unknown> {
   } catch (err) {
     throw new ConfigurationError(`cannot read --config ${file}: ${errorMessage(err)}`);
   }
+  const { parse } = await import('yaml');
   let doc: unknown;
   try {
     doc = parse(text, { uniqueKeys: true, maxAliasCount: 0 });
@@ -56,8 +56,8 @@ function readYaml(file: string): Record<string, unknown> {
 }
 
 /** Fill the options `cmd` got from neither a flag nor a variable with the file's values. */
-export function applyConfigFile(cmd: Command, file: string): void {
-  const doc = readYaml(file);
+export async function applyConfigFile(cmd: Command, file: string): Promise<void> {
+  const doc = await readYaml(file);
   const byName = new Map((cmd.options as Option[]).filter((o) => o.long).map((o) => [o.long!.slice(2), o]));
   byName.delete('config');
   for (const [key, raw] of Object.entries(doc)) {

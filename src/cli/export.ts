@@ -20,6 +20,7 @@ import { ROWID_START } from '../registry/rows.js';
 import { StateLock } from '../service/state-lock.js';
 import { VERSION } from '../shared/version.js';
 import type { Transport } from '../transports/transport.js';
+import { summary } from './summary.js';
 import { openDeadLetters, openTransport, recordSpec, setUpLog } from './wiring.js';
 
 export interface RunContext {
@@ -212,14 +213,6 @@ async function openRegistry(c: ExportConfig, ctx: RunContext): Promise<RegistryS
   }
 }
 
-export function summary(r: PipelineResult, c: { format: { name: string }; transport: { name: string; local?: string } }, deadLetter: DeadLetterFile | null): string {
-  const via = c.transport.local ? '' : ` via ${c.transport.name}`;
-  const extras: string[] = [];
-  if (r.deadLettered) extras.push(`${r.deadLettered} dead-lettered to ${deadLetter?.file}`);
-  if (r.duplicates) extras.push(`${r.duplicates} already present`);
-  if (r.retries) extras.push(`${r.retries} retried request(s)`);
-  return `exported ${r.exported} event(s) as ${c.format.name}${via}${extras.length ? ` (${extras.join(', ')})` : ''}`;
-}
 
 /** A progress bar on a terminal, for exports long enough to want one. */
 async function progressBar(c: ExportConfig, total: () => number): Promise<SingleBar | null> {

@@ -4,14 +4,13 @@
  * load their modules only when they run.
  */
 import { Command, Option } from 'commander';
-import { DELIVERY, DEMO, EXPORT } from '../config/options.js';
+import { DELIVERY, DEMO, EXPORT, REPLAY } from '../config/options.js';
 import { longName, type FlagSpec, type OptionGroup } from '../shared/options.js';
 import { FORMAT_NAMES, FORMATS } from '../records/formats/index.js';
 import { TRANSPORT_NAMES, TRANSPORTS, URL_SCHEMES } from '../transports/index.js';
 import { applyConfigFile, CONFIG_FLAG, printConfig } from './config-file.js';
 import { optionVariables, settableFromEnv } from './env.js';
 import { VERSION } from '../shared/version.js';
-import { REPLAY } from './replay.js';
 import { VERIFY, VERIFY_QUERY, VERIFY_VARIABLES } from './verify-options.js';
 
 export { VERSION };
@@ -157,9 +156,9 @@ export function buildProgram(actions: Actions, outcome: Outcome = { code: 0 }): 
       if (o.long === '--format' && cmd !== replay) o.choices(FORMAT_NAMES);
     }
     // The file fills what neither a flag nor a variable set.
-    cmd.hook('preAction', (c) => {
+    cmd.hook('preAction', async (c) => {
       const file = c.getOptionValue('config') as string | undefined;
-      if (file) applyConfigFile(c, file);
+      if (file) await applyConfigFile(c, file);
     });
   }
   return program;

@@ -2,20 +2,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { deliveryConfig } from '../config/delivery.js';
-import { DELIVERY } from '../config/options.js';
+import { DELIVERY, REPLAY } from '../config/options.js';
 import { readDeadLetters } from '../pipeline/dead-letter.js';
 import { ConfigurationError } from '../shared/errors.js';
-import { option, type FlagValues } from '../shared/options.js';
+import type { FlagValues } from '../shared/options.js';
 import { isFormatName } from '../records/formats/index.js';
 import { log as logger, parseLogFormat } from '../shared/log.js';
 import { runPipeline, type PreparedRecord } from '../pipeline/index.js';
-import { summary } from './export.js';
+import { summary } from './summary.js';
 import { openDeadLetters, openTransport, setUpLog } from './wiring.js';
 
-export const REPLAY = {
-  input: option({ flags: '--dead-letter <file>', description: 'dead-letter file to read (it is left as it is)', group: 'common' }),
-  output: option({ flags: '--dead-letter-out <file>', description: 'append records refused again to this file and keep going', group: 'common' }),
-};
 
 export async function runReplay(values: FlagValues): Promise<number> {
   const input = REPLAY.input.read(values);

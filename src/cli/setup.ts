@@ -1,4 +1,5 @@
 /** `oversight siem setup elasticsearch|kibana`: flags in, one target set up, one line per object out. */
+import { DEFAULTS } from '../shared/defaults.js';
 import { Command } from 'commander';
 import { parseDuration } from '../shared/options.js';
 import { ConfigurationError } from '../shared/errors.js';
@@ -34,6 +35,9 @@ const TARGETS = {
   },
 } as const;
 
+/** Setup is a handful of requests: a shorter retry budget than an export's. */
+const SETUP_RETRY = '2m';
+
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function addSetupCommand(siem: Command): Command {
@@ -46,8 +50,8 @@ export function addSetupCommand(siem: Command): Command {
       .option('--header <header>', "extra HTTP header 'Name: value', e.g. 'Authorization: ApiKey <key>' (repeatable; values are never printed)", collect, [])
       .option('--ca-file <pem>', `trust this CA for the ${t.target.name} certificate`)
       .option('--insecure', `do not verify the ${t.target.name} certificate (testing only)`, false)
-      .option('--timeout <duration>', 'timeout of one HTTP request', '30s')
-      .option('--retry-max-duration <duration>', 'how long one request may be retried before setup fails (e.g. 90s, 5m)', '2m')
+      .option('--timeout <duration>', 'timeout of one HTTP request', DEFAULTS.timeout)
+      .option('--retry-max-duration <duration>', 'how long one request may be retried before setup fails (e.g. 90s, 5m)', SETUP_RETRY)
       .option('--dry-run', 'print each request a first install makes (method, path, body) and send nothing', false)
       .option('--quiet', 'print nothing but errors', false)
       .action(async (opts: SetupFlags) => {
@@ -71,9 +75,9 @@ function summary(name: string, results: readonly StepResult[]): string {
 export async function runSetup(name: keyof typeof TARGETS, f: SetupFlags): Promise<void> {
   const t = TARGETS[name];
   if (!f.url) throw new ConfigurationError('--url is required');
-  const timeoutMs = parseDuration(f.timeout ?? '30s', '--timeout');
+  const timeoutMs = parseDuration(f.timeout ?? DEFAULTS.timeout, '--timeout');
   if (timeoutMs < 1) throw new ConfigurationError('--timeout must be more than 0');
-  const retry = { ...RETRY_DEFAULTS, maxDurationMs: parseDuration(f.retryMaxDuration ?? '2m', '--retry-max-duration') };
+  const retry = { ...RETRY_DEFAULTS, maxDurationMs: parseDuration(f.retryMaxDuration ?? SETUP_RETRY, '--retry-max-duration') };
   const headers = authHeaders(parseHeaders(f.header ?? []), process.env);
   const say = (m: string): void => {
     if (!f.quiet) process.stderr.write(`oversight: ${m}\n`);

@@ -156,3 +156,9 @@ export const DEMO = {
   format: option({ flags: '--format <fmt>', description: 'format of the export', default: DEFAULTS.demo.format }),
   output: option({ flags: '--output <target>', description: "where the export goes: '-' for stdout or a file path", default: DEFAULTS.output }),
 };
+
+/** `siem replay`: the dead-letter file it reads, and where records refused again go. */
+export const REPLAY = {
+  input: option({ flags: '--dead-letter <file>', description: 'dead-letter file to read (it is left as it is)', group: 'common' }),
+  output: option({ flags: '--dead-letter-out <file>', description: 'append records refused again to this file and keep going', group: 'common' }),
+};
