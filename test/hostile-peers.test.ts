@@ -44,7 +44,8 @@ describe('syslog over TCP to a receiver that accepts and never reads', () => {
       const db = demoRegistry(20_000);
       const r = await runMeasured(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs',
         '--output', `syslog+tcp://127.0.0.1:${peer.port}`, '--timeout', '1s', '--retry-max-duration', '3s',
-        '--state', path.join(tempDir(), 'state.json')], {}, 60_000);
+        // The receiver takes one connection only: the export's own, not the preflight's.
+        '--state', path.join(tempDir(), 'state.json'), '--no-preflight'], {}, 60_000);
       assert.equal(r.signal, null, 'it ended by itself');
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /^oversight: retrying in \S+: 127\.0\.0\.1:\d+ took no data for 1s \(--timeout\): the receiver is not reading$/m);
@@ -56,7 +57,7 @@ describe('syslog over TCP to a receiver that accepts and never reads', () => {
     withPeer(new DeafSyslogPeer(true, { key: fs.readFileSync(path.join(FIXTURES, 'tls', 'localhost.key')), cert: fs.readFileSync(CERT) }).start(), async (peer) => {
       const db = demoRegistry(20_000);
       const r = await runMeasured(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--ca-file', CERT,
-        '--output', `syslog+tls://127.0.0.1:${peer.port}`, '--timeout', '1s', '--retry-max-duration', '3s'], {}, 60_000);
+        '--output', `syslog+tls://127.0.0.1:${peer.port}`, '--timeout', '1s', '--retry-max-duration', '3s', '--no-preflight'], {}, 60_000);
       assert.equal(r.signal, null, 'it ended by itself');
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /^oversight: retrying in \S+: 127\.0\.0\.1:\d+ took no data for 1s \(--timeout\): the receiver is not reading$/m);

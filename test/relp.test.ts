@@ -36,7 +36,7 @@ describe('receiver restart mid-export (real rsyslog)', { skip: missing ?? false 
   after(() => rsyslog.stop());
 
   /** Export everything; once a tenth has arrived, stop rsyslog (SIGTERM, by pid) and start it again on the same ports. */
-  async function exportWithRestart(t: TestContext, url: string, extra: string[]): Promise<Tally> {
+  async function exportWithRestart(t: TestContext, url: string, extra: string[], mustNotice: boolean): Promise<Tally> {
     const from = rsyslog.count();
     const run = runCli([
       'siem', 'export', '--db', db, '--registry-id', 'demo', '--format', 'ecs', '--output', url,
@@ -51,7 +51,10 @@ describe('receiver restart mid-export (real rsyslog)', { skip: missing ?? false 
     const r = await run;
     assert.equal(r.code, 0, r.stderr);
     assert.ok(at < EVENTS, 'the restart happened before the export finished');
-    assert.match(r.stderr, /retrying in/, 'the exporter noticed the restart');
+    // Over RELP the exporter must notice; over plain TCP the kernel's buffers may have taken every byte before the
+    // stop, and not noticing is exactly the loss this test measures.
+    if (mustNotice) assert.match(r.stderr, /retrying in/, 'the exporter noticed the restart');
+    else t.diagnostic(`the exporter ${/retrying in/.test(r.stderr) ? 'noticed' : 'did not notice'} the restart`);
     await rsyslog.waitRecords(from + EVENTS, 30_000);
     const n = tally(rsyslog, from);
     t.diagnostic(`${url.split(':')[0]}: restart after ${at} of ${EVENTS} events; arrived ${n.unique}, lost ${n.lost}, doubled ${n.doubled}`);
@@ -60,13 +63,13 @@ describe('receiver restart mid-export (real rsyslog)', { skip: missing ?? false 
   }
 
   it('RELP: every event arrives; duplicates stay within the window (formatted on worker threads)', async (t) => {
-    const n = await exportWithRestart(t, `relp://127.0.0.1:${rsyslog.ports.relp}`, ['--relp-window', String(WINDOW), '--threads', '2']);
+    const n = await exportWithRestart(t, `relp://127.0.0.1:${rsyslog.ports.relp}`, ['--relp-window', String(WINDOW), '--threads', '2'], true);
     assert.equal(n.lost, 0);
     assert.ok(n.doubled <= WINDOW, `${n.doubled} duplicates, window ${WINDOW}`);
   });
 
   it('TCP: what a restart costs without acknowledgements is measured, not hidden', async (t) => {
-    const n = await exportWithRestart(t, `syslog+tcp://127.0.0.1:${rsyslog.ports.tcp}`, []);
+    const n = await exportWithRestart(t, `syslog+tcp://127.0.0.1:${rsyslog.ports.tcp}`, [], false);
     // No exactness to assert: plain TCP cannot know what the receiver read. The numbers go to the report.
     assert.equal(n.unique + n.lost, EVENTS);
   });

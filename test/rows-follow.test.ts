@@ -34,6 +34,8 @@ function lines(file: string): Record<string, unknown>[] {
 }
 
 async function stop(child: ChildProcess): Promise<number | null> {
+  // A follower that already ended says how; waiting for its close event then would wait forever.
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
   const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
   child.kill('SIGTERM');
   return closed;

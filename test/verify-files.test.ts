@@ -91,7 +91,7 @@ describe('siem verify: files', () => {
     const tampered = spawnSync('bash', ['-c', 'openssl dgst -sha256 -hmac "$(cat "$1")" -r "$2" | cut -d" " -f1 | diff -q - "$2.sig"', '_', key, report]);
     assert.notEqual(tampered.status, 0, 'a changed manifest no longer matches');
     const shortKey = path.join(dir, 'short.key');
-    fs.writeFileSync(shortKey, 'short');
+    fs.writeFileSync(shortKey, 'short', { mode: 0o600 });
     const bad = await runCli(verify(db, out, 'ecs', '--report', report, '--sign-key-file', shortKey));
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /fewer than 32 bytes/);
