@@ -69,7 +69,10 @@ const OWN_TIME: Record<string, string | null> = {
   '4': new Date((NOW - 120) * 1000).toISOString().replace('.000Z', 'Z'),
   '5': null,
 };
-/** The clock story: per-callback alerts for the callbacks of 5 hours and 2 minutes ago, by their file; nothing else. */
+/**
+ * The clock story: per-callback findings for the callbacks of 5 hours and 2 minutes ago, by their file; nothing
+ * else. The first-callback ones are building blocks (recorded, no alert or incident of their own; see below).
+ */
 const PROMISED: Record<string, string[]> = {
   'oversight-leaked-copy-opened': ['f-hours', 'f-minutes'],
   'oversight-first-callback-for-file': ['f-hours', 'f-minutes'],
