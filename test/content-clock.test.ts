@@ -269,6 +269,10 @@ describe('a new file\'s first callback is one alert (Splunk, Elastic) or inciden
     // The first run after the first callback sees the first two; the next day's alert counts the day's callbacks.
     assert.deepEqual(alerts.map((a) => Number(a.row.get('callbacks'))), alerts.map((a) => inWindow(a.now)));
     assert.deepEqual(alerts.map((a) => Number(a.row.get('callbacks'))), [2, 1]);
+    // The first-callback search finds the file once: were it a tracked alert, the first day would have two.
+    const first = byId('oversight-first-callback-for-file');
+    const found = throttled(first, schedule(first).map((now) => ({ now, rows: splunkRun(first, evts, now) })));
+    assert.deepEqual(found.map((r) => [r.get('file_id'), Number(r.get('callbacks'))]), [['f-new', 4]]);
     // Without throttling every run with a new callback would alert: throttling is what makes it one.
     const unthrottled = schedule(leak).reduce((n, now) => n + splunkRun(leak, evts, now).length, 0);
     assert.ok(unthrottled >= offsets.length, `${unthrottled} results before throttling`);

@@ -234,7 +234,7 @@ export function ruleResource(rule: SentinelRule, fields: FieldTable): Record<str
         // One incident per leaked file (per source address, per unknown token) for a day, however many
         // callbacks: its alerts are the callbacks, so the incident's alert count is the callback count.
         groupingConfiguration: {
-          enabled: true,
+          enabled: opensAlerts(d),
           reopenClosedIncident: false,
           lookbackDuration: isoDuration(durationSeconds(d.suppression.window)),
           matchingMethod: 'Selected',
