@@ -69,7 +69,10 @@ const OWN_TIME: Record<string, string | null> = {
   '4': new Date((NOW - 120) * 1000).toISOString().replace('.000Z', 'Z'),
   '5': null,
 };
-/** The clock story: per-callback alerts for the callbacks of 5 hours and 2 minutes ago, by their file; nothing else. */
+/**
+ * The clock story: per-callback findings for the callbacks of 5 hours and 2 minutes ago, by their file; nothing
+ * else. The first-callback ones are building blocks (recorded, no alert or incident of their own; see below).
+ */
 const PROMISED: Record<string, string[]> = {
   'oversight-leaked-copy-opened': ['f-hours', 'f-minutes'],
   'oversight-first-callback-for-file': ['f-hours', 'f-minutes'],
@@ -209,12 +212,117 @@ describe('one leak of one file is one alert (Elastic, Splunk) or one incident (S
     const runs = [];
     for (let t = NOW - 3600; t <= NOW; t += 300) runs.push({ now: t, rows: splunkRun(leak, evts, t) });
     assert.equal(runs.reduce((n, r) => n + r.rows.length, 0) >= 200, true, 'every callback is found');
-    assert.equal(throttled(leak, runs).length, 1);
+    const alerts = throttled(leak, runs);
+    assert.equal(alerts.length, 1);
+    // Fired at the first run: the callbacks indexed by then (one every 15 s since the first).
+    assert.equal(Number(alerts[0]!.get('callbacks')), 1);
+    // The same search at the run that sees the last callback counts the day's callbacks: all 200.
+    assert.deepEqual([...new Set(splunkRun(leak, evts, NOW - 600).map((r) => Number(r.get('callbacks'))))], [200]);
   });
   it('Sentinel: the alerts of one file go into one incident for a day', () => {
     const arm = JSON.parse(fs.readFileSync(path.join(ROOT, 'sentinel', 'deploy', 'analytic-rules.json'), 'utf8')) as { resources: Record<string, any>[] };
     const g = arm.resources.find((r) => r['name'] === leak.guid)!['properties'].incidentConfiguration.groupingConfiguration;
     assert.deepEqual([g.enabled, g.matchingMethod, g.groupByCustomDetails, g.lookbackDuration], [true, 'Selected', ['FileId'], 'P1D']);
+    // Its alerts count up to 200 in the CallbacksInWindow detail.
+    const all = events(opens);
+    const got = [];
+    for (let t = NOW - 3600; t <= NOW; t += 300) got.push(...evaluate(leak, all, { now: t, arrival: (e) => e.occurred_unix }));
+    assert.deepEqual([got.length, Math.max(...got.map((a) => a.callbacks!))], [200, 200]);
+  });
+});
+
+describe('a new file\'s first callback is one alert (Splunk, Elastic) or incident (Sentinel), carrying the count', () => {
+  // A file never seen before calls back from one reader's address at T0+10 s, +20 s, +400 s and +3000 s, then a
+  // day later at +25 h; each callback is delivered as it happens. Every rule runs on its schedule for 26 hours.
+  const T0 = NOW;
+  const offsets = [10, 20, 400, 3000, 25 * 3600];
+  const fresh = sqlRegistry(`${SCHEMA}\n${offsets.map((o, i) =>
+    `INSERT INTO events VALUES (${i + 1}, 'tok-n', 'f-new', 'ann@partner.example', 'legal@acme.example', 'http_img', '203.0.113.20', '${UA}', '{}', ${T0 + o}, NULL, ${i + 1});`).join('\n')}`);
+  const schedule = (d: Detection): number[] => {
+    const step = durationSeconds(d.schedule.interval);
+    return Array.from({ length: Math.floor((26 * 3600) / step) }, (_, k) => T0 - (T0 % step) + (k + 1) * step);
+  };
+  const leak = byId('oversight-leaked-copy-opened');
+  /** Callbacks of f-new that reached the SIEM in the suppression window up to `now`. */
+  const inWindow = (now: number): number => offsets.filter((o) => T0 + o <= now && T0 + o > now - durationSeconds(leak.suppression.window)).length;
+
+  it('the shipped content opens alerts for the leaked-document rule and records the first callback as a building block', () => {
+    const first = byId('oversight-first-callback-for-file');
+    assert.equal(saved.stanza(first.name).get('alert.track'), '0');
+    assert.equal(saved.stanza(leak.name).get('alert.track'), '1');
+    assert.equal(kibanaRules.find((r) => r['rule_id'] === first.id)!['building_block_type'], 'default');
+    assert.equal(kibanaRules.find((r) => r['rule_id'] === leak.id)!['building_block_type'], undefined);
+    const arm = JSON.parse(fs.readFileSync(path.join(ROOT, 'sentinel', 'deploy', 'analytic-rules.json'), 'utf8')) as { resources: Record<string, any>[] };
+    const creates = (d: Detection): boolean => arm.resources.find((r) => r['name'] === d.guid)!['properties'].incidentConfiguration.createIncident;
+    assert.deepEqual(detections.filter(creates).map((d) => d.id).sort(), detections.filter((d) => d.id !== first.id).map((d) => d.id).sort());
+  });
+
+  it('Splunk: one triggered alert for the first day and one for the next, each with the callbacks indexed so far', async () => {
+    const evts = splunkEvents(await exported(fresh, 'splunk'), (r) => Number(r['time']));
+    const alerts: { id: string; now: number; row: Fields }[] = [];
+    for (const d of detections) {
+      if (saved.stanza(d.name).get('alert.track') !== '1') continue;
+      const runs = schedule(d).map((now) => ({ now, rows: splunkRun(d, evts, now).map((row) => row.set('_run', now)) }));
+      for (const row of throttled(d, runs)) alerts.push({ id: d.id, now: Number(row.get('_run')), row });
+    }
+    assert.deepEqual(alerts.map((a) => [a.id, a.row.get('file_id')]), [[leak.id, 'f-new'], [leak.id, 'f-new']]);
+    // The first run after the first callback sees the first two; the next day's alert counts the day's callbacks.
+    assert.deepEqual(alerts.map((a) => Number(a.row.get('callbacks'))), alerts.map((a) => inWindow(a.now)));
+    assert.deepEqual(alerts.map((a) => Number(a.row.get('callbacks'))), [2, 1]);
+    // The first-callback search finds the file once: were it a tracked alert, the first day would have two.
+    const first = byId('oversight-first-callback-for-file');
+    const found = throttled(first, schedule(first).map((now) => ({ now, rows: splunkRun(first, evts, now) })));
+    assert.deepEqual(found.map((r) => [r.get('file_id'), Number(r.get('callbacks'))]), [['f-new', 4]]);
+    // Without throttling every run with a new callback would alert: throttling is what makes it one.
+    const unthrottled = schedule(leak).reduce((n, now) => n + splunkRun(leak, evts, now).length, 0);
+    assert.ok(unthrottled >= offsets.length, `${unthrottled} results before throttling`);
+  });
+
+  it('Sentinel (the detection evaluator the KQL implements, with the shipped incident settings): one incident per day, its alerts counting up', () => {
+    const all = events(fresh);
+    const arm = JSON.parse(fs.readFileSync(path.join(ROOT, 'sentinel', 'deploy', 'analytic-rules.json'), 'utf8')) as { resources: Record<string, any>[] };
+    const incidents: { id: string; opened: number; alerts: Alert[] }[] = [];
+    for (const d of detections) {
+      const config = arm.resources.find((r) => r['name'] === d.guid)!['properties'].incidentConfiguration;
+      if (!config.createIncident) continue;
+      const iso = /^P(?:(\d+)D)?(?:T(\d+)H)?$/.exec(config.groupingConfiguration.lookbackDuration)!;
+      const lookback = Number(iso[1] ?? 0) * 86400 + Number(iso[2] ?? 0) * 3600;
+      for (const now of schedule(d)) {
+        for (const a of evaluate(d, all, { now, arrival: (e) => e.occurred_unix })) {
+          const key = d.suppression.group_by.map((f) => a.events[0]![f as 'file_id']).join('/');
+          const open = incidents.find((i) => i.id === `${d.id}:${key}` && now - i.opened < lookback);
+          if (open) open.alerts.push(a);
+          else incidents.push({ id: `${d.id}:${key}`, opened: now, alerts: [a] });
+        }
+      }
+    }
+    assert.deepEqual(incidents.map((i) => [i.id, i.alerts.length]), [[`${leak.id}:f-new`, 4], [`${leak.id}:f-new`, 1]]);
+    // Each alert carries CallbacksInWindow: the file's callbacks in the last day, so the latest is the incident's count.
+    assert.deepEqual(incidents.map((i) => i.alerts.map((a) => a.callbacks)), [[2, 2, 3, 4], [1]]);
+    // The rule that says the file is new still records it, once, as an alert without an incident.
+    const first = byId('oversight-first-callback-for-file');
+    assert.equal(schedule(first).flatMap((now) => evaluate(first, all, { now, arrival: (e) => e.occurred_unix })).length, 1);
+    const rule = sentinelRules.get(leak.id)!;
+    assert.match(rule, /summarize CallbacksInWindow = count_distinct\(strcat\(RegistryId, "\/", EventId\)\) by FileId/);
+    assert.match(rule, /\| where ingestion_time\(\) > ago\(1d\)\n\s+\| where isnotnull\(OccurredAt\) and TimeGenerated - OccurredAt <= 1d/);
+  });
+
+  it('Elastic: one alert for the first day and one for the next, with the later callbacks counted as suppressed', async () => {
+    const docs: Doc[] = [];
+    for (const r of await exported(fresh, 'ecs')) docs.push(...elasticDocs([r], Date.parse(String(r['@timestamp'])) / 1000));
+    const alerts: { id: string; alert: ReturnType<ElasticRuleRunner['run']>[number] }[] = [];
+    const signals: string[] = [];
+    for (const rule of kibanaRules) {
+      const runner = new ElasticRuleRunner(rule);
+      for (const now of schedule(byId(String(rule['rule_id'])))) {
+        const storedByThen = docs.filter((d) => Date.parse(String((d['event'] as Doc)['ingested'])) <= now * 1000);
+        runner.run(storedByThen, now * 1000);
+      }
+      for (const alert of runner.alerts) (rule['building_block_type'] ? signals.push(String(rule['rule_id'])) : alerts.push({ id: String(rule['rule_id']), alert }));
+    }
+    assert.deepEqual(alerts.map((a) => a.id), [leak.id, leak.id]);
+    assert.deepEqual(alerts.map((a) => a.alert.docs.length + a.alert.suppressed), [4, 1], 'the callbacks of each day in its alert');
+    assert.deepEqual(signals, ['oversight-first-callback-for-file']);
   });
 });
 

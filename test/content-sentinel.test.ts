@@ -402,8 +402,11 @@ describe('Sentinel content: analytic rule YAML against the scheduled-rule schema
       const rule = analyticRules.find((r) => r.rule.id === d.guid)!.rule;
       const col = (name: string): string => model.fields.field(name).sentinel.column;
       assert.equal(seconds(rule.queryFrequency), durationSeconds(d.schedule.interval), d.id);
-      const period = d.logic.type === 'match' ? d.schedule.lookback : d.logic.type === 'first_seen' ? d.logic.history : d.logic.window;
-      assert.equal(seconds(rule.queryPeriod), Math.min(durationSeconds(period), 14 * 86400), d.id);
+      // A per-callback rule also reads its suppression window, to count the key's callbacks in it.
+      const period = d.logic.type === 'match'
+        ? Math.max(durationSeconds(d.schedule.lookback), durationSeconds(d.suppression.window))
+        : durationSeconds(d.logic.type === 'first_seen' ? d.logic.history : d.logic.window);
+      assert.equal(seconds(rule.queryPeriod), Math.min(period, 14 * 86400), d.id);
       for (const c of d.logic.where) {
         const text = c.op === 'present' ? `isnotempty(${col(c.field)})` : c.op === 'absent' ? `isempty(${col(c.field)})`
           : `${col(c.field)} !in (${c.values.map((v) => JSON.stringify(v)).join(', ')})`;

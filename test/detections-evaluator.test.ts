@@ -169,3 +169,20 @@ test('with arrival times: a callback that arrives more than a day after it happe
   assert.equal(evaluate(hourly, [evt(T - 60, { file_id: 'f-c' })], { now: T, arrival: () => T }).length, 1);
   assert.throws(() => evaluate(leak, evts, { arrival: () => T }), /need the time of the run/);
 });
+
+test('with arrival times: a per-callback alert counts its file\'s callbacks in the suppression window, each once, backfills and other files left out', () => {
+  const leak = detection({ type: 'match', where: [{ field: 'file_id', op: 'present' }] }, '10m');
+  const resent = evt(T - 7200);
+  const evts = [
+    evt(T - 25 * 3600), // arrived more than a day before the run: outside the window
+    evt(T - 5 * 86400), // a backfill, arrived an hour ago
+    resent, { ...resent }, // one callback stored twice by a resent batch
+    evt(T - 200), evt(T - 60),
+    evt(T - 60, { file_id: 'f-other' }),
+  ];
+  const arrival = (e: OversightEvent): number => (e.occurred_unix < T - 86400 && e.occurred_unix > T - 2 * 86400 ? e.occurred_unix : Math.max(e.occurred_unix, T - 3600));
+  const alerts = evaluate(leak, evts, { now: T, arrival });
+  // This run reports the two callbacks that arrived since the previous one (and the other file's); each says
+  // three for f-1: the resent one once, and the two new ones.
+  assert.deepEqual(alerts.map((a) => [a.events[0]!.file_id, a.callbacks]), [['f-1', 3], ['f-1', 3], ['f-other', 1]]);
+});

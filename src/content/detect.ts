@@ -16,6 +16,12 @@ export interface Alert {
   key: Record<string, string>;
   /** The events that made it fire: the one event, or the events of the first window that reached the threshold. */
   events: OversightEvent[];
+  /**
+   * For a per-callback (`match`) alert of a run with arrival times: the callbacks of its suppression key that
+   * arrived within the suppression window up to the run, this one included, each once — the count the alert
+   * carries in every SIEM.
+   */
+  callbacks?: number;
 }
 
 export interface EvaluateOptions {
@@ -202,8 +208,15 @@ function byArrival(
   const sinceLastRun = (t: number): boolean => t > now - interval && t <= now;
   const onTime = (e: OversightEvent): boolean => arrival(e) - e.occurred_unix <= backfill;
   switch (logic.type) {
-    case 'match':
-      return arrived.filter((e) => sinceLastRun(arrival(e)) && onTime(e)).map((e) => alert({ event_id: e.event_id }, [e]));
+    case 'match': {
+      const window = durationSeconds(detection.suppression.window);
+      const counted = groupBy(arrived.filter((e) => arrival(e) > now - window && onTime(e)), detection.suppression.group_by);
+      const keyId = (e: OversightEvent): string => JSON.stringify(detection.suppression.group_by.map((f) => fieldValue(e, f)));
+      const count = (e: OversightEvent): number => new Set((counted.get(keyId(e))?.events ?? []).map((x) => `${x.registry_id}/${x.event_id}`)).size;
+      return arrived
+        .filter((e) => sinceLastRun(arrival(e)) && onTime(e))
+        .map((e) => ({ ...alert({ event_id: e.event_id }, [e]), callbacks: count(e) }));
+    }
     case 'first_seen': {
       // The key is new when its earliest arrival within the history is in this run and that earliest callback
       // is not a backfill.

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import { DATA_STREAM_PATTERN } from './elastic-mappings.js';
-import { BACKFILL_DELAY, durationSeconds, type Condition, type Detection, type FieldTable } from './model.js';
+import { BACKFILL_DELAY, durationSeconds, opensAlerts, type Condition, type Detection, type FieldTable } from './model.js';
 
 const TACTICS: Readonly<Record<string, string>> = {
   TA0001: 'Initial Access',
@@ -176,6 +176,8 @@ export function elasticRule(d: Detection, fields: FieldTable, version: string): 
     // still seen once; counting rules go by the callbacks' own time, so an hourly export is no burst.
     ...(d.logic.type === 'match' || d.logic.type === 'first_seen' ? { timestamp_override: 'event.ingested' } : {}),
     ...suppression(d, fields),
+    // A building block's alerts are kept for correlation and hidden from the Alerts table by default.
+    ...(opensAlerts(d) ? {} : { building_block_type: 'default' }),
     risk_score: d.risk_score,
     severity: elasticSeverity(d.severity),
     ...(mapping.length ? { severity_mapping: mapping } : {}),

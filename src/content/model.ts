@@ -53,6 +53,13 @@ export interface Detection {
   schedule: { interval: string; lookback: string };
   /** One alert (Elastic, Splunk) or incident (Sentinel) per value of these fields per window, with the count in it. */
   suppression: { group_by: string[]; window: string };
+  /**
+   * `alert` (the default): each finding opens an alert (Splunk, Elastic) or an incident (Sentinel).
+   * `building_block`: the finding is recorded where the SIEM keeps such signals (an Elastic building-block alert,
+   * a Sentinel alert that opens no incident, a Splunk result that is not a triggered alert) and opens nothing of
+   * its own, because another detection already alerts on the same callbacks.
+   */
+  alerting?: 'alert' | 'building_block';
   logic: Logic;
   false_positives: string[];
 }
@@ -99,6 +106,9 @@ export function loadFields(root = contentRoot()): FieldTable {
  */
 export const BACKFILL_DELAY = '1d';
 
+/** Whether a detection opens alerts (incidents in Sentinel) of its own. */
+export const opensAlerts = (d: Detection): boolean => (d.alerting ?? 'alert') === 'alert';
+
 const SEVERITIES: readonly Severity[] = ['informational', 'low', 'medium', 'high', 'critical'];
 const LOGIC_TYPES = ['match', 'first_seen', 'distinct_count', 'event_count'];
 
@@ -125,6 +135,7 @@ export function loadDetections(fields: FieldTable = loadFields(), root = content
       durationSeconds(d.schedule.interval);
       durationSeconds(d.schedule.lookback);
       if (!d.suppression?.group_by?.length) fail(file, 'suppression.group_by names no field');
+      if (d.alerting !== undefined && d.alerting !== 'alert' && d.alerting !== 'building_block') fail(file, `alerting ${String(d.alerting)} is not alert or building_block`);
       durationSeconds(d.suppression.window);
       const named = [...d.logic.where.map((c) => c.field), ...d.suppression.group_by];
       if (d.logic.type === 'first_seen') named.push(...d.logic.key), durationSeconds(d.logic.history);

@@ -13,6 +13,9 @@ export const MAX_QUERY_PERIOD_SECONDS = 14 * 86400;
 /** At most this many values of a set go on an alert (Sentinel caps an alert's custom details at 2 KB in all). */
 export const SET_LIMIT = 10;
 
+/** The count of the suppression key's callbacks within the suppression window, on a per-callback alert. */
+export const WINDOW_COUNT = 'CallbacksInWindow';
+
 /** Columns a rule adds beyond the table: the caller address usable as an IP entity, and the recipient split for the Account entity. */
 export const DERIVED = {
   ip: 'CallerIp',
@@ -80,7 +83,9 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
 
   switch (d.logic.type) {
     case 'match': {
-      const columns = [...perEvent, DERIVED.ip, DERIVED.accountName, DERIVED.accountSuffix, DERIVED.confidence, DERIVED.origin];
+      const group = d.suppression.group_by.map(c);
+      const window = durationSeconds(d.suppression.window);
+      const columns = [...perEvent, DERIVED.ip, DERIVED.accountName, DERIVED.accountSuffix, DERIVED.confidence, DERIVED.origin, WINDOW_COUNT];
       return {
         query: [
           ...header,
@@ -91,18 +96,28 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
           `| where ingestion_time() > ago(${timespan(frequency)})`,
           onTime,
           dedupe,
+          // The incident groups a day's alerts of one file; each alert says how many callbacks the file has had
+          // in that day, counted once each however often a batch was resent.
+          '| join kind=leftouter (',
+          `    ${TABLE}`,
+          ...where.map((w) => `    ${w}`),
+          `    | where ingestion_time() > ago(${timespan(window)})`,
+          `    ${onTime}`,
+          `    | summarize ${WINDOW_COUNT} = count_distinct(strcat(${registry}, "/", ${event})) by ${group.join(', ')}`,
+          `    ) on ${group.join(', ')}`,
           `| extend ${confidence}`,
           ...derived(`${kind} == "dns"`),
           `| project ${columns.join(', ')}`,
         ].join('\n'),
         columns,
         queryFrequency: frequency,
-        queryPeriod: lookback,
+        queryPeriod: Math.max(lookback, window),
         coverage:
           `Runs every ${d.schedule.interval}; each run takes the callbacks that reached the workspace since the previous run, so each ` +
           `callback alerts once, however late it was delivered, and the alert carries its own time (OccurredAt). A callback that ` +
           `reached the workspace more than ${BACKFILL_DELAY} after it happened is a backfill and raises no alert of its own ` +
-          '(the hunting query for late arrivals lists those).',
+          '(the hunting query for late arrivals lists those). The alerts of one ' + group.join('/') + ` go into one incident per ${d.suppression.window}, and each ` +
+          `carries ${WINDOW_COUNT}: the callbacks of that ${group.join('/')} that reached the workspace in the last ${timespan(window)}, this one included.`,
       };
     }
     case 'first_seen': {

@@ -3,8 +3,8 @@
  * solution or the "import rule templates" flow takes) and the same rules as ARM `alertRules` resources.
  */
 import YAML from 'yaml';
-import { durationSeconds, type Detection, type FieldTable } from './model.js';
-import { DERIVED, OCCURRED_COLUMN, renderRuleQuery, TABLE, timespan, type RuleQuery } from './sentinel-kql.js';
+import { durationSeconds, opensAlerts, type Detection, type FieldTable } from './model.js';
+import { DERIVED, OCCURRED_COLUMN, renderRuleQuery, TABLE, timespan, WINDOW_COUNT, type RuleQuery } from './sentinel-kql.js';
 
 /** MITRE ATT&CK tactic ids → the tactic names Sentinel's rule schema accepts. */
 const TACTICS: Record<string, string> = {
@@ -68,6 +68,7 @@ const DETAIL_COLUMNS: Record<string, string> = {
   DistinctSourceIps: 'DistinctCount',
   SourceIps: 'DistinctValues',
   CallbackCount: 'Callbacks',
+  CallbacksInWindow: WINDOW_COUNT,
   BeaconKinds: 'BeaconKinds',
   Files: 'Files',
   FirstSeen: 'FirstSeen',
@@ -123,7 +124,9 @@ function alertFormat(d: Detection, columns: string[]): { alertDisplayNameFormat:
   }
   return {
     alertDisplayNameFormat: `${d.name.replace(/^Oversight - /, 'Oversight: ')} ({{BeaconKind}} from {{Origin}})`,
-    alertDescriptionFormat: `Beacon {{BeaconKind}} called back from {{Origin}} at {{OccurredAt}}. ${d.name}.`,
+    alertDescriptionFormat: has(WINDOW_COUNT)
+      ? `Beacon {{BeaconKind}} called back from {{Origin}}, callback {{${WINDOW_COUNT}}} of it in ${d.suppression.window} (its own time is in OccurredAt). ${d.name}.`
+      : `Beacon {{BeaconKind}} called back from {{Origin}} at {{OccurredAt}}. ${d.name}.`,
   };
 }
 
@@ -226,11 +229,12 @@ export function ruleResource(rule: SentinelRule, fields: FieldTable): Record<str
       alertDetailsOverride: y.alertDetailsOverride,
       eventGroupingSettings: y.eventGroupingSettings,
       incidentConfiguration: {
-        createIncident: true,
+        // A building block records its alert without an incident: another rule's incident covers the callbacks.
+        createIncident: opensAlerts(d),
         // One incident per leaked file (per source address, per unknown token) for a day, however many
         // callbacks: its alerts are the callbacks, so the incident's alert count is the callback count.
         groupingConfiguration: {
-          enabled: true,
+          enabled: opensAlerts(d),
           reopenClosedIncident: false,
           lookbackDuration: isoDuration(durationSeconds(d.suppression.window)),
           matchingMethod: 'Selected',

@@ -4,7 +4,7 @@
  * definition. Field names come from the field table, so a renamed field changes every search at once.
  */
 import type { ConfStanza } from './splunk-conf.js';
-import { BACKFILL_DELAY, durationSeconds, type Condition, type Detection, type FieldTable, type Severity } from './model.js';
+import { BACKFILL_DELAY, durationSeconds, opensAlerts, type Condition, type Detection, type FieldTable, type Severity } from './model.js';
 
 export const BASE_MACRO = 'oversight_beacons';
 /** The indexed field transforms.conf sets on events without a usable time (see splunk.ts). */
@@ -44,6 +44,14 @@ export function cronFor(interval: string): string {
   throw new Error(`schedule interval ${interval} cannot be written as a cron schedule (use a divisor of an hour or a day)`);
 }
 
+/** Seconds → the shortest relative-time span that says it exactly ("2d", "25h", "90m"). */
+function spanOf(seconds: number): string {
+  if (seconds % 86400 === 0) return `${seconds / 86400}d`;
+  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
+}
+
 function longer(a: string, b: string): string {
   return durationSeconds(a) >= durationSeconds(b) ? a : b;
 }
@@ -77,12 +85,21 @@ function render(d: Detection, fields: FieldTable): Rendered {
     case 'match': {
       const shown = ['_time', 'signature', 'severity', 'confidence', 'file_id', 'recipient_id', 'issuer_id', 'token_id', 'kind',
         'src', 'source_ip', 'dest', 'user_agent', 'registry_id', 'event_id'].map((n) => (fields.fields.some((r) => r.name === n) ? f(n) : n));
-      // Each run reads the callbacks indexed in its lookback, whenever they happened, up to a day back: a callback
-      // that arrives more than a day after it happened is a backfill and raises no alert of its own.
+      const group = d.suppression.group_by.map(f);
+      const backfill = durationSeconds(BACKFILL_DELAY);
+      // Each run reports the callbacks indexed in its lookback, whenever they happened, except backfills (indexed
+      // more than a day after they happened). Throttling keeps the first result per suppression key, so each row
+      // carries the count of the key's callbacks indexed within the suppression window, this run's included: the
+      // alert says how many callbacks the leak has had so far. The search reads the window by arrival and its
+      // callbacks' own times up to a backfill delay before it.
       return {
-        search: `${base}${where}${once} | ${conf(`${kind}=="dns"`)} | table ${shown.join(', ')}`,
-        range: BACKFILL_DELAY,
-        indexRange: d.schedule.lookback,
+        search:
+          `${base}${where} | where _indextime - _time <= ${backfill}${once}` +
+          ` | eventstats count as callbacks by ${group.join(', ')}` +
+          ` | where _indextime > relative_time(now(), ${splString(ago(d.schedule.lookback))})` +
+          ` | ${conf(`${kind}=="dns"`)} | table ${[...shown, 'callbacks'].join(', ')}`,
+        range: spanOf(durationSeconds(d.suppression.window) + backfill),
+        indexRange: d.suppression.window,
         key: [f('registry_id'), f('event_id')],
       };
     }
@@ -157,7 +174,8 @@ export function savedSearch(d: Detection, fields: FieldTable, app: string): Conf
       ['quantity', '0'],
       ['alert.severity', String(ALERT_SEVERITY[d.severity])],
       ['alert.digest_mode', '0'],
-      ['alert.track', '1'],
+      // A building block is a scheduled result kept with the search, not a triggered alert.
+      ['alert.track', opensAlerts(d) ? '1' : '0'],
       ['alert.suppress', '1'],
       // One alert per suppression key (a file, a token, an address) per window; the first one opens the case.
       ['alert.suppress.fields', d.suppression.group_by.map((n) => fields.field(n).splunk.field).join(',')],

@@ -1,7 +1,8 @@
 /**
  * Replays the app over exported records without a Splunk: what search sees of an HEC envelope (KV_MODE = json
  * fields, metadata, indexed fields), the props.conf aliases and calculated fields applied to it, and a small
- * interpreter of the commands the saved searches use (search, where, eval, dedup, bin, stats, convert, table).
+ * interpreter of the commands the saved searches use (search, where, eval, dedup, bin, stats, eventstats, convert,
+ * table).
  * It exists so the SPL rendering of each detection can be run over the detection's sample registries and
  * compared with the declarative evaluator; anything it does not know is an error, never a silent pass.
  */
@@ -325,6 +326,24 @@ export function runSearch(spl: string, events: Fields[], options: RunOptions): F
       case 'stats':
         rows = stats(rows, args);
         break;
+      case 'eventstats': {
+        // The same aggregation, added to every row of its group (rows without a by field get nothing).
+        const by = parseAggs(args).by;
+        const keyOf = (r: Fields): string | null => {
+          const vs = by.map((b) => values(r, b));
+          if (vs.some((v) => v.length !== 1)) return null;
+          return JSON.stringify(vs.map((v) => v[0]));
+        };
+        const totals = new Map(stats(rows, args).map((g) => [keyOf(g), g] as const));
+        rows = rows.map((r) => {
+          const g = totals.get(keyOf(r));
+          if (keyOf(r) === null || !g) return r;
+          const out = new Map(r);
+          for (const [k, v] of g) if (!by.includes(k)) out.set(k, v);
+          return out;
+        });
+        break;
+      }
       case 'dedup': {
         const words = args.split(/[\s,]+/).filter((n) => n !== '');
         const keepEmpty = words.includes('keepempty=true');
