@@ -50,7 +50,7 @@ export async function runCheck(values: FlagValues): Promise<number> {
   try {
     transport = openTransport(c, () => undefined);
   } catch (err) {
-    step({ what: 'credentials', ok: false, detail: errorMessage(err) });
+    step({ what: 'destination', ok: false, detail: errorMessage(err) });
     return 1;
   }
   try {

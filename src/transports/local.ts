@@ -11,7 +11,7 @@ import { checkWritableFolder } from '../pipeline/checkpoint.js';
 import { jsonLinesEncoder, type Entry } from '../pipeline/encoder.js';
 import { ConfigurationError, ExportError, errorMessage } from '../shared/errors.js';
 import { option } from '../shared/options.js';
-import type { Transport, Verdict } from './transport.js';
+import type { CheckLine, Transport, Verdict } from './transport.js';
 import type { TransportDescription } from './describe.js';
 
 /** Big writes, few system calls; a file takes any size. */
@@ -58,6 +58,11 @@ export class FileTransport implements Transport {
   /** A named pipe or device: opened and written without blocking (see `sendAsync`). */
   private pipeFd: number | null = null;
   private readonly special: boolean = false;
+
+  /** The location was checked when the transport was made: say so for `siem check`. */
+  async check(): Promise<CheckLine[]> {
+    return [{ what: 'output file', ok: true, detail: `${this.path} can be written` }];
+  }
 
   /** Checks the location now, so a bad path fails before anything is read or written. */
   constructor(
