@@ -56,6 +56,13 @@ describe('exit codes an init system can act on', () => {
   });
 });
 
+/** Why the unprivileged run cannot be made here, or false when it can. */
+function unprivileged(): string | false {
+  if (process.getuid?.() !== 0 || !fs.existsSync('/usr/bin/setpriv')) return 'needs root and setpriv';
+  const r = spawnSync('/usr/bin/setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(CLI)})`]);
+  return r.status === 0 ? false : `user nobody cannot read ${CLI} (the checkout is in a private folder)`;
+}
+
 describe('follow mode', () => {
   it('says what it does when it starts, and warns that without --state a restart resends everything', async () => {
     const out = path.join(tempDir(), 'out.jsonl');
@@ -88,7 +95,7 @@ describe('follow mode', () => {
     assert.equal(third.stderr, 'exported 0 event(s) as ecs\n');
   });
 
-  it('as an unprivileged user, waits for an idle WAL registry in a root-owned folder and exports it once its server opens it', { skip: process.getuid?.() === 0 && fs.existsSync('/usr/bin/setpriv') ? false : 'needs root and setpriv' }, async () => {
+  it('as an unprivileged user, waits for an idle WAL registry in a root-owned folder and exports it once its server opens it', { skip: unprivileged() }, async () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'oversight-registry-'));
     fs.chmodSync(home, 0o755);
     const db = path.join(home, 'registry.sqlite');
