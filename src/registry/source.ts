@@ -215,7 +215,9 @@ export class RegistrySource {
         | { sql: string }
         | undefined;
       if (!table) {
-        throw new ConfigurationError(`${path} has no events table: is it an Oversight registry database? (check --db)`);
+        // A registry whose server has not made its schema yet (first boot) is not ready; a wrong file never will be:
+        // follow mode waits and says so, a one-shot export fails (exit 1).
+        throw new RegistryUnavailable(`${path} has no events table: is it an Oversight registry database? (check --db)`);
       }
       if (/WITHOUT\s+ROWID/i.test(table.sql)) {
         throw new ConfigurationError(`${path}: the events table is WITHOUT ROWID, so it has no insertion order to follow`);
@@ -237,7 +239,7 @@ export class RegistrySource {
       return source;
     } catch (err) {
       db.close();
-      if (err instanceof ConfigurationError) throw err;
+      if (err instanceof ConfigurationError || err instanceof RegistryUnavailable) throw err;
       // A lock is no mistake in the setup: a later start (or, following, the next poll) gets through.
       if (readFailed(path, err) instanceof RegistryBusy) throw readFailed(path, err);
       throw new RegistryUnavailable(`cannot read registry database ${path}: ${sqliteReason(err)}`);

@@ -71,9 +71,12 @@ function alive(pid: number): boolean {
     // EPERM: it exists, owned by someone else.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-  // A killed process nobody has reaped yet (a container without an init) still answers signal 0.
+  // A killed process nobody has reaped yet (a container without an init) still answers signal 0, and a pid
+  // reused by another program is no exporter: only a live process running the exporter holds the lock.
   try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    if (/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))) return false;
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return /oversight|cli\.js/.test(cmdline);
   } catch {
     return true;
   }

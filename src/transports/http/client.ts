@@ -2,6 +2,7 @@
  * HTTP with keep-alive (undici), TLS verification on unless --insecure, an optional private CA, and one
  * timeout per request. Network failures come back as NetworkError so transports can classify them.
  */
+import { USER_AGENT } from '../../shared/version.js';
 import fs from 'node:fs';
 import type { Agent } from 'undici';
 import { ConfigurationError, errorMessage } from '../../shared/errors.js';
@@ -77,7 +78,8 @@ export class HttpClient {
     try {
       const res = await request(url, {
         method,
-        headers,
+        // Every request says what sent it, so a SIEM's access log can tell the exporter from anything else.
+        headers: { 'user-agent': USER_AGENT, ...headers },
         body,
         dispatcher: agent,
         signal: AbortSignal.timeout(this.options.timeoutMs),
