@@ -97,3 +97,21 @@ describe('siem check', () => {
     assert.match(r.stdout, /^FAIL  configuration: /m);
   });
 });
+
+describe('siem check against every fake peer', () => {
+  it('passes for every registered transport with its peer, sending nothing', async () => {
+    const { TRANSPORTS } = await import('../src/transports/index.js');
+    const { CONFORMANCE } = await import('./peers/index.js');
+    for (const t of TRANSPORTS.filter((x) => x.local !== 'stdout')) {
+      const h = await CONFORMANCE[t.name]!();
+      try {
+        const r = await runCli(['siem', 'check', '--db', db, '--registry-id', 'r1', '--timeout', '5s', ...h.args], { env: h.env ?? {} });
+        assert.equal(r.code, 0, `${t.name}: ${r.stdout}${r.stderr}`);
+        assert.ok(lines(r.stdout).every((l) => l.startsWith('ok ')), r.stdout);
+        assert.equal(h.held(), 0, `${t.name} received nothing`);
+      } finally {
+        await h.close();
+      }
+    }
+  });
+});

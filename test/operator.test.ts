@@ -164,3 +164,30 @@ describe('shell completion', () => {
     assert.match(fish.stderr, /completion for fish is not available: choose bash or zsh/);
   });
 });
+
+describe('help and requests', () => {
+  it('siem export --help groups its options, gives examples and names every secret variable', async () => {
+    const r = await runCli(['siem', 'export', '--help']);
+    assert.equal(r.code, 0);
+    for (const heading of ['Options:', 'Service options (follow mode, state, metrics):', 'Privacy options:', 'splunk-hec options:', 'Examples:']) {
+      assert.ok(r.stdout.includes(heading), heading);
+    }
+    for (const v of ['OVERSIGHT_SPLUNK_HEC_TOKEN', 'OVERSIGHT_ES_API_KEY', 'OVERSIGHT_SENTINEL_SHARED_KEY', 'AZURE_CLIENT_SECRET']) {
+      assert.match(r.stdout, new RegExp(`${v} \\(or ${v}_FILE\\)`));
+    }
+  });
+
+  it('every request says what sent it', async () => {
+    const { HecPeer } = await import('./peers/splunk-hec.js');
+    const { VERSION } = await import('../src/shared/version.js');
+    const peer = await new HecPeer({ token: 't0ken-123456' }).start();
+    try {
+      const r = await runCli(['siem', 'export', '--db', demoRegistry(3), '--registry-id', 'r', '--output', peer.url], { env: { OVERSIGHT_SPLUNK_HEC_TOKEN: 't0ken-123456' } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(peer.peer.requests.length > 0);
+      for (const q of peer.peer.requests) assert.equal(q.headers['user-agent'], `oversight-siem/${VERSION}`);
+    } finally {
+      await peer.peer.close();
+    }
+  });
+});
