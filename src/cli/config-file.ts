@@ -6,10 +6,13 @@
  */
 import type { Command, Option } from 'commander';
 import fs from 'node:fs';
-import { parse } from 'yaml';
+import { createRequire } from 'node:module';
 import { MAX_SECRET_FILE_BYTES } from '../shared/secrets.js';
 import { ConfigurationError, errorMessage } from '../shared/errors.js';
 import { envName, suggest } from './env.js';
+
+/** The YAML parser, loaded only when a --config file is read: every other run starts that much sooner. */
+const yamlParse = (): typeof import('yaml').parse => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse;
 
 /** Options whose value is itself a secret: a config file may not hold them. */
 const SECRET_VALUES = new Set(['header']);
@@ -46,7 +49,7 @@ function readYaml(file: string): Record<string, unknown> {
   }
   let doc: unknown;
   try {
-    doc = parse(text, { uniqueKeys: true, maxAliasCount: 0 });
+    doc = yamlParse()(text, { uniqueKeys: true, maxAliasCount: 0 });
   } catch (err) {
     throw new ConfigurationError(`--config ${file} is not valid YAML: ${errorMessage(err).split('\n')[0]}`);
   }
