@@ -148,8 +148,8 @@ export class RelpTransport implements Transport {
         unanswered.set(t, next);
         txnrs.push(t);
         picked.push(next);
-        // The header is at most 9 + 8 + 9 + 1 bytes, and the LF one more.
-        size += byteLength(entries[next]!.record) + 28;
+        // Room for the header (`TXNR syslog LEN `: 9 + 8 + up to 16 digits + 1 bytes) and the LF.
+        size += byteLength(entries[next]!.record) + 40;
       }
       if (unanswered.size === 0) break; // the rest were too large to send
       // One write per top-up, framed straight into one buffer; errors surface through onEnd, and the answers'
