@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Benchmark harness: export formats against `sqlite3 -json` on the same registry, alternating, medians.
-// Usage: npm run bench -- [--events N] [--runs R] [--save] [--skip-hec] [--rss-events N] [--skip-syslog] [--syslog-events N]
+// Usage: npm run bench -- [--events N] [--runs R] [--save] [--skip-hec] [--rss-events N] [--skip-syslog] [--syslog-events N] [--syslog-format F] [--relp-windows 512,1024,4096]
 //        [--verify] [--verify-events N]   (siem verify against the Elasticsearch peer; off by default, it takes minutes)
 //        npm run bench -- --soak DURATION [--every 3m] [--outage 30s] [--rate 1000] [--save]   (see soak.mjs)
 import { spawn, spawnSync } from 'node:child_process';
@@ -66,7 +66,7 @@ function timed(cmd, args, outFile, env = process.env) {
   return new Promise((resolve, reject) => {
     const haveTime = fs.existsSync('/usr/bin/time');
     const rssFile = path.join(os.tmpdir(), `oversight-bench-rss-${process.pid}`);
-    const [c, a] = haveTime ? ['/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
+    const [c, a] = haveTime ? ['/usr/bin/time', ['-f', '%M %U %S', '-o', rssFile, cmd, ...args]] : [cmd, args];
     const out = fs.openSync(outFile, 'w');
     const started = process.hrtime.bigint();
     const child = spawn(c, a, { stdio: ['ignore', out, 'inherit'], env });
@@ -75,8 +75,9 @@ function timed(cmd, args, outFile, env = process.env) {
       fs.closeSync(out);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} exited ${code}`));
-      const rssMb = haveTime ? Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024 : NaN;
-      resolve({ seconds, rssMb });
+      const [kb, user, sys] = haveTime ? fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop().split(' ').map(Number) : [NaN, NaN, NaN];
+      // CPU seconds (user + system) next to wall time: on a shared machine they move far less than wall time.
+      resolve({ seconds, rssMb: kb / 1024, cpu: user + sys });
     });
   });
 }
@@ -87,11 +88,12 @@ async function exportsAgainstBaseline(db, n) {
     { name: 'sqlite3 -json (baseline)', cmd: 'sqlite3', args: ['-json', db, 'select * from events'], stdout: true },
     ...['ecs', 'splunk', 'sentinel', 'cef', 'leef', 'ocsf'].map((f) => ({
       name: `oversight ${f}`,
+      format: f,
       cmd: process.execPath,
       args: [CLI, 'siem', 'export', '--db', db, '--registry-id', REGISTRY_ID, '--format', f, '--output', outFile, '--quiet'],
     })),
   ];
-  const results = new Map(cases.map((c) => [c.name, { seconds: [], rss: [] }]));
+  const results = new Map(cases.map((c) => [c.name, { seconds: [], rss: [], cpu: [] }]));
   for (let run = 0; run < RUNS; run++) {
     // Alternate: every case once per round, so drift on a shared machine hits all of them alike.
     for (const c of cases) {
@@ -99,6 +101,7 @@ async function exportsAgainstBaseline(db, n) {
       const r = await timed(c.cmd, c.args, c.stdout ? outFile : '/dev/null');
       results.get(c.name).seconds.push(r.seconds);
       results.get(c.name).rss.push(r.rssMb);
+      results.get(c.name).cpu.push(r.cpu);
       process.stderr.write(`  ${c.name}: ${r.seconds.toFixed(2)} s\n`);
     }
   }
@@ -107,7 +110,7 @@ async function exportsAgainstBaseline(db, n) {
   return cases.map((c) => {
     const r = results.get(c.name);
     const s = median(r.seconds);
-    return { name: c.name, seconds: s, eps: n / s, ratio: s / base, rss: Math.max(...r.rss) };
+    return { name: c.name, format: c.format, seconds: s, eps: n / s, ratio: s / base, rss: Math.max(...r.rss), cpu: median(r.cpu) };
   });
 }
 
@@ -122,18 +125,32 @@ async function startup() {
 
 const lines = [];
 const say = (s) => { lines.push(s); console.log(s); };
+/** Goals checked in this run, printed together at the end: what, measured, goal, met. */
+const goals = [];
+const goal = (what, measured, target, met) => goals.push({ what, measured, target, met });
+const loadBefore = os.loadavg()[0];
 const db = registry(EVENTS);
 process.stderr.write(`bench: ${RUNS} alternating runs over ${fmtInt(EVENTS)} events\n`);
 const rows = await exportsAgainstBaseline(db, EVENTS);
-say(`Export of ${fmtInt(EVENTS)} events to a file, median of ${RUNS} alternating runs (${os.cpus().length} cores, Node ${process.version}):`);
+say(`Export of ${fmtInt(EVENTS)} events to a file, median of ${RUNS} alternating runs (${os.cpus().length} cores, Node ${process.version}; ` +
+  `load average ${loadBefore.toFixed(1)} when the run began${loadBefore > os.cpus().length / 2 ? ': the machine was busy' : ''}):`);
 say('');
-say('| run | median wall | events/s | vs sqlite3 -json | peak RSS |');
-say('|---|---:|---:|---:|---:|');
-for (const r of rows) say(`| ${r.name} | ${r.seconds.toFixed(2)} s | ${fmtInt(r.eps)} | ${r.ratio.toFixed(2)}× | ${r.rss.toFixed(0)} MB |`);
+say('| run | median wall | events/s | vs sqlite3 -json | CPU (user+sys) | peak RSS |');
+say('|---|---:|---:|---:|---:|---:|');
+for (const r of rows) say(`| ${r.name} | ${r.seconds.toFixed(2)} s | ${fmtInt(r.eps)} | ${r.ratio.toFixed(2)}× | ${r.cpu.toFixed(2)} s | ${r.rss.toFixed(0)} MB |`);
+for (const r of rows.filter((x) => x.format)) {
+  const limit = r.format === 'ocsf' ? 1.25 : 1.0;
+  goal(`${r.format} export vs sqlite3 -json`, `${r.ratio.toFixed(2)}×`, `≤ ${limit.toFixed(2)}×`, r.ratio <= limit);
+}
+const peak = Math.max(...rows.filter((x) => x.format).map((x) => x.rss));
+goal(`peak RSS, ${fmtInt(EVENTS)}-event file export (any format)`, `${peak.toFixed(0)} MB`, '≤ 120 MB', peak <= 120);
 if (RSS_EVENTS > 0) {
   const big = registry(RSS_EVENTS);
-  const r = await timed(process.execPath, [CLI, 'siem', 'export', '--db', big, '--registry-id', REGISTRY_ID, '--format', 'ecs', '--output', '/dev/null', '--quiet'], '/dev/null');
-  say(`| oversight ecs, ${fmtInt(RSS_EVENTS)} events | ${r.seconds.toFixed(2)} s | ${fmtInt(RSS_EVENTS / r.seconds)} | — | ${r.rssMb.toFixed(0)} MB |`);
+  const r = await timed(process.execPath, [CLI, 'siem', 'export', '--db', big, '--registry-id', REGISTRY_ID, '--format', 'ocsf', '--output', '/dev/null', '--quiet'], '/dev/null');
+  const small = rows.find((x) => x.format === 'ocsf');
+  say(`| oversight ocsf, ${fmtInt(RSS_EVENTS)} events to /dev/null | ${r.seconds.toFixed(2)} s | ${fmtInt(RSS_EVENTS / r.seconds)} | — | ${r.cpu.toFixed(2)} s | ${r.rssMb.toFixed(0)} MB |`);
+  goal(`peak RSS, ${fmtInt(RSS_EVENTS)} events vs ${fmtInt(EVENTS)} (ocsf)`, `${r.rssMb.toFixed(0)} MB vs ${small.rss.toFixed(0)} MB`, 'flat, ≤ 120 MB',
+    r.rssMb <= 120 && r.rssMb <= small.rss * 1.1);
 }
 say('');
 if (!SKIP_HEC) {
@@ -145,19 +162,35 @@ if (!SKIP_HEC) {
   say('|---|---:|---:|---:|---:|');
   for (const r of rows) say(`| ${r.mode} | ${r.seconds.toFixed(2)} s | ${fmtInt(r.eps)} | ${fmtInt(r.wire)} | ${(r.raw / r.wire).toFixed(1)}× |`);
   say('');
+  const plain = rows.find((r) => r.mode === 'none');
+  if (plain) goal('HEC to loopback, --compress none', `${fmtInt(plain.eps)} events/s`, '≥ 300,000 events/s', plain.eps >= 300_000);
 }
 if (!process.argv.includes('--skip-syslog')) {
   const { syslogDelivery } = await import('./syslog.mjs');
   const n = Math.min(EVENTS, Number(arg('--syslog-events', '100000')));
-  const r = await syslogDelivery({ db: registry(n), registryId: REGISTRY_ID, events: n, runs: RUNS, log: (s) => process.stderr.write(s + '\n') });
+  const format = arg('--syslog-format', 'ecs');
+  // The window sweep only where it means something (and CI's smoke run stays short): 100,000 events or more.
+  const windows = arg('--relp-windows', n >= 100_000 ? '512,1024,4096' : '').split(',').filter(Boolean).map(Number);
+  const r = await syslogDelivery({ db: registry(n), registryId: REGISTRY_ID, events: n, runs: RUNS, format, windows, log: (s) => process.stderr.write(s + '\n') });
   if (r.skipped) say(`Syslog delivery: skipped (${r.skipped}).`);
   else {
-    say(`Syslog delivery of ${fmtInt(n)} ecs events (~${fmtInt(r.bytes / n)} B per message) into one rsyslog on loopback, median of ${RUNS}:`);
+    const eps = (name) => r.rows.find((x) => x.name === name)?.eps ?? NaN;
+    const bareTcp = eps('bare sender, pre-built frames (TCP)');
+    const bareRelp = eps('bare sender, pre-built frames (RELP, pipelined, no window)');
+    say(`Syslog delivery of ${fmtInt(n)} ${format} events (~${fmtInt(r.bytes / n)} B per message) into one rsyslog on loopback, median of ${RUNS} ` +
+      '(each exporter run includes its start-up; the bare senders write bytes built beforehand):');
     say('');
-    say('| sender | events/s |');
-    say('|---|---:|');
-    for (const row of r.rows) say(`| ${row.name} | ${fmtInt(row.eps)} |`);
+    say('| sender | median wall | events/s | vs its bare sender |');
+    say('|---|---:|---:|---:|');
+    for (const row of r.rows) {
+      const bare = row.name.includes('relp') || row.name.includes('RELP') ? bareRelp : bareTcp;
+      say(`| ${row.name} | ${row.seconds.toFixed(2)} s | ${fmtInt(row.eps)} | ${((100 * row.eps) / bare).toFixed(0)}% |`);
+    }
     say('');
+    const tcp = eps('oversight syslog+tcp');
+    const relp = eps('oversight relp (default window, 128)');
+    goal('syslog+tcp vs a bare TCP sender, same frames, same rsyslog', `${((100 * tcp) / bareTcp).toFixed(0)}%`, '≥ 60%', tcp >= 0.6 * bareTcp);
+    goal('relp vs a bare pipelined RELP sender, same rsyslog', `${((100 * relp) / bareRelp).toFixed(0)}%`, '≥ 60%', relp >= 0.6 * bareRelp);
   }
 }
 if (process.argv.includes('--verify')) {
@@ -174,6 +207,12 @@ if (process.argv.includes('--verify')) {
 }
 const start = await startup();
 say(`Export of a 10-event registry (start-up cost): ${(start * 1000).toFixed(0)} ms median of 7.`);
+say('');
+say(`Goals (load average ${loadBefore.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end, on ${os.cpus().length} cores):`);
+say('');
+say('| goal | measured | target | met |');
+say('|---|---:|---:|:---:|');
+for (const g of goals) say(`| ${g.what} | ${g.measured} | ${g.target} | ${g.met ? 'yes' : 'no'} |`);
 if (SAVE) {
   const file = path.join(ROOT, 'bench', 'results.md');
   fs.writeFileSync(file, `# Benchmark results\n\n\`npm run bench --${process.argv.slice(2).filter((a) => a !== '--save').map((a) => ' ' + a).join('')}\`, ${new Date().toISOString().slice(0, 10)}\n\n${lines.join('\n')}\n`);

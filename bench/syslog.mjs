@@ -1,6 +1,6 @@
 // Syslog delivery benchmark: events/s into a real rsyslog over TCP and over RELP, next to the rate rsyslog takes
 // the very same frames from a bare sender (pre-built bytes written to one socket), in the same run.
-// Used by run.mjs; alone: node bench/syslog.mjs --db REGISTRY --registry-id ID --events N [--runs R] [--extra 'FLAGS']
+// Used by run.mjs; alone: node bench/syslog.mjs --db REGISTRY --registry-id ID --events N [--runs R] [--format F] [--windows 512,4096] [--extra 'FLAGS']
 // The registry must hold exactly N events: the exporter runs without --limit, so large exports use formatting threads.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -131,22 +131,26 @@ async function timeUntil(rs, target, start, timeoutMs = 600_000) {
 }
 
 /** Median events/s per sender; every run must deliver every event. Returns null (with a reason) without rsyslog. */
-export async function syslogDelivery({ db, registryId, events, runs, format = 'ecs', extra = [], log = () => undefined }) {
+export async function syslogDelivery({ db, registryId, events, runs, format = 'ecs', extra = [], windows = [512, 1024, 4096], log = () => undefined }) {
   if (spawnSync('rsyslogd', ['-v']).status !== 0) return { skipped: 'rsyslogd not installed (apt-get install rsyslog rsyslog-relp)' };
   const frames = await captureFrames(db, registryId, events, format);
   const relp = relpFrames(frames);
   const rs = await startRsyslog();
+  const exporter = (name, url, flags = []) => ({
+    name,
+    run: () => new Promise((resolve, reject) => {
+      const c = spawn(process.execPath, [CLI, 'siem', 'export', '--db', db, '--registry-id', registryId, '--format', format, '--output', url,
+        '--quiet', '--syslog-max-message', '65536', ...extra, ...flags], { stdio: ['ignore', 'ignore', 'inherit'] });
+      c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${name} exited ${code}`))));
+    }),
+  });
   const cases = [
     { name: 'bare sender, pre-built frames (TCP)', run: () => bareSend(rs.ports.tcp, frames) },
-    { name: 'bare sender, pre-built frames (RELP, no window)', run: () => bareRelp(rs.ports.relp, relp) },
-    ...[['oversight syslog+tcp', `syslog+tcp://127.0.0.1:${rs.ports.tcp}`], ['oversight relp', `relp://127.0.0.1:${rs.ports.relp}`]].map(([name, url]) => ({
-      name,
-      run: () => new Promise((resolve, reject) => {
-        const c = spawn(process.execPath, [CLI, 'siem', 'export', '--db', db, '--registry-id', registryId, '--format', format, '--output', url,
-          '--quiet', '--syslog-max-message', '65536', ...extra], { stdio: ['ignore', 'ignore', 'inherit'] });
-        c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${name} exited ${code}`))));
-      }),
-    })),
+    { name: 'bare sender, pre-built frames (RELP, pipelined, no window)', run: () => bareRelp(rs.ports.relp, relp) },
+    exporter('oversight syslog+tcp', `syslog+tcp://127.0.0.1:${rs.ports.tcp}`),
+    exporter('oversight relp (default window, 128)', `relp://127.0.0.1:${rs.ports.relp}`),
+    // The window's effect: how many messages travel unanswered (a receiver restart duplicates at most that many).
+    ...windows.map((w) => exporter(`oversight relp --relp-window ${w}`, `relp://127.0.0.1:${rs.ports.relp}`, ['--relp-window', String(w)])),
   ];
   const seconds = new Map(cases.map((c) => [c.name, []]));
   try {
@@ -170,7 +174,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const arg = (name, fallback) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback);
   const r = await syslogDelivery({
     db: arg('--db'), registryId: arg('--registry-id', 'b3c1f0e2a9d84c5f'), events: Number(arg('--events', '100000')),
-    runs: Number(arg('--runs', '3')), format: arg('--format', 'ecs'), extra: (arg('--extra', '') || '').split(' ').filter(Boolean), log: (s) => process.stderr.write(s + '\n'),
+    runs: Number(arg('--runs', '3')), format: arg('--format', 'ecs'), windows: arg('--windows', '512,1024,4096').split(',').filter(Boolean).map(Number), extra: (arg('--extra', '') || '').split(' ').filter(Boolean), log: (s) => process.stderr.write(s + '\n'),
   });
   console.log(JSON.stringify(r, null, 1));
 }

@@ -88,11 +88,14 @@ function threadPlan(o: RegistryRun, after: number): WorkerPlan | null {
   if (!o.threads || o.follow || (o.limit ?? null) !== null) return null;
   const b = o.source.bounds();
   if (b === null || b.last <= after) return null;
-  // Threads split rowids into ranges: from just before the first row left, and only where rowids are dense.
+  // From just before the first row left.
   const from = Math.max(after, b.first - 1);
   const span = b.last - from;
   const workers = o.threads.count ?? workersWorthIt(span);
-  if (workers <= 1 || (span > 4 * PAGE_SIZE && span > 4 * o.source.count(from))) return null;
+  // Threads split rowids into ranges, which pays only where rowids are dense: a span far beyond what the file can
+  // hold is sparse for sure. Counting the rows instead would read the whole table once more before the first
+  // record; this bound costs nothing, and the empty ranges it can let through are bounded by the file's size.
+  if (workers <= 1 || (span > 4 * PAGE_SIZE && span > 4 * o.source.rowsAtMost())) return null;
   return {
     db: o.threads.db, spec: o.spec, registryId: o.registryId, since: o.since ?? null, afterRowid: from, endRowid: b.last, workers,
     records: !LOCAL.has(o.transport.name), maxRowBytes: o.source.maxRowBytes,

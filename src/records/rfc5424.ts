@@ -78,8 +78,12 @@ export function parseHostname(value: string | null): string {
  * and receivers rewrite them anyway (rsyslog turns them into `#012`). The exact value is in MSG.
  */
 export function sdValue(s: string): string {
+  // Most values hold nothing to escape or replace: one scan says so, and the text is used as it is.
+  if (!SD_SPECIAL.test(s)) return s;
   return sdText(s).replace(/["\\\]]/g, '\\$&');
 }
+
+const SD_SPECIAL = /["\\\]\u0000-\u001f\u007f-\u009f]/;
 
 /** What a receiver reads back from a PARAM-VALUE once it is unescaped. */
 export function sdText(s: string): string {
@@ -94,7 +98,31 @@ export function msgId(kind: string): string {
 /** RFC 3339 in UTC, or NILVALUE where the event has no time RFC 3339 can spell (years 0001-9999). */
 export function timestamp(e: Pick<EventJson, 'occurredUnix' | 'occurredAt'>): string {
   if (e.occurredAt === '') return '-';
-  const d = new Date(e.occurredUnix * 1000);
+  const u = e.occurredUnix;
+  if (!Number.isInteger(u)) return dateTime(u);
+  // Events come in time order, so the date part is nearly always the previous event's: only the time of day
+  // is spelled anew (whole seconds; a day is 86,400 of them in UTC, which has no leap seconds in epoch time).
+  const day = Math.floor(u / 86_400);
+  if (day !== lastDay) {
+    lastDay = day;
+    lastDate = dateTime(day * 86_400);
+    lastDate = lastDate === '-' ? '-' : lastDate.slice(0, 11);
+  }
+  if (lastDate === '-') return '-';
+  const t = u - day * 86_400;
+  const h = Math.floor(t / 3600);
+  const m = Math.floor(t / 60) % 60;
+  const sec = t % 60;
+  return lastDate + TWO_DIGITS[h]! + ':' + TWO_DIGITS[m]! + ':' + TWO_DIGITS[sec]! + 'Z';
+}
+
+let lastDay = NaN;
+let lastDate = '';
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+
+/** `timestamp` the long way, through Date. */
+function dateTime(unixSeconds: number): string {
+  const d = new Date(unixSeconds * 1000);
   const y = d.getUTCFullYear();
   if (!(y >= 1 && y <= 9999)) return '-';
   // Whole seconds: the registry keeps no fraction (RFC 5424 allows up to six digits; receivers garble more).

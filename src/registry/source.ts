@@ -178,6 +178,20 @@ export class RegistrySource {
     }
   }
 
+  /**
+   * More rows than the table can hold, from the database's size alone (no row is read): every row takes at least
+   * 8 bytes of a page (its cell pointer, lengths, rowid and a record header of a byte per column).
+   */
+  rowsAtMost(): number {
+    try {
+      const pages = this.db.pragma('page_count', { simple: true }) as number;
+      const size = this.db.pragma('page_size', { simple: true }) as number;
+      return Math.ceil((pages * size) / 8);
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+  }
+
   /** The first and last rowid now in the table, or null when it is empty. */
   bounds(): { first: number; last: number } | null {
     try {

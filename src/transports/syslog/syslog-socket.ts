@@ -137,6 +137,14 @@ export class Connection {
     });
   }
 
+  /**
+   * Write without waiting: for RELP, whose answers (each due within --timeout) are what tells a receiver that
+   * stopped reading, and whose window bounds the bytes that can queue here. Failures arrive through `onEnd`.
+   */
+  push(data: Buffer): void {
+    if (this.socket && this.ended === null) this.socket.write(data);
+  }
+
   /** Half-close politely and wait (bounded) for the receiver to close its side. */
   async close(): Promise<void> {
     const s = this.socket;
