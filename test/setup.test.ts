@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ELASTICSEARCH_ASSETS, KIBANA_DASHBOARD_FILE, KIBANA_RULES_FILE } from '../src/content/elastic.js';
 import { CUSTOM_COMPONENT, INDEX_TEMPLATE, PACKAGE_COMPONENT, PIPELINE } from '../src/content/elastic-mappings.js';
-import { ROOT, jsonLines, outcome, runCli, withPeer } from './helpers.js';
+import { ROOT, jsonLines, outcome, runCli, tempDir, withPeer } from './helpers.js';
 import { EsSetupPeer } from './peers/es-setup.js';
 import { KibanaPeer } from './peers/kibana.js';
 
@@ -41,6 +41,16 @@ describe('siem setup elasticsearch', () => {
         assert.deepEqual(store.get(name), content(a.file), a.path);
       }
       assert.match(r.stderr, /elasticsearch setup: 4 created/);
+      assert.doesNotMatch(r.stderr + r.stdout, new RegExp(KEY));
+    }));
+
+  it('takes the Authorization header from --header-file, so no key shows in ps', () =>
+    es(async (peer) => {
+      const file = path.join(tempDir(), 'es.headers');
+      fs.writeFileSync(file, `# read by siem setup\nAuthorization: ${AUTH}\n`, { mode: 0o600 });
+      const r = await runCli(['siem', 'setup', 'elasticsearch', '--url', peer.url, '--header-file', file]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(peer.writes().length > 0);
       assert.doesNotMatch(r.stderr + r.stdout, new RegExp(KEY));
     }));
 

@@ -1,4 +1,5 @@
 /** `oversight siem setup elasticsearch|kibana`: flags in, one target set up, one line per object out. */
+import { headerLines } from '../shared/secrets.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import { Command } from 'commander';
 import { parseDuration } from '../shared/options.js';
@@ -12,6 +13,7 @@ import { authHeaders, RestClient } from '../setup/rest.js';
 export interface SetupFlags {
   url: string;
   header?: string[];
+  headerFile?: string;
   caFile?: string;
   insecure?: boolean;
   timeout?: string;
@@ -47,7 +49,8 @@ export function addSetupCommand(siem: Command): Command {
       .command(name)
       .description(t.description)
       .requiredOption('--url <url>', `${t.target.name} URL, e.g. ${t.example}`)
-      .option('--header <header>', "extra HTTP header 'Name: value', e.g. 'Authorization: ApiKey <key>' (repeatable; values are never printed)", collect, [])
+      .option('--header <header>', "extra HTTP header 'Name: value', e.g. 'Authorization: ApiKey <key>' (repeatable; visible in ps: prefer --header-file)", collect, [])
+      .option('--header-file <file>', "HTTP headers from a file, one 'Name: value' a line (credential:NAME reads a systemd credential)")
       .option('--ca-file <pem>', `trust this CA for the ${t.target.name} certificate`)
       .option('--insecure', `do not verify the ${t.target.name} certificate (testing only)`, false)
       .option('--timeout <duration>', 'timeout of one HTTP request', DEFAULTS.timeout)
@@ -78,7 +81,7 @@ export async function runSetup(name: keyof typeof TARGETS, f: SetupFlags): Promi
   const timeoutMs = parseDuration(f.timeout ?? DEFAULTS.timeout, '--timeout');
   if (timeoutMs < 1) throw new ConfigurationError('--timeout must be more than 0');
   const retry = { ...RETRY_DEFAULTS, maxDurationMs: parseDuration(f.retryMaxDuration ?? SETUP_RETRY, '--retry-max-duration') };
-  const headers = authHeaders(parseHeaders(f.header ?? []), process.env);
+  const headers = authHeaders(parseHeaders([...(f.header ?? []), ...headerLines(f.headerFile)]), process.env);
   const say = (m: string): void => {
     if (!f.quiet) process.stderr.write(`oversight: ${m}\n`);
   };
