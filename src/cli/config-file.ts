@@ -79,7 +79,8 @@ function valueFor(option: Option, key: string, raw: unknown, file: string): unkn
   const isSwitch = !option.required && !option.optional;
   if (isSwitch) {
     if (typeof raw !== 'boolean') throw new ConfigurationError(`--config ${file}: '${key}' is a switch: write true or false`);
-    return raw;
+    // `no-preflight: true` turns the preflight off: the value kept is the positive one.
+    return option.negate ? !raw : raw;
   }
   const text = (v: unknown): string => {
     if (typeof v === 'string' || typeof v === 'number') return String(v);
@@ -102,7 +103,7 @@ export function printConfig(cmd: Command, secret: (key: string) => boolean): str
     const value = cmd.getOptionValue(o.attributeName()) as unknown;
     const source = sourceOf(cmd, o);
     if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
-    const shown = secret(key) && !key.endsWith('-file') ? '***' : JSON.stringify(value);
+    const shown = secret(key) && !key.endsWith('-file') ? '***' : JSON.stringify(o.negate ? !value : value);
     const from = source === 'env' ? `env ${envName(o)}` : source ?? 'default';
     lines.push(`${key}: ${shown}  # ${from}`);
   }
