@@ -444,8 +444,11 @@ function unsafeRowids(path: string, which: string): ConfigurationError {
 
 /** Refuse, by name, rows whose rowid a JS number cannot hold: they would be read out of order or twice. */
 function checkRowidRange(path: string, db: Database.Database, rowid: string): void {
-  // The ends of the rowid b-tree first: two lookups, whatever the size of the table.
-  const ends = db.prepare(`SELECT min(${rowid}) AS lo, max(${rowid}) AS hi FROM events`).safeIntegers(true).get() as { lo: bigint | null; hi: bigint | null };
+  // The ends of the rowid b-tree first: two lookups, whatever the size of the table. (SQLite answers min() or
+  // max() from the b-tree only when the query has that one aggregate; both in one query scan every row.)
+  const end = (agg: 'min' | 'max'): bigint | null =>
+    db.prepare(`SELECT ${agg}(${rowid}) FROM events`).safeIntegers(true).pluck(true).get() as bigint | null;
+  const ends = { lo: end('min'), hi: end('max') };
   const limit = BigInt(MAX_ROWID);
   if (ends.lo === null || ends.hi === null || (ends.lo >= -limit && ends.hi <= limit)) return;
   const list = (sql: string, bound: bigint): bigint[] => db.prepare(sql).safeIntegers(true).pluck(true).all(bound) as bigint[];
