@@ -2,36 +2,20 @@
  * An export run, end to end: a feed (registry pages, worker threads, or prepared records) → the core (batches,
  * delivery, checkpoint). This file only picks the feed.
  */
-import type { BatchLimits } from './batcher.js';
-import type { Checkpoint } from './checkpoint.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import { parseDuration } from '../shared/options.js';
-import type { DeadLetterFile } from './dead-letter.js';
 import { workersWorthIt, type WorkerPlan } from './format-workers.js';
-import type { LogFields } from '../shared/log.js';
-import type { ExportMetrics } from '../service/metrics.js';
 import { eventFormatter, type RecordSpec } from '../records/spec.js';
-import type { RetryOptions } from './retry.js';
 import { PAGE_SIZE, type RegistrySource } from '../registry/source.js';
-import type { Transport } from '../transports/transport.js';
-import { Core, type PipelineResult, type PreparedRecord } from './core.js';
+import { Core, type CoreOptions, type PipelineResult, type PreparedRecord } from './core.js';
 import { digestOrNull, feedRecords, feedRegistry, feedThreaded } from './feeds.js';
 import { copyThreaded } from './local-copy.js';
 
 export type { PipelineResult, PreparedRecord } from './core.js';
 
-interface Common {
-  transport: Transport;
-  limits: BatchLimits;
-  retry: RetryOptions;
+/** What every run gives the core (its digest and start come from the feed), and how many records at most. */
+interface Common extends Omit<CoreOptions, 'digest' | 'startRowid'> {
   limit?: number | null;
-  checkpoint?: Checkpoint | null;
-  deadLetter?: DeadLetterFile | null;
-  stop?: AbortSignal;
-  log?: (message: string, fields?: LogFields) => void;
-  warn?: (message: string, fields?: LogFields) => void;
-  metrics?: ExportMetrics | null;
-  onProgress?: (settled: number) => void;
 }
 
 export interface RegistryRun extends Common {

@@ -16,6 +16,16 @@ export interface HttpOptions {
   timeoutMs: number;
 }
 
+/** An answer as bytes, for protocols that answer in binary (OTLP's protobuf). */
+export interface HttpBytes {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** At most the cap the caller gave. */
+  body: Buffer;
+  /** The body went on past the cap (the rest was not read). */
+  truncated: boolean;
+}
+
 export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -74,6 +84,21 @@ export class HttpClient {
   }
 
   async send(method: 'POST' | 'GET' | 'PUT' | 'DELETE', url: string, headers: Record<string, string>, body?: string | Buffer): Promise<HttpResponse> {
+    const res = await this.sendBytes(method, url, headers, body, (status) => (status >= 200 && status < 300 ? MAX_SUCCESS_BODY : MAX_ERROR_BODY));
+    const ok = res.status >= 200 && res.status < 300;
+    if (res.truncated && ok) {
+      throw new NetworkError(
+        `${safeHost(url)} answered HTTP ${res.status} with more than ${MAX_SUCCESS_BODY / 1024 / 1024} MiB: not an answer the SIEM gives; not counted as delivered`,
+        'EBODYTOOLARGE', false,
+      );
+    }
+    return { status: res.status, headers: res.headers, body: res.body.toString('utf8'), ...(res.truncated ? { truncated: true } : {}) };
+  }
+
+  /** One request, its answer read as bytes up to `cap(status)`: the one place requests are made and answers read. */
+  async sendBytes(
+    method: 'POST' | 'GET' | 'PUT' | 'DELETE', url: string, headers: Record<string, string>, body: string | Buffer | undefined, cap: (status: number) => number,
+  ): Promise<HttpBytes> {
     const { agent, request } = await this.ready;
     try {
       const res = await request(url, {
@@ -84,17 +109,9 @@ export class HttpClient {
         dispatcher: agent,
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
-      const ok = res.statusCode >= 200 && res.statusCode < 300;
-      const { text, truncated } = await readCapped(res.body, ok ? MAX_SUCCESS_BODY : MAX_ERROR_BODY);
-      if (truncated && ok) {
-        throw new NetworkError(
-          `${safeHost(url)} answered HTTP ${res.statusCode} with more than ${MAX_SUCCESS_BODY / 1024 / 1024} MiB: not an answer the SIEM gives; not counted as delivered`,
-          'EBODYTOOLARGE', false,
-        );
-      }
-      return { status: res.statusCode, headers: res.headers, body: text, ...(truncated ? { truncated } : {}) };
+      const read = await readCapped(res.body, cap(res.statusCode));
+      return { status: res.statusCode, headers: res.headers, ...read };
     } catch (err) {
-      if (err instanceof NetworkError) throw err;
       throw toNetworkError(err, url, this.options.timeoutMs);
     }
   }
@@ -113,7 +130,7 @@ export class HttpClient {
  * Read a body up to `cap` bytes. Past the cap the stream is destroyed (undici then closes that connection rather
  * than reading the rest into the pool), so a 400 MB answer costs `cap` bytes of memory and no more reading.
  */
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, cap: number): Promise<{ text: string; truncated: boolean }> {
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, cap: number): Promise<{ body: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -121,12 +138,12 @@ async function readCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): 
     if (chunk.length > room) {
       if (room > 0) chunks.push(chunk.subarray(0, room));
       body.destroy();
-      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true };
+      return { body: Buffer.concat(chunks), truncated: true };
     }
     chunks.push(chunk);
     size += chunk.length;
   }
-  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
+  return { body: Buffer.concat(chunks), truncated: false };
 }
 
 function toNetworkError(err: unknown, url: string, timeoutMs: number): NetworkError {

@@ -5,7 +5,7 @@
  */
 import { parseRetryAfter } from '../../pipeline/retry.js';
 import { excerpt, type Rejection, type Verdict } from '../transport.js';
-import type { OtlpAnswer } from './otlp-http.js';
+import type { HttpBytes as OtlpAnswer } from './client.js';
 import { decodeJsonResponse, decodeResponse, NotOtlp, statusMessage, type PartialSuccess } from './otlp-schema.js';
 
 const RETRYABLE = new Set([429, 502, 503, 504]);

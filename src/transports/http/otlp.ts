@@ -8,11 +8,9 @@ import { chooseCompression, wireBody, type Compression } from '../compress.js';
 import type { Encoder, Entry } from '../../pipeline/encoder.js';
 import { ConfigurationError } from '../../shared/errors.js';
 import { option } from '../../shared/options.js';
-import { PRODUCT_VERSION } from '../../records/formats/beacon.js';
-import { NetworkError, safeHost } from './client.js';
+import { HttpClient, NetworkError, safeHost, type HttpBytes } from './client.js';
 import { networkVerdict, type CheckLine, type Rejection, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
-import { OtlpHttpClient } from './otlp-http.js';
 import { readEventEnvelope } from '../../records/spec.js';
 import { logRecord, registryResource, SCOPE } from './otlp-record.js';
 
@@ -29,6 +27,9 @@ const loadCodec = async (): Promise<Codec> => ({ ...(await import('./otlp-answer
  */
 const BATCH = { maxEvents: 1000, maxBytes: 2_000_000, hardMaxBytes: 64 * 1024 * 1024 };
 /** Every OTLP/HTTP receiver must take gzip, and the OpenTelemetry exporters send it by default. */
+/** The most of an answer read (the OTLP specification's recommendation to clients). */
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+
 const OTLP_COMPRESSION = { default: 'gzip', gzip: true } as const;
 export const OTLP_ENCODINGS = ['protobuf', 'json'] as const;
 export type OtlpEncoding = (typeof OTLP_ENCODINGS)[number];
@@ -113,7 +114,7 @@ export class OtlpTransport implements Transport {
     readonly url: string,
     readonly encoding: OtlpEncoding,
     headers: Record<string, string>,
-    private readonly client: OtlpHttpClient,
+    private readonly client: HttpClient,
     compress: Compression | null,
     private readonly log: (message: string) => void = () => undefined,
   ) {
@@ -121,7 +122,6 @@ export class OtlpTransport implements Transport {
     this.host = safeHost(url);
     this.headers = {
       'content-type': encoding === 'json' ? 'application/json' : 'application/x-protobuf',
-      'user-agent': `oversight-siem/${PRODUCT_VERSION}`,
       ...headers,
     };
   }
@@ -130,7 +130,7 @@ export class OtlpTransport implements Transport {
   async check(): Promise<CheckLine[]> {
     const codec = await (this.codec ??= loadCodec());
     const json = this.encoding === 'json';
-    const answer = await this.client.post(this.url, this.headers, json ? Buffer.from('{"resourceLogs":[]}') : protobufRequest([], codec.encodeRequest));
+    const answer = await this.post(this.headers, json ? Buffer.from('{"resourceLogs":[]}') : protobufRequest([], codec.encodeRequest));
     const v = codec.classifyOtlp(answer, 0, json, this.host).verdict;
     if (v.kind === 'delivered' || v.kind === 'partial') return [{ what: 'OTLP receiver', ok: true, detail: `answered an empty ${this.encoding} request` }];
     return [{ what: 'OTLP receiver', ok: false, detail: v.reason }];
@@ -156,7 +156,7 @@ export class OtlpTransport implements Transport {
     const wire = await wireBody(json ? jsonRequest(valid) : protobufRequest(valid, codec.encodeRequest), this.compression);
     let v: Verdict;
     try {
-      const answer = await this.client.post(this.url, { ...this.headers, ...wire.headers }, wire.body);
+      const answer = await this.post({ ...this.headers, ...wire.headers }, wire.body);
       const c = codec.classifyOtlp(answer, valid.length, json, this.host);
       if (c.warning) this.log(`warning: ${c.warning}`);
       v = c.verdict;
@@ -172,6 +172,14 @@ export class OtlpTransport implements Transport {
       return { ...v, retry: v.retry.map((i) => valid[i]!.index), rejected };
     }
     return v;
+  }
+
+  /**
+   * OTLP answers in protobuf as often as in JSON, so the answer is read as bytes, and at most 4 MiB of it, the
+   * limit the OTLP specification recommends to clients.
+   */
+  private post(headers: Record<string, string>, body: Buffer): Promise<HttpBytes> {
+    return this.client.sendBytes('POST', this.url, headers, body, () => MAX_ANSWER_BYTES);
   }
 
   async close(): Promise<void> {
@@ -203,5 +211,5 @@ export const otlpTransport: TransportDescription = {
   // Each record with its event: the LogRecord's attributes come from the event, its body is the record.
   envelope: () => ({ kind: 'event', settings: {} }),
   create: (ctx) =>
-    new OtlpTransport(otlpEndpoint(ctx.output), ENCODING.read(ctx.flags)!, ctx.headers, new OtlpHttpClient(ctx.http), ctx.compress, ctx.log),
+    new OtlpTransport(otlpEndpoint(ctx.output), ENCODING.read(ctx.flags)!, ctx.headers, new HttpClient(ctx.http), ctx.compress, ctx.log),
 };
