@@ -4,6 +4,7 @@
  * Each run must keep its framing (one record per line; JSON formats valid JSON objects; text formats without a
  * raw CR or LF) and its count (every row, in rowid order, once).
  */
+import { prng } from '../src/registry/demo.js';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
@@ -15,17 +16,8 @@ import { runCli, tempDir } from './helpers.js';
 const SEED = 18;
 const ROWS = 400;
 
-/** mulberry32: a small seeded generator, so a failure reproduces. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The demo registry's seeded generator, so a failure reproduces. */
+const generator = prng;
 
 const random = generator(SEED);
 const int = (n: number): number => Math.floor(random() * n);

@@ -52,7 +52,7 @@ const RECIPIENTS = ['alice@partner.example', 'bob@lawfirm.example', 'carol@audit
 const ISSUERS = ['legal@acme.example', 'security@acme.example'];
 
 /** Small deterministic PRNG (mulberry32): the same seed gives the same registry. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
