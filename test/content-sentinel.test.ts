@@ -3,9 +3,9 @@
  * table schema read from our table definition, that schema is exactly what `siem export --format sentinel`
  * sends, the DCR accepts it column for column, and the rule files carry what Sentinel's rule schema requires.
  */
+import { K, S, System } from './support/kusto.js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import YAML from 'yaml';
@@ -20,13 +20,7 @@ const readYaml = (rel: string): Record<string, any> => YAML.parse(fs.readFileSyn
 const yamlFiles = (sub: string): string[] => fs.readdirSync(path.join(DIR, sub)).filter((f) => f.endsWith('.yaml')).sort();
 
 // ---------------------------------------------------------------------------------------------------------
-// Microsoft's Kusto language service (Kusto.Language compiled to JavaScript; it sets globals `Kusto`, `System`).
-const require = createRequire(import.meta.url);
-require('@kusto/language-service-next/bridge.js');
-require('@kusto/language-service-next/Kusto.Language.Bridge.js');
-const g = globalThis as any;
-const K = g.Kusto.Language;
-const S = K.Symbols;
+// Microsoft's Kusto language service: test/support/kusto.ts.
 
 interface Column { name: string; type: string }
 interface Diagnostic { severity: string; code: string; message: string; at: number }
@@ -53,15 +47,15 @@ function analyze(query: string, state: any): { diagnostics: Diagnostic[]; column
   const code = K.KustoCode.ParseAndAnalyze(query, state);
   const list = code.GetDiagnostics();
   const diagnostics: Diagnostic[] = [];
-  for (let i = 0; i < g.System.Array.getCount(list, K.Diagnostic); i++) {
-    const d = g.System.Array.getItem(list, i, K.Diagnostic);
+  for (let i = 0; i < System.Array.getCount(list, K.Diagnostic); i++) {
+    const d = System.Array.getItem(list, i, K.Diagnostic);
     diagnostics.push({ severity: String(d.Severity), code: String(d.Code), message: String(d.Message), at: d.Start });
   }
   const columns: Column[] = [];
   const result = code.ResultType;
   if (result && result.Columns) {
-    for (let i = 0; i < g.System.Array.getCount(result.Columns, S.ColumnSymbol); i++) {
-      const c = g.System.Array.getItem(result.Columns, i, S.ColumnSymbol);
+    for (let i = 0; i < System.Array.getCount(result.Columns, S.ColumnSymbol); i++) {
+      const c = System.Array.getItem(result.Columns, i, S.ColumnSymbol);
       columns.push({ name: String(c.Name), type: String(c.Type.Name) });
     }
   }

@@ -2,20 +2,14 @@
  * The query `siem verify` sends to Log Analytics binds in Microsoft's own Kusto language service against the
  * table we deploy, and returns the columns the verifier reads; the peer only answers this exact text.
  */
+import { K, S, System } from './support/kusto.js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sentinelDir } from '../src/content/sentinel.js';
 import { windowQuery } from '../src/verify/sentinel.js';
 
-const require = createRequire(import.meta.url);
-require('@kusto/language-service-next/bridge.js');
-require('@kusto/language-service-next/Kusto.Language.Bridge.js');
-const g = globalThis as any;
-const K = g.Kusto.Language;
-const S = K.Symbols;
 
 const deploy = JSON.parse(fs.readFileSync(path.join(sentinelDir(), 'deploy', 'azuredeploy.json'), 'utf8'));
 const table = deploy.resources.find((r: any) => r.type === 'Microsoft.OperationalInsights/workspaces/tables').properties.schema;
@@ -27,14 +21,14 @@ function analyze(query: string, columns: { name: string; type: string }[]): { er
   const code = K.KustoCode.ParseAndAnalyze(query, state);
   const list = code.GetDiagnostics();
   const errors: string[] = [];
-  for (let i = 0; i < g.System.Array.getCount(list, K.Diagnostic); i++) {
-    const d = g.System.Array.getItem(list, i, K.Diagnostic);
+  for (let i = 0; i < System.Array.getCount(list, K.Diagnostic); i++) {
+    const d = System.Array.getItem(list, i, K.Diagnostic);
     if (String(d.Severity) === 'Error') errors.push(String(d.Message));
   }
   const out: string[] = [];
   const result = code.ResultType;
-  for (let i = 0; result?.Columns && i < g.System.Array.getCount(result.Columns, S.ColumnSymbol); i++) {
-    const c = g.System.Array.getItem(result.Columns, i, S.ColumnSymbol);
+  for (let i = 0; result?.Columns && i < System.Array.getCount(result.Columns, S.ColumnSymbol); i++) {
+    const c = System.Array.getItem(result.Columns, i, S.ColumnSymbol);
     out.push(`${c.Name}:${c.Type.Name}`);
   }
   return { errors, columns: out };
