@@ -9,7 +9,7 @@ import { extraJsonFromColumn, occurredAt } from './event.js';
 import type { EventJson } from '../records/formats/fields.js';
 
 /** Columns that must hold text for the shortcut to be exact: with TEXT affinity, SQLite stores nothing else but NULL and BLOBs. */
-const TEXT_COLUMNS = ['kind', 'token_id', 'file_id', 'recipient_id', 'issuer_id', 'source_ip', 'user_agent', 'qualified_timestamp', 'extra'] as const;
+export const TEXT_COLUMNS = ['kind', 'token_id', 'file_id', 'recipient_id', 'issuer_id', 'source_ip', 'user_agent', 'qualified_timestamp', 'extra'] as const;
 const INTEGER_COLUMNS = ['timestamp', 'tlog_index'] as const;
 
 /** SQLite's column affinity rules (section 3.1 of its datatype documentation), for a declared type. */

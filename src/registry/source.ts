@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { ConfigurationError, ExportError, RegistryUnavailable } from '../shared/errors.js';
 import { EVENT_COLUMNS, fromRegistryValues, type OversightEvent } from './event.js';
-import { jsonRowSelect } from './row-json.js';
+import { jsonRowSelect, TEXT_COLUMNS } from './row-json.js';
 import { MAX_ROWID, parseMaxRowBytes, OversizeRow, ROWID_START, rowidName } from './rows.js';
 
 /**
@@ -24,6 +24,13 @@ export const PAGE_SIZE = 256;
  */
 export const BUSY_TIMEOUT_MS = 1000;
 const OPEN_BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * SQLite's page cache per connection, in KiB. Reads go forward through the table, so a page is seldom wanted
+ * twice; the operating system caches the file anyway. better-sqlite3's default of 16 MB per connection (one per
+ * formatting thread) would only add to the resident size.
+ */
+const PAGE_CACHE_KIB = 2048;
 
 /** A read refused because another process holds the registry locked: worth waiting for, not a failure yet. */
 export class RegistryBusy extends RegistryUnavailable {
@@ -109,7 +116,11 @@ export class RegistrySource {
     this.sizeStmt = db.prepare(`SELECT ${size} FROM events WHERE ${rowid} = ?`).pluck(true);
     this.oldestStmt = db.prepare(`SELECT ${columns.has('timestamp') ? '"timestamp"' : 'NULL'} AS timestamp FROM events WHERE ${rowid} = ?`);
     this.version = this.versionStmt.get() as number;
-    const json = jsonRowSelect(types, idIsRowid, rowid, `${size} <= ${max}`);
+    // The JSON read takes only rows whose timestamp and tlog_index are integers (at most 20 bytes each, as
+    // octet_length counts them), so the text columns alone, with 40 bytes to spare, decide the limit: fewer
+    // columns to visit per row. A row near the limit goes the ordinary way, which applies it exactly.
+    const textSize = TEXT_COLUMNS.filter((c) => columns.has(c)).map((c) => `ifnull(octet_length("${c}"), 0)`).join(' + ') || '0';
+    const json = jsonRowSelect(types, idIsRowid, rowid, `${textSize} <= ${max - 2 * 20}`);
     if (json !== null) {
       const from = `SELECT ${json} FROM events WHERE ${rowid} > ? AND ${rowid} <= ?`;
       this.jsonStmt = db.prepare(`${from} ORDER BY ${rowid} LIMIT ?`).pluck(true);
@@ -195,9 +206,11 @@ export class RegistrySource {
   /** The first and last rowid now in the table, or null when it is empty. */
   bounds(): { first: number; last: number } | null {
     try {
-      const r = this.db.prepare(`SELECT min(${this.rowidExpr}) AS first, max(${this.rowidExpr}) AS last FROM events`).get() as
-        { first: number | null; last: number | null };
-      return r.first === null || r.last === null ? null : { first: r.first, last: r.last };
+      // One aggregate per query: SQLite reads min() or max() off the end of the b-tree only when it is alone.
+      const end = (agg: 'min' | 'max'): number | null => this.db.prepare(`SELECT ${agg}(${this.rowidExpr}) FROM events`).pluck(true).get() as number | null;
+      const first = end('min');
+      const last = end('max');
+      return first === null || last === null ? null : { first, last };
     } catch (err) {
       throw readFailed(this.path, err);
     }
@@ -221,6 +234,7 @@ export class RegistrySource {
       // Opening waits as long as it always did for a writer's lock; reads after it wait briefly (see BUSY_TIMEOUT_MS).
       db = new Database(path, { readonly: true, fileMustExist: true, timeout: OPEN_BUSY_TIMEOUT_MS });
       db.pragma('query_only = ON');
+      db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
     } catch (err) {
       throw new RegistryUnavailable(`cannot open registry database ${path}: ${sqliteReason(err)}`);
     }
