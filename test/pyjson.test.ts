@@ -61,3 +61,20 @@ describe('dumpsPython', () => {
     assert.equal(dumpsPython({ a: 1, b: 1.5, c: 'é', d: [true, null], e: undefined }), '{"a":1,"b":1.5,"c":"\\u00e9","d":[true,null]}');
   });
 });
+
+describe('flat objects of strings, the common extra, read the short way', () => {
+  it('give what the full reader gives, spacing, repeated keys and odd characters included', () => {
+    // A leading space keeps the full reader on the job, and json.loads allows it: the two must agree.
+    const pieces = ['a', 'qname', 'x.t.example', '', ' ', '"', '\\"', 'é', '\u007f', '\\u0061', '1', 'A'];
+    let seed = 7;
+    const pick = <T>(xs: readonly T[]): T => xs[(seed = (seed * 1103515245 + 12345) % 2147483648) % xs.length]!;
+    for (let n = 0; n < 2000; n++) {
+      const members = Array.from({ length: 1 + (n % 4) }, () => `"${pick(pieces)}"${pick([':', ': ', ':  ', ' :'])}"${pick(pieces)}${pick(pieces)}"`);
+      const text = '{' + members.join(pick([',', ', ', ' ,'])) + pick(['}', ' }', '}'] as const);
+      assert.deepEqual(transcodePython(text), transcodePython(' ' + text), text);
+    }
+  });
+  it('turn Python\'s spacing into the compact form', () => {
+    assert.equal(transcodePython('{"qtype": "TXT", "qname": "q.t.example"}')?.text, '{"qtype":"TXT","qname":"q.t.example"}');
+  });
+});

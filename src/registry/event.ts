@@ -62,23 +62,32 @@ export function nestedExtra(extraJson: string): string {
   return transcodePython(extraJson, true)?.text ?? extraJson;
 }
 
+/** "00" to "59": two-digit fields by lookup, not by number-to-text conversion. */
+const TWO_DIGITS = Array.from({ length: 60 }, (_, n) => (n < 10 ? '0' : '') + String(n));
+/** ":00Z" to ":59Z", the end of every time. */
+const SECONDS_Z = TWO_DIGITS.map((d) => ':' + d + 'Z');
+
 let cachedDay = NaN;
 let cachedDayText = '';
+let cachedMinute = NaN;
+let cachedMinuteText = '';
 
 /** RFC 3339 UTC to the second, as the reference's `iso8601` (strftime `%Y` is not zero-padded on glibc). */
 export function iso8601(unixSeconds: number): string {
-  // Events arrive in time order, so the date part is nearly always the one just computed.
-  const day = Math.floor(unixSeconds / 86400);
-  if (day === cachedDay) {
-    const s = unixSeconds - day * 86400;
-    const h = Math.floor(s / 3600);
-    const m = Math.floor((s - h * 3600) / 60);
-    return cachedDayText + pad2(h) + ':' + pad2(m) + ':' + pad2(s - h * 3600 - m * 60) + 'Z';
+  // Events arrive in time order, so the minute, or at least the day, is nearly always the one just computed.
+  const minute = Math.floor(unixSeconds / 60);
+  if (minute !== cachedMinute) {
+    const day = Math.floor(unixSeconds / 86400);
+    if (day !== cachedDay) {
+      const text = iso8601Full(unixSeconds);
+      cachedDay = day;
+      cachedDayText = text.slice(0, text.indexOf('T') + 1);
+    }
+    const m = minute - day * 1440;
+    cachedMinute = minute;
+    cachedMinuteText = cachedDayText + TWO_DIGITS[Math.floor(m / 60)]! + ':' + TWO_DIGITS[m % 60]!;
   }
-  const text = iso8601Full(unixSeconds);
-  cachedDay = day;
-  cachedDayText = text.slice(0, text.indexOf('T') + 1);
-  return text;
+  return cachedMinuteText + SECONDS_Z[unixSeconds - minute * 60]!;
 }
 
 function iso8601Full(unixSeconds: number): string {
@@ -91,7 +100,7 @@ function iso8601Full(unixSeconds: number): string {
 }
 
 function pad2(n: number): string {
-  return n < 10 ? '0' + n : String(n);
+  return TWO_DIGITS[n]!;
 }
 
 /** Python's datetime covers years 1 to 9999; the reference aborts the whole export outside them. */

@@ -271,6 +271,8 @@ export interface Transcoded {
  * With `nonFiniteAsNull`, NaN and ±Infinity are written as `null` so the result is valid JSON.
  */
 export function transcodePython(text: string, nonFiniteAsNull = false): Transcoded | null {
+  const flat = flatStringObject(text);
+  if (flat !== null) return { text: flat, kind: 'object', nonFinite: false };
   const t = new Transcoder(text, nonFiniteAsNull);
   try {
     t.ws();
@@ -310,5 +312,45 @@ export function dumpsPython(value: unknown, nonFiniteAsNull = false): string {
     }
     default:
       throw new TypeError(`cannot serialise a ${typeof value} as JSON`);
+  }
+}
+
+/** A character that Python writes as it is inside a string: printable ASCII but the quote and the backslash. */
+function plainChar(c: number): boolean {
+  return c >= 0x20 && c <= 0x7e && c !== 0x22 && c !== 0x5c;
+}
+
+/**
+ * The common `extra` (a DNS callback's `{"qtype": "A", "qname": "…"}`) without the full reader: an object of
+ * distinct keys and string values, all plain printable ASCII, spaced as Python's `json.dumps` spaces it or not
+ * at all, has the same members compacted as its `json.dumps` text. Anything else is null, for the reader.
+ */
+function flatStringObject(s: string): string | null {
+  if (s.charCodeAt(0) !== 0x7b || s.charCodeAt(s.length - 1) !== 0x7d) return null;
+  const keys: string[] = [];
+  let out = '{';
+  let i = 1;
+  for (;;) {
+    // "key": "value"
+    if (s.charCodeAt(i) !== 0x22) return null;
+    let j = i + 1;
+    while (plainChar(s.charCodeAt(j))) j++;
+    if (s.charCodeAt(j) !== 0x22 || s.charCodeAt(j + 1) !== 0x3a) return null;
+    const key = s.slice(i, j + 1);
+    // Python keeps the last value of a repeated key in the first one's place: left to the reader, as are
+    // objects of many keys (the reader looks those up in a Map; a list would take quadratic time).
+    if (keys.length === SHORT_OBJECT) return null;
+    for (const k of keys) if (k === key) return null;
+    keys.push(key);
+    i = s.charCodeAt(j + 2) === 0x20 ? j + 3 : j + 2;
+    if (s.charCodeAt(i) !== 0x22) return null;
+    j = i + 1;
+    while (plainChar(s.charCodeAt(j))) j++;
+    if (s.charCodeAt(j) !== 0x22) return null;
+    out += (keys.length > 1 ? ',' : '') + key + ':' + s.slice(i, j + 1);
+    i = j + 1;
+    if (i === s.length - 1) return out + '}';
+    if (s.charCodeAt(i) !== 0x2c) return null;
+    i = s.charCodeAt(i + 1) === 0x20 ? i + 2 : i + 1;
   }
 }
