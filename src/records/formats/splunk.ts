@@ -33,12 +33,14 @@ export function splunkHecJsonFormatter(options: SplunkHecOptions = {}): JsonForm
 
   return (e: EventJson): string => {
     const reg = registry(e.registryId);
-    const fields = `${memberJson(',"file_id":', e.file)}${memberJson(',"recipient_id":', e.recipient)}${memberJson(',"issuer_id":', e.issuer)}${beaconKind(e.kind)}`;
+    const rest = `${memberJson(',"recipient_id":', e.recipient)}${memberJson(',"issuer_id":', e.issuer)}${beaconKind(e.kind)}`;
+    // The file nearly always leads; only without it is the first comma cut (slice copies the text).
+    const fields = e.file === null ? rest.slice(1) : `"file_id":${e.file}${rest}`;
     return `{"time":${floatRepr(e.occurredUnix)},"host":${fixedHost ?? reg}${middle}${kindPart(e.kind)}${memberJson(',"event_id":', e.idJson)}${
       e.occurredAt === '' ? '' : `,"occurred_at":"${e.occurredAt}"`}${memberJson(',"token_id":', e.token)}${memberJson(',"file_id":', e.file)}${
       memberJson(',"recipient_id":', e.recipient)}${memberJson(',"issuer_id":', e.issuer)}${memberJson(',"source_ip":', e.sourceIp)}${
       memberJson(',"user_agent":', e.userAgent)}${memberJson(',"qualified_timestamp":', e.qualifiedTimestamp)}${memberJson(',"tlog_index":', e.tlogIndex)}${
-      e.registryId === '' ? '' : `,"registry_id":${reg}`}${e.extraJson === null ? '' : `,"extra":${nestedExtra(e.extraJson)}`}},"fields":{${fields.slice(1)}}${tail}`;
+      e.registryId === '' ? '' : `,"registry_id":${reg}`}${e.extraJson === null ? '' : `,"extra":${nestedExtra(e.extraJson)}`}},"fields":{${fields}}${tail}`;
   };
 }
 
