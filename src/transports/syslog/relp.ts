@@ -18,8 +18,15 @@ import { maxMessage, SYSLOG_FLAGS, syslogEnvelope } from './syslog.js';
 import { byteLength, unsendable } from './syslog-frames.js';
 import { Connection, endpoint, type Endpoint } from './syslog-socket.js';
 
-/** librelp's own default window. */
-export const DEFAULT_WINDOW = 128;
+/**
+ * Messages that may travel unanswered. rsyslog's imrelp sets no window of its own (the client proposes and
+ * manages it, says rsyslog's omrelp documentation): it reads what arrives and answers in order, so the costs of
+ * a larger window are ours to bound. A receiver restart may repeat up to this many messages, and up to this many
+ * written messages wait in socket buffers (8 MB at the default --syslog-max-message). librelp's own 128 is about
+ * 1.5 ms of rsyslog's work on ~1 KB messages: rsyslog idles whenever this process is not scheduled that long, as
+ * on two busy cores; 1024 keeps it fed there, and 2048 or 4096 gained nothing more (bench/syslog.mjs).
+ */
+export const DEFAULT_WINDOW = 1024;
 const SOFTWARE = 'oversight-siem,1,https://www.npmjs.com/package/oversight-siem';
 
 /**
