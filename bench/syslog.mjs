@@ -1,6 +1,8 @@
 // Syslog delivery benchmark: events/s into a real rsyslog over TCP and over RELP, next to the rate rsyslog takes
 // the very same frames from a bare sender (pre-built bytes written to one socket), in the same run.
-// Used by run.mjs; alone: node bench/syslog.mjs --db REGISTRY --registry-id ID --events N [--runs R] [--format F] [--windows 512,4096] [--extra 'FLAGS']
+// Used by run.mjs; alone: node bench/syslog.mjs --db REGISTRY --registry-id ID --events N [--runs R] [--format F] [--windows 128,4096] [--extra 'FLAGS']
+//   [--only tcp|relp] [--before OTHER/dist/cli.js: that build's exporter rows too, alternating with this one's]
+// Each row also gives the CPU seconds (user + system) of the sender and of rsyslogd while it ran.
 // The registry must hold exactly N events: the exporter runs without --limit, so large exports use formatting threads.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,6 +15,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+const GNU_TIME = spawnSync('/usr/bin/time', ['-f', '%U', 'true']).status === 0;
+const { DEFAULT_WINDOW } = await import(path.join(ROOT, 'dist', 'transports', 'syslog', 'relp.js'));
 
 function freePort() {
   return new Promise((resolve) => {
@@ -63,13 +68,18 @@ input(type="imrelp" address="127.0.0.1" port="${ports.relp}" ruleset="bench")
     fs.closeSync(fd);
     return lines;
   };
+  /** rsyslogd's CPU seconds so far (user + system, all threads), from /proc. */
+  const cpu = () => {
+    const f = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS;
+  };
   const stop = async () => {
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await exited;
     fs.rmSync(dir, { recursive: true, force: true });
   };
-  return { ports, count, stop };
+  return { ports, count, cpu, stop };
 }
 
 /** The exact bytes our exporter sends over TCP, caught by a local socket: the bare sender replays them. */
@@ -121,6 +131,14 @@ function bareRelp(port, { data, last }) {
   });
 }
 
+/** The bench process's own CPU seconds while `f` runs: the bare senders' cost (it also counts rsyslog's lines). */
+async function ownCpu(f) {
+  const before = process.cpuUsage();
+  await f();
+  const d = process.cpuUsage(before);
+  return (d.user + d.system) / 1e6;
+}
+
 async function timeUntil(rs, target, start, timeoutMs = 600_000) {
   const end = Date.now() + timeoutMs;
   while (rs.count() < target) {
@@ -131,50 +149,91 @@ async function timeUntil(rs, target, start, timeoutMs = 600_000) {
 }
 
 /** Median events/s per sender; every run must deliver every event. Returns null (with a reason) without rsyslog. */
-export async function syslogDelivery({ db, registryId, events, runs, format = 'ecs', extra = [], windows = [512, 1024, 4096], log = () => undefined }) {
+export async function syslogDelivery({ db, registryId, events, runs, format = 'ecs', extra = [], windows = [128, 512, 2048, 4096], only = null, before = null, log = () => undefined }) {
   if (spawnSync('rsyslogd', ['-v']).status !== 0) return { skipped: 'rsyslogd not installed (apt-get install rsyslog rsyslog-relp)' };
   const frames = await captureFrames(db, registryId, events, format);
   const relp = relpFrames(frames);
   const rs = await startRsyslog();
-  const exporter = (name, url, flags = []) => ({
-    name,
+  const exporter = (name, url, flags = [], cli = CLI) => ({
+    name, url, flags,
+    // Resolves with the exporter's CPU seconds (user + system, start-up included), or NaN without GNU time.
     run: () => new Promise((resolve, reject) => {
-      const c = spawn(process.execPath, [CLI, 'siem', 'export', '--db', db, '--registry-id', registryId, '--format', format, '--output', url,
-        '--quiet', '--syslog-max-message', '65536', ...extra, ...flags], { stdio: ['ignore', 'ignore', 'inherit'] });
-      c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${name} exited ${code}`))));
+      const argv = [cli, 'siem', 'export', '--db', db, '--registry-id', registryId, '--format', format, '--output', url,
+        '--quiet', '--syslog-max-message', '65536', ...extra, ...flags];
+      const c = GNU_TIME
+        ? spawn('/usr/bin/time', ['-f', 'cpu %U %S', process.execPath, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+        : spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      c.stderr.on('data', (d) => (err += d));
+      c.on('close', (code) => {
+        const m = /^cpu ([\d.]+) ([\d.]+)$/m.exec(err);
+        const rest = err.replace(/^cpu [\d.]+ [\d.]+\n?$/m, '');
+        if (rest) process.stderr.write(rest);
+        if (code === 0) resolve(m ? Number(m[1]) + Number(m[2]) : NaN);
+        else reject(new Error(`${name} exited ${code}`));
+      });
     }),
   });
+  const tcp = `syslog+tcp://127.0.0.1:${rs.ports.tcp}`;
+  const relpUrl = `relp://127.0.0.1:${rs.ports.relp}`;
+  const senders = [
+    ...(only === 'relp' ? [] : [exporter('oversight syslog+tcp', tcp)]),
+    ...(only === 'tcp' ? [] : [
+      { ...exporter(`oversight relp (default window, ${DEFAULT_WINDOW})`, relpUrl), default: true },
+      // The window's effect: how many messages travel unanswered (a receiver restart duplicates at most that many).
+      ...windows.filter((w) => w !== DEFAULT_WINDOW).map((w) => exporter(`oversight relp --relp-window ${w}`, relpUrl, ['--relp-window', String(w)])),
+    ]),
+  ];
   const cases = [
-    { name: 'bare sender, pre-built frames (TCP)', run: () => bareSend(rs.ports.tcp, frames) },
-    { name: 'bare sender, pre-built frames (RELP, pipelined, no window)', run: () => bareRelp(rs.ports.relp, relp) },
-    exporter('oversight syslog+tcp', `syslog+tcp://127.0.0.1:${rs.ports.tcp}`),
-    exporter('oversight relp (default window, 128)', `relp://127.0.0.1:${rs.ports.relp}`),
-    // The window's effect: how many messages travel unanswered (a receiver restart duplicates at most that many).
-    ...windows.map((w) => exporter(`oversight relp --relp-window ${w}`, `relp://127.0.0.1:${rs.ports.relp}`, ['--relp-window', String(w)])),
+    { name: 'bare sender, pre-built frames (TCP)', run: () => ownCpu(() => bareSend(rs.ports.tcp, frames)) },
+    { name: 'bare sender, pre-built frames (RELP, pipelined, no window)', run: () => ownCpu(() => bareRelp(rs.ports.relp, relp)) },
+    ...senders,
+    // Another build (`--before OTHER/dist/cli.js`) with the same flags, alternating with this one.
+    ...(before ? senders.map((c) => ({
+      ...c, default: false, name: `${c.default ? 'oversight relp (its default window)' : c.name} [before]`, run: exporter(c.name, c.url, c.flags, before).run,
+    })) : []),
   ];
   const seconds = new Map(cases.map((c) => [c.name, []]));
+  const senderCpu = new Map(cases.map((c) => [c.name, []]));
+  const rsyslogCpu = new Map(cases.map((c) => [c.name, []]));
   try {
     for (let i = 0; i < runs; i++) {
       for (const c of cases) {
         const target = rs.count() + events;
+        const rsBefore = rs.cpu();
         const start = process.hrtime.bigint();
-        await c.run();
+        const cpu = await c.run();
         const s = await timeUntil(rs, target, start);
+        const rsCpu = rs.cpu() - rsBefore;
         seconds.get(c.name).push(s);
-        log(`  ${c.name}: ${s.toFixed(2)} s`);
+        senderCpu.get(c.name).push(cpu);
+        rsyslogCpu.get(c.name).push(rsCpu);
+        log(`  ${c.name}: ${s.toFixed(2)} s (CPU: sender ${cpu.toFixed(2)} s, rsyslogd ${rsCpu.toFixed(2)} s)`);
       }
     }
   } finally {
     await rs.stop();
   }
-  return { rows: cases.map((c) => ({ name: c.name, eps: events / median(seconds.get(c.name)), seconds: median(seconds.get(c.name)) })), bytes: frames.length };
+  const rows = cases.map((c) => ({
+    name: c.name, default: c.default ?? false, eps: events / median(seconds.get(c.name)), seconds: median(seconds.get(c.name)),
+    senderCpu: median(senderCpu.get(c.name)), rsyslogCpu: median(rsyslogCpu.get(c.name)),
+  }));
+  // Each exporter's share of its bare sender's rate, from the medians of this run.
+  for (const r of rows) r.share = r.eps / rows[r.name.toLowerCase().includes('relp') ? 1 : 0].eps;
+  return { rows, bytes: frames.length };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const arg = (name, fallback) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback);
   const r = await syslogDelivery({
     db: arg('--db'), registryId: arg('--registry-id', 'b3c1f0e2a9d84c5f'), events: Number(arg('--events', '100000')),
-    runs: Number(arg('--runs', '3')), format: arg('--format', 'ecs'), windows: arg('--windows', '512,1024,4096').split(',').filter(Boolean).map(Number), extra: (arg('--extra', '') || '').split(' ').filter(Boolean), log: (s) => process.stderr.write(s + '\n'),
+    runs: Number(arg('--runs', '3')), format: arg('--format', 'ecs'), windows: arg('--windows', '128,512,2048,4096').split(',').filter(Boolean).map(Number), only: arg('--only', null), before: arg('--before', null), extra: (arg('--extra', '') || '').split(' ').filter(Boolean), log: (s) => process.stderr.write(s + '\n'),
   });
-  console.log(JSON.stringify(r, null, 1));
+  if (r.skipped || process.argv.includes('--json')) console.log(JSON.stringify(r, null, 1));
+  else {
+    console.log(`${r.bytes} bytes of frames; medians of ${arg('--runs', '3')} runs:`);
+    for (const x of r.rows) {
+      console.log(`${x.name.padEnd(66)} ${x.seconds.toFixed(2)} s  ${(100 * x.share).toFixed(0).padStart(3)}%  CPU sender ${x.senderCpu.toFixed(2)} s, rsyslogd ${x.rsyslogCpu.toFixed(2)} s`);
+    }
+  }
 }

@@ -1,6 +1,8 @@
 /** RFC 5424 header and structured data, octet-counted framing, and RELP's answers, against strict fake peers. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { AckWindow } from '../src/pipeline/ack-window.js';
+import { Delivery, type SettledEntry } from '../src/pipeline/delivery.js';
 import { encode, makeEntry, type Entry } from '../src/pipeline/encoder.js';
 import { createJsonFormatter, eventJson } from '../src/records/formats/index.js';
 import { blankEventJson, type EventJson } from '../src/records/formats/fields.js';
@@ -118,49 +120,114 @@ describe('octet counting against a strict peer', () => {
 
 describe('RELP against a scripted peer', () => {
   const relp = (peer: RelpPeer, window = 4) => new RelpTransport(endpoint(`relp://127.0.0.1:${peer.port}`, null, false, http), 8192, window);
-  const recs = (n: number) => Array.from({ length: n }, (_, i) => `<1>1 - - - - - - m${i}`);
+  const recs = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `<1>1 - - - - - - m${from + i}`);
 
-  it('every message answered: delivered, never more than the window unanswered, closed politely', () =>
+  /** As an export sends: the delivery loop (retries, backoff) and the acknowledgement window, until all settle. */
+  async function deliverAll(t: Transport, es: Entry[], warnings: string[] = []): Promise<void> {
+    const d = new Delivery(t, { initialDelayMs: 1, maxDelayMs: 20, maxDurationMs: 10_000 }, null, (m) => warnings.push(m));
+    const w = new AckWindow(t.acks!, d);
+    w.add(await d.deliver(es));
+    await w.drain(() => undefined);
+  }
+  const settled = (es: Entry[]) => es.filter((e) => (e as SettledEntry).settled).length;
+
+  it('every message answered: all settle, never more than the window unanswered, closed politely', () =>
     withPeer(new RelpPeer().start(), async (peer) => {
       const t = relp(peer);
-      assert.equal((await send(t, entries(t, recs(50)))).kind, 'delivered');
+      const es = entries(t, recs(50));
+      await deliverAll(t, es);
       await t.close();
+      assert.equal(settled(es), 50);
       assert.deepEqual(peer.messages, recs(50));
       assert.ok(peer.maxUnanswered <= 4, `${peer.maxUnanswered}`);
       assert.equal(peer.closes, 1);
+    }));
+
+  it('a batch is handed back once written; it settles only as its answers arrive, and the next batch fills the window', () =>
+    withPeer(new RelpPeer({ hold: true }).start(), async (peer) => {
+      const t = relp(peer);
+      const d = new Delivery(t, { initialDelayMs: 1, maxDelayMs: 20, maxDurationMs: 10_000 }, null, () => undefined);
+      const w = new AckWindow(t.acks!, d);
+      const first = entries(t, recs(3));
+      w.add(await d.deliver(first));
+      await w.poll();
+      await waitFor(() => peer.messages.length === 3);
+      assert.equal(settled(first), 0, 'nothing settles before its answer');
+      // Only one more fits in a window of 4 until answers come; the rest go as they do.
+      const second = entries(t, recs(3, 3));
+      const sending = d.deliver(second);
+      await waitFor(() => peer.messages.length === 4);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(peer.messages.length, 4, 'the window holds across batches');
+      peer.release();
+      w.add(await sending);
+      await w.drain(() => undefined);
+      assert.equal(settled(first) + settled(second), 6);
+      assert.deepEqual(peer.messages, recs(6));
+      assert.ok(peer.maxUnanswered <= 4, `${peer.maxUnanswered}`);
+      await t.close();
     }));
 
   it('the connection drops: the answered ones are in, exactly the unanswered ones are sent again', () =>
     withPeer(new RelpPeer({ dropAt: 6 }).start(), async (peer) => {
       const t = relp(peer);
       const es = entries(t, recs(10));
-      const v = await send(t, es);
-      assert.equal(v.kind, 'partial');
-      const retry = v.kind === 'partial' ? v.retry : [];
-      assert.deepEqual(retry, [6, 7, 8, 9]);
-      assert.equal((await send(t, retry.map((i) => es[i]!))).kind, 'delivered');
+      const warnings: string[] = [];
+      await deliverAll(t, es, warnings);
       await t.close();
+      assert.equal(settled(es), 10);
       assert.deepEqual(peer.messages, recs(10));
       assert.equal(peer.connections, 2);
+      assert.match(warnings.join('\n'), /retrying in/);
+    }));
+
+  it('a connection that drops after a batch was handed back: its unanswered messages go again, once', () =>
+    withPeer(new RelpPeer({ dropAt: 2 }).start(), async (peer) => {
+      const t = relp(peer);
+      const es = entries(t, recs(3));
+      const warnings: string[] = [];
+      await deliverAll(t, es, warnings);
+      await t.close();
+      assert.equal(settled(es), 3);
+      assert.deepEqual(peer.messages, recs(3));
+      assert.match(warnings.join('\n'), /retrying in .*closed the connection/);
     }));
 
   it('serverclose: what was not answered goes again on a new session', () =>
     withPeer(new RelpPeer({ serverCloseAfter: 3 }).start(), async (peer) => {
       const t = relp(peer, 2);
       const es = entries(t, recs(5));
-      const v = await send(t, es);
-      assert.deepEqual(v.kind === 'partial' && v.retry, [3, 4]);
-      assert.match(v.kind === 'partial' ? v.reason : '', /closed the RELP session/);
-      assert.equal((await send(t, [es[3]!, es[4]!])).kind, 'delivered');
+      const warnings: string[] = [];
+      await deliverAll(t, es, warnings);
       await t.close();
+      assert.equal(settled(es), 5);
       assert.deepEqual(peer.messages, recs(5));
+      assert.match(warnings.join('\n'), /closed the RELP session/);
     }));
 
-  it('a message the receiver refuses (rsp 500) is sent again; the others are in', () =>
+  it('a message the receiver refuses (rsp 500) is sent again; the others are in once', () =>
     withPeer(new RelpPeer({ answer: (n) => (n === 1 ? '500 queue full' : '200 OK') }).start(), async (peer) => {
       const t = relp(peer);
-      const v = await send(t, entries(t, recs(3)));
-      assert.deepEqual(v.kind === 'partial' && v.retry, [1]);
+      const es = entries(t, recs(3));
+      const warnings: string[] = [];
+      await deliverAll(t, es, warnings);
+      await t.close();
+      assert.equal(settled(es), 3);
+      assert.deepEqual(peer.messages, [...recs(3), recs(3)[1]]);
+      assert.match(warnings.join('\n'), /refused 1 message\(s\)/);
+    }));
+
+  it('a receiver that keeps refusing: the retry budget ends the export, nothing settles', () =>
+    withPeer(new RelpPeer({ answer: () => '500 queue full' }).start(), async (peer) => {
+      const t = relp(peer);
+      const es = entries(t, recs(2));
+      const d = new Delivery(t, { initialDelayMs: 1, maxDelayMs: 20, maxDurationMs: 300 }, null, () => undefined);
+      const w = new AckWindow(t.acks!, d);
+      await assert.rejects(async () => {
+        w.add(await d.deliver(es));
+        await w.drain(() => undefined);
+      }, /gave up on 2 event\(s\) for relp .*refused 2 message\(s\)/);
+      assert.equal(settled(es), 0);
       await t.close();
     }));
 

@@ -1,23 +1,54 @@
 /**
- * Splunk indexer acknowledgement: batches sent but not yet known to be indexed. Polls the SIEM for their ack
- * ids, settles the ones it confirms, and sends again any batch whose acknowledgement has not come in time.
- * After a stop no poll starts: batches still unconfirmed stay after the checkpoint and go again next start.
+ * Batches sent but not yet acknowledged. Splunk's indexer acknowledgement is polled: the window asks the SIEM
+ * for its ack ids, settles the ones it confirms, and sends again any batch whose acknowledgement has not come
+ * in time; after a stop no poll starts, and batches still unconfirmed go again next start. RELP's answers come
+ * by themselves on the connection (`StreamAcks`): each message settles as its answer arrives, and the window
+ * waits on answers rather than on a clock.
  */
 import type { AckTicket, Delivery } from './delivery.js';
+import type { Entry } from './encoder.js';
 import type { ExportMetrics } from '../service/metrics.js';
 import { sleep } from './retry.js';
 import type { AckSource } from '../transports/transport.js';
 
+/** What a stream has learnt of one ticket since it was last asked. */
+export interface StreamProgress {
+  /** Taken by the receiver: settled now. */
+  answered: readonly Entry[];
+  /** Refused, or unanswered when the connection ended: sent again now, through the delivery loop. */
+  lost: readonly Entry[];
+  /** Messages of the ticket still travelling unanswered. */
+  open: number;
+}
+
+/** Acknowledgements that arrive on the connection itself, one per message (RELP). */
+export interface StreamAcks extends AckSource {
+  readonly stream: true;
+  /**
+   * Resolves at the next answer or failure, at once when nothing travels unanswered; never rejects. The
+   * transport bounds it: a receiver that stops answering fails the connection after --timeout.
+   */
+  next(): Promise<void>;
+  /** Answered and lost entries of the ticket since the last call; a ticket with nothing open is forgotten. */
+  progress(ackId: number): StreamProgress;
+}
+
+const isStream = (a: AckSource): a is StreamAcks => (a as Partial<StreamAcks>).stream === true;
+
 export class AckWindow {
   private tickets: AckTicket[] = [];
   private lastPoll = 0;
+  private readonly stream: StreamAcks | null;
+  private taking: Promise<void> | null = null;
 
   constructor(
     private readonly acks: AckSource,
     private readonly delivery: Delivery,
     readonly maxPending = 256,
     private readonly hooks: { stop?: AbortSignal; metrics?: ExportMetrics | null } = {},
-  ) {}
+  ) {
+    this.stream = isStream(acks) ? acks : null;
+  }
 
   get pending(): number {
     return this.tickets.length;
@@ -25,11 +56,17 @@ export class AckWindow {
 
   add(tickets: AckTicket[]): void {
     this.tickets.push(...tickets);
-    this.hooks.metrics?.acksPending(this.tickets.length);
+    this.gauge();
+  }
+
+  /** The pending gauge counts Splunk batches; RELP's answers are too quick and too many to be worth one. */
+  private gauge(): void {
+    if (!this.stream) this.hooks.metrics?.acksPending(this.tickets.length);
   }
 
   /** Poll if the interval has passed (or `force`), settle what is indexed, resend what timed out. */
   async poll(force = false): Promise<void> {
+    if (this.stream) return this.take(this.stream);
     if (this.tickets.length === 0 || this.hooks.stop?.aborted) return;
     if (!force && Date.now() - this.lastPoll < this.acks.pollIntervalMs) return;
     this.lastPoll = Date.now();
@@ -46,12 +83,43 @@ export class AckWindow {
       }
     }
     this.tickets = still;
-    this.hooks.metrics?.acksPending(still.length);
+    this.gauge();
   }
 
-  /** One polling round at the SIEM's pace. */
+  /**
+   * Settle what the stream has answered, even after a stop (the answers are here already: a stop lets the
+   * messages in flight finish). Lost messages go again through the delivery loop, which backs off, counts
+   * them against the retry budget and throws Stopped once the run is asked to stop.
+   */
+  private take(s: StreamAcks): Promise<void> {
+    // One look at a time (a follower's idle poll can meet the one after a batch); tickets added meanwhile wait.
+    this.taking ??= this.takeOnce(s).finally(() => (this.taking = null));
+    return this.taking;
+  }
+
+  private async takeOnce(s: StreamAcks): Promise<void> {
+    const mine = this.tickets;
+    this.tickets = [];
+    const still: AckTicket[] = [];
+    let i = 0;
+    try {
+      for (; i < mine.length; i++) {
+        const t = mine[i]!;
+        const p = s.progress(t.ackId);
+        for (const e of p.answered) (e as { settled?: boolean }).settled = true;
+        if (p.open > 0) still.push(t);
+        if (p.lost.length > 0) still.push(...(await this.delivery.deliver([...p.lost])));
+      }
+    } finally {
+      // A failed resend (or a stop) keeps the tickets not looked at, in order, before any added meanwhile.
+      this.tickets = [...still, ...mine.slice(i + 1), ...this.tickets];
+    }
+  }
+
+  /** One polling round at the SIEM's pace, or, for a stream, until its next answer. */
   async waitRound(): Promise<void> {
-    await sleep(this.acks.pollIntervalMs, this.hooks.stop);
+    if (this.stream) await this.stream.next();
+    else await sleep(this.acks.pollIntervalMs, this.hooks.stop);
     await this.poll(true);
   }
 

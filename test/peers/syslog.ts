@@ -76,6 +76,8 @@ export interface RelpScript {
   dropAt?: number;
   /** Send `serverclose` and hang up after this many answered messages (once). */
   serverCloseAfter?: number;
+  /** Keep the answers to messages until `release()`, as a receiver that is slow to answer does. */
+  hold?: boolean;
 }
 
 export class RelpPeer extends TcpPeer {
@@ -83,9 +85,19 @@ export class RelpPeer extends TcpPeer {
   /** The most messages seen unanswered at once. */
   maxUnanswered = 0;
   closes = 0;
+  /** Answers kept back (`hold`), and the connection they are due on. */
+  private held: Buffer[] = [];
+  private holder: net.Socket | null = null;
 
   constructor(private readonly script: RelpScript = {}) {
     super();
+  }
+
+  /** Send the answers kept back, and answer at once from now on. */
+  release(): void {
+    this.script.hold = false;
+    if (this.held.length > 0) this.holder?.write(Buffer.concat(this.held));
+    this.held = [];
   }
 
   protected session(s: net.Socket): void {
@@ -107,7 +119,9 @@ export class RelpPeer extends TcpPeer {
         if (cmd === 'open') {
           opened = true;
           const offer = this.script.open ?? '200 OK\nrelp_version=0\nrelp_software=fake\ncommands=syslog';
-          pending.push(answer(txnr, offer));
+          // Held answers are the messages' only: the session opens at once.
+          if (this.script.hold) s.write(answer(txnr, offer));
+          else pending.push(answer(txnr, offer));
         } else if (cmd === 'close') {
           this.closes++;
           pending.push(answer(txnr, ''));
@@ -130,8 +144,11 @@ export class RelpPeer extends TcpPeer {
         }
       }
       // Everything read in one go is answered in one go: what was read but not yet answered is the window.
-      this.maxUnanswered = Math.max(this.maxUnanswered, pending.length);
-      if (pending.length > 0) s.write(Buffer.concat(pending));
+      this.maxUnanswered = Math.max(this.maxUnanswered, pending.length + this.held.length);
+      if (this.script.hold) {
+        this.held.push(...pending);
+        this.holder = s;
+      } else if (pending.length > 0) s.write(Buffer.concat(pending));
     });
   }
 }
