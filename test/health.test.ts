@@ -92,7 +92,7 @@ describe('/healthz', () => {
 describe('the stall rule', () => {
   const minute = 60_000;
   function exporter(backlog: () => Backlog): ExportMetrics {
-    const m = new ExportMetrics({ processMetrics: false });
+    const m = new ExportMetrics();
     m.watchBacklog(backlog);
     return m;
   }

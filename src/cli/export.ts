@@ -46,7 +46,11 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
   let deadLetter: DeadLetterFile | null = null;
   let server: MetricsServer | null = null;
   let verifier: { stop(): Promise<void> } | null = null;
-  const metrics = new ExportMetrics({ processMetrics: c.metricsListen !== null });
+  // prom-client is loaded only for a run whose metrics are read: served, or watched by --verify-every.
+  const prometheus = c.metricsListen !== null || c.verifyEveryMs !== null
+    ? new (await import('../service/prometheus.js')).Prometheus(c.metricsListen !== null)
+    : null;
+  const metrics = new ExportMetrics({ prometheus });
   metrics.watchBacklog((after) => {
     const p = source.pending(after, c.since);
     return { newestRowid: source.maxRowid(), events: p.count, oldestTimestamp: p.oldestTimestamp };

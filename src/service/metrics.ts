@@ -1,12 +1,14 @@
 /**
- * What the export has done, as Prometheus metrics on a registry of its own (a library caller's global
- * registry is never touched). The pipeline and delivery feed it; it knows nothing of HTTP. Gauges about the
+ * What the export has done: the checkpoint, the last delivery and what is in flight (health and the stop
+ * report read these), and, when asked for, Prometheus metrics (prometheus.ts). The pipeline and delivery feed
+ * it; it knows nothing of HTTP. Gauges about the
  * registry (newest rowid, backlog, age of the oldest undelivered event) are read from it when scraped, so they
  * are right even while delivery is stuck, but at most once per BACKLOG_MIN_AGE_MS, about 2% of the time for a
  * slow count and once a minute for a read held up by a lock: counting a large backlog, or waiting on a locked
  * registry, must not slow the export however often the endpoint is polled.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import type { Prometheus } from './prometheus.js';
 
 /** How one request ended; `stopped` is an answer that stops the export (credentials, configuration). */
 export type RequestOutcome = 'delivered' | 'partial' | 'retried' | 'too-large' | 'rejected' | 'stopped';
@@ -28,7 +30,6 @@ const BACKLOG_COST_FACTOR = 50;
 const BACKLOG_MAX_AGE_MS = 60_000;
 
 export class ExportMetrics {
-  readonly registry = new Registry();
   /** When the export started and when a SIEM last took a request; health reads both. */
   readonly startedAt = Date.now();
   lastDeliveryAt: number | null = null;
@@ -41,61 +42,20 @@ export class ExportMetrics {
   private cached: { at: number; until: number; settled: number; backlog?: Backlog; error?: unknown } | null = null;
   /** Events settled since the start, to age cached backlog figures between reads. */
   private settledTotal = 0;
-  private readonly backlogProbes: Counter;
+  /**
+   * The Prometheus metrics, made only when something reads them (--metrics-listen, --verify-every): a plain
+   * export does not load prom-client at all, which keeps its start-up shorter and its heap smaller.
+   */
+  readonly prometheus: Prometheus | null;
 
-  private readonly eventsRead: Counter;
-  private readonly eventsDelivered: Counter;
-  private readonly eventsDeadLettered: Counter;
-  private readonly requests: Counter<'transport' | 'outcome'>;
-  private readonly retries: Counter<'transport'>;
-  private readonly checkpointGauge: Gauge;
-  private readonly newestGauge: Gauge;
-  private readonly backlogGauge: Gauge;
-  private readonly oldestAgeGauge: Gauge;
-  private readonly lastDeliveryGauge: Gauge;
-  private readonly acksGauge: Gauge;
-  // No transport label on histograms: one process delivers to one destination, and the counters carry it.
-  private readonly duration: Histogram;
-  private readonly batchEvents: Histogram;
-  private readonly batchBytes: Histogram;
+  constructor(options: { prometheus?: Prometheus | null } = {}) {
+    this.prometheus = options.prometheus ?? null;
+  }
 
-  constructor(options: { processMetrics?: boolean } = {}) {
-    const registers = [this.registry];
-    this.eventsRead = new Counter({ name: 'oversight_events_read_total', help: 'Events read from the registry and formatted.', registers });
-    this.eventsDelivered = new Counter({ name: 'oversight_events_delivered_total', help: 'Events a SIEM accepted.', registers });
-    this.eventsDeadLettered = new Counter({
-      name: 'oversight_events_dead_lettered_total', help: 'Events a SIEM refused for good, written to the dead-letter file.', registers,
-    });
-    this.requests = new Counter({
-      name: 'oversight_requests_total', help: 'Delivery requests by transport and outcome.', labelNames: ['transport', 'outcome'], registers,
-    });
-    this.retries = new Counter({ name: 'oversight_retries_total', help: 'Backoff waits before sending a batch again.', labelNames: ['transport'], registers });
-    this.checkpointGauge = new Gauge({ name: 'oversight_checkpoint_rowid', help: 'Rowid of the last event settled and checkpointed.', registers });
-    this.newestGauge = new Gauge({ name: 'oversight_registry_newest_rowid', help: 'Largest rowid in the registry events table.', registers });
-    this.backlogGauge = new Gauge({ name: 'oversight_backlog_events', help: 'Events in the registry after the checkpoint.', registers });
-    this.oldestAgeGauge = new Gauge({
-      name: 'oversight_oldest_undelivered_event_age_seconds', help: 'Age of the oldest event not yet delivered (0 when none).', registers,
-    });
-    this.lastDeliveryGauge = new Gauge({
-      name: 'oversight_last_delivery_timestamp_seconds', help: 'Unix time of the last request a SIEM accepted (0: none yet).', registers,
-    });
-    this.acksGauge = new Gauge({ name: 'oversight_splunk_acks_pending', help: 'Splunk HEC batches awaiting indexer acknowledgement.', registers });
-    this.duration = new Histogram({
-      name: 'oversight_request_duration_seconds', help: 'Time from sending a request to its answer.',
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers,
-    });
-    this.batchEvents = new Histogram({
-      name: 'oversight_batch_events', help: 'Events per request.',
-      buckets: [1, 10, 50, 100, 500, 1000, 5000, 10000], registers,
-    });
-    this.batchBytes = new Histogram({
-      name: 'oversight_batch_bytes', help: 'Uncompressed body bytes per request.',
-      buckets: [1e3, 1e4, 1e5, 5e5, 1e6, 5e6, 1e7, 3e7], registers,
-    });
-    this.backlogProbes = new Counter({
-      name: 'oversight_backlog_reads_total', help: 'Times the registry was read for the backlog gauges (cached between reads).', registers,
-    });
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  /** The Prometheus registry the metrics are on. */
+  get registry(): Registry {
+    if (!this.prometheus) throw new Error('this export keeps no Prometheus metrics: pass { prometheus } to ExportMetrics');
+    return this.prometheus.registry;
   }
 
   /** Where backlog gauges come from: the registry, asked at scrape time. */
@@ -105,52 +65,55 @@ export class ExportMetrics {
 
   read(events: number): void {
     if (events <= 0) return;
-    this.eventsRead.inc(events);
+    this.prometheus?.eventsRead.inc(events);
     if (this.inPipeline === 0) this.busySince = Date.now();
     this.inPipeline += events;
   }
 
   request(transport: string, outcome: RequestOutcome, seconds: number, events: number, bytes: number): void {
-    this.requests.inc({ transport, outcome });
-    this.duration.observe(seconds);
-    this.batchEvents.observe(events);
-    this.batchBytes.observe(bytes);
+    const p = this.prometheus;
+    if (!p) return;
+    p.requests.inc({ transport, outcome });
+    p.duration.observe(seconds);
+    p.batchEvents.observe(events);
+    p.batchBytes.observe(bytes);
   }
 
   delivered(events: number): void {
     this.lastDeliveryAt = Date.now();
-    this.lastDeliveryGauge.set(Math.floor(this.lastDeliveryAt / 1000));
-    if (events > 0) this.eventsDelivered.inc(events);
+    this.prometheus?.lastDelivery.set(Math.floor(this.lastDeliveryAt / 1000));
+    if (events > 0) this.prometheus?.eventsDelivered.inc(events);
   }
 
   deadLettered(events: number): void {
-    this.eventsDeadLettered.inc(events);
+    this.prometheus?.eventsDeadLettered.inc(events);
   }
 
   retried(transport: string): void {
-    this.retries.inc({ transport });
+    this.prometheus?.retries.inc({ transport });
   }
 
   /** The checkpoint moved over `events` settled events ending at `rowid`. */
   committed(rowid: number, events: number): void {
     this.checkpointRowid = rowid;
-    this.checkpointGauge.set(rowid);
+    this.prometheus?.checkpoint.set(rowid);
     this.settledTotal += events;
     this.inPipeline = Math.max(0, this.inPipeline - events);
     if (this.inPipeline === 0) this.busySince = null;
   }
 
   acksPending(n: number): void {
-    this.acksGauge.set(n);
+    this.prometheus?.acks.set(n);
   }
 
   /** Update the registry gauges (from figures read at most as often as said above); null when nothing watches the registry. */
   refresh(now = Date.now()): Backlog | null {
     if (!this.backlogProbe) return null;
     const b = this.backlog(now);
-    this.newestGauge.set(b.newestRowid);
-    this.backlogGauge.set(b.events);
-    this.oldestAgeGauge.set(b.oldestTimestamp === null ? 0 : Math.max(0, now / 1000 - b.oldestTimestamp));
+    const p = this.prometheus;
+    p?.newest.set(b.newestRowid);
+    p?.backlog.set(b.events);
+    p?.oldestAge.set(b.oldestTimestamp === null ? 0 : Math.max(0, now / 1000 - b.oldestTimestamp));
     return b;
   }
 
@@ -175,7 +138,7 @@ export class ExportMetrics {
   }
 
   private remember(now: number, started: number, what: { backlog?: Backlog; error?: unknown }): void {
-    this.backlogProbes.inc();
+    this.prometheus?.backlogProbes.inc();
     const took = performance.now() - started;
     const keep = Math.min(BACKLOG_MAX_AGE_MS, Math.max(BACKLOG_MIN_AGE_MS, took * BACKLOG_COST_FACTOR));
     this.cached = { at: now, until: now + keep, settled: this.settledTotal, ...what };
