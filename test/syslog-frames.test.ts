@@ -53,6 +53,21 @@ describe('RFC 5424 message', () => {
     assert.ok(!/[\r\n]/.test(sd));
   });
 
+  it('every message carries exactly the SD-ELEMENT structuredData spells, whatever the values', () => {
+    const wrap2 = syslogWrap(() => 'M', { facility: 20, hostname: 'h1', sdId: 'o@1' });
+    const values = [null, '""', '"t1"', '"a]b\\"c"', '"\\u0000x\\n"', '42', '"Zürich"'];
+    for (const kind of ['dns', '', 'a b]', 'http_img'])
+      for (const registryId of ['reg', '', 'r"]', 'reg'])
+        for (const token of values)
+          for (const file of values) {
+            const e = event({ kind, registryId, token, file, eventId: token === null ? '' : '7]"' });
+            const msg = wrap2(e);
+            const sd = structuredData(e, 'o@1');
+            assert.ok(msg.endsWith(` ${sd} M`), `${msg} does not end with ${sd}`);
+            assert.ok(msg.startsWith(`<${kind === 'dns' ? 164 : kind === 'http_img' ? 162 : 165}>1 2025-11-23T00:00:00Z h1 oversight - ${msgId(kind)} [o@1`), msg);
+          }
+  });
+
   it('absent values leave their parameter out', () => {
     assert.equal(structuredData(event({ eventId: '', kind: '', registryId: '' }), 'o@1'), '[o@1]');
   });
