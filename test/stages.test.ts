@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Batcher } from '../src/pipeline/batcher.js';
-import { bulkEncoder, encode, hecEncoder, jsonArrayEncoder, jsonLinesEncoder, makeEntry } from '../src/pipeline/encoder.js';
+import { BodyWriter, bulkEncoder, encode, hecEncoder, jsonArrayEncoder, jsonLinesEncoder, makeEntry, makeSpanEntry, type Encoder, type Entry } from '../src/pipeline/encoder.js';
 import type { HttpResponse } from '../src/transports/http/client.js';
 import { backoffDelay, parseRetryAfter, RETRY_DEFAULTS } from '../src/pipeline/retry.js';
 import { sentinelAuthorization } from '../src/transports/http/sentinel-auth.js';
@@ -156,5 +156,53 @@ describe('batching and framing', () => {
     const be = [entry(bulk, 1), entry(bulk, 2)];
     assert.equal(encode(bulk, be).toString(), '{"create":{"_id":"1"}}\n{"n":1}\n{"create":{"_id":"2"}}\n{"n":2}\n');
     assert.equal(be[0]!.bytes, Buffer.byteLength('{"create":{"_id":"1"}}\n{"n":1}\n'));
+  });
+
+  // Lines as formatting threads hand them over: JSON lines in one buffer, taken as spans of it.
+  const chunk = (...records: string[]) => Buffer.from(records.map((r) => r + '\n').join(''));
+  const spans = (enc: Encoder, buf: Buffer, first: number): Entry[] => {
+    const out: Entry[] = [];
+    for (let start = 0, i = first; start < buf.length; i++) {
+      const end = buf.indexOf(0x0a, start);
+      out.push(makeSpanEntry(enc, i, String(i), 'r', buf, start, end));
+      start = end + 1;
+    }
+    return out;
+  };
+  const bulk = bulkEncoder((e) => `{"create":{"_id":"${e.rowid}"}}`);
+
+  for (const enc of [jsonLinesEncoder, jsonArrayEncoder, hecEncoder, bulk]) {
+    it(`${enc.name}: a body written as records join the batch is what encode makes of them`, () => {
+      const lines = chunk('{"n":3}', '{"s":"é€"}', '{"n":5}');
+      const es = [entry(enc, 1), makeEntry(enc, { rowid: 2, event_id: '2', registry_id: 'r', record: Buffer.from('{"b":2}') }), ...spans(enc, lines, 3)];
+      const want = encode(enc, es.map((e) => makeEntry(enc, { rowid: e.rowid, event_id: e.event_id, registry_id: e.registry_id, record: e.record.toString() })));
+      // A limit far below the batch: the body grows as records join, and stays the same bytes.
+      const w = new BodyWriter(enc, 8);
+      for (const e of es) w.add(e);
+      assert.equal(w.take(es).toString(), want.toString());
+      assert.deepEqual(es.map((e) => e.bytes), [...es].map((e) => makeEntry(enc, { ...e, record: e.record.toString() }).bytes));
+      assert.equal(w.take([]).toString(), encode(enc, []).toString());
+    });
+  }
+
+  it('records taken from a formatting buffer stay whole once that buffer is filled again', () => {
+    const w = new BodyWriter(hecEncoder, 1_000_000);
+    const pad = 'p'.repeat(90);
+    const big = spans(hecEncoder, chunk(...Array.from({ length: 2000 }, (_, i) => `{"n":${i},"p":"${pad}"}`)), 0);
+    for (const e of big) w.add(e);
+    const bigBody = w.take(big);
+    // Then a timed flush of two records, in the larger buffer kept from before.
+    const lines = chunk('{"a":1}', '{"a":2}');
+    const small = spans(hecEncoder, lines, 2000);
+    for (const e of small) w.add(e);
+    const smallBody = w.take(small);
+    lines.fill('x');
+    const next = spans(hecEncoder, chunk('{"z":0}'.repeat(3000)), 2002);
+    for (const e of next) w.add(e);
+    w.take(next);
+    assert.equal(smallBody.toString(), '{"a":1}{"a":2}');
+    assert.deepEqual(small.map((e) => e.record.toString()), ['{"a":1}', '{"a":2}']);
+    assert.equal(big[1999]!.record.toString(), `{"n":1999,"p":"${pad}"}`);
+    assert.equal(bigBody.subarray(0, 8).toString(), '{"n":0,"');
   });
 });

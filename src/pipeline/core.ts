@@ -9,7 +9,7 @@ import { Batcher, type BatchLimits } from './batcher.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { DeadLetterFile } from './dead-letter.js';
 import { Delivery, type DeliveryStats, type SettledEntry } from './delivery.js';
-import { bodyOverhead, makeEntry, type Entry } from './encoder.js';
+import { BodyWriter, bodyOverhead, makeEntry, makeSpanEntry, type Entry } from './encoder.js';
 import type { LogFields } from '../shared/log.js';
 import type { ExportMetrics } from '../service/metrics.js';
 import { Stopped, type RetryOptions } from './retry.js';
@@ -50,6 +50,12 @@ export interface PipelineResult extends DeliveryStats {
   stopped: boolean;
 }
 
+/** A closed batch: its entries and the request body written for them. */
+interface Batch {
+  entries: SettledEntry[];
+  body: Buffer;
+}
+
 /** Entries in registry order that the checkpoint has not passed yet. */
 class Ledger {
   private queue: SettledEntry[] = [];
@@ -84,10 +90,12 @@ export class Core {
   private readonly batcher: Batcher;
   private readonly ledger = new Ledger();
   private last: number;
+  /** The body of the batch being filled, written as entries join it. */
+  private readonly writer: BodyWriter;
   /** One request in flight at a time, in registry order; while it travels, the next batch is read and formatted. */
   private inflight: Promise<void> | null = null;
-  /** An entry that did not fit the batch that just filled up. */
-  private pending: Entry | null = null;
+  /** Batches closed because the next entry did not fit, waiting for `flushFull` to send them. */
+  private readonly ready: Batch[] = [];
   readonly metrics: ExportMetrics | null;
   /** Whether a stop left anything undone; a stop that came after the last event settled leaves the run whole. */
   private cut = false;
@@ -99,6 +107,7 @@ export class Core {
     this.delivery = new Delivery(o.transport, o.retry, o.deadLetter ?? null, o.warn ?? o.log ?? (() => undefined), hooks);
     this.window = o.transport.acks ? new AckWindow(o.transport.acks, this.delivery, 256, hooks) : null;
     this.batcher = new Batcher(o.limits, bodyOverhead(o.transport.encoder));
+    this.writer = new BodyWriter(o.transport.encoder, o.limits.maxBytes);
     this.last = o.startRowid ?? o.checkpoint?.lastRowid ?? ROWID_START;
     this.metrics?.committed(this.last, 0);
   }
@@ -120,22 +129,29 @@ export class Core {
 
   /** Synchronous, so the per-record path makes no promise; true when a batch must go out (`flushFull`). */
   add(prepared: PreparedRecord): boolean {
-    const entry = makeEntry(this.transport.encoder, prepared);
-    if (this.batcher.wouldOverflow(entry)) {
-      this.pending = entry;
-      return true;
-    }
-    this.batcher.add(entry);
-    return this.batcher.full;
+    return this.admit(makeEntry(this.transport.encoder, prepared));
   }
 
+  /**
+   * The same for the record `start`..`end` of `source` (a line of a formatted chunk), copied into the batch's body
+   * at once: the entry keeps no reference to `source`, which may be reused as soon as this returns.
+   */
+  addLine(rowid: number, eventId: string, registryId: string, source: Buffer, start: number, end: number): boolean {
+    return this.admit(makeSpanEntry(this.transport.encoder, rowid, eventId, registryId, source, start, end));
+  }
+
+  private admit(entry: Entry): boolean {
+    // The batch that cannot take it closes now; `flushFull` sends it before anything else.
+    if (this.batcher.wouldOverflow(entry)) this.ready.push(this.take());
+    this.batcher.add(entry);
+    this.writer.add(entry);
+    return this.ready.length > 0 || this.batcher.full;
+  }
+
+  /** Send the batches that closed, and the one being filled if it is full. */
   async flushFull(): Promise<void> {
-    await this.flush();
-    if (this.pending) {
-      this.batcher.add(this.pending);
-      this.pending = null;
-      if (this.batcher.full) await this.flush();
-    }
+    while (this.ready.length > 0) await this.ship(this.ready.shift()!);
+    if (this.batcher.full) await this.ship(this.take());
   }
 
   /**
@@ -223,9 +239,9 @@ export class Core {
     if (p) await p;
   }
 
-  private async send(batch: SettledEntry[]): Promise<void> {
+  private async send(batch: Batch): Promise<void> {
     try {
-      const tickets = await this.delivery.deliver(batch);
+      const tickets = await this.delivery.deliver(batch.entries, batch.body);
       const w = this.window;
       if (w) {
         w.add(tickets);
@@ -241,12 +257,23 @@ export class Core {
     }
   }
 
+  /** The entries batched so far, and their body. */
+  private take(): Batch {
+    const entries: SettledEntry[] = this.batcher.take();
+    return { entries, body: this.writer.take(entries) };
+  }
+
+  /** Send everything batched so far. */
   private async flush(): Promise<void> {
-    const batch = this.batcher.take();
+    while (this.ready.length > 0) await this.ship(this.ready.shift()!);
+    await this.ship(this.take());
+  }
+
+  private async ship(batch: Batch): Promise<void> {
     await this.settle();
     // After a stop the batch being filled is dropped unsent; it lies after the checkpoint, so it goes next start.
-    if (batch.length === 0 || this.stopping) return;
-    this.ledger.push(batch);
+    if (batch.entries.length === 0 || this.stopping) return;
+    this.ledger.push(batch.entries);
     const p = this.send(batch);
     // Failures surface at the next settle(); until then the rejection counts as handled.
     p.catch(() => undefined);

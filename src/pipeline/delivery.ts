@@ -53,13 +53,20 @@ export class Delivery {
     private readonly hooks: DeliveryHooks = {},
   ) {}
 
-  /** Send `entries` until each is settled or awaiting acknowledgement; returns the ack tickets to wait for. */
-  async deliver(entries: SettledEntry[]): Promise<AckTicket[]> {
+  /**
+   * Send `entries` until each is settled or awaiting acknowledgement; returns the ack tickets to wait for.
+   * `written` is their body when it is already made (what `encode` would make of them); parts are encoded anew.
+   */
+  async deliver(entries: SettledEntry[], written?: Buffer): Promise<AckTicket[]> {
     const tickets: AckTicket[] = [];
     const queue: SettledEntry[][] = [entries];
     const t = this.transport;
+    let ready = written ?? null;
     while (queue.length > 0) {
       let batch = queue.shift()!;
+      // The body made for a batch goes again unchanged when the same batch is retried.
+      let body = ready;
+      ready = null;
       const budget = new RetryBudget(this.retry, `${batch.length} event(s) for ${t.name}`);
       for (;;) {
         if (batch.length === 1 && batch[0]!.bytes + bodyOverhead(t.encoder) > t.hardMaxBytes) {
@@ -67,7 +74,7 @@ export class Delivery {
           break;
         }
         if (this.hooks.stop?.aborted) throw new Stopped();
-        const body = encode(t.encoder, batch);
+        if (body === null) body = encode(t.encoder, batch);
         this.stats.requests++;
         this.stats.bytes += body.length;
         const started = performance.now();
@@ -100,6 +107,7 @@ export class Delivery {
           for (const r of v.rejected) this.reject(batch[r.index]!, r.status, r.error);
           if (v.retry.length === 0) break;
           batch = v.retry.map((i) => batch[i]!);
+          body = null;
           await this.backoff(budget, batch, v.reason, v.retryAfterMs);
           continue;
         }

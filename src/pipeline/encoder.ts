@@ -49,6 +49,43 @@ export function bulkEncoder(action: (entry: Omit<Entry, 'bytes' | 'frame'>) => s
   return { name: 'bulk-ndjson', open: '', close: '', separator: '', terminator: '\n', frame: (e) => action(e) + '\n' };
 }
 
+/**
+ * An entry whose record is a span of a larger buffer, so no Buffer is made per record: a line of a formatted
+ * chunk until a body writer copies it, and from then on its copy in the request body, so the chunk's memory is
+ * free again once its lines are written. `record` is made only when something reads it (a split, a dead letter).
+ */
+export class SpanEntry implements Entry {
+  frame?: string = undefined;
+  /** Set by delivery (see SettledEntry); declared here so every entry keeps one shape. */
+  settled?: boolean = undefined;
+
+  constructor(
+    readonly rowid: number,
+    readonly event_id: string,
+    readonly registry_id: string,
+    /** Where the record lies: `length` bytes from `at` in `source`. */
+    public source: Buffer,
+    public at: number,
+    readonly length: number,
+    public bytes: number,
+  ) {}
+
+  get record(): Buffer {
+    return this.source.subarray(this.at, this.at + this.length);
+  }
+}
+
+/** An entry for the line `start`..`end` of `source`, with its bytes counted as `makeEntry` counts them. */
+export function makeSpanEntry(encoder: Encoder, rowid: number, eventId: string, registryId: string, source: Buffer, start: number, end: number): SpanEntry {
+  const length = end - start;
+  const entry = new SpanEntry(rowid, eventId, registryId, source, start, length, length + encoder.terminator.length + encoder.separator.length);
+  if (encoder.frame) {
+    entry.frame = encoder.frame(entry);
+    entry.bytes += Buffer.byteLength(entry.frame);
+  }
+  return entry;
+}
+
 /** Make an entry, counting its bytes once: frame, record, terminator and the separator before it. */
 export function makeEntry(encoder: Encoder, base: Omit<Entry, 'bytes' | 'frame'>): Entry {
   const entry = base as Entry;
@@ -80,4 +117,70 @@ export function encode(encoder: Encoder, entries: readonly Entry[]): Buffer {
   }
   off += buf.write(encoder.close, off, 'latin1');
   return off === buf.length ? buf : buf.subarray(0, off);
+}
+
+/** Bodies under this size are not worth keeping a larger buffer for, nor shrinking into a copy. */
+const MIN_BODY = 64 * 1024;
+
+/**
+ * A request body written as entries join the batch, so each record is copied once, straight from where it was
+ * formatted, and the body is ready the moment the batch is: what `encode` makes of the same entries, byte for
+ * byte. Span entries are pointed at their copy in the body, so nothing refers to the formatting chunk after it.
+ */
+export class BodyWriter {
+  private buf: Buffer | null = null;
+  private off = 0;
+  private count = 0;
+  /** The last body's size: the next one starts with room for about as much (never more than `maxBytes`). */
+  private last = 0;
+
+  constructor(private readonly encoder: Encoder, private readonly maxBytes: number) {}
+
+  add(e: Entry): void {
+    const enc = this.encoder;
+    const need = this.off + e.bytes + enc.open.length + enc.close.length;
+    if (this.buf === null) {
+      this.buf = Buffer.allocUnsafeSlow(Math.max(need, Math.min(this.maxBytes + enc.open.length + enc.close.length, Math.max(MIN_BODY, 2 * this.last))));
+    } else if (need > this.buf.length) {
+      // Earlier span entries keep pointing at the old buffer, whose bytes stay as they were.
+      const bigger = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.buf.length));
+      this.buf.copy(bigger, 0, 0, this.off);
+      this.buf = bigger;
+    }
+    const buf = this.buf;
+    let off = this.off;
+    if (this.count === 0) off += buf.write(enc.open, off, 'latin1');
+    else if (enc.separator) off += buf.write(enc.separator, off, 'latin1');
+    if (e.frame) off += buf.write(e.frame, off);
+    if (e instanceof SpanEntry) {
+      off += e.source.copy(buf, off, e.at, e.at + e.length);
+      e.source = buf;
+      e.at = off - e.length;
+    } else {
+      const r = e.record;
+      off += typeof r === 'string' ? buf.write(r, off) : r.copy(buf, off);
+    }
+    if (enc.terminator) off += buf.write(enc.terminator, off, 'latin1');
+    this.off = off;
+    this.count++;
+  }
+
+  /** The body of the entries added since the last call (`entries` are those entries), and a fresh start. */
+  take(entries: readonly Entry[]): Buffer {
+    if (this.count === 0 || this.buf === null) return encode(this.encoder, []);
+    const buf = this.buf;
+    const size = this.off + buf.write(this.encoder.close, this.off, 'latin1');
+    this.last = size;
+    this.off = 0;
+    this.count = 0;
+    if (size * 4 >= buf.length || buf.length <= MIN_BODY) {
+      this.buf = null;
+      return size === buf.length ? buf : buf.subarray(0, size);
+    }
+    // A small batch in a large buffer (a timed flush): it gets a body of its own size, and the buffer is kept.
+    const body = Buffer.allocUnsafeSlow(size);
+    buf.copy(body, 0, 0, size);
+    for (const e of entries) if (e instanceof SpanEntry && e.source === buf) e.source = body;
+    return body;
+  }
 }

@@ -128,6 +128,8 @@ export async function feedThreaded(core: Core, plan: WorkerPlan): Promise<void> 
   for await (const chunk of formatInWorkers(plan)) {
     const body = chunk.body;
     const aside = chunk.setAside;
+    const rowids = chunk.rowids!;
+    const eventIds = chunk.eventIds!;
     core.metrics?.read(chunk.count + aside.length);
     let start = 0;
     let k = 0;
@@ -136,11 +138,10 @@ export async function feedThreaded(core: Core, plan: WorkerPlan): Promise<void> 
       while (k < aside.length && aside[k]!.line === i) await core.setAside(aside[k++]!, plan.registryId);
       if (i === chunk.count) break;
       const end = body.indexOf(0x0a, start);
-      const record = body.subarray(start, end);
+      // Copied into the batch's body here: once the loop is past this chunk, nothing refers to its memory.
+      const full = core.addLine(rowids[i]!, eventIds[i]!, plan.registryId, body, start, end);
       start = end + 1;
-      if (core.add({ rowid: chunk.rowids![i]!, event_id: chunk.eventIds![i]!, registry_id: plan.registryId, record })) {
-        await core.flushFull();
-      }
+      if (full) await core.flushFull();
     }
     if (core.stopping) break;
   }

@@ -100,6 +100,10 @@ export class HttpClient {
     method: 'POST' | 'GET' | 'PUT' | 'DELETE', url: string, headers: Record<string, string>, body: string | Buffer | undefined, cap: (status: number) => number,
   ): Promise<HttpBytes> {
     const { agent, request } = await this.ready;
+    // The whole request, from connecting to the last byte of the answer. The timer ends with the request: one from
+    // AbortSignal.timeout would stay pending for the full --timeout after each of thousands of requests.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new DOMException('the request timed out', 'TimeoutError')), this.options.timeoutMs);
     try {
       const res = await request(url, {
         method,
@@ -107,12 +111,14 @@ export class HttpClient {
         headers: { 'user-agent': USER_AGENT, ...headers },
         body,
         dispatcher: agent,
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal: abort.signal,
       });
       const read = await readCapped(res.body, cap(res.statusCode));
       return { status: res.statusCode, headers: res.headers, ...read };
     } catch (err) {
       throw toNetworkError(err, url, this.options.timeoutMs);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

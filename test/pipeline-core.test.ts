@@ -1,0 +1,107 @@
+/**
+ * The delivery core with a SIEM that answers when the test says so: requests go one at a time and in registry
+ * order, records are taken from buffers that are filled again at once, and the checkpoint only covers what the
+ * SIEM took.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Core } from '../src/pipeline/core.js';
+import { hecEncoder, type Entry } from '../src/pipeline/encoder.js';
+import { ROWID_START } from '../src/registry/rows.js';
+import { ExportError } from '../src/shared/errors.js';
+import type { Transport, Verdict } from '../src/transports/transport.js';
+
+/** A HEC-framed SIEM whose every answer waits for `answer()`. */
+class SlowSiem implements Transport {
+  readonly name = 'splunk-hec';
+  readonly encoder = hecEncoder;
+  readonly defaults = { maxEvents: 2, maxBytes: 1_000_000 };
+  readonly hardMaxBytes = Infinity;
+  readonly bodies: string[] = [];
+  private waiting: ((v: Verdict) => void)[] = [];
+
+  send(_entries: readonly Entry[], body: Buffer): Promise<Verdict> {
+    this.bodies.push(body.toString());
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** Answer the oldest unanswered request; there is exactly one, or the core sent two at once. */
+  async answer(v: Verdict = { kind: 'delivered' }): Promise<void> {
+    await settled();
+    assert.equal(this.waiting.length, 1, 'one request at a time');
+    this.waiting.shift()!(v);
+    await settled();
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Let every promise that can move, move. */
+const settled = () => new Promise((r) => setImmediate(r));
+
+/** Lines as a formatting thread hands them over. */
+const chunk = (from: number, n: number) => Buffer.from(Array.from({ length: n }, (_, i) => `{"n":${from + i}}\n`).join(''));
+
+/** Feed `n` records from rowid `from`, the way the threaded feed does; resolves once the core took them all. */
+async function feed(core: Core, from: number, n: number): Promise<void> {
+  const buf = chunk(from, n);
+  for (let i = 0, start = 0; i < n; i++) {
+    const end = buf.indexOf(0x0a, start);
+    const full = core.addLine(from + i, `e${from + i}`, 'r', buf, start, end);
+    start = end + 1;
+    if (full) await core.flushFull();
+  }
+  // The formatting thread fills its buffer again once the records are taken.
+  buf.fill(0x78);
+}
+
+const core = (siem: SlowSiem, stop?: AbortSignal) =>
+  new Core({ transport: siem, limits: siem.defaults, retry: { initialDelayMs: 1, maxDelayMs: 1, maxDurationMs: 1000 }, ...(stop ? { stop } : {}) });
+
+describe('the delivery core', () => {
+  it('sends one request at a time, in registry order, and checkpoints each batch once the SIEM took it', async () => {
+    const siem = new SlowSiem();
+    const c = core(siem);
+    // Six records, batches of two: the first goes out, the second is formatted meanwhile and waits for the answer.
+    const fed = feed(c, 1, 6);
+    await settled();
+    assert.deepEqual(siem.bodies, ['{"n":1}{"n":2}']);
+    assert.equal(c.lastRowid, ROWID_START);
+    await siem.answer();
+    assert.deepEqual(siem.bodies, ['{"n":1}{"n":2}', '{"n":3}{"n":4}']);
+    assert.equal(c.lastRowid, 2);
+    const done = c.finish(fed);
+    await siem.answer();
+    assert.equal(c.lastRowid, 4);
+    await siem.answer();
+    const r = await done;
+    assert.deepEqual(siem.bodies, ['{"n":1}{"n":2}', '{"n":3}{"n":4}', '{"n":5}{"n":6}']);
+    assert.equal(r.lastRowid, 6);
+    assert.equal(r.exported, 6);
+  });
+
+  it('a stop while a request is in flight leaves the next batch unsent, after the checkpoint', async () => {
+    const siem = new SlowSiem();
+    const stop = new AbortController();
+    const c = core(siem, stop.signal);
+    const fed = feed(c, 1, 4);
+    await settled();
+    stop.abort();
+    await siem.answer();
+    const r = await c.finish(fed);
+    assert.deepEqual(siem.bodies, ['{"n":1}{"n":2}']);
+    assert.equal(r.stopped, true);
+    assert.equal(r.lastRowid, 2);
+  });
+
+  it('a request that fails stops the export before the next batch goes out', async () => {
+    const siem = new SlowSiem();
+    const c = core(siem);
+    const failed = assert.rejects(c.finish(feed(c, 1, 6)), (err: unknown) => err instanceof ExportError && /Invalid token/.test(err.message));
+    await settled();
+    await siem.answer({ kind: 'stop', reason: 'Splunk HEC answered HTTP 403 code 4: Invalid token' });
+    await failed;
+    assert.deepEqual(siem.bodies, ['{"n":1}{"n":2}']);
+    assert.equal(c.lastRowid, ROWID_START);
+  });
+});
