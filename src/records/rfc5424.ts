@@ -108,27 +108,11 @@ export function msgId(kind: string): string {
 /** RFC 3339 in UTC, or NILVALUE where the event has no time RFC 3339 can spell (years 0001-9999). */
 export function timestamp(e: Pick<EventJson, 'occurredUnix' | 'occurredAt'>): string {
   if (e.occurredAt === '') return '-';
-  const u = e.occurredUnix;
-  if (!Number.isInteger(u)) return dateTime(u);
-  // Events come in time order, so the date part is nearly always the previous event's: only the time of day
-  // is spelled anew (whole seconds; a day is 86,400 of them in UTC, which has no leap seconds in epoch time).
-  const day = Math.floor(u / 86_400);
-  if (day !== lastDay) {
-    lastDay = day;
-    lastDate = dateTime(day * 86_400);
-    lastDate = lastDate === '-' ? '-' : lastDate.slice(0, 11);
-  }
-  if (lastDate === '-') return '-';
-  const t = u - day * 86_400;
-  const h = Math.floor(t / 3600);
-  const m = Math.floor(t / 60) % 60;
-  const sec = t % 60;
-  return lastDate + TWO_DIGITS[h]! + ':' + TWO_DIGITS[m]! + ':' + TWO_DIGITS[sec]! + 'Z';
+  // `occurredAt` is already RFC 3339 for years 1000-9999 (a four-digit year); earlier years need the zero
+  // padding RFC 3339 asks for and the reference's spelling leaves out.
+  if (Number.isInteger(e.occurredUnix) && e.occurredAt.indexOf('-') === 4) return e.occurredAt;
+  return dateTime(e.occurredUnix);
 }
-
-let lastDay = NaN;
-let lastDate = '';
-const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
 
 /** `timestamp` the long way, through Date. */
 function dateTime(unixSeconds: number): string {

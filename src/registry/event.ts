@@ -73,7 +73,9 @@ let cachedMinute = NaN;
 let cachedMinuteText = '';
 
 /** RFC 3339 UTC to the second, as the reference's `iso8601` (strftime `%Y` is not zero-padded on glibc). */
-export function iso8601(unixSeconds: number): string {
+export function iso8601(time: number): string {
+  // Whole seconds, as strftime's %S truncates a fraction.
+  const unixSeconds = Math.floor(time);
   // Events arrive in time order, so the minute, or at least the day, is nearly always the one just computed.
   const minute = Math.floor(unixSeconds / 60);
   if (minute !== cachedMinute) {
