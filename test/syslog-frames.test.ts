@@ -183,30 +183,24 @@ describe('RELP against a scripted peer', () => {
       await t.close();
     }));
 
-  it('the connection drops: the answered ones are in, exactly the unanswered ones are sent again', () =>
-    withPeer(new RelpPeer({ dropAt: 6 }).start(), async (peer) => {
-      const t = relp(peer);
-      const es = entries(t, recs(10));
-      const warnings: string[] = [];
-      await deliverAll(t, es, warnings);
-      await t.close();
-      assert.equal(settled(es), 10);
-      assert.deepEqual(peer.messages, recs(10));
-      assert.equal(peer.connections, 2);
-      assert.match(warnings.join('\n'), /retrying in/);
-    }));
-
-  it('a connection that drops after a batch was handed back: its unanswered messages go again, once', () =>
-    withPeer(new RelpPeer({ dropAt: 2 }).start(), async (peer) => {
-      const t = relp(peer);
-      const es = entries(t, recs(3));
-      const warnings: string[] = [];
-      await deliverAll(t, es, warnings);
-      await t.close();
-      assert.equal(settled(es), 3);
-      assert.deepEqual(peer.messages, recs(3));
-      assert.match(warnings.join('\n'), /retrying in .*closed the connection/);
-    }));
+  const drops: { title: string; dropAt: number; count: number; warning: RegExp }[] = [
+    { title: 'the connection drops: the answered ones are in, exactly the unanswered ones are sent again', dropAt: 6, count: 10, warning: /retrying in/ },
+    { title: 'a connection that drops after a batch was handed back: its unanswered messages go again, once', dropAt: 2, count: 3, warning: /retrying in .*closed the connection/ },
+  ];
+  for (const { title, dropAt, count, warning } of drops) {
+    it(title, () =>
+      withPeer(new RelpPeer({ dropAt }).start(), async (peer) => {
+        const t = relp(peer);
+        const es = entries(t, recs(count));
+        const warnings: string[] = [];
+        await deliverAll(t, es, warnings);
+        await t.close();
+        assert.equal(settled(es), count);
+        assert.deepEqual(peer.messages, recs(count));
+        assert.equal(peer.connections, 2);
+        assert.match(warnings.join('\n'), warning);
+      }));
+  }
 
   it('serverclose: what was not answered goes again on a new session', () =>
     withPeer(new RelpPeer({ serverCloseAfter: 3 }).start(), async (peer) => {
