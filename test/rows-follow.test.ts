@@ -105,6 +105,37 @@ describe('follow mode and hostile registries', () => {
     }
   });
 
+  it('a registry torn while a copy is written over it is waited for, then followed again once whole', async () => {
+    const dir = tempDir();
+    const db = path.join(dir, 'registry.sqlite');
+    fs.copyFileSync(demoRegistry(20), db);
+    const newer = path.join(dir, 'newer.sqlite');
+    fs.copyFileSync(db, newer);
+    const n = new Database(newer);
+    const ins = n.prepare("INSERT INTO events (token_id,kind,source_ip,user_agent,extra,timestamp) VALUES ('copied','dns','192.0.2.9','','{}',1763856000)");
+    n.transaction(() => { for (let i = 0; i < 30; i++) ins.run(); })();
+    n.close();
+    const whole = fs.readFileSync(newer);
+    const out = path.join(dir, 'out.jsonl');
+    const follower = spawnCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', out, '--follow', '--poll-interval', '100ms']);
+    let stderr = '';
+    follower.stderr!.on('data', (d) => (stderr += d));
+    try {
+      await waitFor(() => lines(out).length === 20);
+      // Half a copy, in place: the first pages of the new file and garbage after them.
+      fs.writeFileSync(db, Buffer.concat([whole.subarray(0, 4096), Buffer.alloc(whole.length - 4096, 0x5a)]));
+      await waitFor(() => /waiting for it to read whole again/.test(stderr), 10_000);
+      await sleep(300);
+      assert.equal(follower.exitCode, null, stderr);
+      fs.writeFileSync(db, whole);
+      await waitFor(() => lines(out).length === 50, 10_000);
+      assert.deepEqual(lines(out).map((r) => Number((r['event'] as Record<string, unknown>)['id'])), Array.from({ length: 50 }, (_, i) => i + 1));
+      assert.match(stderr, /registry readable again after \d+\.\ds unreadable/);
+    } finally {
+      assert.equal(await stop(follower), 0, stderr);
+    }
+  });
+
   it('an idle follower does not format its newest row again on every poll, however large it is', async () => {
     const db = demoRegistry(5);
     // About 3.5 MB and 150,000 keys: formatting it takes a good part of a second of CPU.

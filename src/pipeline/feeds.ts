@@ -10,7 +10,7 @@ import { formatInWorkers, type WorkerPlan } from './format-workers.js';
 import type { LogFields } from '../shared/log.js';
 import { RegistryWait } from '../registry/wait.js';
 import { OversizeRow, ROWID_START } from '../registry/rows.js';
-import { PAGE_SIZE, RegistryBusy, rowidOf, type RegistryRow, type RegistrySource } from '../registry/source.js';
+import { PAGE_SIZE, RegistryBusy, RegistryTorn, rowidOf, type RegistryRow, type RegistrySource } from '../registry/source.js';
 import { pause, type Core, type PreparedRecord } from './core.js';
 
 export interface RegistryFeedOptions {
@@ -30,6 +30,9 @@ export interface RegistryFeedOptions {
   log?: (message: string, fields?: LogFields) => void;
 }
 
+/** How long a follower waits for a registry that reads as malformed to read whole again. */
+export const TORN_WAIT_MS = 60_000;
+
 /** The registry, a page at a time, formatted here; with `follow`, on and on. */
 export async function feedRegistry(core: Core, o: RegistryFeedOptions): Promise<void> {
   const source = o.source;
@@ -39,6 +42,13 @@ export async function feedRegistry(core: Core, o: RegistryFeedOptions): Promise<
   /** The digest of the last row read, to tell the same registry from a restored or rolled-back one. */
   let lastRead: { rowid: number; digest: string | null } | null = null;
   const lock = new RegistryWait(o.log ?? (() => undefined), o.follow ? Infinity : o.lockWaitMs, o.pollIntervalMs, core.stopSignal);
+  // A follower that reads a registry while a copy is written over it in place sees a torn file for as long as the
+  // copy takes; a file still torn after TORN_WAIT_MS is broken, and the export stops on it as on any failed read.
+  const torn = new RegistryWait(o.log ?? (() => undefined), TORN_WAIT_MS, o.pollIntervalMs, core.stopSignal, {
+    waiting: 'waiting for it to read whole again (a copy written over it in place?)',
+    fix: 'check the registry file, then start the export again',
+    held: 'unreadable',
+  });
   // Local outputs settle without I/O waits, so formatting would never let a signal in: give way every 50 ms.
   let breathe = performance.now() + 50;
   for (;;) {
@@ -49,11 +59,13 @@ export async function feedRegistry(core: Core, o: RegistryFeedOptions): Promise<
       if (o.follow) checkContinuity(o, cursor, lastRead);
       rows = remaining > 0 ? source.readPage(cursor, Math.min(pageSize, remaining), o.since) : [];
     } catch (err) {
-      if (!(err instanceof RegistryBusy)) throw err;
-      await lock.busy(err);
+      if (err instanceof RegistryBusy) await lock.busy(err);
+      else if (o.follow && err instanceof RegistryTorn) await torn.busy(err);
+      else throw err;
       continue;
     }
     lock.clear();
+    torn.clear();
     core.metrics?.read(rows.length);
     for (const row of rows) {
       if (core.stopping) break;
@@ -107,18 +119,19 @@ function checkContinuity(o: RegistryFeedOptions, cursor: number, lastRead: { row
     if (newest >= cursor) return;
     throw new ExportError(`registry ${source.path} ends at rowid ${newest}, before rowid ${cursor} already read: it was rolled back${fix}`);
   }
-  if (lastRead === null || lastRead.rowid !== cursor) return;
+  // A digest that could not be read then (locked, torn) says nothing to compare with.
+  if (lastRead === null || lastRead.rowid !== cursor || lastRead.digest === null) return;
   if (digest !== lastRead.digest) {
     throw new ExportError(`registry ${source.path} holds another event at rowid ${cursor} than the one already read: it was replaced or rolled back${fix}`);
   }
 }
 
-/** The row's digest, or none while a writer holds the registry locked. */
+/** The row's digest, or none while a writer holds the registry locked or a copy is written over it. */
 export function digestOrNull(source: RegistrySource, rowid: number): string | null {
   try {
     return source.rowDigest(rowid);
   } catch (err) {
-    if (err instanceof RegistryBusy) return null;
+    if (err instanceof RegistryBusy || err instanceof RegistryTorn) return null;
     throw err;
   }
 }

@@ -37,6 +37,15 @@ export class RegistryBusy extends RegistryUnavailable {
   override name = 'RegistryBusy';
 }
 
+/**
+ * A read SQLite found malformed, or a file at the registry's path that cannot be opened after it changed: what a
+ * reader sees while a backup is copied over the registry in place. A follower waits a while for it to read
+ * whole again (see feeds.ts); anything else stops, as for any failed read.
+ */
+export class RegistryTorn extends ExportError {
+  override name = 'RegistryTorn';
+}
+
 /** A page row: its values as `readPage` returns them, or a row too large to read (see rows.ts). */
 export type RegistryRow = unknown[] | OversizeRow;
 
@@ -410,7 +419,7 @@ export class RegistrySource {
       next = RegistrySource.open(this.path, this.options);
     } catch (err) {
       if (err instanceof RegistryBusy) throw err;
-      throw new ExportError(`registry database ${this.path} was ${why}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new RegistryTorn(`registry database ${this.path} was ${why}: ${err instanceof Error ? err.message : String(err)}`);
     }
     this.db.close();
     // Statements and file identity are per connection: take them all (the rowid name and limits stay the same).
@@ -446,6 +455,7 @@ function readFailed(path: string, err: unknown): ExportError {
   if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code)) {
     return new RegistryBusy(`registry ${path} is locked by another process (${sqliteReason(err)})`);
   }
+  if (typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code)) return new RegistryTorn(`reading ${path} failed: ${sqliteReason(err)}`);
   return new ExportError(`reading ${path} failed: ${sqliteReason(err)}`);
 }
 

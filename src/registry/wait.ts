@@ -1,12 +1,24 @@
 /**
- * Waiting out a registry that another process holds locked. A rollback-journal (non-WAL) registry locks readers
+ * Waiting out a registry that another process holds locked, or that is being copied over (see RegistryTorn). A rollback-journal (non-WAL) registry locks readers
  * out while its writer commits, for as long as the writer's transaction lasts; each read waits only briefly
  * (BUSY_TIMEOUT_MS) so that signals and deliveries go on, and then this waits between attempts. Follow mode
  * waits as long as the lock lasts; a one-shot export gives up after `--retry-max-duration`.
  */
 import { ExportError } from '../shared/errors.js';
 import type { LogFields } from '../shared/log.js';
-import type { RegistryBusy } from './source.js';
+
+/** What a wait says: when it starts, how to go on when it gives up, and what kept the registry unreadable. */
+export interface WaitWords {
+  waiting: string;
+  fix: string;
+  held: string;
+}
+
+const LOCKED: WaitWords = {
+  waiting: 'waiting for it to be released',
+  fix: 'run it again once the writer is done, or raise --retry-max-duration',
+  held: 'locked',
+};
 
 export class RegistryWait {
   private since: number | null = null;
@@ -16,16 +28,17 @@ export class RegistryWait {
     private readonly maxMs: number,
     private readonly pauseMs: number,
     private readonly stop?: AbortSignal,
+    private readonly words: WaitWords = LOCKED,
   ) {}
 
-  /** A read was refused by a lock: say so once, and wait a little before the next attempt. */
-  async busy(err: RegistryBusy): Promise<void> {
+  /** A read was refused: say so once, and wait a little before the next attempt. */
+  async busy(err: Error): Promise<void> {
     const now = Date.now();
     if (this.since === null) {
       this.since = now;
-      this.log(`${err.message}: waiting for it to be released`);
+      this.log(`${err.message}: ${this.words.waiting}`);
     } else if (now - this.since > this.maxMs) {
-      throw new ExportError(`${err.message} for over ${Math.round((now - this.since) / 1000)}s: the export stops; run it again once the writer is done, or raise --retry-max-duration`);
+      throw new ExportError(`${err.message} for over ${Math.round((now - this.since) / 1000)}s: the export stops; ${this.words.fix}`);
     }
     await new Promise<void>((resolve) => {
       const done = (): void => {
@@ -38,10 +51,10 @@ export class RegistryWait {
     });
   }
 
-  /** A read went through: if a lock held the export, say how long. */
+  /** A read went through: if a wait held the export, say how long. */
   clear(): void {
     if (this.since === null) return;
-    this.log(`registry readable again after ${((Date.now() - this.since) / 1000).toFixed(1)}s locked`);
+    this.log(`registry readable again after ${((Date.now() - this.since) / 1000).toFixed(1)}s ${this.words.held}`);
     this.since = null;
   }
 }
