@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { FORMAT_NAMES } from '../src/records/formats/index.js';
 import { EsPeer } from './peers/elasticsearch.js';
 import { HecPeer } from './peers/splunk-hec.js';
-import { demoRegistry, jsonLines, registryIds, runCli, spawnCli, tempDir, waitFor } from './helpers.js';
+import { demoRegistry, jsonLines, registryIds, runCli, spawnCli, sqlRegistry, tempDir, waitFor } from './helpers.js';
 
 describe('worker threads for large exports', () => {
   const db = demoRegistry(60_000);
@@ -92,6 +92,32 @@ describe('worker threads for large exports', () => {
       const dead = jsonLines(fs.readFileSync(dlq, 'utf8'));
       assert.deepEqual(dead.map((d) => d['event_id']), ['31337']);
       assert.equal((dead[0]!['record'] as { event: { id: string } }).event.id, '31337');
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('event ids that are not rowids keep their own spelling through threads into dead letters', async () => {
+    // `id` is text here, so rows go the ordinary way and each line's event id travels from its thread by itself.
+    const textIds = sqlRegistry(`
+      CREATE TABLE events (id TEXT, token_id TEXT, file_id TEXT, recipient_id TEXT, issuer_id TEXT, kind TEXT, source_ip TEXT,
+        user_agent TEXT, extra TEXT, timestamp INTEGER, qualified_timestamp TEXT, tlog_index INTEGER);
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 6000)
+      INSERT INTO events SELECT 'evt-' || i, 'tok' || i, 'f', 'r', 'iss', 'http_img', '192.0.2.1', 'ua', '{}', 1763856000 + i, NULL, NULL FROM n;`);
+    const key = 'dGV4dC1pZHM=';
+    const peer = await new EsPeer({
+      dataStream: 'logs-oversight.beacon-default',
+      apiKey: key,
+      itemFault: (doc) => ((doc['event'] as Record<string, string>)['id'] === 'evt-4321' ? 400 : undefined),
+    }).start();
+    try {
+      const dlq = path.join(tempDir(), 'dead.jsonl');
+      const r = await runCli(['siem', 'export', '--db', textIds, '--registry-id', 'reg', '--output', peer.url, '--header', `Authorization: ApiKey ${key}`,
+        '--dead-letter', dlq, '--threads', '2'], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(peer.docs.size, 5_999);
+      const dead = jsonLines(fs.readFileSync(dlq, 'utf8'));
+      assert.deepEqual(dead.map((d) => [d['event_id'], d['rowid']]), [['evt-4321', 4321]]);
     } finally {
       await peer.close();
     }

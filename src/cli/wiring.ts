@@ -38,7 +38,9 @@ export function openDeadLetters(file: string, c: DeliveryConfig): DeadLetterFile
   if (c.format.records === 'json' && !c.envelope) return new DeadLetterFile(file, c.transport.name, c.format.name);
   return new (class extends DeadLetterFile {
     override write(entry: Entry, status: number, error: string): void {
-      super.write({ ...entry, record: JSON.stringify(entry.record.toString()) }, status, error);
+      // Named one by one: a span entry's event id and record are getters, which a spread would not copy.
+      const { rowid, event_id, registry_id, bytes } = entry;
+      super.write({ rowid, event_id, registry_id, bytes, record: JSON.stringify(entry.record.toString()) }, status, error);
     }
   })(file, c.transport.name, c.format.name);
 }

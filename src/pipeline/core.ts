@@ -136,7 +136,7 @@ export class Core {
    * The same for the record `start`..`end` of `source` (a line of a formatted chunk), copied into the batch's body
    * at once: the entry keeps no reference to `source`, which may be reused as soon as this returns.
    */
-  addLine(rowid: number, eventId: string, registryId: string, source: Buffer, start: number, end: number): boolean {
+  addLine(rowid: number, eventId: string | null, registryId: string, source: Buffer, start: number, end: number): boolean {
     return this.admit(makeSpanEntry(this.transport.encoder, rowid, eventId, registryId, source, start, end));
   }
 

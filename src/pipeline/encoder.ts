@@ -61,7 +61,8 @@ export class SpanEntry implements Entry {
 
   constructor(
     readonly rowid: number,
-    readonly event_id: string,
+    /** The event id, or null where it is the rowid in decimal (made only when something reads it). */
+    private readonly id: string | null,
     readonly registry_id: string,
     /** Where the record lies: `length` bytes from `at` in `source`. */
     public source: Buffer,
@@ -70,13 +71,17 @@ export class SpanEntry implements Entry {
     public bytes: number,
   ) {}
 
+  get event_id(): string {
+    return this.id ?? String(this.rowid);
+  }
+
   get record(): Buffer {
     return this.source.subarray(this.at, this.at + this.length);
   }
 }
 
 /** An entry for the line `start`..`end` of `source`, with its bytes counted as `makeEntry` counts them. */
-export function makeSpanEntry(encoder: Encoder, rowid: number, eventId: string, registryId: string, source: Buffer, start: number, end: number): SpanEntry {
+export function makeSpanEntry(encoder: Encoder, rowid: number, eventId: string | null, registryId: string, source: Buffer, start: number, end: number): SpanEntry {
   const length = end - start;
   const entry = new SpanEntry(rowid, eventId, registryId, source, start, length, length + encoder.terminator.length + encoder.separator.length);
   if (encoder.frame) {

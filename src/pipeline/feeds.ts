@@ -142,7 +142,7 @@ export async function feedThreaded(core: Core, plan: WorkerPlan): Promise<void> 
     const body = chunk.body;
     const aside = chunk.setAside;
     const rowids = chunk.rowids!;
-    const eventIds = chunk.eventIds!;
+    const otherIds = chunk.otherIds;
     core.metrics?.read(chunk.count + aside.length);
     let start = 0;
     let k = 0;
@@ -152,7 +152,7 @@ export async function feedThreaded(core: Core, plan: WorkerPlan): Promise<void> 
       if (i === chunk.count) break;
       const end = body.indexOf(0x0a, start);
       // Copied into the batch's body here: once the loop is past this chunk, nothing refers to its memory.
-      const full = core.addLine(rowids[i]!, eventIds[i]!, plan.registryId, body, start, end);
+      const full = core.addLine(rowids[i]!, otherIds?.get(i) ?? null, plan.registryId, body, start, end);
       start = end + 1;
       if (full) await core.flushFull();
     }

@@ -22,9 +22,9 @@ export interface FormattedChunk {
   body: Buffer;
   count: number;
   lastRowid: number;
-  /** With `records`: each line's rowid and event id. */
+  /** With `records`: each line's rowid, and the event ids that are not the rowid in decimal (see RangeResult). */
   rowids?: Float64Array;
-  eventIds?: string[];
+  otherIds?: Map<number, string>;
   /** Rows over the size limit, in order, each to be set aside before line `line` of the body. */
   setAside: SetAside[];
 }
@@ -125,7 +125,8 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
       done.set(r.seq, {
         body: Buffer.from(r.buffer, 0, r.length), buffer: r.buffer, count: r.count, lastRowid: r.lastRowid, more: r.more,
         setAside: r.setAside.map((a) => new SetAside(a.rowid, a.eventId, a.bytes, a.limit, a.line, a.before)),
-        ...(r.rowids ? { rowids: r.rowids, eventIds: r.eventIds ?? [] } : {}),
+        ...(r.rowids ? { rowids: r.rowids } : {}),
+        ...(r.otherIds ? { otherIds: r.otherIds } : {}),
       });
       dispatch();
       notify();
