@@ -11,6 +11,7 @@ import { classifyBulkResponse, dataStreamName, documentId } from '../src/transpo
 import { detectTransport } from '../src/transports/index.js';
 import { classifySentinelResponse } from '../src/transports/http/sentinel-dca.js';
 import { classifyHecResponse, hecAckUrl } from '../src/transports/http/splunk-hec.js';
+import { lfEncoder, octetCountingEncoder } from '../src/transports/syslog/syslog-frames.js';
 
 const res = (status: number, body: unknown = '', headers: Record<string, string> = {}): HttpResponse => ({
   status,
@@ -170,9 +171,12 @@ describe('batching and framing', () => {
     return out;
   };
   const bulk = bulkEncoder((e) => `{"create":{"_id":"${e.rowid}"}}`);
+  // Frames short and long, ASCII and not: the body writer copies short ASCII ones itself.
+  const wide = bulkEncoder((e) => `{"create":{"_index":"données-€","_id":"${e.rowid}"}}`);
+  const short = bulkEncoder((e) => `é${e.rowid}`);
 
-  for (const enc of [jsonLinesEncoder, jsonArrayEncoder, hecEncoder, bulk]) {
-    it(`${enc.name}: a body written as records join the batch is what encode makes of them`, () => {
+  for (const enc of [jsonLinesEncoder, jsonArrayEncoder, hecEncoder, bulk, wide, short, octetCountingEncoder, lfEncoder]) {
+    it(`${enc.name}${enc === wide ? ' (wide frames)' : enc === short ? ' (short frames)' : ''}: a body written as records join the batch is what encode makes of them`, () => {
       const lines = chunk('{"n":3}', '{"s":"é€"}', '{"n":5}');
       const es = [entry(enc, 1), makeEntry(enc, { rowid: 2, event_id: '2', registry_id: 'r', record: Buffer.from('{"b":2}') }), ...spans(enc, lines, 3)];
       const want = encode(enc, es.map((e) => makeEntry(enc, { rowid: e.rowid, event_id: e.event_id, registry_id: e.registry_id, record: e.record.toString() })));

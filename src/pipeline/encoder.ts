@@ -26,8 +26,8 @@ export interface Encoder {
   readonly separator: string;
   /** After each record (newline). */
   readonly terminator: string;
-  /** Per-record framing, computed once when the entry is made (the `_bulk` action line). */
-  frame?(entry: Omit<Entry, 'bytes' | 'frame'>): string;
+  /** Per-record framing, computed once when the entry is made (the `_bulk` action line); `bytes` is the record's size. */
+  frame?(entry: Omit<Entry, 'bytes' | 'frame'>, bytes: number): string;
 }
 
 /** Bytes a body carries beyond its entries. */
@@ -85,19 +85,42 @@ export function makeSpanEntry(encoder: Encoder, rowid: number, eventId: string |
   const length = end - start;
   const entry = new SpanEntry(rowid, eventId, registryId, source, start, length, length + encoder.terminator.length + encoder.separator.length);
   if (encoder.frame) {
-    entry.frame = encoder.frame(entry);
+    entry.frame = encoder.frame(entry, length);
     entry.bytes += Buffer.byteLength(entry.frame);
   }
   return entry;
+}
+
+/** The size of an entry's record in bytes, without making a view of it. */
+export function recordBytes(e: Entry): number {
+  if (e instanceof SpanEntry) return e.length;
+  const r = e.record;
+  return typeof r === 'string' ? Buffer.byteLength(r) : r.length;
+}
+
+/**
+ * Write a short frame or separator. Most are a few ASCII characters (a length and a space), for which a loop is
+ * cheaper than a call into the encoder; anything else is written the ordinary way.
+ */
+function writeShort(buf: Buffer, off: number, s: string): number {
+  const n = s.length;
+  if (n > 24) return buf.write(s, off);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return buf.write(s, off);
+    buf[off + i] = c;
+  }
+  return n;
 }
 
 /** Make an entry, counting its bytes once: frame, record, terminator and the separator before it. */
 export function makeEntry(encoder: Encoder, base: Omit<Entry, 'bytes' | 'frame'>): Entry {
   const entry = base as Entry;
   const r = base.record;
-  let bytes = (typeof r === 'string' ? Buffer.byteLength(r) : r.length) + encoder.terminator.length + encoder.separator.length;
+  const size = typeof r === 'string' ? Buffer.byteLength(r) : r.length;
+  let bytes = size + encoder.terminator.length + encoder.separator.length;
   if (encoder.frame) {
-    entry.frame = encoder.frame(base);
+    entry.frame = encoder.frame(base, size);
     bytes += Buffer.byteLength(entry.frame);
   }
   entry.bytes = bytes;
@@ -155,8 +178,8 @@ export class BodyWriter {
     const buf = this.buf;
     let off = this.off;
     if (this.count === 0) off += buf.write(enc.open, off, 'latin1');
-    else if (enc.separator) off += buf.write(enc.separator, off, 'latin1');
-    if (e.frame) off += buf.write(e.frame, off);
+    else if (enc.separator) off += writeShort(buf, off, enc.separator);
+    if (e.frame) off += writeShort(buf, off, e.frame);
     if (e instanceof SpanEntry) {
       off += e.source.copy(buf, off, e.at, e.at + e.length);
       e.source = buf;
@@ -165,7 +188,7 @@ export class BodyWriter {
       const r = e.record;
       off += typeof r === 'string' ? buf.write(r, off) : r.copy(buf, off);
     }
-    if (enc.terminator) off += buf.write(enc.terminator, off, 'latin1');
+    if (enc.terminator) off += writeShort(buf, off, enc.terminator);
     this.off = off;
     this.count++;
   }

@@ -6,7 +6,7 @@
  * answers arrive (the acknowledgement window, `acks`). When the connection breaks, the unanswered ones are sent
  * again on a new session: a receiver restart loses nothing and duplicates at most a window of messages.
  */
-import type { Encoder, Entry } from '../../pipeline/encoder.js';
+import { recordBytes, SpanEntry, type Encoder, type Entry } from '../../pipeline/encoder.js';
 import type { StreamAcks } from '../../pipeline/ack-window.js';
 import { NetworkError } from '../http/client.js';
 import { count, option } from '../../shared/options.js';
@@ -15,7 +15,7 @@ import type { TransportDescription } from '../describe.js';
 import { MAX_TXNR, openOffer, relpFrame, RelpReader, rspStatus } from './relp-frames.js';
 import { InFlight, type Ticket } from './relp-inflight.js';
 import { maxMessage, SYSLOG_FLAGS, syslogEnvelope } from './syslog.js';
-import { byteLength, unsendable } from './syslog-frames.js';
+import { unsendable } from './syslog-frames.js';
 import { Connection, endpoint, type Endpoint } from './syslog-socket.js';
 
 /**
@@ -141,16 +141,16 @@ export class RelpTransport implements Transport {
     if (end <= f.next) return;
     const entries = f.ticket.entries;
     let size = 0;
-    for (let k = f.next; k < end; k++) size += byteLength(entries[f.order[k]!]!.record) + FRAME_OVERHEAD;
+    for (let k = f.next; k < end; k++) size += recordBytes(entries[f.order[k]!]!) + FRAME_OVERHEAD;
     const buf = Buffer.allocUnsafe(size);
     let off = 0;
     for (let k = f.next; k < end; k++) {
       const i = f.order[k]!;
-      const r = entries[i]!.record;
+      const e = entries[i]!;
       const t = this.nextTxnr();
       this.flight.sent(t, f.ticket, i);
-      off += buf.write(`${t} syslog ${byteLength(r)} `, off, 'latin1');
-      off += typeof r === 'string' ? buf.write(r, off) : r.copy(buf, off);
+      off += buf.write(`${t} syslog ${recordBytes(e)} `, off, 'latin1');
+      off += e instanceof SpanEntry ? e.source.copy(buf, off, e.at, e.at + e.length) : typeof e.record === 'string' ? buf.write(e.record, off) : e.record.copy(buf, off);
       buf[off++] = 0x0a;
     }
     f.next = end;
