@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { describe, it } from 'node:test';
-import { iterRegistryEvents, RegistrySource } from '../src/registry/source.js';
+import { iterRegistryEvents, PAGE_SIZE, RegistrySource } from '../src/registry/source.js';
 import { demoRegistry, jsonLines, runCli, spawnCli, sqlRegistry } from './helpers.js';
 
 const digest = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -86,6 +86,26 @@ describe('registry reader', () => {
       const page = src.readPage(10, 5);
       assert.deepEqual(page.map((r) => r[0]), [11, 12, 13, 14, 15]);
       assert.equal(src.count(45), 5);
+    } finally {
+      src.close();
+    }
+  });
+
+  it('reads the same rows whether a page is of the usual size or any other', () => {
+    // The usual page size is written into the SQL and any other limit is bound: both must read alike.
+    const total = PAGE_SIZE * 2 + 7;
+    const src = RegistrySource.open(demoRegistry(total));
+    const ids = (rows: unknown[]): number[] => rows.map((r) => (typeof r === 'string' ? Number(r.slice(1, r.indexOf(','))) : (r as unknown[])[0] as number));
+    const run = (from: number, n: number): number[] => Array.from({ length: Math.max(0, n) }, (_, i) => from + 1 + i);
+    try {
+      for (const [after, upTo] of [[0, PAGE_SIZE * 3], [5, 40], [PAGE_SIZE, total]] as const) {
+        for (const limit of [1, 9, PAGE_SIZE - 1, PAGE_SIZE, PAGE_SIZE + 1]) {
+          const want = run(after, Math.min(limit, upTo - after, total - after));
+          assert.deepEqual(ids(src.readRange(after, upTo, limit)), want);
+          assert.deepEqual(ids(src.readJsonRange(after, upTo, limit)), want);
+          assert.deepEqual(ids(src.readPage(after, limit)), run(after, Math.min(limit, total - after)));
+        }
+      }
     } finally {
       src.close();
     }

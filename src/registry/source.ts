@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { ConfigurationError, ExportError, RegistryUnavailable } from '../shared/errors.js';
 import { EVENT_COLUMNS, fromRegistryValues, type OversightEvent } from './event.js';
 import { jsonRowSelect, TEXT_COLUMNS } from './row-json.js';
+import { PageStatement } from './page-statement.js';
 import { MAX_ROWID, parseMaxRowBytes, OversizeRow, ROWID_START, rowidName } from './rows.js';
 
 /**
@@ -73,13 +74,13 @@ export class RegistrySource {
   readonly path: string;
   // Not readonly: `refresh` swaps in a new connection when the file at `path` is replaced.
   private db: Database.Database;
-  private pageStmt: Database.Statement;
-  private pageSinceStmt: Database.Statement;
-  private rangeStmt: Database.Statement;
-  private rangeSinceStmt: Database.Statement;
+  private pageStmt: PageStatement;
+  private pageSinceStmt: PageStatement;
+  private rangeStmt: PageStatement;
+  private rangeSinceStmt: PageStatement;
   private rowStmt: Database.Statement;
-  private jsonStmt: Database.Statement | null = null;
-  private jsonSinceStmt: Database.Statement | null = null;
+  private jsonStmt: PageStatement | null = null;
+  private jsonSinceStmt: PageStatement | null = null;
   /** Identity of the file opened, to notice a restore that puts a new file at the same path. */
   private fileId: string;
   /** Size and times of the file, and SQLite's data version, at the last look: see `refresh`. */
@@ -115,10 +116,10 @@ export class RegistrySource {
     const size = present.length ? present.map((c) => `ifnull(octet_length("${c}"), 0)`).join(' + ') : '0';
     const guarded = wanted.map((c) => columns.has(c) ? `CASE WHEN octet_length("${c}") > ${max} THEN NULL ELSE "${c}" END` : c === 'id' ? `''` : 'NULL').join(', ');
     const base = `SELECT ${rowid}, ${guarded}, ${size} FROM events WHERE ${rowid} > ?`;
-    this.pageStmt = db.prepare(`${base} ORDER BY ${rowid} LIMIT ?`).raw(true);
-    this.pageSinceStmt = db.prepare(`${base} AND timestamp >= ? ORDER BY ${rowid} LIMIT ?`).raw(true);
-    this.rangeStmt = db.prepare(`${base} AND ${rowid} <= ? ORDER BY ${rowid} LIMIT ?`).raw(true);
-    this.rangeSinceStmt = db.prepare(`${base} AND ${rowid} <= ? AND timestamp >= ? ORDER BY ${rowid} LIMIT ?`).raw(true);
+    this.pageStmt = new PageStatement(db, `${base} ORDER BY ${rowid}`, PAGE_SIZE, false);
+    this.pageSinceStmt = new PageStatement(db, `${base} AND timestamp >= ? ORDER BY ${rowid}`, PAGE_SIZE, false);
+    this.rangeStmt = new PageStatement(db, `${base} AND ${rowid} <= ? ORDER BY ${rowid}`, PAGE_SIZE, false);
+    this.rangeSinceStmt = new PageStatement(db, `${base} AND ${rowid} <= ? AND timestamp >= ? ORDER BY ${rowid}`, PAGE_SIZE, false);
     // Unguarded and without the size: the checkpoint's digest is of the row exactly as earlier versions read it.
     this.rowStmt = db.prepare(`SELECT ${rowid}, ${select} FROM events WHERE ${rowid} = ?`).raw(true);
     this.versionStmt = db.prepare('PRAGMA data_version').pluck(true);
@@ -132,8 +133,8 @@ export class RegistrySource {
     const json = jsonRowSelect(types, idIsRowid, rowid, `${textSize} <= ${max - 2 * 20}`);
     if (json !== null) {
       const from = `SELECT ${json} FROM events WHERE ${rowid} > ? AND ${rowid} <= ?`;
-      this.jsonStmt = db.prepare(`${from} ORDER BY ${rowid} LIMIT ?`).pluck(true);
-      this.jsonSinceStmt = db.prepare(`${from} AND timestamp >= ? ORDER BY ${rowid} LIMIT ?`).pluck(true);
+      this.jsonStmt = new PageStatement(db, `${from} ORDER BY ${rowid}`, PAGE_SIZE, true);
+      this.jsonSinceStmt = new PageStatement(db, `${from} AND timestamp >= ? ORDER BY ${rowid}`, PAGE_SIZE, true);
     }
   }
 
@@ -169,8 +170,8 @@ export class RegistrySource {
     if (this.jsonStmt === null || this.jsonSinceStmt === null) throw new Error('this registry cannot be read as JSON rows');
     try {
       return (since === null || since === undefined
-        ? this.jsonStmt.all(after, upTo, limit)
-        : this.jsonSinceStmt.all(after, upTo, since, limit)) as (string | number)[];
+        ? this.jsonStmt.all(limit, after, upTo)
+        : this.jsonSinceStmt.all(limit, after, upTo, since)) as (string | number)[];
     } catch (err) {
       throw readFailed(this.path, err);
     }
@@ -181,8 +182,8 @@ export class RegistrySource {
     let rows: unknown[][];
     try {
       rows = (since === null || since === undefined
-        ? this.rangeStmt.all(after, upTo, limit)
-        : this.rangeSinceStmt.all(after, upTo, since, limit)) as unknown[][];
+        ? this.rangeStmt.all(limit, after, upTo)
+        : this.rangeSinceStmt.all(limit, after, upTo, since)) as unknown[][];
     } catch (err) {
       throw readFailed(this.path, err);
     }
@@ -288,8 +289,8 @@ export class RegistrySource {
     let rows: unknown[][];
     try {
       rows = (since === null || since === undefined
-        ? this.pageStmt.all(afterRowid, limit)
-        : this.pageSinceStmt.all(afterRowid, since, limit)) as unknown[][];
+        ? this.pageStmt.all(limit, afterRowid)
+        : this.pageSinceStmt.all(limit, afterRowid, since)) as unknown[][];
     } catch (err) {
       throw readFailed(this.path, err);
     }
