@@ -94,14 +94,20 @@ export function valueJson(v: Scalar): string | null {
   return v === null || v === '' ? null : typeof v === 'string' ? quote(v) : pyNumber(v);
 }
 
-/** Remembers the last few fragments computed from a kind, so the common kinds cost one lookup. */
+/**
+ * Remembers the fragments computed from the first kinds seen, so the common kinds cost a few comparisons. A
+ * registry has a handful of kinds; comparing against them is cheaper than hashing each row's fresh string for a
+ * Map. Kinds beyond the first 64 are built each time.
+ */
 export function kindCache(build: (kind: string) => string): (kind: string) => string {
-  const cache = new Map<string, string>();
+  const kinds: string[] = [];
+  const built: string[] = [];
   return (kind) => {
-    let hit = cache.get(kind);
-    if (hit === undefined) {
-      hit = build(kind);
-      if (cache.size < 64) cache.set(kind, hit);
+    for (let i = 0; i < kinds.length; i++) if (kinds[i] === kind) return built[i]!;
+    const hit = build(kind);
+    if (kinds.length < 64) {
+      kinds.push(kind);
+      built.push(hit);
     }
     return hit;
   };
