@@ -1,8 +1,9 @@
 /**
- * A query that reads one page of rows. SQLite compiles a statement again on every run when its LIMIT is a bound
- * parameter, because the value may change the plan. For the long JSON read that recompiling cost about as much
- * as a tenth of the rows it read. So the page size that exports use is written into the SQL, and a statement
- * with a bound LIMIT is prepared only when another limit is asked for (an export's `--limit`, its last page).
+ * A query that reads one page of rows. SQLite compiled a statement whose LIMIT is a bound parameter again on
+ * every run (`sqlite3Reprepare` under `sqlite3_step`, with the same values bound each time), and for the long
+ * JSON read that cost about a tenth of the time the rows took. So the page size that exports use is written
+ * into the SQL, and a statement with a bound LIMIT is prepared only when another limit is asked for (the last
+ * page of an export with `--limit`).
  */
 import type Database from 'better-sqlite3';
 
