@@ -98,6 +98,13 @@ export function recordBytes(e: Entry): number {
   return typeof r === 'string' ? Buffer.byteLength(r) : r.length;
 }
 
+/** Copy an entry's record into `buf` at `off`, from wherever it lies; returns the bytes written. */
+export function writeRecord(buf: Buffer, off: number, e: Entry): number {
+  if (e instanceof SpanEntry) return e.source.copy(buf, off, e.at, e.at + e.length);
+  const r = e.record;
+  return typeof r === 'string' ? buf.write(r, off) : r.copy(buf, off);
+}
+
 /**
  * Write a short frame or separator. Most are a few ASCII characters (a length and a space), for which a loop is
  * cheaper than a call into the encoder; anything else is written the ordinary way.
@@ -140,7 +147,7 @@ export function encode(encoder: Encoder, entries: readonly Entry[]): Buffer {
     const e = entries[i]!;
     if (i > 0 && encoder.separator) off += buf.write(encoder.separator, off, 'latin1');
     if (e.frame) off += buf.write(e.frame, off);
-    off += typeof e.record === 'string' ? buf.write(e.record, off) : e.record.copy(buf, off);
+    off += writeRecord(buf, off, e);
     if (encoder.terminator) off += buf.write(encoder.terminator, off, 'latin1');
   }
   off += buf.write(encoder.close, off, 'latin1');
@@ -180,13 +187,10 @@ export class BodyWriter {
     if (this.count === 0) off += buf.write(enc.open, off, 'latin1');
     else if (enc.separator) off += writeShort(buf, off, enc.separator);
     if (e.frame) off += writeShort(buf, off, e.frame);
+    off += writeRecord(buf, off, e);
     if (e instanceof SpanEntry) {
-      off += e.source.copy(buf, off, e.at, e.at + e.length);
       e.source = buf;
       e.at = off - e.length;
-    } else {
-      const r = e.record;
-      off += typeof r === 'string' ? buf.write(r, off) : r.copy(buf, off);
     }
     if (enc.terminator) off += writeShort(buf, off, enc.terminator);
     this.off = off;

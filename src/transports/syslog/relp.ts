@@ -6,7 +6,7 @@
  * answers arrive (the acknowledgement window, `acks`). When the connection breaks, the unanswered ones are sent
  * again on a new session: a receiver restart loses nothing and duplicates at most a window of messages.
  */
-import { recordBytes, SpanEntry, type Encoder, type Entry } from '../../pipeline/encoder.js';
+import { recordBytes, writeRecord, type Encoder, type Entry } from '../../pipeline/encoder.js';
 import type { StreamAcks } from '../../pipeline/ack-window.js';
 import { NetworkError } from '../http/client.js';
 import { count, option } from '../../shared/options.js';
@@ -150,7 +150,7 @@ export class RelpTransport implements Transport {
       const t = this.nextTxnr();
       this.flight.sent(t, f.ticket, i);
       off += buf.write(`${t} syslog ${recordBytes(e)} `, off, 'latin1');
-      off += e instanceof SpanEntry ? e.source.copy(buf, off, e.at, e.at + e.length) : typeof e.record === 'string' ? buf.write(e.record, off) : e.record.copy(buf, off);
+      off += writeRecord(buf, off, e);
       buf[off++] = 0x0a;
     }
     f.next = end;
