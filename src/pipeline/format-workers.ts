@@ -4,6 +4,7 @@
  * few ranges per worker are in flight, so memory stays bounded whatever the size of the registry.
  */
 import os from 'node:os';
+import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { ExportError } from '../shared/errors.js';
 import type { RecordSpec } from '../records/spec.js';
@@ -67,6 +68,7 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
   const records = plan.records ?? false;
   const maxRowBytes = plan.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES;
   const setup: WorkerSetup = { db: plan.db, registryId: plan.registryId, spec: plan.spec, since: plan.since, records, maxRowBytes };
+  singleThreadedScavenges();
   const workers = Array.from({ length: n }, () =>
     new Worker(new URL('./format-worker.js', import.meta.url), {
       workerData: setup,
@@ -159,6 +161,16 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
+}
+
+/**
+ * Young-generation collections done by the thread that allocates, not shared out to V8's helper threads. With
+ * two formatting threads and the main thread on two cores, every scavenge of a few megabytes woke helpers that
+ * had no core to run on: a 1M-event ECS export made 7,000 context switches instead of 1,600 and took 7% longer
+ * (measured). The flag is read at each scavenge, so setting it now is safe; it is the only V8 flag changed.
+ */
+function singleThreadedScavenges(): void {
+  v8.setFlagsFromString('--no-parallel-scavenge');
 }
 
 /** The fix for a worker that ran out of heap: a lower row limit keeps each row within it. */
