@@ -34,6 +34,37 @@ describe('value rules of the line formats', () => {
     for (const s of table) assert.equal(ipVersion(s), isIP(s), JSON.stringify(s));
   });
 
+  it('tells IPv6 addresses apart exactly as Node does, zones and embedded IPv4 included', () => {
+    const next = random(3);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+    const table = ['::', ':::', '::1', '1::', ':1::', '1:::2', '1::2::3', '::%eth0', 'fe80::1%', 'fe80::1%a b', 'fe80::1%a%b',
+      '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7::', '1:2:3:4:5:6:7:8::', '::1:2:3:4:5:6:7',
+      '::1:2:3:4:5:6:7:8', '1:2:3:4:5:6:1.2.3.4', '1:2:3:4:5::1.2.3.4', '1:2:3:4:5:6::1.2.3.4', '::ffff:1.2.3.4', '1.2.3.4::',
+      '::1.2.3.4:1', '12345::', 'abcd:EF01::', 'g::1', '1:2:3:4:5:6:7:8%x-y.z:0', '::01.2.3.4', '::1.2.3.4%', ':'];
+    const hex = '0123456789abcdefABCDEF';
+    const zone = ['a', 'Z', '0', '-', '.', ':', '%', ' ', '_', 'é', '/'];
+    for (let i = 0; i < 20000; i++) {
+      const groups = Array.from({ length: Math.floor(next() * 10) }, () =>
+        Array.from({ length: next() < 0.05 ? 5 : 1 + Math.floor(next() * 4) }, () => pick([...hex])).join(''));
+      if (next() < 0.6) groups.splice(Math.floor(next() * (groups.length + 1)), 0, '');
+      if (next() < 0.05) groups.splice(Math.floor(next() * (groups.length + 1)), 0, '');
+      let s = groups.join(':');
+      if (groups[0] === '' && next() < 0.9) s = ':' + s;
+      if (groups.at(-1) === '' && next() < 0.9) s += ':';
+      if (next() < 0.25) s += (s === '' || s.endsWith(':') ? '' : ':') + Array.from({ length: 3 + Math.floor(next() * 3) }, () => String(Math.floor(next() * 300))).join('.');
+      if (next() < 0.2) s += '%' + Array.from({ length: Math.floor(next() * 4) }, () => pick(zone)).join('');
+      if (next() < 0.02) s = s.slice(0, Math.floor(next() * s.length)) + pick([...hex, ':', '.', '%', ' ']) + s.slice(Math.floor(next() * s.length));
+      table.push(s);
+    }
+    let v6 = 0;
+    for (const s of table) {
+      assert.equal(ipVersion(s), isIP(s), JSON.stringify(s));
+      if (isIP(s) === 6) v6++;
+    }
+    // The generator must reach both answers often, or the comparison proves little.
+    assert.ok(v6 > 3000 && v6 < table.length - 3000, `${v6} of ${table.length} generated strings are IPv6 addresses`);
+  });
+
   it('spells epoch milliseconds of whole seconds', () => {
     for (const s of [1763856000, -86400, 1, 253402300799, -40000000000]) assert.equal(epochMs(s), String(s * 1000));
   });

@@ -2,13 +2,13 @@
  * What the CEF, LEEF and OCSF formats share: who the product is, how severe each beacon kind is, and the
  * values of an event as plain text (EventJson carries them already spelled as JSON).
  */
-import { isIPv6 } from 'node:net';
 import { hasTime } from '../../registry/event.js';
 
 export const VENDOR = 'Oversight';
 export const PRODUCT = 'Oversight Registry';
 /** The registry does not report its own version, so the records carry the exporter's. */
 export { VERSION as PRODUCT_VERSION } from '../../shared/version.js';
+export { ipVersion } from './ip-text.js';
 
 /**
  * Severity 0–10 (CEF, LEEF) by beacon kind. A pixel or a license check means the document was opened in a viewer;
@@ -50,29 +50,3 @@ export function eventTimeMs(unixSeconds: number): string | null {
   return hasTime(unixSeconds) ? epochMs(unixSeconds) : null;
 }
 
-/** 4 or 6 for an IP address, 0 for anything else (the registry stores `unknown` when it knows no address). */
-export function ipVersion(address: string | null): 0 | 4 | 6 {
-  if (address === null) return 0;
-  // Node's IPv6 pattern is long and its IPv4 one a regex call per event: dotted quads are checked by hand.
-  return address.indexOf(':') >= 0 ? (isIPv6(address) ? 6 : 0) : isDottedQuad(address) ? 4 : 0;
-}
-
-/** Four decimal numbers 0–255 without leading zeros, as `net.isIPv4` accepts them. */
-function isDottedQuad(s: string): boolean {
-  let parts = 0;
-  let value = 0;
-  let digits = 0;
-  for (let i = 0; i <= s.length; i++) {
-    const c = i < s.length ? s.charCodeAt(i) : 46;
-    if (c === 46) {
-      if (digits === 0 || ++parts > 4) return false;
-      value = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && value === 0) return false;
-      value = value * 10 + (c - 48);
-      if (++digits > 3 || value > 255) return false;
-    } else return false;
-  }
-  return parts === 4;
-}
