@@ -22,7 +22,7 @@ if (!fs.existsSync(db)) {
   console.error(`compare: no ${path.relative(ROOT, db)}: run npm run bench -- --events ${events} first`);
   process.exit(2);
 }
-const builds = { before, after: path.join(ROOT, 'dist', 'cli.js') };
+const builds = { before, after: path.join(ROOT, 'dist', 'bin', 'oversight.js') };
 const formats = arg('--formats', 'ecs,splunk,sentinel,cef,leef,ocsf').split(',');
 const runs = Number(arg('--runs', '3'));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

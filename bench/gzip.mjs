@@ -112,7 +112,7 @@ async function compareBuilds(argv) {
   if (!fs.existsSync(db)) throw new Error(`no ${db}: make it with npm run bench -- --events ${n}`);
   const builds = [];
   if (argv.includes('--before')) builds.push({ name: 'before', cli: path.resolve(arg('--before')) });
-  builds.push({ name: 'this build', cli: path.join(root, 'dist', 'cli.js') });
+  builds.push({ name: 'this build', cli: path.join(root, 'dist', 'bin', 'oversight.js') });
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const { peer, port } = await startPeer();
   const rows = new Map();

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
+const CLI = path.join(ROOT, 'dist', 'bin', 'oversight.js');
 const DATA = path.join(ROOT, 'bench', 'data');
 const REGISTRY_ID = 'b3c1f0e2a9d84c5f';
 

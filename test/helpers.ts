@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { writeDemoRegistry } from '../src/registry/demo.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const CLI = path.join(ROOT, 'dist', 'cli.js');
+export const CLI = path.join(ROOT, 'dist', 'bin', 'oversight.js');
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 
 const dirs: string[] = [];
