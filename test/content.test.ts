@@ -165,15 +165,17 @@ describe('writing content (in process, with a module made for the test)', () => 
   });
 });
 
-test('the npm package ships the content folder and the service unit', () => {
-  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { files: string[]; scripts: Record<string, string> };
+test('the npm package ships the bundled command with its formatting thread, the content folder and the service unit', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { files: string[]; scripts: Record<string, string>; bin: Record<string, string> };
   assert.ok(pkg.files.includes('content'));
   assert.match(pkg.scripts['content'] ?? '', /src\/content\/build\.ts/);
   const packed = JSON.parse(
     execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
   ) as { files: { path: string }[] }[];
   const files = new Set(packed[0]!.files.map((f) => f.path));
-  for (const f of ['content/fields.yaml', 'content/detections/README.md', 'content/detections/samples/README.md', 'dist/content/model.js', 'contrib/systemd/oversight-siem@.service']) {
+  // The bundle finds its formatting thread beside it (see scripts/bundle.mjs).
+  assert.equal(pkg.bin['oversight'], 'dist/bin/oversight.js');
+  for (const f of ['dist/bin/oversight.js', 'dist/bin/format-worker.js', 'content/fields.yaml', 'content/detections/README.md', 'content/detections/samples/README.md', 'dist/content/model.js', 'contrib/systemd/oversight-siem@.service']) {
     assert.ok(files.has(f), `${f} in the package`);
   }
   for (const m of SIEM_CONTENT) assert.ok(files.has(`content/${m.name}/README.md`), `content/${m.name}/README.md in the package`);
