@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { jsonLines, runCli, sqlRegistry, tempDir } from './helpers.js';
+import Database from 'better-sqlite3';
+import { jsonLines, runCli, spawnCli, sqlRegistry, tempDir, waitFor } from './helpers.js';
 
 const COLUMNS = `token_id TEXT, file_id TEXT, recipient_id TEXT, issuer_id TEXT, kind TEXT, source_ip TEXT, user_agent TEXT,
   extra TEXT, timestamp INTEGER, qualified_timestamp TEXT, tlog_index INTEGER`;
@@ -92,5 +93,30 @@ describe('rows whatever their rowid', () => {
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0]!, /rowid -9007199254740993, 9223372036854775807 are beyond/);
+  });
+
+  it('a follower that meets a rowid beyond 2^53 written after it started stops on it by name, with exit 2', async () => {
+    const db = sqlRegistry(SCHEMA + [insert(1, 'a'), insert(2, 'b')].join('\n'));
+    const out = path.join(tempDir(), 'out.jsonl');
+    const follower = spawnCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'sentinel', '--output', out, '--follow', '--poll-interval', '100ms']);
+    let stderr = '';
+    follower.stderr!.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => follower.on('close', (c) => r(c)));
+    try {
+      await waitFor(() => fs.existsSync(out) && jsonLines(fs.readFileSync(out, 'utf8')).length === 2);
+      const con = new Database(db);
+      con.exec(insert(3, 'c'));
+      await waitFor(() => jsonLines(fs.readFileSync(out, 'utf8')).length === 3);
+      // Read as JSON text, its rowid would come out rounded to 9007199254740992 and be sent as another event's.
+      con.exec(insert('9007199254740993', 'huge'));
+      con.close();
+      const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 10_000))]);
+      assert.equal(code, 2, stderr);
+    } finally {
+      if (follower.exitCode === null) follower.kill('SIGKILL');
+    }
+    assert.deepEqual(tokens(fs.readFileSync(out, 'utf8')), ['a', 'b', 'c']);
+    const lines = stderr.trim().split('\n');
+    assert.match(lines[lines.length - 1]!, /rowid 9007199254740993 are beyond/);
   });
 });

@@ -3,20 +3,22 @@
  * them (with `follow`, on and on); the threaded feed takes records formatted on worker threads; the records feed
  * takes records prepared elsewhere (a replay, a library caller). Formatting happens here, never in the core.
  */
-import { fromRegistryValues } from '../registry/event.js';
 import { ExportError } from '../shared/errors.js';
-import type { RecordFormatter } from '../records/formats/index.js';
+import { blankEventJson } from '../records/formats/fields.js';
+import type { JsonFormatter } from '../records/formats/index.js';
+import { eventOf, readEventRows, type EventRow } from './event-rows.js';
 import { formatInWorkers, type WorkerPlan } from './format-workers.js';
 import type { LogFields } from '../shared/log.js';
 import { RegistryWait } from '../registry/wait.js';
 import { OversizeRow, ROWID_START } from '../registry/rows.js';
-import { PAGE_SIZE, RegistryBusy, RegistryTorn, rowidOf, type RegistryRow, type RegistrySource } from '../registry/source.js';
+import { PAGE_SIZE, RegistryBusy, RegistryTorn, type RegistrySource } from '../registry/source.js';
 import { pause, type Core, type PreparedRecord } from './core.js';
 
 export interface RegistryFeedOptions {
   source: RegistrySource;
   registryId: string;
-  formatter: RecordFormatter;
+  /** The record spec's formatter, over events as `eventOf` spells them. */
+  formatter: JsonFormatter;
   since?: number | null;
   limit?: number | null;
   follow?: boolean;
@@ -51,13 +53,14 @@ export async function feedRegistry(core: Core, o: RegistryFeedOptions): Promise<
   });
   // Local outputs settle without I/O waits, so formatting would never let a signal in: give way every 50 ms.
   let breathe = performance.now() + 50;
+  const fields = blankEventJson();
   for (;;) {
     if (core.stopping) break;
-    let rows: RegistryRow[];
+    let rows: EventRow[];
     try {
       // Before every read, so no row of a registry that changed under us is read, let alone sent.
       if (o.follow) checkContinuity(o, cursor, lastRead);
-      rows = remaining > 0 ? source.readPage(cursor, Math.min(pageSize, remaining), o.since) : [];
+      rows = remaining > 0 ? readEventRows(source, cursor, Infinity, Math.min(pageSize, remaining), o.since ?? null) : [];
     } catch (err) {
       if (err instanceof RegistryBusy) await lock.busy(err);
       else if (o.follow && err instanceof RegistryTorn) await torn.busy(err);
@@ -67,14 +70,16 @@ export async function feedRegistry(core: Core, o: RegistryFeedOptions): Promise<
     lock.clear();
     torn.clear();
     core.metrics?.read(rows.length);
+    let last = cursor;
     for (const row of rows) {
       if (core.stopping) break;
-      if (row instanceof OversizeRow) {
-        await core.setAside(row, o.registryId);
+      const e = eventOf(row, o.registryId, fields);
+      last = e.rowid;
+      if (e instanceof OversizeRow) {
+        await core.setAside(e, o.registryId);
         continue;
       }
-      const evt = fromRegistryValues(row, o.registryId);
-      if (core.add({ rowid: evt.rowid, event_id: evt.event_id, registry_id: evt.registry_id, record: o.formatter(evt) })) {
+      if (core.add({ rowid: e.rowid, event_id: e.eventId, registry_id: e.registryId, record: o.formatter(e) })) {
         await core.flushFull();
       }
       if (performance.now() > breathe) {
@@ -84,7 +89,7 @@ export async function feedRegistry(core: Core, o: RegistryFeedOptions): Promise<
     }
     if (core.stopping) break;
     if (rows.length > 0) {
-      cursor = rowidOf(rows[rows.length - 1]!);
+      cursor = last;
       if (o.follow) lastRead = { rowid: cursor, digest: digestOrNull(source, cursor) };
     }
     remaining -= rows.length;

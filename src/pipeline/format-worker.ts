@@ -1,17 +1,15 @@
 /**
  * One formatting worker: reads rowid ranges of the registry on its own read-only connection, formats each row
- * and answers with the range as a buffer of JSON lines. Rows are read as JSON text where the registry's schema
- * allows it (row-json.ts) and go through the same formatters, so the output is byte for byte what a
- * single-threaded export writes.
+ * and answers with the range as a buffer of JSON lines. Rows are read and formatted as on the main thread
+ * (event-rows.ts, the same record spec), so the output is byte for byte what a single-threaded export writes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { fromRegistryValues } from '../registry/event.js';
-import { blankEventJson, eventJson, type EventJson } from '../records/formats/fields.js';
+import { blankEventJson } from '../records/formats/fields.js';
 import type { JsonFormatter } from '../records/formats/index.js';
 import { recordFormatter, type RecordSpec } from '../records/spec.js';
-import { eventJsonFromRow } from '../registry/row-json.js';
+import { eventOf, readEventRows } from './event-rows.js';
 import { OversizeRow } from '../registry/rows.js';
-import { PAGE_SIZE, RegistrySource, type RegistryRow } from '../registry/source.js';
+import { PAGE_SIZE, RegistrySource } from '../registry/source.js';
 
 export interface WorkerSetup {
   db: string;
@@ -80,19 +78,6 @@ const TEXT_PER_WRITE = 1 << 20;
  */
 const BYTES_PER_ANSWER = 8 << 20;
 
-/** Rows of one page, read the fast way where the registry allows it (see `toEventJson`). */
-function readPage(after: number, upTo: number): unknown[] {
-  return source.readsJson ? source.readJsonRange(after, upTo, PAGE_SIZE, setup.since) : source.readRange(after, upTo, PAGE_SIZE, setup.since);
-}
-
-/** One row of `readPage` as an event spelled in JSON. A bare rowid is a row the JSON read leaves to the ordinary one. */
-function toEventJson(row: unknown): EventJson | OversizeRow {
-  if (typeof row === 'string') return eventJsonFromRow(row, setup.registryId, fields);
-  const values: RegistryRow = typeof row === 'number' ? source.readRange(row - 1, row, 1, null)[0]! : (row as RegistryRow);
-  if (values instanceof OversizeRow) return values;
-  return eventJson(fromRegistryValues(values, setup.registryId), fields);
-}
-
 parentPort!.on('message', (req: RangeRequest | null) => {
   if (req === null) {
     source.close();
@@ -124,9 +109,9 @@ parentPort!.on('message', (req: RangeRequest | null) => {
     lines = 0;
   };
   for (;;) {
-    const rows = readPage(lastRowid, req.upTo);
+    const rows = readEventRows(source, lastRowid, req.upTo, PAGE_SIZE, setup.since);
     for (const row of rows) {
-      const e = toEventJson(row);
+      const e = eventOf(row, setup.registryId, fields);
       if (e instanceof OversizeRow) {
         setAside.push({ rowid: e.rowid, eventId: e.eventId, bytes: e.bytes, limit: e.limit, line: formatted, before: lastRowid });
         lastRowid = e.rowid;

@@ -5,7 +5,7 @@
 import { DEFAULTS } from '../shared/defaults.js';
 import { parseDuration } from '../shared/options.js';
 import { workersWorthIt, type WorkerPlan } from './format-workers.js';
-import { eventFormatter, type RecordSpec } from '../records/spec.js';
+import { recordFormatter, type RecordSpec } from '../records/spec.js';
 import { PAGE_SIZE, type RegistrySource } from '../registry/source.js';
 import { Core, type CoreOptions, type PipelineResult, type PreparedRecord } from './core.js';
 import { digestOrNull, feedRecords, feedRegistry, feedThreaded } from './feeds.js';
@@ -54,7 +54,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   if (plan) return core.finish(feedThreaded(core, plan));
   return core.finish(
     feedRegistry(core, {
-      source: o.source, registryId: o.registryId, formatter: eventFormatter(o.spec), since: o.since ?? null, limit: o.limit ?? null,
+      source: o.source, registryId: o.registryId, formatter: recordFormatter(o.spec), since: o.since ?? null, limit: o.limit ?? null,
       follow: o.follow ?? false, pollIntervalMs: o.pollIntervalMs ?? parseDuration(DEFAULTS.pollInterval, '--poll-interval'),
       flushIntervalMs: o.flushIntervalMs ?? parseDuration(DEFAULTS.flushInterval, '--flush-interval'),
       ...(o.pageSize ? { pageSize: o.pageSize } : {}), stateFile: o.checkpoint?.file ?? null, ...(o.log ? { log: o.log } : {}),

@@ -32,9 +32,11 @@ export function jsonRowSelect(columns: ReadonlyMap<string, string>, idIsRowid: b
   for (const c of INTEGER_COLUMNS) if (columns.get(c) === undefined) return null;
   // CAST makes a BLOB text (the ordinary path decodes it as UTF-8 too); without it json_array would take a
   // BLOB for SQLite's binary JSON. Integers beyond 2^53 go the ordinary way, which rounds them as a double.
-  // So does a row over the size limit (`sizeOk` false), which the ordinary read sets aside unread.
+  // So does a row over the size limit (`sizeOk` false), which the ordinary read sets aside unread, and a rowid
+  // beyond 2^53, which the ordinary read refuses by name.
   const text = (c: string): string => `CAST("${c}" AS TEXT)`;
-  return `CASE WHEN ${sizeOk} AND typeof("timestamp") = 'integer' AND "timestamp" BETWEEN -9007199254740991 AND 9007199254740991
+  return `CASE WHEN ${sizeOk} AND ${rowid} BETWEEN -9007199254740991 AND 9007199254740991
+      AND typeof("timestamp") = 'integer' AND "timestamp" BETWEEN -9007199254740991 AND 9007199254740991
       AND ("tlog_index" IS NULL OR typeof("tlog_index") = 'integer' AND "tlog_index" BETWEEN -9007199254740991 AND 9007199254740991)
     THEN json_array(${rowid}, ${text('kind')}, "timestamp", ${text('token_id')}, ${text('file_id')}, ${text('recipient_id')}, ${text('issuer_id')},
       ${text('source_ip')}, ${text('user_agent')}, ${text('qualified_timestamp')}, "tlog_index") || ifnull(nullif(${text('extra')}, '{}'), '')

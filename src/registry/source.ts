@@ -148,13 +148,26 @@ export class RegistrySource {
       const row = rows[i]!;
       const bytes = row.pop() as number;
       const rowid = row[0] as number;
-      if (!Number.isSafeInteger(rowid)) throw unsafeRowids(this.path, String(rowid));
+      if (!Number.isSafeInteger(rowid)) this.refuseRowid(rowid);
       if (bytes > this.maxRowBytes) {
         const id = row.length > 12 ? row[12] : rowid;
         out[i] = new OversizeRow(rowid, id === null || id === undefined ? String(rowid) : String(id), bytes, this.maxRowBytes);
       }
     }
     return out;
+  }
+
+  /**
+   * Refuse a rowid beyond ±2^53 met while reading (a row written since the registry was opened), naming the rowids
+   * as they are: `rounded` is what a JS number made of one.
+   */
+  refuseRowid(rounded: number): never {
+    try {
+      checkRowidRange(this.path, this.db, this.rowidExpr);
+    } catch (err) {
+      throw err instanceof ConfigurationError ? err : readFailed(this.path, err);
+    }
+    throw unsafeRowids(this.path, String(rounded));
   }
 
   /** Whether `readJsonRange` can be used on this registry (see row-json.ts). */

@@ -1,0 +1,51 @@
+/**
+ * Pages of registry rows on their way to a formatter, read the fast way where the registry's schema allows it:
+ * each row as one JSON text (row-json.ts), the rest value by value. Every reader that formats rows — the main
+ * thread, following or not, and the formatting threads — reads through here, so they format the same events.
+ */
+import { fromRegistryValues } from '../registry/event.js';
+import { blankEventJson, eventJson, type EventJson } from '../records/formats/fields.js';
+import { eventJsonFromRow } from '../registry/row-json.js';
+import { ExportError } from '../shared/errors.js';
+import { OversizeRow } from '../registry/rows.js';
+import type { RegistryRow, RegistrySource } from '../registry/source.js';
+
+/** A page row: the JSON text of the fast read, or the values (or the row over the size limit) of the ordinary one. */
+export type EventRow = string | RegistryRow;
+
+/**
+ * Up to `limit` rows with rowid in (after, upTo] (`upTo` may be Infinity), in rowid order. A row the JSON read
+ * leaves to the ordinary one (see row-json.ts) is read here, within the same call, so a caller that waits out a
+ * writer's lock around this call waits for it too.
+ */
+export function readEventRows(source: RegistrySource, after: number, upTo: number, limit: number, since: number | null): EventRow[] {
+  if (!source.readsJson) return source.readRange(after, upTo, limit, since);
+  // A row that is gone by the time it is read on its own was rolled back in between: the page is read again, as
+  // it now is. Twice in a row means the registry is being rewritten under the reader.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const rows = source.readJsonRange(after, upTo, limit, since) as EventRow[];
+    if (resolveOrdinary(source, rows)) return rows;
+  }
+  throw new ExportError(`reading ${source.path} failed: its rows changed under three reads in a row; check what is rewriting the registry`);
+}
+
+/** Replace the rows the JSON read left to the ordinary one by their values; false if one of them is gone. */
+function resolveOrdinary(source: RegistrySource, rows: EventRow[]): boolean {
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    if (typeof row !== 'number') continue;
+    // The JSON read spells only rowids a JS number holds exactly; any other comes back rounded, and is refused.
+    if (!Number.isSafeInteger(row)) source.refuseRowid(row);
+    const values = source.readRange(row - 1, row, 1, null)[0];
+    if (values === undefined) return false;
+    rows[i] = values;
+  }
+  return true;
+}
+
+/** One row of `readEventRows` as an event spelled in JSON (written into `into`), or the row over the size limit. */
+export function eventOf(row: EventRow, registryId: string, into: EventJson = blankEventJson()): EventJson | OversizeRow {
+  if (typeof row === 'string') return eventJsonFromRow(row, registryId, into);
+  if (row instanceof OversizeRow) return row;
+  return eventJson(fromRegistryValues(row, registryId), into);
+}
