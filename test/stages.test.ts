@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Batcher } from '../src/pipeline/batcher.js';
-import { BodyWriter, bulkEncoder, encode, hecEncoder, jsonArrayEncoder, jsonLinesEncoder, makeEntry, makeSpanEntry, type Encoder, type Entry } from '../src/pipeline/encoder.js';
+import { BodyWriter, bulkEncoder, encode, hecEncoder, jsonArrayEncoder, jsonLinesEncoder, makeEntry, makeSpanEntry, makeTextEntry, type Encoder, type Entry } from '../src/pipeline/encoder.js';
 import type { HttpResponse } from '../src/transports/http/client.js';
 import { backoffDelay, parseRetryAfter, RETRY_DEFAULTS } from '../src/pipeline/retry.js';
 import { sentinelAuthorization } from '../src/transports/http/sentinel-auth.js';
@@ -178,7 +178,10 @@ describe('batching and framing', () => {
   for (const enc of [jsonLinesEncoder, jsonArrayEncoder, hecEncoder, bulk, wide, short, octetCountingEncoder, lfEncoder]) {
     it(`${enc.name}${enc === wide ? ' (wide frames)' : enc === short ? ' (short frames)' : ''}: a body written as records join the batch is what encode makes of them`, () => {
       const lines = chunk('{"n":3}', '{"s":"é€"}', '{"n":5}');
-      const es = [entry(enc, 1), makeEntry(enc, { rowid: 2, event_id: '2', registry_id: 'r', record: Buffer.from('{"b":2}') }), ...spans(enc, lines, 3)];
+      const es = [
+        entry(enc, 1), makeEntry(enc, { rowid: 2, event_id: '2', registry_id: 'r', record: Buffer.from('{"b":2}') }), ...spans(enc, lines, 3),
+        makeTextEntry(enc, { rowid: 6, event_id: 'six', registry_id: 'r', record: '{"t":"é€"}' }),
+      ];
       const want = encode(enc, es.map((e) => makeEntry(enc, { rowid: e.rowid, event_id: e.event_id, registry_id: e.registry_id, record: e.record.toString() })));
       // A limit far below the batch: the body grows as records join, and stays the same bytes.
       const w = new BodyWriter(enc, 8);
@@ -208,5 +211,25 @@ describe('batching and framing', () => {
     assert.deepEqual(small.map((e) => e.record.toString()), ['{"a":1}', '{"a":2}']);
     assert.equal(big[1999]!.record.toString(), `{"n":1999,"p":"${pad}"}`);
     assert.equal(bigBody.subarray(0, 8).toString(), '{"n":0,"');
+  });
+
+  it('records that join as text are let go once copied, and stay whole once the body buffer is filled again', () => {
+    const w = new BodyWriter(hecEncoder, 1_000_000);
+    const text = (rowid: number, record: string): ReturnType<typeof makeTextEntry> =>
+      makeTextEntry(hecEncoder, { rowid, event_id: `id-${rowid}`, registry_id: 'r', record });
+    const pad = 'p'.repeat(90);
+    const big = Array.from({ length: 2000 }, (_, i) => text(i, `{"n":${i},"p":"${pad}"}`));
+    for (const e of big) w.add(e);
+    w.take(big);
+    // Then a timed flush of two records, in the larger buffer kept from before, which the next batch fills again.
+    const small = [text(2000, '{"a":"é"}'), text(2001, '{"a":2}')];
+    for (const e of small) w.add(e);
+    const smallBody = w.take(small);
+    const next = Array.from({ length: 3000 }, (_, i) => text(2002 + i, '{"z":0}'));
+    for (const e of next) w.add(e);
+    w.take(next);
+    assert.equal(smallBody.toString(), '{"a":"é"}{"a":2}');
+    assert.deepEqual(small.map((e) => [e.event_id, e.record.toString(), e.text]), [['id-2000', '{"a":"é"}', null], ['id-2001', '{"a":2}', null]]);
+    assert.equal(big[1999]!.record.toString(), `{"n":1999,"p":"${pad}"}`);
   });
 });

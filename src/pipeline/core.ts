@@ -9,7 +9,7 @@ import { Batcher, type BatchLimits } from './batcher.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { DeadLetterFile } from './dead-letter.js';
 import { Delivery, type DeliveryStats, type SettledEntry } from './delivery.js';
-import { BodyWriter, bodyOverhead, makeEntry, makeSpanEntry, type Entry } from './encoder.js';
+import { BodyWriter, bodyOverhead, makeEntry, makeSpanEntry, makeTextEntry, type Entry } from './encoder.js';
 import type { LogFields } from '../shared/log.js';
 import type { ExportMetrics } from '../service/metrics.js';
 import { Stopped, type RetryOptions } from './retry.js';
@@ -129,7 +129,8 @@ export class Core {
 
   /** Synchronous, so the per-record path makes no promise; true when a batch must go out (`flushFull`). */
   add(prepared: PreparedRecord): boolean {
-    return this.admit(makeEntry(this.transport.encoder, prepared));
+    const enc = this.transport.encoder;
+    return this.admit(typeof prepared.record === 'string' ? makeTextEntry(enc, prepared as PreparedRecord & { record: string }) : makeEntry(enc, prepared));
   }
 
   /**
