@@ -33,14 +33,14 @@ const PEER = `
   server.listen(0, '127.0.0.1', () => console.log(server.address().port));
 `;
 
-const counts = (port) => new Promise((resolve, reject) => http.get(`http://127.0.0.1:${port}/count`, (res) => {
+export const counts = (port) => new Promise((resolve, reject) => http.get(`http://127.0.0.1:${port}/count`, (res) => {
   let t = '';
   res.on('data', (d) => (t += d));
   res.on('end', () => resolve(JSON.parse(t)));
 }).on('error', reject));
 
 /** The peer in its own process, and its port. */
-async function startPeer() {
+export async function startPeer() {
   const peer = spawn(process.execPath, ['--input-type=module', '-e', PEER], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve) => peer.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
   return { peer, port };

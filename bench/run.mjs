@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Benchmark harness: export formats against `sqlite3 -json` on the same registry, alternating, medians.
-// Usage: npm run bench -- [--events N] [--runs R] [--save] [--skip-hec] [--rss-events N] [--skip-syslog] [--syslog-events N,M] [--syslog-format F] [--relp-windows 128,512,2048,4096]
+// Usage: npm run bench -- [--events N] [--runs R] [--save] [--skip-hec] [--skip-follow] [--rss-events N] [--skip-syslog] [--syslog-events N,M] [--syslog-format F] [--relp-windows 128,512,2048,4096]
 //        [--verify] [--verify-events N]   (siem verify against the Elasticsearch peer; off by default, it takes minutes)
 //        npm run bench -- --soak DURATION [--every 3m] [--outage 30s] [--rate 1000] [--save]   (see soak.mjs)
 import { spawn, spawnSync } from 'node:child_process';
@@ -167,6 +167,16 @@ if (!SKIP_HEC) {
   say('');
   const plain = rows.find((r) => r.mode === 'none');
   if (plain) goal('HEC to loopback, --compress none', `${fmtInt(plain.eps)} events/s`, '≥ 300,000 events/s', plain.eps >= 300_000);
+}
+if (!process.argv.includes('--skip-follow')) {
+  const { withoutThreads, table } = await import('./follow.mjs');
+  const rows = await withoutThreads({ db, n: EVENTS, runs: RUNS, builds: [{ name: 'oversight', cli: CLI }], registryId: REGISTRY_ID, timed, median,
+    log: (s) => process.stderr.write(s + '\n') });
+  say(`Without formatting threads (one core, \`--limit\`, follow mode), ${fmtInt(EVENTS)} events, median of ${RUNS} runs; the follower ` +
+    'starts with the whole registry as its backlog and delivers it to the loopback HEC peer:');
+  say('');
+  for (const line of table(rows, EVENTS)) say(line);
+  say('');
 }
 if (!process.argv.includes('--skip-syslog')) {
   const { syslogDelivery } = await import('./syslog.mjs');
