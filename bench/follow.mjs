@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { counts, startPeer } from './gzip.mjs';
+import { counts, startPeer, timedCpu } from './gzip.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -69,24 +69,6 @@ export async function withoutThreads({ db, n, runs, builds, registryId, timed, m
   return builds.map((b) => {
     const m = results.get(b.name);
     return { name: b.name, seconds: median(m.seconds), cpu: median(m.cpu), rss: Math.max(...m.rss), followEps: n / median(m.follow) };
-  });
-}
-
-/** Wall time, CPU time (user + system) and peak RSS of one command, from GNU time. */
-function timedCpu(cmd, args, outFile) {
-  return new Promise((resolve, reject) => {
-    const cpuFile = path.join(os.tmpdir(), `oversight-bench-follow-${process.pid}`);
-    const out = fs.openSync(outFile, 'w');
-    const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', cpuFile, cmd, ...args], { stdio: ['ignore', out, 'inherit'] });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      fs.closeSync(out);
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code !== 0) return reject(new Error(`${cmd} ${args.join(' ')} exited ${code}`));
-      const [kb, user, sys] = fs.readFileSync(cpuFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
-      resolve({ seconds, cpu: user + sys, rssMb: kb / 1024 });
-    });
   });
 }
 

@@ -82,8 +82,8 @@ export async function hecCompression({ db, n, runs, cli, registryId, timed, medi
   });
 }
 
-/** Wall time and CPU time (user + system, from GNU time) of one command run to completion. */
-function timedCpu(cmd, args, outFile, env = process.env) {
+/** Wall time, CPU time (user + system) and peak RSS of one command run to completion, from GNU time. */
+export function timedCpu(cmd, args, outFile, env = process.env) {
   return new Promise((resolve, reject) => {
     const cpuFile = path.join(os.tmpdir(), `oversight-bench-hec-${process.pid}`);
     const out = fs.openSync(outFile, 'w');
