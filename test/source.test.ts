@@ -4,6 +4,8 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { describe, it } from 'node:test';
+import { eventOf, readEventRows } from '../src/pipeline/event-rows.js';
+import { ROWID_START } from '../src/registry/rows.js';
 import { iterRegistryEvents, PAGE_SIZE, RegistrySource } from '../src/registry/source.js';
 import { demoRegistry, jsonLines, runCli, spawnCli, sqlRegistry } from './helpers.js';
 
@@ -109,5 +111,46 @@ describe('registry reader', () => {
     } finally {
       src.close();
     }
+  });
+
+  describe('a row the JSON read leaves to the ordinary one', () => {
+    // Row 2's timestamp is text, which only the ordinary read spells as the reference does.
+    const registry = (): string => sqlRegistry(
+      `CREATE TABLE events (id INTEGER PRIMARY KEY, token_id TEXT, file_id TEXT, recipient_id TEXT, issuer_id TEXT, kind TEXT,
+         source_ip TEXT, user_agent TEXT, extra TEXT, timestamp INTEGER, qualified_timestamp TEXT, tlog_index INTEGER);
+       INSERT INTO events (id, token_id, kind, timestamp) VALUES (1, 'a', 'dns', 1763856000), (2, 'b', 'dns', 'soon'), (3, 'c', 'dns', 1763856001);`,
+    );
+    const rowids = (rows: ReturnType<typeof readEventRows>): number[] => rows.map((r) => eventOf(r, 'reg').rowid);
+
+    it('is read in the same call, and a page read again when it is gone by then (a rollback in between)', () => {
+      const db = registry();
+      const source = RegistrySource.open(db);
+      assert.equal(source.readsJson, true);
+      assert.deepEqual(rowids(readEventRows(source, ROWID_START, Infinity, PAGE_SIZE, null)), [1, 2, 3]);
+      const writer = new Database(db);
+      const ordinary = source.readRange.bind(source);
+      let reads = 0;
+      source.readRange = (after, upTo, limit, since) => {
+        if (reads++ === 0) writer.exec('DELETE FROM events WHERE id = 2');
+        return ordinary(after, upTo, limit, since);
+      };
+      try {
+        assert.deepEqual(rowids(readEventRows(source, ROWID_START, Infinity, PAGE_SIZE, null)), [1, 3]);
+        assert.equal(reads, 1);
+      } finally {
+        writer.close();
+        source.close();
+      }
+    });
+
+    it('a page whose rows keep changing under three reads stops the export with the reason', () => {
+      const source = RegistrySource.open(registry());
+      source.readRange = () => [];
+      try {
+        assert.throws(() => readEventRows(source, ROWID_START, Infinity, PAGE_SIZE, null), /its rows changed under three reads in a row/);
+      } finally {
+        source.close();
+      }
+    });
   });
 });
