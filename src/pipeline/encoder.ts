@@ -97,15 +97,10 @@ export function makeSpanEntry(encoder: Encoder, rowid: number, eventId: string |
   return entry;
 }
 
-/** An entry for a record formatted as text, with its bytes counted as `makeEntry` counts them. */
+/** An entry for a record formatted as text, counted as `makeEntry` counts it (a frame names the entry, not its record). */
 export function makeTextEntry(encoder: Encoder, prepared: Omit<Entry, 'bytes' | 'frame'> & { record: string }): SpanEntry {
-  const length = Buffer.byteLength(prepared.record);
-  const entry = new SpanEntry(prepared.rowid, prepared.event_id, prepared.registry_id, NO_BYTES, 0, length, length + encoder.terminator.length + encoder.separator.length);
+  const entry = makeSpanEntry(encoder, prepared.rowid, prepared.event_id, prepared.registry_id, NO_BYTES, 0, Buffer.byteLength(prepared.record));
   entry.text = prepared.record;
-  if (encoder.frame) {
-    entry.frame = encoder.frame(entry, length);
-    entry.bytes += Buffer.byteLength(entry.frame);
-  }
   return entry;
 }
 
