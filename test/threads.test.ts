@@ -1,12 +1,14 @@
 /** Large local exports read and format on worker threads: the bytes written and the checkpoints are the same. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { workersWorthIt } from '../src/pipeline/format-workers.js';
 import { FORMAT_NAMES } from '../src/records/formats/index.js';
 import { EsPeer } from './peers/elasticsearch.js';
 import { HecPeer } from './peers/splunk-hec.js';
-import { demoRegistry, jsonLines, registryIds, runCli, spawnCli, sqlRegistry, tempDir, waitFor } from './helpers.js';
+import { CLI, demoRegistry, jsonLines, registryIds, runCli, spawnCli, sqlRegistry, tempDir, waitFor } from './helpers.js';
 
 describe('worker threads for large exports', () => {
   const db = demoRegistry(60_000);
@@ -121,5 +123,34 @@ describe('worker threads for large exports', () => {
     } finally {
       await peer.close();
     }
+  });
+});
+
+describe('how many formatting threads a backlog gets', () => {
+  it('none for a small backlog, two with a second core, one on a single core only for a local copy', () => {
+    assert.equal(workersWorthIt(49_999, true, 2), 0);
+    assert.equal(workersWorthIt(50_000, true, 2), 2);
+    assert.equal(workersWorthIt(1_000_000, false, 2), 2);
+    assert.equal(workersWorthIt(1_000_000, true, 16), 2);
+    // On one core a thread pays for a local copy (whole chunks written as they come), not for a SIEM export.
+    assert.equal(workersWorthIt(1_000_000, true, 1), 1);
+    assert.equal(workersWorthIt(1_000_000, false, 1), 0);
+    assert.equal(workersWorthIt(49_999, true, 1), 0);
+  });
+
+  const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+  it('on one core, a large file export formats on one thread and writes what the main thread writes', { skip: taskset ? false : 'taskset (util-linux) is not installed' }, async () => {
+    const db = demoRegistry(60_000);
+    const dir = tempDir();
+    const main = path.join(dir, 'main.jsonl');
+    const one = path.join(dir, 'one.jsonl');
+    const base = ['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ocsf'];
+    assert.equal((await runCli([...base, '--output', main, '--threads', '1'])).code, 0);
+    // Pinned to one core, the automatic choice is one formatting thread.
+    const r = spawnSync('taskset', ['-c', '0', process.execPath, CLI, ...base, '--output', one, '--state', path.join(dir, 'state.json')], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, 'exported 60000 event(s) as ocsf\n');
+    assert.ok(fs.readFileSync(main).equals(fs.readFileSync(one)));
+    assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')).last_rowid, 60_000);
   });
 });

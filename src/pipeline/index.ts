@@ -30,7 +30,8 @@ export interface RegistryRun extends Common {
   pageSize?: number;
   /**
    * Lets a large backlog be read and formatted on worker threads (same records, same order, same checkpoints):
-   * the registry file they open, and how many (null: decide by the backlog). Not used with `follow` or `limit`.
+   * the registry file they open, and how many (null: decide by the backlog and the cores; 1: none). Not used
+   * with `follow` or `limit`.
    */
   threads?: { db: string; count: number | null } | null;
 }
@@ -75,13 +76,15 @@ function threadPlan(o: RegistryRun, after: number): WorkerPlan | null {
   // From just before the first row left.
   const from = Math.max(after, b.first - 1);
   const span = b.last - from;
-  const workers = o.threads.count ?? workersWorthIt(span);
+  const local = LOCAL.has(o.transport.name);
+  const workers = o.threads.count ?? workersWorthIt(span, local);
   // Threads split rowids into ranges, which pays only where rowids are dense: a span far beyond what the file can
   // hold is sparse for sure. Counting the rows instead would read the whole table once more before the first
   // record; this bound costs nothing, and the empty ranges it can let through are bounded by the file's size.
-  if (workers <= 1 || (span > 4 * PAGE_SIZE && span > 4 * o.source.rowsAtMost())) return null;
+  // A count of one asks for no thread (`--threads 1`); only the automatic choice takes a single one.
+  if (workers < 1 || (workers === 1 && o.threads.count !== null) || (span > 4 * PAGE_SIZE && span > 4 * o.source.rowsAtMost())) return null;
   return {
     db: o.threads.db, spec: o.spec, registryId: o.registryId, since: o.since ?? null, afterRowid: from, endRowid: b.last, workers,
-    records: !LOCAL.has(o.transport.name), maxRowBytes: o.source.maxRowBytes,
+    records: !local, maxRowBytes: o.source.maxRowBytes,
   };
 }
