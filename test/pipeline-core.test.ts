@@ -104,4 +104,24 @@ describe('the delivery core', () => {
     assert.deepEqual(siem.bodies, ['{"n":1}{"n":2}']);
     assert.equal(c.lastRowid, ROWID_START);
   });
+
+  it('records that join as text fill a batch to the byte limit, counted in UTF-8 bytes, not characters', async () => {
+    // Most records are 16 bytes of as many characters; a euro sign is one character and three bytes.
+    const siem = new SlowSiem();
+    const limits = { maxEvents: 1000, maxBytes: 48 };
+    const c = new Core({ transport: siem, limits, retry: { initialDelayMs: 1, maxDelayMs: 1, maxDurationMs: 1000 } });
+    const records = ['{"s":"aaaaaaaa"}', '{"s":"bbbbbbbb"}', '{"s":"cccccccc"}', '{"s":"€€€€"}', '{"s":"dddddddd"}', '{"s":"€"}'];
+    const fed = (async () => {
+      for (const [i, record] of records.entries()) if (c.add({ rowid: i + 1, event_id: String(i + 1), registry_id: 'r', record })) await c.flushFull();
+    })();
+    // Three records of 16 bytes fill 48 exactly, though three times their characters would not fit.
+    await siem.answer();
+    // 20 bytes of euros, 16 of d's and 11 of the last record: 47, within 48, sent as the last batch.
+    const done = c.finish(fed);
+    await siem.answer();
+    const r = await done;
+    assert.deepEqual(siem.bodies, ['{"s":"aaaaaaaa"}{"s":"bbbbbbbb"}{"s":"cccccccc"}', '{"s":"€€€€"}{"s":"dddddddd"}{"s":"€"}']);
+    assert.deepEqual(siem.bodies.map((b) => Buffer.byteLength(b)), [48, 47]);
+    assert.equal(r.lastRowid, 6);
+  });
 });

@@ -9,7 +9,7 @@ import { Batcher, type BatchLimits } from './batcher.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { DeadLetterFile } from './dead-letter.js';
 import { Delivery, type DeliveryStats, type SettledEntry } from './delivery.js';
-import { BodyWriter, bodyOverhead, makeEntry, makeSpanEntry, makeTextEntry, type Entry } from './encoder.js';
+import { BodyWriter, bodyOverhead, countText, makeEntry, makeSpanEntry, makeTextEntry, type Entry } from './encoder.js';
 import type { LogFields } from '../shared/log.js';
 import type { ExportMetrics } from '../service/metrics.js';
 import { Stopped, type RetryOptions } from './retry.js';
@@ -142,10 +142,15 @@ export class Core {
   }
 
   private admit(entry: Entry): boolean {
-    // The batch that cannot take it closes now; `flushFull` sends it before anything else.
-    if (this.batcher.wouldOverflow(entry)) this.ready.push(this.take());
-    this.batcher.add(entry);
+    // The batch that cannot take it closes now; `flushFull` sends it before anything else. A text record's size
+    // is an upper bound until it is written, so it is counted exactly before it can close a batch.
+    if (this.batcher.wouldOverflow(entry)) {
+      countText(entry);
+      if (this.batcher.wouldOverflow(entry)) this.ready.push(this.take());
+    }
+    // Written first: the writer learns a text record's size, which the batcher then counts.
     this.writer.add(entry);
+    this.batcher.add(entry);
     return this.ready.length > 0 || this.batcher.full;
   }
 

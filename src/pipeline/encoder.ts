@@ -68,10 +68,10 @@ export class SpanEntry implements Entry {
     /** The event id, or null where it is the rowid in decimal (made only when something reads it). */
     private readonly id: string | null,
     readonly registry_id: string,
-    /** Where the record lies: `length` bytes from `at` in `source`. */
+    /** Where the record lies: `length` bytes from `at` in `source` (-1 for text not yet counted: see makeTextEntry). */
     public source: Buffer,
     public at: number,
-    readonly length: number,
+    public length: number,
     public bytes: number,
   ) {}
 
@@ -97,16 +97,38 @@ export function makeSpanEntry(encoder: Encoder, rowid: number, eventId: string |
   return entry;
 }
 
-/** An entry for a record formatted as text, counted as `makeEntry` counts it (a frame names the entry, not its record). */
+/**
+ * An entry for a record formatted as text. Its size in UTF-8 is left to the body writer, which learns it by
+ * writing the record: counting it first was a second pass over every record, a tenth of a single-threaded
+ * export's time. Until then `length` is -1 and `bytes` counts the record at three bytes per UTF-16 unit, the
+ * most it can be; `countText` counts it exactly where a batch must know before the write. An encoder with a
+ * frame (the `_bulk` action line) is told the size up front, as `makeEntry` tells it.
+ */
 export function makeTextEntry(encoder: Encoder, prepared: Omit<Entry, 'bytes' | 'frame'> & { record: string }): SpanEntry {
-  const entry = makeSpanEntry(encoder, prepared.rowid, prepared.event_id, prepared.registry_id, NO_BYTES, 0, Buffer.byteLength(prepared.record));
-  entry.text = prepared.record;
+  const text = prepared.record;
+  const entry = encoder.frame
+    ? makeSpanEntry(encoder, prepared.rowid, prepared.event_id, prepared.registry_id, NO_BYTES, 0, Buffer.byteLength(text))
+    : new SpanEntry(prepared.rowid, prepared.event_id, prepared.registry_id, NO_BYTES, 0, -1, 3 * text.length + encoder.terminator.length + encoder.separator.length);
+  entry.text = text;
   return entry;
+}
+
+/** Count a text entry's size exactly, if it is still the upper bound of `makeTextEntry`. */
+export function countText(e: Entry): void {
+  if (e instanceof SpanEntry && e.length < 0) settleLength(e, Buffer.byteLength(e.text!));
+}
+
+function settleLength(e: SpanEntry, length: number): void {
+  e.bytes += length - 3 * e.text!.length;
+  e.length = length;
 }
 
 /** The size of an entry's record in bytes, without making a view of it. */
 export function recordBytes(e: Entry): number {
-  if (e instanceof SpanEntry) return e.length;
+  if (e instanceof SpanEntry) {
+    countText(e);
+    return e.length;
+  }
   const r = e.record;
   return typeof r === 'string' ? Buffer.byteLength(r) : r.length;
 }
@@ -200,8 +222,10 @@ export class BodyWriter {
     if (this.count === 0) off += buf.write(enc.open, off, 'latin1');
     else if (enc.separator) off += writeShort(buf, off, enc.separator);
     if (e.frame) off += writeShort(buf, off, e.frame);
-    off += writeRecord(buf, off, e);
+    const written = writeRecord(buf, off, e);
+    off += written;
     if (e instanceof SpanEntry) {
+      if (e.length < 0) settleLength(e, written);
       e.source = buf;
       e.at = off - e.length;
       e.text = null;
