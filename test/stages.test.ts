@@ -181,6 +181,9 @@ describe('batching and framing', () => {
       const es = [
         entry(enc, 1), makeEntry(enc, { rowid: 2, event_id: '2', registry_id: 'r', record: Buffer.from('{"b":2}') }), ...spans(enc, lines, 3),
         makeTextEntry(enc, { rowid: 6, event_id: 'six', registry_id: 'r', record: '{"t":"é€"}' }),
+        // Large text is counted before it is written, small text as it is written: the same bytes either way.
+        makeTextEntry(enc, { rowid: 7, event_id: '7', registry_id: 'r', record: `{"t":"${'é'.repeat(70_000)}"}` }),
+        makeTextEntry(enc, { rowid: 8, event_id: '8', registry_id: 'r', record: '{"t":"x"}' }),
       ];
       const want = encode(enc, es.map((e) => makeEntry(enc, { rowid: e.rowid, event_id: e.event_id, registry_id: e.registry_id, record: e.record.toString() })));
       // A limit far below the batch: the body grows as records join, and stays the same bytes.
