@@ -217,6 +217,26 @@ export class Core {
   }
 
   /**
+   * A chunk of whole frames for a byte-stream transport (see StreamFraming), `count` records up to rowid `last`:
+   * sent as it is, with the retries of any batch. Nothing else may be batched or in flight around it.
+   */
+  async sendFramed(body: Buffer, count: number, last: number): Promise<void> {
+    await this.delivery.deliverWhole(body, count, last);
+  }
+
+  /** A record a stream's formatting thread left out: dead-lettered with the reason, or the export stops on it. */
+  refuse(entry: SettledEntry, status: number, error: string): void {
+    this.delivery.reject(entry, status, error);
+  }
+
+  /** Records that settled as a whole chunk (sent, or dead-lettered): the checkpoint moves over them. */
+  settledChunk(rowid: number, count: number): void {
+    this.ledger.committed += count;
+    this.checkpointTo(rowid, count);
+    this.o.onProgress?.(this.ledger.committed);
+  }
+
+  /**
    * The one way the checkpoint moves: durable output and dead letters first, then the state file, then the
    * figures. Used for settled batches and for chunks a local copy wrote whole.
    */

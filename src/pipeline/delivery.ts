@@ -108,11 +108,11 @@ export class Delivery {
           if (v.retry.length === 0) break;
           batch = v.retry.map((i) => batch[i]!);
           body = null;
-          await this.backoff(budget, batch, v.reason, v.retryAfterMs);
+          await this.backoff(budget, rowidFields(batch), v.reason, v.retryAfterMs);
           continue;
         }
         if (v.kind === 'retry') {
-          await this.backoff(budget, batch, v.reason, v.retryAfterMs);
+          await this.backoff(budget, rowidFields(batch), v.reason, v.retryAfterMs);
           continue;
         }
         if (v.kind === 'too-large' || v.kind === 'rejected') {
@@ -132,7 +132,36 @@ export class Delivery {
     return tickets;
   }
 
-  private async backoff(budget: RetryBudget, batch: readonly Entry[], reason: string, retryAfterMs?: number): Promise<void> {
+  /**
+   * A body of whole frames for a byte-stream transport (see StreamFraming), `count` records up to rowid `last`: sent as it is until the transport took it, with the same retries as any batch. Nothing in it can be
+   * refused on its own, since the formatting threads left out what the receiver cannot take.
+   */
+  async deliverWhole(body: Buffer, count: number, last: number): Promise<void> {
+    const t = this.transport;
+    const fields: LogFields = { events: count, last_rowid: last };
+    const budget = new RetryBudget(this.retry, `${count} event(s) for ${t.name}`);
+    for (;;) {
+      if (this.hooks.stop?.aborted) throw new Stopped();
+      this.stats.requests++;
+      this.stats.bytes += body.length;
+      const started = performance.now();
+      const v = await t.send([], body);
+      this.hooks.metrics?.request(t.name, OUTCOMES[v.kind], (performance.now() - started) / 1000, count, body.length);
+      if (v.kind === 'delivered') {
+        this.stats.delivered += count;
+        this.hooks.metrics?.delivered(count);
+        return;
+      }
+      if (v.kind === 'retry') {
+        await this.backoff(budget, fields, v.reason, v.retryAfterMs);
+        continue;
+      }
+      throw new ExportError(v.kind === 'stop' ? v.reason : `${t.name} answered a stream of frames with '${v.kind}'`);
+    }
+  }
+
+  /** Wait before the next attempt, logging why; `fields` say which events wait (rowidFields). */
+  private async backoff(budget: RetryBudget, fields: LogFields, reason: string, retryAfterMs?: number): Promise<void> {
     this.stats.retries++;
     this.hooks.metrics?.retried(this.transport.name);
     const status = /\bHTTP (\d{3})\b/.exec(reason)?.[1];
@@ -140,7 +169,7 @@ export class Delivery {
       reason,
       retryAfterMs,
       (ms) => this.log(`retrying in ${(ms / 1000).toFixed(1)}s: ${reason}`, {
-        transport: this.transport.name, attempt: budget.attempts, delay_ms: ms, status: status ? Number(status) : undefined, ...rowidFields(batch),
+        transport: this.transport.name, attempt: budget.attempts, delay_ms: ms, status: status ? Number(status) : undefined, ...fields,
       }),
       this.hooks.stop,
     );
@@ -158,7 +187,8 @@ export class Delivery {
     this.hooks.metrics?.deadLettered(1);
   }
 
-  private reject(entry: SettledEntry, status: number, error: string): void {
+  /** A record the SIEM refused: dead-lettered with the reason, or, without a dead-letter file, the export stops naming it. */
+  reject(entry: SettledEntry, status: number, error: string): void {
     if (!this.deadLetter) {
       throw new ExportError(
         `${this.transport.name} refused event ${entry.event_id} (HTTP ${status}): ${error}; ` +

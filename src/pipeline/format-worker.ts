@@ -21,6 +21,8 @@ export interface WorkerSetup {
   records: boolean;
   /** Rows over this many stored bytes are not read, only reported (see rows.ts). */
   maxRowBytes: number;
+  /** Frame each record for a byte-stream transport (transport.ts, StreamFraming) instead of ending it with a newline. */
+  stream: { framing: 'octet-counting' | 'lf'; maxMessage: number } | null;
 }
 
 /** A row over the size limit, reported in place of its line. */
@@ -31,7 +33,22 @@ export interface SetAsideRow {
   limit: number;
   /** The number of lines of the range written before it. */
   line: number;
+  /** Where its line would have begun in the buffer: the bytes before it are the lines before it. */
+  at: number;
   /** The rowid of the row before it (or the range's start): how far a checkpoint may go without it. */
+  before: number;
+}
+
+/**
+ * With `stream`: a record the receiver cannot take (over its message size, or a line break under LF framing),
+ * left out of the buffer and returned as text for the transport to name the reason and dead-letter it.
+ */
+export interface RefusedRecord {
+  rowid: number;
+  eventId: string;
+  record: string;
+  line: number;
+  at: number;
   before: number;
 }
 
@@ -59,6 +76,8 @@ export interface RangeResult {
   otherIds?: Map<number, string>;
   /** Rows over the size limit, unformatted. */
   setAside: SetAsideRow[];
+  /** With `stream`: records the receiver cannot take, unframed. */
+  refused: RefusedRecord[];
   /** The range was answered early: rows after `lastRowid` up to its end are still to be asked for. */
   more: boolean;
 }
@@ -77,6 +96,18 @@ const TEXT_PER_WRITE = 1 << 20;
  * (up to the row limit each) would otherwise make buffers of gigabytes.
  */
 const BYTES_PER_ANSWER = 8 << 20;
+const stream = setup.stream;
+const octets = stream?.framing === 'octet-counting';
+
+/** Decimal digits of a positive integer. */
+function digits(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
 
 parentPort!.on('message', (req: RangeRequest | null) => {
   if (req === null) {
@@ -95,30 +126,64 @@ parentPort!.on('message', (req: RangeRequest | null) => {
   const rowids: number[] = [];
   const otherIds = new Map<number, string>();
   const setAside: SetAsideRow[] = [];
+  const refused: RefusedRecord[] = [];
   let text = '';
   let lines = 0;
+  const room = (bytes: number): void => {
+    if (off + bytes <= buf.length) return;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, off + bytes));
+    buf.copy(bigger, 0, 0, off);
+    buf = bigger;
+  };
   const flush = (): void => {
     // Three bytes per UTF-16 unit is the most UTF-8 can need.
-    if (off + text.length * 3 > buf.length) {
-      const bigger = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, off + text.length * 3));
-      buf.copy(bigger, 0, 0, off);
-      buf = bigger;
-    }
+    room(text.length * 3);
     off += buf.write(text, off);
     text = '';
     lines = 0;
   };
+  /**
+   * `MSG-LEN SP MSG`, written straight into the buffer; false, with nothing written, for a record over the
+   * receiver's size. Its byte count is known once it is written: room is left for as many digits as it has UTF-16
+   * units (it has at least as many bytes, and at most three times as many: one digit more), and in the rare case
+   * of one digit more the record moves up a byte.
+   */
+  const octetFrame = (record: string): boolean => {
+    const guess = digits(record.length);
+    room(guess + 2 + record.length * 3);
+    const at = off + guess + 1;
+    const n = buf.write(record, at);
+    if (n > stream!.maxMessage) return false;
+    const d = digits(n);
+    if (d !== guess) buf.copyWithin(off + d + 1, at, at + n);
+    for (let i = d - 1, v = n; i >= 0; i--, v = Math.floor(v / 10)) buf[off + i] = 48 + (v % 10);
+    buf[off + d] = 0x20;
+    off += d + 1 + n;
+    return true;
+  };
+  /** Under LF framing, whether the receiver can take the record: one line, within its size. */
+  const oneLine = (record: string): boolean =>
+    (record.length * 3 <= stream!.maxMessage || Buffer.byteLength(record) <= stream!.maxMessage) && record.indexOf('\n') < 0;
   for (;;) {
     const rows = readEventRows(source, lastRowid, req.upTo, PAGE_SIZE, setup.since);
     for (const row of rows) {
       const e = eventOf(row, setup.registryId, fields);
       if (e instanceof OversizeRow) {
-        setAside.push({ rowid: e.rowid, eventId: e.eventId, bytes: e.bytes, limit: e.limit, line: formatted, before: lastRowid });
+        if (lines > 0) flush();
+        setAside.push({ rowid: e.rowid, eventId: e.eventId, bytes: e.bytes, limit: e.limit, line: formatted, at: off, before: lastRowid });
         lastRowid = e.rowid;
         count++;
         continue;
       }
-      text += format(e) + '\n';
+      const record = format(e);
+      if (stream !== null && !(octets ? octetFrame(record) : oneLine(record))) {
+        if (lines > 0) flush();
+        refused.push({ rowid: e.rowid, eventId: e.eventId, record, line: formatted, at: off, before: lastRowid });
+        lastRowid = e.rowid;
+        count++;
+        continue;
+      }
+      if (!octets) text += record + '\n';
       if (setup.records) {
         rowids.push(e.rowid);
         // A row of the JSON read has its rowid as its id (row-json.ts); only ordinary rows need the comparison.
@@ -126,7 +191,7 @@ parentPort!.on('message', (req: RangeRequest | null) => {
       }
       formatted++;
       count++;
-      if (++lines === LINES_PER_WRITE || text.length > TEXT_PER_WRITE) flush();
+      if (!octets && (++lines === LINES_PER_WRITE || text.length > TEXT_PER_WRITE)) flush();
       lastRowid = e.rowid;
       if (off > BYTES_PER_ANSWER) break;
     }
@@ -139,7 +204,7 @@ parentPort!.on('message', (req: RangeRequest | null) => {
   if (lines > 0) flush();
   // The whole buffer moves to the main thread without a copy and comes back with a later request.
   const buffer = buf.buffer as ArrayBuffer;
-  const result: RangeResult = { seq: req.seq, buffer, length: off, count: formatted, lastRowid: more || count ? lastRowid : req.upTo, setAside, more };
+  const result: RangeResult = { seq: req.seq, buffer, length: off, count: formatted, lastRowid: more || count ? lastRowid : req.upTo, setAside, refused, more };
   if (setup.records) {
     const ids = Float64Array.from(rowids);
     result.rowids = ids;

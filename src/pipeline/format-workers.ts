@@ -8,12 +8,15 @@ import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { ExportError } from '../shared/errors.js';
 import type { RecordSpec } from '../records/spec.js';
-import type { RangeRequest, RangeResult, WorkerSetup } from './format-worker.js';
+import type { RangeRequest, RangeResult, RefusedRecord, WorkerSetup } from './format-worker.js';
+import type { StreamFraming } from '../transports/transport.js';
 import { DEFAULT_MAX_ROW_BYTES, OversizeRow } from '../registry/rows.js';
 
-/** A row over the size limit, unformatted, with the number of lines of its chunk before it. */
+export type { RefusedRecord } from './format-worker.js';
+
+/** A row over the size limit, unformatted, with the number of lines of its chunk before it, and their bytes. */
 export class SetAside extends OversizeRow {
-  constructor(rowid: number, eventId: string, bytes: number, limit: number, readonly line: number, readonly before: number) {
+  constructor(rowid: number, eventId: string, bytes: number, limit: number, readonly line: number, readonly at: number, readonly before: number) {
     super(rowid, eventId, bytes, limit);
   }
 }
@@ -28,6 +31,8 @@ export interface FormattedChunk {
   otherIds?: Map<number, string>;
   /** Rows over the size limit, in order, each to be set aside before line `line` of the body. */
   setAside: SetAside[];
+  /** With `stream`: records the receiver cannot take, in order, each left out before line `line`. */
+  refused: RefusedRecord[];
 }
 
 export interface WorkerPlan {
@@ -46,6 +51,8 @@ export interface WorkerPlan {
   records?: boolean;
   /** The row size limit (see rows.ts); workers get heap enough to format a row of that size. */
   maxRowBytes?: number;
+  /** Write records framed for this byte-stream transport, and leave out those it cannot take (see StreamFraming). */
+  stream?: StreamFraming | null;
 }
 
 /**
@@ -78,7 +85,9 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
   const rangeSize = plan.rangeSize ?? 1024;
   const records = plan.records ?? false;
   const maxRowBytes = plan.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES;
-  const setup: WorkerSetup = { db: plan.db, registryId: plan.registryId, spec: plan.spec, since: plan.since, records, maxRowBytes };
+  // Only the framing's data crosses to the threads; its reasons stay with the transport.
+  const stream = plan.stream ? { framing: plan.stream.framing, maxMessage: plan.stream.maxMessage } : null;
+  const setup: WorkerSetup = { db: plan.db, registryId: plan.registryId, spec: plan.spec, since: plan.since, records, maxRowBytes, stream };
   singleThreadedScavenges();
   const workers = Array.from({ length: n }, () =>
     new Worker(new URL('./format-worker.js', import.meta.url), {
@@ -137,7 +146,8 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
       inHand.set(w, inHand.get(w)! - 1);
       done.set(r.seq, {
         body: Buffer.from(r.buffer, 0, r.length), buffer: r.buffer, count: r.count, lastRowid: r.lastRowid, more: r.more,
-        setAside: r.setAside.map((a) => new SetAside(a.rowid, a.eventId, a.bytes, a.limit, a.line, a.before)),
+        setAside: r.setAside.map((a) => new SetAside(a.rowid, a.eventId, a.bytes, a.limit, a.line, a.at, a.before)),
+        refused: r.refused,
         ...(r.rowids ? { rowids: r.rowids } : {}),
         ...(r.otherIds ? { otherIds: r.otherIds } : {}),
       });

@@ -10,6 +10,7 @@ import { PAGE_SIZE, type RegistrySource } from '../registry/source.js';
 import { Core, type CoreOptions, type PipelineResult, type PreparedRecord } from './core.js';
 import { digestOrNull, feedRecords, feedRegistry, feedThreaded } from './feeds.js';
 import { copyThreaded } from './local-copy.js';
+import { streamThreaded } from './stream-copy.js';
 
 export type { PipelineResult, PreparedRecord } from './core.js';
 
@@ -52,6 +53,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const core = new Core({ ...o, digest: (rowid) => digestOrNull(o.source, rowid) });
   const plan = threadPlan(o, core.lastRowid);
   if (plan && LOCAL.has(o.transport.name)) return copyThreaded(core, plan, !!o.deadLetter, o.onProgress);
+  if (plan && plan.stream) return core.finish(streamThreaded(core, plan, !!o.deadLetter));
   if (plan) return core.finish(feedThreaded(core, plan));
   return core.finish(
     feedRegistry(core, {
@@ -85,6 +87,7 @@ function threadPlan(o: RegistryRun, after: number): WorkerPlan | null {
   if (workers < 1 || (workers === 1 && o.threads.count !== null) || (span > 4 * PAGE_SIZE && span > 4 * o.source.rowsAtMost())) return null;
   return {
     db: o.threads.db, spec: o.spec, registryId: o.registryId, since: o.since ?? null, afterRowid: from, endRowid: b.last, workers,
-    records: !local, maxRowBytes: o.source.maxRowBytes,
+    // A byte stream takes whole chunks framed on the threads; other SIEMs batch each record here.
+    records: !local && !o.transport.stream, stream: o.transport.stream ?? null, maxRowBytes: o.source.maxRowBytes,
   };
 }

@@ -16,10 +16,8 @@ export async function copyThreaded(core: Core, plan: WorkerPlan, hasDeadLetters:
     if (aside.length > 0 && !hasDeadLetters) {
       // Without a dead-letter file the export stops at the first such row, with the lines before it written.
       const first = aside[0]!;
-      let cut = 0;
-      for (let i = 0; i < first.line; i++) cut = body.indexOf(0x0a, cut) + 1;
       if (first.line > 0) {
-        await core.transport.send([], body.subarray(0, cut));
+        await core.transport.send([], body.subarray(0, first.at));
         core.checkpointTo(first.before, first.line);
       }
       throw new ExportError(first.stop);

@@ -46,6 +46,18 @@ export interface AckSource {
   query(ids: number[]): Promise<Map<number, boolean>>;
 }
 
+/**
+ * A byte-stream transport's framing (plain syslog over TCP or TLS), for exports whose formatting threads write
+ * each record already framed: the transport then takes whole chunks of frames as they are, `send([], body)`.
+ */
+export interface StreamFraming {
+  framing: 'octet-counting' | 'lf';
+  /** The largest message the receiver takes, in bytes; larger ones are dead-lettered, never sent. */
+  maxMessage: number;
+  /** For a record left out as one the receiver cannot take: the status and reason it is dead-lettered with. */
+  refusal(record: string): { status: number; error: string };
+}
+
 export interface Transport {
   readonly name: string;
   readonly encoder: Encoder;
@@ -59,6 +71,8 @@ export interface Transport {
   sync?(): void;
   /** Indexer acknowledgement, where the SIEM offers it and the user turned it on. */
   readonly acks?: AckSource;
+  /** Set where the transport is one byte stream with no answer per batch (see StreamFraming). */
+  readonly stream?: StreamFraming;
   /**
    * `siem check` and the preflight of a one-shot export: what can be learnt about the destination without
    * sending an event (credentials, the objects the SIEM side needs). Connection failures are thrown.

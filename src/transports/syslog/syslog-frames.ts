@@ -11,17 +11,20 @@ export const octetCountingEncoder: Encoder = {
 };
 export const lfEncoder: Encoder = { name: 'syslog-lf', open: '', close: '', separator: '', terminator: '\n' };
 
+/** Why the receiver cannot take a message of `bytes` bytes (holding a line break or not), or null if it can. */
+export function messageRefusal(bytes: number, lineBreak: () => boolean, max: number, lf: boolean): { status: number; error: string } | null {
+  if (bytes > max) return { status: 413, error: `message is ${bytes} bytes; --syslog-max-message allows ${max} (rsyslog's default limit is 8192)` };
+  if (lf && lineBreak()) return { status: 400, error: 'message holds a line break, which LF framing cannot carry; use --syslog-framing octet-counting' };
+  return null;
+}
+
 /** Entries the receiver cannot take as they are: too large, or (LF framing) holding a line break. */
 export function unsendable(entries: readonly Entry[], max: number, lf: boolean): Rejection[] {
   const out: Rejection[] = [];
   for (let index = 0; index < entries.length; index++) {
     const e = entries[index]!;
-    const n = recordBytes(e);
-    if (n > max) {
-      out.push({ index, status: 413, error: `message is ${n} bytes; --syslog-max-message allows ${max} (rsyslog's default limit is 8192)` });
-    } else if (lf && (typeof e.record === 'string' ? e.record.includes('\n') : e.record.includes(0x0a))) {
-      out.push({ index, status: 400, error: 'message holds a line break, which LF framing cannot carry; use --syslog-framing octet-counting' });
-    }
+    const why = messageRefusal(recordBytes(e), () => (typeof e.record === 'string' ? e.record.includes('\n') : e.record.includes(0x0a)), max, lf);
+    if (why) out.push({ index, ...why });
   }
   return out;
 }

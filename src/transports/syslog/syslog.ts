@@ -10,9 +10,9 @@ import { count, option, type FlagSpec, type FlagValues } from '../../shared/opti
 import type { NetworkError } from '../http/client.js';
 import type { EnvelopeSpec } from '../../records/spec.js';
 import { DEFAULT_SD_ID, parseFacility, parseHostname, parseSdId } from '../../records/rfc5424.js';
-import { networkVerdict, type CheckLine, type Transport, type Verdict } from '../transport.js';
+import { networkVerdict, type CheckLine, type StreamFraming, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
-import { DEFAULT_MAX_MESSAGE, lfEncoder, octetCountingEncoder, SYSLOG_BATCH, unsendable } from './syslog-frames.js';
+import { DEFAULT_MAX_MESSAGE, lfEncoder, messageRefusal, octetCountingEncoder, SYSLOG_BATCH, unsendable } from './syslog-frames.js';
 import { Connection, endpoint, type Endpoint } from './syslog-socket.js';
 import { SyslogUdpTransport } from './syslog-udp.js';
 
@@ -68,12 +68,19 @@ export class SyslogStreamTransport implements Transport {
   readonly encoder: Encoder;
   readonly defaults = SYSLOG_BATCH;
   readonly hardMaxBytes = SYSLOG_BATCH.hardMaxBytes;
+  /** One byte stream with nothing to answer: a large export's formatting threads frame the messages themselves. */
+  readonly stream: StreamFraming;
   private readonly conn: Connection;
 
   constructor(ep: Endpoint, private readonly max: number, private readonly lf: boolean) {
     this.name = ep.tls ? 'syslog+tls' : 'syslog+tcp';
     this.encoder = lf ? lfEncoder : octetCountingEncoder;
     this.conn = new Connection(ep);
+    this.stream = {
+      framing: lf ? 'lf' : 'octet-counting',
+      maxMessage: max,
+      refusal: (record) => messageRefusal(Buffer.byteLength(record), () => record.includes('\n'), max, lf) ?? { status: 400, error: 'message refused' },
+    };
   }
 
   /** A connection (and its TLS handshake) made and closed: plain syslog has nothing more to ask. */

@@ -1,0 +1,178 @@
+/**
+ * Large syslog exports over TCP frame their messages on the formatting threads and write whole chunks: the bytes
+ * on the wire, the dead letters and the checkpoints are those of a single-threaded export, and after a receiver
+ * hangs up the export carries on over a new connection from a whole message.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { demoRegistry, jsonLines, registryIds, runCli, tempDir } from './helpers.js';
+
+/** A receiver that keeps every connection's bytes; it can hang up, once, on a connection that sent that many. */
+class CapturePeer {
+  readonly connections: Buffer[][] = [];
+  private readonly server = net.createServer((s) => this.accept(s));
+  private dropped = false;
+  port = 0;
+
+  constructor(private readonly dropAfter = Infinity) {}
+
+  async start(port = 0): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  get url(): string {
+    return `syslog+tcp://127.0.0.1:${this.port}`;
+  }
+
+  private accept(s: net.Socket): void {
+    const chunks: Buffer[] = [];
+    this.connections.push(chunks);
+    let bytes = 0;
+    s.on('error', () => undefined);
+    s.on('data', (d: Buffer) => {
+      chunks.push(d);
+      bytes += d.length;
+      if (!this.dropped && bytes > this.dropAfter) {
+        this.dropped = true;
+        s.destroy();
+      }
+    });
+  }
+
+  /** Everything received, all connections one after the other; and forget it. */
+  take(): Buffer {
+    const all = Buffer.concat(this.connections.flat());
+    this.connections.length = 0;
+    return all;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** The whole octet-counted messages in `b` (a cut-off one at the end is left out). */
+function octetMessages(b: Buffer): string[] {
+  const out: string[] = [];
+  let at = 0;
+  for (;;) {
+    const sp = b.indexOf(0x20, at);
+    if (sp < 0) return out;
+    const len = Number(b.subarray(at, sp).toString('latin1'));
+    assert.ok(Number.isInteger(len) && len > 0, `frame header at byte ${at}`);
+    if (sp + 1 + len > b.length) return out;
+    out.push(b.subarray(sp + 1, sp + 1 + len).toString('utf8'));
+    at = sp + 1 + len;
+  }
+}
+
+const eventId = (msg: string): string => /eventId="(\d+)"/.exec(msg)![1]!;
+
+describe('syslog over TCP from formatting threads', () => {
+  const db = demoRegistry(60_000);
+  let peer: CapturePeer;
+  before(async () => {
+    peer = await new CapturePeer().start();
+  });
+  after(() => peer.close());
+  const base = (): string[] => ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--syslog-hostname', 'exporter-1'];
+
+  for (const [format, framing] of [['cef', 'octet-counting'], ['ecs', 'octet-counting'], ['leef', 'lf']] as const) {
+    it(`${format}, ${framing} framing: two threads send byte for byte what one thread sends`, async () => {
+      const args = [...base(), '--format', format, '--syslog-framing', framing];
+      assert.equal((await runCli([...args, '--threads', '1'])).code, 0);
+      const one = peer.take();
+      const r = await runCli([...args, '--threads', '2']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, `exported 60000 event(s) as ${format} via syslog\n`);
+      const two = peer.take();
+      assert.ok(two.length > 60_000 * 300, `${two.length} bytes`);
+      assert.ok(one.equals(two));
+      if (framing === 'octet-counting') assert.deepEqual(octetMessages(two).map(eventId), registryIds(db));
+    });
+  }
+
+  it('messages over --syslog-max-message are dead-lettered as one thread does it, the rest sent in order', async () => {
+    const dir = tempDir();
+    const results = [];
+    for (const threads of ['1', '2']) {
+      const dead = path.join(dir, `dead-${threads}.jsonl`);
+      const state = path.join(dir, `state-${threads}.json`);
+      const r = await runCli([...base(), '--syslog-max-message', '850', '--dead-letter', dead, '--state', state, '--threads', threads]);
+      assert.equal(r.code, 0, r.stderr);
+      const letters = jsonLines(fs.readFileSync(dead, 'utf8')).map((l) => [l['event_id'], l['status'], l['error'], l['record']]);
+      results.push({ stderr: r.stderr, wire: peer.take(), letters, state: JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid });
+    }
+    const [one, two] = results;
+    assert.ok(one!.letters.length > 100 && one!.letters.length < 10_000, `${one!.letters.length} dead letters`);
+    assert.match(String(one!.letters[0]![2]), /^message is \d+ bytes; --syslog-max-message allows 850/);
+    assert.equal(two!.stderr, one!.stderr.replace('dead-1', 'dead-2'));
+    assert.ok(two!.wire.equals(one!.wire));
+    assert.deepEqual(two!.letters, one!.letters);
+    assert.equal(two!.state, 60_000);
+    const sent = octetMessages(two!.wire).map(eventId);
+    const refused = new Set(two!.letters.map((l) => l[0]));
+    assert.deepEqual(sent, registryIds(db).filter((id) => !refused.has(id)));
+  });
+
+  it('without a dead-letter file: one line naming the event, the messages before it sent and checkpointed', async () => {
+    const dir = tempDir();
+    for (const threads of ['1', '2']) {
+      const state = path.join(dir, `state-${threads}.json`);
+      const r = await runCli([...base(), '--syslog-max-message', '850', '--state', state, '--threads', threads]);
+      assert.equal(r.code, 1, r.stderr);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, /syslog\+tcp refused event 13 \(HTTP 413\): message is \d+ bytes; --syslog-max-message allows 850 .* pass --dead-letter FILE/);
+      assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, 12, `--threads ${threads}`);
+      assert.deepEqual(octetMessages(peer.take()).map(eventId).slice(0, 12), registryIds(db).slice(0, 12));
+    }
+  });
+
+  it('a receiver that is down when the first chunk goes: the chunk is retried, and every event arrives once', async () => {
+    const probe = await new CapturePeer().start();
+    const url = probe.url;
+    await probe.close();
+    const late = new CapturePeer();
+    const up = new Promise<void>((resolve) => setTimeout(() => void late.start(probe.port).then(() => resolve()), 1500));
+    try {
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', url, '--no-preflight', '--threads', '2'], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /retrying in [\d.]+s: .*ECONNREFUSED|retrying in [\d.]+s: .*refused/);
+      assert.deepEqual(octetMessages(late.take()).map(eventId), registryIds(db));
+    } finally {
+      await up;
+      await late.close();
+    }
+  });
+
+  it('a receiver that hangs up mid-export: a new connection carries on from a whole message to the last event', async () => {
+    const dropping = await new CapturePeer(3_000_000).start();
+    try {
+      const dir = tempDir();
+      const state = path.join(dir, 'state.json');
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', dropping.url, '--state', state, '--threads', '2'], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      // The export's check of the receiver connects first, and sends nothing.
+      const used = dropping.connections.filter((c) => c.length > 0);
+      assert.equal(used.length, 2);
+      const all = registryIds(db);
+      const [first, second] = used.map((c) => octetMessages(Buffer.concat(c)).map(eventId));
+      assert.deepEqual(first, all.slice(0, first!.length));
+      // The second connection starts on a whole message (a chunk cut off by the hang-up goes again from its
+      // start) and carries every event from there to the end. What the operating system had taken before the
+      // hang-up is gone with the connection: plain syslog has no acknowledgements, which is what RELP is for.
+      const from = all.indexOf(second![0]!);
+      assert.ok(from > 0 && from < 60_000, `resent from event ${second![0]}`);
+      assert.deepEqual(second, all.slice(from));
+      assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, 60_000);
+    } finally {
+      await dropping.close();
+    }
+  });
+});
