@@ -97,6 +97,14 @@ describe('syslog over TCP from formatting threads', () => {
     });
   }
 
+  it('the automatic choice for a receiver on this machine (one thread) sends what one thread on its own sends', async () => {
+    assert.equal((await runCli([...base(), '--threads', '1'])).code, 0);
+    const one = peer.take();
+    const r = await runCli(base());
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(peer.take().equals(one));
+  });
+
   it('messages over --syslog-max-message are dead-lettered as one thread does it, the rest sent in order', async () => {
     const dir = tempDir();
     const results = [];

@@ -4,7 +4,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import os from 'node:os';
 import { workersWorthIt } from '../src/pipeline/format-workers.js';
+import { onThisMachine } from '../src/transports/syslog/syslog-socket.js';
 import { FORMAT_NAMES } from '../src/records/formats/index.js';
 import { EsPeer } from './peers/elasticsearch.js';
 import { HecPeer } from './peers/splunk-hec.js';
@@ -136,6 +138,22 @@ describe('how many formatting threads a backlog gets', () => {
     assert.equal(workersWorthIt(1_000_000, true, 1), 1);
     assert.equal(workersWorthIt(1_000_000, false, 1), 0);
     assert.equal(workersWorthIt(49_999, true, 1), 0);
+  });
+
+  it('a byte stream to a receiver on this machine leaves it a core', () => {
+    assert.equal(workersWorthIt(1_000_000, false, 2, true), 1);
+    assert.equal(workersWorthIt(1_000_000, false, 4, true), 2);
+    assert.equal(workersWorthIt(1_000_000, false, 1, true), 0);
+    assert.equal(workersWorthIt(49_999, false, 2, true), 0);
+    assert.equal(workersWorthIt(1_000_000, false, 2, false), 2);
+  });
+
+  it('a receiver is on this machine by its loopback or interface address or its name, never by a lookup', () => {
+    for (const host of ['127.0.0.1', '127.42.0.9', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost', 'LOCALHOST', 'relay.localhost', os.hostname()]) {
+      assert.equal(onThisMachine(host), true, host);
+    }
+    for (const a of Object.values(os.networkInterfaces()).flat()) if (a) assert.equal(onThisMachine(a.address.replace(/%.*$/, '')), true, a.address);
+    for (const host of ['192.0.2.10', '2001:db8::1', 'siem.example.com', '128.0.0.1']) assert.equal(onThisMachine(host), false, host);
   });
 
   const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;

@@ -92,7 +92,7 @@ export const EXPORT = {
   }),
   threads: option({
     flags: '--threads <n>',
-    description: "threads that read and format a large export: 'auto' (two with a second core; on one core, one for a file or stdout) or a number (1: none)",
+    description: "threads that read and format a large export: 'auto' (two with a second core, one when a syslog receiver on a two-core machine is this machine; on one core, one for a file or stdout) or a number (1: none)",
     default: DEFAULTS.threads,
     group: 'common',
     parse: (v, flag) => (v === 'auto' ? null : count(1)(v, `${flag} (a number or 'auto')`)),

@@ -79,7 +79,7 @@ function threadPlan(o: RegistryRun, after: number): WorkerPlan | null {
   const from = Math.max(after, b.first - 1);
   const span = b.last - from;
   const local = LOCAL.has(o.transport.name);
-  const workers = o.threads.count ?? workersWorthIt(span, local);
+  const workers = o.threads.count ?? workersWorthIt(span, local, undefined, o.transport.stream?.receiverHere ?? false);
   // Threads split rowids into ranges, which pays only where rowids are dense: a span far beyond what the file can
   // hold is sparse for sure. Counting the rows instead would read the whole table once more before the first
   // record; this bound costs nothing, and the empty ranges it can let through are bounded by the file's size.

@@ -56,6 +56,8 @@ export interface StreamFraming {
   maxMessage: number;
   /** For a record left out as one the receiver cannot take: the status and reason it is dead-lettered with. */
   refusal(record: string): { status: number; error: string };
+  /** The receiver runs on this machine, and takes a core of its own to read what is sent. */
+  receiverHere: boolean;
 }
 
 export interface Transport {

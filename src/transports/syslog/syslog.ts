@@ -13,7 +13,7 @@ import { DEFAULT_SD_ID, parseFacility, parseHostname, parseSdId } from '../../re
 import { networkVerdict, type CheckLine, type StreamFraming, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 import { DEFAULT_MAX_MESSAGE, lfEncoder, messageRefusal, octetCountingEncoder, SYSLOG_BATCH, unsendable } from './syslog-frames.js';
-import { Connection, endpoint, type Endpoint } from './syslog-socket.js';
+import { Connection, endpoint, onThisMachine, type Endpoint } from './syslog-socket.js';
 import { SyslogUdpTransport } from './syslog-udp.js';
 
 /** The options of the syslog family (syslog and RELP share them), each read through its spec. */
@@ -80,6 +80,7 @@ export class SyslogStreamTransport implements Transport {
       framing: lf ? 'lf' : 'octet-counting',
       maxMessage: max,
       refusal: (record) => messageRefusal(Buffer.byteLength(record), () => record.includes('\n'), max, lf) ?? { status: 400, error: 'message refused' },
+      receiverHere: onThisMachine(ep.host),
     };
   }
 
