@@ -82,8 +82,12 @@ function timed(cmd, args, outFile, env = process.env) {
   });
 }
 
-async function exportsAgainstBaseline(db, n) {
-  const outFile = path.join(DATA, 'out.jsonl');
+/**
+ * Every format against sqlite3 -json, written to a file (`toFile`) or to /dev/null. To /dev/null leaves out the
+ * page cache, whose cost on a virtual machine swings by ten times from one run to the next (see results.md).
+ */
+async function exportsAgainstBaseline(db, n, toFile = true) {
+  const outFile = toFile ? path.join(DATA, 'out.jsonl') : '/dev/null';
   const cases = [
     { name: 'sqlite3 -json (baseline)', cmd: 'sqlite3', args: ['-json', db, 'select * from events'], stdout: true },
     ...['ecs', 'splunk', 'sentinel', 'cef', 'leef', 'ocsf'].map((f) => ({
@@ -93,11 +97,11 @@ async function exportsAgainstBaseline(db, n) {
       args: [CLI, 'siem', 'export', '--db', db, '--registry-id', REGISTRY_ID, '--format', f, '--output', outFile, '--quiet'],
     })),
   ];
-  const results = new Map(cases.map((c) => [c.name, { seconds: [], rss: [], cpu: [] }]));
+  const results = new Map(cases.map((c) => [c.name, { seconds: [], rss: [], cpu: [], bytes: 0 }]));
   for (let run = 0; run < RUNS; run++) {
     // Alternate: every case once per round, so drift on a shared machine hits all of them alike.
     for (const c of cases) {
-      fs.rmSync(outFile, { force: true });
+      if (toFile) fs.rmSync(outFile, { force: true });
       // Every run starts with the disk caught up: without this, each run also paid for writing out the file the
       // run before it left in the page cache (a gigabyte for some formats), whichever command that was.
       spawnSync('sync');
@@ -105,15 +109,16 @@ async function exportsAgainstBaseline(db, n) {
       results.get(c.name).seconds.push(r.seconds);
       results.get(c.name).rss.push(r.rssMb);
       results.get(c.name).cpu.push(r.cpu);
+      if (toFile) results.get(c.name).bytes = fs.statSync(outFile).size;
       process.stderr.write(`  ${c.name}: ${r.seconds.toFixed(2)} s\n`);
     }
   }
-  fs.rmSync(outFile, { force: true });
+  if (toFile) fs.rmSync(outFile, { force: true });
   const base = median(results.get(cases[0].name).seconds);
   return cases.map((c) => {
     const r = results.get(c.name);
     const s = median(r.seconds);
-    return { name: c.name, format: c.format, seconds: s, eps: n / s, ratio: s / base, rss: Math.max(...r.rss), cpu: median(r.cpu) };
+    return { name: c.name, format: c.format, seconds: s, eps: n / s, ratio: s / base, rss: Math.max(...r.rss), cpu: median(r.cpu), bytes: r.bytes };
   });
 }
 
@@ -168,6 +173,23 @@ if (RSS_EVENTS > 0) {
     r.rssMb <= 120 && r.rssMb <= small.rss * 1.1);
 }
 say('');
+if (!process.argv.includes('--skip-null')) {
+  // The same exports without the page cache, and the page cache without an export: `dd` writing as many bytes as
+  // the largest output, right after the runs above, shows what writing a file cost on this machine at the time.
+  const outFile = path.join(DATA, 'out.jsonl');
+  const bytes = Math.max(...rows.map((r) => r.bytes));
+  spawnSync('sync');
+  const dd = await timed('dd', ['if=/dev/zero', `of=${outFile}`, 'bs=1M', `count=${Math.ceil(bytes / (1 << 20))}`, 'status=none'], '/dev/null');
+  fs.rmSync(outFile, { force: true });
+  const nul = await exportsAgainstBaseline(db, EVENTS, false);
+  say(`The same exports to /dev/null, median of ${RUNS} alternating runs (no page cache: writing the OCSF export's ` +
+    `${fmtInt(bytes)} bytes to a file with dd alone took ${dd.seconds.toFixed(2)} s, ${dd.cpu.toFixed(2)} s of it CPU, just before):`);
+  say('');
+  say('| run | median wall | events/s | vs sqlite3 -json | CPU (user+sys) | peak RSS |');
+  say('|---|---:|---:|---:|---:|---:|');
+  for (const r of nul) say(`| ${r.name} | ${r.seconds.toFixed(2)} s | ${fmtInt(r.eps)} | ${r.ratio.toFixed(2)}× | ${r.cpu.toFixed(2)} s | ${r.rss.toFixed(0)} MB |`);
+  say('');
+}
 if (!SKIP_HEC) {
   const { hecCompression } = await import('./gzip.mjs');
   const rows = await hecCompression({ db, n: EVENTS, runs: RUNS, cli: CLI, registryId: REGISTRY_ID, timed, median });
