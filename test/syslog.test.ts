@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFormatter, iterRegistryEvents } from '../src/index.js';
 import { sdText } from '../src/records/rfc5424.js';
-import { FIXTURES, outcome, runCli, sleep, sqlRegistry, tempDir, waitFor, withPeer } from './helpers.js';
+import { demoRegistry, FIXTURES, outcome, registryIds, runCli, sleep, sqlRegistry, tempDir, waitFor, withPeer } from './helpers.js';
 import { OctetCountingPeer } from './peers/syslog.js';
 import { SyslogNg, syslogNgMissing } from './peers/syslog-ng.js';
 import { Rsyslog, rsyslogMissing, TLS_CERT, type RsyslogRecord } from './peers/rsyslog.js';
@@ -103,6 +103,17 @@ describe('syslog into a real rsyslog', { skip: missing ?? false }, () => {
   it('LF framing: the same records, one per line (none of ours holds a line break)', async () => {
     const { recs } = await exportTo(`syslog+tcp://127.0.0.1:${rsyslog.ports.tcp}`, 'tcp', ['--syslog-framing', 'lf']);
     assert.deepEqual(checkRecords(recs, want, 20), fitting);
+  });
+
+  it('TLS from formatting threads (messages framed there, chunks written whole): every event once, in order', async () => {
+    const backlog = demoRegistry(5_000);
+    const before = rsyslog.count();
+    const r = await runCli(['siem', 'export', '--db', backlog, '--registry-id', 'reg', '--format', 'ecs',
+      '--output', `syslog+tls://localhost:${rsyslog.ports.tls}`, '--ca-file', TLS_CERT, '--threads', '2']);
+    assert.equal(r.code, 0, r.stderr);
+    const recs = (await rsyslog.waitRecords(before + 5_000)).slice(before);
+    assert.ok(recs.every((x) => x.input === 'tls'));
+    assert.deepEqual(recs.map((x) => x.sd?.[SD_ID]?.eventId), registryIds(backlog));
   });
 
   it('UDP only when asked for, with a warning that it can lose events', async () => {
