@@ -133,8 +133,9 @@ export class Delivery {
   }
 
   /**
-   * A body of whole frames for a byte-stream transport (see StreamFraming), `count` records up to rowid `last`: sent as it is until the transport took it, with the same retries as any batch. Nothing in it can be
-   * refused on its own, since the formatting threads left out what the receiver cannot take.
+   * A body of whole frames for a byte-stream transport (see StreamFraming), `count` records up to rowid `last`:
+   * sent as it is until the transport took it, with the same retries as any batch. Nothing in it can be refused
+   * on its own, since the formatting threads left out what the receiver cannot take.
    */
   async deliverWhole(body: Buffer, count: number, last: number): Promise<void> {
     const t = this.transport;

@@ -79,7 +79,8 @@ export class SyslogStreamTransport implements Transport {
     this.stream = {
       framing: lf ? 'lf' : 'octet-counting',
       maxMessage: max,
-      refusal: (record) => messageRefusal(Buffer.byteLength(record), () => record.includes('\n'), max, lf) ?? { status: 400, error: 'message refused' },
+      // The threads leave a record out by these same two rules, so one of them always applies.
+      refusal: (record) => messageRefusal(Buffer.byteLength(record), () => record.includes('\n'), max, lf) ?? { status: 400, error: 'message cannot be framed for this receiver' },
       receiverHere: onThisMachine(ep.host),
     };
   }
