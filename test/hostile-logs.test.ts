@@ -148,6 +148,20 @@ describe('signals', () => {
     }
   });
 
+  it('a threaded export to a FIFO with no reader retries, then gives up without moving the checkpoint', async () => {
+    const db = demoRegistry(5_000);
+    const dir = tempDir();
+    const fifo = path.join(dir, 'events.fifo');
+    const state = path.join(dir, 'state.json');
+    execFileSync('mkfifo', [fifo]);
+    const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', fifo, '--state', state,
+      '--threads', '2', '--retry-max-duration', '2s']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /retrying in \S+: no process reads the named pipe/);
+    assert.match(r.stderr, /gave up on 1024 event\(s\) for file .*--retry-max-duration/);
+    assert.equal(fs.existsSync(state), false, 'nothing was written, so nothing is checkpointed');
+  });
+
   it('a FIFO --output gets every record once a reader comes', async () => {
     const db = demoRegistry(10);
     const dir = tempDir();

@@ -217,10 +217,10 @@ export class Core {
   }
 
   /**
-   * A chunk of whole frames for a byte-stream transport (see StreamFraming), `count` records up to rowid `last`:
-   * sent as it is, with the retries of any batch. Nothing else may be batched or in flight around it.
+   * A chunk written whole (lines for a file, frames for a byte stream: see chunk-copy.ts), `count` records up to
+   * rowid `last`: sent as it is, with the retries of any batch. Nothing else may be batched or in flight around it.
    */
-  async sendFramed(body: Buffer, count: number, last: number): Promise<void> {
+  async sendChunk(body: Buffer, count: number, last: number): Promise<void> {
     await this.delivery.deliverWhole(body, count, last);
   }
 
@@ -238,7 +238,7 @@ export class Core {
 
   /**
    * The one way the checkpoint moves: durable output and dead letters first, then the state file, then the
-   * figures. Used for settled batches and for chunks a local copy wrote whole.
+   * figures. Used for settled batches and for chunks written whole.
    */
   checkpointTo(rowid: number, count: number): void {
     this.last = rowid;

@@ -133,9 +133,9 @@ export class Delivery {
   }
 
   /**
-   * A body of whole frames for a byte-stream transport (see StreamFraming), `count` records up to rowid `last`:
-   * sent as it is until the transport took it, with the same retries as any batch. Nothing in it can be refused
-   * on its own, since the formatting threads left out what the receiver cannot take.
+   * A chunk written whole (chunk-copy.ts), `count` records up to rowid `last`: sent as it is until the transport
+   * took it, with the same retries as any batch. Nothing in it can be refused on its own: files refuse nothing,
+   * and the formatting threads left out what a stream's receiver cannot take.
    */
   async deliverWhole(body: Buffer, count: number, last: number): Promise<void> {
     const t = this.transport;
@@ -157,7 +157,7 @@ export class Delivery {
         await this.backoff(budget, fields, v.reason, v.retryAfterMs);
         continue;
       }
-      throw new ExportError(v.kind === 'stop' ? v.reason : `${t.name} answered a stream of frames with '${v.kind}'`);
+      throw new ExportError(v.kind === 'stop' ? v.reason : `${t.name} answered a whole chunk with '${v.kind}'`);
     }
   }
 

@@ -9,8 +9,7 @@ import { recordFormatter, type RecordSpec } from '../records/spec.js';
 import { PAGE_SIZE, type RegistrySource } from '../registry/source.js';
 import { Core, type CoreOptions, type PipelineResult, type PreparedRecord } from './core.js';
 import { digestOrNull, feedRecords, feedRegistry, feedThreaded } from './feeds.js';
-import { copyThreaded } from './local-copy.js';
-import { streamThreaded } from './stream-copy.js';
+import { copyChunks } from './chunk-copy.js';
 
 export type { PipelineResult, PreparedRecord } from './core.js';
 
@@ -52,8 +51,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   }
   const core = new Core({ ...o, digest: (rowid) => digestOrNull(o.source, rowid) });
   const plan = threadPlan(o, core.lastRowid);
-  if (plan && LOCAL.has(o.transport.name)) return copyThreaded(core, plan, !!o.deadLetter, o.onProgress);
-  if (plan && plan.stream) return core.finish(streamThreaded(core, plan, !!o.deadLetter));
+  // A file, stdout or a byte stream takes the threads' chunks whole; other SIEMs batch each record here.
+  if (plan && !plan.records) return core.finish(copyChunks(core, plan, !!o.deadLetter));
   if (plan) return core.finish(feedThreaded(core, plan));
   return core.finish(
     feedRegistry(core, {
