@@ -173,9 +173,10 @@ test('the npm package ships the bundled command with its formatting thread, the 
     execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
   ) as { files: { path: string }[] }[];
   const files = new Set(packed[0]!.files.map((f) => f.path));
-  // The bundle finds its formatting thread beside it (see scripts/bundle.mjs).
+  // The bundle finds its formatting thread beside it, and runs as CommonJS only with the package.json that
+  // says so beside it (see scripts/bundle.mjs): without it Node would load the bundle as ESM, and fail.
   assert.equal(pkg.bin['oversight'], 'dist/bin/oversight.js');
-  for (const f of ['dist/bin/oversight.js', 'dist/bin/format-worker.js', 'content/fields.yaml', 'content/detections/README.md', 'content/detections/samples/README.md', 'dist/content/model.js', 'contrib/systemd/oversight-siem@.service']) {
+  for (const f of ['dist/bin/oversight.js', 'dist/bin/format-worker.js', 'dist/bin/package.json', 'content/fields.yaml', 'content/detections/README.md', 'content/detections/samples/README.md', 'dist/content/model.js', 'contrib/systemd/oversight-siem@.service']) {
     assert.ok(files.has(f), `${f} in the package`);
   }
   for (const m of SIEM_CONTENT) assert.ok(files.has(`content/${m.name}/README.md`), `content/${m.name}/README.md in the package`);
