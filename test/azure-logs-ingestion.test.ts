@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { AzurePeer, MAX_BODY } from './peers/azure-logs-ingestion.js';
+import { Peer } from './peers/peer.js';
 import { demoRegistry, jsonLines, outcome, registryIds, runCli, sqlRegistry, tempDir } from './helpers.js';
 
 const O = { tenantId: 'tenant-1', clientId: 'client-1', clientSecret: 'azure-client-secret-value', dcr: 'dcr-0a1b2c', stream: 'Custom-Oversight_CL' };
@@ -84,4 +85,20 @@ describe('Azure Monitor Logs Ingestion API', () => {
       assert.equal(missing.code, 2);
       assert.match(missing.stderr, /needs AZURE_CLIENT_SECRET in the environment/);
     }));
+
+  it('a token endpoint that echoes the form body back never gets the client secret printed, however it is encoded', async () => {
+    // Entra ID secrets have a `~`, which a form body spells %7E and encodeURIComponent leaves alone.
+    const secret = "Xy8Q~abc.DEF_ghi-jkl!'()* é+/";
+    const form = new URLSearchParams({ client_secret: secret }).toString().slice('client_secret='.length);
+    const echo = await new Peer((req) => ({ status: 400, body: `you sent ${req.body.toString('utf8')} | ${form.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase())}` })).start();
+    try {
+      const env = { AZURE_TENANT_ID: O.tenantId, AZURE_CLIENT_ID: O.clientId, AZURE_CLIENT_SECRET: secret, AZURE_AUTHORITY_HOST: echo.url };
+      const r = await runCli(exportTo(demoRegistry(1), `${echo.url}/dataCollectionRules/${O.dcr}/streams/${O.stream}?api-version=2023-01-01`), { env });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(outcome(r.stderr)[0]!, /Entra ID token endpoint answered HTTP 400: you sent .*client_secret=\*\*\*&grant_type=client_credentials.* \| \*\*\*$/);
+      for (const spelling of [secret, form, encodeURIComponent(secret), 'Xy8Q', 'Xy8Q%7E', 'Xy8Q%7e']) assert.ok(!r.stderr.includes(spelling), `masked: ${spelling}`);
+    } finally {
+      await echo.close();
+    }
+  });
 });

@@ -22,39 +22,50 @@ export class RegistryUnavailable extends ExportError {
 
 /**
  * Secrets registered here are masked in every message the tool prints or writes, in each form a peer may echo
- * them back in: as they are, URL-encoded (either hex case, `+` or `%20` for spaces), JSON-escaped, and base64
- * (standard and URL-safe, with or without padding) of the value.
+ * them back in: as they are, JSON-escaped, and base64 (standard and URL-safe, with or without padding) of the
+ * value, each also URL-encoded. A peer echoes what our own requests sent, and encoders differ: encodeURIComponent
+ * leaves `~!'()*` alone, a form body (URLSearchParams) escapes all but `*` and spells a space `+`, others escape
+ * everything but letters and digits, in either hex case. So any character but a letter or digit matches itself or
+ * its percent-encoded UTF-8 bytes in either case, and a space also `+`: one pattern covers every such spelling.
  */
 const secrets = new Set<string>();
 /** Longest first, so a form that contains another is masked whole. */
-let masks: string[] = [];
+let masks: RegExp[] = [];
 
 export function registerSecret(value: string | undefined | null): void {
   if (!value || value.length < 4) return;
+  const known = secrets.size;
   for (const form of secretForms(value)) if (form.length >= 4) secrets.add(form);
-  masks = [...secrets].sort((a, b) => b.length - a.length);
+  if (secrets.size !== known) masks = [...secrets].sort((a, b) => b.length - a.length).map(anyUrlEncoding);
 }
 
 function secretForms(value: string): string[] {
-  const url = encodeURIComponent(value);
   const b64 = Buffer.from(value, 'utf8').toString('base64');
   const b64url = b64.replace(/\+/g, '-').replace(/\//g, '_');
-  return [
-    value,
-    url,
-    url.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()),
-    url.replace(/%20/g, '+'),
-    JSON.stringify(value).slice(1, -1),
-    b64,
-    b64.replace(/=+$/, ''),
-    b64url,
-    b64url.replace(/=+$/, ''),
-  ];
+  return [value, JSON.stringify(value).slice(1, -1), b64, b64.replace(/=+$/, ''), b64url, b64url.replace(/=+$/, '')];
+}
+
+function anyUrlEncoding(form: string): RegExp {
+  let source = '';
+  for (const c of form) {
+    if (/^[A-Za-z0-9]$/.test(c)) {
+      source += c;
+      continue;
+    }
+    const escaped = [...Buffer.from(c, 'utf8')].map((b) => `%${hexDigit(b >> 4)}${hexDigit(b & 15)}`).join('');
+    source += `(?:${c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')}|${escaped}${c === ' ' ? '|\\+' : ''})`;
+  }
+  return new RegExp(source, 'g');
+}
+
+function hexDigit(n: number): string {
+  const d = n.toString(16);
+  return n < 10 ? d : `[${d}${d.toUpperCase()}]`;
 }
 
 export function redact(text: string): string {
   let out = text;
-  for (const s of masks) if (out.includes(s)) out = out.split(s).join('***');
+  for (const re of masks) out = out.replace(re, '***');
   return out;
 }
 
