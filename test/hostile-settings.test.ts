@@ -38,4 +38,35 @@ describe('hostile settings', () => {
       assert.match(r.stderr, why);
     }
   });
+
+  it('a URL with a user or password is refused with where they go instead, and no message shows the password', async () => {
+    const pw = 'S3cretPassw0rd';
+    const base = ['--db', db, '--registry-id', 'r', '--format', 'ecs'];
+    const cases: [string[], RegExp][] = [
+      [['siem', 'export', ...base, '--output', `https://admin:${pw}@127.0.0.1:9200/_bulk`],
+        /^oversight: --output https:\/\/\*\*\*@127\.0\.0\.1:9200\/_bulk has a user or password in it, .*: remove it; a user and password go in OVERSIGHT_ES_USERNAME and OVERSIGHT_ES_PASSWORD/],
+      [['siem', 'export', ...base, '--output', `https://admin:${pw}@127.0.0.1:8088/services/collector/event`], /\/\/\*\*\*@127\.0\.0\.1:8088\/.* the HEC token goes in OVERSIGHT_SPLUNK_HEC_TOKEN/],
+      [['siem', 'export', ...base, '--output', `http://admin:${pw}@127.0.0.1:99999/x`], /^oversight: --output http:\/\/\*\*\*@127\.0\.0\.1:99999\/x is not a valid URL$/],
+      [['siem', 'export', ...base, '--output', `ftp://admin:${pw}@127.0.0.1/`], /^oversight: --output ftp:\/\/\*\*\*@127\.0\.0\.1\/: only http:\/\/ and https:\/\/ URLs/],
+      [['siem', 'export', ...base, '--output', `admin:${pw}@127.0.0.1:18090`],
+        /^oversight: --output \*\*\*@127\.0\.0\.1:18090 looks like user:password@host:port without a scheme: write the URL, e\.g\. https:\/\/127\.0\.0\.1:18090, and move the credentials/],
+      [['siem', 'check', ...base, '--output', `https://admin:${pw}@127.0.0.1:9200/_bulk`], /^FAIL {2}configuration: --output https:\/\/\*\*\*@127\.0\.0\.1:9200\/_bulk has a user or password/],
+      [['siem', 'setup', 'elasticsearch', '--url', `http://admin:${pw}@127.0.0.1:9200`], /^oversight: --url http:\/\/\*\*\*@127\.0\.0\.1:9200 has a user or password in it, .* OVERSIGHT_ES_PASSWORD/],
+      [['siem', 'verify', '--db', db, '--registry-id', 'r', '--output', 'https://127.0.0.1:8088/services/collector/event', '--splunk-search-url', `https://admin:${pw}@127.0.0.1:8089`],
+        /^oversight: --splunk-search-url https:\/\/\*\*\*@127\.0\.0\.1:8089 has a user or password in it, .* OVERSIGHT_SPLUNK_USERNAME and OVERSIGHT_SPLUNK_PASSWORD$/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match((r.stdout + r.stderr).split('\n').filter(Boolean).find((l) => message.test(l)) ?? r.stdout + r.stderr, message);
+      assert.ok(!(r.stdout + r.stderr).includes(pw), `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    }
+    assert.equal(fs.existsSync(`admin:${pw}@127.0.0.1:18090`), false, 'not taken as a file name');
+
+    const print = await runCli(['siem', 'config', 'print', ...base, '--output', `https://admin:${pw}@127.0.0.1:9200/_bulk`, '--splunk-search-url', `https://u:${pw}@h:8089`]);
+    assert.equal(print.code, 0, print.stderr);
+    assert.match(print.stdout, /^output: "https:\/\/\*\*\*@127\.0\.0\.1:9200\/_bulk" {2}# flag$/m);
+    assert.match(print.stdout, /^splunk-search-url: "https:\/\/\*\*\*@h:8089" {2}# flag$/m);
+    assert.ok(!(print.stdout + print.stderr).includes(pw));
+  });
 });

@@ -7,7 +7,7 @@
 import type { Command, Option } from 'commander';
 import fs from 'node:fs';
 import { MAX_SECRET_FILE_BYTES } from '../shared/secrets.js';
-import { ConfigurationError, errorMessage } from '../shared/errors.js';
+import { ConfigurationError, errorMessage, maskUserinfo } from '../shared/errors.js';
 import { envName, suggest } from './env.js';
 
 /** Options whose value is itself a secret: a config file may not hold them. */
@@ -103,7 +103,8 @@ export function printConfig(cmd: Command, secret: (key: string) => boolean): str
     const value = cmd.getOptionValue(o.attributeName()) as unknown;
     const source = sourceOf(cmd, o);
     if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
-    const shown = secret(key) && !key.endsWith('-file') ? '***' : JSON.stringify(o.negate ? !value : value);
+    // A URL's user and password are masked too: the export refuses them, but this shows what was given.
+    const shown = secret(key) && !key.endsWith('-file') ? '***' : maskUserinfo(JSON.stringify(o.negate ? !value : value));
     const from = source === 'env' ? `env ${envName(o)}` : source ?? 'default';
     lines.push(`${key}: ${shown}  # ${from}`);
   }

@@ -6,7 +6,8 @@
 import { ClientCredential } from '../transports/http/azure-auth.js';
 import { deliveryConfig, type DeliveryConfig } from '../config/delivery.js';
 import { DELIVERY, EXPORT } from '../config/options.js';
-import { ConfigurationError, ExportError, registerSecret } from '../shared/errors.js';
+import { ConfigurationError, ExportError, maskUserinfo, registerSecret } from '../shared/errors.js';
+import { refuseUrlCredentials } from '../shared/url-credentials.js';
 import { elasticAuthHeaders } from '../transports/http/es-auth.js';
 import { textFlag, withDefaults, type FlagValues } from '../shared/options.js';
 import { formatByName, type FormatSettings } from '../records/formats/index.js';
@@ -105,7 +106,7 @@ function backendFor(f: QueryOptions, d: DeliveryConfig, warn: (m: string) => voi
       if (!f.splunkSearchUrl) {
         throw new ConfigurationError('verifying Splunk needs --splunk-search-url https://HOST:8089: searches go to the management port, and the HEC token cannot search');
       }
-      checkUrl(f.splunkSearchUrl, '--splunk-search-url');
+      checkUrl(f.splunkSearchUrl, '--splunk-search-url', 'a token goes in OVERSIGHT_SPLUNK_SEARCH_TOKEN or --splunk-search-token-file, a user and password in OVERSIGHT_SPLUNK_USERNAME and OVERSIGHT_SPLUNK_PASSWORD');
       const s = f.formatSettings as { index?: string | null; sourcetype?: string; source?: string; host?: string | null };
       return new SplunkVerifier({
         searchUrl: f.splunkSearchUrl, authorization: splunkSearchAuth(f, env), client: new HttpClient(d.http), registryId: f.registryId,
@@ -117,7 +118,7 @@ function backendFor(f: QueryOptions, d: DeliveryConfig, warn: (m: string) => voi
       const table = f.logAnalyticsTable ?? tableFromStream(d.output);
       if (!table) throw new ConfigurationError('the stream name is not Custom-<Table>: name the table with --log-analytics-table');
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) throw new ConfigurationError(`--log-analytics-table '${table}' is not a table name`);
-      checkUrl(f.logAnalyticsUrl, '--log-analytics-url');
+      checkUrl(f.logAnalyticsUrl, '--log-analytics-url', 'the app registration goes in AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET');
       const client = new HttpClient(d.http);
       const need = (name: string): string => {
         const v = secretFromEnv(env, name);
@@ -138,13 +139,15 @@ function backendFor(f: QueryOptions, d: DeliveryConfig, warn: (m: string) => voi
   }
 }
 
-function checkUrl(url: string, flag: string): void {
+/** `credentials`: where they go instead of the URL. */
+function checkUrl(url: string, flag: string, credentials: string): void {
   try {
     const u = new URL(url);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error();
   } catch {
-    throw new ConfigurationError(`${flag} must be an http(s):// URL, not '${url}'`);
+    throw new ConfigurationError(`${flag} must be an http(s):// URL, not '${maskUserinfo(url)}'`);
   }
+  refuseUrlCredentials(flag, url, credentials);
 }
 
 /** A Bearer token (or a `Splunk <session key>`), else user and password, from the flag's file or the environment. */

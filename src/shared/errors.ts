@@ -63,8 +63,19 @@ function hexDigit(n: number): string {
   return n < 10 ? d : `[${d}${d.toUpperCase()}]`;
 }
 
+/**
+ * The user and password of a URL in any text (`scheme://user:password@host`): up to the last @ before the path,
+ * query or fragment, as URL parsers read it. Matched on the text, not parsed, so a URL that fails to parse for
+ * another reason is masked too.
+ */
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#\\]*@/gi;
+
+export function maskUserinfo(text: string): string {
+  return text.replace(USERINFO, '$1***@');
+}
+
 export function redact(text: string): string {
-  let out = text;
+  let out = maskUserinfo(text);
   for (const re of masks) out = out.replace(re, '***');
   return out;
 }

@@ -62,6 +62,8 @@ export interface TransportDescription {
   readonly compression?: { default: Compression; gzip: boolean; why?: string };
   /** Flags of its own, on `siem export` and `siem replay`. */
   readonly flags?: readonly FlagSpec[];
+  /** Where its credentials go, for the error refusing a URL with a user or password: "the HEC token goes in …". */
+  readonly credentials?: string;
   /** Variables it reads secrets or settings from (each secret also as NAME_FILE): named in the help, known to the checks. */
   readonly env?: readonly EnvVar[];
   /**

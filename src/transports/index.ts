@@ -3,7 +3,8 @@
  * formats it carries, its flags and batch defaults all come from the descriptions listed here.
  */
 import type { Compression } from './compress.js';
-import { ConfigurationError } from '../shared/errors.js';
+import { ConfigurationError, maskUserinfo } from '../shared/errors.js';
+import { refuseUrlCredentials } from '../shared/url-credentials.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import { parseDuration, withDefaults, type FlagValues } from '../shared/options.js';
 import { FORMAT_NAMES, formatByName, type FormatDescription } from '../records/formats/index.js';
@@ -67,7 +68,7 @@ export function detectTransport(url: string): TransportName {
   const scheme = u.protocol.slice(0, -1).toLowerCase();
   const candidates = TRANSPORTS.filter((t) => takes(t, scheme));
   const hit = candidates.find((t) => t.detect?.(u)) ?? candidates.find((t) => !t.detect);
-  if (!hit) throw new ConfigurationError(`--output ${url}: no transport recognizes this ${scheme}:// URL; name one with --transport`);
+  if (!hit) throw new ConfigurationError(`--output ${maskUserinfo(url)}: no transport recognizes this ${scheme}:// URL; name one with --transport`);
   return hit.name;
 }
 
@@ -82,7 +83,7 @@ export function resolveTransport(output: string, requested: string): TransportNa
     if (scheme !== null) {
       const others = URL_SCHEMES.filter((s) => s !== 'http://' && s !== 'https://');
       throw new ConfigurationError(
-        `--output ${output}: only http:// and https:// URLs are supported${others.length ? ` (and ${others.join(', ')})` : ''}`,
+        `--output ${maskUserinfo(output)}: only http:// and https:// URLs are supported${others.length ? ` (and ${others.join(', ')})` : ''}`,
       );
     }
     if (requested !== 'auto') throw new ConfigurationError(`--transport ${requested} needs ${schemeList(transportByName(requested))} URL as --output`);
@@ -91,10 +92,12 @@ export function resolveTransport(output: string, requested: string): TransportNa
   try {
     new URL(output);
   } catch {
-    throw new ConfigurationError(`--output ${output} is not a valid URL`);
+    throw new ConfigurationError(`--output ${maskUserinfo(output)} is not a valid URL`);
   }
+  const named = requested === 'auto' ? detectTransport(output) : requested;
+  refuseUrlCredentials('--output', output, transportByName(named).credentials ?? 'an Authorization header goes in --header-file');
   for (const t of TRANSPORTS) if (takes(t, scheme)) t.vetUrl?.(output);
-  if (requested === 'auto') return detectTransport(output);
+  if (requested === 'auto') return named;
   const t = transportByName(requested);
   if (!takes(t, scheme)) throw new ConfigurationError(`--transport ${requested} needs ${schemeList(t)} URL as --output`);
   return t.name;

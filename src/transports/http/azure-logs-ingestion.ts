@@ -149,6 +149,7 @@ export const logsIngestionTransport: TransportDescription = {
   detect: (u) => /\/dataCollectionRules\/[^/]+\/streams\/[^/]+$/i.test(u.pathname.replace(/\/+$/, '')),
   format: 'sentinel',
   batch: BATCH,
+  credentials: 'the app registration goes in AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_SECRET_FILE)',
   env: [
     { name: 'AZURE_TENANT_ID', description: 'Entra tenant of the app registration' },
     { name: 'AZURE_CLIENT_ID', description: 'application (client) id with Monitoring Metrics Publisher on the DCR' },

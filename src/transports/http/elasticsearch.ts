@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { chooseCompression, wireBody, type Compression } from '../compress.js';
-import { elasticAuthHeaders, ES_VARIABLES } from './es-auth.js';
+import { elasticAuthHeaders, ES_CREDENTIALS, ES_VARIABLES } from './es-auth.js';
 import { bulkEncoder, type Entry } from '../../pipeline/encoder.js';
 import { ConfigurationError } from '../../shared/errors.js';
 import { option } from '../../shared/options.js';
@@ -206,6 +206,7 @@ export const elasticsearchTransport: TransportDescription = {
   detect: (u) => /(^|\/)_bulk$/.test(u.pathname.replace(/\/+$/, '')),
   format: 'ecs',
   batch: BATCH,
+  credentials: ES_CREDENTIALS,
   env: ES_VARIABLES,
   compression: ES_COMPRESSION,
   flags: [

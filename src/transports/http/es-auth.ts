@@ -13,6 +13,9 @@ export const ES_VARIABLES = [
   { name: 'OVERSIGHT_ES_PASSWORD', description: "that user's password", secret: true },
 ] as const;
 
+/** Where Elasticsearch and Kibana credentials go instead of a URL. */
+export const ES_CREDENTIALS = 'a user and password go in OVERSIGHT_ES_USERNAME and OVERSIGHT_ES_PASSWORD (or OVERSIGHT_ES_PASSWORD_FILE), an API key in OVERSIGHT_ES_API_KEY';
+
 export function elasticAuthHeaders(headers: Record<string, string>, env: NodeJS.ProcessEnv): Record<string, string> {
   if (findHeader(headers, 'authorization')) return headers;
   const apiKey = secretFromEnv(env, 'OVERSIGHT_ES_API_KEY');

@@ -128,6 +128,7 @@ export const sentinelDcaTransport: TransportDescription = {
   detect: (u) => /\.ods\.opinsights\.azure\.(com|us|cn)$/i.test(u.hostname) && u.pathname.replace(/\/+$/, '') === '/api/logs',
   format: 'sentinel',
   batch: BATCH,
+  credentials: 'the shared key goes in OVERSIGHT_SENTINEL_SHARED_KEY or --sentinel-shared-key-file',
   env: [{ name: 'OVERSIGHT_SENTINEL_SHARED_KEY', description: 'the workspace shared key (or --sentinel-shared-key-file)', secret: true }],
   compression: DCA_COMPRESSION,
   flags: [

@@ -204,6 +204,7 @@ export const splunkHecTransport: TransportDescription = {
   format: 'splunk',
   batch: BATCH,
   compression: HEC_COMPRESSION,
+  credentials: 'the HEC token goes in OVERSIGHT_SPLUNK_HEC_TOKEN (or OVERSIGHT_SPLUNK_HEC_TOKEN_FILE)',
   env: [{ name: 'OVERSIGHT_SPLUNK_HEC_TOKEN', description: 'the HEC token (or an Authorization header from --header-file)', secret: true }],
   flags: [
     ACK,

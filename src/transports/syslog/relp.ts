@@ -261,6 +261,7 @@ export const relpTransport: TransportDescription = {
   name: 'relp',
   summary: 'RFC 5424 syslog over RELP: every message acknowledged by the receiver (rsyslog imrelp)',
   schemes: ['relp'],
+  credentials: 'RELP takes no credentials',
   defaultFormat: 'cef',
   batch: RELP_BATCH,
   flags: [...SYSLOG_FLAGS, WINDOW],

@@ -131,6 +131,7 @@ export const syslogTransport: TransportDescription = {
   name: 'syslog',
   summary: 'RFC 5424 syslog over TCP, TLS (RFC 5425) or UDP; CEF and LEEF as they are, other formats as JSON',
   schemes: ['syslog+tcp', 'syslog+tls', 'syslog+udp'],
+  credentials: 'syslog takes no credentials',
   // What syslog-fed SIEMs (ArcSight, Sentinel's AMA, QRadar, Wazuh) parse without configuration.
   defaultFormat: 'cef',
   batch: SYSLOG_BATCH,
