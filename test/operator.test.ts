@@ -41,6 +41,21 @@ describe('exit codes an init system can act on', () => {
     assert.equal(r.stderr, "error: unknown option '--formt' (Did you mean --format?)\n");
   });
 
+  it('an unknown option given as --name=value is named without its value, and still gets its suggestion', async () => {
+    const cases: [string[], string][] = [
+      [['siem', 'export', '--headers=Authorization: Bearer LeakMe12345'], "error: unknown option '--headers' (Did you mean --header?)\n"],
+      [['siem', 'export', '--hec-token=LeakMe12345'], "error: unknown option '--hec-token'\n"],
+      [['siem', 'export', '-HAuthorization: Bearer LeakMe12345'], "error: unknown option '-H'\n"],
+      [['siem', 'export', '--quiet=LeakMe12345'], "error: option '--quiet' takes no value: write it without '=…'\n"],
+      [['siem', 'setup', 'elasticsearch', '--url', 'https://localhost:9200', '--heder=Authorization: ApiKey LeakMe12345'], "error: unknown option '--heder' (Did you mean --header?)\n"],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, stderr);
+    }
+  });
+
   it('host:port without a scheme is refused with the fix, not taken as a file', async () => {
     const r = await runCli(['siem', 'export', '--db', demoRegistry(2), '--registry-id', 'r', '--format', 'ecs', '--output', '127.0.0.1:8088']);
     assert.equal(r.code, 2);

@@ -8,6 +8,7 @@ import { log } from '../shared/log.js';
 import { checkUnknownVariables } from './env.js';
 import { EXIT, exitVerdict } from './exit.js';
 import { buildProgram, knownVariables } from './program.js';
+import { usageErrorOutput } from './usage-error.js';
 
 function quit(code: number): never {
   process.exit(code);
@@ -58,11 +59,11 @@ export async function main(argv: string[]): Promise<void> {
   program.configureOutput({
     writeErr: (s) => process.stderr.write(redact(s)),
     // Commander's message and its "(Did you mean …?)" stay on one line.
-    outputError: (s, write) => write(s.trimEnd().replace(/\n+/g, ' ') + '\n'),
+    outputError: usageErrorOutput(program),
   });
   for (const sub of program.commands.flatMap((c) => [c, ...c.commands])) {
     sub.exitOverride();
-    sub.configureOutput({ outputError: (s, write) => write(s.trimEnd().replace(/\n+/g, ' ') + '\n') });
+    sub.configureOutput({ outputError: usageErrorOutput(sub) });
   }
   try {
     if (argv.length <= 2) {

@@ -2,6 +2,7 @@
 import { headerLines } from '../shared/secrets.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import { Command } from 'commander';
+import { usageErrorOutput } from './usage-error.js';
 import { parseDuration } from '../shared/options.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { RETRY_DEFAULTS } from '../pipeline/retry.js';
@@ -62,7 +63,7 @@ export function addSetupCommand(siem: Command): Command {
       });
     // The CLI's entry point turns usage errors into exit 2 for the first two command levels; this is the third.
     cmd.exitOverride();
-    cmd.configureOutput({ outputError: (s, write) => write(s.split('\n')[0] + '\n') });
+    cmd.configureOutput({ outputError: usageErrorOutput(cmd) });
   }
   return setup;
 }
