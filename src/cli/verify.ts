@@ -6,7 +6,7 @@
 import { ClientCredential } from '../transports/http/azure-auth.js';
 import { deliveryConfig, type DeliveryConfig } from '../config/delivery.js';
 import { DELIVERY, EXPORT } from '../config/options.js';
-import { ConfigurationError, ExportError, maskUserinfo, registerSecret } from '../shared/errors.js';
+import { ConfigurationError, ExportError, maskUserinfoLoosely, registerSecret } from '../shared/errors.js';
 import { refuseUrlCredentials } from '../shared/url-credentials.js';
 import { elasticAuthHeaders } from '../transports/http/es-auth.js';
 import { textFlag, withDefaults, type FlagValues } from '../shared/options.js';
@@ -145,7 +145,7 @@ function checkUrl(url: string, flag: string, credentials: string): void {
     const u = new URL(url);
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error();
   } catch {
-    throw new ConfigurationError(`${flag} must be an http(s):// URL, not '${maskUserinfo(url)}'`);
+    throw new ConfigurationError(`${flag} must be an http(s):// URL, not '${maskUserinfoLoosely(url)}'`);
   }
   refuseUrlCredentials(flag, url, credentials);
 }

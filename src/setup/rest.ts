@@ -4,7 +4,7 @@
  * each request a first install would make and sends nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { ConfigurationError, ExportError, maskUserinfo, registerSecret } from '../shared/errors.js';
+import { ConfigurationError, ExportError, maskUserinfoLoosely, registerSecret } from '../shared/errors.js';
 import { refuseUrlCredentials } from '../shared/url-credentials.js';
 import { ES_CREDENTIALS } from '../transports/http/es-auth.js';
 import { HttpClient, NetworkError, type HttpOptions } from '../transports/http/client.js';
@@ -32,7 +32,7 @@ export function baseUrl(url: string, flag = '--url'): string {
   try {
     u = new URL(url);
   } catch {
-    throw new ConfigurationError(`${flag} ${maskUserinfo(url)} is not a valid URL (for example https://localhost:9200)`);
+    throw new ConfigurationError(`${flag} ${maskUserinfoLoosely(url)} is not a valid URL (for example https://localhost:9200)`);
   }
   refuseUrlCredentials(flag, url, `${ES_CREDENTIALS}, or an Authorization header in --header-file`);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigurationError(`${flag} must be an http:// or https:// URL, not ${u.protocol}`);

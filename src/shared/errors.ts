@@ -74,6 +74,14 @@ export function maskUserinfo(text: string): string {
   return text.replace(USERINFO, '$1***@');
 }
 
+/**
+ * For a string that is not a valid URL, or not one we take: up to its last @, since a `/`, `?` or `#` in a
+ * password is what often made it fail.
+ */
+export function maskUserinfoLoosely(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)\S*@/gi, '$1***@');
+}
+
 export function redact(text: string): string {
   let out = maskUserinfo(text);
   for (const re of masks) out = out.replace(re, '***');

@@ -3,7 +3,7 @@
  * formats it carries, its flags and batch defaults all come from the descriptions listed here.
  */
 import type { Compression } from './compress.js';
-import { ConfigurationError, maskUserinfo } from '../shared/errors.js';
+import { ConfigurationError, maskUserinfo, maskUserinfoLoosely } from '../shared/errors.js';
 import { refuseUrlCredentials } from '../shared/url-credentials.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import { parseDuration, withDefaults, type FlagValues } from '../shared/options.js';
@@ -83,7 +83,7 @@ export function resolveTransport(output: string, requested: string): TransportNa
     if (scheme !== null) {
       const others = URL_SCHEMES.filter((s) => s !== 'http://' && s !== 'https://');
       throw new ConfigurationError(
-        `--output ${maskUserinfo(output)}: only http:// and https:// URLs are supported${others.length ? ` (and ${others.join(', ')})` : ''}`,
+        `--output ${maskUserinfoLoosely(output)}: only http:// and https:// URLs are supported${others.length ? ` (and ${others.join(', ')})` : ''}`,
       );
     }
     if (requested !== 'auto') throw new ConfigurationError(`--transport ${requested} needs ${schemeList(transportByName(requested))} URL as --output`);
@@ -92,7 +92,7 @@ export function resolveTransport(output: string, requested: string): TransportNa
   try {
     new URL(output);
   } catch {
-    throw new ConfigurationError(`--output ${maskUserinfo(output)} is not a valid URL`);
+    throw new ConfigurationError(`--output ${maskUserinfoLoosely(output)} is not a valid URL`);
   }
   const named = requested === 'auto' ? detectTransport(output) : requested;
   refuseUrlCredentials('--output', output, transportByName(named).credentials ?? 'an Authorization header goes in --header-file');
