@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import { demoRegistry, jsonLines, registryIds, runCli, tempDir } from './helpers.js';
 
@@ -126,6 +127,28 @@ describe('syslog over TCP from formatting threads', () => {
     const sent = octetMessages(two!.wire).map(eventId);
     const refused = new Set(two!.letters.map((l) => l[0]));
     assert.deepEqual(sent, registryIds(db).filter((id) => !refused.has(id)));
+  });
+
+  it('a run of records far over the receiver\'s size is dead-lettered from the threads within their memory', async () => {
+    // 40 rows of 900 KB each: within the row limit, each too large for the receiver. Held whole for the main
+    // thread to dead-letter, they would take 36 MB of one answer; answers end early on them as on written bytes.
+    const big = demoRegistry(60_000);
+    const con = new Database(big);
+    con.prepare('UPDATE events SET user_agent = ? WHERE rowid BETWEEN 20001 AND 20040').run('M'.repeat(900_000));
+    con.close();
+    const dir = tempDir();
+    const results = [];
+    for (const threads of ['1', '2']) {
+      const dead = path.join(dir, `dead-${threads}.jsonl`);
+      const args = ['siem', 'export', '--db', big, '--registry-id', 'reg', '--output', peer.url, '--format', 'cef', '--dead-letter', dead, '--threads', threads];
+      const r = await runCli(args, { timeoutMs: 120_000 });
+      assert.equal(r.code, 0, r.stderr);
+      results.push({ wire: peer.take(), letters: jsonLines(fs.readFileSync(dead, 'utf8')).map((l) => l['event_id']) });
+    }
+    const [one, two] = results;
+    assert.deepEqual(two!.letters, Array.from({ length: 40 }, (_, i) => String(20_001 + i)));
+    assert.deepEqual(two!.letters, one!.letters);
+    assert.ok(two!.wire.equals(one!.wire));
   });
 
   it('without a dead-letter file: one line naming the event, the messages before it sent and checkpointed', async () => {

@@ -1,16 +1,28 @@
 /** Large local exports read and format on worker threads: the bytes written and the checkpoints are the same. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import os from 'node:os';
 import { workersWorthIt } from '../src/pipeline/format-workers.js';
 import { onThisMachine } from '../src/transports/syslog/syslog-socket.js';
 import { FORMAT_NAMES } from '../src/records/formats/index.js';
 import { EsPeer } from './peers/elasticsearch.js';
 import { HecPeer } from './peers/splunk-hec.js';
-import { CLI, demoRegistry, jsonLines, registryIds, runCli, spawnCli, sqlRegistry, tempDir, waitFor } from './helpers.js';
+import { CLI, demoRegistry, jsonLines, registryIds, ROOT, runCli, spawnCli, sqlRegistry, tempDir, waitFor } from './helpers.js';
+
+/** Takes the registry's write lock when told `lock` on stdin, holds it for 1.5 s, then says `released` and ends. */
+const LOCKER = `
+import Database from 'better-sqlite3';
+const con = new Database(process.argv[1]);
+process.stdin.once('data', () => {
+  con.exec('BEGIN EXCLUSIVE');
+  process.stdout.write('locked\\n');
+  setTimeout(() => { con.exec('COMMIT'); con.close(); process.stdout.write('released\\n'); process.exit(0); }, 1500);
+});
+`;
 
 describe('worker threads for large exports', () => {
   const db = demoRegistry(60_000);
@@ -40,6 +52,49 @@ describe('worker threads for large exports', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.ok(fs.readFileSync(single).equals(fs.readFileSync(out)));
     assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, 60_000);
+  });
+
+  it('a writer that locks a rollback-journal registry mid-export: the threads wait it out, as one thread does', async () => {
+    const dir = tempDir();
+    const copy = path.join(dir, 'registry.sqlite');
+    const src = new Database(db, { readonly: true });
+    await src.backup(copy);
+    src.close();
+    const con = new Database(copy);
+    con.pragma('journal_mode = DELETE');
+    con.close();
+    // The records come through a named pipe read here, so the lock is taken while most rows are still unread.
+    const fifo = path.join(dir, 'out.fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const locker = spawn(process.execPath, ['--input-type=module', '-e', LOCKER, copy], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    let said = '';
+    locker.stdout.on('data', (d) => (said += d));
+    const lockerDone = new Promise((r) => locker.on('close', r));
+    const child = spawnCli(['siem', 'export', '--db', copy, '--registry-id', 'reg', '--format', 'ecs', '--output', fifo, '--threads', '2']);
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const chunks: Buffer[] = [];
+    let lines = 0;
+    const reader = fs.createReadStream(fifo);
+    const readerDone = new Promise((r) => reader.on('close', r));
+    reader.on('data', (d) => {
+      chunks.push(d as Buffer);
+      if (lines < 5_000 && (lines += (d as Buffer).toString('latin1').split('\n').length - 1) >= 5_000) {
+        reader.pause();
+        locker.stdin.write('lock\n');
+        void waitFor(() => said.includes('locked')).then(() => reader.resume());
+      }
+    });
+    const code = await new Promise((r) => child.on('close', r));
+    await readerDone;
+    await lockerDone;
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /registry .* is locked by another process .*: waiting for it to be released\n/);
+    assert.match(stderr, /registry readable again after \d+\.\ds locked\n/);
+    assert.match(said, /released/);
+    const single = path.join(dir, 'single.jsonl');
+    assert.equal((await runCli(['siem', 'export', '--db', copy, '--registry-id', 'reg', '--format', 'ecs', '--output', single, '--threads', '1'])).code, 0);
+    assert.ok(Buffer.concat(chunks).equals(fs.readFileSync(single)));
   });
 
   it('kill -9 during a threaded export to a file, then a restart: every event is in the file', async () => {

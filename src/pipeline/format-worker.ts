@@ -7,9 +7,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { blankEventJson } from '../records/formats/fields.js';
 import type { JsonFormatter } from '../records/formats/index.js';
 import { recordFormatter, type RecordSpec } from '../records/spec.js';
-import { eventOf, readEventRows } from './event-rows.js';
+import { eventOf, readEventRows, type EventRow } from './event-rows.js';
 import { OversizeRow } from '../registry/rows.js';
-import { PAGE_SIZE, RegistrySource } from '../registry/source.js';
+import { PAGE_SIZE, RegistryBusy, RegistrySource } from '../registry/source.js';
 
 export interface WorkerSetup {
   db: string;
@@ -80,6 +80,11 @@ export interface RangeResult {
   refused: RefusedRecord[];
   /** The range was answered early: rows after `lastRowid` up to its end are still to be asked for. */
   more: boolean;
+  /**
+   * Set when the range was answered early because a writer holds the registry locked: why, in the words of the
+   * main thread's own reads, so that the rest is asked for once the wait the main thread keeps says to.
+   */
+  busy?: string;
 }
 
 const setup = workerData as WorkerSetup;
@@ -92,8 +97,8 @@ const LINES_PER_WRITE = 32;
 /** Text waiting for the buffer is written out beyond this many characters, whatever the number of lines. */
 const TEXT_PER_WRITE = 1 << 20;
 /**
- * A range answers early, and is asked again for the rest, once its buffer holds this much: ranges of large rows
- * (up to the row limit each) would otherwise make buffers of gigabytes.
+ * A range answers early, and is asked again for the rest, once its buffer and the records it left out for the
+ * receiver hold this much: ranges of large rows (up to the row limit each) would otherwise make answers of gigabytes.
  */
 const BYTES_PER_ANSWER = 8 << 20;
 const stream = setup.stream;
@@ -122,7 +127,10 @@ parentPort!.on('message', (req: RangeRequest | null) => {
   let count = 0;
   let formatted = 0;
   let more = false;
+  let busy: string | undefined;
   let lastRowid = req.after;
+  /** UTF-16 units of the refused records held for the answer: they count toward its size like written bytes. */
+  let refusedUnits = 0;
   const rowids: number[] = [];
   const otherIds = new Map<number, string>();
   const setAside: SetAsideRow[] = [];
@@ -164,8 +172,18 @@ parentPort!.on('message', (req: RangeRequest | null) => {
   /** Under LF framing, whether the receiver can take the record: one line, within its size. */
   const oneLine = (record: string): boolean =>
     (record.length * 3 <= stream!.maxMessage || Buffer.byteLength(record) <= stream!.maxMessage) && record.indexOf('\n') < 0;
+  const full = (): boolean => off + refusedUnits > BYTES_PER_ANSWER;
   for (;;) {
-    const rows = readEventRows(source, lastRowid, req.upTo, PAGE_SIZE, setup.since);
+    let rows: EventRow[];
+    try {
+      rows = readEventRows(source, lastRowid, req.upTo, PAGE_SIZE, setup.since);
+    } catch (err) {
+      // A writer's lock: what is done goes back now, and the main thread waits it out before asking for the rest.
+      if (!(err instanceof RegistryBusy)) throw err;
+      busy = err.message;
+      more = true;
+      break;
+    }
     for (const row of rows) {
       const e = eventOf(row, setup.registryId, fields);
       if (e instanceof OversizeRow) {
@@ -179,8 +197,10 @@ parentPort!.on('message', (req: RangeRequest | null) => {
       if (stream !== null && !(octets ? octetFrame(record) : oneLine(record))) {
         if (lines > 0) flush();
         refused.push({ rowid: e.rowid, eventId: e.eventId, record, line: formatted, at: off, before: lastRowid });
+        refusedUnits += record.length;
         lastRowid = e.rowid;
         count++;
+        if (full()) break;
         continue;
       }
       if (!octets) text += record + '\n';
@@ -193,9 +213,9 @@ parentPort!.on('message', (req: RangeRequest | null) => {
       count++;
       if (!octets && (++lines === LINES_PER_WRITE || text.length > TEXT_PER_WRITE)) flush();
       lastRowid = e.rowid;
-      if (off > BYTES_PER_ANSWER) break;
+      if (full()) break;
     }
-    if (off > BYTES_PER_ANSWER && lastRowid < req.upTo) {
+    if (full() && lastRowid < req.upTo) {
       more = true;
       break;
     }
@@ -204,7 +224,10 @@ parentPort!.on('message', (req: RangeRequest | null) => {
   if (lines > 0) flush();
   // The whole buffer moves to the main thread without a copy and comes back with a later request.
   const buffer = buf.buffer as ArrayBuffer;
-  const result: RangeResult = { seq: req.seq, buffer, length: off, count: formatted, lastRowid: more || count ? lastRowid : req.upTo, setAside, refused, more };
+  const result: RangeResult = {
+    seq: req.seq, buffer, length: off, count: formatted, lastRowid: more || count ? lastRowid : req.upTo, setAside, refused, more,
+    ...(busy === undefined ? {} : { busy }),
+  };
   if (setup.records) {
     const ids = Float64Array.from(rowids);
     result.rowids = ids;

@@ -7,6 +7,7 @@ import os from 'node:os';
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { ExportError } from '../shared/errors.js';
+import { RegistryBusy } from '../registry/source.js';
 import type { RecordSpec } from '../records/spec.js';
 import type { RangeRequest, RangeResult, RefusedRecord, WorkerSetup } from './format-worker.js';
 import type { StreamFraming } from '../transports/transport.js';
@@ -53,6 +54,11 @@ export interface WorkerPlan {
   maxRowBytes?: number;
   /** Write records framed for this byte-stream transport, and leave out those it cannot take (see StreamFraming). */
   stream?: StreamFraming | null;
+  /**
+   * Waits out a writer's lock on the registry between a thread's reads, as the main thread's reads do (see
+   * RegistryWait); without it a locked registry fails the export.
+   */
+  lockWait?: { busy(err: Error): Promise<void>; clear(): void };
 }
 
 /**
@@ -105,7 +111,7 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
     }),
   );
   const ranges = Math.ceil(Math.max(0, plan.endRowid - plan.afterRowid) / rangeSize);
-  const done = new Map<number, FormattedChunk & { buffer: ArrayBuffer; more: boolean }>();
+  const done = new Map<number, FormattedChunk & { buffer: ArrayBuffer; more: boolean; busy?: string }>();
   let failure: Error | null = null;
   let wake: (() => void) | null = null;
   const notify = (): void => {
@@ -123,8 +129,12 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
   const spare: ArrayBuffer[] = [];
   let nextSeq = 0;
   let consumed = 0;
+  /** When each range was last asked for, and when a wait for a writer's lock last ended. */
+  const asked = new Map<number, number>();
+  let waited = -Infinity;
   const send = (w: Worker, req: RangeRequest): void => {
     inHand.set(w, inHand.get(w)! + 1);
+    asked.set(req.seq, performance.now());
     w.postMessage(req, req.reuse ? [req.reuse] : []);
   };
   const upTo = (seq: number): number => Math.min(plan.afterRowid + (seq + 1) * rangeSize, plan.endRowid);
@@ -151,6 +161,7 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
       inHand.set(w, inHand.get(w)! - 1);
       done.set(r.seq, {
         body: Buffer.from(r.buffer, 0, r.length), buffer: r.buffer, count: r.count, lastRowid: r.lastRowid, more: r.more,
+        ...(r.busy === undefined ? {} : { busy: r.busy }),
         setAside: r.setAside.map((a) => new SetAside(a.rowid, a.eventId, a.bytes, a.limit, a.line, a.at, a.before)),
         refused: r.refused,
         ...(r.rowids ? { rowids: r.rowids } : {}),
@@ -173,12 +184,24 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
       }
       const chunk = done.get(seq)!;
       done.delete(seq);
-      const { buffer, more, ...out } = chunk;
+      const askedAt = asked.get(seq)!;
+      asked.delete(seq);
+      const { buffer, more, busy, ...out } = chunk;
       // Asked before the chunk is handed over, so the worker formats the rest while it is written.
-      if (more) rest(seq, chunk.lastRowid);
+      if (more && busy === undefined) rest(seq, chunk.lastRowid);
+      if (busy === undefined) plan.lockWait?.clear();
       yield out;
       // Written, or copied into request bodies: the memory is free to be filled again.
       spare.push(buffer);
+      if (busy !== undefined) {
+        if (!plan.lockWait) throw new ExportError(busy);
+        // A range asked for before the last wait ended met the same lock: it is asked again without another wait.
+        if (askedAt >= waited) {
+          await plan.lockWait.busy(new RegistryBusy(busy));
+          waited = performance.now();
+        }
+        rest(seq, chunk.lastRowid);
+      }
       if (more) continue;
       seq++;
       consumed++;

@@ -9,6 +9,7 @@ import { recordFormatter, type RecordSpec } from '../records/spec.js';
 import { PAGE_SIZE, type RegistrySource } from '../registry/source.js';
 import { Core, type CoreOptions, type PipelineResult, type PreparedRecord } from './core.js';
 import { digestOrNull, feedRecords, feedRegistry, feedThreaded } from './feeds.js';
+import { RegistryWait } from '../registry/wait.js';
 import { copyChunks } from './chunk-copy.js';
 
 export type { PipelineResult, PreparedRecord } from './core.js';
@@ -50,7 +51,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     return core.finish(feedRecords(core, o.source, o.limit));
   }
   const core = new Core({ ...o, digest: (rowid) => digestOrNull(o.source, rowid) });
-  const plan = threadPlan(o, core.lastRowid);
+  const plan = threadPlan(o, core.lastRowid, core.stopSignal);
   // A file, stdout or a byte stream takes the threads' chunks whole; other SIEMs batch each record here.
   if (plan && !plan.records) return core.finish(copyChunks(core, plan, !!o.deadLetter));
   if (plan) return core.finish(feedThreaded(core, plan));
@@ -70,7 +71,7 @@ function isRegistryRun(o: PipelineOptions): o is RegistryRun {
 }
 
 /** Whether a backlog is large enough for worker threads, and the plan for them. */
-function threadPlan(o: RegistryRun, after: number): WorkerPlan | null {
+function threadPlan(o: RegistryRun, after: number, stop: AbortSignal | undefined): WorkerPlan | null {
   if (!o.threads || o.follow || (o.limit ?? null) !== null) return null;
   const b = o.source.bounds();
   if (b === null || b.last <= after) return null;
@@ -88,5 +89,8 @@ function threadPlan(o: RegistryRun, after: number): WorkerPlan | null {
     db: o.threads.db, spec: o.spec, registryId: o.registryId, since: o.since ?? null, afterRowid: from, endRowid: b.last, workers,
     // A byte stream takes whole chunks framed on the threads; other SIEMs batch each record here.
     records: !local && !o.transport.stream, stream: o.transport.stream ?? null, maxRowBytes: o.source.maxRowBytes,
+    // A one-shot export waits out a writer's lock for as long as it retries a batch, whichever thread meets it.
+    lockWait: new RegistryWait(o.log ?? (() => undefined), o.retry.maxDurationMs,
+      o.pollIntervalMs ?? parseDuration(DEFAULTS.pollInterval, '--poll-interval'), stop),
   };
 }
