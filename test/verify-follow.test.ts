@@ -1,9 +1,11 @@
-/** A following export that verifies in the background: the SIEM's silent loss shows on /metrics. */
+/** A following export that verifies in the background: the SIEM's silent loss shows on /metrics, judged as siem verify judges. */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { EsPeer } from './peers/elasticsearch.js';
-import { demoRegistry, spawnCli, tempDir, waitFor, withPeer } from './helpers.js';
+import { demoRegistry, runCli, spawnCli, tempDir, waitFor, withPeer } from './helpers.js';
+import { counted, registryWithRecent } from './verify-support.js';
 
 const KEY = 'VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==';
 
@@ -51,5 +53,57 @@ describe('--verify-every', () => {
         }
       },
     );
+  });
+
+  it('judges with --settle as siem verify does: a lost event younger than it is too recent, not missing', () => {
+    // Two minutes old: past Elasticsearch's own 30 s, within the 10 minutes asked for.
+    const db = registryWithRecent(40, 3, 120);
+    return withPeer(
+      new EsPeer({
+        dataStream: 'logs-oversight.beacon-default', apiKey: KEY,
+        lose: (doc, _id, attempt) => attempt === 0 && String((doc['event'] as Record<string, unknown>)['id']) === '39',
+      }).start(),
+      async (peer) => {
+        const child = spawnCli(
+          ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--follow', '--state', path.join(tempDir(), 's.json'),
+            '--verify-every', '500ms', '--settle', '10m', '--window', '7'],
+          { OVERSIGHT_ES_API_KEY: KEY },
+        );
+        let stderr = '';
+        child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        try {
+          await waitFor(() => /verified rowids 1-40 /.test(stderr), 20_000, 50);
+          const line = stderr.split('\n').find((l) => /verified rowids 1-40 /.test(l))!.replace(/^oversight: /, '');
+          assert.equal(counted(line, 'missing'), 0, line);
+          assert.equal(counted(line, 'too recent to judge'), 1, line);
+          assert.equal(counted(line, 'present once'), 39, line);
+        } finally {
+          child.kill('SIGTERM');
+          await new Promise((r) => child.once('close', r));
+        }
+      },
+    );
+  });
+
+  it('refuses a query option it could not use at the start, with one line and exit 2, before anything is sent', async () => {
+    const db = demoRegistry(5);
+    const dir = tempDir();
+    const out = path.join(dir, 'events.jsonl');
+    const cases: [string[], RegExp][] = [
+      [['--window', 'abc'], /^oversight: --window must be a whole number of at least 1, not 'abc'$/],
+      [['--window', '20000'], /^oversight: --window must be at most 10000 events per query$/],
+      [['--settle', 'bogus'], /^oversight: --settle must be a duration such as 500ms, 30s, 5m or 1h, not 'bogus'$/],
+      [['--splunk-search-url', 'not a url'], /^oversight: --splunk-search-url must be an http\(s\):\/\/ URL, not 'not a url'$/],
+    ];
+    for (const [more, message] of cases) {
+      const r = await runCli(
+        ['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', out, '--follow', '--state', path.join(dir, 's.json'),
+          '--verify-every', '1s', ...more],
+        { timeoutMs: 15_000 },
+      );
+      assert.equal(r.code, 2, `${more.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr.trimEnd(), message);
+      assert.equal(fs.existsSync(out), false, 'nothing written');
+    }
   });
 });

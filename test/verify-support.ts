@@ -2,11 +2,11 @@
 import Database from 'better-sqlite3';
 import { demoRegistry } from './helpers.js';
 
-/** A demo registry whose last `recent` events happened seconds ago (the others stay in 2025). */
-export function registryWithRecent(n: number, recent: number): string {
+/** A demo registry whose last `recent` events happened `ageSeconds` ago (the others stay in 2025). */
+export function registryWithRecent(n: number, recent: number, ageSeconds = 5): string {
   const file = demoRegistry(n);
   const db = new Database(file);
-  db.prepare('UPDATE events SET timestamp = ? WHERE id > ?').run(Math.floor(Date.now() / 1000) - 5, n - recent);
+  db.prepare('UPDATE events SET timestamp = ? WHERE id > ?').run(Math.floor(Date.now() / 1000) - ageSeconds, n - recent);
   db.close();
   return file;
 }

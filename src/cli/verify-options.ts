@@ -1,5 +1,10 @@
 /** The options of `siem verify` (and of a following export that verifies), apart from the export's own. */
-import { count, option, parseDuration, switchOption } from '../shared/options.js';
+import { ConfigurationError, maskUserinfoLoosely } from '../shared/errors.js';
+import { refuseUrlCredentials } from '../shared/url-credentials.js';
+import { count, option, parseDuration, switchOption, type FlagValues } from '../shared/options.js';
+
+/** Registry events per query at most: Elasticsearch returns at most `index.max_result_window` (10,000) hits. */
+export const MAX_WINDOW = 10_000;
 
 /** How to ask the SIEM what it holds: `siem verify` has these, and so does a following export that verifies. */
 export const VERIFY_QUERY = {
@@ -27,6 +32,43 @@ export const VERIFY_QUERY = {
     group: 'transport',
   }),
 };
+
+/** How the SIEM is asked, as `siem verify` and a verifying export both use it. */
+export interface QuerySettings {
+  /** Null: the SIEM's own settle time. */
+  settleMs: number | null;
+  windowSize: number;
+}
+
+/**
+ * The query side checked once, the same way for `siem verify` and for `siem export --verify-every`, so a value
+ * one of them refuses is never taken by the other and left unused.
+ */
+export function querySettings(v: FlagValues): QuerySettings {
+  const settleMs = VERIFY_QUERY.settle.read(v);
+  const windowSize = VERIFY_QUERY.window.read(v)!;
+  if (windowSize > MAX_WINDOW) throw new ConfigurationError(`--window must be at most ${MAX_WINDOW} events per query`);
+  const searchUrl = VERIFY_QUERY.splunkSearchUrl.read(v);
+  if (searchUrl !== null) checkUrl(searchUrl, '--splunk-search-url');
+  checkUrl(VERIFY_QUERY.logAnalyticsUrl.read(v)!, '--log-analytics-url');
+  return { settleMs, windowSize };
+}
+
+/** Where each query URL's credentials go instead of the URL. */
+const URL_CREDENTIALS: Record<string, string> = {
+  '--splunk-search-url': 'a token goes in OVERSIGHT_SPLUNK_SEARCH_TOKEN or --splunk-search-token-file, a user and password in OVERSIGHT_SPLUNK_USERNAME and OVERSIGHT_SPLUNK_PASSWORD',
+  '--log-analytics-url': 'the app registration goes in AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET',
+};
+
+export function checkUrl(url: string, flag: '--splunk-search-url' | '--log-analytics-url'): void {
+  try {
+    const u = new URL(url);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error();
+  } catch {
+    throw new ConfigurationError(`${flag} must be an http(s):// URL, not '${maskUserinfoLoosely(url)}'`);
+  }
+  refuseUrlCredentials(flag, url, URL_CREDENTIALS[flag]!);
+}
 
 /** What `siem verify` checks and does with what it finds. */
 export const VERIFY = {

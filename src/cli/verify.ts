@@ -6,8 +6,7 @@
 import { ClientCredential } from '../transports/http/azure-auth.js';
 import { deliveryConfig, type DeliveryConfig } from '../config/delivery.js';
 import { DELIVERY, EXPORT } from '../config/options.js';
-import { ConfigurationError, ExportError, maskUserinfoLoosely, registerSecret } from '../shared/errors.js';
-import { refuseUrlCredentials } from '../shared/url-credentials.js';
+import { ConfigurationError, ExportError, registerSecret } from '../shared/errors.js';
 import { elasticAuthHeaders } from '../transports/http/es-auth.js';
 import { textFlag, withDefaults, type FlagValues } from '../shared/options.js';
 import { formatByName, type FormatSettings } from '../records/formats/index.js';
@@ -24,7 +23,7 @@ import { FileVerifier } from '../verify/files.js';
 import { checkReportPath, manifest, readSignKey, writeReport } from '../verify/report.js';
 import { SentinelVerifier, tableFromStream } from '../verify/sentinel.js';
 import { SplunkVerifier } from '../verify/splunk.js';
-import { VERIFY, VERIFY_QUERY } from './verify-options.js';
+import { checkUrl, querySettings, VERIFY, VERIFY_QUERY } from './verify-options.js';
 import { openDeadLetters, openTransport } from './wiring.js';
 
 /** Stdout, the syslog family and plain HTTP POST hand records on; there is nothing there to ask. */
@@ -106,7 +105,7 @@ function backendFor(f: QueryOptions, d: DeliveryConfig, warn: (m: string) => voi
       if (!f.splunkSearchUrl) {
         throw new ConfigurationError('verifying Splunk needs --splunk-search-url https://HOST:8089: searches go to the management port, and the HEC token cannot search');
       }
-      checkUrl(f.splunkSearchUrl, '--splunk-search-url', 'a token goes in OVERSIGHT_SPLUNK_SEARCH_TOKEN or --splunk-search-token-file, a user and password in OVERSIGHT_SPLUNK_USERNAME and OVERSIGHT_SPLUNK_PASSWORD');
+      checkUrl(f.splunkSearchUrl, '--splunk-search-url');
       const s = f.formatSettings as { index?: string | null; sourcetype?: string; source?: string; host?: string | null };
       return new SplunkVerifier({
         searchUrl: f.splunkSearchUrl, authorization: splunkSearchAuth(f, env), client: new HttpClient(d.http), registryId: f.registryId,
@@ -118,7 +117,7 @@ function backendFor(f: QueryOptions, d: DeliveryConfig, warn: (m: string) => voi
       const table = f.logAnalyticsTable ?? tableFromStream(d.output);
       if (!table) throw new ConfigurationError('the stream name is not Custom-<Table>: name the table with --log-analytics-table');
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) throw new ConfigurationError(`--log-analytics-table '${table}' is not a table name`);
-      checkUrl(f.logAnalyticsUrl, '--log-analytics-url', 'the app registration goes in AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET');
+      checkUrl(f.logAnalyticsUrl, '--log-analytics-url');
       const client = new HttpClient(d.http);
       const need = (name: string): string => {
         const v = secretFromEnv(env, name);
@@ -137,17 +136,6 @@ function backendFor(f: QueryOptions, d: DeliveryConfig, warn: (m: string) => voi
     default:
       throw new ConfigurationError(`verify cannot read back from ${d.transport.name}`);
   }
-}
-
-/** `credentials`: where they go instead of the URL. */
-function checkUrl(url: string, flag: string, credentials: string): void {
-  try {
-    const u = new URL(url);
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error();
-  } catch {
-    throw new ConfigurationError(`${flag} must be an http(s):// URL, not '${maskUserinfoLoosely(url)}'`);
-  }
-  refuseUrlCredentials(flag, url, credentials);
 }
 
 /** A Bearer token (or a `Splunk <session key>`), else user and password, from the flag's file or the environment. */
@@ -208,9 +196,7 @@ export async function runVerifyCommand(v: FlagValues): Promise<number> {
     fromRowid: VERIFY.fromRowid.read(v), toRowid: VERIFY.toRowid.read(v), since: EXPORT.since.read(v), until: VERIFY.until.read(v),
   };
   if (range.fromRowid !== null && range.toRowid !== null && range.fromRowid > range.toRowid) throw new ConfigurationError('--from-rowid is after --to-rowid');
-  const settleMs = VERIFY_QUERY.settle.read(v);
-  const windowSize = VERIFY_QUERY.window.read(v)!;
-  if (windowSize > 10_000) throw new ConfigurationError('--window must be at most 10000 events per query');
+  const { settleMs, windowSize } = querySettings(v);
   const listMax = VERIFY.list.read(v)!;
   const report = VERIFY.report.read(v);
   const signKeyFile = VERIFY.signKeyFile.read(v);
