@@ -114,6 +114,8 @@ describe('siem verify: files', () => {
     assert.equal((await runCli(exportTo(db, out, 'ecs'))).code, 0);
     const cases: [string[], RegExp][] = [
       [['--from-rowid', '9', '--to-rowid', '3'], /--from-rowid is after --to-rowid/],
+      // An empty time range would report "0 missing" of nothing.
+      [['--since', '1763856000', '--until', '1700000000'], /--since 1763856000 is after --until 1700000000: no event can be in that range/],
       [['--window', '0'], /--window must be a whole number of at least 1/],
       [['--window', '50000'], /--window must be at most 10000/],
       [['--settle', 'soon'], /--settle must be a duration/],

@@ -196,6 +196,10 @@ export async function runVerifyCommand(v: FlagValues): Promise<number> {
     fromRowid: VERIFY.fromRowid.read(v), toRowid: VERIFY.toRowid.read(v), since: EXPORT.since.read(v), until: VERIFY.until.read(v),
   };
   if (range.fromRowid !== null && range.toRowid !== null && range.fromRowid > range.toRowid) throw new ConfigurationError('--from-rowid is after --to-rowid');
+  // An empty range would verify nothing and still say "0 missing": the same mistake as rowids the wrong way round.
+  if (range.since !== null && range.until !== null && range.since > range.until) {
+    throw new ConfigurationError(`--since ${range.since} is after --until ${range.until}: no event can be in that range; give --since before --until`);
+  }
   const { settleMs, windowSize } = querySettings(v);
   const listMax = VERIFY.list.read(v)!;
   const report = VERIFY.report.read(v);
