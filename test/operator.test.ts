@@ -157,6 +157,53 @@ describe('demo', () => {
     const after = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('oversight-demo-') && !before.has(f));
     assert.deepEqual(after, []);
   });
+
+  it('checks every option before writing anything, and caps --events at 10 million', async () => {
+    const tmp = tempDir();
+    const kept = path.join(tempDir(), 'kept.sqlite');
+    const cases: [string[], RegExp][] = [
+      [['--format', 'bogus'], /^oversight: unknown SIEM format 'bogus' \(choices: [a-z, ]+\)\n$/],
+      [['--events', '99999999999'], /^oversight: --events must be a whole number from 1 to 10000000 \(10 million\), not '99999999999'\n$/],
+      [['--db', kept, '--events', '10000001'], /^oversight: --events must be a whole number from 1 to 10000000/],
+      [['--db', kept, '--output', 'ftp://siem.example/x'], /^oversight: .*only http:\/\/ and https:\/\/ URLs/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(['demo', ...args], { env: { TMPDIR: tmp } });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+      assert.deepEqual(fs.readdirSync(tmp), [], `${args.join(' ')}: no temporary registry`);
+      assert.equal(fs.existsSync(kept), false);
+    }
+  });
+
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    it(`removes the unfinished registry on ${signal}, and exits 128 + the signal`, async () => {
+      const tmp = tempDir();
+      const child = spawnCli(['demo', '--events', '10000000'], { TMPDIR: tmp });
+      const err = collect(child);
+      const file = (): string | null => {
+        const dir = fs.readdirSync(tmp).find((f) => f.startsWith('oversight-demo-'));
+        return dir && fs.existsSync(path.join(tmp, dir, 'registry.sqlite')) ? path.join(tmp, dir, 'registry.sqlite') : null;
+      };
+      await waitFor(() => file() !== null, 15_000);
+      child.kill(signal);
+      assert.equal(await closed(child), signal === 'SIGTERM' ? 143 : 130, err());
+      assert.deepEqual(fs.readdirSync(tmp), []);
+      assert.match(err(), new RegExp(`^oversight: stopped by ${signal} before the demo registry was complete: .*registry\\.sqlite was removed\n$`));
+    });
+  }
+
+  it('removes an unfinished --db registry on SIGTERM', async () => {
+    const dir = tempDir();
+    const db = path.join(dir, 'demo.sqlite');
+    const child = spawnCli(['demo', '--db', db, '--events', '10000000']);
+    const err = collect(child);
+    await waitFor(() => fs.existsSync(db), 15_000);
+    child.kill('SIGTERM');
+    assert.equal(await closed(child), 143, err());
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
 });
 
 describe('shell completion', () => {

@@ -78,8 +78,32 @@ export interface DemoOptions {
   seed?: number;
 }
 
+/** The most events a demo registry holds: about 3 GB on disk, more than a trial or a load test needs. */
+export const DEMO_MAX_EVENTS = 10_000_000;
+
+/** Refuse an event count a demo registry cannot or should not have, before anything is written. */
+export function checkDemoEvents(events: number): void {
+  if (!Number.isSafeInteger(events) || events < 1 || events > DEMO_MAX_EVENTS) {
+    throw new ConfigurationError(`--events must be a whole number from 1 to ${DEMO_MAX_EVENTS} (10 million), not '${events}'`);
+  }
+}
+
 /** Write a new demo registry; refuses to touch an existing file. */
 export function writeDemoRegistry(path: string, options: DemoOptions): { events: number; beacons: number } {
+  const steps = demoRegistrySteps(path, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * The same, one transaction of events per step (yielding the events written so far), so a caller can wait
+ * between steps for signals. Left before the end — by `return()` or by an error — it closes the database and
+ * removes the file it created: a registry is either complete or not there.
+ */
+export function* demoRegistrySteps(path: string, options: DemoOptions): Generator<number, { events: number; beacons: number }, void> {
+  checkDemoEvents(options.events);
   if (fs.existsSync(path)) {
     throw new ConfigurationError(`${path} already exists: demo only creates new registries (choose another --db)`);
   }
@@ -91,6 +115,7 @@ export function writeDemoRegistry(path: string, options: DemoOptions): { events:
   } catch (err) {
     throw new ConfigurationError(`cannot create ${path}: ${(err as Error).message}`);
   }
+  let complete = false;
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = OFF');
@@ -142,10 +167,13 @@ export function writeDemoRegistry(path: string, options: DemoOptions): { events:
           insert.run(token, b?.file ?? null, b?.recipient ?? null, b?.issuer ?? null, kind, ip, ua, extra, ts, iso(ts), i);
         }
       })();
+      yield Math.min(options.events, start + chunk);
     }
+    complete = true;
     return { events: options.events, beacons: beacons.length };
   } finally {
-    db.pragma('wal_checkpoint(TRUNCATE)');
+    if (complete) db.pragma('wal_checkpoint(TRUNCATE)');
     db.close();
+    if (!complete) for (const f of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) fs.rmSync(f, { force: true });
   }
 }
