@@ -128,6 +128,7 @@ describe('bad input gets one line naming the problem, a non-zero exit and no sta
     { what: 'non-integer --limit', args: ['--db', db, ...ok, '--limit', '1.5'], code: 2, message: /--limit must be a whole number \(0 or more\), not '1\.5'/ },
     { what: 'output folder missing', args: ['--db', db, ...ok, '--output', path.join(dir, 'missing', 'out.jsonl')], code: 2, message: /folder for --output .* does not exist/ },
     { what: 'output folder is a file', args: ['--db', db, ...ok, '--output', path.join(aFile, 'out.jsonl')], code: 2, message: /is not a folder/ },
+    { what: 'state folder missing', args: ['--db', db, ...ok, '--state', path.join(dir, 'missing', 'state.json')], code: 2, message: /^oversight: folder for --state .*state\.json does not exist: create .*missing first$/ },
     { what: 'output folder read-only', args: ['--db', db, ...ok, '--output', '/proc/oversight-out.jsonl'], code: 2, message: /folder \/proc is not writable/ },
     { what: 'unsupported URL scheme', args: ['--db', db, ...ok, '--output', 'ftp://siem.example/x'], code: 2, message: /only http:\/\/ and https:\/\/ URLs/ },
     { what: 'unknown option', args: ['--db', db, ...ok, '--frobnicate'], code: 2, message: /unknown option '--frobnicate'/ },

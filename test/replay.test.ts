@@ -55,4 +55,24 @@ describe('oversight siem replay', () => {
       assert.equal(noOut.code, 1);
       assert.match(noOut.stderr, /refused event 4/);
     }));
+
+  it('a folder or a line that is no dead letter is refused with one line naming it, exit 2 (a restart cannot fix it)', async () => {
+    const dir = tempDir();
+    const folder = path.join(dir, 'letters');
+    fs.mkdirSync(folder);
+    const bad = path.join(dir, 'bad.jsonl');
+    const good = '{"rowid":1,"event_id":"1","registry_id":"reg","format":"splunk","status":400,"error":"x","record":{"event":{}}}';
+    const cases: [string, string, RegExp][] = [
+      [folder, '', new RegExp(`^oversight: dead-letter file ${folder} is a folder: give --dead-letter the file itself\n$`)],
+      [bad, `${good}\n{"record":"x"}\n`, new RegExp(`^oversight: dead-letter file ${bad}, line 2: not a dead letter \\(needs record and format\\)\n$`)],
+      [bad, `${good}\n\n{not json\n`, new RegExp(`^oversight: dead-letter file ${bad}, line 3: not valid JSON\n$`)],
+    ];
+    for (const [file, text, message] of cases) {
+      if (text) fs.writeFileSync(file, text);
+      const r = await runCli(['siem', 'replay', '--dead-letter', file, '--output', path.join(dir, 'out.jsonl')]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(fs.existsSync(path.join(dir, 'out.jsonl')), false, 'nothing sent');
+    }
+  });
 });

@@ -42,13 +42,13 @@ describe('a 10 MB row in a backlog of 50,000', () => {
     assert.ok(r.peakMb > 0 && r.peakMb < 300, `peak RSS ${r.peakMb} MB`);
   });
 
-  it('without a dead-letter file: one line naming the row and the fix, everything before it checkpointed', async () => {
+  it('without a dead-letter file: one line naming the row and the fix, exit 2 (a restart meets it again), everything before it checkpointed', async () => {
     for (const threads of ['1', '2']) {
       const dir = tempDir();
       const out = path.join(dir, 'out.jsonl');
       const state = path.join(dir, 'state.json');
       const r = await runCli([...base, '--threads', threads, '--output', out, '--state', state], { timeoutMs: 60_000 });
-      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.code, 2, r.stderr);
       const lines = r.stderr.trim().split('\n');
       assert.equal(lines.length, 1, r.stderr);
       assert.match(lines[0]!, /registry row 25000 \(event 25000\) holds \d+ bytes, over the 1048576-byte row limit/);
@@ -91,7 +91,7 @@ describe('a row over the limit on its way to a SIEM', () => {
       assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, 600);
       // Such a dead letter has no record to send again: replay says so, and how to replay the rest.
       const replay = await runCli(['siem', 'replay', '--dead-letter', dead, '--output', peer.url], { env: { OVERSIGHT_SPLUNK_HEC_TOKEN: 'tok-rows' } });
-      assert.equal(replay.code, 1);
+      assert.equal(replay.code, 2);
       assert.match(replay.stderr.trim(), /^oversight: dead-letter file .*, line 1: registry row 300 was set aside unformatted .*select\(\.record != null\)/);
     } finally {
       await peer.close();

@@ -131,6 +131,11 @@ describe('siem verify: files', () => {
     const stdout = await runCli(['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', '-']);
     assert.equal(stdout.code, 2);
     assert.match(stdout.stderr, /stdout cannot be read back/);
+    const folder = path.dirname(out);
+    const dir = await runCli(verify(db, folder, 'ecs'));
+    assert.equal(dir.code, 2, dir.stderr);
+    assert.equal(dir.stderr.trim().split('\n').length, 1, dir.stderr);
+    assert.match(dir.stderr, /--output .* is a folder/);
   });
 
   it('runs in the background on a schedule and exposes the missing count and the last success as gauges', async () => {

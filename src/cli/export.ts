@@ -3,7 +3,7 @@
  * and the transport, the run, and one summary line. Returns the exit code it decided on; throwing is for failures.
  */
 import type { SingleBar } from 'cli-progress';
-import { Checkpoint, checkResume } from '../pipeline/checkpoint.js';
+import { Checkpoint, checkResume, checkWritableFolder } from '../pipeline/checkpoint.js';
 import { exportConfig, type ExportConfig } from '../config/export.js';
 import type { DeadLetterFile } from '../pipeline/dead-letter.js';
 import type { FlagValues } from '../shared/options.js';
@@ -40,6 +40,8 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
   if (c.follow && !c.state) {
     logger.warn('--follow without --state: a restart sends every event again from the first; give it --state FILE');
   }
+  // Before the lock, whose file would otherwise be the first thing to fail in a missing folder.
+  if (c.state) checkWritableFolder(c.state, '--state');
   const lock = c.state ? StateLock.acquire(c.state) : null;
   let source: RegistrySource;
   try {

@@ -84,9 +84,18 @@ export class DeadLetterFile {
   }
 }
 
-/** Read a dead-letter file back, for `oversight siem replay`. */
+/**
+ * Read a dead-letter file back, for `oversight siem replay`. A line it cannot send is the same line on every run,
+ * so it is refused as a mistake (exit 2) that a restart would only repeat.
+ */
 export function* readDeadLetters(file: string): Generator<DeadLetter & { line: number; recordText: string }> {
-  const text = fs.readFileSync(file, 'utf8');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new ConfigurationError(`dead-letter file ${file} is a folder: give --dead-letter the file itself`);
+    throw new ExportError(`cannot read dead-letter file ${file}: ${errorMessage(err)}`);
+  }
   let n = 0;
   for (const raw of text.split('\n')) {
     n++;
@@ -95,13 +104,13 @@ export function* readDeadLetters(file: string): Generator<DeadLetter & { line: n
     try {
       obj = JSON.parse(raw) as DeadLetter;
     } catch {
-      throw new ExportError(`dead-letter file ${file}, line ${n}: not valid JSON`);
+      throw new ConfigurationError(`dead-letter file ${file}, line ${n}: not valid JSON`);
     }
     if (typeof obj !== 'object' || obj === null || obj.record === undefined || typeof obj.format !== 'string') {
-      throw new ExportError(`dead-letter file ${file}, line ${n}: not a dead letter (needs record and format)`);
+      throw new ConfigurationError(`dead-letter file ${file}, line ${n}: not a dead letter (needs record and format)`);
     }
     if (obj.record === null) {
-      throw new ExportError(
+      throw new ConfigurationError(
         `dead-letter file ${file}, line ${n}: registry row ${String(obj.rowid)} was set aside unformatted (${String(obj.error).slice(0, 200)}); ` +
           `export it from the registry with a higher --max-row-bytes, and replay the other lines: jq -c 'select(.record != null)' ${file}`,
       );

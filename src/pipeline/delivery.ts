@@ -5,7 +5,7 @@
  */
 import type { DeadLetterFile } from './dead-letter.js';
 import { bodyOverhead, encode, type Entry } from './encoder.js';
-import { ExportError } from '../shared/errors.js';
+import { ConfigurationError, ExportError } from '../shared/errors.js';
 import type { OversizeRow } from '../registry/rows.js';
 import { rowidFields, type LogFields } from '../shared/log.js';
 import type { ExportMetrics, RequestOutcome } from '../service/metrics.js';
@@ -179,9 +179,10 @@ export class Delivery {
   /**
    * A registry row too large to format, in place of its record: dead-lettered with the reason (status 413, no
    * record) and counted, or, without a dead-letter file, the export stops with one line naming it and the fix.
+   * That stop is exit 2: a restart meets the same row again, so only a new setting gets past it.
    */
   setAside(entry: SettledEntry, row: OversizeRow): void {
-    if (!this.deadLetter) throw new ExportError(row.stop);
+    if (!this.deadLetter) throw new ConfigurationError(row.stop);
     this.deadLetter.writeUnformatted(entry, 413, row.reason);
     entry.settled = true;
     this.stats.deadLettered++;

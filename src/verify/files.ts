@@ -90,6 +90,8 @@ export class FileVerifier implements VerifyBackend {
         }
       }
     } catch (err) {
+      // A folder stays a folder however often verify runs again: the user's to fix (exit 2), not a failure.
+      if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new ConfigurationError(`--output ${this.file} is a folder: give the file the export writes to`);
       throw new ExportError(`cannot read ${this.file}: ${errorMessage(err)}`);
     }
     flush(batch);
