@@ -77,6 +77,31 @@ describe('--log-format json', () => {
         { level: 'info', unsent: 12, first: 1, last: 12 });
     }));
 
+  it('writes mistakes in the options as one error record too, whether --log-format or its variable asks for JSON', async () => {
+    const db = demoRegistry(3);
+    const base = ['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', path.join(tempDir(), 'out.jsonl')];
+    const cases: { args: string[]; env?: NodeJS.ProcessEnv; message: RegExp }[] = [
+      { args: [...base, '--batch-size', '0', '--log-format', 'json'], message: /^--batch-size must be a whole number of at least 1, not '0'$/ },
+      { args: [...base, '--batch-size', '0'], env: { OVERSIGHT_LOG_FORMAT: 'json' }, message: /^--batch-size must be a whole number of at least 1/ },
+      // Commander's own errors, found before any command runs.
+      { args: [...base, '--log-format=json', '--batch-sise', '5'], message: /^unknown option '--batch-sise' \(Did you mean --batch-size\?\)$/ },
+      { args: [...base, '--batch-size'], env: { OVERSIGHT_LOG_FORMAT: 'json' }, message: /^option '--batch-size <n>' argument missing$/ },
+      { args: ['siem', 'verify', '--db', db, '--registry-id', 'reg', '--window'], env: { OVERSIGHT_LOG_FORMAT: 'json' }, message: /argument missing$/ },
+    ];
+    for (const c of cases) {
+      const r = await runCli(c.args, c.env ? { env: c.env } : {});
+      assert.equal(r.code, 2, r.stderr);
+      const logs = records(r.stderr);
+      assert.equal(logs.length, 1, r.stderr);
+      assert.equal(logs[0]!['level'], 'error');
+      assert.match(String(logs[0]!['message']), c.message);
+    }
+    // The flag wins over the variable, as for every option.
+    const text = await runCli([...base, '--batch-size', '0', '--log-format', 'text'], { env: { OVERSIGHT_LOG_FORMAT: 'json' } });
+    assert.equal(text.code, 2);
+    assert.equal(text.stderr, "oversight: --batch-size must be a whole number of at least 1, not '0'\n");
+  });
+
   it('keeps the text lines as they were by default', async () => {
     const db = demoRegistry(3);
     const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', path.join(tempDir(), 'out.jsonl')]);

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { redact } from '../shared/errors.js';
-import { log } from '../shared/log.js';
+import { log, type LogFormat } from '../shared/log.js';
 import { checkUnknownVariables } from './env.js';
 import { EXIT, exitVerdict } from './exit.js';
 import { buildProgram, knownVariables } from './program.js';
@@ -25,6 +25,28 @@ async function addSiemSide(siem: Command, argv: readonly string[]): Promise<void
   const [{ addContentCommand }, { addSetupCommand }] = await Promise.all([import('./content.js'), import('./setup.js')]);
   addContentCommand(siem);
   addSetupCommand(siem);
+}
+
+/**
+ * The log format of the command on the command line, as far as it is known before its options are parsed: its
+ * --log-format flag, else the variable (a --config file is read only later). Text when the command has no such
+ * option or the value is not json; a wrong value is reported by the command itself.
+ */
+function logFormatBeforeParsing(program: Command, argv: readonly string[]): LogFormat {
+  let cmd = program;
+  for (const word of argv.slice(2)) {
+    const sub = cmd.commands.find((c) => c.name() === word);
+    if (!sub) break;
+    cmd = sub;
+  }
+  const option = cmd.options.find((o) => o.long === '--log-format');
+  if (!option) return 'text';
+  let value = option.envVar ? process.env[option.envVar] : undefined;
+  for (let i = 2; i < argv.length && argv[i] !== '--'; i++) {
+    if (argv[i] === '--log-format') value = argv[i + 1];
+    else if (argv[i]!.startsWith('--log-format=')) value = argv[i]!.slice('--log-format='.length);
+  }
+  return value === 'json' ? 'json' : 'text';
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -55,15 +77,19 @@ export async function main(argv: string[]): Promise<void> {
       const { completionScript } = await import('./completion.js');
       process.stdout.write(completionScript(shell, program));
     });
+  // Mistakes in the options are found before a command sets up its log: they follow the format already.
+  log.format = logFormatBeforeParsing(program, argv);
+  // Commander's message and its "(Did you mean …?)" stay on one line; in JSON, one record like any other error.
+  const outputError = (cmd: Command) => {
+    const oneLine = usageErrorOutput(cmd);
+    return (s: string, write: (s: string) => void): void =>
+      oneLine(s, (line) => (log.format === 'json' ? log.error(line.trim().replace(/^error: /, '')) : write(line)));
+  };
   program.exitOverride();
-  program.configureOutput({
-    writeErr: (s) => process.stderr.write(redact(s)),
-    // Commander's message and its "(Did you mean …?)" stay on one line.
-    outputError: usageErrorOutput(program),
-  });
+  program.configureOutput({ writeErr: (s) => process.stderr.write(redact(s)), outputError: outputError(program) });
   for (const sub of program.commands.flatMap((c) => [c, ...c.commands])) {
     sub.exitOverride();
-    sub.configureOutput({ outputError: usageErrorOutput(sub) });
+    sub.configureOutput({ outputError: outputError(sub) });
   }
   try {
     if (argv.length <= 2) {
