@@ -58,6 +58,15 @@ describe('a 10 MB row in a backlog of 50,000', () => {
     }
   });
 
+  it('a dead-letter file of /dev/null takes the row, as an output of /dev/null takes records', async () => {
+    for (const threads of ['1', '2']) {
+      const out = path.join(tempDir(), 'out.jsonl');
+      const r = await runCli([...base, '--threads', threads, '--output', out, '--dead-letter', '/dev/null'], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, 'exported 49999 event(s) as sentinel (1 dead-lettered to /dev/null)\n');
+    }
+  });
+
   it('with --max-row-bytes raised above it, the row is formatted on a thread within 300 MB', async () => {
     const out = path.join(tempDir(), 'out.jsonl');
     const r = await runCliMeasured([...base, '--threads', '2', '--output', out, '--max-row-bytes', '16MiB']);

@@ -70,7 +70,12 @@ export class DeadLetterFile {
   /** Make every written line durable; called before a checkpoint moves past a dead-lettered event. */
   sync(): void {
     if (this.fd !== null && this.dirty) {
-      fs.fsyncSync(this.fd);
+      try {
+        fs.fsyncSync(this.fd);
+      } catch (err) {
+        // Pipes and devices (a dead-letter file of /dev/null, a named pipe to a collector) have nothing to flush.
+        if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw new ExportError(`cannot sync dead-letter file ${this.file}: ${errorMessage(err)}`);
+      }
       this.dirty = false;
     }
   }
