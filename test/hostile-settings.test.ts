@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { demoRegistry, runCli, tempDir } from './helpers.js';
+import { HecPeer } from './peers/splunk-hec.js';
+import { demoRegistry, registryIds, runCli, tempDir, withPeer } from './helpers.js';
 
 const db = demoRegistry(3);
 const hec = ['siem', 'export', '--db', db, '--registry-id', 'r', '--output', 'http://127.0.0.1:9/services/collector/event', '--no-preflight'];
@@ -16,6 +17,36 @@ describe('hostile settings', () => {
       assert.match(r.stderr, new RegExp(`^oversight: ${flag} must be (more than 0|a duration)`), r.stderr);
     }
   });
+
+  it('durations longer than a timer can wait are refused by name, with the longest taken', async () => {
+    const flags = ['--timeout', '--poll-interval', '--flush-interval', '--retry-max-duration', '--shutdown-timeout', '--health-stall', '--verify-every',
+      '--splunk-ack-interval', '--splunk-ack-timeout'];
+    for (const flag of flags) {
+      const follow = flag === '--verify-every' ? ['--follow'] : [];
+      const r = await runCli([...hec, '--splunk-ack', ...follow, flag, '597h'], { env: { OVERSIGHT_SPLUNK_HEC_TOKEN: 'tok-1234567' } });
+      assert.equal(r.code, 2, `${flag}: ${r.stderr}`);
+      assert.equal(r.stderr, `oversight: ${flag} must be at most 596h (24.8 days), not '597h'\n`);
+    }
+    const out = path.join(tempDir(), 'out.jsonl');
+    for (const flag of ['--settle', '--repair-wait']) {
+      const r = await runCli(['siem', 'verify', '--db', db, '--registry-id', 'r', '--format', 'ecs', '--output', out, '--repair', flag, '597h']);
+      assert.equal(r.code, 2, `${flag}: ${r.stderr}`);
+      assert.equal(r.stderr, `oversight: ${flag} must be at most 596h (24.8 days), not '597h'\n`);
+    }
+  });
+
+  it('the longest durations taken work: no request times out at once, no warning is printed', () =>
+    withPeer(new HecPeer({ token: 'tok-1234567' }).start(), async (peer) => {
+      const args = ['--db', db, '--registry-id', 'r', '--output', peer.url, '--timeout', '596h', '--retry-max-duration', '596h'];
+      const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: 'tok-1234567' };
+      const check = await runCli(['siem', 'check', ...args], { env });
+      assert.equal(check.code, 0, check.stdout + check.stderr);
+      assert.equal(check.stderr, '');
+      const r = await runCli(['siem', 'export', ...args], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, 'exported 3 event(s) as splunk via splunk-hec\n');
+      assert.deepEqual(peer.eventIds(), registryIds(db));
+    }));
 
   it('a pseudonym key others can read is refused, as ssh refuses such a key', async () => {
     const key = path.join(tempDir(), 'key');

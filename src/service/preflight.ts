@@ -7,6 +7,7 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import { errorMessage } from '../shared/errors.js';
+import { MAX_DURATION_MS } from '../shared/options.js';
 import type { CheckLine, Transport } from '../transports/transport.js';
 
 /** The host and port a URL output reaches, or null for local outputs. */
@@ -68,7 +69,8 @@ export async function preflight(output: string, transport: Transport, timeoutMs:
   }
   if (ask && transport.check) {
     try {
-      out.push(...(await within(timeoutMs * 2, transport.name, transport.check())));
+      // Capped: twice a --timeout near the longest one taken would overflow the timer and fire at once.
+      out.push(...(await within(Math.min(timeoutMs * 2, MAX_DURATION_MS), transport.name, transport.check())));
     } catch (err) {
       out.push({ what: transport.name, ok: false, detail: errorMessage(err) });
     }

@@ -121,6 +121,14 @@ export function parseCount(value: string | undefined, flag: string, min = 0): nu
 export const count = (min = 0) => (value: string, flag: string): number => parseCount(value, flag, min)!;
 
 /**
+ * The longest duration any option takes. Node's timers wait at most 2^31-1 ms (24.8 days) and fire at once
+ * beyond it: a longer --timeout would end every request at once, a longer interval would spin. 596h is the
+ * last whole hour under that limit, so the message can name it exactly.
+ */
+export const MAX_DURATION = '596h';
+export const MAX_DURATION_MS = 596 * 3_600_000;
+
+/**
  * "90", "90s", "500ms", "5m", "1h" → milliseconds (a bare number is seconds). Zero is refused unless `allowZero`:
  * a zero timeout, interval or wait either fails at once or spins.
  */
@@ -131,7 +139,7 @@ export function parseDuration(value: string, flag: string, allowZero = false): n
   const unit = m[2] ?? 's';
   const ms = Math.round(n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000));
   if (ms < 1 && !allowZero) throw new ConfigurationError(`${flag} must be more than 0, not '${value}'`);
-  if (!Number.isSafeInteger(ms)) throw new ConfigurationError(`${flag} is too long: '${value}'`);
+  if (!(ms <= MAX_DURATION_MS)) throw new ConfigurationError(`${flag} must be at most ${MAX_DURATION} (24.8 days), not '${value}'`);
   return ms;
 }
 
