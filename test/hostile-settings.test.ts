@@ -48,6 +48,14 @@ describe('hostile settings', () => {
       assert.deepEqual(peer.eventIds(), registryIds(db));
     }));
 
+  it('more than 16 formatting threads are refused, not started', async () => {
+    const base = ['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'ecs', '--output', path.join(tempDir(), 'out.jsonl')];
+    const r = await runCli([...base, '--threads', '100']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^oversight: --threads must be at most 16 \(.*\), not '100'\n$/);
+    assert.equal((await runCli([...base, '--threads', '16'])).code, 0);
+  });
+
   it('a pseudonym key others can read is refused, as ssh refuses such a key', async () => {
     const key = path.join(tempDir(), 'key');
     fs.writeFileSync(key, 'k'.repeat(40), { mode: 0o644 });

@@ -15,6 +15,13 @@ const oneOf = <T extends string>(choices: readonly T[]) => (value: string, flag:
   return value as T;
 };
 
+/**
+ * The most formatting threads taken. Each is a V8 heap of its own (up to 56 MB at the default row limit, see
+ * docs/LIMITS-ROWS.md), and formatting gains nothing once every core has a thread: 16 covers the machines an
+ * exporter runs on without letting a typo reserve gigabytes.
+ */
+const MAX_THREADS = 16;
+
 /** Where records go and how: `siem export`, `siem replay`, `siem check`. */
 export const DELIVERY = {
   output: option({
@@ -92,10 +99,15 @@ export const EXPORT = {
   }),
   threads: option({
     flags: '--threads <n>',
-    description: "threads that read and format a large export: 'auto' (two with a second core, one when a syslog receiver on a two-core machine is this machine; on one core, one for a file or stdout) or a number (1: none)",
+    description: `threads that read and format a large export: 'auto' (two with a second core, one when a syslog receiver on a two-core machine is this machine; on one core, one for a file or stdout) or a number (1: none; at most ${MAX_THREADS})`,
     default: DEFAULTS.threads,
     group: 'common',
-    parse: (v, flag) => (v === 'auto' ? null : count(1)(v, `${flag} (a number or 'auto')`)),
+    parse: (v, flag) => {
+      if (v === 'auto') return null;
+      const n = count(1)(v, `${flag} (a number or 'auto')`);
+      if (n > MAX_THREADS) throw new ConfigurationError(`${flag} must be at most ${MAX_THREADS} (each thread is a V8 heap of its own; 'auto' picks for this machine), not '${v}'`);
+      return n;
+    },
   }),
   preflight: switchOption({
     flags: '--no-preflight',
