@@ -1,4 +1,7 @@
-/** Settings are untrusted too: zero waits, world-readable keys and secret variables pointing at anything. */
+/**
+ * Settings are untrusted too: zero waits and waits longer than a timer can hold, world-readable keys, secret
+ * variables pointing at anything, headers HTTP cannot carry, and thread counts that would fill memory.
+ */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -54,6 +57,36 @@ describe('hostile settings', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^oversight: --threads must be at most 16 \(.*\), not '100'\n$/);
     assert.equal((await runCli([...base, '--threads', '16'])).code, 0);
+  });
+
+  it('a header or token HTTP cannot carry is refused at once by name, its value never shown, and siem check says so', async () => {
+    const dir = tempDir();
+    const file = (name: string, text: string | Buffer): string => {
+      fs.writeFileSync(path.join(dir, name), text, { mode: 0o600 });
+      return path.join(dir, name);
+    };
+    const twoTokens = file('tokens', 'tok-first-1234\ntok-second-5678\n');
+    const cases: { args?: string[]; env?: NodeJS.ProcessEnv; message: RegExp }[] = [
+      { env: { OVERSIGHT_SPLUNK_HEC_TOKEN_FILE: twoTokens }, message: /^OVERSIGHT_SPLUNK_HEC_TOKEN_FILE .*tokens holds more than one line/ },
+      { env: { OVERSIGHT_SPLUNK_HEC_TOKEN: 'tok-first\u0001-1234' }, message: /^OVERSIGHT_SPLUNK_HEC_TOKEN holds a control character/ },
+      { args: ['--header', 'Authorization: Splunk tok-first\u0001-1234'], message: /^--header #1: the value of Authorization holds a control character/ },
+      { args: ['--header', 'Authorization: Splunk tok-first-1234', '--header', 'X-Team: Zürich-1234'], message: /^--header #2: the value of X-Team holds text that is not ASCII/ },
+      { args: ['--header-file', file('latin1', Buffer.from('Authorization: Splunk tok-first-1234\nX-Team: Z\xfcrich-1234\n', 'latin1'))], message: /^--header-file .*latin1 #2: the value of X-Team holds text that is not ASCII \(or bytes that are not UTF-8\)/ },
+      { args: ['--header-file', file('length', 'Content-Length: 5\n')], message: /^--header-file .*length #1: Content-Length is set by the HTTP client from the request, not by a header: remove it$/ },
+      { args: ['--header', 'Host: tok-first-1234'], message: /^--header #1: Host is set by the HTTP client/ },
+    ];
+    for (const c of cases) {
+      const r = await runCli([...hec, '--retry-max-duration', '2s', ...(c.args ?? [])], { env: c.env ?? { OVERSIGHT_SPLUNK_HEC_TOKEN: 'tok-1234567' } });
+      assert.equal(r.code, 2, r.stderr);
+      const lines = r.stderr.split('\n').filter(Boolean);
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!.replace(/^oversight: /, ''), c.message);
+      assert.doesNotMatch(r.stderr, /tok-first|tok-second|rich-1234/);
+    }
+    const check = await runCli(['siem', 'check', ...hec.slice(2, -1)], { env: { OVERSIGHT_SPLUNK_HEC_TOKEN_FILE: twoTokens } });
+    assert.equal(check.code, 2, check.stdout);
+    assert.match(check.stdout, /^FAIL {2}destination: OVERSIGHT_SPLUNK_HEC_TOKEN_FILE .*tokens holds more than one line/m);
+    assert.doesNotMatch(check.stdout + check.stderr, /tok-first|tok-second/);
   });
 
   it('a pseudonym key others can read is refused, as ssh refuses such a key', async () => {

@@ -51,7 +51,8 @@ export async function runCheck(values: FlagValues): Promise<number> {
     transport = openTransport(c, () => undefined);
   } catch (err) {
     step({ what: 'destination', ok: false, detail: errorMessage(err) });
-    return 1;
+    // A bad credential file or header is the same mistake an export refuses with exit 2.
+    return err instanceof ConfigurationError ? 2 : 1;
   }
   try {
     for (const line of await preflight(c.output, transport, c.http.timeoutMs, c.output.startsWith('syslog+udp:'))) step(line);

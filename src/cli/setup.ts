@@ -82,7 +82,7 @@ export async function runSetup(name: keyof typeof TARGETS, f: SetupFlags): Promi
   const timeoutMs = parseDuration(f.timeout ?? DEFAULTS.timeout, '--timeout');
   if (timeoutMs < 1) throw new ConfigurationError('--timeout must be more than 0');
   const retry = { ...RETRY_DEFAULTS, maxDurationMs: parseDuration(f.retryMaxDuration ?? SETUP_RETRY, '--retry-max-duration') };
-  const headers = authHeaders(parseHeaders([...(f.header ?? []), ...headerLines(f.headerFile)]), process.env);
+  const headers = authHeaders({ ...parseHeaders(f.header ?? []), ...parseHeaders(headerLines(f.headerFile), `--header-file ${f.headerFile}`) }, process.env);
   const say = (m: string): void => {
     if (!f.quiet) process.stderr.write(`oversight: ${m}\n`);
   };

@@ -140,7 +140,7 @@ function backendFor(f: QueryOptions, d: DeliveryConfig, warn: (m: string) => voi
 
 /** A Bearer token (or a `Splunk <session key>`), else user and password, from the flag's file or the environment. */
 function splunkSearchAuth(f: QueryOptions, env: NodeJS.ProcessEnv): string {
-  const token = f.splunkSearchTokenFile ? readSecretFile(f.splunkSearchTokenFile, '--splunk-search-token-file') : secretFromEnv(env, 'OVERSIGHT_SPLUNK_SEARCH_TOKEN');
+  const token = f.splunkSearchTokenFile ? readSecretFile(f.splunkSearchTokenFile, '--splunk-search-token-file', env, true) : secretFromEnv(env, 'OVERSIGHT_SPLUNK_SEARCH_TOKEN', true);
   if (token) {
     registerSecret(token);
     return /^(Bearer|Splunk)\s/i.test(token) ? token : `Bearer ${token}`;

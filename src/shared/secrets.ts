@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigurationError, errorMessage, ExportError, registerSecret } from './errors.js';
+import { headerValueProblem } from './http-headers.js';
 
 /** The most a secret file may hold (a header file with a few tokens, a key, a client secret). */
 export const MAX_SECRET_FILE_BYTES = 64 * 1024;
@@ -53,23 +54,34 @@ export function readSecretBytes(file: string, what: string, env: NodeJS.ProcessE
   }
 }
 
-/** The text of a secret file, without its final newline; registered for masking. */
-export function readSecretFile(file: string, what: string, env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * The text of a secret file, without its final newline; registered for masking. `forHeader`: the secret goes into
+ * an HTTP header (a token, an API key), so it must be one line of what a header carries.
+ */
+export function readSecretFile(file: string, what: string, env: NodeJS.ProcessEnv = process.env, forHeader = false): string {
   const text = readSecretBytes(file, what, env).toString('utf8').trim();
   if (!text) throw new ConfigurationError(`${what} ${file} is empty`);
   registerSecret(text);
+  if (forHeader) checkHeaderSecret(text, `${what} ${file}`);
   return text;
 }
 
-/** A secret from the variable `name`, or from the file named by `name`_FILE. */
-export function secretFromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+/** A secret from the variable `name`, or from the file named by `name`_FILE (`forHeader` as for readSecretFile). */
+export function secretFromEnv(env: NodeJS.ProcessEnv, name: string, forHeader = false): string | undefined {
   const direct = env[name]?.trim();
   if (direct) {
     registerSecret(direct);
+    if (forHeader) checkHeaderSecret(direct, name);
     return direct;
   }
   const file = env[`${name}_FILE`]?.trim();
-  return file ? readSecretFile(file, `${name}_FILE`, env) : undefined;
+  return file ? readSecretFile(file, `${name}_FILE`, env, forHeader) : undefined;
+}
+
+/** A file holding two tokens, or a pasted control character, is refused by where it came from, never shown. */
+function checkHeaderSecret(text: string, where: string): void {
+  const problem = headerValueProblem(text);
+  if (problem) throw new ConfigurationError(`${where} ${problem}: it must hold the token alone, in printable ASCII on one line (the value is not shown)`);
 }
 
 /** Headers kept in a secret file: one `Name: value` a line; blank lines and lines starting with # are skipped. */

@@ -6,6 +6,7 @@ import type { BatchLimits } from '../pipeline/batcher.js';
 import type { Encoder, Entry } from '../pipeline/encoder.js';
 import type { EnvelopeSpec } from '../records/spec.js';
 import { ConfigurationError, escapeControls, redact, registerSecret } from '../shared/errors.js';
+import { HEADER_NAME, headerValueProblem, ownedHeader } from '../shared/http-headers.js';
 import type { HttpResponse, NetworkError } from './http/client.js';
 import { parseRetryAfter } from '../pipeline/retry.js';
 
@@ -132,16 +133,23 @@ export function statusVerdict(res: HttpResponse, what: string, auth?: { credenti
   return { kind: 'stop', reason: text };
 }
 
-/** Headers from `--header 'Name: value'`, checked; values are secrets and are never echoed. */
-export function parseHeaders(specs: readonly string[]): Record<string, string> {
+/**
+ * Headers from `--header 'Name: value'` (or the lines of a --header-file, `what` naming it), checked; values are
+ * secrets and are never echoed, and neither is a name that did not parse (it may be a token without its name).
+ */
+export function parseHeaders(specs: readonly string[], what = '--header'): Record<string, string> {
   const out: Record<string, string> = {};
   specs.forEach((spec, i) => {
     const colon = spec.indexOf(':');
     const name = colon > 0 ? spec.slice(0, colon).trim() : '';
     const value = colon > 0 ? spec.slice(colon + 1).trim() : '';
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || value === '' || /[\r\n\0]/.test(value)) {
-      throw new ConfigurationError(`--header #${i + 1} is malformed: expected 'Name: value' (the value is not shown)`);
+    if (!HEADER_NAME.test(name) || value === '') {
+      throw new ConfigurationError(`${what} #${i + 1} is malformed: expected 'Name: value' (the value is not shown)`);
     }
+    const owned = ownedHeader(name);
+    if (owned) throw new ConfigurationError(`${what} #${i + 1}: ${name} ${owned}, not by a header: remove it`);
+    const problem = headerValueProblem(value);
+    if (problem) throw new ConfigurationError(`${what} #${i + 1}: the value of ${name} ${problem}; HTTP takes printable ASCII on one line (the value is not shown)`);
     registerSecret(value);
     // An Authorization value is also masked without its scheme word, in case a server echoes only the token.
     registerSecret(value.split(/\s+/).slice(1).join(' '));

@@ -18,7 +18,7 @@ export const ES_CREDENTIALS = 'a user and password go in OVERSIGHT_ES_USERNAME a
 
 export function elasticAuthHeaders(headers: Record<string, string>, env: NodeJS.ProcessEnv): Record<string, string> {
   if (findHeader(headers, 'authorization')) return headers;
-  const apiKey = secretFromEnv(env, 'OVERSIGHT_ES_API_KEY');
+  const apiKey = secretFromEnv(env, 'OVERSIGHT_ES_API_KEY', true);
   if (apiKey) {
     registerSecret(apiKey);
     const authorization = /^ApiKey\s/i.test(apiKey) ? apiKey : `ApiKey ${apiKey}`;

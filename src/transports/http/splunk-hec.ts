@@ -221,7 +221,7 @@ export const splunkHecTransport: TransportDescription = {
       : null;
     const headers = { ...ctx.headers };
     if (!findHeader(headers, 'authorization')) {
-      const token = secretFromEnv(ctx.env, 'OVERSIGHT_SPLUNK_HEC_TOKEN');
+      const token = secretFromEnv(ctx.env, 'OVERSIGHT_SPLUNK_HEC_TOKEN', true);
       if (!token) {
         throw new ConfigurationError(
           "Splunk HEC needs a token: set OVERSIGHT_SPLUNK_HEC_TOKEN (or OVERSIGHT_SPLUNK_HEC_TOKEN_FILE) or pass --header 'Authorization: Splunk <token>'",
