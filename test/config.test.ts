@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { exportConfig } from '../src/config/export.js';
 import { TRANSPORTS } from '../src/transports/index.js';
-import { demoRegistry, runCli, tempDir } from './helpers.js';
+import { demoRegistry, jsonLines, runCli, tempDir } from './helpers.js';
 
 function yaml(dir: string, text: string): string {
   const file = path.join(dir, 'config.yaml');
@@ -51,6 +51,36 @@ describe('--config FILE', () => {
     assert.equal(r.code, 2);
     assert.equal(r.stderr, `oversight: --config ${file}: unknown option 'pseudonymise' (did you mean 'pseudonymize'?); keys are the long flag names of \`export\`\n`);
     assert.equal(fs.existsSync(out), false);
+  });
+
+  it('reads each value as written, and takes or refuses it as the same flag would be', async () => {
+    const db = demoRegistry(20);
+    const dir = tempDir();
+    for (const id of ['0x1F', '007', '1e3', '12345678901234567890']) {
+      const r = await runCli(['siem', 'export', '--config', yaml(dir, `db: ${db}\nregistry-id: ${id}\nformat: ecs\nlimit: 2\nquiet: true\n`)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, '');
+      const ids = jsonLines(r.stdout).map((d) => (d['oversight'] as Record<string, unknown>)['registry_id']);
+      assert.deepEqual(ids, [id, id]);
+    }
+    for (const limit of ['0x10', '1e1', '1_0', '.inf']) {
+      const byFlag = await runCli(['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'ecs', '--limit', limit]);
+      const byFile = await runCli(['siem', 'export', '--config', yaml(dir, `db: ${db}\nregistry-id: r\nformat: ecs\nlimit: ${limit}\n`)]);
+      assert.equal(byFile.code, 2, `${limit}: ${byFile.stderr}`);
+      assert.equal(byFile.stdout, '');
+      assert.equal(byFile.stderr, byFlag.stderr);
+      assert.equal(byFlag.stderr, `oversight: --limit must be a whole number (0 or more), not '${limit}'\n`);
+    }
+  });
+
+  it('refuses a key with no value or an empty one, naming the file and the key', async () => {
+    const dir = tempDir();
+    for (const value of ['', ' ~', ' ""']) {
+      const file = yaml(dir, `db: ${demoRegistry(3)}\nregistry-id: r\nformat: ecs\nstate:${value}\n`);
+      const r = await runCli(['siem', 'export', '--config', file]);
+      assert.equal(r.code, 2);
+      assert.equal(r.stderr, `oversight: --config ${file}: 'state' has no value: write one, or remove the key\n`);
+    }
   });
 
   it('keeps secrets out of the file', async () => {

@@ -33,7 +33,14 @@ export function sourceOf(cmd: Command, option: Option): Source | null {
   }
 }
 
-async function readYaml(file: string): Promise<Record<string, unknown>> {
+/**
+ * A value as written in the file: a scalar's text (null where YAML reads null: `~`, `null`, nothing) and whether
+ * YAML reads it as a boolean, a list of such values, or what else it is. A plain scalar keeps its source text, so
+ * `0x1F`, `007` and `1e3` reach the option's parser as written and are taken or refused as on the command line.
+ */
+type Written = { text: string | null; bool: boolean | null } | Written[] | 'a mapping' | 'an alias';
+
+async function readYaml(file: string): Promise<Map<string, Written>> {
   let text: string;
   try {
     const st = fs.statSync(file);
@@ -43,16 +50,30 @@ async function readYaml(file: string): Promise<Record<string, unknown>> {
   } catch (err) {
     throw new ConfigurationError(`cannot read --config ${file}: ${errorMessage(err)}`);
   }
-  const { parse } = await import('yaml');
-  let doc: unknown;
-  try {
-    doc = parse(text, { uniqueKeys: true, maxAliasCount: 0 });
-  } catch (err) {
-    throw new ConfigurationError(`--config ${file} is not valid YAML: ${errorMessage(err).split('\n')[0]}`);
+  const { isAlias, isMap, isScalar, isSeq, parseDocument } = await import('yaml');
+  const doc = parseDocument(text, { uniqueKeys: true });
+  const error = doc.errors[0];
+  if (error) throw new ConfigurationError(`--config ${file} is not valid YAML: ${error.message.split('\n')[0]}`);
+  const written = (node: unknown): Written => {
+    if (isScalar(node)) {
+      if (node.value === null) return { text: null, bool: null };
+      const source = node.type === 'PLAIN' && typeof node.source === 'string' ? node.source : String(node.value);
+      return { text: source, bool: typeof node.value === 'boolean' ? node.value : null };
+    }
+    if (isSeq(node)) return node.items.map(written);
+    // Aliases are refused rather than expanded: nothing needs one, and expanding them is how a small file grows huge.
+    return isAlias(node) ? 'an alias' : 'a mapping';
+  };
+  const root = doc.contents;
+  const out = new Map<string, Written>();
+  if (root === null || (isScalar(root) && root.value === null)) return out;
+  if (!isMap(root)) throw new ConfigurationError(`--config ${file} must be a mapping of option names to values`);
+  for (const pair of root.items) {
+    const key = written(pair.key);
+    if (Array.isArray(key) || typeof key === 'string' || key.text === null) throw new ConfigurationError(`--config ${file}: keys are option names, such as registry-id`);
+    out.set(key.text, pair.value === null ? { text: null, bool: null } : written(pair.value));
   }
-  if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigurationError(`--config ${file} must be a mapping of option names to values`);
-  return doc as Record<string, unknown>;
+  return out;
 }
 
 /** Fill the options `cmd` got from neither a flag nor a variable with the file's values. */
@@ -60,7 +81,7 @@ export async function applyConfigFile(cmd: Command, file: string): Promise<void>
   const doc = await readYaml(file);
   const byName = new Map((cmd.options as Option[]).filter((o) => o.long).map((o) => [o.long!.slice(2), o]));
   byName.delete('config');
-  for (const [key, raw] of Object.entries(doc)) {
+  for (const [key, raw] of doc) {
     const option = byName.get(key);
     if (!option) {
       const s = suggest(key, [...byName.keys()]);
@@ -71,25 +92,29 @@ export async function applyConfigFile(cmd: Command, file: string): Promise<void>
     }
     const source = sourceOf(cmd, option);
     if (source === 'flag' || source === 'env') continue;
-    cmd.setOptionValueWithSource(option.attributeName(), valueFor(option, key, raw, file), 'config');
+    cmd.setOptionValueWithSource(option.attributeName(), valueFor(option, `--config ${file}: '${key}'`, raw), 'config');
   }
 }
 
-function valueFor(option: Option, key: string, raw: unknown, file: string): unknown {
+/** The option's value from what the file says: text for the option's own parser, as a flag's would be. */
+function valueFor(option: Option, where: string, raw: Written): unknown {
   const isSwitch = !option.required && !option.optional;
   if (isSwitch) {
-    if (typeof raw !== 'boolean') throw new ConfigurationError(`--config ${file}: '${key}' is a switch: write true or false`);
+    if (Array.isArray(raw) || typeof raw === 'string' || raw.bool === null) throw new ConfigurationError(`${where} is a switch: write true or false`);
     // `no-preflight: true` turns the preflight off: the value kept is the positive one.
-    return option.negate ? !raw : raw;
+    return option.negate ? !raw.bool : raw.bool;
   }
-  const text = (v: unknown): string => {
-    if (typeof v === 'string' || typeof v === 'number') return String(v);
-    throw new ConfigurationError(`--config ${file}: '${key}' takes a text value, not ${Array.isArray(v) ? 'a list' : typeof v}`);
+  const text = (v: Written): string => {
+    if (Array.isArray(v)) throw new ConfigurationError(`${where} takes a text value, not a list`);
+    if (v === 'an alias') throw new ConfigurationError(`${where} is an alias: write the value itself`);
+    if (typeof v === 'string') throw new ConfigurationError(`${where} takes a text value, not ${v}`);
+    if (v.text === null || v.text.trim() === '') throw new ConfigurationError(`${where} has no value: write one, or remove the key`);
+    return v.text;
   };
   if (option.variadic || Array.isArray(option.defaultValue)) return (Array.isArray(raw) ? raw : [raw]).map(text);
   const value = text(raw);
   if (option.argChoices && !option.argChoices.includes(value)) {
-    throw new ConfigurationError(`--config ${file}: '${key}' must be one of ${option.argChoices.join(', ')}, not '${value}'`);
+    throw new ConfigurationError(`${where} must be one of ${option.argChoices.join(', ')}, not '${value}'`);
   }
   return value;
 }
