@@ -135,6 +135,9 @@ describe('bad input gets one line naming the problem, a non-zero exit and no sta
     { what: 'missing --registry-id', args: ['--db', db, '--format', 'ecs'], code: 2, message: /--registry-id is required: the registry's identifier/ },
     { what: 'missing --format for a file', args: ['--db', db, '--registry-id', 'r'], code: 2, message: /--format is required/ },
     { what: 'bad duration', args: ['--db', db, ...ok, '--retry-max-duration', 'soon'], code: 2, message: /--retry-max-duration must be a duration/ },
+    ...['--state', '--dead-letter', '--config', '--header-file', '--ca-file', '--pseudonym-key-file', '--output', '--header'].map((flag) => (
+      { what: `empty ${flag}`, args: ['--db', db, ...ok, `${flag}=`], code: 2, message: new RegExp(`^oversight: ${flag} is empty: give it a value, or leave it out$`) }
+    )),
   ];
   for (const t of table) {
     it(t.what, async () => {

@@ -135,6 +135,8 @@ describe('building a configuration', () => {
         assert.equal(c.transport.name, t.name);
         assert.equal(c.state, '/nonexistent/state');
       }
+      // An empty value is refused by the configuration step too, for library callers as for the CLI.
+      assert.throws(() => exportConfig({ db: '/nonexistent/registry.sqlite', registryId: 'r', format: 'ecs', state: '' }), /^ConfigurationError: --state is empty/);
     } finally {
       Object.assign(fs, { openSync: saved.open, readFileSync: saved.read, statSync: saved.stat, existsSync: saved.exists });
       Object.assign(net, { connect: saved.connect });

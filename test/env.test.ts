@@ -48,6 +48,21 @@ describe('settings from the environment', () => {
     assert.match(choice.stderr, /xml/);
   });
 
+  it('an empty variable is refused by name, not taken for an unset one', async () => {
+    const out = path.join(tempDir(), 'out.jsonl');
+    const base = ['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs'];
+    for (const [name, args] of [['OVERSIGHT_OUTPUT', []], ['OVERSIGHT_STATE', ['--output', out]], ['OVERSIGHT_DEAD_LETTER', ['--output', out]], ['OVERSIGHT_CONFIG', ['--output', out]]] as const) {
+      const r = await runCli([...base, ...args], { env: { [name]: '' } });
+      assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+      assert.equal(r.stderr, `oversight: ${name} is set but empty: give it a value, or unset it\n`);
+      assert.equal(r.stdout, '');
+    }
+    assert.equal(fs.existsSync(out), false);
+    // A flag still wins over an empty variable.
+    const flag = await runCli([...base, '--output', out], { env: { OVERSIGHT_OUTPUT: '' } });
+    assert.equal(flag.code, 0, flag.stderr);
+  });
+
   it('the HEC token from a file, and from a systemd credential; it is never printed', () =>
     withPeer(new HecPeer({ token: TOKEN }).start(), async (peer) => {
       const creds = tempDir();

@@ -9,6 +9,7 @@ import { longName, type FlagSpec, type OptionGroup } from '../shared/options.js'
 import { FORMAT_NAMES, FORMATS } from '../records/formats/index.js';
 import { TRANSPORT_NAMES, TRANSPORTS, URL_SCHEMES } from '../transports/index.js';
 import { applyConfigFile, CONFIG_FLAG, printConfig } from './config-file.js';
+import { refuseEmptyValues } from './empty-values.js';
 import { optionVariables, settableFromEnv } from './env.js';
 import { VERSION } from '../shared/version.js';
 import { VERIFY, VERIFY_QUERY, VERIFY_VARIABLES } from './verify-options.js';
@@ -136,6 +137,7 @@ export function buildProgram(actions: Actions, outcome: Outcome = { code: 0 }): 
 
   const demo = program.command('demo').description('write a realistic demo registry and export it');
   addAll(demo, DEMO);
+  demo.hook('preAction', refuseEmptyValues);
   demo.action(async (opts: Record<string, unknown>) => {
     outcome.code = await actions.demo(opts);
   });
@@ -157,6 +159,7 @@ export function buildProgram(actions: Actions, outcome: Outcome = { code: 0 }): 
     }
     // The file fills what neither a flag nor a variable set.
     cmd.hook('preAction', async (c) => {
+      refuseEmptyValues(c);
       const file = c.getOptionValue('config') as string | undefined;
       if (file) await applyConfigFile(c, file);
     });

@@ -68,6 +68,8 @@ export function option<T>(spec: FlagSpec & { parse?: (value: string, flag: strin
       const raw = values[key] ?? spec.default;
       if (raw === undefined || raw === null) return null;
       const text = typeof raw === 'string' ? raw : String(raw);
+      // Empty is a mistake (`--state=`), not the option left out: it would run as if none had been asked for.
+      if (text.trim() === '') throw new ConfigurationError(`${flag} is empty: give it a value, or leave it out`);
       return spec.parse ? spec.parse(text, flag) : text;
     },
   };
