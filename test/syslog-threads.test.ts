@@ -151,6 +151,20 @@ describe('syslog over TCP from formatting threads', () => {
     assert.ok(two!.wire.equals(one!.wire));
   });
 
+  it('dead letters keep registry order: a message the receiver cannot take, then a row over the size limit', async () => {
+    const small = demoRegistry(2_000);
+    const con = new Database(small);
+    con.prepare('UPDATE events SET user_agent = ? WHERE rowid = 100').run('a'.repeat(3_000));
+    con.prepare('UPDATE events SET user_agent = ? WHERE rowid = 500').run('b'.repeat(10_000));
+    con.close();
+    const dead = path.join(tempDir(), 'dead.jsonl');
+    const r = await runCli(['siem', 'export', '--db', small, '--registry-id', 'reg', '--output', peer.url, '--format', 'cef',
+      '--max-row-bytes', '4096', '--syslog-max-message', '2048', '--dead-letter', dead]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(jsonLines(fs.readFileSync(dead, 'utf8')).map((l) => [l['rowid'], l['status']]), [[100, 413], [500, 413]]);
+    assert.equal(octetMessages(peer.take()).length, 1_998);
+  });
+
   it('without a dead-letter file: one line naming the event, the messages before it sent and checkpointed', async () => {
     const dir = tempDir();
     for (const threads of ['1', '2']) {

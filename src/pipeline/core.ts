@@ -185,7 +185,8 @@ export class Core {
    */
   async setAside(row: OversizeRow, registryId: string): Promise<void> {
     await this.flush();
-    if (!this.o.deadLetter) await this.settle();
+    // Settled first either way: a record refused in a batch still out would otherwise be dead-lettered after it.
+    await this.settle();
     const entry: SettledEntry = { rowid: row.rowid, event_id: row.eventId, registry_id: registryId, record: '', bytes: 0 };
     this.delivery.setAside(entry, row);
     this.ledger.push([entry]);
