@@ -56,6 +56,23 @@ describe('checkpoints', () => {
     assert.match(outcome(torn.stderr)[0]!, /is not valid JSON/);
   });
 
+  it('refuses a state file with a field out of shape, naming the file and the field', async () => {
+    const dir = tempDir();
+    const db = demoRegistry(5);
+    const state = path.join(dir, 'state.json');
+    const args = ['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', path.join(dir, 'o.jsonl'), '--state', state];
+    assert.equal((await runCli([...args, '--limit', '2'])).code, 0);
+    const saved = JSON.parse(fs.readFileSync(state, 'utf8'));
+    for (const [field, value] of [['last_rowid', 1.5], ['delivered_total', 'abc'], ['delivered_total', -3], ['last_rowid', '2']] as const) {
+      fs.writeFileSync(state, JSON.stringify({ ...saved, [field]: value }));
+      const r = await runCli(args);
+      assert.equal(r.code, 2, `${field} ${value}: ${r.stderr}`);
+      assert.deepEqual(outcome(r.stderr), [`oversight: state file ${state}: ${field} must be ${field === 'last_rowid' ? 'a whole number (a rowid)' : 'a whole number of 0 or more'}, ` +
+        `not ${JSON.stringify(value)}: restore it from backup, or move it away to export from the start`]);
+      assert.equal(fs.readFileSync(state, 'utf8'), JSON.stringify({ ...saved, [field]: value }), 'left as it was');
+    }
+  });
+
   it('kill -9 mid-export, then a restart from the same --state: nothing missing, at most one batch again', async () => {
     const peer = await new HecPeer({ token: TOKEN }).start();
     try {

@@ -3,6 +3,7 @@
  * variables pointing at anything, headers HTTP cannot carry, and thread counts that would fill memory.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -142,5 +143,45 @@ describe('hostile settings', () => {
     assert.match(print.stdout, /^output: "https:\/\/\*\*\*@127\.0\.0\.1:9200\/_bulk" {2}# flag$/m);
     assert.match(print.stdout, /^splunk-search-url: "https:\/\/\*\*\*@h:8089" {2}# flag$/m);
     assert.doesNotMatch(print.stdout + print.stderr, /S3cret|Passw0rd/);
+  });
+
+  it('a state or CA file that is a device, a named pipe, a folder or too large fails at once with one line, exit 2', async () => {
+    const dir = tempDir();
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    // Sparse: 3 GB to a reader, nothing on disk.
+    const huge = path.join(dir, 'huge.state');
+    fs.closeSync(fs.openSync(huge, 'w'));
+    fs.truncateSync(huge, 3 * 1024 ** 3);
+    const toFile = ['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'ecs', '--output', path.join(dir, 'out.jsonl')];
+    const cases: [string[], string][] = [
+      [[...toFile, '--state', fifo], `state file ${fifo} is not a regular file (a named pipe): give --state the path of a file (it is created at the first checkpoint)`],
+      [[...toFile, '--state', dir], `state file ${dir} is not a regular file (a folder): give --state the path of a file (it is created at the first checkpoint)`],
+      [[...toFile, '--state', huge], `state file ${huge} is larger than 65536 bytes: is it the right file?`],
+      [[...hec, '--ca-file', '/dev/zero'], '--ca-file /dev/zero is not a regular file (a device): give the path of a PEM file of CA certificates'],
+      [[...hec, '--ca-file', fifo], `--ca-file ${fifo} is not a regular file (a named pipe): give the path of a PEM file of CA certificates`],
+      [[...hec, '--ca-file', huge], `--ca-file ${huge} is larger than 1048576 bytes: is it the right file?`],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(args, { env: { OVERSIGHT_SPLUNK_HEC_TOKEN: 'tok-1234567' }, timeoutMs: 10_000 });
+      assert.equal(r.signal, null, `${message}: did not end by itself`);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, `oversight: ${message}\n`);
+    }
+    assert.equal(fs.existsSync(path.join(dir, 'out.jsonl')), false, 'nothing was written');
+  });
+
+  it('siem verify reading back a device, a named pipe or a folder fails at once with one line, exit 2', async () => {
+    const dir = tempDir();
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    for (const [output, kind] of [['/dev/zero', 'a device'], [fifo, 'a named pipe'], [dir, 'a folder']] as const) {
+      const r = await runCli(['siem', 'verify', '--db', db, '--registry-id', 'r', '--format', 'ecs', '--output', output], { timeoutMs: 10_000 });
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, `oversight: --output ${output} is not a regular file (${kind}): verify reads back the file the export wrote\n`);
+    }
+    const report = await runCli(['siem', 'verify', '--db', db, '--registry-id', 'r', '--format', 'ecs', '--output', fifo, '--report', '/dev/null']);
+    assert.equal(report.code, 2);
+    assert.equal(report.stderr, 'oversight: --report /dev/null is not a regular file: name a new file or a report written before\n');
   });
 });

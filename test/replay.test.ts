@@ -1,5 +1,6 @@
 /** `oversight siem replay`: dead letters go out again once the cause is fixed, without duplicates. */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -63,7 +64,7 @@ describe('oversight siem replay', () => {
     const bad = path.join(dir, 'bad.jsonl');
     const good = '{"rowid":1,"event_id":"1","registry_id":"reg","format":"splunk","status":400,"error":"x","record":{"event":{}}}';
     const cases: [string, string, RegExp][] = [
-      [folder, '', new RegExp(`^oversight: dead-letter file ${folder} is a folder: give --dead-letter the file itself\n$`)],
+      [folder, '', new RegExp(`^oversight: --dead-letter ${folder} is not a regular file \\(a folder\\): give the dead-letter file an export wrote\n$`)],
       [bad, `${good}\n{"record":"x"}\n`, new RegExp(`^oversight: dead-letter file ${bad}, line 2: not a dead letter \\(needs record and format\\)\n$`)],
       [bad, `${good}\n\n{not json\n`, new RegExp(`^oversight: dead-letter file ${bad}, line 3: not valid JSON\n$`)],
     ];
@@ -74,5 +75,27 @@ describe('oversight siem replay', () => {
       assert.match(r.stderr, message);
       assert.equal(fs.existsSync(path.join(dir, 'out.jsonl')), false, 'nothing sent');
     }
+  });
+
+  it('a dead-letter file that is a device, a named pipe or one endless line fails at once with one line, exit 2', async () => {
+    const dir = tempDir();
+    const fifo = path.join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    // Sparse: 200 MiB of NUL bytes and no newline, so one line longer than any dead letter.
+    const endless = path.join(dir, 'endless.jsonl');
+    fs.closeSync(fs.openSync(endless, 'w'));
+    fs.truncateSync(endless, 200 * 1024 * 1024);
+    const cases: [string, string][] = [
+      ['/dev/zero', '--dead-letter /dev/zero is not a regular file (a device): give the dead-letter file an export wrote'],
+      [fifo, `--dead-letter ${fifo} is not a regular file (a named pipe): give the dead-letter file an export wrote`],
+      [endless, `dead-letter file ${endless}, line 1: longer than 134217728 bytes, so not a line this tool writes: is it the right file?`],
+    ];
+    for (const [file, message] of cases) {
+      const r = await runCli(['siem', 'replay', '--dead-letter', file, '--output', path.join(dir, 'out.jsonl')], { timeoutMs: 15_000 });
+      assert.equal(r.signal, null, `${file}: did not end by itself`);
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, `oversight: ${message}\n`);
+    }
+    assert.equal(fs.existsSync(path.join(dir, 'out.jsonl')), false, 'nothing was written');
   });
 });

@@ -5,9 +5,9 @@
  * be named by reference (a file, or a variable the transport reads), never written into the file.
  */
 import type { Command, Option } from 'commander';
-import fs from 'node:fs';
 import { MAX_SECRET_FILE_BYTES } from '../shared/secrets.js';
 import { ConfigurationError, errorMessage, maskUserinfo } from '../shared/errors.js';
+import { readBounded } from '../shared/files.js';
 import { envName, suggest } from './env.js';
 
 /** Options whose value is itself a secret: a config file may not hold them. */
@@ -41,15 +41,9 @@ export function sourceOf(cmd: Command, option: Option): Source | null {
 type Written = { text: string | null; bool: boolean | null } | Written[] | 'a mapping' | 'an alias';
 
 async function readYaml(file: string): Promise<Map<string, Written>> {
-  let text: string;
-  try {
-    const st = fs.statSync(file);
-    if (!st.isFile()) throw new Error('not a regular file');
-    if (st.size > MAX_SECRET_FILE_BYTES) throw new Error(`larger than ${MAX_SECRET_FILE_BYTES} bytes`);
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigurationError(`cannot read --config ${file}: ${errorMessage(err)}`);
-  }
+  const bytes = readBounded(file, '--config', MAX_SECRET_FILE_BYTES, 'give the path of a YAML file');
+  if (bytes === null) throw new ConfigurationError(`cannot read --config ${file}: no such file`);
+  const text = bytes.toString('utf8');
   const { isAlias, isMap, isScalar, isSeq, parseDocument } = await import('yaml');
   const doc = parseDocument(text, { uniqueKeys: true });
   const error = doc.errors[0];

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigurationError, ExportError, errorMessage } from '../shared/errors.js';
+import { readBounded } from '../shared/files.js';
 import { ROWID_START } from '../registry/rows.js';
 
 export interface CheckpointData {
@@ -18,6 +19,9 @@ export interface CheckpointData {
   /** SHA-256 of the registry row at last_rowid as it was read, to notice a restore or rollback between runs. */
   last_row_sha256?: string;
 }
+
+/** A state file holds a few hundred bytes; anything near this is not one. */
+export const MAX_STATE_FILE_BYTES = 64 * 1024;
 
 export class Checkpoint {
   private data: CheckpointData;
@@ -38,29 +42,20 @@ export class Checkpoint {
   static open(file: string, identity: { registryId: string; database: string }): Checkpoint {
     const database = fs.realpathSync(identity.database);
     checkWritableFolder(file, '--state');
-    let text: string | null = null;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new ConfigurationError(`cannot read state file ${file}: ${errorMessage(err)}`);
-      }
-    }
-    if (text === null) {
+    const bytes = readBounded(file, 'state file', MAX_STATE_FILE_BYTES, 'give --state the path of a file (it is created at the first checkpoint)');
+    if (bytes === null) {
       return new Checkpoint(file, {
         // Before every row: rowids may be zero or negative. Only ever written after a row settled.
         version: 1, registry_id: identity.registryId, database, last_rowid: ROWID_START, delivered_total: 0, updated_at: '',
       });
     }
-    let data: CheckpointData;
+    let parsed: unknown;
     try {
-      data = JSON.parse(text) as CheckpointData;
+      parsed = JSON.parse(bytes.toString('utf8'));
     } catch {
       throw new ConfigurationError(`state file ${file} is not valid JSON: restore it from backup, or move it away to export from the start`);
     }
-    if (data?.version !== 1 || typeof data.last_rowid !== 'number' || typeof data.registry_id !== 'string') {
-      throw new ConfigurationError(`state file ${file} is not an oversight checkpoint (expected version 1 with last_rowid)`);
-    }
+    const data = checkpointData(parsed, file);
     if (data.registry_id !== identity.registryId) {
       throw new ConfigurationError(
         `state file ${file} belongs to registry '${data.registry_id}', not '${identity.registryId}': use one --state file per registry`,
@@ -88,6 +83,30 @@ export class Checkpoint {
     writeAtomic(this.file, JSON.stringify(next, null, 2) + '\n');
     this.data = next;
   }
+}
+
+/**
+ * Every field of a loaded state file checked, so a hand-edited or damaged one is refused by name: a `last_rowid`
+ * of 1.5 would resume between rows, and a `delivered_total` of "abc" would be written back as "abc2".
+ */
+function checkpointData(v: unknown, file: string): CheckpointData {
+  const d = (v && typeof v === 'object' && !Array.isArray(v) ? v : {}) as Record<string, unknown>;
+  if (d['version'] !== 1) throw new ConfigurationError(`state file ${file} is not an oversight checkpoint (expected version 1 with last_rowid)`);
+  const bad = (field: string, want: string): ConfigurationError =>
+    new ConfigurationError(
+      `state file ${file}: ${field} must be ${want}${field in d ? `, not ${JSON.stringify(d[field]).slice(0, 40)}` : ' and is missing'}: ` +
+        'restore it from backup, or move it away to export from the start',
+    );
+  if (typeof d['registry_id'] !== 'string' || d['registry_id'] === '') throw bad('registry_id', 'the registry id');
+  if (typeof d['database'] !== 'string' || d['database'] === '') throw bad('database', 'the path of the registry');
+  if (!Number.isSafeInteger(d['last_rowid'])) throw bad('last_rowid', 'a whole number (a rowid)');
+  if (!Number.isSafeInteger(d['delivered_total']) || (d['delivered_total'] as number) < 0) throw bad('delivered_total', 'a whole number of 0 or more');
+  // Only shown to people: a hand-written state file may leave it out.
+  if (d['updated_at'] !== undefined && typeof d['updated_at'] !== 'string') throw bad('updated_at', 'a time as text');
+  if (d['last_row_sha256'] !== undefined && (typeof d['last_row_sha256'] !== 'string' || !/^[0-9a-f]{64}$/.test(d['last_row_sha256']))) {
+    throw bad('last_row_sha256', 'a SHA-256 in hex');
+  }
+  return d as unknown as CheckpointData;
 }
 
 /**

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { checkWritableFolder } from './checkpoint.js';
 import type { Entry } from './encoder.js';
 import { ConfigurationError, ExportError, errorMessage, redact } from '../shared/errors.js';
+import { openRegular, readLines } from '../shared/files.js';
 
 export interface DeadLetter {
   dead_lettered_at: string;
@@ -94,15 +95,11 @@ export class DeadLetterFile {
  * so it is refused as a mistake (exit 2) that a restart would only repeat.
  */
 export function* readDeadLetters(file: string): Generator<DeadLetter & { line: number; recordText: string }> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new ConfigurationError(`dead-letter file ${file} is a folder: give --dead-letter the file itself`);
-    throw new ExportError(`cannot read dead-letter file ${file}: ${errorMessage(err)}`);
-  }
+  const fd = openRegular(file, '--dead-letter', 'give the dead-letter file an export wrote');
+  if (fd === null) throw new ConfigurationError(`dead-letter file not found: ${file}`);
   let n = 0;
-  for (const raw of text.split('\n')) {
+  // A line at a time: memory holds one dead letter, however long the file.
+  for (const raw of readLines(fd, `dead-letter file ${file}`)) {
     n++;
     if (raw.trim() === '') continue;
     let obj: DeadLetter;

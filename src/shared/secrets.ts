@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigurationError, errorMessage, ExportError, registerSecret } from './errors.js';
 import { headerValueProblem } from './http-headers.js';
+import { readBounded } from './files.js';
 
 /** The most a secret file may hold (a header file with a few tokens, a key, a client secret). */
 export const MAX_SECRET_FILE_BYTES = 64 * 1024;
@@ -23,35 +24,10 @@ export function secretPath(file: string, env: NodeJS.ProcessEnv = process.env): 
 
 /** At most `MAX_SECRET_FILE_BYTES` of a file, or a usage error naming it. */
 export function readSecretBytes(file: string, what: string, env: NodeJS.ProcessEnv = process.env): Buffer {
-  const p = secretPath(file, env);
-  let fd: number;
-  try {
-    fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  } catch (err) {
-    // A secret not there yet (a credential store mounted late) may be there at the next start.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ExportError(`cannot read ${what} ${file}: no such file`);
-    throw new ConfigurationError(`cannot read ${what} ${file}: ${errorMessage(err)}`);
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new ConfigurationError(`${what} ${file} is not a regular file: give the path of a file holding the secret`);
-    const buf = Buffer.alloc(MAX_SECRET_FILE_BYTES + 1);
-    let n = 0;
-    for (;;) {
-      const got = fs.readSync(fd, buf, n, buf.length - n, null);
-      if (got === 0) break;
-      n += got;
-      if (n > MAX_SECRET_FILE_BYTES) {
-        throw new ConfigurationError(`${what} ${file} is larger than ${MAX_SECRET_FILE_BYTES} bytes: is it the right file?`);
-      }
-    }
-    return buf.subarray(0, n);
-  } catch (err) {
-    if (err instanceof ConfigurationError) throw err;
-    throw new ConfigurationError(`cannot read ${what} ${file}: ${errorMessage(err)}`);
-  } finally {
-    fs.closeSync(fd);
-  }
+  const bytes = readBounded(secretPath(file, env), what, MAX_SECRET_FILE_BYTES, 'give the path of a file holding the secret');
+  // A secret not there yet (a credential store mounted late) may be there at the next start.
+  if (bytes === null) throw new ExportError(`cannot read ${what} ${file}: no such file`);
+  return bytes;
 }
 
 /**

@@ -7,8 +7,8 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { ConfigurationError, ExportError, errorMessage } from '../shared/errors.js';
+import { openRegular, readLines } from '../shared/files.js';
 import type { VerifyBackend } from './backend.js';
 import { foundFor, type ExpectedEvent, type Found } from './compare.js';
 
@@ -55,21 +55,28 @@ export class FileVerifier implements VerifyBackend {
   }
 
   async open(): Promise<void> {
-    if (!fs.existsSync(this.file)) throw new ConfigurationError(`--output ${this.file} does not exist: nothing was written there`);
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oversight-verify-file-'));
-    this.db = new Database(path.join(this.dir, 'index.sqlite'));
-    this.db.pragma('journal_mode = OFF');
-    this.db.pragma('synchronous = OFF');
-    this.db.exec('CREATE TABLE stored (event_id TEXT, registry_id TEXT, token TEXT, file TEXT, time INTEGER)');
-    const insert = this.db.prepare('INSERT INTO stored VALUES (?,?,?,?,?)');
-    const flush = this.db.transaction((rows: unknown[][]) => {
+    const fd = openRegular(this.file, '--output', 'verify reads back the file the export wrote');
+    if (fd === null) throw new ConfigurationError(`--output ${this.file} does not exist: nothing was written there`);
+    let insert: Database.Statement;
+    try {
+      this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oversight-verify-file-'));
+      this.db = new Database(path.join(this.dir, 'index.sqlite'));
+      this.db.pragma('journal_mode = OFF');
+      this.db.pragma('synchronous = OFF');
+      this.db.exec('CREATE TABLE stored (event_id TEXT, registry_id TEXT, token TEXT, file TEXT, time INTEGER)');
+      insert = this.db.prepare('INSERT INTO stored VALUES (?,?,?,?,?)');
+    } catch (err) {
+      // The line reader closes the file once it starts; it has not yet.
+      fs.closeSync(fd);
+      throw err;
+    }
+    const flush = this.db!.transaction((rows: unknown[][]) => {
       for (const r of rows) insert.run(...r);
     });
     let batch: unknown[][] = [];
     this.unreadable = 0;
-    const lines = readline.createInterface({ input: fs.createReadStream(this.file, { encoding: 'utf8' }), crlfDelay: Infinity });
     try {
-      for await (const line of lines) {
+      for (const line of readLines(fd, this.file)) {
         if (line.trim() === '') continue;
         let v: ReturnType<Pick>;
         try {
@@ -87,11 +94,12 @@ export class FileVerifier implements VerifyBackend {
         if (batch.length >= 10_000) {
           flush(batch);
           batch = [];
+          // A verify running beside an export (--verify-every) leaves it a turn between batches.
+          await new Promise((r) => setImmediate(r));
         }
       }
     } catch (err) {
-      // A folder stays a folder however often verify runs again: the user's to fix (exit 2), not a failure.
-      if ((err as NodeJS.ErrnoException).code === 'EISDIR') throw new ConfigurationError(`--output ${this.file} is a folder: give the file the export writes to`);
+      if (err instanceof ConfigurationError || err instanceof ExportError) throw err;
       throw new ExportError(`cannot read ${this.file}: ${errorMessage(err)}`);
     }
     flush(batch);

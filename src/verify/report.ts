@@ -66,4 +66,6 @@ export function checkReportPath(file: string): void {
   const dir = path.dirname(path.resolve(file));
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ConfigurationError(`--report ${file}: folder ${dir} does not exist`);
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new ConfigurationError(`--report ${file} is a folder: name a file`);
+  // The report is renamed into place: over a device or a named pipe, that would replace the device or pipe itself.
+  if (fs.existsSync(file) && !fs.statSync(file).isFile()) throw new ConfigurationError(`--report ${file} is not a regular file: name a new file or a report written before`);
 }

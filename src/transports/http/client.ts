@@ -3,10 +3,10 @@
  * timeout per request. Network failures come back as NetworkError so transports can classify them.
  */
 import { USER_AGENT } from '../../shared/version.js';
-import fs from 'node:fs';
 import v8 from 'node:v8';
 import type { Agent } from 'undici';
-import { ConfigurationError, errorMessage } from '../../shared/errors.js';
+import { ConfigurationError } from '../../shared/errors.js';
+import { readBounded } from '../../shared/files.js';
 
 export interface HttpOptions {
   /** PEM file with the CA that signed the SIEM's certificate. */
@@ -54,15 +54,15 @@ const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GET_ISSUE
 
 type Undici = typeof import('undici');
 
+/** A CA bundle's most: the whole Mozilla bundle of a Linux distribution is about 220 KB. */
+export const MAX_CA_FILE_BYTES = 1024 * 1024;
+
 /** `--ca-file`, read and checked once for every TLS transport (HTTPS, syslog over TLS). */
 export function readCaFile(file: string | null | undefined): string | undefined {
   if (!file) return undefined;
-  let ca: string;
-  try {
-    ca = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigurationError(`cannot read --ca-file ${file}: ${errorMessage(err)}`);
-  }
+  const bytes = readBounded(file, '--ca-file', MAX_CA_FILE_BYTES, 'give the path of a PEM file of CA certificates');
+  if (bytes === null) throw new ConfigurationError(`cannot read --ca-file ${file}: no such file`);
+  const ca = bytes.toString('utf8');
   if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigurationError(`--ca-file ${file} holds no PEM certificate`);
   return ca;
 }

@@ -1,0 +1,104 @@
+/**
+ * Files named by settings are untrusted like any other input: only regular files are read, and only as much as
+ * such a file ever holds. A path pointing at /dev/zero, a named pipe, a folder or a 3 GB file fails at once with
+ * one line, instead of filling memory or waiting forever on a pipe nobody writes to (deaf to SIGTERM).
+ */
+import fs from 'node:fs';
+import { ConfigurationError, ExportError, errorMessage } from './errors.js';
+
+/** The longest line read from a dead-letter or record file: above the largest request any SIEM takes (100 MiB). */
+export const MAX_LINE_BYTES = 128 * 1024 * 1024;
+
+function kindOf(st: fs.Stats): string {
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a named pipe';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a file';
+}
+
+/**
+ * A descriptor of the regular file `file`, open for reading, or null when there is no such file. `what` names
+ * the setting in messages (`--ca-file`, `state file`), `fix` says what to give instead of something else.
+ */
+export function openRegular(file: string, what: string, fix: string): number | null {
+  let fd: number;
+  try {
+    // Without O_NONBLOCK, opening a named pipe waits for a writer, with signals held off until one comes.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new ConfigurationError(`cannot read ${what} ${file}: ${errorMessage(err)}`);
+  }
+  const st = fs.fstatSync(fd);
+  if (st.isFile()) return fd;
+  fs.closeSync(fd);
+  throw new ConfigurationError(`${what} ${file} is not a regular file (${kindOf(st)}): ${fix}`);
+}
+
+/** At most `maxBytes` of a regular file, null when it does not exist, or a usage error naming it. */
+export function readBounded(file: string, what: string, maxBytes: number, fix: string): Buffer | null {
+  const fd = openRegular(file, what, fix);
+  if (fd === null) return null;
+  try {
+    // One byte more than allowed, to tell a file of exactly the limit from a larger one without a stat race.
+    const buf = Buffer.alloc(maxBytes + 1);
+    let n = 0;
+    for (;;) {
+      const got = fs.readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+      if (n > maxBytes) throw new ConfigurationError(`${what} ${file} is larger than ${maxBytes} bytes: is it the right file?`);
+    }
+    return buf.subarray(0, n);
+  } catch (err) {
+    if (err instanceof ConfigurationError) throw err;
+    throw new ConfigurationError(`cannot read ${what} ${file}: ${errorMessage(err)}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The lines of an open file, read a chunk at a time, so memory holds one line (at most `maxLineBytes`) and never
+ * the whole file. The descriptor is closed when the lines end or the reader stops. `name` is used in messages.
+ */
+export function* readLines(fd: number, name: string, maxLineBytes: number = MAX_LINE_BYTES): Generator<string> {
+  const chunk = Buffer.alloc(64 * 1024);
+  let parts: Buffer[] = [];
+  let held = 0;
+  let line = 0;
+  const tooLong = (): ConfigurationError =>
+    new ConfigurationError(`${name}, line ${line + 1}: longer than ${maxLineBytes} bytes, so not a line this tool writes: is it the right file?`);
+  try {
+    for (;;) {
+      let got: number;
+      try {
+        got = fs.readSync(fd, chunk, 0, chunk.length, null);
+      } catch (err) {
+        throw new ExportError(`cannot read ${name}: ${errorMessage(err)}`);
+      }
+      if (got === 0) break;
+      const data = chunk.subarray(0, got);
+      let start = 0;
+      for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, start)) {
+        if (held + nl - start > maxLineBytes) throw tooLong();
+        const text = parts.length === 0 ? data.toString('utf8', start, nl) : Buffer.concat([...parts, data.subarray(start, nl)]).toString('utf8');
+        parts = [];
+        held = 0;
+        start = nl + 1;
+        line++;
+        yield text;
+      }
+      if (start < got) {
+        held += got - start;
+        if (held > maxLineBytes) throw tooLong();
+        // A copy: the chunk is read into again.
+        parts.push(Buffer.from(data.subarray(start)));
+      }
+    }
+    if (held > 0) yield Buffer.concat(parts).toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
