@@ -73,6 +73,53 @@ describe('checkpoints', () => {
     }
   });
 
+  it('two names of one state file (a symbolic link) take one lock, and a checkpoint written through the link leaves it a link', async () => {
+    const dir = tempDir();
+    const db = demoRegistry(20);
+    const state = path.join(dir, 'state.json');
+    const link = path.join(tempDir(), 'link.json');
+    // The link is made before the state file exists, as an operator may set it up.
+    fs.symlinkSync(state, link);
+    const args = (out: string, s: string): string[] => ['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'ecs', '--output', path.join(dir, out), '--state', s];
+    const first = spawnCli([...args('a.jsonl', link), '--follow']);
+    let err = '';
+    first.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    try {
+      await waitFor(() => /following/.test(err) && fs.existsSync(state) && JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid === 20);
+      const second = await runCli(args('b.jsonl', state));
+      assert.equal(second.code, 1);
+      assert.equal(second.stderr, `oversight: state file ${state} is in use by another exporter (pid ${first.pid}): stop it first, or give this one its own --state\n`);
+      assert.equal(fs.existsSync(path.join(dir, 'b.jsonl')), false, 'the second sent nothing');
+    } finally {
+      first.kill('SIGTERM');
+      await new Promise((r) => first.on('close', r));
+    }
+    assert.ok(fs.lstatSync(link).isSymbolicLink(), 'the link is still a link');
+    assert.equal((fs.statSync(state).mode & 0o777).toString(8), '600');
+    const third = await runCli(args('c.jsonl', state));
+    assert.equal(third.code, 0, third.stderr);
+    assert.equal(third.stderr, 'exported 0 event(s) as ecs\n', 'resumes from the checkpoint written through the link');
+  });
+
+  it('an empty lock left by a crash: refused with the fix while it may be an exporter starting, taken over once it is old', async () => {
+    const dir = tempDir();
+    const state = path.join(dir, 'state.json');
+    const lock = `${state}.lock`;
+    const args = ['siem', 'export', '--db', demoRegistry(3), '--registry-id', 'r', '--format', 'ecs', '--output', path.join(dir, 'o.jsonl'), '--state', state];
+    fs.writeFileSync(lock, '');
+    const fresh = await runCli(args);
+    assert.equal(fresh.code, 1);
+    assert.equal(fresh.stderr, `oversight: state file ${state}: its lock ${lock} is empty or unreadable (an exporter taking it this moment, ` +
+      `or one that crashed while taking it): try again in a few seconds, or remove ${lock} if no exporter runs\n`);
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(lock, old, old);
+    const later = await runCli(args);
+    assert.equal(later.code, 0, later.stderr);
+    assert.ok(outcome(later.stderr)[0]!.startsWith(`oversight: taking over the lock ${lock}: it is empty or unreadable and `), later.stderr);
+    assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, 3);
+    assert.equal(fs.existsSync(lock), false, 'released on exit');
+  });
+
   it('kill -9 mid-export, then a restart from the same --state: nothing missing, at most one batch again', async () => {
     const peer = await new HecPeer({ token: TOKEN }).start();
     try {

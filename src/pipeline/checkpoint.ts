@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigurationError, ExportError, errorMessage } from '../shared/errors.js';
-import { readBounded } from '../shared/files.js';
+import { readBounded, realTarget } from '../shared/files.js';
 import { ROWID_START } from '../registry/rows.js';
 
 export interface CheckpointData {
@@ -26,7 +26,7 @@ export const MAX_STATE_FILE_BYTES = 64 * 1024;
 export class Checkpoint {
   private data: CheckpointData;
 
-  private constructor(readonly file: string, data: CheckpointData) {
+  private constructor(readonly file: string, private readonly target: string, data: CheckpointData) {
     this.data = data;
   }
 
@@ -41,10 +41,12 @@ export class Checkpoint {
   /** Load the state file, or start a new one; refuse one that belongs to another registry or database. */
   static open(file: string, identity: { registryId: string; database: string }): Checkpoint {
     const database = fs.realpathSync(identity.database);
-    checkWritableFolder(file, '--state');
+    // The file a symbolic link leads to: written there, the link stays, and the lock was taken on it too.
+    const target = realTarget(file);
+    checkWritableFolder(target, '--state');
     const bytes = readBounded(file, 'state file', MAX_STATE_FILE_BYTES, 'give --state the path of a file (it is created at the first checkpoint)');
     if (bytes === null) {
-      return new Checkpoint(file, {
+      return new Checkpoint(file, target, {
         // Before every row: rowids may be zero or negative. Only ever written after a row settled.
         version: 1, registry_id: identity.registryId, database, last_rowid: ROWID_START, delivered_total: 0, updated_at: '',
       });
@@ -66,7 +68,7 @@ export class Checkpoint {
         `state file ${file} belongs to database ${data.database}, not ${database}: use one --state file per database`,
       );
     }
-    return new Checkpoint(file, data);
+    return new Checkpoint(file, target, data);
   }
 
   /** Record that every event up to `rowid` is settled (delivered or dead-lettered). */
@@ -80,7 +82,7 @@ export class Checkpoint {
     };
     if (digest) next.last_row_sha256 = digest;
     else delete next.last_row_sha256;
-    writeAtomic(this.file, JSON.stringify(next, null, 2) + '\n');
+    writeAtomic(this.target, JSON.stringify(next, null, 2) + '\n');
     this.data = next;
   }
 }
@@ -134,8 +136,10 @@ export function checkResume(cp: Checkpoint, source: { maxRowid(): number; rowDig
 
 /** Write a small file so that readers see the old or the new content, never a mix. */
 export function writeAtomic(file: string, content: string): void {
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
+  // Renamed over the file a symbolic link leads to, not over the link: an operator's link stays a link.
+  const target = realTarget(file);
+  const dir = path.dirname(target);
+  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.tmp`);
   try {
     const fd = fs.openSync(tmp, 'w', 0o600);
     try {
@@ -144,7 +148,7 @@ export function writeAtomic(file: string, content: string): void {
     } finally {
       fs.closeSync(fd);
     }
-    fs.renameSync(tmp, file);
+    fs.renameSync(tmp, target);
     const dfd = fs.openSync(dir, 'r');
     try {
       fs.fsyncSync(dfd);

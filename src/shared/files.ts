@@ -4,6 +4,7 @@
  * one line, instead of filling memory or waiting forever on a pipe nobody writes to (deaf to SIGTERM).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { ConfigurationError, ExportError, errorMessage } from './errors.js';
 
 /** The longest line read from a dead-letter or record file: above the largest request any SIEM takes (100 MiB). */
@@ -101,4 +102,33 @@ export function* readLines(fd: number, name: string, maxLineBytes: number = MAX_
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Where a path really leads: its folder resolved through symbolic links, and the path itself followed while it
+ * is a link, even to a file not created yet. Two names of one state file give one answer, so they share one lock,
+ * and a write to the answer leaves the operator's link in place.
+ */
+export function realTarget(file: string): string {
+  let p = path.resolve(file);
+  // The kernel's own limit on links followed in one lookup.
+  for (let hops = 0; hops < 40; hops++) {
+    let dir: string;
+    try {
+      dir = fs.realpathSync(path.dirname(p));
+    } catch {
+      // A folder that does not exist: the caller's check of the folder says so.
+      return p;
+    }
+    p = path.join(dir, path.basename(p));
+    let link: string;
+    try {
+      link = fs.readlinkSync(p);
+    } catch {
+      // Not a link (EINVAL), or not there yet (ENOENT): this is the file.
+      return p;
+    }
+    p = path.resolve(dir, link);
+  }
+  throw new ConfigurationError(`${file}: too many levels of symbolic links: point it at a file`);
 }
