@@ -3,14 +3,16 @@
  * one line per check, and a wrong or dead destination fails in seconds with the reason.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { AzurePeer } from './peers/azure-logs-ingestion.js';
 import { EsPeer } from './peers/elasticsearch.js';
 import { HecPeer } from './peers/splunk-hec.js';
+import { Peer } from './peers/peer.js';
 import { RelpPeer } from './peers/syslog.js';
-import { demoRegistry, runCli, tempDir, withPeer } from './helpers.js';
+import { demoRegistry, FIXTURES, outcome, runCli, tempDir, withPeer } from './helpers.js';
 
 const TOKEN = '11111111-2222-3333-4444-555555555555';
 const ES_KEY = 'aWQ6c2VjcmV0';
@@ -89,6 +91,55 @@ describe('siem check', () => {
     });
     assert.equal(e.code, 1, e.stderr);
     assert.match(e.stderr, /^oversight: splunk-hec connection: 127\.0\.0\.1:\d+: .*ECONNREFUSED.* \(nothing was sent; siem check shows every check, --no-preflight skips them\)\n$/);
+  });
+
+  it('loads the state file as the export does: one of another registry, or torn, fails with the export\'s message and exit 2', async () => {
+    const dir = tempDir();
+    const state = path.join(dir, 'state.json');
+    const toFile = (registry: string, command: string): string[] =>
+      ['siem', command, '--db', db, '--registry-id', registry, '--format', 'ecs', '--output', path.join(dir, 'out.jsonl'), '--state', state];
+    assert.equal((await runCli([...toFile('r1', 'export'), '--limit', '2'])).code, 0);
+    const good = await runCli(toFile('r1', 'check'));
+    assert.equal(good.code, 0, good.stdout);
+    assert.match(good.stdout, /^ok    state file: .* is free for this exporter; the export resumes after rowid 2$/m);
+    const saved = fs.readFileSync(state, 'utf8');
+    for (const [registry, text] of [['r2', saved], ['r1', saved.slice(0, 50)]] as const) {
+      fs.writeFileSync(state, text);
+      const checked = await runCli(toFile(registry, 'check'));
+      const exported = await runCli(toFile(registry, 'export'));
+      assert.equal(exported.code, 2, exported.stderr);
+      assert.equal(checked.code, 2, checked.stdout);
+      assert.ok(checked.stdout.includes(`FAIL  state file: ${outcome(exported.stderr)[0]!.replace(/^oversight: /, '')}\n`), checked.stdout);
+    }
+  });
+
+  it('makes the TLS handshake of an HTTPS destination with the export\'s TLS settings, sending nothing', async () => {
+    const cert = path.join(FIXTURES, 'tls', 'localhost.crt');
+    const tls = { key: fs.readFileSync(path.join(FIXTURES, 'tls', 'localhost.key'), 'utf8'), cert: fs.readFileSync(cert, 'utf8') };
+    await withPeer(new Peer(() => ({ status: 200 }), /./, tls).start(), async (peer) => {
+      const url = `${peer.url}/ingest`;
+      const untrusted = await runCli(check('--format', 'ecs', '--output', url));
+      assert.equal(untrusted.code, 1, untrusted.stdout);
+      assert.match(untrusted.stdout, /^FAIL  connection: 127\.0\.0\.1:\d+: self-signed certificate \(use --ca-file for a private CA; --insecure turns verification off\)$/m);
+      const trusted = await runCli(check('--format', 'ecs', '--output', url, '--ca-file', cert));
+      assert.equal(trusted.code, 0, trusted.stdout);
+      assert.match(trusted.stdout, /^ok    connection: 127\.0\.0\.1:\d+ accepts TLS connections with a trusted certificate$/m);
+      assert.equal(peer.requests.length, 0);
+    });
+  });
+
+  it('exits 2 for a mistake in the destination\'s settings, as the export does', async () => {
+    const url = 'https://127.0.0.1:9/services/collector/event';
+    for (const [args, env, why] of [
+      [[], {}, /^FAIL  destination: Splunk HEC needs a token/m],
+      [['--ca-file', path.join(FIXTURES, 'README.md')], { OVERSIGHT_SPLUNK_HEC_TOKEN: TOKEN }, /^FAIL  destination: --ca-file .* holds no PEM certificate$/m],
+    ] as const) {
+      const checked = await runCli(check('--output', url, ...args), { env });
+      assert.equal(checked.code, 2, checked.stdout);
+      assert.match(checked.stdout, why);
+      const exported = await runCli(['siem', 'export', '--db', db, '--registry-id', 'r1', '--output', url, ...args], { env });
+      assert.equal(exported.code, 2, exported.stderr);
+    }
   });
 
   it('reports a configuration mistake as such, with exit 2', async () => {

@@ -143,7 +143,7 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
  */
 async function checkDestination(c: ExportConfig, transport: Transport): Promise<void> {
   if (c.transport.local) return;
-  const failed = (await preflight(c.output, transport, c.http.timeoutMs, c.output.startsWith('syslog+udp:'), false)).find((l) => !l.ok);
+  const failed = (await preflight(c.output, transport, c.http, c.output.startsWith('syslog+udp:'), false)).find((l) => !l.ok);
   if (!failed) return;
   const line = `${c.transport.name} ${failed.what}: ${failed.detail}`;
   if (c.follow) logger.warn(`${line}; following all the same, and retrying as events come`);

@@ -6,8 +6,11 @@
  */
 import dns from 'node:dns/promises';
 import net from 'node:net';
+import tls from 'node:tls';
 import { errorMessage } from '../shared/errors.js';
 import { MAX_DURATION_MS } from '../shared/options.js';
+import type { HttpOptions } from '../transports/http/client.js';
+import { tlsOptions, toNetworkError } from '../transports/syslog/syslog-socket.js';
 import type { CheckLine, Transport } from '../transports/transport.js';
 
 /** The host and port a URL output reaches, or null for local outputs. */
@@ -31,14 +34,24 @@ function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   ]);
 }
 
-async function reachable(host: string, port: number, timeoutMs: number): Promise<void> {
+/** Schemes whose connection starts with a TLS handshake. */
+const TLS_SCHEMES = new Set(['https', 'otlp+https', 'syslog+tls']);
+
+/**
+ * The port answers; given TLS settings, the handshake succeeds with them too: the certificate is verified as the
+ * export verifies it.
+ */
+async function reachable(host: string, port: number, timeoutMs: number, tlsWith: tls.ConnectionOptions | null): Promise<void> {
   await within(timeoutMs, `connect to ${host}:${port}`, new Promise<void>((resolve, reject) => {
-    const s = net.connect({ host, port });
-    s.once('connect', () => {
+    const s = tlsWith ? tls.connect({ host, port, ...tlsWith }) : net.connect({ host, port });
+    s.once(tlsWith ? 'secureConnect' : 'connect', () => {
       s.destroy();
       resolve();
     });
-    s.once('error', reject);
+    s.once('error', (err) => {
+      s.destroy();
+      reject(err);
+    });
   }));
 }
 
@@ -46,8 +59,9 @@ async function reachable(host: string, port: number, timeoutMs: number): Promise
  * Every check, in order; stops at the first that fails, since the later ones depend on it. `ask` false keeps to
  * the name and the connection: nothing is asked of the SIEM itself, so nothing it answers is used up.
  */
-export async function preflight(output: string, transport: Transport, timeoutMs: number, udp = false, ask = true): Promise<CheckLine[]> {
+export async function preflight(output: string, transport: Transport, http: HttpOptions, udp = false, ask = true): Promise<CheckLine[]> {
   const out: CheckLine[] = [];
+  const timeoutMs = http.timeoutMs;
   const ep = endpointOf(output);
   if (ep) {
     try {
@@ -58,11 +72,17 @@ export async function preflight(output: string, transport: Transport, timeoutMs:
       return out;
     }
     if (!udp) {
+      // Only `siem check` makes the handshake: an export's first request shows a certificate problem anyway,
+      // and its start is not held up by a second handshake.
+      const tlsWith = ask && TLS_SCHEMES.has(output.slice(0, output.indexOf(':')).toLowerCase()) ? tlsOptions(ep.host, http) : null;
       try {
-        await reachable(ep.host, ep.port, timeoutMs);
-        out.push({ what: 'connection', ok: true, detail: `${ep.host}:${ep.port} accepts connections` });
+        await reachable(ep.host, ep.port, timeoutMs, tlsWith);
+        const how = !tlsWith ? 'connections'
+          : http.insecure ? 'TLS connections (certificate not verified: --insecure)' : 'TLS connections with a trusted certificate';
+        out.push({ what: 'connection', ok: true, detail: `${ep.host}:${ep.port} accepts ${how}` });
       } catch (err) {
-        out.push({ what: 'connection', ok: false, detail: `${ep.host}:${ep.port}: ${errorMessage(err)}` });
+        const hint = toNetworkError(err, '').tls ? ' (use --ca-file for a private CA; --insecure turns verification off)' : '';
+        out.push({ what: 'connection', ok: false, detail: `${ep.host}:${ep.port}: ${errorMessage(err)}${hint}` });
         return out;
       }
     }

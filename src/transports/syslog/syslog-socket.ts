@@ -49,7 +49,8 @@ export function endpoint(output: string, defaultPort: number | null, useTls: boo
   return { host, port, tls: useTls ? tlsOptions(host, http) : null, timeoutMs: http.timeoutMs };
 }
 
-function tlsOptions(host: string, http: HttpOptions): tls.ConnectionOptions {
+/** The TLS settings of every TLS connection the export makes: `siem check` makes its handshake with them too. */
+export function tlsOptions(host: string, http: HttpOptions): tls.ConnectionOptions {
   const ca = readCaFile(http.caFile);
   // TLS 1.2 stays allowed: rsyslog's anonymous-TLS listener speaks only 1.2 with its default priorities.
   return { ...(ca ? { ca } : {}), rejectUnauthorized: !http.insecure, ...(net.isIP(host) ? {} : { servername: host }), minVersion: 'TLSv1.2' };
