@@ -83,7 +83,8 @@ describe('files the export creates', () => {
     for (const bad of ['644x', '4755', '0o600', '999', '']) {
       const b = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', path.join(dir, 'bad.jsonl'), '--output-mode', bad]);
       assert.equal(b.code, 2, `${bad}: ${b.stderr}`);
-      assert.deepEqual(outcome(b.stderr), [`oversight: --output-mode must be octal permission bits such as 0600 or 0640, not '${bad}'`]);
+      const why = bad === '' ? '--output-mode is empty: give it a value, or leave it out' : `--output-mode must be octal permission bits such as 0600 or 0640, not '${bad}'`;
+      assert.deepEqual(outcome(b.stderr), [`oversight: ${why}`]);
       assert.ok(!fs.existsSync(path.join(dir, 'bad.jsonl')), 'nothing written');
     }
   });

@@ -8,9 +8,12 @@ import { ConfigurationError } from '../shared/errors.js';
 import { sourceOf } from './config-file.js';
 import { envName } from './env.js';
 
+/** Options whose empty value leaves a field out of each record (see FlagSpec): an empty one is meant. */
+export const EMPTY_LEAVES_OUT = new WeakSet<Option>();
+
 export function refuseEmptyValues(cmd: Command): void {
   for (const option of cmd.options as Option[]) {
-    if (!option.long || !(option.required || option.optional)) continue;
+    if (!option.long || !(option.required || option.optional) || EMPTY_LEAVES_OUT.has(option)) continue;
     const value = cmd.getOptionValue(option.attributeName()) as unknown;
     const values = Array.isArray(value) ? (value as unknown[]) : [value];
     if (!values.some((v) => typeof v === 'string' && v.trim() === '')) continue;

@@ -9,7 +9,7 @@ import { longName, type FlagSpec, type OptionGroup } from '../shared/options.js'
 import { FORMAT_NAMES, FORMATS } from '../records/formats/index.js';
 import { TRANSPORT_NAMES, TRANSPORTS, URL_SCHEMES } from '../transports/index.js';
 import { applyConfigFile, CONFIG_FLAG, printConfig } from './config-file.js';
-import { refuseEmptyValues } from './empty-values.js';
+import { EMPTY_LEAVES_OUT, refuseEmptyValues } from './empty-values.js';
 import { optionVariables, settableFromEnv } from './env.js';
 import { VERSION } from '../shared/version.js';
 import { VERIFY, VERIFY_QUERY, VERIFY_VARIABLES } from './verify-options.js';
@@ -46,6 +46,7 @@ function addFlag(cmd: Command, spec: FlagSpec, group?: string): void {
   if (spec.repeatable) opt.argParser(collect).default([]);
   else if (spec.default !== undefined) opt.default(spec.default);
   opt.helpGroup(group ?? GROUPS[spec.group ?? 'common']);
+  if (spec.emptyLeavesOut) EMPTY_LEAVES_OUT.add(opt);
   cmd.addOption(opt);
 }
 

@@ -21,6 +21,8 @@ export interface FlagSpec {
   group?: OptionGroup;
   /** The value holds a secret or names a file that does: never echoed, and masked by `config print`. */
   secret?: boolean;
+  /** An empty value is a value: it leaves a field out of each record, as the reference exporter's flag does. */
+  emptyLeavesOut?: boolean;
 }
 
 /** A declared option with its typed reader. */
@@ -69,7 +71,7 @@ export function option<T>(spec: FlagSpec & { parse?: (value: string, flag: strin
       if (raw === undefined || raw === null) return null;
       const text = typeof raw === 'string' ? raw : String(raw);
       // Empty is a mistake (`--state=`), not the option left out: it would run as if none had been asked for.
-      if (text.trim() === '') throw new ConfigurationError(`${flag} is empty: give it a value, or leave it out`);
+      if (text.trim() === '' && !spec.emptyLeavesOut) throw new ConfigurationError(`${flag} is empty: give it a value, or leave it out`);
       return spec.parse ? spec.parse(text, flag) : text;
     },
   };

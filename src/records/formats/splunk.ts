@@ -48,10 +48,11 @@ export function splunkHecFormatter(options: SplunkHecOptions = {}): RecordFormat
   return overEvents(splunkHecJsonFormatter(options));
 }
 
-const SOURCE = option({ flags: '--splunk-source <source>', description: 'Splunk: source', default: DEFAULT_SOURCE, group: 'format' });
-const SOURCETYPE = option({ flags: '--splunk-sourcetype <sourcetype>', description: 'Splunk: sourcetype', default: DEFAULT_SOURCETYPE, group: 'format' });
-const INDEX = option({ flags: '--splunk-index <index>', description: 'Splunk: index (default: the token default)', group: 'format' });
-const HOST = option({ flags: '--splunk-host <host>', description: 'Splunk: host (default: the registry id)', group: 'format' });
+// As in the reference exporter, an empty value leaves the envelope field out, and HEC applies its own default.
+const SOURCE = option({ flags: '--splunk-source <source>', description: 'Splunk: source', default: DEFAULT_SOURCE, group: 'format', emptyLeavesOut: true });
+const SOURCETYPE = option({ flags: '--splunk-sourcetype <sourcetype>', description: 'Splunk: sourcetype', default: DEFAULT_SOURCETYPE, group: 'format', emptyLeavesOut: true });
+const INDEX = option({ flags: '--splunk-index <index>', description: 'Splunk: index (default: the token default)', group: 'format', emptyLeavesOut: true });
+const HOST = option({ flags: '--splunk-host <host>', description: 'Splunk: host (default: the registry id)', group: 'format', emptyLeavesOut: true });
 
 export const splunkFormat: FormatDescription<SplunkHecOptions> = {
   name: 'splunk',
