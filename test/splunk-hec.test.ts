@@ -96,6 +96,16 @@ describe('Splunk HEC', () => {
     });
   });
 
+  it('a Retry-After longer than the budget left says so, with both figures', () =>
+    hec({ token: TOKEN }, async (peer) => {
+      for (let i = 0; i < 20; i++) peer.peer.faults.push({ status: 503, body: '{"text":"Server is busy","code":9}', headers: { 'retry-after': '1' } });
+      const db = demoRegistry(10);
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--retry-max-duration', '1500ms'], { env });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(outcome(r.stderr).at(-1)!, /^oversight: gave up on 10 event\(s\) for splunk-hec after \d+ attempt\(s\) over 1\.5s \(--retry-max-duration\); the server asked to wait 1s \(Retry-After\), more than the 0\.\ds left: Splunk HEC answered HTTP 503 code 9: Server is busy$/);
+      assert.equal(peer.events.length, 0);
+    }));
+
   it('a 413 splits the batch', () =>
     hec({ token: TOKEN }, async (peer) => {
       peer.peer.faults.push({ status: 413, body: 'Content-Length of 99999 too large (maximum is 1000000)' });

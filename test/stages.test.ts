@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { Batcher } from '../src/pipeline/batcher.js';
 import { BodyWriter, bulkEncoder, encode, hecEncoder, jsonArrayEncoder, jsonLinesEncoder, makeEntry, makeSpanEntry, makeTextEntry, type Encoder, type Entry } from '../src/pipeline/encoder.js';
 import type { HttpResponse } from '../src/transports/http/client.js';
-import { backoffDelay, parseRetryAfter, RETRY_DEFAULTS } from '../src/pipeline/retry.js';
+import { backoffDelay, parseRetryAfter, RETRY_DEFAULTS, RetryBudget, Stopped } from '../src/pipeline/retry.js';
 import { sentinelAuthorization } from '../src/transports/http/sentinel-auth.js';
 import { classifyLogsIngestionResponse } from '../src/transports/http/azure-logs-ingestion.js';
 import { classifyBulkResponse, dataStreamName, documentId } from '../src/transports/http/elasticsearch.js';
@@ -124,6 +124,27 @@ describe('retry timing', () => {
     const now = Date.parse('Mon, 04 Apr 2016 08:00:00 GMT');
     assert.equal(parseRetryAfter('Mon, 04 Apr 2016 08:00:30 GMT', now), 30_000);
     assert.equal(parseRetryAfter('soon'), undefined);
+    assert.equal(parseRetryAfter('Monday, 04-Apr-16 08:00:30 GMT', now), 30_000);
+    assert.equal(parseRetryAfter('Mon Apr  4 08:00:30 2016', now), 30_000);
+    // "Now", said any way, is 0; what is not a Retry-After at all is ignored (JavaScript would read -5 as 2001).
+    assert.equal(parseRetryAfter('0'), 0);
+    assert.equal(parseRetryAfter('Mon, 04 Apr 2016 07:59:00 GMT', now), 0);
+    assert.equal(parseRetryAfter('-5'), undefined);
+    assert.equal(parseRetryAfter('1e3'), undefined);
+  });
+  it('a Retry-After lengthens the backoff and never shortens it', async (t) => {
+    t.mock.method(Math, 'random', () => 0.999);
+    const budget = new RetryBudget({ initialDelayMs: 500, maxDelayMs: 30_000, maxDurationMs: 600_000 }, 'test');
+    const stopped = AbortSignal.abort();
+    const delays: number[] = [];
+    for (const retryAfterMs of [0, 0, 0, 0, 5_000, 1_000]) {
+      await assert.rejects(budget.wait('busy', retryAfterMs, (ms) => delays.push(ms), stopped), Stopped);
+    }
+    assert.deepEqual(delays, [499, 999, 1998, 3996, 7992, 15984]);
+    const next: number[] = [];
+    t.mock.method(Math, 'random', () => 0);
+    await assert.rejects(budget.wait('busy', 5_000, (ms) => next.push(ms), stopped), Stopped);
+    assert.deepEqual(next, [5_000]);
   });
   it('full jitter stays under an exponential ceiling capped at the maximum', () => {
     for (let attempt = 0; attempt < 20; attempt++) {

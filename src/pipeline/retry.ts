@@ -25,13 +25,26 @@ export function backoffDelay(attempt: number, options: RetryOptions, random: () 
   return Math.floor(random() * ceiling);
 }
 
-/** Retry-After as milliseconds from now: delta-seconds or an HTTP date. */
+/** The three HTTP-date forms (RFC 9110 §5.6.7): IMF-fixdate, the obsolete RFC 850 form, and asctime (no zone: GMT). */
+const HTTP_DATE = [
+  /^[a-z]{3}, \d{2} [a-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/i,
+  /^[a-z]{6,9}, \d{2}-[a-z]{3}-\d{2} \d{2}:\d{2}:\d{2} GMT$/i,
+  /^[a-z]{3} [a-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/i,
+];
+
+/**
+ * Retry-After as milliseconds from now: delta-seconds or an HTTP date, a date already past being 0. Anything else
+ * (a negative number, `1e3`, words) is not a Retry-After and is ignored: JavaScript's lenient date parser would
+ * read `-5` as a date in 2001.
+ */
 export function parseRetryAfter(value: string | string[] | undefined | null, nowMs: number = Date.now()): number | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   if (!v) return undefined;
   const t = v.trim();
   if (/^\d+$/.test(t)) return Number(t) * 1000;
-  const date = Date.parse(t);
+  const form = HTTP_DATE.findIndex((re) => re.test(t));
+  if (form < 0) return undefined;
+  const date = Date.parse(form === 2 ? `${t} GMT` : t);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - nowMs);
 }
@@ -69,20 +82,36 @@ export class RetryBudget {
     this.deadline = now() + options.maxDurationMs;
   }
 
-  /** Wait before the next attempt, or throw when the budget cannot cover the wait. */
+  /**
+   * Wait before the next attempt, or throw when the budget cannot cover the wait. A Retry-After only ever
+   * lengthens the backoff: a server saying "now" (0, a date past) over and over must not turn it off.
+   */
   async wait(reason: string, retryAfterMs?: number, onRetry?: (delayMs: number) => void, stop?: AbortSignal): Promise<void> {
     const jitter = backoffDelay(this.attempts, this.options);
-    const delay = retryAfterMs === undefined ? jitter : Math.max(retryAfterMs, Math.min(jitter, 1000));
+    const asked = retryAfterMs !== undefined && retryAfterMs > jitter ? retryAfterMs : undefined;
+    const delay = asked ?? jitter;
     this.attempts++;
     const left = this.deadline - this.now();
     if (delay > left) {
-      const asked = retryAfterMs !== undefined && retryAfterMs > left ? `; the server asked to wait ${(retryAfterMs / 1000).toFixed(0)}s` : '';
-      throw new ExportError(
-        `gave up on ${this.what} after ${this.attempts} attempt(s) over ${(this.options.maxDurationMs / 1000).toFixed(1)}s` +
-          ` (--retry-max-duration)${asked}: ${reason}`,
-      );
+      // Only when the server's wait is the one that does not fit does the line say so, with both figures.
+      const why = asked === undefined
+        ? ''
+        : `; the server asked to wait ${seconds(asked)} (Retry-After), more than the ${seconds(Math.max(0, left))} left`;
+      throw this.exhausted(why, reason);
     }
     onRetry?.(delay);
     await sleep(delay, stop);
   }
+
+  private exhausted(why: string, reason: string): ExportError {
+    return new ExportError(
+      `gave up on ${this.what} after ${this.attempts} attempt(s) over ${(this.options.maxDurationMs / 1000).toFixed(1)}s` +
+        ` (--retry-max-duration)${why}: ${reason}`,
+    );
+  }
+}
+
+/** A duration for a message: whole seconds as such, anything finer to the tenth. */
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
 }
