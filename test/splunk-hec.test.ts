@@ -145,6 +145,26 @@ describe('Splunk HEC indexer acknowledgement', () => {
     });
   });
 
+  it('gives up on a batch HEC takes and never acknowledges: each resend is a retry, all within --retry-max-duration', () => {
+    const state = path.join(tempDir(), 'state.json');
+    return hec({ token: TOKEN, ack: true, loseAck: () => true }, async (peer) => {
+      const db = demoRegistry(10);
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--state', state, '--splunk-ack',
+        '--splunk-ack-interval', '50ms', '--splunk-ack-timeout', '200ms', '--retry-max-duration', '1s', '--log-format', 'json'], { env, timeoutMs: 20_000 });
+      assert.equal(r.signal, null, 'killed by the test harness: the export did not end by itself');
+      assert.equal(r.code, 1, r.stderr);
+      const lines = jsonLines(r.stderr);
+      const resends = lines.filter((l) => /^retrying in 0\.0s: no indexer acknowledgement for ack id \d+ within 0\.2s \(--splunk-ack-timeout\)$/.test(String(l['message'])));
+      assert.ok(resends.length >= 2, r.stderr);
+      for (const l of resends) assert.deepEqual([l['level'], l['events'], l['first_rowid'], l['last_rowid']], ['warn', 10, 1, 10]);
+      assert.match(String(lines.at(-1)!['message']),
+        /^gave up on 10 event\(s\) for splunk-hec after \d+ attempt\(s\) over 1\.0s \(--retry-max-duration\): no indexer acknowledgement for ack id \d+/);
+      // The first send and every resend arrived; none was acknowledged, so nothing is checkpointed.
+      assert.equal(peer.events.length, 10 * (resends.length + 1));
+      assert.equal(fs.existsSync(state), false);
+    });
+  });
+
   it('sends a batch again when its acknowledgement times out', () =>
     hec({ token: TOKEN, ack: true, loseAck: (id) => id === 0 }, async (peer) => {
       const db = demoRegistry(20);

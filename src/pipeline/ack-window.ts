@@ -1,7 +1,8 @@
 /**
  * Batches sent but not yet acknowledged. Splunk's indexer acknowledgement is polled: the window asks the SIEM
  * for its ack ids, settles the ones it confirms, and sends again any batch whose acknowledgement has not come
- * in time; after a stop no poll starts, and batches still unconfirmed go again next start. RELP's answers come
+ * in time, as a retry: all resends of a batch share one --retry-max-duration budget, after which the export
+ * fails. After a stop no poll starts, and batches still unconfirmed go again next start. RELP's answers come
  * by themselves on the connection (`StreamAcks`): each message settles as its answer arrives, and the window
  * waits on answers rather than on a clock.
  */
@@ -76,8 +77,10 @@ export class AckWindow {
       if (status.get(t.ackId) === true) {
         for (const e of t.entries) (e as { settled?: boolean }).settled = true;
       } else if (Date.now() - t.sentAt > this.acks.timeoutMs) {
-        // "false" only means unknown: after the timeout the batch is sent again, as Splunk recommends.
-        still.push(...(await this.delivery.deliver(t.entries)));
+        // "false" only means unknown: after the timeout the batch is sent again, as Splunk recommends, under one
+        // retry budget for all its resends.
+        const reason = `no indexer acknowledgement for ack id ${t.ackId} within ${this.acks.timeoutMs / 1000}s (--splunk-ack-timeout)`;
+        still.push(...(await this.delivery.resend(t, reason)));
       } else {
         still.push(t);
       }

@@ -27,6 +27,11 @@ export interface AckTicket {
   entries: Entry[];
   ackId: number;
   sentAt: number;
+  /**
+   * Set once the batch was sent again for want of an acknowledgement: every later resend and retry of it spends
+   * this one budget, so a SIEM that takes batches and never confirms them cannot keep an export going forever.
+   */
+  budget?: RetryBudget;
 }
 
 /** An entry is settled once it is in the SIEM or in the dead-letter file. */
@@ -56,18 +61,23 @@ export class Delivery {
   /**
    * Send `entries` until each is settled or awaiting acknowledgement; returns the ack tickets to wait for.
    * `written` is their body when it is already made (what `encode` would make of them); parts are encoded anew.
+   * `spent` is the budget `entries` already retry under (a batch sent again for want of an acknowledgement).
    */
-  async deliver(entries: SettledEntry[], written?: Buffer): Promise<AckTicket[]> {
+  async deliver(entries: SettledEntry[], written?: Buffer, spent?: RetryBudget): Promise<AckTicket[]> {
     const tickets: AckTicket[] = [];
     const queue: SettledEntry[][] = [entries];
     const t = this.transport;
     let ready = written ?? null;
+    let carried = spent ?? null;
     while (queue.length > 0) {
       let batch = queue.shift()!;
       // The body made for a batch goes again unchanged when the same batch is retried.
       let body = ready;
       ready = null;
-      const budget = new RetryBudget(this.retry, `${batch.length} event(s) for ${t.name}`);
+      // Halves of a split batch start budgets of their own: each split is progress, and splits end.
+      const shared = carried;
+      carried = null;
+      const budget = shared ?? new RetryBudget(this.retry, `${batch.length} event(s) for ${t.name}`);
       for (;;) {
         if (batch.length === 1 && batch[0]!.bytes + bodyOverhead(t.encoder) > t.hardMaxBytes) {
           this.reject(batch[0]!, 413, `record is ${batch[0]!.bytes} bytes; ${t.name} accepts at most ${t.hardMaxBytes} bytes per request`);
@@ -86,7 +96,7 @@ export class Delivery {
           this.stats.delivered += batch.length;
           m?.delivered(batch.length);
           if (v.ackId === undefined) for (const e of batch) e.settled = true;
-          else tickets.push({ entries: batch, ackId: v.ackId, sentAt: Date.now() });
+          else tickets.push({ entries: batch, ackId: v.ackId, sentAt: Date.now(), ...(shared ? { budget: shared } : {}) });
           break;
         }
         if (v.kind === 'partial') {
@@ -161,19 +171,36 @@ export class Delivery {
     }
   }
 
+  /**
+   * A batch whose acknowledgement did not come in time (`reason` says so), sent again now: a retry like any
+   * other, logged and counted, under the batch's own budget, which every later resend of it shares. Throws once
+   * that budget is spent, leaving the checkpoint before the batch.
+   */
+  async resend(ticket: AckTicket, reason: string): Promise<AckTicket[]> {
+    const budget = ticket.budget ?? new RetryBudget(this.retry, `${ticket.entries.length} event(s) for ${this.transport.name}`);
+    this.count();
+    budget.spend(reason);
+    this.say(budget, rowidFields(ticket.entries), reason, 0);
+    return this.deliver(ticket.entries, undefined, budget);
+  }
+
   /** Wait before the next attempt, logging why; `fields` say which events wait (rowidFields). */
   private async backoff(budget: RetryBudget, fields: LogFields, reason: string, retryAfterMs?: number): Promise<void> {
+    this.count();
+    await budget.wait(reason, retryAfterMs, (ms) => this.say(budget, fields, reason, ms), this.hooks.stop);
+  }
+
+  private count(): void {
     this.stats.retries++;
     this.hooks.metrics?.retried(this.transport.name);
+  }
+
+  /** The line for one retry, with the events it is for, `ms` before it starts. */
+  private say(budget: RetryBudget, fields: LogFields, reason: string, ms: number): void {
     const status = /\bHTTP (\d{3})\b/.exec(reason)?.[1];
-    await budget.wait(
-      reason,
-      retryAfterMs,
-      (ms) => this.log(`retrying in ${(ms / 1000).toFixed(1)}s: ${reason}`, {
-        transport: this.transport.name, attempt: budget.attempts, delay_ms: ms, status: status ? Number(status) : undefined, ...fields,
-      }),
-      this.hooks.stop,
-    );
+    this.log(`retrying in ${(ms / 1000).toFixed(1)}s: ${reason}`, {
+      transport: this.transport.name, attempt: budget.attempts, delay_ms: ms, status: status ? Number(status) : undefined, ...fields,
+    });
   }
 
   /**

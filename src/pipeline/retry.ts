@@ -103,6 +103,15 @@ export class RetryBudget {
     await sleep(delay, stop);
   }
 
+  /**
+   * One more attempt that needs no backoff, because a wait before it already passed (an acknowledgement that
+   * did not come within its timeout). Throws once the budget is spent.
+   */
+  spend(reason: string): void {
+    this.attempts++;
+    if (this.deadline - this.now() <= 0) throw this.exhausted('', reason);
+  }
+
   private exhausted(why: string, reason: string): ExportError {
     return new ExportError(
       `gave up on ${this.what} after ${this.attempts} attempt(s) over ${(this.options.maxDurationMs / 1000).toFixed(1)}s` +
