@@ -96,6 +96,26 @@ describe('Splunk HEC', () => {
     });
   });
 
+  it('code 6 on several events of one batch: each dead-lettered, the events HEC did not read sent again at once, not as retries', () => {
+    const dlq = path.join(tempDir(), 'dead.jsonl');
+    const refused = (e: Record<string, unknown>): boolean => Number((e['event'] as Record<string, unknown>)['event_id']) % 10 === 0;
+    return hec({ token: TOKEN, rejectEvent: refused }, async (peer) => {
+      // A real failure still backs off, once, before the refusals begin.
+      peer.peer.faults.push({ status: 503, body: '{"text":"Server is busy","code":9}' });
+      const db = demoRegistry(100);
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--dead-letter', dlq,
+        '--retry-max-duration', '2s'], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(peer.eventIds(), registryIds(db).filter((id) => Number(id) % 10 !== 0));
+      assert.deepEqual(jsonLines(fs.readFileSync(dlq, 'utf8')).map((d) => d['event_id']), ['10', '20', '30', '40', '50', '60', '70', '80', '90', '100']);
+      assert.deepEqual(r.stderr.split('\n').filter((l) => l.includes('retrying in')).map((l) => l.replace(/in \d+\.\ds/, 'in Ns')),
+        ['oversight: retrying in Ns: Splunk HEC answered HTTP 503 code 9: Server is busy']);
+      // The 503, then one request per refusal: each settles the events up to the refused one.
+      assert.equal(peer.peer.requests.length, 11);
+      assert.match(r.stderr, /exported 90 event\(s\) .*\(10 dead-lettered to .*, 1 retried request\(s\)\)/);
+    });
+  });
+
   it('a Retry-After longer than the budget left says so, with both figures', () =>
     hec({ token: TOKEN }, async (peer) => {
       for (let i = 0; i < 20; i++) peer.peer.faults.push({ status: 503, body: '{"text":"Server is busy","code":9}', headers: { 'retry-after': '1' } });

@@ -115,9 +115,15 @@ export class Delivery {
           this.stats.delivered += took;
           m?.delivered(took);
           for (const r of v.rejected) this.reject(batch[r.index]!, r.status, r.error);
-          if (v.retry.length === 0) break;
-          batch = v.retry.map((i) => batch[i]!);
+          const rest = [...new Set(v.retry)].map((i) => batch[i]).filter((e): e is SettledEntry => e !== undefined && !e.settled);
+          if (rest.length === 0) break;
+          // Entries come in unsettled, so any settled now is this round's progress, and the rest is smaller.
+          const progressed = batch.some((e) => e.settled);
+          batch = rest;
           body = null;
+          // What the SIEM never looked at (HEC stops at the event it refuses) is not a failure: it goes again at
+          // once and spends no budget. Every such round settles an event, so the rounds end.
+          if (v.unexamined === true && progressed) continue;
           await this.backoff(budget, rowidFields(batch), v.reason, v.retryAfterMs);
           continue;
         }

@@ -20,8 +20,12 @@ export interface Rejection {
 export type Verdict =
   /** Every entry is in the SIEM (or, with `ackId`, received and awaiting indexer acknowledgement). */
   | { kind: 'delivered'; ackId?: number; duplicates?: number }
-  /** Some entries failed: `retry` are to be sent again, `rejected` are refused for good; the rest are in. */
-  | { kind: 'partial'; retry: number[]; rejected: Rejection[]; reason: string; retryAfterMs?: number; duplicates?: number }
+  /**
+   * Some entries failed: `retry` are to be sent again, `rejected` are refused for good; the rest are in. With
+   * `unexamined`, the SIEM did not look at the `retry` entries at all (it stopped at a refused one): they go
+   * again at once, as no failure of theirs.
+   */
+  | { kind: 'partial'; retry: number[]; rejected: Rejection[]; reason: string; retryAfterMs?: number; duplicates?: number; unexamined?: boolean }
   /** Nothing was taken, for a reason that may pass. */
   | { kind: 'retry'; reason: string; retryAfterMs?: number }
   /** The body is larger than the SIEM accepts: send it in halves. */

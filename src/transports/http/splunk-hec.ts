@@ -70,7 +70,8 @@ export function classifyHecResponse(res: HttpResponse, count: number, expectAck:
     if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n < count) {
       const retry: number[] = [];
       for (let i = n + 1; i < count; i++) retry.push(i);
-      return { kind: 'partial', retry, rejected: [{ index: n, status: 400, error: said }], reason: said };
+      // HEC stored the events before n and did not read those after it.
+      return { kind: 'partial', retry, rejected: [{ index: n, status: 400, error: said }], reason: said, unexamined: true };
     }
     return { kind: 'rejected', status: 400, reason: said };
   }
