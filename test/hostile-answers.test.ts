@@ -8,9 +8,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { AzurePeer } from './peers/azure-logs-ingestion.js';
+import { EsPeer } from './peers/elasticsearch.js';
 import { SentinelPeer } from './peers/sentinel-dca.js';
 import { HecPeer } from './peers/splunk-hec.js';
-import { demoRegistry, outcome, registryIds, runCli, tempDir, withPeer } from './helpers.js';
+import { demoRegistry, outcome, registryIds, runCli, spawnCli, tempDir, waitFor, withPeer } from './helpers.js';
 
 const TOKEN = 'hostile-answers-token-5a1e';
 const PORTAL = '<!DOCTYPE html>\n<html><head><title>Sign in to the guest network</title></head>\n<body>\u001b[31mwelcome</body></html>';
@@ -78,4 +79,57 @@ describe('a 2xx that is not the SIEM answering', () => {
       assert.equal(lastRowid(state), 40);
     });
   });
+});
+
+const ES_KEY = 'aG9zdGlsZS1lcy1rZXk6c2VjcmV0LTAwMQ==';
+const esPeer = (): Promise<EsPeer> => new EsPeer({ dataStream: 'logs-oversight.beacon-default', apiKey: ES_KEY }).start();
+const ES_ITEM = '{"create":{"status":201}}';
+
+describe('a 2xx that is not a whole Elasticsearch _bulk answer', () => {
+  // Three documents a run; each answer comes once, then Elasticsearch itself answers.
+  const answers: [string, string][] = [
+    ['null', 'not a JSON object but null'],
+    ['{"errors":false}', 'no "items"'],
+    [`{"errors":false,"items":[${ES_ITEM}]}`, '1 item result(s) for 3 document(s)'],
+    [`{"errors":false,"items":[${ES_ITEM},{"create":{"status":"201"}},${ES_ITEM}]}`, 'item 1 has no HTTP status'],
+    [`{"errors":false,"items":[${ES_ITEM},${ES_ITEM},{"create":{}}]}`, 'item 2 has no HTTP status'],
+  ];
+  for (const [body, why] of answers) {
+    it(`${body}: retried as not the SIEM's answer (${why}), then every document arrives once`, () =>
+      withPeer(esPeer(), async (peer) => {
+        peer.peer.faults.push({ status: 200, body });
+        const db = demoRegistry(3);
+        const state = path.join(tempDir(), 'state.json');
+        const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--state', state,
+          '--retry-max-duration', '30s'], { env: { OVERSIGHT_ES_API_KEY: ES_KEY } });
+        assert.equal(r.code, 0, r.stderr);
+        const retries = r.stderr.split('\n').filter((l) => l.includes('retrying in'));
+        assert.equal(retries.length, 1, r.stderr);
+        assert.ok(retries[0]!.endsWith(`instead of a _bulk answer with one item result per document (${why}): not counted as delivered (is --output the SIEM's own endpoint?)`), retries[0]);
+        assert.deepEqual(peer.eventIds(), registryIds(db));
+        assert.equal(lastRowid(state), 3);
+      }));
+  }
+
+  it('a follower answered with an item that is null keeps running, and delivers once Elasticsearch answers', () =>
+    withPeer(esPeer(), async (peer) => {
+      peer.peer.faults.push({ status: 200, body: '{"errors":true,"items":[null]}' });
+      const db = demoRegistry(5);
+      const child = spawnCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--follow',
+        '--max-batch-events', '1', '--retry-max-duration', '30s'], { OVERSIGHT_ES_API_KEY: ES_KEY });
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      try {
+        await waitFor(() => peer.docs.size === 5 || child.exitCode !== null, 15_000);
+        child.kill('SIGTERM');
+        assert.equal(await closed, 0, stderr);
+      } finally {
+        clearTimeout(killer);
+      }
+      assert.match(stderr, /retrying in .*instead of a _bulk answer with one item result per document \(item 0 is null, not an object\)/);
+      assert.doesNotMatch(stderr, /unexpected error/);
+      assert.deepEqual(peer.eventIds(), registryIds(db));
+    }));
 });

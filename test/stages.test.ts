@@ -77,10 +77,23 @@ describe('Elasticsearch bulk classification', () => {
     assert.match(v.rejected[0]!.error, /mapper_parsing_exception/);
     assert.equal(v.duplicates, 1);
   });
-  it('no errors is delivered; HTTP-level 429 is retried; item count mismatch stops', () => {
+  it('no errors is delivered; HTTP-level 429 is retried; an answer without one result per document is not delivered', () => {
     assert.equal(classifyBulkResponse(res(200, { errors: false, items: [item(201)] }), 1).kind, 'delivered');
     assert.equal(classifyBulkResponse(res(429, {}), 1).kind, 'retry');
-    assert.equal(classifyBulkResponse(res(200, { errors: true, items: [item(201)] }), 2).kind, 'stop');
+    const cases: [unknown, RegExp][] = [
+      [{ errors: true, items: [item(201)] }, /\(1 item result\(s\) for 2 document\(s\)\)/],
+      [{ errors: false }, /\(no "items"\)/],
+      [null, /\(not a JSON object but null\)/],
+      [{ errors: true, items: [null, item(201)] }, /\(item 0 is null, not an object\)/],
+      [{ errors: false, items: [item(201), { create: { status: '201' } }] }, /\(item 1 has no HTTP status\)/],
+      [{ errors: false, items: [item(201), { create: { status: 201 }, index: { status: 201 } }] }, /\(item 1 is not one create, index, update or delete result\)/],
+      [{ items: [item(201), item(201)] }, /\("errors" is not true or false\)/],
+    ];
+    for (const [body, why] of cases) {
+      const v = classifyBulkResponse(res(200, body === null ? 'null' : body), 2);
+      assert.equal(v.kind, 'retry', JSON.stringify(body));
+      if (v.kind === 'retry') assert.match(v.reason, why);
+    }
   });
   it('ids are deterministic per registry and row; stream names are validated', () => {
     assert.equal(documentId('reg', 5), documentId('reg', 5));

@@ -18,7 +18,8 @@ import { ConfigurationError } from '../../shared/errors.js';
 import { option } from '../../shared/options.js';
 import { HttpClient, NetworkError, type HttpResponse } from './client.js';
 import { parseRetryAfter } from '../../pipeline/retry.js';
-import { excerpt, networkVerdict, statusVerdict, type CheckLine, type Rejection, type Transport, type Verdict } from '../transport.js';
+import { readBulkAnswer } from './es-bulk-answer.js';
+import { excerpt, networkVerdict, protocolError, statusVerdict, type CheckLine, type Rejection, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 
 /**
@@ -49,20 +50,6 @@ export function checkIndexName(name: string): string {
   return name;
 }
 
-interface BulkItemResult {
-  status?: number;
-  error?: { type?: string; reason?: string } | string;
-  /** `used` when the document failed the stream's mapping or pipeline and went to its failure store instead. */
-  failure_store?: string;
-}
-
-function itemError(item: BulkItemResult): string {
-  const e = item.error;
-  if (!e) return `status ${item.status}`;
-  if (typeof e === 'string') return e;
-  return [e.type, e.reason].filter(Boolean).join(': ');
-}
-
 /** Classify one `_bulk` answer for a batch of `count` documents. */
 export function classifyBulkResponse(res: HttpResponse, count: number): Verdict {
   if (res.status < 200 || res.status >= 300) {
@@ -71,24 +58,16 @@ export function classifyBulkResponse(res: HttpResponse, count: number): Verdict 
       permission: 'the create_doc (or write) privilege on logs-oversight.beacon-* (or your --es-index)',
     });
   }
-  let parsed: { errors?: boolean; items?: Record<string, BulkItemResult>[] };
-  try {
-    parsed = JSON.parse(res.body) as typeof parsed;
-  } catch {
-    return { kind: 'retry', reason: `Elasticsearch answered HTTP ${res.status} with a body that is not JSON: ${excerpt(res.body)}` };
-  }
-  const items = parsed.items;
-  if (!Array.isArray(items) || items.length !== count) {
-    if (parsed.errors === false && !Array.isArray(items)) return { kind: 'delivered' };
-    return { kind: 'stop', reason: `Elasticsearch answered ${items?.length ?? 'no'} item results for ${count} documents` };
+  const items = readBulkAnswer(res.body, count);
+  if (typeof items === 'string') {
+    return protocolError('Elasticsearch', res, `a _bulk answer with one item result per document (${items})`);
   }
   const retry: number[] = [];
   const rejected: Rejection[] = [];
   let duplicates = 0;
-  items.forEach((wrapper, i) => {
-    const item = Object.values(wrapper)[0] ?? {};
-    const status = item.status ?? 0;
-    if ((status === 200 || status === 201) && item.failure_store === 'used') {
+  items.forEach((item, i) => {
+    const status = item.status;
+    if ((status === 200 || status === 201) && item.failureStore === 'used') {
       rejected.push({
         index: i, status,
         error: 'Elasticsearch redirected the document to the data stream failure store (it failed the mapping or ingest pipeline); it is not in the stream: see <stream>::failures',
@@ -101,7 +80,7 @@ export function classifyBulkResponse(res: HttpResponse, count: number): Verdict 
       return;
     }
     if (status === 429 || status >= 500) retry.push(i);
-    else rejected.push({ index: i, status, error: `Elasticsearch item ${status}: ${itemError(item)}` });
+    else rejected.push({ index: i, status, error: `Elasticsearch item ${status}: ${item.error ?? `status ${status}`}` });
   });
   if (retry.length === 0 && rejected.length === 0) return { kind: 'delivered', duplicates };
   const reason = `Elasticsearch refused ${retry.length + rejected.length} of ${count} documents` +
@@ -150,8 +129,9 @@ export class ElasticsearchTransport implements Transport {
     this.encoder = bulkEncoder((e) => `{"create":{"_index":${indexJson},"_id":"${documentId(e.registry_id, e.rowid)}"}}`);
     const u = new URL(config.url);
     // Only failures, statuses and failure store redirects come back, which keeps large answers small; a
-    // redirect answers 201 with `errors: false`, so dropping `failure_store` would count it as delivered.
-    if (!u.searchParams.has('filter_path')) u.searchParams.set('filter_path', 'errors,items.*.status,items.*.error,items.*.failure_store');
+    // redirect answers 201 with `errors: false`, so dropping `failure_store` would count it as delivered. Set
+    // over any filter_path in --output: an answer without every item's status cannot say what is in.
+    u.searchParams.set('filter_path', 'errors,items.*.status,items.*.error,items.*.failure_store');
     this.url = u.toString();
     this.headers = { 'content-type': 'application/x-ndjson', ...config.headers };
   }
