@@ -133,3 +133,27 @@ describe('a 2xx that is not a whole Elasticsearch _bulk answer', () => {
       assert.deepEqual(peer.eventIds(), registryIds(db));
     }));
 });
+
+describe('an Entra ID token answer without a usable token', () => {
+  it('null, or an access_token that is not a string: retried with the reason named, never a crash', async () => {
+    const o = { tenantId: 'tenant-1', clientId: 'client-1', clientSecret: 'azure-hostile-secret', dcr: 'dcr-0a1b2c', stream: 'Custom-Oversight_CL' };
+    await withPeer(new AzurePeer(o).start(), async (peer) => {
+      peer.tokenFaults.push({ status: 200, body: 'null' }, { status: 200, body: '{"access_token":12345678}' }, { status: 200, body: '{"access_token":{"a":1}}' });
+      const db = demoRegistry(40);
+      const state = path.join(tempDir(), 'state.json');
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--state', state, '--retry-max-duration', '30s'],
+        { env: { AZURE_TENANT_ID: o.tenantId, AZURE_CLIENT_ID: o.clientId, AZURE_CLIENT_SECRET: o.clientSecret, AZURE_AUTHORITY_HOST: peer.authority } });
+      assert.equal(r.code, 0, r.stderr);
+      const reasons = r.stderr.split('\n').filter((l) => l.includes('retrying in')).map((l) => l.replace(/^.*without a usable token: /, ''));
+      assert.deepEqual(reasons, [
+        'the answer is null, not an object (is AZURE_AUTHORITY_HOST the Entra ID authority?)',
+        'access_token is a number, not a string (is AZURE_AUTHORITY_HOST the Entra ID authority?)',
+        'access_token is an object, not a string (is AZURE_AUTHORITY_HOST the Entra ID authority?)',
+      ]);
+      assert.equal(peer.tokenRequests, 4);
+      assert.deepEqual(peer.eventIds(), registryIds(db));
+      assert.equal(lastRowid(state), 40);
+      assert.ok(!r.stderr.includes(o.clientSecret));
+    });
+  });
+});

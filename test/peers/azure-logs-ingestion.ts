@@ -51,6 +51,8 @@ export class AzurePeer {
   private readonly deliveries = new Map<string, number>();
   /** Answers to give the next queries instead of running them (a proxy, a partial failure). */
   readonly queryFaults: PeerReply[] = [];
+  /** Answers to give the next token requests instead of a token (a proxy, a broken identity provider). */
+  readonly tokenFaults: PeerReply[] = [];
   queries: { query: string; timespan: string }[] = [];
   tokenRequests = 0;
   expiredTokenUses = 0;
@@ -82,6 +84,8 @@ export class AzurePeer {
 
   private token(req: PeerRequest): PeerReply {
     this.tokenRequests++;
+    const fault = this.tokenFaults.shift();
+    if (fault) return fault;
     const form = new URLSearchParams(req.body.toString('utf8'));
     const scope = form.get('scope');
     if (form.get('grant_type') !== 'client_credentials' || (scope !== INGEST_SCOPE && scope !== QUERY_SCOPE)) {

@@ -22,6 +22,28 @@ export class TokenError extends Error {
   }
 }
 
+/** Far longer than any Entra access token (a few KB), short enough to go in a request header. */
+const MAX_TOKEN = 32 * 1024;
+
+const kind = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : `${typeof v === 'object' ? 'an' : 'a'} ${typeof v}`);
+
+/**
+ * The token and its lifetime from a token endpoint's JSON answer, or what is wrong with it in a few words: the
+ * token goes into a header of every request, so it must be one printable word.
+ */
+function readToken(body: unknown): { accessToken: string; lifetimeMs: number } | string {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return `the answer is ${kind(body)}, not an object`;
+  const t = (body as Record<string, unknown>)['access_token'];
+  if (t === undefined) return 'no access_token';
+  if (typeof t !== 'string') return `access_token is ${kind(t)}, not a string`;
+  if (!/^[\x21-\x7e]+$/.test(t) || t.length > MAX_TOKEN) return `access_token is not one word of printable characters up to ${MAX_TOKEN} long`;
+  const e = (body as Record<string, unknown>)['expires_in'] ?? 3600;
+  // Entra's v2 endpoint sends a number; older ones a string of digits.
+  const seconds = typeof e === 'number' ? e : typeof e === 'string' && /^\d+$/.test(e) ? Number(e) : NaN;
+  if (!Number.isFinite(seconds) || seconds <= 0) return 'expires_in is not a positive number of seconds';
+  return { accessToken: t, lifetimeMs: seconds * 1000 };
+}
+
 /** Refresh this long before expiry, so a request never leaves with a token about to lapse. */
 const REFRESH_MARGIN_MS = 5 * 60_000;
 
@@ -56,18 +78,23 @@ export class ClientCredential {
       const retry = res.status === 429 || res.status >= 500;
       throw new TokenError(`Entra ID token endpoint answered HTTP ${res.status}: ${excerpt(res.body)}`, retry);
     }
-    let body: { access_token?: string; expires_in?: number | string };
+    let body: unknown;
     try {
-      body = JSON.parse(res.body) as typeof body;
+      body = JSON.parse(res.body);
     } catch {
       throw new TokenError('Entra ID token endpoint answered with something that is not JSON', true);
     }
-    if (!body.access_token) throw new TokenError('Entra ID token response has no access_token', false);
-    const lifetimeMs = Number(body.expires_in ?? 3600) * 1000;
+    const token = readToken(body);
+    if (typeof token === 'string') {
+      // The body is not quoted: whatever it holds may be a credential, and none of it is registered as one yet.
+      const why = `Entra ID token endpoint answered HTTP 200 without a usable token: ${token}`;
+      throw new TokenError(`${why} (is AZURE_AUTHORITY_HOST the Entra ID authority?)`, true);
+    }
+    const { accessToken, lifetimeMs } = token;
     // The bearer token is a credential like the client secret: masked wherever a message might quote it.
-    registerSecret(body.access_token);
-    registerSecret(`Bearer ${body.access_token}`);
-    this.token = body.access_token;
+    registerSecret(accessToken);
+    registerSecret(`Bearer ${accessToken}`);
+    this.token = accessToken;
     // Short-lived tokens are refreshed at half their life, long ones five minutes before the end.
     this.expiresAt = now + Math.max(lifetimeMs / 2, lifetimeMs - REFRESH_MARGIN_MS);
     return this.token;
