@@ -64,6 +64,20 @@ describe('a 2xx that is not the SIEM answering', () => {
       assert.match(r.stderr, /Sentinel Data Collector API answered HTTP 202 with an empty body instead of HTTP 200 with an empty body/);
     }));
 
+  it('Sentinel Data Collector API: a 200 with a JSON body is not its answer either, whatever the JSON says', () =>
+    withPeer(new SentinelPeer('0a1b2c3d-1111-2222-3333-444455556666', Buffer.from('sentinel-hostile-shared-key-bytes').toString('base64')).start(), async (peer) => {
+      peer.peer.faults.push({ status: 200, body: '{"Error":"InvalidDataFormat","Message":"nothing stored"}' });
+      const db = demoRegistry(50);
+      const state = path.join(tempDir(), 'state.json');
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--transport', 'sentinel-dca',
+        '--sentinel-workspace-id', '0a1b2c3d-1111-2222-3333-444455556666', '--state', state, '--retry-max-duration', '30s'],
+      { env: { OVERSIGHT_SENTINEL_SHARED_KEY: Buffer.from('sentinel-hostile-shared-key-bytes').toString('base64') } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /retrying in .*Sentinel Data Collector API answered HTTP 200 with '\{"Error":"InvalidDataFormat","Message":"nothing stored"\}' instead of HTTP 200 with an empty body/);
+      assert.deepEqual(peer.eventIds(), registryIds(db));
+      assert.equal(lastRowid(state), 50);
+    }));
+
   it('Logs Ingestion API: only 204 counts; a 200 page is retried and then the real answer delivers', async () => {
     const o = { tenantId: 'tenant-1', clientId: 'client-1', clientSecret: 'azure-hostile-secret', dcr: 'dcr-0a1b2c', stream: 'Custom-Oversight_CL' };
     await withPeer(new AzurePeer(o).start(), async (peer) => {

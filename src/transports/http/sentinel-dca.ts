@@ -28,20 +28,11 @@ export function workspaceFromUrl(url: string): string | null {
   return m ? m[1]! : null;
 }
 
-function isJsonObject(body: string): boolean {
-  try {
-    const v = JSON.parse(body) as unknown;
-    return typeof v === 'object' && v !== null && !Array.isArray(v);
-  } catch {
-    return false;
-  }
-}
-
 export function classifySentinelResponse(res: HttpResponse): Verdict {
-  // The API documents one success answer, 200, and sends it with an empty body. A JSON body is let through in
-  // case it ever says more; a page or any other 2xx came from something else (a proxy, a portal).
+  // The API documents one success answer, 200, and sends it with an empty body. A body on a 200 is not its
+  // answer, JSON included: `{"Error":"InvalidDataFormat"}` from something in between would say nothing is stored.
   if (res.status >= 200 && res.status < 300) {
-    if (res.status === 200 && (res.body.trim() === '' || isJsonObject(res.body))) return { kind: 'delivered' };
+    if (res.status === 200 && res.body.trim() === '') return { kind: 'delivered' };
     return protocolError('Sentinel Data Collector API', res, 'HTTP 200 with an empty body');
   }
   if (res.status === 400) {
