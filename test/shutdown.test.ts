@@ -184,4 +184,36 @@ describe('stopping an export while the SIEM is down', () => {
       await second.close();
     }
   });
+
+  it('with --limit, the stop line counts only the events the run was asked for, after the checkpoint it started from', async () => {
+    const db = demoRegistry(50);
+    const state = path.join(tempDir(), 'state.json');
+    const before = await new HecPeer({ token: TOKEN }).start();
+    try {
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', before.url, '--state', state, '--limit', '5'], { env });
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      await before.close();
+    }
+    const first = await new HecPeer({ token: TOKEN, ack: true, loseAck: () => true }).start();
+    try {
+      const child = spawnCli([
+        'siem', 'export', '--db', db, '--registry-id', 'reg', '--output', first.url, '--state', state, '--limit', '10',
+        '--splunk-ack', '--splunk-ack-interval', '10m', '--shutdown-timeout', '10m',
+      ], env);
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+      const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      await waitFor(() => first.events.length === 10, 15_000);
+      child.kill('SIGTERM');
+      const code = await closed;
+      clearTimeout(killer);
+      assert.equal(code, 143, stderr);
+      assert.match(stderr, /stopped: 10 event\(s\) left unsent \(rowids 6–15\); the next start with --state .* sends them/);
+      assert.equal(lastRowid(state), 5);
+    } finally {
+      await first.close();
+    }
+  });
 });

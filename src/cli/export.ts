@@ -65,9 +65,12 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
   });
   // Follow mode ends by a stop, so a stop is success there; a one-shot export cut short says so in its exit code.
   const exitFor = (sig: NodeJS.Signals, u: Unsent | null): number => (c.follow || !u || u.count === 0 ? 0 : signalExitCode(sig));
+  // With --limit the run was asked for that many events after its starting checkpoint, and only those can be unsent.
+  let startRowid = ROWID_START;
   const unsent = (): Unsent | null => {
     try {
-      return source.pending(metrics.checkpointRowid, c.since);
+      const upTo = c.limit === null ? null : source.nthRowid(startRowid, c.limit, c.since);
+      return source.pending(metrics.checkpointRowid, c.since, upTo);
     } catch {
       return null;
     }
@@ -89,6 +92,7 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
     if (c.preflight) await checkDestination(c, transport);
     const checkpoint = c.state ? Checkpoint.open(c.state, { registryId: c.registryId, database: c.db }) : null;
     if (checkpoint) checkResume(checkpoint, source);
+    startRowid = checkpoint?.lastRowid ?? ROWID_START;
     // A service says what it is doing when it starts; a one-shot export says only what it did.
     if (c.follow) say(
       `oversight-siem ${VERSION}: following ${c.db} as ${c.format.name} to ${describeOutput(c)}, ` +

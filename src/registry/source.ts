@@ -368,12 +368,21 @@ export class RegistrySource {
     return row === undefined ? null : createHash('sha256').update(JSON.stringify(row)).digest('hex');
   }
 
-  /** Events after `afterRowid` still to export: how many, their rowid range, and the oldest one's timestamp. */
-  pending(afterRowid: number, since?: number | null): { count: number; first: number | null; last: number | null; oldestTimestamp: number | null } {
-    const filter = since === null || since === undefined ? '' : ' AND timestamp >= ?';
-    const args = since === null || since === undefined ? [afterRowid] : [afterRowid, since];
+  /**
+   * Events after `afterRowid` still to export, up to rowid `upTo` when given: how many, their rowid range, and
+   * the oldest one's timestamp.
+   */
+  pending(
+    afterRowid: number,
+    since?: number | null,
+    upTo?: number | null,
+  ): { count: number; first: number | null; last: number | null; oldestTimestamp: number | null } {
+    const rowid = this.rowidExpr;
+    const hasSince = since !== null && since !== undefined;
+    const hasEnd = upTo !== null && upTo !== undefined;
+    const filter = (hasSince ? ' AND timestamp >= ?' : '') + (hasEnd ? ` AND ${rowid} <= ?` : '');
+    const args = [afterRowid, ...(hasSince ? [since] : []), ...(hasEnd ? [upTo] : [])];
     try {
-      const rowid = this.rowidExpr;
       const r = this.db.prepare(`SELECT count(*) AS n, min(${rowid}) AS first, max(${rowid}) AS last FROM events WHERE ${rowid} > ?${filter}`)
         .get(...args) as { n: number; first: number | null; last: number | null };
       let oldest: number | null = null;
@@ -383,6 +392,21 @@ export class RegistrySource {
         oldest = typeof t?.timestamp === 'number' ? t.timestamp : null;
       }
       return { count: r.n, first: r.first, last: r.last, oldestTimestamp: oldest };
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+  }
+
+  /** The rowid of the `n`th event after `afterRowid` in reading order (`afterRowid` for 0), or null when there are fewer. */
+  nthRowid(afterRowid: number, n: number, since?: number | null): number | null {
+    const rowid = this.rowidExpr;
+    const filter = since === null || since === undefined ? '' : ' AND timestamp >= ?';
+    const args = since === null || since === undefined ? [afterRowid] : [afterRowid, since];
+    if (n < 1) return afterRowid;
+    try {
+      const r = this.db.prepare(`SELECT ${rowid} AS r FROM events WHERE ${rowid} > ?${filter} ORDER BY ${rowid} LIMIT 1 OFFSET ?`)
+        .get(...args, n - 1) as { r: number } | undefined;
+      return r?.r ?? null;
     } catch (err) {
       throw readFailed(this.path, err);
     }
