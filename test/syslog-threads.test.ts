@@ -175,7 +175,8 @@ describe('syslog over TCP from formatting threads', () => {
       assert.equal(lines.length, 1, r.stderr);
       assert.match(lines[0]!, /syslog\+tcp refused event 13 \(HTTP 413\): message is \d+ bytes; --syslog-max-message allows 850 .* pass --dead-letter FILE/);
       assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, 12, `--threads ${threads}`);
-      assert.deepEqual(octetMessages(peer.take()).map(eventId).slice(0, 12), registryIds(db).slice(0, 12));
+      // Nothing after it reached the receiver: a restart with a dead-letter file sends each of those once.
+      assert.deepEqual(octetMessages(peer.take()).map(eventId), registryIds(db).slice(0, 12), `--threads ${threads}`);
     }
   });
 

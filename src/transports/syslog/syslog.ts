@@ -92,10 +92,15 @@ export class SyslogStreamTransport implements Transport {
     return [{ what: this.name === 'syslog+tls' ? 'TLS connection' : 'TCP connection', ok: true, detail: 'made (syslog has no acknowledgements: use relp:// where loss matters)' }];
   }
 
+  /**
+   * With messages the receiver cannot take, only those before the first of them are written: an export without
+   * a dead-letter file stops at it, and what followed must not have reached the receiver already (it would
+   * arrive twice after a restart). The rest goes again at once, as HEC's unread events do.
+   */
   async send(entries: readonly Entry[], body: Buffer): Promise<Verdict> {
     const rejected = unsendable(entries, this.max, this.lf);
-    const out = new Set(rejected.map((r) => r.index));
-    const data = rejected.length === 0 ? body : encode(this.encoder, entries.filter((_, i) => !out.has(i)));
+    const first = rejected.length === 0 ? entries.length : rejected[0]!.index;
+    const data = rejected.length === 0 ? body : encode(this.encoder, entries.slice(0, first));
     try {
       if (!this.conn.open) await this.conn.connect();
       if (data.length > 0) await this.conn.write(data);
@@ -104,7 +109,10 @@ export class SyslogStreamTransport implements Transport {
       return networkVerdict(err as NetworkError);
     }
     if (rejected.length === 0) return { kind: 'delivered' };
-    return { kind: 'partial', retry: [], rejected, reason: `${rejected.length} message(s) cannot be sent` };
+    const out = new Set(rejected.map((r) => r.index));
+    const retry: number[] = [];
+    for (let i = first + 1; i < entries.length; i++) if (!out.has(i)) retry.push(i);
+    return { kind: 'partial', retry, rejected, unexamined: true, reason: `${rejected.length} message(s) cannot be sent` };
   }
 
   close(): Promise<void> {
