@@ -209,6 +209,22 @@ describe('OTLP/HTTP logs', () => {
       assert.ok(!fs.existsSync(state) || JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid === 0);
     }));
 
+  it('refuses a Content-Type from --header-file (exit 2, nothing sent): the body\'s type follows --otlp-encoding', () =>
+    otlp({}, async (peer) => {
+      const db = demoRegistry(5);
+      const dir = tempDir();
+      const state = path.join(dir, 'state.json');
+      for (const line of ['content-type: application/json', 'Content-Type: application/x-protobuf']) {
+        const file = path.join(dir, 'otlp.headers');
+        fs.writeFileSync(file, `Authorization: Bearer t0ken-0001\n${line}\n`, { mode: 0o600 });
+        const r = await runCli(exportTo(db, otlpUrl(peer), '--header-file', file, '--state', state, '--dead-letter', path.join(dir, 'dl.jsonl')));
+        assert.equal(r.code, 2, r.stderr);
+        assert.deepEqual(outcome(r.stderr), ['oversight: otlp sets Content-Type from --otlp-encoding: remove the Content-Type header from --header or --header-file']);
+      }
+      assert.equal(peer.hits, 0);
+      assert.ok(!fs.existsSync(path.join(dir, 'dl.jsonl')));
+    }));
+
   it('keeps a receiver\'s words from forging lines of our log', () =>
     otlp({}, async (peer) => {
       peer.script.push({ status: 401, status_message: 'denied\n\u001b[2Koversight: exported 999 event(s)' });
