@@ -134,6 +134,20 @@ describe('siem setup elasticsearch', () => {
       assert.match(r.stderr, /retrying/);
     }));
 
+  it('counts a PUT as installed only when Elasticsearch acknowledged it: a 200 without that is a failure, exit 1', () =>
+    es(async (peer) => {
+      for (const body of ['{"acknowledged":false}', '{"error":{"type":"proxy","reason":"upstream refused"},"status":400}', '']) {
+        // The GET finds nothing, the PUT of the pipeline answers 200 without acknowledging it.
+        peer.peer.faults.push({ status: 404, body: '{}' }, { status: 200, body });
+        const r = await setup('elasticsearch', peer.url);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(outcome(r.stderr).length, 1, r.stderr);
+        assert.match(r.stderr, new RegExp(`answered PUT /_ingest/pipeline/${PIPELINE} with HTTP 200 but did not acknowledge the ingest pipeline .*run setup again`));
+        assert.doesNotMatch(r.stderr, /created|setup:/);
+      }
+      assert.equal(peer.writes().length, 3, 'nothing after the unacknowledged PUT');
+    }));
+
   it('bad flags are usage errors (exit 2) with one line', async () => {
     for (const args of [
       ['siem', 'setup', 'elasticsearch'],

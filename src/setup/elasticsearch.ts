@@ -10,6 +10,7 @@ import { ELASTICSEARCH_ASSETS, type ElasticsearchAsset } from '../content/elasti
 import { DATA_STREAM_PATTERN, INDEX_TEMPLATE } from '../content/elastic-mappings.js';
 import { contentRoot } from '../content/model.js';
 import { ExportError } from '../shared/errors.js';
+import { excerpt } from '../transports/transport.js';
 import { covers, type RestClient } from './rest.js';
 
 export const ELASTICSEARCH_TARGET = {
@@ -126,6 +127,13 @@ export async function setupElasticsearch(client: RestClient, root = contentRoot(
     const put = await client.request('PUT', putPath, text, { 'content-type': 'application/json' });
     if (put.status !== 200 && put.status !== 201) {
       throw client.refused(`the ${asset.what} ${name}`, put, '(the templates need Elasticsearch 8.14 or later: data stream lifecycle)');
+    }
+    // Elasticsearch answers every one of these PUTs with `acknowledged: true`; anything else is no proof it is in place.
+    if ((put.json as { acknowledged?: unknown } | null)?.acknowledged !== true) {
+      throw new ExportError(
+        `Elasticsearch answered PUT ${asset.path} with HTTP ${put.status} but did not acknowledge the ${asset.what} ${name}` +
+          `${put.json === null ? '' : `: ${excerpt(JSON.stringify(put.json))}`}; it may not be installed: run setup again`,
+      );
     }
     results.push({ what: asset.what, name, outcome });
   }
