@@ -226,6 +226,27 @@ describe('siem setup kibana', () => {
       assert.notEqual(peer.objects.get(`lens:${lens.id}`)!.attributes['title'], 'renamed');
     }));
 
+  it('counts an import as installed only when Kibana says success for every object sent: a 200 without that fails, exit 1', () =>
+    kibana(async (peer) => {
+      const objects = lines(KIBANA_DASHBOARD_FILE).length;
+      for (const body of ['{"statusCode":400,"error":"Bad Request","message":"refused by the proxy"}', `{"success":true,"successCount":${objects - 1}}`, '']) {
+        // The bulk read finds nothing (404: everything is imported); the import answers 200 without confirming it.
+        peer.peer.faults.push({ status: 404, body: '{}' }, { status: 200, body });
+        const r = await setup('kibana', peer.url);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(outcome(r.stderr).length, 1, r.stderr);
+        assert.match(r.stderr, new RegExp(`answered the import of oversight-dashboard\\.ndjson with HTTP 200 but did not confirm that all ${objects} were imported.*run setup again`));
+        assert.doesNotMatch(r.stderr, /created|setup:/);
+      }
+      // The rules import: success, but fewer rules counted than were sent.
+      const rules = lines(KIBANA_RULES_FILE).length;
+      Object.assign(peer, { importRules: () => ({ status: 200, body: JSON.stringify({ success: true, success_count: 0, rules_count: rules, errors: [] }) }) });
+      const r = await setup('kibana', peer.url);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`answered the import of oversight-detection-rules\\.ndjson with HTTP 200 but did not confirm that all ${rules} were imported`));
+      assert.doesNotMatch(r.stderr, /detection rule .*: created/);
+    }));
+
   it('--dry-run sends nothing and prints both imports', () =>
     kibana(async (peer) => {
       const r = await setup('kibana', peer.url, '--dry-run');

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { KIBANA_DASHBOARD_FILE, KIBANA_RULES_FILE } from '../content/elastic.js';
 import { contentRoot } from '../content/model.js';
 import { ExportError } from '../shared/errors.js';
+import { excerpt } from '../transports/transport.js';
 import type { StepResult } from './elasticsearch.js';
 import { covers, multipartFile, type RestClient } from './rest.js';
 
@@ -44,13 +45,20 @@ function sameObject(ours: SavedObject, theirs: SavedObject | undefined): boolean
 
 /** Kibana's import answer: `success`, and per-object or per-rule errors. */
 function importErrors(json: unknown): string[] {
-  const j = json as { success?: boolean; errors?: { id?: string; rule_id?: string; type?: string; error?: { type?: string; message?: string } }[] } | null;
-  const errors = (j?.errors ?? []).map((e) => `${e.type ?? 'rule'} ${e.id ?? e.rule_id ?? '?'}: ${e.error?.message ?? e.error?.type ?? 'refused'}`);
+  const j = json as { success?: boolean; errors?: unknown } | null;
+  const list = (Array.isArray(j?.errors) ? j.errors : []) as ({ id?: string; rule_id?: string; type?: string; error?: { type?: string; message?: string } } | null)[];
+  const errors = list.map((e) => `${e?.type ?? 'rule'} ${e?.id ?? e?.rule_id ?? '?'}: ${e?.error?.message ?? e?.error?.type ?? 'refused'}`);
   if (j?.success === false && errors.length === 0) errors.push('the import did not succeed');
   return errors;
 }
 
-async function importFile(client: RestClient, apiPath: string, filename: string, data: string, headers: Record<string, string>): Promise<void> {
+/**
+ * Where Kibana counts what it imported: `successCount` for saved objects, `success_count` for rules. Only an answer
+ * with `success: true` and every object sent counted confirms the import.
+ */
+type CountKey = 'successCount' | 'success_count';
+
+async function importFile(client: RestClient, apiPath: string, filename: string, data: string, headers: Record<string, string>, sent: number, countKey: CountKey): Promise<void> {
   const what = `the import of ${filename}`;
   if (client.dryRun) {
     client.show('POST', apiPath, data, `multipart/form-data, file field "file" named ${filename}; header kbn-xsrf`);
@@ -61,6 +69,13 @@ async function importFile(client: RestClient, apiPath: string, filename: string,
   if (res.status !== 200) throw client.refused(what, res);
   const errors = importErrors(res.json);
   if (errors.length) throw new ExportError(`Kibana refused part of ${what}: ${errors.slice(0, 3).join('; ')}${errors.length > 3 ? `; and ${errors.length - 3} more` : ''}`);
+  const j = res.json as Record<string, unknown> | null;
+  if (j?.['success'] !== true || j[countKey] !== sent) {
+    throw new ExportError(
+      `Kibana answered ${what} with HTTP 200 but did not confirm that all ${sent} were imported` +
+        `${j === null ? '' : `: ${excerpt(JSON.stringify(j))}`}; they may not be installed: run setup again`,
+    );
+  }
 }
 
 async function setupDashboard(client: RestClient, root: string): Promise<StepResult[]> {
@@ -80,21 +95,21 @@ async function setupDashboard(client: RestClient, root: string): Promise<StepRes
       return t !== undefined && !t.error;
     };
     if (stale.length === 0) return objects.map((o) => ({ what: o.type, name: String(o.attributes['title'] ?? o.id), outcome: 'unchanged' }));
-    await importFile(client, '/api/saved_objects/_import?overwrite=true', 'oversight-dashboard.ndjson', ndjson(stale), {});
+    await importFile(client, '/api/saved_objects/_import?overwrite=true', 'oversight-dashboard.ndjson', ndjson(stale), {}, stale.length, 'successCount');
     return objects.map((o) => ({
       what: o.type,
       name: String(o.attributes['title'] ?? o.id),
       outcome: !stale.includes(o) ? 'unchanged' : exists(o) ? 'updated' : 'created',
     }));
   }
-  await importFile(client, '/api/saved_objects/_import?overwrite=true', 'oversight-dashboard.ndjson', ndjson(stale), {});
+  await importFile(client, '/api/saved_objects/_import?overwrite=true', 'oversight-dashboard.ndjson', ndjson(stale), {}, stale.length, 'successCount');
   return [];
 }
 
 async function setupRules(client: RestClient, root: string): Promise<StepResult[]> {
   const rules = readLines<Rule>(KIBANA_RULES_FILE, root);
   if (client.dryRun) {
-    await importFile(client, '/api/detection_engine/rules/_import?overwrite=true', 'oversight-detection-rules.ndjson', ndjson(rules), RULES_API);
+    await importFile(client, '/api/detection_engine/rules/_import?overwrite=true', 'oversight-detection-rules.ndjson', ndjson(rules), RULES_API, rules.length, 'success_count');
     return [];
   }
   const results: StepResult[] = [];
@@ -117,7 +132,7 @@ async function setupRules(client: RestClient, root: string): Promise<StepResult[
     results.push({ what: 'detection rule', name: rule.name, outcome: 'updated' });
   }
   if (toImport.length) {
-    await importFile(client, '/api/detection_engine/rules/_import?overwrite=true', 'oversight-detection-rules.ndjson', ndjson(toImport), RULES_API);
+    await importFile(client, '/api/detection_engine/rules/_import?overwrite=true', 'oversight-detection-rules.ndjson', ndjson(toImport), RULES_API, toImport.length, 'success_count');
   }
   return results;
 }
