@@ -94,6 +94,16 @@ describe('siem setup elasticsearch', () => {
       assert.doesNotMatch(again.stderr, /rolls over/);
     }));
 
+  it('shows a data stream name from the server as text: its terminal escapes cannot erase, forge or colour a line', () =>
+    es(async (peer) => {
+      // Erase the line, back to its start, write a line of our own, in green; NEL (a C1 line break) after it.
+      peer.dataStreams.push({ name: 'logs-oversight.beacon-x\u001b[2K\u001b[1Goversight: elasticsearch setup: all checked \u001b[32mOK\u0085', template: 'logs' });
+      const r = await setup('elasticsearch', peer.url);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(!/[\u001b\u0085]/.test(r.stderr), r.stderr);
+      assert.match(r.stderr, /data stream logs-oversight\.beacon-x\\x1b\[2K\\x1b\[1Goversight: elasticsearch setup: all checked \\x1b\[32mOK\\x85 keeps the mappings/);
+    }));
+
   it('--dry-run prints every request with its body and sends nothing', () =>
     es(async (peer) => {
       const r = await setup('elasticsearch', peer.url, '--dry-run');

@@ -4,7 +4,7 @@ import { DEFAULTS } from '../shared/defaults.js';
 import { Command } from 'commander';
 import { usageErrorOutput } from './usage-error.js';
 import { parseDuration } from '../shared/options.js';
-import { ConfigurationError } from '../shared/errors.js';
+import { ConfigurationError, escapeControls, redact } from '../shared/errors.js';
 import { RETRY_DEFAULTS } from '../pipeline/retry.js';
 import { parseHeaders } from '../transports/transport.js';
 import { ELASTICSEARCH_TARGET, setupElasticsearch, type StepResult } from '../setup/elasticsearch.js';
@@ -84,7 +84,8 @@ export async function runSetup(name: keyof typeof TARGETS, f: SetupFlags): Promi
   const retry = { ...RETRY_DEFAULTS, maxDurationMs: parseDuration(f.retryMaxDuration ?? SETUP_RETRY, '--retry-max-duration') };
   const headers = authHeaders({ ...parseHeaders(f.header ?? []), ...parseHeaders(headerLines(f.headerFile), `--header-file ${f.headerFile}`) }, process.env);
   const say = (m: string): void => {
-    if (!f.quiet) process.stderr.write(`oversight: ${m}\n`);
+    // Names in these lines can come from the server (data streams): shown, never obeyed, and no secret in them.
+    if (!f.quiet) process.stderr.write(escapeControls(redact(`oversight: ${m}`)) + '\n');
   };
   const client = new RestClient(t.target, {
     url: f.url, headers, retry, dryRun: f.dryRun ?? false,
