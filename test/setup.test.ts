@@ -158,6 +158,23 @@ describe('siem setup elasticsearch', () => {
       assert.equal(peer.writes().length, 3, 'nothing after the unacknowledged PUT');
     }));
 
+  it('a 200 whose JSON is not the answer asked for fails in one line naming it, never as an unexpected error', () =>
+    es(async (peer) => {
+      for (const body of ['', 'null', '[1]', '{"component_templates":{"a":1}}']) {
+        peer.peer.faults.push({ status: 200, body });
+        const r = await setup('elasticsearch', peer.url);
+        assert.equal(r.code, 1, r.stderr);
+        assert.deepEqual(outcome(r.stderr), [`oversight: Elasticsearch answered GET /_ingest/pipeline/${PIPELINE} without ${PIPELINE} in it`]);
+      }
+      // The data streams are only a hint: a list of another shape names none, and the setup that is done succeeds.
+      const route = (peer as unknown as { route(q: unknown): unknown }).route.bind(peer);
+      Object.assign(peer, { route: (q: { path: string }) => (q.path.startsWith('/_data_stream/') ? { status: 200, body: '{"data_streams":{"a":[null]}}' } : route(q)) });
+      const r = await setup('elasticsearch', peer.url);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /elasticsearch setup: 4 created/);
+      assert.doesNotMatch(r.stderr, /unexpected/);
+    }));
+
   it('bad flags are usage errors (exit 2) with one line', async () => {
     for (const args of [
       ['siem', 'setup', 'elasticsearch'],
@@ -255,6 +272,22 @@ describe('siem setup kibana', () => {
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`answered the import of oversight-detection-rules\\.ndjson with HTTP 200 but did not confirm that all ${rules} were imported`));
       assert.doesNotMatch(r.stderr, /detection rule .*: created/);
+    }));
+
+  it('a 200 whose JSON is not the answer asked for fails in one line naming it, never as an unexpected error', () =>
+    kibana(async (peer) => {
+      for (const body of ['null', '{"saved_objects":{"a":1}}']) {
+        peer.peer.faults.push({ status: 200, body });
+        const r = await setup('kibana', peer.url);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(outcome(r.stderr).length, 1, r.stderr);
+        assert.match(r.stderr, /Kibana answered POST \/api\/saved_objects\/_bulk_get with HTTP 200 but no saved_objects list/);
+      }
+      Object.assign(peer, { getRule: () => ({ status: 200, body: 'null' }) });
+      const r = await setup('kibana', peer.url);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(outcome(r.stderr).length, 1, r.stderr);
+      assert.match(r.stderr, /Kibana answered reading detection rule \S+ with HTTP 200 but no rule: null/);
     }));
 
   it('--dry-run sends nothing and prints both imports', () =>

@@ -33,10 +33,13 @@ function readAsset(asset: ElasticsearchAsset, root: string): Record<string, unkn
 /** The installed body out of a GET answer, whose wrapping differs per API. */
 function installedBody(asset: ElasticsearchAsset, json: unknown): unknown {
   const name = decodeURIComponent(asset.path.split('/').pop()!);
+  // Any other shape (null, a list, a number) is not Elasticsearch's answer: the caller names what is missing.
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return undefined;
   const j = json as Record<string, unknown>;
   if (asset.path.startsWith('/_ingest/pipeline/')) return j[name];
-  const list = (j['component_templates'] ?? j['index_templates']) as { name: string; component_template?: unknown; index_template?: unknown }[] | undefined;
-  const hit = list?.find((t) => t.name === name);
+  const list = j['component_templates'] ?? j['index_templates'];
+  if (!Array.isArray(list)) return undefined;
+  const hit = (list as ({ name?: unknown; component_template?: unknown; index_template?: unknown } | null)[]).find((t) => t?.name === name);
   return hit?.component_template ?? hit?.index_template;
 }
 
@@ -91,7 +94,11 @@ export function sameAsInstalled(desired: Record<string, unknown>, installed: unk
 async function staleDataStreams(client: RestClient, changed: boolean): Promise<string[]> {
   const res = await client.request('GET', `/_data_stream/${DATA_STREAM_PATTERN}`, undefined, {}, { optional: true });
   if (res.status !== 200) return [];
-  const streams = (res.json as { data_streams?: { name: string; template?: string }[] } | null)?.data_streams ?? [];
+  const listed = (res.json as { data_streams?: unknown } | null)?.data_streams;
+  // Only a hint: an answer of another shape names no stream rather than failing a setup that is done.
+  const streams = (Array.isArray(listed) ? listed : []).filter(
+    (d): d is { name: string; template?: string } => typeof (d as { name?: unknown } | null)?.name === 'string',
+  );
   return streams
     .filter((d) => d.template !== INDEX_TEMPLATE || changed)
     .map((d) => `data stream ${d.name} keeps the mappings of ${d.template === INDEX_TEMPLATE ? 'the previous templates' : `index template ${d.template ?? '?'}`} until it rolls over: POST /${d.name}/_rollover applies these`);

@@ -87,8 +87,10 @@ async function setupDashboard(client: RestClient, root: string): Promise<StepRes
     });
     // The bulk read is deprecated in Kibana; where it is gone, everything is imported (overwriting in place).
     if (res.status !== 200 && res.status !== 404) throw client.refused('reading the installed saved objects', res);
-    const listed = res.status === 200 ? ((res.json as { saved_objects?: SavedObject[] }).saved_objects ?? []) : [];
-    const installed = new Map(listed.map((o) => [`${o.type}:${o.id}`, o]));
+    const listed = res.status === 200 ? (res.json as { saved_objects?: unknown } | null)?.saved_objects : [];
+    if (!Array.isArray(listed)) throw new ExportError(`Kibana answered POST /api/saved_objects/_bulk_get with HTTP 200 but no saved_objects list: ${excerpt(JSON.stringify(res.json) ?? '')}`);
+    const found = (listed as (SavedObject | null)[]).filter((o): o is SavedObject => typeof o === 'object' && o !== null);
+    const installed = new Map(found.map((o) => [`${o.type}:${o.id}`, o]));
     stale = objects.filter((o) => !sameObject(o, installed.get(`${o.type}:${o.id}`)));
     const exists = (o: SavedObject): boolean => {
       const t = installed.get(`${o.type}:${o.id}`) as (SavedObject & { error?: unknown }) | undefined;
@@ -122,6 +124,9 @@ async function setupRules(client: RestClient, root: string): Promise<StepResult[
       continue;
     }
     if (res.status !== 200) throw client.refused(`reading detection rule ${rule.rule_id}`, res);
+    if (typeof res.json !== 'object' || res.json === null || Array.isArray(res.json)) {
+      throw new ExportError(`Kibana answered reading detection rule ${rule.rule_id} with HTTP 200 but no rule: ${excerpt(JSON.stringify(res.json) ?? '')}`);
+    }
     const installed = res.json as { version?: number; enabled?: boolean; exceptions_list?: unknown[] };
     if (typeof installed.version === 'number' && installed.version >= rule.version) {
       results.push({ what: 'detection rule', name: rule.name, outcome: 'unchanged' });
