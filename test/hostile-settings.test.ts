@@ -184,4 +184,19 @@ describe('hostile settings', () => {
     assert.equal(report.code, 2);
     assert.equal(report.stderr, 'oversight: --report /dev/null is not a regular file: name a new file or a report written before\n');
   });
+
+  it('a Content-Type (or other header a SIEM transport sets itself) from --header is refused, exit 2, nothing sent', async () => {
+    const base = ['siem', 'export', '--db', db, '--registry-id', 'r', '--no-preflight'];
+    const cases: [string, string, NodeJS.ProcessEnv, string][] = [
+      ['http://127.0.0.1:9/services/collector/event', 'content-type: text/plain', { OVERSIGHT_SPLUNK_HEC_TOKEN: 'tok-1234567' }, 'splunk-hec sets Content-Type itself'],
+      ['http://127.0.0.1:9/_bulk', 'Content-Type: application/json', {}, 'elasticsearch sets Content-Type itself'],
+      ['https://0123abcd-0000-0000-0000-000000000000.ods.opinsights.azure.com/api/logs?api-version=2016-04-01', 'Log-Type: Other',
+        { OVERSIGHT_SENTINEL_SHARED_KEY: Buffer.from('k'.repeat(32)).toString('base64') }, 'sentinel-dca sets Log-Type itself'],
+    ];
+    for (const [output, header, env, message] of cases) {
+      const r = await runCli([...base, '--output', output, '--header', header], { env, timeoutMs: 10_000 });
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, `oversight: ${message}: remove the ${message.split(' sets ')[1]!.replace(' itself', '')} header from --header or --header-file\n`);
+    }
+  });
 });

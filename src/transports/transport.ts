@@ -170,6 +170,18 @@ export function parseHeaders(specs: readonly string[], what = '--header'): Recor
 }
 
 /** Case-insensitive header lookup. */
+/**
+ * Headers a SIEM's transport sets itself (the body's type, a signature), refused from --header or --header-file:
+ * one of the user's own would replace ours or go out beside it, and the SIEM would refuse every request.
+ */
+export function refuseOwnHeaders(headers: Record<string, string>, transport: string, names: readonly string[]): void {
+  for (const name of names) {
+    if (findHeader(headers, name) !== undefined) {
+      throw new ConfigurationError(`${transport} sets ${name} itself: remove the ${name} header from --header or --header-file`);
+    }
+  }
+}
+
 export function findHeader(headers: Record<string, string>, name: string): string | undefined {
   const lower = name.toLowerCase();
   for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === lower) return v;

@@ -10,7 +10,7 @@ import { jsonArrayEncoder, type Entry } from '../../pipeline/encoder.js';
 import { ConfigurationError, registerSecret } from '../../shared/errors.js';
 import { option } from '../../shared/options.js';
 import { HttpClient, NetworkError, type HttpResponse } from './client.js';
-import { excerpt, networkVerdict, protocolError, statusVerdict, type CheckLine, type Transport, type Verdict } from '../transport.js';
+import { excerpt, refuseOwnHeaders, networkVerdict, protocolError, statusVerdict, type CheckLine, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 
 /** The API's hard limit per call. */
@@ -62,6 +62,7 @@ export class LogsIngestionTransport implements Transport {
   readonly compression: Compression;
 
   constructor(private readonly config: LogsIngestionConfig) {
+    refuseOwnHeaders(config.headers, 'azure-logs-ingestion', ['Content-Type', 'Authorization']);
     this.compression = chooseCompression(config.compress, 'azure-logs-ingestion', LOGS_INGESTION_COMPRESSION);
     const u = new URL(config.url);
     if (!u.searchParams.has('api-version')) u.searchParams.set('api-version', '2023-01-01');

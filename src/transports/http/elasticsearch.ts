@@ -19,7 +19,7 @@ import { option } from '../../shared/options.js';
 import { HttpClient, NetworkError, type HttpResponse } from './client.js';
 import { parseRetryAfter } from '../../pipeline/retry.js';
 import { readBulkAnswer } from './es-bulk-answer.js';
-import { excerpt, networkVerdict, protocolError, statusVerdict, type CheckLine, type Rejection, type Transport, type Verdict } from '../transport.js';
+import { excerpt, refuseOwnHeaders, networkVerdict, protocolError, statusVerdict, type CheckLine, type Rejection, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 
 /**
@@ -133,6 +133,7 @@ export class ElasticsearchTransport implements Transport {
     // over any filter_path in --output: an answer without every item's status cannot say what is in.
     u.searchParams.set('filter_path', 'errors,items.*.status,items.*.error,items.*.failure_store');
     this.url = u.toString();
+    refuseOwnHeaders(config.headers, 'elasticsearch', ['Content-Type']);
     this.headers = { 'content-type': 'application/x-ndjson', ...config.headers };
   }
 

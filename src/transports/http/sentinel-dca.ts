@@ -9,7 +9,7 @@ import { ConfigurationError, registerSecret } from '../../shared/errors.js';
 import { option } from '../../shared/options.js';
 import { HttpClient, NetworkError, type HttpResponse } from './client.js';
 import { rfc1123, sentinelAuthorization } from './sentinel-auth.js';
-import { excerpt, networkVerdict, protocolError, statusVerdict, type Transport, type Verdict } from '../transport.js';
+import { excerpt, refuseOwnHeaders, networkVerdict, protocolError, statusVerdict, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 
 /** "30 MB per post" is the hard limit. */
@@ -72,6 +72,7 @@ export class SentinelDcaTransport implements Transport {
   readonly hardMaxBytes = sentinelDcaTransport.batch.hardMaxBytes;
 
   constructor(private readonly config: SentinelDcaConfig) {
+    refuseOwnHeaders(config.headers, 'sentinel-dca', ['Content-Type', 'Authorization', 'Log-Type', 'x-ms-date', 'time-generated-field']);
     chooseCompression(config.compress, 'sentinel-dca', DCA_COMPRESSION);
   }
 

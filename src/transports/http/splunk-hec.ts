@@ -10,7 +10,7 @@ import { ConfigurationError, registerSecret } from '../../shared/errors.js';
 import { duration, option, switchOption } from '../../shared/options.js';
 import { HttpClient, NetworkError, type HttpResponse } from './client.js';
 import { parseRetryAfter } from '../../pipeline/retry.js';
-import { excerpt, findHeader, networkVerdict, protocolError, statusVerdict, type AckSource, type CheckLine, type Transport, type Verdict } from '../transport.js';
+import { excerpt, refuseOwnHeaders, findHeader, networkVerdict, protocolError, statusVerdict, type AckSource, type CheckLine, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 
 /** Vector's HEC default, and Splunk's own max_content_length before 6.5. */
@@ -104,6 +104,7 @@ export class SplunkHecTransport implements Transport {
   constructor(private readonly config: SplunkHecConfig) {
     this.compression = chooseCompression(config.compress, 'splunk-hec', HEC_COMPRESSION);
     this.channel = config.ack ? randomUUID() : null;
+    refuseOwnHeaders(config.headers, 'splunk-hec', ['Content-Type']);
     this.headers = { 'content-type': 'application/json', ...config.headers };
     if (this.channel) this.headers['x-splunk-request-channel'] = this.channel;
     if (config.ack) {
