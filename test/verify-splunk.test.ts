@@ -68,6 +68,21 @@ describe('siem verify: Splunk', () => {
     });
   });
 
+  it('judges the final rows of the search only: previews are not counted, and a stream of previews alone finds nothing', () => {
+    const o: HecPeerOptions = { token: HEC, searchToken: SEARCH, previews: 'before' };
+    return withPeer(new HecPeer(o).start(), async (peer) => {
+      const db = demoRegistry(20);
+      assert.equal((await runCli(exportTo(db, peer.url), { env })).code, 0);
+      const both = await runCli(verify(db, peer), { env });
+      assert.equal(both.code, 0, both.stderr);
+      assert.equal(counted(both.stderr, 'present once'), 20);
+      o.previews = 'only';
+      const cut = await runCli(verify(db, peer), { env });
+      assert.equal(cut.code, 1, cut.stderr);
+      assert.equal(counted(cut.stderr, 'missing'), 20);
+    });
+  });
+
   it('takes the search token from the environment or a file, never prints it, and names the capability on 401/403', () =>
     splunk({ searchUser: ['auditor', 'changeme-Spl0nk'] }, async (peer) => {
       const db = demoRegistry(10);

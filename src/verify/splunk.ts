@@ -80,7 +80,7 @@ export class SplunkVerifier implements VerifyBackend {
     const found = new Map<string, Found>();
     for (const line of res.body.split('\n')) {
       if (line.trim() === '') continue;
-      let row: { result?: Record<string, ResultValue>; messages?: { type?: string; text?: string }[] };
+      let row: { preview?: unknown; result?: Record<string, ResultValue>; messages?: { type?: string; text?: string }[] };
       try {
         row = JSON.parse(line) as typeof row;
       } catch {
@@ -89,7 +89,9 @@ export class SplunkVerifier implements VerifyBackend {
       const fatal = row.messages?.find((m) => m.type === 'FATAL' || m.type === 'ERROR');
       if (fatal) throw new QueryError(`Splunk search failed: ${excerpt(fatal.text ?? '')}`);
       const r = row.result;
-      if (!r) continue;
+      // A transforming search streams previews of a table still being built; only final rows are evidence, and a
+      // stream that ends with previews alone (a search cut short) leaves nothing found rather than a guess.
+      if (!r || row.preview === true) continue;
       const id = one(r['event_id']);
       // The time bounds also catch other events of those seconds; only this window's are judged here.
       if (id === null || !wanted.has(id)) continue;

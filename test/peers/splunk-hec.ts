@@ -34,6 +34,11 @@ export interface HecPeerOptions {
   lose?: (envelope: Record<string, unknown>, attempt: number) => boolean;
   /** An indexed event becomes searchable this long after HEC took it. */
   visibleAfterMs?: number;
+  /**
+   * Stream `preview: true` rows of a transforming search's table before the final rows, as the export endpoint
+   * does while the table is built ('before'), or only those, the search ending before its final rows ('only').
+   */
+  previews?: 'before' | 'only';
 }
 
 /** limits.conf `[spath] extraction_cutoff`: search-time JSON extraction reads this many bytes of an event. */
@@ -177,10 +182,13 @@ export class HecPeer {
     } catch (err) {
       return messages(400, 'FATAL', `Error in search: ${(err as Error).message}`);
     }
-    const lines = rows.map((r, i) => JSON.stringify({
-      preview: false, offset: i, ...(i === rows.length - 1 ? { lastrow: true } : {}),
-      result: Object.fromEntries([...r].map(([k, v]) => [k, Array.isArray(v) ? (v.length === 1 ? v[0] : v) : String(v)])),
+    const result = (r: Fields): Record<string, unknown> =>
+      Object.fromEntries([...r].map(([k, v]) => [k, Array.isArray(v) ? (v.length === 1 ? v[0] : v) : String(v)]));
+    const previews = this.options.previews ? rows.map((r, i) => JSON.stringify({ preview: true, offset: i, result: result(r) })) : [];
+    const finals = this.options.previews === 'only' ? [] : rows.map((r, i) => JSON.stringify({
+      preview: false, offset: i, ...(i === rows.length - 1 ? { lastrow: true } : {}), result: result(r),
     }));
+    const lines = [...previews, ...finals];
     return { status: 200, body: lines.join('\n') + (lines.length ? '\n' : '') };
   }
 
