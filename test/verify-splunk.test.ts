@@ -83,6 +83,19 @@ describe('siem verify: Splunk', () => {
     });
   });
 
+  it('stops on a result whose count is not a whole number of copies instead of reading it as stored once', async () => {
+    for (const bad of ['x', '-1', '0', '1.5', ['1', '1']]) {
+      await splunk({ alterResult: (r) => (r['event_id'] === '3' ? (r['count'] = bad) : undefined) }, async (peer) => {
+        const db = demoRegistry(5);
+        assert.equal((await runCli(exportTo(db, peer.url), { env })).code, 0);
+        const r = await runCli(verify(db, peer), { env });
+        assert.equal(r.code, 1, `${JSON.stringify(bad)}: ${r.stderr}`);
+        assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+        assert.match(r.stderr, /Splunk search answered a count that is not a whole number of copies for event 3/);
+      });
+    }
+  });
+
   it('takes the search token from the environment or a file, never prints it, and names the capability on 401/403', () =>
     splunk({ searchUser: ['auditor', 'changeme-Spl0nk'] }, async (peer) => {
       const db = demoRegistry(10);

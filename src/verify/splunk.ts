@@ -95,8 +95,14 @@ export class SplunkVerifier implements VerifyBackend {
       const id = one(r['event_id']);
       // The time bounds also catch other events of those seconds; only this window's are judged here.
       if (id === null || !wanted.has(id)) continue;
+      // `stats count by event_id` gives one row per id seen, counting its copies: anything but a whole number of
+      // at least 1 is not that answer, and must not stand for "stored once".
+      const count = one(r['count']);
+      if (count === null || !/^[1-9][0-9]{0,8}$/.test(count)) {
+        throw new QueryError(`Splunk search answered a count that is not a whole number of copies for event ${excerpt(id, 80)}: ${excerpt(JSON.stringify(r['count'] ?? null), 80)}`);
+      }
       const f = foundFor(found, id);
-      f.count += Number(one(r['count']) ?? 0);
+      f.count += Number(count);
       for (const v of all(r['registry_id'])) f.registryIds.add(v);
       for (const v of all(r['token_id'])) f.tokens.add(v);
       for (const v of all(r['file_id'])) f.files.add(v);

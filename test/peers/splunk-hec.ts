@@ -39,6 +39,8 @@ export interface HecPeerOptions {
    * does while the table is built ('before'), or only those, the search ending before its final rows ('only').
    */
   previews?: 'before' | 'only';
+  /** Change a final result row before it is sent (a broken proxy or search head). */
+  alterResult?: (result: Record<string, unknown>) => void;
 }
 
 /** limits.conf `[spath] extraction_cutoff`: search-time JSON extraction reads this many bytes of an event. */
@@ -184,9 +186,10 @@ export class HecPeer {
     }
     const result = (r: Fields): Record<string, unknown> =>
       Object.fromEntries([...r].map(([k, v]) => [k, Array.isArray(v) ? (v.length === 1 ? v[0] : v) : String(v)]));
+    const alter = (r: Record<string, unknown>): Record<string, unknown> => (this.options.alterResult?.(r), r);
     const previews = this.options.previews ? rows.map((r, i) => JSON.stringify({ preview: true, offset: i, result: result(r) })) : [];
     const finals = this.options.previews === 'only' ? [] : rows.map((r, i) => JSON.stringify({
-      preview: false, offset: i, ...(i === rows.length - 1 ? { lastrow: true } : {}), result: result(r),
+      preview: false, offset: i, ...(i === rows.length - 1 ? { lastrow: true } : {}), result: alter(result(r)),
     }));
     const lines = [...previews, ...finals];
     return { status: 200, body: lines.join('\n') + (lines.length ? '\n' : '') };
