@@ -81,6 +81,52 @@ describe('siem verify: Elasticsearch', () => {
       assert.equal(listed(r.stderr, 'missing'), null);
     }));
 
+  it('stops on a search answer that holds part of the documents instead of reading it as all there', () => {
+    let fault: 'shard' | 'timeout' | 'dropped' | 'repeat' | null = null;
+    let firstPage: unknown[] = [];
+    const o: EsPeerOptions = {
+      dataStream: STREAM, apiKey: KEY,
+      searchAnswer: (answer, request) => {
+        const hits = answer['hits'] as { hits: { _index: string; fields: Record<string, unknown[]> }[] };
+        if (fault === 'repeat') {
+          // A proxy or cluster that ignores search_after: every page is the first one.
+          if (request['search_after'] === undefined) firstPage = hits.hits;
+          else hits.hits = firstPage as typeof hits.hits;
+          return answer;
+        }
+        if (fault === null || request['pit'] === undefined) return answer;
+        // The first copies of the replayed events, in the older backing index, are left out.
+        hits.hits = hits.hits.filter((h) => h._index === peer.backingIndex || !['1', '2'].includes(String(h.fields['event.id']?.[0])));
+        if (fault === 'shard') answer['_shards'] = { total: 2, successful: 1, skipped: 0, failed: 1, failures: [{ shard: 0, reason: { type: 'node_disconnected_exception' } }] };
+        if (fault === 'timeout') answer['timed_out'] = true;
+        return answer;
+      },
+    };
+    const peer = new EsPeer(o);
+    return withPeer(peer.start(), async () => {
+      const db = demoRegistry(1200);
+      assert.equal((await runCli(exportTo(db, peer.url), { env })).code, 0);
+      peer.rollover();
+      assert.equal((await runCli(exportTo(db, peer.url, '--limit', '2'), { env })).code, 0);
+      const whole = await runCli(verify(db, peer.url, '--window', '1200'), { env });
+      assert.equal(whole.code, 1, whole.stderr);
+      assert.deepEqual(listed(whole.stderr, 'duplicated'), ['1', '2'], 'two pages of hits, read in full');
+      const cases: [typeof fault, RegExp][] = [
+        ['shard', /Elasticsearch search answered with 1 shard\(s\) failed: the results are partial/],
+        ['timeout', /Elasticsearch search timed out and answered partial results/],
+        ['dropped', /Elasticsearch search returned 998 of the 1202 hits it counted: pages were skipped/],
+        ['repeat', /Elasticsearch search returned more hits than the 1202 it counted: pages repeat/],
+      ];
+      for (const [f, message] of cases) {
+        fault = f;
+        const r = await runCli(verify(db, peer.url, '--window', '1200'), { env });
+        assert.equal(r.code, 1, `${f}: ${r.stderr}`);
+        assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+        assert.match(r.stderr, message);
+      }
+    });
+  });
+
   it('dead-letters a document redirected to the failure store on export, and verify reports it there', () => {
     const dlq = path.join(tempDir(), 'dead.jsonl');
     return es({ failureStore: (doc) => ((doc['event'] as Record<string, unknown>)['id'] === '9' ? 'failed to parse field [source.ip]' : undefined) }, async (peer) => {

@@ -37,7 +37,20 @@ interface Hit {
 
 interface SearchAnswer {
   pit_id?: string;
-  hits?: { hits?: Hit[] };
+  timed_out?: unknown;
+  _shards?: { failed?: unknown };
+  hits?: { total?: { value?: unknown; relation?: unknown }; hits?: Hit[] };
+}
+
+/**
+ * A search answered 200 with only part of the documents: a shard failed or the search timed out. What is
+ * missing from such an answer may be a second copy in another backing index, so it cannot stand for "once".
+ */
+function partial(answer: SearchAnswer, what: string): QueryError | null {
+  const failed = answer._shards?.failed;
+  if (typeof failed === 'number' && failed > 0) return new QueryError(`${what} answered with ${failed} shard(s) failed: the results are partial and prove nothing; try again when the cluster is healthy`);
+  if (answer.timed_out === true) return new QueryError(`${what} timed out and answered partial results, which prove nothing: try again, or a smaller --window`);
+  return null;
 }
 
 /** Base URL of a `_bulk` output. */
@@ -113,10 +126,13 @@ export class ElasticsearchVerifier implements VerifyBackend {
       },
     };
     let after: unknown[] | null = null;
-    // Bounded: each page moves `search_after` forward, and a window's documents are finite.
+    // The first page counts every match in the point in time; the pages must then hold exactly that many hits.
+    let total = 0;
+    let seen = 0;
+    // Bounded: no more hits than that total are taken, so pages that repeat (search_after ignored) end the run.
     for (;;) {
       const body = {
-        size, pit: { id: this.pit, keep_alive: KEEP_ALIVE }, _source: false, fields: FIELDS, track_total_hits: false,
+        size, pit: { id: this.pit, keep_alive: KEEP_ALIVE }, _source: false, fields: FIELDS, track_total_hits: after === null,
         query: queryBody, sort: [{ _shard_doc: 'asc' }], ...(after ? { search_after: after } : {}),
       };
       const res = await query(this.c.client, 'POST', `${this.c.baseUrl}/_search`, this.headers, JSON.stringify(body), 'Elasticsearch search');
@@ -126,6 +142,17 @@ export class ElasticsearchVerifier implements VerifyBackend {
       if (typeof answer.pit_id === 'string') this.pit = answer.pit_id;
       const hits = answer.hits?.hits;
       if (!Array.isArray(hits)) throw new QueryError(`Elasticsearch search answer has no hits: ${excerpt(res.body)}`);
+      const cut = partial(answer, 'Elasticsearch search');
+      if (cut) throw cut;
+      if (after === null) {
+        const t = answer.hits?.total;
+        if (typeof t?.value !== 'number' || !Number.isInteger(t.value) || t.value < 0 || t.relation !== 'eq') {
+          throw new QueryError(`Elasticsearch search answer has no exact hits.total, asked with track_total_hits: ${excerpt(JSON.stringify(t ?? null))}`);
+        }
+        total = t.value;
+      }
+      seen += hits.length;
+      if (seen > total) throw new QueryError(`Elasticsearch search returned more hits than the ${total} it counted: pages repeat; nothing can be concluded`);
       for (const hit of hits) {
         const f = hit.fields ?? {};
         const eventId = first(f['event.id']);
@@ -146,7 +173,10 @@ export class ElasticsearchVerifier implements VerifyBackend {
         const ts = first(f['@timestamp']);
         if (ts !== null && Number.isFinite(Date.parse(ts))) copy.times.add(Math.floor(Date.parse(ts) / 1000));
       }
-      if (hits.length < size) return;
+      if (hits.length < size || seen === total) {
+        if (seen < total) throw new QueryError(`Elasticsearch search returned ${seen} of the ${total} hits it counted: pages were skipped; nothing can be concluded`);
+        return;
+      }
       const last = hits[hits.length - 1]!.sort;
       if (!Array.isArray(last)) throw new QueryError('Elasticsearch search hits carry no sort values to page with');
       after = last;
@@ -162,7 +192,10 @@ export class ElasticsearchVerifier implements VerifyBackend {
     // No failure store on this stream (or no stream): nothing was redirected.
     if (res.status === 404) return;
     if (res.status !== 200) throw new QueryError(`Elasticsearch answered HTTP ${res.status} to a search of ${this.c.index}::failures: ${excerpt(res.body)}`);
-    const hits = jsonBody<SearchAnswer>(res, 'Elasticsearch failure store search').hits?.hits ?? [];
+    const answer = jsonBody<SearchAnswer>(res, 'Elasticsearch failure store search');
+    const cut = partial(answer, 'Elasticsearch failure store search');
+    if (cut) throw cut;
+    const hits = answer.hits?.hits ?? [];
     for (const hit of hits) {
       const e = byDocId.get(first(hit.fields?.['document.id']) ?? '');
       if (e) foundFor(found, e.eventId).failureStore++;

@@ -30,6 +30,8 @@ export interface EsPeerOptions {
   visibleAfterMs?: number;
   /** Keep only these source fields of stored documents (benchmarks with millions of documents). */
   keepFields?: string[];
+  /** Change a search answer before it is sent (a failed shard, a proxy that repeats or drops pages). */
+  searchAnswer?: (answer: Json, request: Json) => Json;
 }
 
 const ERROR_TYPES: Record<number, string> = {
@@ -226,14 +228,19 @@ export class EsPeer {
     if (pitId !== null && body['search_after'] !== undefined && !sort) return esError(400, 'illegal_argument_exception', 'search_after needs a sort');
     const after = Array.isArray(body['search_after']) ? Number((body['search_after'] as unknown[])[0]) : -1;
     const pool = (stream ? this.candidates((body['query'] as Json | undefined) ?? { match_all: {} }) : null) ?? (stream ? this.stored : this.failures);
-    const hits = pool.filter((d) => d.seq > after && inView(d) && match(d)).sort((a, b) => a.seq - b.seq).slice(from, from + size);
+    const matching = pool.filter((d) => inView(d) && match(d));
+    const hits = matching.filter((d) => d.seq > after).sort((a, b) => a.seq - b.seq).slice(from, from + size);
     const fields = (body['fields'] as string[] | undefined) ?? [];
     const withSource = body['_source'] !== false;
-    return json(200, {
+    // hits.total counts every match of the query, whatever page is asked for (exactly with track_total_hits: true,
+    // up to 10,000 by default).
+    const counted = body['track_total_hits'] === true ? { value: matching.length, relation: 'eq' }
+      : { value: Math.min(matching.length, 10_000), relation: matching.length > 10_000 ? 'gte' : 'eq' };
+    const answer: Json = {
       ...(pitId !== null ? { pit_id: pitId } : {}),
       took: 1, timed_out: false, _shards: { total: 1, successful: 1, skipped: 0, failed: 0 },
       hits: {
-        ...(body['track_total_hits'] === false ? {} : { total: { value: hits.length, relation: 'eq' } }),
+        ...(body['track_total_hits'] === false ? {} : { total: counted }),
         max_score: null,
         hits: hits.map((d) => ({
           _index: d.index, _id: d.id, _score: null,
@@ -242,7 +249,8 @@ export class EsPeer {
           ...(sort ? { sort: [d.seq] } : {}),
         })),
       },
-    });
+    };
+    return json(200, this.options.searchAnswer ? this.options.searchAnswer(answer, body) : answer);
   }
 
   private bulk(req: PeerRequest): PeerReply {
