@@ -1,5 +1,6 @@
 /** `siem verify` on files, the evidence manifest and its signature, relays, and the background verifier. */
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -61,6 +62,27 @@ describe('siem verify: files', () => {
     assert.deepEqual(listed(r.stderr, 'duplicated'), ['1', '2']);
     assert.deepEqual(listed(r.stderr, 'altered'), ['10']);
     assert.match(r.stderr, /1 line\(s\) of .* are not records with an event id/);
+  });
+
+  it('calls a lost event dated ahead by more than --settle missing, not too recent until its date comes', async () => {
+    const db = demoRegistry(10);
+    const out = path.join(tempDir(), 'events.jsonl');
+    assert.equal((await runCli(exportTo(db, out, 'ecs'))).code, 0);
+    dropLines(out, 'ecs', new Set(['5', '6', '7']));
+    const now = Math.floor(Date.now() / 1000);
+    const reg = new Database(db);
+    const at = reg.prepare('UPDATE events SET timestamp = ? WHERE id = ?');
+    at.run(now + 100 * 365 * 86400, 5);
+    at.run(now + 3600, 6);
+    at.run(now + 20, 7);
+    reg.close();
+    const r = await runCli(verify(db, out, 'ecs', '--settle', '2m'));
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(listed(r.stderr, 'missing'), ['5', '6']);
+    assert.deepEqual(listed(r.stderr, 'too recent to judge'), ['7'], 'a registry clock a little ahead is still on its way');
+    const file = await runCli(verify(db, out, 'ecs'));
+    assert.equal(file.code, 1, file.stderr);
+    assert.deepEqual(listed(file.stderr, 'missing'), ['5', '6', '7'], 'a file settles at once: nothing dated ahead is on its way');
   });
 
   it('writes a manifest whose digest covers the verified ids and whose HMAC openssl reproduces', async () => {

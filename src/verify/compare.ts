@@ -81,12 +81,14 @@ export function differences(e: ExpectedEvent, f: Found): string[] {
 /**
  * The verdict for one event. An event the SIEM does not show yet is "too recent" rather than missing while it
  * is younger than the settle time (ingestion latency, refresh intervals); a copy in the failure store is not
- * in the stream, and is reported as such rather than as missing.
+ * in the stream, and is reported as such rather than as missing. Times are Unix seconds: `settledBefore` is now
+ * less the settle time, `pendingUntil` now plus it. An event dated later than that (a registry clock far ahead,
+ * a forged row) would otherwise be "too recent" until its date comes, so a lost one is missing at once.
  */
-export function judge(e: ExpectedEvent, f: Found | undefined, settledBefore: number): Verdict {
+export function judge(e: ExpectedEvent, f: Found | undefined, settledBefore: number, pendingUntil: number): Verdict {
   if (!f || f.count === 0) {
     if (f && f.failureStore > 0) return 'failure-store';
-    return e.time > settledBefore ? 'too-recent' : 'missing';
+    return e.time > settledBefore && e.time <= pendingUntil ? 'too-recent' : 'missing';
   }
   if (f.count > 1) return 'duplicated';
   return differences(e, f).length > 0 ? 'altered' : 'present';

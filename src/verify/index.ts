@@ -123,6 +123,7 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
   const now = (o.now ?? Date.now)();
   const settleMs = o.settleMs ?? o.backend.settleMs;
   const settledBefore = (now - settleMs) / 1000;
+  const pendingUntil = (now + settleMs) / 1000;
   const windowSize = o.windowSize ?? 1000;
   const cap = o.listCap ?? 1000;
   const range = o.range ?? {};
@@ -158,7 +159,7 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
       if (window.length === 0) continue;
       const found = await o.backend.lookup(window);
       for (const e of window) {
-        let v = judge(e, found.get(e.eventId), settledBefore);
+        let v = judge(e, found.get(e.eventId), settledBefore, pendingUntil);
         // Sent again moments ago by --repair: not yet searchable is not yet known, not lost.
         if (v === 'missing' && wasResent?.has(e.rowid) && !resent!.refused.has(e.rowid)) v = 'too-recent';
         counts.expected++;
