@@ -79,6 +79,12 @@ describe('siem verify: Sentinel (Logs Ingestion API)', () => {
       const partial = await runCli(verify(db, peer), { env });
       assert.equal(partial.code, 1);
       assert.match(partial.stderr, /PartialError/);
+      const columns = ['EventId', 'RegistryId', 'TokenId', 'FileId', 'TimeGenerated', 'IngestionTime'].map((name) => ({ name, type: 'string' }));
+      peer.queryFaults.push({ status: 200, body: JSON.stringify({ tables: [{ name: 'PrimaryResult', columns, rows: [null] }] }) });
+      const nullRow = await runCli(verify(db, peer), { env });
+      assert.equal(nullRow.code, 1);
+      assert.equal(nullRow.stderr.trim().split('\n').length, 1, nullRow.stderr);
+      assert.match(nullRow.stderr, /Log Analytics result has a row that is not a list of values: null/);
     }));
 
   it('names Data.Read on 403 in one line, and asks for the token of the Log Analytics API', () =>

@@ -118,6 +118,7 @@ export class SentinelVerifier implements VerifyBackend {
     const [iId, iReg, iTok, iFile, iTime, iIngest] = ['EventId', 'RegistryId', 'TokenId', 'FileId', 'TimeGenerated', 'IngestionTime'].map(col);
     const found = new Map<string, Found>();
     for (const row of table.rows) {
+      if (!Array.isArray(row)) throw new QueryError(`Log Analytics result has a row that is not a list of values: ${excerpt(JSON.stringify(row) ?? '')}`);
       const e = byId.get(str(row[iId!]) ?? '');
       if (!e) continue;
       const f = foundFor(found, e.eventId);
