@@ -56,11 +56,18 @@ describe('siem verify: files', () => {
     const changed = JSON.parse(lines[9]!);
     changed.oversight.file_id = 'f-forged';
     lines[9] = JSON.stringify(changed);
+    // A file always holds the registry id and the time of a record: one without them was changed too.
+    const noRegistry = JSON.parse(lines[19]!);
+    delete noRegistry.oversight.registry_id;
+    lines[19] = JSON.stringify(noRegistry);
+    const noTime = JSON.parse(lines[29]!);
+    delete noTime['@timestamp'];
+    lines[29] = JSON.stringify(noTime);
     fs.writeFileSync(out, [...lines, lines[0], lines[1], 'not json'].join('\n') + '\n');
     const r = await runCli(verify(db, out, 'ecs'));
     assert.equal(r.code, 1, r.stderr);
     assert.deepEqual(listed(r.stderr, 'duplicated'), ['1', '2']);
-    assert.deepEqual(listed(r.stderr, 'altered'), ['10']);
+    assert.deepEqual(listed(r.stderr, 'altered'), ['10', '20', '30']);
     assert.match(r.stderr, /1 line\(s\) of .* are not records with an event id/);
   });
 

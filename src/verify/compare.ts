@@ -30,6 +30,12 @@ export interface Found {
   failureStore: number;
   /** Whether times can be compared (Log Analytics replaces a TimeGenerated it finds too old). */
   timeComparable: boolean;
+  /**
+   * Copies without a registry id or a time, counted by a backend that always has them when they were written (a
+   * file): such a copy was changed. A SIEM's search may leave fields out (Splunk's 5000-byte extraction), so
+   * elsewhere an absent field is only not compared.
+   */
+  absent?: { registry: number; time: number };
 }
 
 export function emptyFound(): Found {
@@ -71,10 +77,10 @@ export function differences(e: ExpectedEvent, f: Found): string[] {
     want === null ? set.size === 0 : set.size === 1 && set.has(want);
   // A registry id the SIEM did not return (Splunk extracts JSON fields only from an event's first 5000 bytes)
   // cannot be compared; one it returned must be ours.
-  if (f.registryIds.size > 0 && !same(f.registryIds, e.registryId)) out.push('registry');
+  if ((f.registryIds.size > 0 && !same(f.registryIds, e.registryId)) || (f.absent?.registry ?? 0) > 0) out.push('registry');
   if (!same(f.tokens, e.token)) out.push('token');
   if (!same(f.files, e.file)) out.push('file');
-  if (f.timeComparable && e.time !== 0 && f.times.size > 0 && !(f.times.size === 1 && f.times.has(e.time))) out.push('time');
+  if (f.timeComparable && e.time !== 0 && ((f.times.size > 0 && !(f.times.size === 1 && f.times.has(e.time))) || (f.absent?.time ?? 0) > 0)) out.push('time');
   return out;
 }
 

@@ -118,10 +118,14 @@ export class FileVerifier implements VerifyBackend {
     for (const r of stmt.all(this.registryId, ...window.map((e) => e.eventId)) as { event_id: string; registry_id: string | null; token: string | null; file: string | null; time: number | null }[]) {
       const f = foundFor(found, r.event_id);
       f.count++;
+      // The export writes both into every record of an event that has a time: a copy without one was changed.
+      const absent = (f.absent ??= { registry: 0, time: 0 });
       if (r.registry_id !== null) f.registryIds.add(r.registry_id);
+      else absent.registry++;
       if (r.token !== null) f.tokens.add(r.token);
       if (r.file !== null) f.files.add(r.file);
       if (r.time !== null) f.times.add(r.time);
+      else absent.time++;
     }
     return found;
   }
