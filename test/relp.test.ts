@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { demoRegistry, runCli, sleep } from './helpers.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { demoRegistry, outcome, runCli, sleep, tempDir, withPeer } from './helpers.js';
+import { SelectiveRelpPeer } from './peers/hostile-peers.js';
 import { Rsyslog, rsyslogMissing } from './peers/rsyslog.js';
 
 const missing = rsyslogMissing();
@@ -73,4 +76,22 @@ describe('receiver restart mid-export (real rsyslog)', { skip: missing ?? false 
     // No exactness to assert: plain TCP cannot know what the receiver read. The numbers go to the report.
     assert.equal(n.unique + n.lost, EVENTS);
   });
+});
+
+describe('RELP receivers that answer some messages and not others', () => {
+  const stateOf = (file: string): number => (fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { last_rowid: number }).last_rowid : 0);
+
+  it('a message left unanswered while later ones are answered fails the connection after --timeout, not at the end of the export', () =>
+    withPeer(new SelectiveRelpPeer('hole', 50).start(), async (peer) => {
+      // At most 16 messages per 50 ms burst of answers: 2,000 events take seconds, far more than --timeout.
+      const db = demoRegistry(2000);
+      const state = path.join(tempDir(), 'state.json');
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', `relp://127.0.0.1:${peer.port}`,
+        '--state', state, '--relp-window', '16', '--timeout', '1s', '--retry-max-duration', '2s'], { timeoutMs: 60_000 });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(outcome(r.stderr).at(-1)!, /^oversight: gave up on .*: no answer from 127\.0\.0\.1:\d+ within 1s \(--timeout\)$/);
+      assert.ok(peer.messages < 2000, `the export went on for ${peer.messages} messages past the unanswered one`);
+      assert.equal(stateOf(state), 0, 'the checkpoint stays before the unanswered message');
+    }));
+
 });

@@ -149,6 +149,64 @@ export class HostileRelpPeer extends TcpPeer {
 }
 
 /**
+ * A RELP receiver that opens sessions properly and answers `syslog` frames selectively: `hole` never answers the
+ * first message of a connection and answers the others `rsp 200`, `every` ms in a burst (a receiver that is
+ * slow, but answering); `serverclose` answers the first `n` messages of a connection and then sends
+ * `serverclose`. `messages` counts the syslog frames read, `answered` the `rsp 200` sent for them.
+ */
+export class SelectiveRelpPeer extends TcpPeer {
+  messages = 0;
+  answered = 0;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly mode: 'hole' | 'serverclose', private readonly every = 50, private readonly n = 2) {
+    super();
+  }
+
+  protected accept(s: net.Socket): void {
+    const state = { buf: Buffer.alloc(0) };
+    let mine = 0;
+    let queue: string[] = [];
+    const timer = setInterval(() => {
+      if (queue.length === 0 || s.destroyed) return;
+      s.write(queue.join(''));
+      this.answered += queue.length;
+      queue = [];
+    }, this.every);
+    this.timers.add(timer);
+    s.on('close', () => {
+      clearInterval(timer);
+      this.timers.delete(timer);
+    });
+    s.on('data', (chunk: Buffer) => {
+      state.buf = Buffer.concat([state.buf, chunk]);
+      for (const f of relpFrames(state)) {
+        if (f.command === 'open') {
+          const offer = '200 OK\nrelp_version=0\nrelp_software=selective\ncommands=syslog';
+          s.write(`${f.txnr} rsp ${Buffer.byteLength(offer)} ${offer}\n`);
+        } else if (f.command === 'syslog') {
+          this.messages++;
+          mine++;
+          if (this.mode === 'hole') {
+            if (mine > 1) queue.push(`${f.txnr} rsp 6 200 OK\n`);
+          } else if (mine <= this.n) {
+            s.write(`${f.txnr} rsp 6 200 OK\n`);
+            this.answered++;
+          } else if (mine === this.n + 1) {
+            s.write('0 serverclose 0\n');
+          }
+        }
+      }
+    });
+  }
+
+  override async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await super.close();
+  }
+}
+
+/**
  * An HTTP server that answers every request with `status` and a body of `bytes` bytes, generated as it is sent
  * (it never holds the body). `sent` counts the body bytes the client actually took off the socket.
  */

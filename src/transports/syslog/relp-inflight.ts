@@ -1,8 +1,10 @@
 /**
  * RELP messages written and not yet answered, across batches: which batch (ticket) and entry each transaction
  * number stands for, what each ticket has had answered or lost since it was last asked, and the one clock
- * that fails a connection whose receiver has not answered for --timeout (counted from the previous whole
- * answer, or from the first message sent after a quiet spell).
+ * that fails a connection whose oldest unanswered message has waited --timeout for its answer (counted from
+ * the answer to the message before it, or from its sending after a quiet spell). Only an answer to the oldest
+ * message restarts the clock: a receiver that answers the messages after one and never that one cannot keep
+ * it travelling, and the checkpoint waiting before it, for as long as the export runs.
  */
 import type { Entry } from '../../pipeline/encoder.js';
 
@@ -25,6 +27,9 @@ interface Slot {
 
 export class InFlight {
   private readonly slots = new Map<number, Slot>();
+  /** Transaction numbers in the order they were sent; those before `head` were answered or lost. */
+  private order: number[] = [];
+  private head = 0;
   private readonly tickets = new Map<number, Ticket>();
   private lastId = 0;
   private waiters: (() => void)[] = [];
@@ -50,6 +55,7 @@ export class InFlight {
   sent(txnr: number, ticket: Ticket, index: number): void {
     if (this.slots.size === 0) this.lastProgress = Date.now();
     this.slots.set(txnr, { ticket, index });
+    this.order.push(txnr);
     ticket.open++;
     if (this.timer === null) this.arm();
   }
@@ -58,12 +64,23 @@ export class InFlight {
   answer(txnr: number, ok: boolean): boolean {
     const slot = this.slots.get(txnr);
     if (!slot) return false;
+    const oldest = this.oldest();
     this.slots.delete(txnr);
     const t = slot.ticket;
     t.open--;
     (ok ? t.answered : t.lost).push(slot.index);
-    this.progressed = true;
+    if (txnr === oldest) this.progressed = true;
     return true;
+  }
+
+  /** The transaction number of the oldest message still travelling unanswered. */
+  private oldest(): number | undefined {
+    while (this.head < this.order.length && !this.slots.has(this.order[this.head]!)) this.head++;
+    if (this.head > 4096 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head);
+      this.head = 0;
+    }
+    return this.order[this.head];
   }
 
   /** After a read that held whole answers: the clock restarts and whoever waits looks again. */
@@ -87,6 +104,8 @@ export class InFlight {
       ticket.reason = this.broken;
     }
     this.slots.clear();
+    this.order = [];
+    this.head = 0;
     this.stop();
     this.notify();
   }
