@@ -94,4 +94,16 @@ describe('RELP receivers that answer some messages and not others', () => {
       assert.equal(stateOf(state), 0, 'the checkpoint stays before the unanswered message');
     }));
 
+  it('an export that fails after serverclose checkpoints every message answered before it', () =>
+    withPeer(new SelectiveRelpPeer('serverclose', 50, 2).start(), async (peer) => {
+      const db = demoRegistry(20);
+      const state = path.join(tempDir(), 'state.json');
+      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', `relp://127.0.0.1:${peer.port}`,
+        '--state', state, '--timeout', '2s', '--retry-max-duration', '2s'], { timeoutMs: 60_000 });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(outcome(r.stderr).at(-1)!, /^oversight: gave up on .*closed the RELP session$/);
+      // Each session takes the next two messages in order: the answered ones are events 1..answered.
+      assert.ok(peer.answered > 2, `answered ${peer.answered}`);
+      assert.equal(stateOf(state), peer.answered);
+    }));
 });

@@ -168,8 +168,11 @@ export class Core {
     if (this.batcher.size > 0 && this.batcher.ageMs >= flushAfterMs) await this.flush();
     if (caughtUp) await this.settle();
     if (this.window) {
-      await this.window.poll();
-      this.commit();
+      try {
+        await this.window.poll();
+      } finally {
+        this.commit();
+      }
     }
   }
 
@@ -206,7 +209,11 @@ export class Core {
       if (this.window) await this.window.drain(() => this.commit());
     } catch (err) {
       // A stop is how a follow run ends: what settled is checkpointed below, the rest goes again next start.
-      if (!(err instanceof Stopped)) throw err;
+      // A failure checkpoints what settled before it too (answers taken while the last messages were retried).
+      if (!(err instanceof Stopped)) {
+        this.commit();
+        throw err;
+      }
       this.cut = true;
       await this.settle().catch((e: unknown) => {
         if (!(e instanceof Stopped)) throw e;
