@@ -5,11 +5,13 @@
  * kills after 40 s, so only the stop itself can end these runs.
  */
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { HecPeer } from './peers/splunk-hec.js';
-import { demoRegistry, registryIds, runCli, spawnCli, tempDir, waitFor } from './helpers.js';
+import { demoRegistry, registryIds, ROOT, runCli, spawnCli, tempDir, waitFor } from './helpers.js';
 
 const TOKEN = 'shutdown-test-token-5f1c';
 const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: TOKEN };
@@ -214,6 +216,70 @@ describe('stopping an export while the SIEM is down', () => {
       assert.equal(lastRowid(state), 5);
     } finally {
       await first.close();
+    }
+  });
+});
+
+/** A writer that takes the registry's write lock and holds it `holdMs`, saying `locked` once it has it. */
+const LOCKER = `
+import Database from 'better-sqlite3';
+const [db, hold] = process.argv.slice(1);
+const con = new Database(db);
+con.exec('BEGIN EXCLUSIVE');
+con.prepare("UPDATE events SET kind = kind WHERE rowid = 1").run();
+console.log('locked');
+await new Promise((r) => setTimeout(r, Number(hold)));
+con.exec('COMMIT');
+con.close();
+`;
+
+/** A rollback-journal registry of `n` events, locked by a writer for `holdMs` once this resolves. */
+async function lockedRegistry(n: number, holdMs: number): Promise<{ db: string; released: Promise<unknown>; writer: ChildProcess }> {
+  const db = demoRegistry(n);
+  const con = new Database(db);
+  con.pragma('journal_mode = DELETE');
+  con.close();
+  const writer = spawn(process.execPath, ['--input-type=module', '-e', LOCKER, db, String(holdMs)], { cwd: ROOT });
+  let said = '';
+  writer.stdout.on('data', (d) => (said += d));
+  const released = new Promise((r) => writer.on('close', r));
+  await waitFor(() => said.includes('locked'));
+  return { db, released, writer };
+}
+
+describe('a registry locked by its writer when the export starts', () => {
+  it('a one-shot export waits the lock out (within --retry-max-duration) and then exports every event', async () => {
+    // Held longer than SQLite's own wait at open (5 s), which used to end the export.
+    const { db, released } = await lockedRegistry(20, 7000);
+    const out = path.join(tempDir(), 'out.jsonl');
+    const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', out, '--retry-max-duration', '60s']);
+    await released;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /is locked by another process .*: waiting for it to be released\n/);
+    assert.equal(fs.readFileSync(out, 'utf8').trim().split('\n').length, 20);
+  });
+
+  it('SIGTERM while a one-shot export waits for the lock ends it with one line and exit 143', async () => {
+    const { db, released, writer } = await lockedRegistry(20, 30_000);
+    const out = path.join(tempDir(), 'out.jsonl');
+    const child = spawnCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', out, '--shutdown-timeout', '1s']);
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    try {
+      await waitFor(() => /waiting for it to be released/.test(stderr), 15_000);
+      child.kill('SIGTERM');
+      const [code, signal] = await closed;
+      assert.equal(signal, null, 'it ended by itself');
+      assert.equal(code, 143, stderr);
+      assert.match(stderr, /stopped while waiting for the registry: nothing was read or sent\n$/);
+      assert.equal(fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '', '');
+    } finally {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+      writer.kill();
+      await released;
     }
   });
 });

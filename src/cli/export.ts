@@ -11,8 +11,9 @@ import { log as logger } from '../shared/log.js';
 import { ExportMetrics } from '../service/metrics.js';
 import { MetricsServer } from '../service/metrics-server.js';
 import { runPipeline, type PipelineResult } from '../pipeline/index.js';
-import { Shutdown, signalExitCode, unsentMessage, type Unsent } from '../service/signals.js';
-import { RegistrySource } from '../registry/source.js';
+import { Shutdown, signalExitCode, STOP_SIGNALS, unsentMessage, type Unsent } from '../service/signals.js';
+import { BUSY_TIMEOUT_MS, RegistryBusy, RegistrySource } from '../registry/source.js';
+import { RegistryWait } from '../registry/wait.js';
 import { ExportError, RegistryUnavailable } from '../shared/errors.js';
 import { preflight } from '../service/preflight.js';
 import { pause } from '../pipeline/core.js';
@@ -202,38 +203,51 @@ function describeOutput(c: ExportConfig): string {
 /**
  * The registry, opened read-only. In follow mode one that cannot be opened yet (its server not started, so no WAL
  * files a reader can use; not created yet) is waited for, with one line now and one when it opens; a one-shot
- * export fails at once (exit 1).
+ * export fails at once (exit 1). A registry locked by its writer is waited out a second at a time, by a one-shot
+ * export for up to --retry-max-duration. A stop during any of these waits ends it at once, as a stop ends a run:
+ * exit 0 in follow mode, the signal's code (130, 143) for a one-shot export that sent nothing.
  */
 async function openRegistry(c: ExportConfig, ctx: RunContext): Promise<RegistrySource> {
   let said = false;
   let waitMs = 1000;
   const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  for (;;) {
-    try {
-      const source = RegistrySource.open(c.db, { maxRowBytes: c.maxRowBytes });
-      if (said) {
-        process.off('SIGTERM', onSignal).off('SIGINT', onSignal).off('SIGHUP', onSignal);
-        logger.info(`registry ${c.db} opened`);
+  let received: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    received ??= sig;
+    stop.abort();
+  };
+  const lock = new RegistryWait((m) => logger.warn(m), c.follow ? Infinity : c.retry.maxDurationMs, BUSY_TIMEOUT_MS, stop.signal);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  try {
+    for (;;) {
+      try {
+        // Each attempt blocks the process only briefly for a lock, so a stop is heard while the wait goes on.
+        const source = RegistrySource.open(c.db, { maxRowBytes: c.maxRowBytes, openBusyTimeoutMs: BUSY_TIMEOUT_MS });
+        if (said) logger.info(`registry ${c.db} opened`);
+        lock.clear();
+        return source;
+      } catch (err) {
+        if (err instanceof RegistryBusy) {
+          await lock.busy(err);
+        } else {
+          if (!c.follow || !(err instanceof RegistryUnavailable)) throw err;
+          if (!said) {
+            logger.warn(`${err.message}; waiting for it (follow mode), trying again every few seconds`, { registry: c.db });
+            said = true;
+          }
+          await pause(waitMs, stop.signal);
+          waitMs = Math.min(waitMs * 2, 30_000);
+        }
       }
-      return source;
-    } catch (err) {
-      if (!c.follow || !(err instanceof RegistryUnavailable)) throw err;
-      if (!said) {
-        logger.warn(`${err.message}; waiting for it (follow mode), trying again every few seconds`, { registry: c.db });
-        said = true;
-        process.once('SIGTERM', onSignal).once('SIGINT', onSignal).once('SIGHUP', onSignal);
+      if (received) {
+        logger.info('stopped while waiting for the registry: nothing was read or sent');
+        ctx.quit(c.follow ? 0 : signalExitCode(received));
       }
     }
-    await pause(waitMs, stop.signal);
-    if (stop.signal.aborted) {
-      logger.info('stopped while waiting for the registry: nothing was read or sent');
-      ctx.quit(0);
-    }
-    waitMs = Math.min(waitMs * 2, 30_000);
+  } finally {
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
   }
 }
-
 
 /** A progress bar on a terminal, for exports long enough to want one. */
 async function progressBar(c: ExportConfig, total: () => number): Promise<SingleBar | null> {

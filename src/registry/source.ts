@@ -53,6 +53,11 @@ export type RegistryRow = unknown[] | OversizeRow;
 export interface OpenOptions {
   /** Rows whose stored values exceed this many bytes are returned as `OversizeRow`, unread; as a number or `--max-row-bytes` text. */
   maxRowBytes?: unknown;
+  /**
+   * How long opening waits for a writer's lock, blocking the process (signals included); a lock that outlasts it
+   * is a RegistryBusy. The export waits out locks itself, a little at a time (BUSY_TIMEOUT_MS); default 5 s.
+   */
+  openBusyTimeoutMs?: number;
 }
 
 export interface ReadOptions {
@@ -255,10 +260,18 @@ export class RegistrySource {
     let db: Database.Database;
     try {
       // Opening waits as long as it always did for a writer's lock; reads after it wait briefly (see BUSY_TIMEOUT_MS).
-      db = new Database(path, { readonly: true, fileMustExist: true, timeout: OPEN_BUSY_TIMEOUT_MS });
+      db = new Database(path, { readonly: true, fileMustExist: true, timeout: options.openBusyTimeoutMs ?? OPEN_BUSY_TIMEOUT_MS });
+    } catch (err) {
+      throw new RegistryUnavailable(`cannot open registry database ${path}: ${sqliteReason(err)}`);
+    }
+    try {
       db.pragma('query_only = ON');
+      // Reads the schema: the first statement a writer's lock holds up.
       db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
     } catch (err) {
+      db.close();
+      const failed = readFailed(path, err);
+      if (failed instanceof RegistryBusy) throw failed;
       throw new RegistryUnavailable(`cannot open registry database ${path}: ${sqliteReason(err)}`);
     }
     try {
