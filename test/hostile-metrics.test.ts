@@ -84,6 +84,38 @@ describe('a hostile metrics client', () => {
       }
     }));
 
+  it('a client that pipelines requests without reading the answers is cut off, and the export goes on', async () => {
+    const db = demoRegistry(5);
+    const out = path.join(tempDir(), 'out.jsonl');
+    const child = spawnCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', out, '--format', 'ecs', '--follow',
+      '--poll-interval', '100ms', '--metrics-listen', '127.0.0.1:0']);
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const flood = new net.Socket();
+    try {
+      await waitFor(() => /serving metrics at (\S+)\/metrics/.test(stderr), 15_000);
+      const base = /serving metrics at (\S+)\/metrics/.exec(stderr)![1]!;
+      let closed = false;
+      let sent = 0;
+      flood.on('error', () => undefined).on('close', () => (closed = true));
+      // Never reads: every answer the exporter made for it would stay queued in the exporter.
+      flood.pause();
+      const burst = Buffer.from('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(1000));
+      const pump = (): void => {
+        while (!flood.destroyed && sent < 200 && flood.write(burst)) sent++;
+      };
+      flood.on('drain', pump).connect(Number(new URL(base).port), '127.0.0.1', pump);
+      await waitFor(() => closed, 10_000);
+      const health = await fetch(`${base}/healthz`);
+      assert.equal(health.status, 200);
+      assert.equal(child.exitCode, null, stderr);
+    } finally {
+      flood.destroy();
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.on('close', r)));
+    }
+  });
+
   it('warns when --metrics-listen is not a loopback address', async () => {
     const db = demoRegistry(3);
     const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', path.join(tempDir(), 'out.jsonl'),

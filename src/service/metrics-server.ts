@@ -41,7 +41,19 @@ export class MetricsServer {
   static async start(listen: string, metrics: ExportMetrics, stallMs: number): Promise<MetricsServer> {
     const { host, port } = parseListen(listen);
     const health = new Health(metrics, stallMs);
+    const answering = new WeakSet<net.Socket>();
     const server = http.createServer((req, res) => {
+      // One request at a time per connection. Node parses every request a client pipelines, and queues an answer
+      // for each until the client reads the one before: a client that sends thousands and reads none would have
+      // the export make and hold thousands of answers. Scrapers and probes wait for each answer.
+      const socket = req.socket;
+      if (answering.has(socket)) {
+        socket.destroy();
+        return;
+      }
+      answering.add(socket);
+      const done = (): void => void answering.delete(socket);
+      res.once('finish', done).once('close', done);
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD' }).end();
