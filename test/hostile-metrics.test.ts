@@ -116,6 +116,39 @@ describe('a hostile metrics client', () => {
     }
   });
 
+  it('clients that send a request a header line at a time are closed once they have taken 5 s, and probes get through again', async () => {
+    const db = demoRegistry(5);
+    const out = path.join(tempDir(), 'out.jsonl');
+    const child = spawnCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', out, '--format', 'ecs', '--follow',
+      '--poll-interval', '100ms', '--metrics-listen', '127.0.0.1:0']);
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const slow: net.Socket[] = [];
+    const timers: NodeJS.Timeout[] = [];
+    try {
+      await waitFor(() => /serving metrics at (\S+)\/metrics/.test(stderr), 15_000);
+      const base = /serving metrics at (\S+)\/metrics/.exec(stderr)![1]!;
+      let closed = 0;
+      // Every connection the listener serves, each never idle for long, none ever finishing its request.
+      for (let i = 0; i < 32; i++) {
+        const s = net.connect(Number(new URL(base).port), '127.0.0.1', () => s.write('GET /healthz HTTP/1.1\r\n'));
+        s.on('error', () => undefined).on('close', () => closed++);
+        timers.push(setInterval(() => s.writable && s.write('X-Slow: 1\r\n'), 1000));
+        slow.push(s);
+      }
+      // The limit is 5 s; Node's own check every 30 s held them six times as long.
+      await waitFor(() => closed === 32, 15_000);
+      const health = await fetch(`${base}/healthz`);
+      assert.equal(health.status, 200);
+      assert.equal(child.exitCode, null, stderr);
+    } finally {
+      for (const t of timers) clearInterval(t);
+      for (const s of slow) s.destroy();
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.on('close', r)));
+    }
+  });
+
   it('warns when --metrics-listen is not a loopback address', async () => {
     const db = demoRegistry(3);
     const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', path.join(tempDir(), 'out.jsonl'),

@@ -42,7 +42,9 @@ export class MetricsServer {
     const { host, port } = parseListen(listen);
     const health = new Health(metrics, stallMs);
     const answering = new WeakSet<net.Socket>();
-    const server = http.createServer((req, res) => {
+    // Node checks the time limits on requests every 30 s by default, which let a client sending a header line
+    // every few seconds hold a connection ten times the limit; checked every second, it is closed in time.
+    const server = http.createServer({ connectionsCheckingInterval: 1000 }, (req, res) => {
       // One request at a time per connection. Node parses every request a client pipelines, and queues an answer
       // for each until the client reads the one before: a client that sends thousands and reads none would have
       // the export make and hold thousands of answers. Scrapers and probes wait for each answer.
