@@ -9,7 +9,7 @@ import { count, duration, listOption, option, switchOption } from '../shared/opt
 import { LOG_FORMATS } from '../shared/log.js';
 import { DEFAULT_MAX_ROW_BYTES, parseMaxRowBytes } from '../registry/rows.js';
 import { DEFAULTS } from '../shared/defaults.js';
-import { DEMO_MAX_EVENTS } from '../registry/demo.js';
+import { DEMO_MAX_EVENTS } from '../shared/defaults.js';
 
 const oneOf = <T extends string>(choices: readonly T[]) => (value: string, flag: string): T => {
   if (!(choices as readonly string[]).includes(value)) throw new ConfigurationError(`${flag} must be one of ${choices.join(', ')}, not '${value}'`);
@@ -164,7 +164,7 @@ export const EXPORT = {
 /** `oversight demo`. */
 export const DEMO = {
   db: option({ flags: '--db <path>', description: 'write the demo registry here and stop (a new file); without it, a temporary registry is exported' }),
-  events: option({ flags: '--events <n>', description: `number of events (at most ${DEMO_MAX_EVENTS.toLocaleString('en-US')})`, default: DEFAULTS.demo.events, parse: count(1) }),
+  events: option({ flags: '--events <n>', description: `number of events (at most ${DEMO_MAX_EVENTS})`, default: DEFAULTS.demo.events, parse: count(1) }),
   seed: option({ flags: '--seed <n>', description: 'random seed (the same seed gives the same registry)', default: DEFAULTS.demo.seed, parse: count(0) }),
   format: option({ flags: '--format <fmt>', description: 'format of the export', default: DEFAULTS.demo.format }),
   output: option({ flags: '--output <target>', description: "where the export goes: '-' for stdout or a file path", default: DEFAULTS.output }),

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { ConfigurationError } from '../shared/errors.js';
+import { DEMO_MAX_EVENTS } from '../shared/defaults.js';
 
 export const DEMO_REGISTRY_ID = 'b3c1f0e2a9d84c5f6e7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e';
 
@@ -78,8 +79,7 @@ export interface DemoOptions {
   seed?: number;
 }
 
-/** The most events a demo registry holds: about 3 GB on disk, more than a trial or a load test needs. */
-export const DEMO_MAX_EVENTS = 10_000_000;
+export { DEMO_MAX_EVENTS };
 
 /** Refuse an event count a demo registry cannot or should not have, before anything is written. */
 export function checkDemoEvents(events: number): void {

@@ -22,3 +22,6 @@ export const DEFAULTS = {
   format: 'ecs',
   demo: { events: '300', seed: '2026', format: 'splunk' },
 } as const;
+
+/** The most events a demo registry holds: about 3 GB on disk, more than a trial or a load test needs. */
+export const DEMO_MAX_EVENTS = 10_000_000;
