@@ -82,12 +82,17 @@ describe('siem verify: Elasticsearch', () => {
     }));
 
   it('stops on a search answer that holds part of the documents instead of reading it as all there', () => {
-    let fault: 'shard' | 'timeout' | 'dropped' | 'repeat' | null = null;
+    let fault: 'shard' | 'timeout' | 'dropped' | 'repeat' | 'inflated' | null = null;
     let firstPage: unknown[] = [];
     const o: EsPeerOptions = {
       dataStream: STREAM, apiKey: KEY,
       searchAnswer: (answer, request) => {
         const hits = answer['hits'] as { hits: { _index: string; fields: Record<string, unknown[]> }[] };
+        if (fault === 'inflated' && request['track_total_hits'] === true) {
+          // A peer that claims hits without end, and would invent pages to match.
+          (answer['hits'] as { total: { value: number } }).total.value = 2_000_000_000;
+          return answer;
+        }
         if (fault === 'repeat') {
           // A proxy or cluster that ignores search_after: every page is the first one.
           if (request['search_after'] === undefined) firstPage = hits.hits;
@@ -116,6 +121,7 @@ describe('siem verify: Elasticsearch', () => {
         ['timeout', /Elasticsearch search timed out and answered partial results/],
         ['dropped', /Elasticsearch search returned 998 of the 1202 hits it counted: pages were skipped/],
         ['repeat', /Elasticsearch search returned more hits than the 1202 it counted: pages repeat/],
+        ['inflated', /Elasticsearch search counted 2000000000 hits for 1200 events, more than 1000 copies each/],
       ];
       for (const [f, message] of cases) {
         fault = f;

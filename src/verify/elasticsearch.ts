@@ -13,6 +13,9 @@ import { QueryError, type VerifyBackend } from './backend.js';
 import { foundFor, type ExpectedEvent, type Found } from './compare.js';
 import { jsonBody, query } from './http.js';
 
+/** The most copies of one event a search may count: far beyond any number of replays, short of paging for ever. */
+const MAX_COPIES = 1000;
+
 export interface ElasticsearchVerifyConfig {
   /** The cluster's base URL (the export's `--output` without `/_bulk`). */
   baseUrl: string;
@@ -150,6 +153,10 @@ export class ElasticsearchVerifier implements VerifyBackend {
           throw new QueryError(`Elasticsearch search answer has no exact hits.total, asked with track_total_hits: ${excerpt(JSON.stringify(t ?? null))}`);
         }
         total = t.value;
+        // A count no index of copies comes near would be paged through for ever by a peer that invents pages.
+        if (total > window.length * MAX_COPIES) {
+          throw new QueryError(`Elasticsearch search counted ${total} hits for ${window.length} events, more than ${MAX_COPIES} copies each: no answer to page through; nothing can be concluded`);
+        }
       }
       seen += hits.length;
       if (seen > total) throw new QueryError(`Elasticsearch search returned more hits than the ${total} it counted: pages repeat; nothing can be concluded`);
