@@ -219,7 +219,7 @@ describe('OTLP/HTTP logs', () => {
         fs.writeFileSync(file, `Authorization: Bearer t0ken-0001\n${line}\n`, { mode: 0o600 });
         const r = await runCli(exportTo(db, otlpUrl(peer), '--header-file', file, '--state', state, '--dead-letter', path.join(dir, 'dl.jsonl')));
         assert.equal(r.code, 2, r.stderr);
-        assert.deepEqual(outcome(r.stderr), ['oversight: otlp sets Content-Type from --otlp-encoding: remove the Content-Type header from --header or --header-file']);
+        assert.deepEqual(outcome(r.stderr), ['oversight: otlp sets Content-Type itself: remove the Content-Type header from --header or --header-file']);
       }
       assert.equal(peer.hits, 0);
       assert.ok(!fs.existsSync(path.join(dir, 'dl.jsonl')));

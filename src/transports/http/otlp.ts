@@ -9,7 +9,7 @@ import type { Encoder, Entry } from '../../pipeline/encoder.js';
 import { ConfigurationError } from '../../shared/errors.js';
 import { option } from '../../shared/options.js';
 import { HttpClient, NetworkError, safeHost, type HttpBytes } from './client.js';
-import { findHeader, networkVerdict, type CheckLine, type Rejection, type Transport, type Verdict } from '../transport.js';
+import { networkVerdict, refuseOwnHeaders, type CheckLine, type Rejection, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 import { readEventEnvelope } from '../../records/spec.js';
 import { logRecord, registryResource, SCOPE } from './otlp-record.js';
@@ -122,9 +122,7 @@ export class OtlpTransport implements Transport {
     this.host = safeHost(url);
     // The body's type follows --otlp-encoding: a header of one's own would label it wrongly (every request refused
     // as bad data, so every record dead-lettered) or send it twice.
-    if (findHeader(headers, 'content-type') !== undefined) {
-      throw new ConfigurationError('otlp sets Content-Type from --otlp-encoding: remove the Content-Type header from --header or --header-file');
-    }
+    refuseOwnHeaders(headers, 'otlp', ['Content-Type']);
     this.headers = {
       'content-type': encoding === 'json' ? 'application/json' : 'application/x-protobuf',
       ...headers,
