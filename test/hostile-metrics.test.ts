@@ -21,6 +21,27 @@ const openFiles = (pid: number): number => {
   }
 };
 
+
+/**
+ * A follower of a small registry serving metrics on loopback, given to `body` with the listener's base URL; the
+ * follower must still be running when `body` is done, and is stopped after.
+ */
+async function withMetricsFollower(body: (base: string) => Promise<void>): Promise<void> {
+  const db = demoRegistry(5);
+  const out = path.join(tempDir(), 'out.jsonl');
+  const child = spawnCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', out, '--format', 'ecs', '--follow',
+    '--poll-interval', '100ms', '--metrics-listen', '127.0.0.1:0']);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  try {
+    await waitFor(() => /serving metrics at (\S+)\/metrics/.test(stderr), 15_000);
+    await body(/serving metrics at (\S+)\/metrics/.exec(stderr)![1]!);
+    assert.equal(child.exitCode, null, stderr);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.on('close', r)));
+  }
+}
 describe('a hostile metrics client', () => {
   it('300 idle connections and a client polling without pause neither crash nor hold up the export', () =>
     withPeer(new HecPeer({ token: TOKEN }).start(), async (peer) => {
@@ -84,17 +105,9 @@ describe('a hostile metrics client', () => {
       }
     }));
 
-  it('a client that pipelines requests without reading the answers is cut off, and the export goes on', async () => {
-    const db = demoRegistry(5);
-    const out = path.join(tempDir(), 'out.jsonl');
-    const child = spawnCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', out, '--format', 'ecs', '--follow',
-      '--poll-interval', '100ms', '--metrics-listen', '127.0.0.1:0']);
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const flood = new net.Socket();
-    try {
-      await waitFor(() => /serving metrics at (\S+)\/metrics/.test(stderr), 15_000);
-      const base = /serving metrics at (\S+)\/metrics/.exec(stderr)![1]!;
+  it('a client that pipelines requests without reading the answers is cut off, and the export goes on', () =>
+    withMetricsFollower(async (base) => {
+      const flood = new net.Socket();
       let closed = false;
       let sent = 0;
       flood.on('error', () => undefined).on('close', () => (closed = true));
@@ -105,29 +118,18 @@ describe('a hostile metrics client', () => {
         while (!flood.destroyed && sent < 200 && flood.write(burst)) sent++;
       };
       flood.on('drain', pump).connect(Number(new URL(base).port), '127.0.0.1', pump);
-      await waitFor(() => closed, 10_000);
-      const health = await fetch(`${base}/healthz`);
-      assert.equal(health.status, 200);
-      assert.equal(child.exitCode, null, stderr);
-    } finally {
-      flood.destroy();
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.on('close', r)));
-    }
-  });
+      try {
+        await waitFor(() => closed, 10_000);
+        assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      } finally {
+        flood.destroy();
+      }
+    }));
 
-  it('clients that send a request a header line at a time are closed once they have taken 5 s, and probes get through again', async () => {
-    const db = demoRegistry(5);
-    const out = path.join(tempDir(), 'out.jsonl');
-    const child = spawnCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', out, '--format', 'ecs', '--follow',
-      '--poll-interval', '100ms', '--metrics-listen', '127.0.0.1:0']);
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const slow: net.Socket[] = [];
-    const timers: NodeJS.Timeout[] = [];
-    try {
-      await waitFor(() => /serving metrics at (\S+)\/metrics/.test(stderr), 15_000);
-      const base = /serving metrics at (\S+)\/metrics/.exec(stderr)![1]!;
+  it('clients that send a request a header line at a time are closed once they have taken 5 s, and probes get through again', () =>
+    withMetricsFollower(async (base) => {
+      const slow: net.Socket[] = [];
+      const timers: NodeJS.Timeout[] = [];
       let closed = 0;
       // Every connection the listener serves, each never idle for long, none ever finishing its request.
       for (let i = 0; i < 32; i++) {
@@ -136,18 +138,15 @@ describe('a hostile metrics client', () => {
         timers.push(setInterval(() => s.writable && s.write('X-Slow: 1\r\n'), 1000));
         slow.push(s);
       }
-      // The limit is 5 s; Node's own check every 30 s held them six times as long.
-      await waitFor(() => closed === 32, 15_000);
-      const health = await fetch(`${base}/healthz`);
-      assert.equal(health.status, 200);
-      assert.equal(child.exitCode, null, stderr);
-    } finally {
-      for (const t of timers) clearInterval(t);
-      for (const s of slow) s.destroy();
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.on('close', r)));
-    }
-  });
+      try {
+        // The limit is 5 s; Node's own check every 30 s held them six times as long.
+        await waitFor(() => closed === 32, 15_000);
+        assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      } finally {
+        for (const t of timers) clearInterval(t);
+        for (const s of slow) s.destroy();
+      }
+    }));
 
   it('warns when --metrics-listen is not a loopback address', async () => {
     const db = demoRegistry(3);

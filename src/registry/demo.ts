@@ -79,8 +79,6 @@ export interface DemoOptions {
   seed?: number;
 }
 
-export { DEMO_MAX_EVENTS };
-
 /** Refuse an event count a demo registry cannot or should not have, before anything is written. */
 export function checkDemoEvents(events: number): void {
   if (!Number.isSafeInteger(events) || events < 1 || events > DEMO_MAX_EVENTS) {
