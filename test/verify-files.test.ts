@@ -126,6 +126,23 @@ describe('siem verify: files', () => {
     assert.match(bad.stderr, /fewer than 32 bytes/);
   });
 
+  it('writes a report named by a symbolic link into the file the link leads to, and the link stays', async () => {
+    const db = demoRegistry(20);
+    const dir = tempDir();
+    const archive = tempDir();
+    const out = path.join(dir, 'events.jsonl');
+    assert.equal((await runCli(exportTo(db, out, 'ecs'))).code, 0);
+    const kept = path.join(archive, 'verify-report.json');
+    fs.writeFileSync(kept, '{}\n', { mode: 0o600 });
+    const link = path.join(dir, 'latest-report.json');
+    fs.symlinkSync(kept, link);
+    const r = await runCli(verify(db, out, 'ecs', '--report', link));
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(fs.lstatSync(link).isSymbolicLink(), 'the operator\'s link is still a link');
+    assert.equal(JSON.parse(fs.readFileSync(kept, 'utf8')).counts.present, 20);
+    assert.deepEqual(fs.readdirSync(archive), ['verify-report.json'], 'no temporary file is left behind');
+  });
+
   it('says in one line that a syslog or RELP relay cannot be asked, and where to verify instead', async () => {
     const db = demoRegistry(5);
     for (const url of ['syslog+tls://127.0.0.1:6514', 'syslog+udp://127.0.0.1:514', 'relp://127.0.0.1:2514']) {

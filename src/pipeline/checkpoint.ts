@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigurationError, ExportError, errorMessage } from '../shared/errors.js';
-import { readBounded, realTarget } from '../shared/files.js';
+import { ConfigurationError } from '../shared/errors.js';
+import { readBounded, realTarget, writeFileAtomic } from '../shared/files.js';
 import { ROWID_START } from '../registry/rows.js';
 
 export interface CheckpointData {
@@ -136,29 +136,7 @@ export function checkResume(cp: Checkpoint, source: { maxRowid(): number; rowDig
 
 /** Write a small file so that readers see the old or the new content, never a mix. */
 export function writeAtomic(file: string, content: string): void {
-  // Renamed over the file a symbolic link leads to, not over the link: an operator's link stays a link.
-  const target = realTarget(file);
-  const dir = path.dirname(target);
-  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.tmp`);
-  try {
-    const fd = fs.openSync(tmp, 'w', 0o600);
-    try {
-      fs.writeSync(fd, content);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, target);
-    const dfd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
-    }
-  } catch (err) {
-    try { fs.unlinkSync(tmp); } catch { /* already gone */ }
-    throw new ExportError(`cannot write state file ${file}: ${errorMessage(err)}`);
-  }
+  writeFileAtomic(file, content, 'state file');
 }
 
 /** Fail before the export starts if a file could not be created where the user asked. */

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { checkWritableFolder } from './checkpoint.js';
 import type { Entry } from './encoder.js';
 import { ConfigurationError, ExportError, errorMessage, redact } from '../shared/errors.js';
-import { openRegular, readLines } from '../shared/files.js';
+import { openRegular, readLines, syncWritten } from '../shared/files.js';
 
 export interface DeadLetter {
   dead_lettered_at: string;
@@ -71,12 +71,7 @@ export class DeadLetterFile {
   /** Make every written line durable; called before a checkpoint moves past a dead-lettered event. */
   sync(): void {
     if (this.fd !== null && this.dirty) {
-      try {
-        fs.fsyncSync(this.fd);
-      } catch (err) {
-        // Pipes and devices (a dead-letter file of /dev/null, a named pipe to a collector) have nothing to flush.
-        if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw new ExportError(`cannot sync dead-letter file ${this.file}: ${errorMessage(err)}`);
-      }
+      syncWritten(this.fd, `dead-letter file ${this.file}`);
       this.dirty = false;
     }
   }

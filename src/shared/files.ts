@@ -132,3 +132,45 @@ export function realTarget(file: string): string {
   }
   throw new ConfigurationError(`${file}: too many levels of symbolic links: point it at a file`);
 }
+
+/**
+ * Make what was written to `fd` durable. Pipes and devices (an output or dead-letter file of /dev/null, a named
+ * pipe to a collector) have nothing to flush and answer EINVAL; any other failure is an error naming `name`.
+ */
+export function syncWritten(fd: number, name: string): void {
+  try {
+    fs.fdatasyncSync(fd);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw new ExportError(`cannot sync ${name}: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * Replace a small file so that readers, and a crash at any moment, see the old or the new content and never a
+ * mix: a temporary file beside it (mode 0600), flushed, renamed over it, and the folder flushed so the rename
+ * itself survives a power cut. The file a symbolic link leads to is replaced, so an operator's link stays a link.
+ */
+export function writeFileAtomic(file: string, content: string | Buffer, name: string): void {
+  const target = realTarget(file);
+  const dir = path.dirname(target);
+  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.tmp`);
+  try {
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      fs.writeFileSync(fd, content);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, target);
+    const dfd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
+  } catch (err) {
+    try { fs.unlinkSync(tmp); } catch { /* already gone */ }
+    throw new ExportError(`cannot write ${name} ${file}: ${errorMessage(err)}`);
+  }
+}

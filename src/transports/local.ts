@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { checkWritableFolder } from '../pipeline/checkpoint.js';
 import { jsonLinesEncoder, type Entry } from '../pipeline/encoder.js';
 import { ConfigurationError, ExportError, errorMessage } from '../shared/errors.js';
+import { syncWritten } from '../shared/files.js';
 import { option } from '../shared/options.js';
 import type { CheckLine, Transport, Verdict } from './transport.js';
 import type { TransportDescription } from './describe.js';
@@ -192,12 +193,7 @@ export class FileTransport implements Transport {
 
   sync(): void {
     if (this.fd === null) return;
-    try {
-      fs.fdatasyncSync(this.fd);
-    } catch (err) {
-      // Pipes and devices have nothing to flush.
-      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw new ExportError(`cannot sync ${this.path}: ${errorMessage(err)}`);
-    }
+    syncWritten(this.fd, this.path);
   }
 
   async close(): Promise<void> {

@@ -6,8 +6,9 @@
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { realTarget, writeFileAtomic } from '../shared/files.js';
 import { checkPrivateFile, readSecretFile } from '../shared/secrets.js';
-import { ConfigurationError, ExportError, errorMessage, registerSecret } from '../shared/errors.js';
+import { ConfigurationError, registerSecret } from '../shared/errors.js';
 import type { VerifyResult } from './index.js';
 
 export const REPORT_SCHEMA = 'oversight-verify-report-1';
@@ -43,27 +44,20 @@ export function hmacHex(key: string, bytes: Buffer): string {
   return createHmac('sha256', key).update(bytes).digest('hex');
 }
 
-/** Write `file` (and `file.sig` with a key) atomically: a temporary file in the same folder, then a rename. */
+/**
+ * Write `file` (and `file.sig` with a key) as the state file is written: atomically, flushed to disk, and through
+ * a symbolic link to the file it leads to. A report is evidence; a power cut must not leave half of one.
+ */
 export function writeReport(file: string, body: Record<string, unknown>, key: string | null): void {
   const bytes = Buffer.from(JSON.stringify(body, null, 2) + '\n', 'utf8');
-  writeAtomic(file, bytes);
-  if (key !== null) writeAtomic(`${file}.sig`, Buffer.from(hmacHex(key, bytes) + '\n'));
-}
-
-function writeAtomic(file: string, bytes: Buffer): void {
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
-  try {
-    fs.writeFileSync(tmp, bytes, { mode: 0o600 });
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw new ExportError(`cannot write ${file}: ${errorMessage(err)}`);
-  }
+  writeFileAtomic(file, bytes, 'report');
+  if (key !== null) writeFileAtomic(`${file}.sig`, Buffer.from(hmacHex(key, bytes) + '\n'), 'report signature');
 }
 
 /** Check before the run that the report can be written, so a long verify does not end in a usage error. */
 export function checkReportPath(file: string): void {
-  const dir = path.dirname(path.resolve(file));
+  // A link is written through (see writeReport), so the folder that counts is the one of the file it leads to.
+  const dir = path.dirname(realTarget(file));
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ConfigurationError(`--report ${file}: folder ${dir} does not exist`);
   if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new ConfigurationError(`--report ${file} is a folder: name a file`);
   // The report is renamed into place: over a device or a named pipe, that would replace the device or pipe itself.
