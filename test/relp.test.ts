@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
-import { demoRegistry, outcome, runCli, sleep, tempDir, withPeer } from './helpers.js';
+import { demoRegistry, outcome, runCli, sleep, tempDir, waitFor, withPeer } from './helpers.js';
 import { SelectiveRelpPeer } from './peers/hostile-peers.js';
 import { Rsyslog, rsyslogMissing } from './peers/rsyslog.js';
+import { RelpPeer } from './peers/syslog.js';
 
 const missing = rsyslogMissing();
 const EVENTS = 30_000;
@@ -106,4 +107,31 @@ describe('RELP receivers that answer some messages and not others', () => {
       assert.ok(peer.answered > 2, `answered ${peer.answered}`);
       assert.equal(stateOf(state), peer.answered);
     }));
+
+  it('a message lost again after its retry budget ran out ends the export: a later loss does not start a new budget', () => {
+    // The first connection ends as event 1 arrives: both events fail under the batch's budget. The second answers
+    // event 1 only once that budget is spent, which lets event 2 out, and ends as event 2 arrives.
+    let sends = 0;
+    const second = (m: string): boolean => {
+      if (!m.includes('eventId="2"')) return false;
+      sends++;
+      return true;
+    };
+    return withPeer(new RelpPeer({ dropAt: 0, dropWhen: second, hold: true }).start(), async (peer) => {
+      const db = demoRegistry(2);
+      const state = path.join(tempDir(), 'state.json');
+      const run = runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', `relp://127.0.0.1:${peer.port}`,
+        '--state', state, '--relp-window', '1', '--timeout', '10s', '--retry-max-duration', '2s'], { timeoutMs: 30_000 });
+      await waitFor(() => peer.messages.length === 1);
+      // The batch's budget began before this second attempt: it is spent once this wait ends.
+      await sleep(2_200);
+      peer.release();
+      const r = await run;
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(outcome(r.stderr).at(-1)!, /^oversight: gave up on 2 event\(s\) for relp after 2 attempt\(s\) over 2\.0s \(--retry-max-duration\): 127\.0\.0\.1:\d+ closed the connection$/);
+      assert.equal(r.stderr.split('\n').filter((l) => l.includes('retrying in')).length, 1, r.stderr);
+      assert.equal(sends, 1, 'event 2 is not sent again once its budget is spent');
+      assert.equal(stateOf(state), 1, 'the checkpoint stays before event 2');
+    });
+  });
 });

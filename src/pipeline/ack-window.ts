@@ -92,7 +92,8 @@ export class AckWindow {
   /**
    * Settle what the stream has answered, even after a stop (the answers are here already: a stop lets the
    * messages in flight finish). Lost messages go again through the delivery loop, which backs off, counts
-   * them against the retry budget and throws Stopped once the run is asked to stop.
+   * them against the retry budget of their first failure (or a new one) and throws Stopped once the run is asked
+   * to stop.
    */
   private take(s: StreamAcks): Promise<void> {
     // One look at a time (a follower's idle poll can meet the one after a batch); tickets added meanwhile wait.

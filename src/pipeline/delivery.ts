@@ -49,6 +49,13 @@ const OUTCOMES: Record<Verdict['kind'], RequestOutcome> = {
 
 export class Delivery {
   readonly stats: DeliveryStats = { delivered: 0, deadLettered: 0, duplicates: 0, requests: 0, retries: 0, bytes: 0 };
+  /**
+   * The budget each entry has retried under since its first failed attempt. A RELP message can fail with its
+   * batch, be handed back with a later attempt and then be lost when its connection ends: it comes back here on
+   * its own and retries under the same budget, so no later loss of it starts the clock again.
+   */
+  private readonly budgets = new WeakMap<Entry, RetryBudget>();
+  private retried = false;
 
   constructor(
     private readonly transport: Transport,
@@ -61,14 +68,15 @@ export class Delivery {
   /**
    * Send `entries` until each is settled or awaiting acknowledgement; returns the ack tickets to wait for.
    * `written` is their body when it is already made (what `encode` would make of them); parts are encoded anew.
-   * `spent` is the budget `entries` already retry under (a batch sent again for want of an acknowledgement).
+   * `spent` is the budget `entries` already retry under (a batch sent again for want of an acknowledgement);
+   * without it, entries that failed before (a RELP message lost again) keep the budget of their first failure.
    */
   async deliver(entries: SettledEntry[], written?: Buffer, spent?: RetryBudget): Promise<AckTicket[]> {
     const tickets: AckTicket[] = [];
     const queue: SettledEntry[][] = [entries];
     const t = this.transport;
     let ready = written ?? null;
-    let carried = spent ?? null;
+    let carried = spent ?? this.budgetOf(entries);
     while (queue.length > 0) {
       let batch = queue.shift()!;
       // The body made for a batch goes again unchanged when the same batch is retried.
@@ -124,11 +132,11 @@ export class Delivery {
           // What the SIEM never looked at (HEC stops at the event it refuses) is not a failure: it goes again at
           // once and spends no budget. Every such round settles an event, so the rounds end.
           if (v.unexamined === true && progressed) continue;
-          await this.backoff(budget, rowidFields(batch), v.reason, v.retryAfterMs);
+          await this.again(budget, batch, v.reason, v.retryAfterMs);
           continue;
         }
         if (v.kind === 'retry') {
-          await this.backoff(budget, rowidFields(batch), v.reason, v.retryAfterMs);
+          await this.again(budget, batch, v.reason, v.retryAfterMs);
           continue;
         }
         if (v.kind === 'too-large' || v.kind === 'rejected') {
@@ -188,6 +196,24 @@ export class Delivery {
     budget.spend(reason);
     this.say(budget, rowidFields(ticket.entries), reason, 0);
     return this.deliver(ticket.entries, undefined, budget);
+  }
+
+  /** A failed attempt of `batch`: its entries retry under `budget` from now on, wherever they come back from. */
+  private async again(budget: RetryBudget, batch: readonly Entry[], reason: string, retryAfterMs?: number): Promise<void> {
+    this.retried = true;
+    for (const e of batch) this.budgets.set(e, budget);
+    await this.backoff(budget, rowidFields(batch), reason, retryAfterMs);
+  }
+
+  /** The budget that ends first among those `entries` already retried under: none of them outlasts its own. */
+  private budgetOf(entries: readonly Entry[]): RetryBudget | null {
+    if (!this.retried) return null;
+    let first: RetryBudget | null = null;
+    for (const e of entries) {
+      const b = this.budgets.get(e);
+      if (b && (!first || b.deadline < first.deadline)) first = b;
+    }
+    return first;
   }
 
   /** Wait before the next attempt, logging why; `fields` say which events wait (rowidFields). */

@@ -73,10 +73,11 @@ export function sleep(ms: number, stop?: AbortSignal): Promise<void> {
   });
 }
 
-/** Attempts and waits for one batch. */
+/** Attempts and waits for one batch, and for its events wherever they are retried again (delivery.ts). */
 export class RetryBudget {
   attempts = 0;
-  private readonly deadline: number;
+  /** When the budget is spent (ms since the epoch). */
+  readonly deadline: number;
 
   constructor(private readonly options: RetryOptions, private readonly what: string, private readonly now = Date.now) {
     this.deadline = now() + options.maxDurationMs;

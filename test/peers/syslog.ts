@@ -74,6 +74,8 @@ export interface RelpScript {
   answer?: (n: number) => string;
   /** Hang up, without answering it or anything after it, when the message at this position arrives (once). */
   dropAt?: number;
+  /** Hang up the same way whenever a message this holds for arrives, as a receiver that crashes on it does. */
+  dropWhen?: (message: string) => boolean;
   /** Send `serverclose` and hang up after this many answered messages (once). */
   serverCloseAfter?: number;
   /** Keep the answers to messages until `release()`, as a receiver that is slow to answer does. */
@@ -127,9 +129,9 @@ export class RelpPeer extends TcpPeer {
           pending.push(answer(txnr, ''));
         } else if (cmd === 'syslog' && opened) {
           const n = this.messages.length;
-          if (this.script.dropAt === n) {
+          if (this.script.dropAt === n || this.script.dropWhen?.(data) === true) {
             // Answers already due go out; this message and whatever follows it are never answered.
-            this.script.dropAt = undefined;
+            if (this.script.dropAt === n) this.script.dropAt = undefined;
             s.removeAllListeners('data');
             s.end(Buffer.concat(pending));
             return;
