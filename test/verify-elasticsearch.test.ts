@@ -32,6 +32,7 @@ describe('siem verify: Elasticsearch', () => {
       assert.equal(first.code, 1, first.stderr);
       assert.deepEqual(listed(first.stderr, 'missing'), ['7', '150', '1999']);
       assert.equal(counted(first.stderr, 'present once'), 1997);
+      assert.equal(counted(first.stderr, 'not in the registry'), null, 'asked for the window\'s ids only, it has no count of other records to give');
       assert.ok(peer.searches >= 4, 'one search or more per window');
 
       const repaired = await runCli(verify(db, peer.url, '--repair'), { env });

@@ -105,7 +105,7 @@ describe('siem verify: files', () => {
     assert.equal(r.code, 1, r.stderr);
     const m = JSON.parse(fs.readFileSync(report, 'utf8'));
     assert.equal(m.registry_id, 'reg');
-    assert.deepEqual(m.counts, { expected: 120, present: 119, missing: 1, duplicated: 0, altered: 0, failure_store: 0, too_recent: 0 });
+    assert.deepEqual(m.counts, { expected: 120, present: 119, missing: 1, duplicated: 0, altered: 0, failure_store: 0, too_recent: 0, not_in_registry: 0 });
     assert.deepEqual(m.ids.missing, { total: 1, listed: ['60'] });
     assert.deepEqual(m.range, { first_rowid: 1, last_rowid: 120, since: null, until: null });
     const verified = registryIds(db).filter((id) => id !== '60');

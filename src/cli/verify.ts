@@ -173,19 +173,25 @@ function repairWith(v: FlagValues, d: DeliveryConfig): RepairOptions {
 
 const LABELS: [keyof VerifyResult['counts'], string][] = [
   ['present', 'present once'], ['missing', 'missing'], ['duplicated', 'duplicated'], ['altered', 'altered'],
-  ['failure_store', 'in the failure store'], ['too_recent', 'too recent to judge'],
+  ['failure_store', 'in the failure store'], ['too_recent', 'too recent to judge'], ['not_in_registry', 'not in the registry'],
 ];
 
 export function summaryLines(r: VerifyResult, listMax: number): string[] {
   const span = r.range.first_rowid === null ? 'no events' : `rowids ${r.range.first_rowid}-${r.range.last_rowid}`;
   const c = r.counts;
-  const lines = [`verified ${span} of registry ${r.registryId} at ${r.siem} ${r.target}: ${c.expected} expected, ${LABELS.map(([k, l]) => `${c[k]} ${l}`).join(', ')}`];
+  // A SIEM whose query asks for listed ids cannot say what else it holds: no count rather than a 0.
+  const parts = LABELS.filter(([k]) => c[k] !== null).map(([k, l]) => `${c[k]} ${l}`);
+  const lines = [`verified ${span} of registry ${r.registryId} at ${r.siem} ${r.target}: ${c.expected} expected, ${parts.join(', ')}`];
   if (r.repair) lines.push(`repair: ${r.repair.before.missing} missing before, ${r.repair.resent} re-sent, ${r.repair.dead_lettered} dead-lettered; the counts above are from verifying again`);
   for (const [k, label] of LABELS) {
-    if (k === 'present' || c[k] === 0) continue;
+    const n = c[k];
+    if (k === 'present' || !n) continue;
     const ids = r.ids[k as keyof VerifyResult['ids']].slice(0, listMax);
     if (ids.length === 0) continue;
-    lines.push(`${label} (${c[k]}): ${ids.join(', ')}${c[k] > ids.length ? `, … ${c[k] - ids.length} more (see --report)` : ''}`);
+    // Copies not in the registry are counted, their ids listed once each: more ids only when the list was cut.
+    const all = r.ids[k as keyof VerifyResult['ids']].length;
+    const more = k === 'not_in_registry' ? (all > ids.length ? ', … more (see --report)' : '') : n > ids.length ? `, … ${n - ids.length} more (see --report)` : '';
+    lines.push(`${label} (${n}): ${ids.join(', ')}${more}`);
   }
   return lines;
 }

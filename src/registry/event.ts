@@ -175,7 +175,7 @@ export function fromRegistryValues(v: readonly unknown[], registryId: string): O
   const kind = v[1];
   const ua = v[8];
   return {
-    event_id: id === undefined ? '' : id === null ? 'None' : typeof id === 'number' ? String(id) : String(scalar(id)),
+    event_id: eventIdOf(id),
     event_kind: typeof kind === 'string' ? kind : kind ? String(scalar(kind)) : '',
     occurred_unix: occurred,
     occurred_at: occurredAt(occurred),
@@ -191,6 +191,11 @@ export function fromRegistryValues(v: readonly unknown[], registryId: string): O
     extra_json: extraJsonFromColumn(v[11]),
     rowid: Number(rowid ?? 0),
   };
+}
+
+/** An `id` value as the event id the exporter writes (see `fromRegistryValues`). */
+export function eventIdOf(id: unknown): string {
+  return id === undefined ? '' : id === null ? 'None' : typeof id === 'number' ? String(id) : String(scalar(id));
 }
 
 /** The reference's `from_registry_row`: map a `SELECT * FROM events` row given as an object. */

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { ConfigurationError, ExportError, RegistryUnavailable } from '../shared/errors.js';
-import { EVENT_COLUMNS, fromRegistryValues, type OversightEvent } from './event.js';
+import { EVENT_COLUMNS, eventIdOf, fromRegistryValues, type OversightEvent } from './event.js';
 import { jsonRowSelect, TEXT_COLUMNS } from './row-json.js';
 import { PageStatement } from './page-statement.js';
 import { MAX_ROWID, parseMaxRowBytes, OversizeRow, ROWID_START, rowidName } from './rows.js';
@@ -95,6 +95,8 @@ export class RegistrySource {
   private oldestStmt: Database.Statement;
   private sizeStmt: Database.Statement;
   private readonly rowidExpr: string;
+  /** Whether the table has an `id` column (without one, every event id is ''). */
+  private readonly hasId: boolean;
   private readonly options: OpenOptions;
   /** Rows above this many stored bytes are not read (see rows.ts). */
   readonly maxRowBytes: number;
@@ -109,6 +111,7 @@ export class RegistrySource {
     this.stamp = fileStamp(stat);
     this.options = options;
     this.rowidExpr = rowid;
+    this.hasId = columns.has('id');
     const max = typeof options.maxRowBytes === 'number' ? options.maxRowBytes : parseMaxRowBytes(options.maxRowBytes);
     this.maxRowBytes = max;
     // Missing optional columns read as NULL; a missing `id` reads as '' because the reference's
@@ -362,6 +365,36 @@ export class RegistrySource {
     } catch (err) {
       throw readFailed(this.path, err);
     }
+  }
+
+  /**
+   * Which of these event ids (as the exporter spells them) the registry holds, at any rowid. The registry's own
+   * `id` is its INTEGER PRIMARY KEY, so each is one lookup by key; an id column of another kind is read through.
+   * A number is matched as a number and as text, then each match is spelt again and compared, so '05' is not 5.
+   */
+  heldEventIds(ids: readonly string[]): Set<string> {
+    const held = new Set<string>();
+    if (!this.hasId) {
+      if (ids.includes('')) held.add('');
+      return held;
+    }
+    const wanted = new Set(ids);
+    const values: (string | number)[] = [];
+    for (const id of wanted) {
+      values.push(id);
+      const n = Number(id);
+      if (id !== '' && Number.isFinite(n) && String(n) === id) values.push(n);
+    }
+    try {
+      if (values.length > 0) {
+        const found = this.db.prepare(`SELECT "id" FROM events WHERE "id" IN (${values.map(() => '?').join(',')})`).pluck(true).all(...values);
+        for (const v of found) if (wanted.has(eventIdOf(v))) held.add(eventIdOf(v));
+      }
+      if (wanted.has('None') && this.db.prepare('SELECT 1 FROM events WHERE "id" IS NULL LIMIT 1').get() !== undefined) held.add('None');
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+    return held;
   }
 
   /**

@@ -69,6 +69,8 @@ export class ElasticsearchVerifier implements VerifyBackend {
   readonly target: string;
   /** A document is searchable after the next refresh (1 s by default; idle shards refresh on the next search). */
   readonly settleMs = 30_000;
+  /** Each search asks for the window's ids: copies of other ids are never returned (see docs/VERIFY.md). */
+  readonly seesOthers = false;
   private pit: string | null = null;
   private noStream = false;
   private readonly headers: Record<string, string>;

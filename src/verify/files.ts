@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigurationError, ExportError, errorMessage } from '../shared/errors.js';
 import { openRegular, readLines } from '../shared/files.js';
-import type { VerifyBackend } from './backend.js';
+import type { Others, VerifyBackend } from './backend.js';
 import { foundFor, type ExpectedEvent, type Found } from './compare.js';
 
 type Row = Record<string, unknown>;
@@ -40,10 +40,13 @@ export class FileVerifier implements VerifyBackend {
   readonly target: string;
   /** A written line is there once the export says so. */
   readonly settleMs = 0;
+  /** The whole file is indexed, so every line of the registry in a span can be listed. */
+  readonly seesOthers = true;
   private dir: string | null = null;
   private db: Database.Database | null = null;
   private readonly pick: Pick;
   private readonly statements = new Map<number, Database.Statement>();
+  private others: Database.Statement | null = null;
   /** Lines that are not records of the format (reported, never skipped in silence). */
   unreadable = 0;
 
@@ -103,11 +106,11 @@ export class FileVerifier implements VerifyBackend {
       throw new ExportError(`cannot read ${this.file}: ${errorMessage(err)}`);
     }
     flush(batch);
-    this.db.exec('CREATE INDEX stored_id ON stored (event_id)');
+    this.db.exec('CREATE INDEX stored_id ON stored (event_id); CREATE INDEX stored_time ON stored (registry_id, time)');
     if (this.unreadable > 0) this.warn(`${this.unreadable} line(s) of ${this.file} are not records with an event id; they were not counted`);
   }
 
-  async lookup(window: readonly ExpectedEvent[]): Promise<Map<string, Found>> {
+  async lookup(window: readonly ExpectedEvent[], others?: Others | null): Promise<Map<string, Found>> {
     const db = this.db!;
     let stmt = this.statements.get(window.length);
     if (!stmt) {
@@ -127,11 +130,17 @@ export class FileVerifier implements VerifyBackend {
       if (r.time !== null) f.times.add(r.time);
       else absent.time++;
     }
+    // A line without a registry id or a time cannot be placed in a span: it is only judged under its own event id.
+    if (others) {
+      this.others ??= db.prepare('SELECT event_id, count(*) FROM stored WHERE registry_id = ? AND time > ? AND time <= ? GROUP BY event_id').raw(true);
+      for (const [id, n] of this.others.iterate(this.registryId, others.after, others.upTo) as Iterable<[string, number]>) others.add(id, n);
+    }
     return found;
   }
 
   async close(): Promise<void> {
     this.statements.clear();
+    this.others = null;
     this.db?.close();
     this.db = null;
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 /**
  * `siem verify` as a library call: walk the registry in rowid windows (one short read each), ask the
- * destination what it holds for each window, judge every event, and keep only counts, capped id lists and a
+ * destination what it holds for each window, judge every event (and, where the destination can say, count the
+ * copies it holds under this registry id that the registry does not), and keep only counts, capped id lists and a
  * running digest, so memory stays flat however many events there are. With `repair`, the missing events are
  * sent again through the ordinary pipeline (formats, batching, retries, dead letters; never a checkpoint) and
  * the range is verified again.
@@ -23,8 +24,9 @@ import { rowidOf, type RegistrySource } from '../registry/source.js';
 import type { Transport } from '../transports/transport.js';
 import type { VerifyBackend } from './backend.js';
 import { expectedFrom, FAILING, judge, type Verdict } from './compare.js';
+import { NotInRegistry } from './others.js';
 
-export type { VerifyBackend } from './backend.js';
+export type { Others, VerifyBackend } from './backend.js';
 export { QueryError } from './backend.js';
 export { PeriodicVerifier, registerVerifyGauges, type VerifyGauges } from './periodic.js';
 
@@ -74,6 +76,8 @@ export interface VerifyCounts {
   altered: number;
   failure_store: number;
   too_recent: number;
+  /** Copies under this registry id whose event id the registry does not hold; null where the SIEM cannot say. */
+  not_in_registry: number | null;
 }
 
 export interface VerifyResult {
@@ -83,16 +87,16 @@ export interface VerifyResult {
   range: { first_rowid: number | null; last_rowid: number | null; since: number | null; until: number | null };
   settleSeconds: number;
   counts: VerifyCounts;
-  /** Event ids per failing or pending verdict, at most `listCap` each, in rowid order. */
-  ids: { missing: string[]; duplicated: string[]; altered: string[]; failure_store: string[]; too_recent: string[] };
+  /** Event ids per failing or pending verdict, at most `listCap` each, in rowid order (not_in_registry: as found). */
+  ids: { missing: string[]; duplicated: string[]; altered: string[]; failure_store: string[]; too_recent: string[]; not_in_registry: string[] };
   /** SHA-256 (hex) of every event id verified present once and unaltered, each followed by "\n", in rowid order. */
   verifiedSha256: string;
-  /** Nothing missing, doubled, altered or in a failure store. */
+  /** Nothing missing, doubled, altered, in a failure store or not in the registry. */
   ok: boolean;
   repair?: { resent: number; dead_lettered: number; before: VerifyCounts };
 }
 
-const KEY: Record<Verdict, keyof VerifyCounts> = {
+const KEY: Record<Verdict, Exclude<keyof VerifyCounts, 'not_in_registry'>> = {
   present: 'present', missing: 'missing', duplicated: 'duplicated', altered: 'altered', 'failure-store': 'failure_store', 'too-recent': 'too_recent',
 };
 
@@ -130,8 +134,9 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
   const since = range.since ?? null;
   const until = range.until ?? null;
   const upTo = range.toRowid ?? o.source.maxRowid();
-  const counts: VerifyCounts = { expected: 0, present: 0, missing: 0, duplicated: 0, altered: 0, failure_store: 0, too_recent: 0 };
-  const ids: VerifyResult['ids'] = { missing: [], duplicated: [], altered: [], failure_store: [], too_recent: [] };
+  const counts: VerifyCounts = { expected: 0, present: 0, missing: 0, duplicated: 0, altered: 0, failure_store: 0, too_recent: 0, not_in_registry: null };
+  const ids: VerifyResult['ids'] = { missing: [], duplicated: [], altered: [], failure_store: [], too_recent: [], not_in_registry: [] };
+  const others = o.backend.seesOthers ? new NotInRegistry((list) => o.source.heldEventIds(list), cap, since) : null;
   const digest = createHash('sha256');
   let firstRowid: number | null = null;
   let lastRowid: number | null = null;
@@ -157,7 +162,8 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
         if (until === null || evt.occurred_unix <= until) window.push(expectedFrom(evt));
       }
       if (window.length === 0) continue;
-      const found = await o.backend.lookup(window);
+      const found = await o.backend.lookup(window, others?.forWindow(window) ?? null);
+      others?.flush();
       for (const e of window) {
         let v = judge(e, found.get(e.eventId), settledBefore, pendingUntil);
         // Sent again moments ago by --repair: not yet searchable is not yet known, not lost.
@@ -181,6 +187,10 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
   }
   // Half a range is no verdict: a stopped check says so instead of reporting the part it saw as the whole.
   if (o.stop?.aborted) throw new ExportError('verification stopped before the end of the range');
+  if (others) {
+    counts.not_in_registry = others.count;
+    ids.not_in_registry = others.ids;
+  }
   return {
     registryId: o.registryId,
     siem: o.backend.name,
@@ -190,7 +200,7 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
     counts,
     ids,
     verifiedSha256: digest.digest('hex'),
-    ok: [...FAILING].every((v) => counts[KEY[v]] === 0),
+    ok: [...FAILING].every((v) => counts[KEY[v]] === 0) && !counts.not_in_registry,
   };
 }
 

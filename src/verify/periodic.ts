@@ -15,7 +15,7 @@ export interface VerifyGauges {
 /**
  * `oversight_verify_missing_events`: events of the last completed check that the SIEM does not hold (missing or
  * only in a failure store). `oversight_verify_last_success_timestamp_seconds`: when a check last completed and
- * found nothing missing, doubled or altered; it stands still while checks fail or cannot run.
+ * passed (nothing `siem verify` would fail on); it stands still while checks fail or cannot run.
  */
 export function registerVerifyGauges(registry: Registry): VerifyGauges {
   const registers = [registry];
@@ -24,7 +24,7 @@ export function registerVerifyGauges(registry: Registry): VerifyGauges {
   });
   const lastSuccess = new Gauge({
     name: 'oversight_verify_last_success_timestamp_seconds',
-    help: 'Unix time of the last verification that found nothing missing, doubled or altered (0: none yet).', registers,
+    help: 'Unix time of the last verification that passed: nothing missing, doubled, altered, in a failure store or not in the registry (0: none yet).', registers,
   });
   lastSuccess.set(0);
   return {

@@ -56,6 +56,8 @@ export class SentinelVerifier implements VerifyBackend {
   readonly target: string;
   /** Microsoft quotes under 10 s on average, older pages 20 s to 3 min, and a new table adds a one-time delay. */
   readonly settleMs = 300_000;
+  /** Each query asks for the window's event ids: rows of other ids are never returned (see docs/VERIFY.md). */
+  readonly seesOthers = false;
   private readonly url: string;
   private refused = 0;
 

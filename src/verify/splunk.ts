@@ -1,12 +1,14 @@
 /**
  * Splunk read-back through the search export endpoint on the management port (not the HEC port; the HEC token
  * cannot search). One search per window, bounded by the window's event times, that returns one small row per
- * event id: `stats count values(...) by event_id`. Results stream back as one JSON object per line.
+ * event id: `stats count values(...) by event_id`. Results stream back as one JSON object per line. The search
+ * returns every event id of the registry's host in those times, not only the window's, so it also counts, per
+ * id, the copies of this registry dated in the span the verifier asks about (`in_span`).
  */
 import type { HttpClient } from '../transports/http/client.js';
 import { safeHost } from '../transports/http/client.js';
 import { excerpt } from '../transports/transport.js';
-import { QueryError, type VerifyBackend } from './backend.js';
+import { QueryError, type Others, type VerifyBackend } from './backend.js';
 import { foundFor, type ExpectedEvent, type Found } from './compare.js';
 import { query } from './http.js';
 
@@ -30,11 +32,17 @@ export function splQuote(v: string): string {
   return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-/** The search for one window; the time bounds go in earliest_time/latest_time. */
-export function splunkSearch(c: Pick<SplunkVerifyConfig, 'index' | 'sourcetype' | 'source' | 'host'>): string {
+/**
+ * The search for one window; the time bounds go in earliest_time/latest_time. With a span, `in_span` counts the
+ * copies of the registry dated in its seconds: those whose registry_id is ours, or that have none extracted
+ * (past the 5000-byte limit) when the host is the registry id.
+ */
+export function splunkSearch(c: Pick<SplunkVerifyConfig, 'index' | 'sourcetype' | 'source' | 'host' | 'registryId'>, span: { after: number; upTo: number } | null = null): string {
   const index = c.index === null ? 'index=*' : `index=${splQuote(c.index)}`;
-  return `search ${index} sourcetype=${splQuote(c.sourcetype)} source=${splQuote(c.source)} host=${splQuote(c.host)}` +
-    ' | stats count values(registry_id) as registry_id values(token_id) as token_id values(file_id) as file_id values(_time) as time by event_id';
+  const ours = `registry_id==${splQuote(c.registryId)}${c.host === c.registryId ? ' OR isnull(registry_id)' : ''}`;
+  const inSpan = span ? ` | eval in_span=if(_time>=${span.after + 1} AND _time<${span.upTo + 1} AND (${ours}), 1, 0)` : '';
+  return `search ${index} sourcetype=${splQuote(c.sourcetype)} source=${splQuote(c.source)} host=${splQuote(c.host)}${inSpan}` +
+    ` | stats count${span ? ' sum(in_span) as in_span' : ''} values(registry_id) as registry_id values(token_id) as token_id values(file_id) as file_id values(_time) as time by event_id`;
 }
 
 type ResultValue = string | string[] | undefined;
@@ -44,8 +52,9 @@ export class SplunkVerifier implements VerifyBackend {
   readonly target: string;
   /** HEC answers before indexing; events are normally searchable within seconds, later under load. */
   readonly settleMs = 120_000;
+  /** The search is bounded by times and the host, not by event ids: it returns the registry's other events too. */
+  readonly seesOthers = true;
   private readonly url: string;
-  private readonly search: string;
 
   constructor(private readonly c: SplunkVerifyConfig) {
     const u = new URL(c.searchUrl);
@@ -53,10 +62,9 @@ export class SplunkVerifier implements VerifyBackend {
     u.search = '';
     this.url = u.toString();
     this.target = `${safeHost(c.searchUrl)} ${c.index === null ? 'index=*' : `index=${c.index}`} sourcetype=${c.sourcetype}`;
-    this.search = splunkSearch(c);
   }
 
-  async lookup(window: readonly ExpectedEvent[]): Promise<Map<string, Found>> {
+  async lookup(window: readonly ExpectedEvent[], others?: Others | null): Promise<Map<string, Found>> {
     let earliest = Infinity;
     let latest = -Infinity;
     const wanted = new Set<string>();
@@ -65,8 +73,10 @@ export class SplunkVerifier implements VerifyBackend {
       latest = Math.max(latest, e.time);
       wanted.add(e.eventId);
     }
+    // The span may start before the window's oldest event (a gap after the previous window).
+    if (others) earliest = Math.min(earliest, others.after + 1);
     const form = new URLSearchParams({
-      search: this.search, earliest_time: String(earliest), latest_time: String(latest + 1), output_mode: 'json',
+      search: splunkSearch(this.c, others ?? null), earliest_time: String(earliest), latest_time: String(latest + 1), output_mode: 'json',
     }).toString();
     const headers = { authorization: this.c.authorization, 'content-type': 'application/x-www-form-urlencoded' };
     const res = await query(this.c.client, 'POST', this.url, headers, form, 'Splunk search');
@@ -93,13 +103,23 @@ export class SplunkVerifier implements VerifyBackend {
       // stream that ends with previews alone (a search cut short) leaves nothing found rather than a guess.
       if (!r || row.preview === true) continue;
       const id = one(r['event_id']);
-      // The time bounds also catch other events of those seconds; only this window's are judged here.
-      if (id === null || !wanted.has(id)) continue;
+      if (id === null) continue;
       // `stats count by event_id` gives one row per id seen, counting its copies: anything but a whole number of
       // at least 1 is not that answer, and must not stand for "stored once".
       const count = one(r['count']);
       if (count === null || !/^[1-9][0-9]{0,8}$/.test(count)) {
         throw new QueryError(`Splunk search answered a count that is not a whole number of copies for event ${excerpt(id, 80)}: ${excerpt(JSON.stringify(r['count'] ?? null), 80)}`);
+      }
+      // The time bounds also catch other events of those seconds: the window's are judged here, the others are
+      // counted in the span, at most as many as the copies.
+      if (!wanted.has(id)) {
+        if (!others) continue;
+        const inSpan = one(r['in_span']);
+        if (inSpan === null || !/^(0|[1-9][0-9]{0,8})$/.test(inSpan) || Number(inSpan) > Number(count)) {
+          throw new QueryError(`Splunk search answered an in_span that is not a whole number of at most ${count} copies for event ${excerpt(id, 80)}: ${excerpt(JSON.stringify(r['in_span'] ?? null), 80)}`);
+        }
+        others.add(id, Number(inSpan));
+        continue;
       }
       const f = foundFor(found, id);
       f.count += Number(count);

@@ -1,0 +1,162 @@
+/**
+ * `siem verify` names what the destination holds under this registry id that never happened in the registry: a
+ * line added to the file, an event written with the HEC token. Events of another registry, and the registry's
+ * own events outside the verified rowids, are not.
+ */
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { RegistrySource } from '../src/registry/source.js';
+import { runVerify } from '../src/verify/index.js';
+import { FileVerifier } from '../src/verify/files.js';
+import { HecPeer } from './peers/splunk-hec.js';
+import { demoRegistry, runCli, tempDir, withPeer } from './helpers.js';
+import { counted, listed } from './verify-support.js';
+
+type Rec = Record<string, any>;
+const iso = (s: number): string => new Date(s * 1000).toISOString();
+
+/** Where each JSON format keeps the event id, the registry id and the time. */
+const FIELDS: Record<string, { id(r: Rec): string; set(r: Rec, id: string, registry: string, time: number): void }> = {
+  ecs: {
+    id: (r) => String(r.event.id),
+    set: (r, id, registry, time) => ((r.event.id = id), (r.oversight.registry_id = registry), (r['@timestamp'] = iso(time))),
+  },
+  splunk: {
+    id: (r) => String(r.event.event_id),
+    set: (r, id, registry, time) => ((r.event.event_id = id), (r.event.registry_id = registry), (r.time = time)),
+  },
+  sentinel: {
+    id: (r) => String(r.EventId),
+    set: (r, id, registry, time) => ((r.EventId = id), (r.RegistryId = registry), (r.TimeGenerated = iso(time))),
+  },
+};
+
+function times(db: string): number[] {
+  const reg = new Database(db, { readonly: true });
+  const t = reg.prepare('SELECT timestamp FROM events ORDER BY id').pluck(true).all() as number[];
+  reg.close();
+  return t;
+}
+
+/**
+ * The made-up records: one dated with event 5 (inside the first window of 10), one dated in the gap between two
+ * windows of 10 (no registry event in that second), and one under another registry id.
+ */
+function forgeries(db: string): { id: string; registry: string; time: number; like: number }[] {
+  const t = times(db);
+  const b = [10, 20, 30, 40, 50].find((k) => t[k]! - t[k - 1]! >= 2);
+  assert.ok(b, 'the demo registry has a gap of two seconds or more between windows');
+  return [
+    { id: '9001', registry: 'reg', time: t[4]!, like: 5 },
+    { id: '9002', registry: 'other', time: t[5]!, like: 6 },
+    { id: '9003', registry: 'reg', time: t[b - 1]! + 1, like: b },
+  ];
+}
+
+/** A registry event whose second is shared with the one before it, from `from` on: the rowid to stop at. */
+function sharedSecond(db: string, from: number): number {
+  const t = times(db);
+  const k = t.findIndex((s, i) => i >= from && t[i + 1] === s);
+  assert.ok(k >= 0, 'the demo registry has events in the same second');
+  return k + 1;
+}
+
+describe('siem verify: records not in the registry', () => {
+  for (const format of Object.keys(FIELDS)) {
+    it(`names ${format} lines under this registry id whose event id the registry does not hold, and fails`, async () => {
+      const db = demoRegistry(60);
+      const dir = tempDir();
+      const out = path.join(dir, `events.${format}.jsonl`);
+      const base = ['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', out, '--format', format];
+      assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', out, '--format', format])).code, 0);
+      const clean = await runCli([...base, '--window', '10']);
+      assert.equal(clean.code, 0, clean.stderr);
+      assert.equal(counted(clean.stderr, 'not in the registry'), 0);
+
+      const f = FIELDS[format]!;
+      const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec);
+      for (const x of forgeries(db)) {
+        const copy = structuredClone(lines.find((r) => f.id(r) === String(x.like))!);
+        f.set(copy, x.id, x.registry, x.time);
+        fs.appendFileSync(out, JSON.stringify(copy) + '\n');
+      }
+      const report = path.join(dir, 'report.json');
+      const r = await runCli([...base, '--window', '10', '--report', report]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(counted(r.stderr, 'not in the registry'), 2);
+      assert.deepEqual(listed(r.stderr, 'not in the registry'), ['9001', '9003']);
+      assert.equal(counted(r.stderr, 'present once'), 60);
+      const m = JSON.parse(fs.readFileSync(report, 'utf8'));
+      assert.equal(m.ok, false);
+      assert.equal(m.counts.not_in_registry, 2);
+      assert.deepEqual(m.ids.not_in_registry, { total: 2, listed: ['9001', '9003'] });
+
+      // Events of the registry past --to-rowid share the last verified second: they are in the registry, not made up.
+      const to = sharedSecond(db, 10);
+      const part = await runCli([...base, '--to-rowid', String(to)]);
+      assert.equal(part.code, 1, part.stderr);
+      assert.ok(listed(part.stderr, 'not in the registry')!.every((id) => id === '9001' || id === '9003'), part.stderr);
+      assert.ok(listed(part.stderr, 'not in the registry')!.includes('9001'), part.stderr);
+    });
+  }
+
+  it('keeps a count and the first ids only, however many records were made up', async () => {
+    const db = demoRegistry(30);
+    const out = path.join(tempDir(), 'events.jsonl');
+    assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', out, '--format', 'ecs'])).code, 0);
+    const like = JSON.parse(fs.readFileSync(out, 'utf8').split('\n')[3]!) as Rec;
+    const made: string[] = [];
+    for (let i = 0; i < 1200; i++) {
+      const copy = structuredClone(like);
+      FIELDS['ecs']!.set(copy, `x-${i}`, 'reg', Date.parse(like['@timestamp']) / 1000);
+      made.push(JSON.stringify(copy));
+    }
+    fs.appendFileSync(out, made.join('\n') + '\n');
+    const source = RegistrySource.open(db);
+    try {
+      const r = await runVerify({ source, registryId: 'reg', backend: new FileVerifier(out, 'ecs', 'reg'), listCap: 7 });
+      assert.equal(r.counts.not_in_registry, 1200);
+      assert.equal(r.ids.not_in_registry.length, 7);
+      assert.equal(r.ok, false);
+    } finally {
+      source.close();
+    }
+    const cli = await runCli(['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', out, '--format', 'ecs', '--list', '3']);
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(cli.stderr, /^not in the registry \(1200\): x-\d+, x-\d+, x-\d+, … more \(see --report\)$/m);
+  });
+
+  it('names events written to Splunk with the HEC token that never happened in the registry', () => {
+    const HEC = '1d6c2a4e-8f3b-4c5d-9e0f-112233445566';
+    const SEARCH = 'search-token-for-the-not-in-registry-test';
+    const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: HEC, OVERSIGHT_SPLUNK_SEARCH_TOKEN: SEARCH };
+    return withPeer(new HecPeer({ token: HEC, searchToken: SEARCH }).start(), async (peer) => {
+      const db = demoRegistry(60);
+      assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url], { env })).code, 0);
+      const verify = ['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--splunk-search-url', peer.peer.url, '--window', '10'];
+      const clean = await runCli(verify, { env });
+      assert.equal(clean.code, 0, clean.stderr);
+      assert.equal(counted(clean.stderr, 'not in the registry'), 0);
+
+      for (const x of forgeries(db)) {
+        const envelope = structuredClone(peer.events.find((e) => String((e['event'] as Rec).event_id) === String(x.like))!) as Rec;
+        FIELDS['splunk']!.set(envelope, x.id, x.registry, x.time);
+        const res = await fetch(peer.url, { method: 'POST', headers: { authorization: `Splunk ${HEC}` }, body: JSON.stringify(envelope) });
+        assert.equal(res.status, 200);
+      }
+      const r = await runCli(verify, { env });
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(counted(r.stderr, 'not in the registry'), 2);
+      assert.deepEqual(listed(r.stderr, 'not in the registry'), ['9001', '9003']);
+      assert.equal(counted(r.stderr, 'present once'), 60);
+
+      const to = sharedSecond(db, 10);
+      const part = await runCli([...verify, '--to-rowid', String(to)], { env });
+      assert.equal(part.code, 1, part.stderr);
+      assert.ok(listed(part.stderr, 'not in the registry')!.every((id) => id === '9001' || id === '9003'), part.stderr);
+    });
+  });
+});
