@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { DeafSyslogPeer, EndlessHttpPeer, HostileRelpPeer, peakRss } from './peers/hostile-peers.js';
+import { DeafSyslogPeer, EndlessHttpPeer, HostileRelpPeer, peakRss, UnfinishedHttpPeer } from './peers/hostile-peers.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { demoRegistry, FIXTURES, outcome, sleep, spawnCli, tempDir, waitFor, withPeer, type CliResult } from './helpers.js';
+import { demoRegistry, FIXTURES, jsonLines, outcome, runCli, sleep, spawnCli, tempDir, waitFor, withPeer, type CliResult } from './helpers.js';
 
 const CERT = path.join(FIXTURES, 'tls', 'localhost.crt');
 
@@ -138,4 +138,38 @@ describe('HTTP answers of 400 MB', () => {
       assert.match(outcome(r.stderr).at(-1)!, /answered HTTP 200 with more than 16 MiB: not an answer the SIEM gives; not counted as delivered/);
       assert.ok(r.peak > 0 && r.peak < 300 * MB, `peak RSS ${(r.peak / MB).toFixed(0)} MB`);
     }));
+});
+
+describe('HTTP error answers that do not end within --timeout', () => {
+  // The status line has come: the answer is classified by it as a short one is, with the start of its body quoted.
+  const SENTINEL_KEY = Buffer.from('sentinel-unfinished-shared-key').toString('base64');
+  const cases: { siem: string; status: number; start: string; path: string; args: string[]; env: NodeJS.ProcessEnv; dead: boolean; said: RegExp }[] = [
+    {
+      siem: 'Splunk HEC', status: 400, start: 'bad request', path: '/services/collector/event', args: [], env: { OVERSIGHT_SPLUNK_HEC_TOKEN: TOKEN },
+      dead: false, said: /^oversight: Splunk HEC answered HTTP 400: bad request\.*$/,
+    },
+    {
+      siem: 'Elasticsearch', status: 400, start: 'illegal_argument_exception', path: '/logs-oversight.beacon-default/_bulk', args: ['--transport', 'elasticsearch'],
+      env: { OVERSIGHT_ES_API_KEY: 'dW5maW5pc2hlZDpzZWNyZXQ=' }, dead: false, said: /^oversight: Elasticsearch answered HTTP 400: illegal_argument_exception\.*$/,
+    },
+    {
+      siem: 'Sentinel Data Collector API', status: 400, start: 'InvalidDataFormat', path: '/api/logs?api-version=2016-04-01',
+      args: ['--transport', 'sentinel-dca', '--sentinel-workspace-id', '0a1b2c3d-1111-2222-3333-444455556666'], env: { OVERSIGHT_SENTINEL_SHARED_KEY: SENTINEL_KEY },
+      dead: true, said: /^exported 0 event\(s\) as sentinel via sentinel-dca \(1 dead-lettered to /,
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.siem}: a ${c.status} is a ${c.status}, sent once, whatever its body does`, () =>
+      withPeer(new UnfinishedHttpPeer(c.status, c.start).start(), async (peer) => {
+        const dlq = path.join(tempDir(), 'dead.jsonl');
+        const r = await runCli(['siem', 'export', '--db', demoRegistry(1), '--registry-id', 'reg', '--output', peer.url + c.path, ...c.args,
+          '--timeout', '1s', '--retry-max-duration', '20s', '--no-preflight', '--dead-letter', dlq], { env: c.env });
+        assert.equal(r.code, c.dead ? 0 : 1, r.stderr);
+        assert.doesNotMatch(r.stderr, /retrying|--timeout/);
+        assert.equal(peer.requests, 1);
+        assert.match(outcome(r.stderr).join('\n'), c.said);
+        const dead = fs.existsSync(dlq) ? jsonLines(fs.readFileSync(dlq, 'utf8')) : [];
+        assert.deepEqual(dead.map((d) => [d['status'], String(d['error']).replace(/\.+$/, '')]), c.dead ? [[400, `${c.siem} answered HTTP 400: ${c.start}`]] : []);
+      }));
+  }
 });

@@ -1,6 +1,6 @@
 /**
  * Peers that misbehave on purpose, on 127.0.0.1: a syslog receiver that accepts and never reads, a RELP
- * receiver that trickles its answers or announces a gigantic one, and an HTTP server whose answer is endless.
+ * receiver that trickles its answers or announces a gigantic one, and HTTP servers whose answer is endless.
  * Each counts what it managed to do, so a test can show the exporter stopped it early.
  */
 import fs from 'node:fs';
@@ -253,6 +253,46 @@ export class EndlessHttpPeer {
   async start(): Promise<this> {
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/services/collector/event`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/**
+ * An HTTP server that answers every request with `status` and `start`, then keeps the answer open, one more byte
+ * every 100 ms until the client leaves: an error page coming over a link too slow to finish within --timeout.
+ */
+export class UnfinishedHttpPeer {
+  private readonly server: http.Server;
+  private readonly sockets = new Set<net.Socket>();
+  url = '';
+  requests = 0;
+
+  constructor(status: number, start: string) {
+    this.server = http.createServer((req, res) => {
+      this.requests++;
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(status, { 'content-type': 'text/plain' });
+        res.on('error', () => undefined);
+        res.write(start);
+        const timer = setInterval(() => res.write('.'), 100);
+        res.on('close', () => clearInterval(timer));
+      });
+    });
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this;
   }
 

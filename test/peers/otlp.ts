@@ -5,7 +5,8 @@
  * (`@opentelemetry/otlp-transformer`'s generated root, with its own copy of the protobuf runtime): nothing of
  * the exporter's schema is used here. JSON bodies are read by the OTLP JSON mapping: lowerCamelCase names only,
  * 64-bit integers as strings, enums as numbers; a field the official schema does not know is a finding.
- * Answers can be scripted: a partial success, a status with Retry-After, a body that is not OTLP.
+ * Answers can be scripted: a partial success, a status with Retry-After, a body that is not OTLP, a body that is
+ * huge, never ends or is cut off.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -51,7 +52,12 @@ const AS_JSON = { longs: String, enums: Number, bytes: String, defaults: false, 
 const MAX_BODY = 64 * 1024 * 1024;
 
 export type Reply =
-  | { status: number; headers?: Record<string, string>; body?: Buffer | string; status_message?: string }
+  | {
+      status: number; headers?: Record<string, string>; body?: Buffer | string; status_message?: string;
+      /** After the body: keep the answer open, a byte every 100 ms until the client leaves, or drop the connection. */
+      then?: 'trickle' | 'drop';
+    }
+  | { status: number; flood: { start: string; bytes: number } }
   | { partial: { rejected: number; message: string } }
   | { reset: true };
 
@@ -124,6 +130,8 @@ export class OtlpPeer {
   readonly script: Reply[] = [];
   /** Every request that reached the server, refused or not. */
   hits = 0;
+  /** Bytes of flooded or trickled answer bodies written: past the kernel's buffers, only what the client read. */
+  streamed = 0;
   url = '';
   private readonly server: http.Server;
   private readonly sockets = new Set<import('node:net').Socket>();
@@ -210,6 +218,8 @@ export class OtlpPeer {
     }
     if ('partial' in next) return this.success(r, json, next.partial, answer);
     r.status = next.status;
+    if ('flood' in next) return this.flood(res, next.status, next.flood);
+    if (next.then) return this.unfinished(req, res, next.status, next.body ?? `scripted ${next.status}`, next.headers ?? {}, next.then);
     if (next.body !== undefined) return answer(next.status, next.body, next.headers?.['content-type'] ?? 'text/plain', next.headers);
     return status(next.status, next.status_message ?? `scripted ${next.status}`, next.headers);
   }
@@ -219,6 +229,41 @@ export class OtlpPeer {
     if (partial) r.status = 206; // answered 200, but not a full success: kept apart from `accepted`
     if (json) answer(200, JSON.stringify(RESPONSE.toObject(message, AS_JSON)), 'application/json');
     else answer(200, Buffer.from(RESPONSE.encode(message).finish()), 'application/x-protobuf');
+  }
+
+  /** A body of `bytes` bytes starting with `start`, generated as it is sent (the peer never holds it). */
+  private flood(res: http.ServerResponse, status: number, body: { start: string; bytes: number }): void {
+    res.writeHead(status, { 'content-type': 'text/plain', 'content-length': String(body.bytes) });
+    const filler = Buffer.alloc(64 * 1024, 0x41);
+    let left = body.bytes;
+    const first = Buffer.from(body.start);
+    const pump = (): void => {
+      while (left > 0 && !res.destroyed) {
+        const chunk = left === body.bytes ? Buffer.concat([first, filler]) : filler;
+        const n = Math.min(left, chunk.length);
+        left -= n;
+        this.streamed += n;
+        if (!res.write(chunk.subarray(0, n))) return void res.once('drain', pump);
+      }
+      if (left === 0) res.end();
+    };
+    res.on('error', () => undefined);
+    pump();
+  }
+
+  /** The start of an answer that never ends: more of it every 100 ms, or the connection dropped once it is out. */
+  private unfinished(
+    req: http.IncomingMessage, res: http.ServerResponse, status: number, start: Buffer | string, headers: Record<string, string>, then: 'trickle' | 'drop',
+  ): void {
+    res.writeHead(status, { 'content-type': 'text/plain', ...headers });
+    res.on('error', () => undefined);
+    if (then === 'drop') return void res.write(start, () => req.socket.destroy());
+    res.write(start);
+    const timer = setInterval(() => {
+      res.write('.');
+      this.streamed++;
+    }, 100);
+    res.on('close', () => clearInterval(timer));
   }
 
   async close(): Promise<void> {

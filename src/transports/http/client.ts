@@ -23,7 +23,7 @@ export interface HttpBytes {
   headers: Record<string, string | string[] | undefined>;
   /** At most the cap the caller gave. */
   body: Buffer;
-  /** The body went on past the cap (the rest was not read). */
+  /** The body went on past the cap, or (an error answer) stopped part way: `body` is its start. */
   truncated: boolean;
 }
 
@@ -31,7 +31,7 @@ export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
-  /** The answer was longer than what is kept of an error answer; `body` is its start. */
+  /** The answer was longer than what is kept of an error answer, or stopped part way; `body` is its start. */
   truncated?: boolean;
 }
 
@@ -115,7 +115,10 @@ export class HttpClient {
         dispatcher: agent,
         signal: abort.signal,
       });
-      const read = await readCapped(res.body, cap(res.statusCode));
+      // An error answer is classified by its status line, which has arrived: a body cut short by --timeout or a
+      // dropped connection only shortens the text quoted, and must not turn a 400 or a 500 into a retried failure.
+      const error = res.statusCode < 200 || res.statusCode >= 300;
+      const read = await readCapped(res.body, cap(res.statusCode), error);
       return { status: res.statusCode, headers: res.headers, ...read };
     } catch (err) {
       throw toNetworkError(err, url, this.options.timeoutMs);
@@ -136,20 +139,29 @@ export class HttpClient {
 
 /**
  * Read a body up to `cap` bytes. Past the cap the stream is destroyed (undici then closes that connection rather
- * than reading the rest into the pool), so a 400 MB answer costs `cap` bytes of memory and no more reading.
+ * than reading the rest into the pool), so a 400 MB answer costs `cap` bytes of memory and no more reading. With
+ * `keepStart`, a body that fails part way (timeout, connection dropped) gives what was read, marked truncated.
  */
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, cap: number): Promise<{ body: Buffer; truncated: boolean }> {
+async function readCapped(
+  body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, cap: number, keepStart: boolean,
+): Promise<{ body: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    const room = cap - size;
-    if (chunk.length > room) {
-      if (room > 0) chunks.push(chunk.subarray(0, room));
-      body.destroy();
-      return { body: Buffer.concat(chunks), truncated: true };
+  try {
+    for await (const chunk of body) {
+      const room = cap - size;
+      if (chunk.length > room) {
+        if (room > 0) chunks.push(chunk.subarray(0, room));
+        body.destroy();
+        return { body: Buffer.concat(chunks), truncated: true };
+      }
+      chunks.push(chunk);
+      size += chunk.length;
     }
-    chunks.push(chunk);
-    size += chunk.length;
+  } catch (err) {
+    if (!keepStart) throw err;
+    body.destroy();
+    return { body: Buffer.concat(chunks), truncated: true };
   }
   return { body: Buffer.concat(chunks), truncated: false };
 }
