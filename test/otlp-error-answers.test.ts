@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { OtlpPeer } from './peers/otlp.js';
+import { OtlpPeer, statusPrefix } from './peers/otlp.js';
 import { demoRegistry, jsonLines, outcome, registryIds, runCli, tempDir, withPeer } from './helpers.js';
 
 const MB = 1024 * 1024;
@@ -51,9 +51,11 @@ describe('OTLP error answers of any size', () => {
       assert.ok(peer.streamed < 50 * MB, `the peer sent ${(peer.streamed / MB).toFixed(0)} MB`);
     }));
 
-  it('a 500 with a 400 MB body stops the export unretried, quoted on one line, nothing checkpointed', () =>
+  it('a 500 whose google.rpc.Status is 400 MB stops the export unretried, its message quoted on one line, nothing checkpointed', () =>
     otlp(async (peer) => {
-      peer.script.push({ status: 500, flood: { start: START, bytes: 400 * MB } });
+      // Only the start of the Status is read: its message is quoted from there, not the bytes that frame it.
+      const start = statusPrefix(START, 400 * MB);
+      peer.script.push({ status: 500, flood: { start, bytes: start.length + 400 * MB - Buffer.byteLength(START), type: 'application/x-protobuf' } });
       const { r, dead, rowid } = await exportTo(peer, 3);
       assert.equal(r.code, 1, r.stderr);
       assert.equal(peer.hits, 1, 'not retried');

@@ -57,7 +57,7 @@ export type Reply =
       /** After the body: keep the answer open, a byte every 100 ms until the client leaves, or drop the connection. */
       then?: 'trickle' | 'drop';
     }
-  | { status: number; flood: { start: string; bytes: number } }
+  | { status: number; flood: { start: Buffer | string; bytes: number; type?: string } }
   | { partial: { rejected: number; message: string } }
   | { reset: true };
 
@@ -231,9 +231,9 @@ export class OtlpPeer {
     else answer(200, Buffer.from(RESPONSE.encode(message).finish()), 'application/x-protobuf');
   }
 
-  /** A body of `bytes` bytes starting with `start`, generated as it is sent (the peer never holds it). */
-  private flood(res: http.ServerResponse, status: number, body: { start: string; bytes: number }): void {
-    res.writeHead(status, { 'content-type': 'text/plain', 'content-length': String(body.bytes) });
+  /** A body of `bytes` bytes starting with `start`, the rest `A`, generated as it is sent (the peer never holds it). */
+  private flood(res: http.ServerResponse, status: number, body: { start: Buffer | string; bytes: number; type?: string }): void {
+    res.writeHead(status, { 'content-type': body.type ?? 'text/plain', 'content-length': String(body.bytes) });
     const filler = Buffer.alloc(64 * 1024, 0x41);
     let left = body.bytes;
     const first = Buffer.from(body.start);
@@ -270,6 +270,15 @@ export class OtlpPeer {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/**
+ * The start of a google.rpc.Status whose message is `bytes` long and begins with `start`, the rest to be sent
+ * after it: code 13 (INTERNAL), then the message's tag and length.
+ */
+export function statusPrefix(start: string, bytes: number): Buffer {
+  const w = minimal.Writer.create();
+  return Buffer.concat([Buffer.from(w.uint32(8).int32(13).uint32(18).uint32(bytes).finish()), Buffer.from(start)]);
 }
 
 /** A google.rpc.Status (code 1, message 2), written with the protobuf runtime's writer. */

@@ -29,7 +29,7 @@ function printable(s: string): string {
 /** The answer's own words: the google.rpc.Status message when there is one, else an excerpt of the body. */
 function said(a: OtlpAnswer, json: boolean): string {
   const type = mediaType(a);
-  const text = statusMessage(a.body, type === 'application/json' || (type === '' && json)) ?? a.body.toString('utf8');
+  const text = statusMessage(a.body, type === 'application/json' || (type === '' && json), a.truncated) ?? a.body.toString('utf8');
   return text.trim() === '' ? '' : ': ' + printable(text);
 }
 

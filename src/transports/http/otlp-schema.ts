@@ -129,8 +129,11 @@ function partial(p: unknown): PartialSuccess {
   return { rejected, message: typeof m === 'string' ? m : '' };
 }
 
-/** The message of an error answer's google.rpc.Status, protobuf or JSON; null when the body is not one. */
-export function statusMessage(body: Buffer, json: boolean): string | null {
+/**
+ * The message of an error answer's google.rpc.Status, protobuf or JSON; null when the body is not one. `cut`: the
+ * body is the start of a longer answer, which no decoder takes whole.
+ */
+export function statusMessage(body: Buffer, json: boolean, cut = false): string | null {
   try {
     if (json) {
       const v = JSON.parse(body.toString('utf8')) as { message?: unknown };
@@ -139,6 +142,28 @@ export function statusMessage(body: Buffer, json: boolean): string | null {
     const s = STATUS.toObject(STATUS.decode(body)) as { message?: string };
     return typeof s.message === 'string' && s.message !== '' ? s.message : null;
   } catch {
-    return null;
+    return cut && !json ? cutStatusMessage(body) : null;
   }
+}
+
+/**
+ * The start of the message of a Status cut short: encoders write fields in number order, so the code (1) and
+ * the message (2) come before the details (3) that make a Status large. Null when field 2 does not begin there.
+ */
+function cutStatusMessage(body: Buffer): string | null {
+  const r = protobuf.Reader.create(body);
+  try {
+    while (r.pos < r.len) {
+      const tag = r.uint32();
+      if (tag === 0x12) {
+        const len = r.uint32();
+        return len > 0 ? body.subarray(r.pos, Math.min(r.pos + len, r.len)).toString('utf8') : null;
+      }
+      if (tag !== 0x08) return null;
+      r.int32();
+    }
+  } catch {
+    // A cut inside the code or the message's length: nothing of the message came.
+  }
+  return null;
 }
