@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { HecPeer } from './peers/splunk-hec.js';
-import { demoRegistry, registryIds, ROOT, runCli, spawnCli, tempDir, waitFor } from './helpers.js';
+import { demoRegistry, registryIds, ROOT, runCli, sleep, spawnCli, tempDir, waitFor } from './helpers.js';
 
 const TOKEN = 'shutdown-test-token-5f1c';
 const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: TOKEN };
@@ -233,18 +233,29 @@ con.exec('COMMIT');
 con.close();
 `;
 
-/** A rollback-journal registry of `n` events, locked by a writer for `holdMs` once this resolves. */
-async function lockedRegistry(n: number, holdMs: number): Promise<{ db: string; released: Promise<unknown>; writer: ChildProcess }> {
+/** A rollback-journal registry of `n` events: its writer locks readers out for as long as it holds the lock. */
+function rollbackRegistry(n: number): string {
   const db = demoRegistry(n);
   const con = new Database(db);
   con.pragma('journal_mode = DELETE');
   con.close();
+  return db;
+}
+
+/** A writer in another process that holds `db` locked for `holdMs` once this resolves. */
+async function lockRegistry(db: string, holdMs: number): Promise<{ released: Promise<unknown>; writer: ChildProcess }> {
   const writer = spawn(process.execPath, ['--input-type=module', '-e', LOCKER, db, String(holdMs)], { cwd: ROOT });
   let said = '';
   writer.stdout.on('data', (d) => (said += d));
   const released = new Promise((r) => writer.on('close', r));
   await waitFor(() => said.includes('locked'));
-  return { db, released, writer };
+  return { released, writer };
+}
+
+/** A rollback-journal registry of `n` events, locked by a writer for `holdMs` once this resolves. */
+async function lockedRegistry(n: number, holdMs: number): Promise<{ db: string; released: Promise<unknown>; writer: ChildProcess }> {
+  const db = rollbackRegistry(n);
+  return { db, ...(await lockRegistry(db, holdMs)) };
 }
 
 describe('a registry locked by its writer when the export starts', () => {
@@ -280,6 +291,89 @@ describe('a registry locked by its writer when the export starts', () => {
       child.kill('SIGKILL');
       writer.kill();
       await released;
+    }
+  });
+});
+
+/** A follower of `db` into a file, with its checkpoint, that has delivered all `n` events when this resolves. */
+async function follower(db: string, n: number) {
+  const dir = tempDir();
+  const out = path.join(dir, 'out.jsonl');
+  const state = path.join(dir, 'state.json');
+  const child = spawnCli([
+    'siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', out, '--state', state, '--follow', '--shutdown-timeout', '1s',
+  ]);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+  const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  await waitFor(() => fs.existsSync(state) && lastRowid(state) === n, 15_000);
+  return {
+    out, state, closed, stderr: () => stderr,
+    end: () => {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+    },
+    /** SIGTERM, and how long until the process ended. */
+    stop: async (): Promise<{ code: number | null; signal: NodeJS.Signals | null; tookMs: number }> => {
+      const signalled = performance.now();
+      child.kill('SIGTERM');
+      const [code, signal] = await closed;
+      return { code, signal, tookMs: performance.now() - signalled };
+    },
+  };
+}
+
+/** The follower's output: one whole line per event, the registry's events in order. */
+function assertWholeOutput(out: string, ids: string[]): void {
+  const lines = fs.readFileSync(out, 'utf8').split('\n');
+  assert.equal(lines.pop(), '', 'the output ends with a whole line');
+  assert.deepEqual(lines.map((l) => String((JSON.parse(l) as { event: { id: unknown } }).event.id)), ids);
+}
+
+describe('a registry locked by its writer while a follower reads it', () => {
+  it('SIGTERM while the follower waits for the lock ends it within --shutdown-timeout: exit 0, checkpoint and output whole', async () => {
+    const db = rollbackRegistry(20);
+    const ids = registryIds(db);
+    const f = await follower(db, 20);
+    let lock: { released: Promise<unknown>; writer: ChildProcess } | null = null;
+    try {
+      // Held far longer than the run may take to stop: only the stop can end the wait.
+      lock = await lockRegistry(db, 30_000);
+      await waitFor(() => /waiting for it to be released/.test(f.stderr()), 15_000);
+      const run = await f.stop();
+      assert.equal(run.signal, null, 'it ended by itself');
+      assert.equal(run.code, 0, f.stderr());
+      assert.match(f.stderr(), /SIGTERM: finishing the batch in flight for up to 1s and sending nothing new/);
+      assert.match(f.stderr(), /stopped: every event read was delivered\n$/);
+      assert.doesNotMatch(f.stderr(), /did not finish within/);
+      // Every read waits for the lock only briefly, so the stop is heard at once; a read that waited out SQLite's
+      // whole busy timeout after the stop would take the run past --shutdown-timeout.
+      assert.ok(run.tookMs < 1000, `left ${Math.round(run.tookMs)} ms after SIGTERM, beyond --shutdown-timeout 1s`);
+      assert.equal(lastRowid(f.state), 20);
+      assertWholeOutput(f.out, ids);
+    } finally {
+      f.end();
+      lock?.writer.kill();
+      await lock?.released;
+    }
+  });
+
+  it('a lock held for less than a second is waited out without a word, as a commit is', async () => {
+    const db = rollbackRegistry(20);
+    const ids = registryIds(db);
+    const f = await follower(db, 20);
+    try {
+      // Polled every 250 ms, the follower meets the lock at least once while it is held.
+      const lock = await lockRegistry(db, 600);
+      await lock.released;
+      await sleep(500);
+      const run = await f.stop();
+      assert.equal(run.code, 0, f.stderr());
+      assert.doesNotMatch(f.stderr(), /locked|waiting for it|readable again/);
+      assertWholeOutput(f.out, ids);
+    } finally {
+      f.end();
     }
   });
 });

@@ -12,7 +12,7 @@ import { ExportMetrics } from '../service/metrics.js';
 import { MetricsServer } from '../service/metrics-server.js';
 import { runPipeline, type PipelineResult } from '../pipeline/index.js';
 import { Shutdown, signalExitCode, STOP_SIGNALS, unsentMessage, type Unsent } from '../service/signals.js';
-import { BUSY_TIMEOUT_MS, RegistryBusy, RegistrySource } from '../registry/source.js';
+import { LOCK_ATTEMPT_MS, RegistryBusy, RegistrySource } from '../registry/source.js';
 import { RegistryWait } from '../registry/wait.js';
 import { ExportError, RegistryUnavailable } from '../shared/errors.js';
 import { preflight } from '../service/preflight.js';
@@ -92,7 +92,7 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
     transport = openTransport(c, say);
     if (c.preflight) await checkDestination(c, transport);
     const checkpoint = c.state ? Checkpoint.open(c.state, { registryId: c.registryId, database: c.db }) : null;
-    if (checkpoint) checkResume(checkpoint, source);
+    if (checkpoint) await waitedOut(() => checkResume(checkpoint, source), c, signals.signal);
     startRowid = checkpoint?.lastRowid ?? ROWID_START;
     // A service says what it is doing when it starts; a one-shot export says only what it did.
     if (c.follow) say(
@@ -203,9 +203,10 @@ function describeOutput(c: ExportConfig): string {
 /**
  * The registry, opened read-only. In follow mode one that cannot be opened yet (its server not started, so no WAL
  * files a reader can use; not created yet) is waited for, with one line now and one when it opens; a one-shot
- * export fails at once (exit 1). A registry locked by its writer is waited out a second at a time, by a one-shot
- * export for up to --retry-max-duration. A stop during any of these waits ends it at once, as a stop ends a run:
- * exit 0 in follow mode, the signal's code (130, 143) for a one-shot export that sent nothing.
+ * export fails at once (exit 1). A registry locked by its writer is waited out (see RegistryWait), tried every
+ * second once the lock is reported, by a one-shot export for up to --retry-max-duration. A stop during any of
+ * these waits ends it at once, as a stop ends a run: exit 0 in follow mode, the signal's code (130, 143) for a
+ * one-shot export that sent nothing.
  */
 async function openRegistry(c: ExportConfig, ctx: RunContext): Promise<RegistrySource> {
   let said = false;
@@ -216,13 +217,14 @@ async function openRegistry(c: ExportConfig, ctx: RunContext): Promise<RegistryS
     received ??= sig;
     stop.abort();
   };
-  const lock = new RegistryWait((m) => logger.warn(m), c.follow ? Infinity : c.retry.maxDurationMs, BUSY_TIMEOUT_MS, stop.signal);
+  const lock = new RegistryWait((m) => logger.warn(m), c.follow ? Infinity : c.retry.maxDurationMs, 1000, stop.signal);
   for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   try {
     for (;;) {
       try {
-        // Each attempt blocks the process only briefly for a lock, so a stop is heard while the wait goes on.
-        const source = RegistrySource.open(c.db, { maxRowBytes: c.maxRowBytes, openBusyTimeoutMs: BUSY_TIMEOUT_MS });
+        // Each attempt, and each read of the run after it, blocks the process only a moment for a lock, so a stop
+        // is heard while the wait goes on.
+        const source = RegistrySource.open(c.db, { maxRowBytes: c.maxRowBytes, openBusyTimeoutMs: LOCK_ATTEMPT_MS, busyTimeoutMs: LOCK_ATTEMPT_MS });
         if (said) logger.info(`registry ${c.db} opened`);
         lock.clear();
         return source;
@@ -249,10 +251,35 @@ async function openRegistry(c: ExportConfig, ctx: RunContext): Promise<RegistryS
   }
 }
 
+/**
+ * A read before the run's own, with a writer's lock waited out as the run's reads wait it out. A stop ends the
+ * wait and skips the read: the run that follows stops before it reads anything.
+ */
+async function waitedOut(read: () => void, c: ExportConfig, stop: AbortSignal): Promise<void> {
+  const lock = new RegistryWait((m) => logger.warn(m), c.follow ? Infinity : c.retry.maxDurationMs, c.pollIntervalMs, stop);
+  while (!stop.aborted) {
+    try {
+      read();
+      lock.clear();
+      return;
+    } catch (err) {
+      if (!(err instanceof RegistryBusy)) throw err;
+      await lock.busy(err);
+    }
+  }
+}
+
 /** A progress bar on a terminal, for exports long enough to want one. */
 async function progressBar(c: ExportConfig, total: () => number): Promise<SingleBar | null> {
   if (c.quiet || c.follow || !process.stderr.isTTY) return null;
-  const n = total();
+  let n: number;
+  try {
+    n = total();
+  } catch (err) {
+    // A writer's lock: the run waits it out, and goes without a bar rather than wait for one.
+    if (err instanceof RegistryBusy) return null;
+    throw err;
+  }
   if (n < 50_000) return null;
   const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(

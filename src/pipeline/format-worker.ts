@@ -23,6 +23,8 @@ export interface WorkerSetup {
   maxRowBytes: number;
   /** Frame each record for a byte-stream transport (transport.ts, StreamFraming) instead of ending it with a newline. */
   stream: { framing: 'octet-counting' | 'lf'; maxMessage: number } | null;
+  /** How long each read waits for a writer's lock before the range is answered early with `busy`. */
+  busyTimeoutMs: number;
 }
 
 /** A row over the size limit, reported in place of its line. */
@@ -88,7 +90,7 @@ export interface RangeResult {
 }
 
 const setup = workerData as WorkerSetup;
-const source = RegistrySource.open(setup.db, { maxRowBytes: setup.maxRowBytes });
+const source = RegistrySource.open(setup.db, { maxRowBytes: setup.maxRowBytes, busyTimeoutMs: setup.busyTimeoutMs });
 const format: JsonFormatter = recordFormatter(setup.spec);
 const fields = blankEventJson();
 const spare: ArrayBuffer[] = [];

@@ -7,7 +7,7 @@ import os from 'node:os';
 import v8 from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { ExportError } from '../shared/errors.js';
-import { RegistryBusy } from '../registry/source.js';
+import { BUSY_TIMEOUT_MS, LOCK_ATTEMPT_MS, RegistryBusy } from '../registry/source.js';
 import type { RecordSpec } from '../records/spec.js';
 import type { RangeRequest, RangeResult, RefusedRecord, WorkerSetup } from './format-worker.js';
 import type { StreamFraming } from '../transports/transport.js';
@@ -98,7 +98,9 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
   const maxRowBytes = plan.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES;
   // Only the framing's data crosses to the threads; its reasons stay with the transport.
   const stream = plan.stream ? { framing: plan.stream.framing, maxMessage: plan.stream.maxMessage } : null;
-  const setup: WorkerSetup = { db: plan.db, registryId: plan.registryId, spec: plan.spec, since: plan.since, records, maxRowBytes, stream };
+  // Threads whose busy answers are waited out here read a moment at a time, so that a stop ends them at once.
+  const busyTimeoutMs = plan.lockWait ? LOCK_ATTEMPT_MS : BUSY_TIMEOUT_MS;
+  const setup: WorkerSetup = { db: plan.db, registryId: plan.registryId, spec: plan.spec, since: plan.since, records, maxRowBytes, stream, busyTimeoutMs };
   singleThreadedScavenges();
   const workers = Array.from({ length: n }, () =>
     new Worker(new URL('./format-worker.js', import.meta.url), {

@@ -6,7 +6,7 @@ import { DEFAULTS } from '../shared/defaults.js';
 import { parseDuration } from '../shared/options.js';
 import { workersWorthIt, type WorkerPlan } from './format-workers.js';
 import { recordFormatter, type RecordSpec } from '../records/spec.js';
-import { PAGE_SIZE, type RegistrySource } from '../registry/source.js';
+import { PAGE_SIZE, RegistryBusy, type RegistrySource } from '../registry/source.js';
 import { Core, type CoreOptions, type PipelineResult, type PreparedRecord } from './core.js';
 import { digestOrNull, feedRecords, feedRegistry, feedThreaded } from './feeds.js';
 import { RegistryWait } from '../registry/wait.js';
@@ -51,7 +51,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     return core.finish(feedRecords(core, o.source, o.limit));
   }
   const core = new Core({ ...o, digest: (rowid) => digestOrNull(o.source, rowid) });
-  const plan = threadPlan(o, core.lastRowid, core.stopSignal);
+  const plan = threadPlanUnlessLocked(o, core.lastRowid, core.stopSignal);
   // A file, stdout or a byte stream takes the threads' chunks whole; other SIEMs batch each record here.
   if (plan && !plan.records) return core.finish(copyChunks(core, plan, !!o.deadLetter));
   if (plan) return core.finish(feedThreaded(core, plan));
@@ -68,6 +68,16 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
 
 function isRegistryRun(o: PipelineOptions): o is RegistryRun {
   return typeof (o.source as RegistrySource).readPage === 'function';
+}
+
+/** The plan, or none while a writer holds the registry locked: this thread then reads, waiting the lock out. */
+function threadPlanUnlessLocked(o: RegistryRun, after: number, stop: AbortSignal | undefined): WorkerPlan | null {
+  try {
+    return threadPlan(o, after, stop);
+  } catch (err) {
+    if (err instanceof RegistryBusy) return null;
+    throw err;
+  }
 }
 
 /** Whether a backlog is large enough for worker threads, and the plan for them. */

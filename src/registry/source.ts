@@ -19,11 +19,16 @@ import { MAX_ROWID, parseMaxRowBytes, OversizeRow, ROWID_START, rowidName } from
 export const PAGE_SIZE = 256;
 
 /**
- * How long one read waits for a writer's lock before it gives up (and the caller waits and tries again): short,
- * because the wait blocks the process, signals included. Rollback-journal registries lock readers out while a
- * writer commits; WAL registries never do.
+ * How long one read waits for a writer's lock before it gives up: short, because the wait blocks the process,
+ * signals included. Rollback-journal registries lock readers out while a writer commits; WAL registries never do.
  */
 export const BUSY_TIMEOUT_MS = 1000;
+
+/**
+ * The same for a reader that waits out locks itself between reads (the export, see RegistryWait): a moment, so
+ * that a stop is heard within it however long the lock lasts, well within a --shutdown-timeout of a second.
+ */
+export const LOCK_ATTEMPT_MS = 100;
 const OPEN_BUSY_TIMEOUT_MS = 5000;
 
 /**
@@ -55,9 +60,11 @@ export interface OpenOptions {
   maxRowBytes?: unknown;
   /**
    * How long opening waits for a writer's lock, blocking the process (signals included); a lock that outlasts it
-   * is a RegistryBusy. The export waits out locks itself, a little at a time (BUSY_TIMEOUT_MS); default 5 s.
+   * is a RegistryBusy. The export waits out locks itself, a little at a time (LOCK_ATTEMPT_MS); default 5 s.
    */
   openBusyTimeoutMs?: number;
+  /** How long each read after opening waits for a writer's lock, as `openBusyTimeoutMs`; default BUSY_TIMEOUT_MS. */
+  busyTimeoutMs?: number;
 }
 
 export interface ReadOptions {
@@ -262,7 +269,7 @@ export class RegistrySource {
     }
     let db: Database.Database;
     try {
-      // Opening waits as long as it always did for a writer's lock; reads after it wait briefly (see BUSY_TIMEOUT_MS).
+      // Opening waits for a writer's lock 5 s unless told otherwise; reads after it only briefly (see BUSY_TIMEOUT_MS).
       db = new Database(path, { readonly: true, fileMustExist: true, timeout: options.openBusyTimeoutMs ?? OPEN_BUSY_TIMEOUT_MS });
     } catch (err) {
       throw new RegistryUnavailable(`cannot open registry database ${path}: ${sqliteReason(err)}`);
@@ -302,7 +309,7 @@ export class RegistrySource {
       }
       checkRowidRange(path, db, rowid);
       const source = new RegistrySource(path, db, types, idIsRowid, stat, rowid, options);
-      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`);
       return source;
     } catch (err) {
       db.close();
