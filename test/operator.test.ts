@@ -87,8 +87,21 @@ describe('follow mode', () => {
     child.kill('SIGTERM');
     assert.equal(await closed(child), 0);
     assert.match(err(), /--follow without --state: a restart sends every event again from the first; give it --state FILE/);
-    assert.match(err(), /oversight-siem \S+: following .* as ecs to .*out\.jsonl, after rowid/);
+    assert.match(err(), /oversight-siem \S+: following .* as ecs to .*out\.jsonl, from the first event$/m);
     assert.match(err(), /stopped: every event read was delivered/);
+  });
+
+  it('names the rowid it resumes after when its state file has a checkpoint', async () => {
+    const db = demoRegistry(3);
+    const dir = tempDir();
+    const args = ['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'ecs', '--output', path.join(dir, 'out.jsonl'), '--state', path.join(dir, 'state.json')];
+    assert.equal((await runCli(args)).code, 0);
+    const child = spawnCli([...args, '--follow']);
+    const err = collect(child);
+    await waitFor(() => /following/.test(err()));
+    child.kill('SIGTERM');
+    assert.equal(await closed(child), 0);
+    assert.match(err(), /following .* as ecs to .*out\.jsonl, after rowid 3 \(--state .*state\.json\)$/m);
   });
 
   it('a second exporter on a held state file exits 1 naming the holder; after kill -9 of the first a new one starts at once', async () => {

@@ -95,10 +95,12 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
     if (checkpoint) await waitedOut(() => checkResume(checkpoint, source), c, signals.signal);
     startRowid = checkpoint?.lastRowid ?? ROWID_START;
     // A service says what it is doing when it starts; a one-shot export says only what it did.
+    // A new checkpoint sits before every rowid (they can be zero or negative): that is "from the first event".
+    const after = startRowid > ROWID_START ? startRowid : null;
     if (c.follow) say(
       `oversight-siem ${VERSION}: following ${c.db} as ${c.format.name} to ${describeOutput(c)}, ` +
-        `after rowid ${checkpoint?.lastRowid ?? 0}${c.state ? ` (--state ${c.state})` : ''}`,
-      { version: VERSION, registry: c.db, transport: c.transport.name, format: c.format.name, after_rowid: checkpoint?.lastRowid ?? 0 },
+        `${after === null ? 'from the first event' : `after rowid ${after}`}${c.state ? ` (--state ${c.state})` : ''}`,
+      { version: VERSION, registry: c.db, transport: c.transport.name, format: c.format.name, after_rowid: after },
     );
     if (c.metricsListen !== null) {
       server = await MetricsServer.start(c.metricsListen, metrics, c.healthStallMs);
