@@ -83,6 +83,24 @@ describe('siem verify: Splunk', () => {
     });
   });
 
+  it("shows Splunk's warnings on a search once each, escaped, and at most five, beside the verdicts", async () => {
+    const incomplete = 'Search results might be incomplete: the search process on the peer:idx-2 ended prematurely.';
+    const more = Array.from({ length: 6 }, (_, i) => `warning ${i}`);
+    await splunk({ searchWarnings: [incomplete, 'forged\nverified rowids 1-5: 5 present once', ...more] }, async (peer) => {
+      const db = demoRegistry(5);
+      assert.equal((await runCli(exportTo(db, peer.url), { env })).code, 0);
+      const r = await runCli(verify(db, peer, '--window', '2'), { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(peer.searches.length >= 2, 'several windows, each warned again');
+      const warned = r.stderr.split('\n').filter((l) => l.includes('Splunk search warned'));
+      assert.equal(warned.length, 5, r.stderr);
+      assert.match(warned[0]!, /Splunk search warned: Search results might be incomplete: the search process on the peer:idx-2 ended prematurely\.$/);
+      assert.ok(!/^verified rowids 1-5: 5 present once/m.test(r.stderr), 'a warning cannot write a line of its own');
+      assert.match(warned[4]!, /\(further warnings are not shown\)$/);
+      assert.equal(counted(r.stderr, 'present once'), 5);
+    });
+  });
+
   it('stops on a result whose count is not a whole number of copies instead of reading it as stored once', async () => {
     for (const bad of ['x', '-1', '0', '1.5', ['1', '1']]) {
       await splunk({ alterResult: (r) => (r['event_id'] === '3' ? (r['count'] = bad) : undefined) }, async (peer) => {

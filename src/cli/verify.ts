@@ -109,7 +109,7 @@ function backendFor(f: QueryOptions, d: DeliveryConfig, warn: (m: string) => voi
       const s = f.formatSettings as { index?: string | null; sourcetype?: string; source?: string; host?: string | null };
       return new SplunkVerifier({
         searchUrl: f.splunkSearchUrl, authorization: splunkSearchAuth(f, env), client: new HttpClient(d.http), registryId: f.registryId,
-        index: s.index ?? null, sourcetype: s.sourcetype!, source: s.source!, host: s.host ?? f.registryId,
+        index: s.index ?? null, sourcetype: s.sourcetype!, source: s.source!, host: s.host ?? f.registryId, warn,
       });
     }
     case 'azure-logs-ingestion': {

@@ -25,6 +25,8 @@ export interface SplunkVerifyConfig {
   source: string;
   /** HEC `host`: the export's `--splunk-host`, else the registry id. Indexed, so it narrows the search cheaply. */
   host: string;
+  /** Where Splunk's warnings on a search are shown. */
+  warn?: (message: string) => void;
 }
 
 /** An SPL string literal. */
@@ -55,6 +57,7 @@ export class SplunkVerifier implements VerifyBackend {
   /** The search is bounded by times and the host, not by event ids: it returns the registry's other events too. */
   readonly seesOthers = true;
   private readonly url: string;
+  private readonly warnings = new Set<string>();
 
   constructor(private readonly c: SplunkVerifyConfig) {
     const u = new URL(c.searchUrl);
@@ -98,6 +101,7 @@ export class SplunkVerifier implements VerifyBackend {
       }
       const fatal = row.messages?.find((m) => m.type === 'FATAL' || m.type === 'ERROR');
       if (fatal) throw new QueryError(`Splunk search failed: ${excerpt(fatal.text ?? '')}`);
+      for (const m of row.messages ?? []) if (m.type === 'WARN') this.warned(String(m.text ?? ''));
       const r = row.result;
       // A transforming search streams previews of a table still being built; only final rows are evidence, and a
       // stream that ends with previews alone (a search cut short) leaves nothing found rather than a guess.
@@ -131,8 +135,21 @@ export class SplunkVerifier implements VerifyBackend {
     return found;
   }
 
+  /**
+   * Splunk's warnings on a search (a peer that did not answer: "results might be incomplete") are shown, each text
+   * once and at most MAX_WARNINGS of them, so whoever reads the verdicts knows they may rest on partial results.
+   * They do not fail the run: Splunk also warns of harmless things, and its exact words are not a stable API.
+   */
+  private warned(text: string): void {
+    if (this.warnings.has(text) || this.warnings.size >= MAX_WARNINGS) return;
+    this.warnings.add(text);
+    this.c.warn?.(`Splunk search warned: ${excerpt(text)}${this.warnings.size === MAX_WARNINGS ? ' (further warnings are not shown)' : ''}`);
+  }
+
   async close(): Promise<void> {}
 }
+
+const MAX_WARNINGS = 5;
 
 function all(v: ResultValue): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];

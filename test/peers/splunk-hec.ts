@@ -41,6 +41,8 @@ export interface HecPeerOptions {
   previews?: 'before' | 'only';
   /** Change a final result row before it is sent (a broken proxy or search head). */
   alterResult?: (result: Record<string, unknown>) => void;
+  /** Warnings streamed before the results, as a search head does when a peer did not answer. */
+  searchWarnings?: string[];
 }
 
 /** limits.conf `[spath] extraction_cutoff`: search-time JSON extraction reads this many bytes of an event. */
@@ -191,7 +193,8 @@ export class HecPeer {
     const finals = this.options.previews === 'only' ? [] : rows.map((r, i) => JSON.stringify({
       preview: false, offset: i, ...(i === rows.length - 1 ? { lastrow: true } : {}), result: alter(result(r)),
     }));
-    const lines = [...previews, ...finals];
+    const warnings = (this.options.searchWarnings ?? []).map((text) => JSON.stringify({ messages: [{ type: 'WARN', text }] }));
+    const lines = [...warnings, ...previews, ...finals];
     return { status: 200, body: lines.join('\n') + (lines.length ? '\n' : '') };
   }
 
