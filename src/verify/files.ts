@@ -114,7 +114,11 @@ export class FileVerifier implements VerifyBackend {
     const db = this.db!;
     let stmt = this.statements.get(window.length);
     if (!stmt) {
-      stmt = db.prepare(`SELECT event_id, registry_id, token, file, time FROM stored WHERE (registry_id = ? OR registry_id IS NULL) AND event_id IN (${window.map(() => '?').join(',')})`);
+      // By event id, named: with the (registry_id, time) index beside it, SQLite would otherwise read every line of
+      // the registry through that index for each window (a 1,000,000-line file took 155 s to verify, not 11 s).
+      stmt = db.prepare(
+        `SELECT event_id, registry_id, token, file, time FROM stored INDEXED BY stored_id WHERE (registry_id = ? OR registry_id IS NULL) AND event_id IN (${window.map(() => '?').join(',')})`,
+      );
       this.statements.set(window.length, stmt);
     }
     const found = new Map<string, Found>();
