@@ -32,7 +32,7 @@ describe('siem verify: Elasticsearch', () => {
       assert.equal(first.code, 1, first.stderr);
       assert.deepEqual(listed(first.stderr, 'missing'), ['7', '150', '1999']);
       assert.equal(counted(first.stderr, 'present once'), 1997);
-      assert.equal(counted(first.stderr, 'not in the registry'), null, 'asked for the window\'s ids only, it has no count of other records to give');
+      assert.equal(counted(first.stderr, 'not in the registry'), 0, 'the registry\'s documents beside each window are all its own events');
       assert.ok(peer.searches >= 4, 'one search or more per window');
 
       const repaired = await runCli(verify(db, peer.url, '--repair'), { env });
@@ -83,12 +83,18 @@ describe('siem verify: Elasticsearch', () => {
     }));
 
   it('stops on a search answer that holds part of the documents instead of reading it as all there', () => {
-    let fault: 'shard' | 'timeout' | 'dropped' | 'repeat' | 'inflated' | null = null;
+    let fault: 'shard' | 'timeout' | 'dropped' | 'repeat' | 'inflated' | 'flood' | null = null;
     let firstPage: unknown[] = [];
     const o: EsPeerOptions = {
       dataStream: STREAM, apiKey: KEY,
       searchAnswer: (answer, request) => {
         const hits = answer['hits'] as { hits: { _index: string; fields: Record<string, unknown[]> }[] };
+        const forOthers = (request['query'] as { bool?: Record<string, unknown> }).bool?.['must_not'] !== undefined;
+        if (fault === 'flood') {
+          // A peer that claims a flood of other records beside the window, and would invent pages to match.
+          if (forOthers && request['track_total_hits'] === true) (answer['hits'] as { total: { value: number } }).total.value = 1_000_001;
+          return answer;
+        }
         if (fault === 'inflated' && request['track_total_hits'] === true) {
           // A peer that claims hits without end, and would invent pages to match.
           (answer['hits'] as { total: { value: number } }).total.value = 2_000_000_000;
@@ -123,6 +129,7 @@ describe('siem verify: Elasticsearch', () => {
         ['dropped', /Elasticsearch search returned 998 of the 1202 hits it counted: pages were skipped/],
         ['repeat', /Elasticsearch search returned more hits than the 1202 it counted: pages repeat/],
         ['inflated', /Elasticsearch search counted 2000000000 hits for 1200 events, more than 1000 copies each/],
+        ['flood', /Elasticsearch search for other records counted 1000001 documents of this registry dated beside 1200 events, more than 1000000/],
       ];
       for (const [f, message] of cases) {
         fault = f;
@@ -195,5 +202,27 @@ describe('siem verify: Elasticsearch', () => {
       assert.equal(wrong.code, 1);
       assert.match(wrong.stderr, /HTTP 401/);
       assert.ok(!wrong.stderr.includes('bm9wZTpub3Bl'));
+    }));
+
+  it('refuses a range query Elasticsearch refuses, so the search for other records is checked as it would be', () =>
+    es({}, async (peer) => {
+      const db = demoRegistry(5);
+      assert.equal((await runCli(exportTo(db, peer.url), { env })).code, 0);
+      const search = async (range: unknown): Promise<{ status: number; body: any }> => {
+        const res = await fetch(`${peer.peer.url}/${STREAM}/_search`, {
+          method: 'POST', headers: { authorization: `ApiKey ${KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ track_total_hits: true, query: { range } }),
+        });
+        return { status: res.status, body: await res.json() };
+      };
+      const t = Date.parse(String((peer.docs.values().next().value as Record<string, unknown>)['@timestamp']));
+      const ok = await search({ '@timestamp': { gte: t, lt: t + 1000, format: 'epoch_millis' } });
+      assert.equal(ok.status, 200);
+      assert.ok(ok.body.hits.total.value >= 1);
+      assert.equal((await search({ '@timestamp': { gte: t + 1, lte: t, format: 'epoch_millis' } })).body.hits.total.value, 0);
+      assert.equal((await search({ '@timestamp': { gte: new Date(t).toISOString() } })).status, 200, 'the field\'s own formats by default');
+      assert.equal((await search({ '@timestamp': { gte: 'yesterday-ish', format: 'epoch_millis' } })).status, 400);
+      assert.equal((await search({ '@timestamp': { gte: t, since: t } })).status, 400);
+      assert.equal((await search({ '@timestamp': { gte: t }, 'event.ingested': { gte: t } })).status, 400);
     }));
 });

@@ -1,7 +1,7 @@
 /**
  * `siem verify` names what the destination holds under this registry id that never happened in the registry: a
- * line added to the file, an event written with the HEC token. Events of another registry, and the registry's
- * own events outside the verified rowids, are not.
+ * line added to the file, an event written with the HEC token, a document written with write access to the data
+ * stream. Events of another registry, and the registry's own events outside the verified rowids, are not.
  */
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { RegistrySource } from '../src/registry/source.js';
 import { runVerify } from '../src/verify/index.js';
 import { FileVerifier } from '../src/verify/files.js';
+import { EsPeer } from './peers/elasticsearch.js';
 import { HecPeer } from './peers/splunk-hec.js';
 import { demoRegistry, runCli, tempDir, withPeer } from './helpers.js';
 import { counted, listed } from './verify-support.js';
@@ -159,4 +160,64 @@ describe('siem verify: records not in the registry', () => {
       assert.ok(listed(part.stderr, 'not in the registry')!.every((id) => id === '9001' || id === '9003'), part.stderr);
     });
   });
+
+  const ES_KEY = 'VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==';
+  const STREAM = 'logs-oversight.beacon-default';
+  const esEnv = { OVERSIGHT_ES_API_KEY: ES_KEY };
+  /** Write documents into the stream as anyone with write access can: `_bulk` create, Elasticsearch picks the `_id`. */
+  async function esWrite(peer: EsPeer, docs: Rec[]): Promise<void> {
+    const body = docs.map((d) => `{"create":{"_index":"${STREAM}"}}\n${JSON.stringify(d)}\n`).join('');
+    const res = await fetch(peer.url, { method: 'POST', headers: { authorization: `ApiKey ${ES_KEY}`, 'content-type': 'application/x-ndjson' }, body });
+    assert.equal(res.status, 200);
+    assert.equal((await res.json() as { errors: boolean }).errors, false);
+  }
+
+  it('names documents written to the Elasticsearch stream under this registry id that never happened in the registry', () =>
+    withPeer(new EsPeer({ dataStream: STREAM, apiKey: ES_KEY }).start(), async (peer) => {
+      const db = demoRegistry(60);
+      assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url], { env: esEnv })).code, 0);
+      const verify = ['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--window', '10'];
+      const clean = await runCli(verify, { env: esEnv });
+      assert.equal(clean.code, 0, clean.stderr);
+      assert.equal(counted(clean.stderr, 'not in the registry'), 0);
+
+      const docs = [...peer.docs.values()] as Rec[];
+      await esWrite(peer, forgeries(db).map((x) => {
+        const copy = structuredClone(docs.find((d) => FIELDS['ecs']!.id(d) === String(x.like))!);
+        FIELDS['ecs']!.set(copy, x.id, x.registry, x.time);
+        return copy;
+      }));
+      const r = await runCli(verify, { env: esEnv });
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(counted(r.stderr, 'not in the registry'), 2);
+      assert.deepEqual(listed(r.stderr, 'not in the registry'), ['9001', '9003']);
+      assert.equal(counted(r.stderr, 'present once'), 60);
+
+      const to = sharedSecond(db, 10);
+      const part = await runCli([...verify, '--to-rowid', String(to)], { env: esEnv });
+      assert.equal(part.code, 1, part.stderr);
+      assert.ok(listed(part.stderr, 'not in the registry')!.every((id) => id === '9001' || id === '9003'), part.stderr);
+      assert.ok(listed(part.stderr, 'not in the registry')!.includes('9001'), part.stderr);
+    }));
+
+  it('pages through a flood of made-up Elasticsearch documents to a count and the first ids', () =>
+    withPeer(new EsPeer({ dataStream: STREAM, apiKey: ES_KEY }).start(), async (peer) => {
+      const db = demoRegistry(30);
+      assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url], { env: esEnv })).code, 0);
+      const like = [...peer.docs.values()][3] as Rec;
+      const made: Rec[] = [];
+      for (let i = 0; i < 2500; i++) {
+        const copy = structuredClone(like);
+        FIELDS['ecs']!.set(copy, `x-${i}`, 'reg', Date.parse(like['@timestamp']) / 1000);
+        made.push(copy);
+      }
+      await esWrite(peer, made);
+      const before = peer.searches;
+      const r = await runCli(['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--list', '3', '--es-skip-failure-store'], { env: esEnv });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^not in the registry \(2500\): x-\d+, x-\d+, x-\d+, … more \(see --report\)$/m);
+      assert.equal(counted(r.stderr, 'present once'), 30);
+      // One search for the window, three pages of 1000 for the others.
+      assert.equal(peer.searches - before, 4);
+    }));
 });

@@ -5,7 +5,9 @@
  * order, `filter_path` applied to the answer, scripted item failures, silent losses (201 and nothing stored),
  * and failure store redirects (201, `"failure_store": "used"`, `"errors": false`). Reads: point in time
  * (`_pit`), `_search` with `pit` + `search_after` on `_shard_doc`, plain `_search` up to 10,000 hits,
- * `<stream>::failures`, and API key privileges (`read`, `read_failure_store`).
+ * `<stream>::failures`, and API key privileges (`read`, `read_failure_store`). Queries: `match_all`, `ids`,
+ * `term`, `terms` (at most 65,536), `bool`, and `range` on `@timestamp` with the date formats a data stream's
+ * `@timestamp` takes (`strict_date_optional_time||epoch_millis` unless `format` says otherwise).
  */
 import { randomBytes } from 'node:crypto';
 import { Peer, type PeerReply, type PeerRequest } from './peer.js';
@@ -46,6 +48,8 @@ interface StoredDoc {
   id: string;
   source: Record<string, unknown>;
   visibleAt: number;
+  /** `@timestamp` in milliseconds, as the date field indexes it. */
+  time?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -70,6 +74,9 @@ export class EsPeer {
   /** Lookups by `_id` and by `event.id`, so queries for a window do not scan the whole stream. */
   private readonly byId = new Map<string, StoredDoc[]>();
   private readonly byEventId = new Map<string, StoredDoc[]>();
+  /** Stored documents with a `@timestamp`, sorted by it when a range query needs it (rebuilt after any change). */
+  private byTime: StoredDoc[] = [];
+  private timeSorted = true;
   searches = 0;
 
   constructor(private readonly options: EsPeerOptions) {
@@ -101,7 +108,12 @@ export class EsPeer {
 
   /** Change the stored copies of an event (an edit or a pipeline bug after delivery). */
   alter(eventId: string, change: (doc: Record<string, unknown>) => void): void {
-    for (const d of this.stored) if (String(get(d.source, 'event.id')[0]) === eventId) change(d.source);
+    for (const d of this.stored) {
+      if (String(get(d.source, 'event.id')[0]) !== eventId) continue;
+      change(d.source);
+      d.time = timeOf(d.source);
+      this.timeSorted = false;
+    }
   }
 
   /** Delete stored copies of an event (retention, a delete by query). */
@@ -109,10 +121,13 @@ export class EsPeer {
     for (let i = this.stored.length - 1; i >= 0; i--) if (String(get(this.stored[i]!.source, 'event.id')[0]) === eventId) this.stored.splice(i, 1);
     const gone = (d: StoredDoc): boolean => String(get(d.source, 'event.id')[0]) === eventId;
     for (const index of [this.byId, this.byEventId]) for (const [k, docs] of index) index.set(k, docs.filter((d) => !gone(d)));
+    this.timeSorted = false;
   }
 
   private store(d: StoredDoc): void {
     this.stored.push(d);
+    d.time = timeOf(d.source);
+    this.timeSorted = false;
     const add = (index: Map<string, StoredDoc[]>, key: string): void => {
       const list = index.get(key);
       if (list) list.push(d);
@@ -131,6 +146,15 @@ export class EsPeer {
     if ((kind === 'terms' || kind === 'term') && Object.keys(a)[0] === 'event.id') {
       const v = Object.values(a)[0];
       return lookup(this.byEventId, Array.isArray(v) ? v : [typeof v === 'object' && v !== null ? (v as Json)['value'] : v]);
+    }
+    if (kind === 'range' && Object.keys(a)[0] === '@timestamp') {
+      const { lo, hi } = dateRange(a);
+      if (!this.timeSorted) {
+        this.byTime = this.stored.filter((d) => Number.isFinite(d.time)).sort((x, y) => x.time! - y.time!);
+        this.timeSorted = true;
+      }
+      // Every document from the first at or after `lo` to the last at or before `hi`; the query itself decides.
+      return this.byTime.slice(firstAt(this.byTime, lo), firstAt(this.byTime, hi + 1));
     }
     if (kind !== 'bool') return null;
     const list = (k: string): Json[] => (a[k] === undefined ? [] : Array.isArray(a[k]) ? (a[k] as Json[]) : [a[k] as Json]);
@@ -356,6 +380,10 @@ function compile(q: Json): (d: StoredDoc) => boolean {
       const want = new Set(values.map(String));
       return (d) => get(d.source, field).some((v) => want.has(String(v)));
     }
+    case 'range': {
+      const { lo, hi } = dateRange(a);
+      return (d) => d.time !== undefined && d.time >= lo && d.time <= hi;
+    }
     case 'bool': {
       const list = (k: string): ((d: StoredDoc) => boolean)[] => {
         const v = a[k];
@@ -393,3 +421,60 @@ export function filterPath(value: unknown, spec: string | null): unknown {
   };
   return walk(value, paths) ?? {};
 }
+
+/** What a data stream's `@timestamp` (a `date` field) indexes: milliseconds, or NaN for none. */
+function timeOf(source: Record<string, unknown>): number {
+  const v = get(source, '@timestamp')[0];
+  return typeof v === 'string' ? Date.parse(v) : NaN;
+}
+
+/** The index of the first document dated at or after `ms` in a list sorted by time. */
+function firstAt(sorted: StoredDoc[], ms: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]!.time! < ms) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const RANGE_KEYS = new Set(['gt', 'gte', 'lt', 'lte', 'format', 'boost']);
+
+/**
+ * A `range` query on `@timestamp` as inclusive milliseconds. Elasticsearch parses each bound with the query's
+ * `format` (or the field's, `strict_date_optional_time||epoch_millis`) and refuses one that none of them reads.
+ */
+function dateRange(a: Json): { lo: number; hi: number } {
+  const fields = Object.keys(a);
+  if (fields.length !== 1) throw new Error(`[range] query doesn't support multiple fields, found [${fields.join('] and [')}]`);
+  const field = fields[0]!;
+  if (field !== '@timestamp') throw new Error(`this fake models [range] on [@timestamp] only, not [${field}]`);
+  const spec = a[field];
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new Error(`[range] query malformed, no start_object after query name`);
+  const r = spec as Json;
+  for (const k of Object.keys(r)) if (!RANGE_KEYS.has(k)) throw new Error(`[range] query does not support [${k}]`);
+  const format = r['format'] === undefined ? 'strict_date_optional_time||epoch_millis' : String(r['format']);
+  const parse = (v: unknown): number => {
+    for (const f of format.split('||')) {
+      if (f === 'epoch_millis' && (typeof v === 'number' || (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)))) return Math.floor(Number(v));
+      if (f === 'epoch_second' && (typeof v === 'number' || (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v)))) return Math.floor(Number(v) * 1000);
+      if (f === 'strict_date_optional_time' && typeof v === 'string' && STRICT_DATE.test(v)) {
+        const ms = Date.parse(v.length === 10 ? `${v}T00:00:00Z` : /(Z|[+-]\d{2}:?\d{2})$/.test(v) ? v : `${v}Z`);
+        if (Number.isFinite(ms)) return ms;
+      }
+      if (!['epoch_millis', 'epoch_second', 'strict_date_optional_time'].includes(f)) throw new Error(`this fake does not model the date format [${f}]`);
+    }
+    throw new Error(`failed to parse date field [${String(v)}] with format [${format}]`);
+  };
+  let lo = -Infinity;
+  let hi = Infinity;
+  if (r['gte'] !== undefined) lo = parse(r['gte']);
+  if (r['gt'] !== undefined) lo = Math.max(lo, parse(r['gt']) + 1);
+  if (r['lte'] !== undefined) hi = parse(r['lte']);
+  if (r['lt'] !== undefined) hi = Math.min(hi, parse(r['lt']) - 1);
+  return { lo, hi };
+}
+
+const STRICT_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}([.,]\d{1,9})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/;
