@@ -39,7 +39,15 @@ describe('siem verify: the Log Analytics query', () => {
     const q = windowQuery(table.name, 'reg "quoted" \\ id', ['1', '2', 'x"y']);
     const r = analyze(q, table.columns);
     assert.deepEqual(r.errors, []);
-    assert.deepEqual(r.columns, ['EventId:string', 'RegistryId:string', 'TokenId:string', 'FileId:string', 'TimeGenerated:datetime', 'IngestionTime:datetime']);
+    assert.deepEqual(r.columns, ['EventId:string', 'RegistryId:string', 'TokenId:string', 'FileId:string', 'OccurredAt:datetime', 'TimeGenerated:datetime', 'IngestionTime:datetime']);
+  });
+
+  it('binds as well against a table without OccurredAt (a data collection rule of one\'s own), with the same columns', () => {
+    const own = table.columns.filter((c: { name: string }) => c.name !== 'OccurredAt');
+    assert.equal(own.length, table.columns.length - 1, 'the deployed table has OccurredAt');
+    const r = analyze(windowQuery(table.name, 'reg', ['1']), own);
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.columns, ['EventId:string', 'RegistryId:string', 'TokenId:string', 'FileId:string', 'OccurredAt:datetime', 'TimeGenerated:datetime', 'IngestionTime:datetime']);
   });
 
   it('fails to bind against a table without a column it reads, so the check above can fail', () => {

@@ -1,5 +1,6 @@
 /** `siem verify` against the Logs Ingestion peer's workspace: the Log Analytics query API and its traps. */
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { describe, it } from 'node:test';
 import { AzurePeer, type AzurePeerOptions } from './peers/azure-logs-ingestion.js';
 import { demoRegistry, registryIds, runCli } from './helpers.js';
@@ -35,7 +36,7 @@ describe('siem verify: Sentinel (Logs Ingestion API)', () => {
       const first = await runCli(verify(db, peer, '--window', '400'), { env });
       assert.equal(first.code, 1, first.stderr);
       assert.deepEqual(listed(first.stderr, 'missing'), ['1', '640', '1200']);
-      // The demo events are from 2025: Azure stored their arrival time as TimeGenerated, which is not an alteration.
+      // The deployed rule stored each row's arrival as TimeGenerated and its own time as OccurredAt: no alteration.
       assert.equal(counted(first.stderr, 'altered'), 0);
       assert.equal(counted(first.stderr, 'not in the registry'), null, 'asked for the window\'s ids only, it has no count of other records to give');
       assert.equal(peer.queries.length, 3);
@@ -65,6 +66,36 @@ describe('siem verify: Sentinel (Logs Ingestion API)', () => {
       assert.equal(counted(r.stderr, 'missing'), 0);
     }));
 
+  it("compares the callback's own time from OccurredAt, hours or weeks old, and TimeGenerated where a rule keeps it there", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const db = demoRegistry(12);
+    const d = new Database(db);
+    // Callbacks 5 hours old (a late export) and 30 days old (a backfill).
+    d.prepare('UPDATE events SET timestamp = ? WHERE id <= 6').run(now - 5 * 3600);
+    d.prepare('UPDATE events SET timestamp = ? WHERE id > 6').run(now - 30 * 86400);
+    d.close();
+    await azure({}, async (peer, env) => {
+      assert.equal((await runCli(exportTo(db, peer.url), { env })).code, 0);
+      const clean = await runCli(verify(db, peer), { env });
+      assert.equal(clean.code, 0, clean.stderr);
+      assert.equal(counted(clean.stderr, 'present once'), 12);
+      // A changed time is seen whatever the callback's age, since OccurredAt is stored as sent.
+      for (const id of ['2', '9']) peer.alter(id, (row) => (row['OccurredAt'] = new Date((now - 86400 * 3) * 1000).toISOString()));
+      const changed = await runCli(verify(db, peer), { env });
+      assert.equal(changed.code, 1, changed.stderr);
+      assert.deepEqual(listed(changed.stderr, 'altered'), ['2', '9']);
+    });
+    await azure({ transform: false }, async (peer, env) => {
+      assert.equal((await runCli(exportTo(db, peer.url), { env })).code, 0);
+      const own = await runCli(verify(db, peer), { env });
+      assert.equal(own.code, 0, own.stderr);
+      assert.equal(counted(own.stderr, 'present once'), 12, 'the 30-day-old rows carry their arrival time, which is not compared');
+      peer.alter('3', (row) => (row['TimeGenerated'] = new Date((now - 7200) * 1000).toISOString()));
+      const changed = await runCli(verify(db, peer), { env });
+      assert.deepEqual(listed(changed.stderr, 'altered'), ['3']);
+    });
+  });
+
   it('stops on an empty 200 or a partial error instead of reading them as "nothing stored"', () =>
     azure({}, async (peer, env) => {
       const db = demoRegistry(10);
@@ -80,7 +111,7 @@ describe('siem verify: Sentinel (Logs Ingestion API)', () => {
       const partial = await runCli(verify(db, peer), { env });
       assert.equal(partial.code, 1);
       assert.match(partial.stderr, /PartialError/);
-      const columns = ['EventId', 'RegistryId', 'TokenId', 'FileId', 'TimeGenerated', 'IngestionTime'].map((name) => ({ name, type: 'string' }));
+      const columns = ['EventId', 'RegistryId', 'TokenId', 'FileId', 'OccurredAt', 'TimeGenerated', 'IngestionTime'].map((name) => ({ name, type: 'string' }));
       peer.queryFaults.push({ status: 200, body: JSON.stringify({ tables: [{ name: 'PrimaryResult', columns, rows: [null] }] }) });
       const nullRow = await runCli(verify(db, peer), { env });
       assert.equal(nullRow.code, 1);

@@ -3,11 +3,12 @@
  * come from the field table, so a renamed column changes every rule at once. Every query ends with the same
  * output columns per logic type, and the rule metadata (entity mappings, custom details) names only those.
  */
+import { OCCURRED_COLUMN } from '../records/formats/sentinel.js';
 import { BACKFILL_DELAY, durationSeconds, type Condition, type Detection, type FieldTable } from './model.js';
 
 export const TABLE = 'Oversight_CL';
 /** The column the DCR transform fills with the callback's own time (TimeGenerated becomes the arrival time). */
-export const OCCURRED_COLUMN = 'OccurredAt';
+export { OCCURRED_COLUMN };
 /** Sentinel runs a scheduled rule over at most this much data. */
 export const MAX_QUERY_PERIOD_SECONDS = 14 * 86400;
 /** At most this many values of a set go on an alert (Sentinel caps an alert's custom details at 2 KB in all). */

@@ -4,6 +4,7 @@
  * traps are checked, not trusted: a request without `Content-Type: application/json` gets an empty 200, and a
  * partial failure comes as 200 with an `error` beside the tables; both stop the run instead of reading as "none".
  */
+import { OCCURRED_COLUMN } from '../records/formats/sentinel.js';
 import { ClientCredential, TokenError } from '../transports/http/azure-auth.js';
 import type { HttpClient } from '../transports/http/client.js';
 import { excerpt } from '../transports/transport.js';
@@ -32,9 +33,15 @@ export function kqlString(v: string): string {
   return JSON.stringify(v);
 }
 
+/**
+ * The query for one window. The callback's own time is `OccurredAt` where the data collection rule `siem setup`
+ * deploys moved it there (and set `TimeGenerated` to the arrival); a rule of one's own without that step keeps
+ * it in `TimeGenerated`, and `column_ifexists` lets one query read both kinds of table.
+ */
 export function windowQuery(table: string, registryId: string, eventIds: readonly string[]): string {
   return `let ids = dynamic(${JSON.stringify(eventIds)});\n${table}\n| where RegistryId == ${kqlString(registryId)} and EventId in (ids)\n` +
-    '| project EventId, RegistryId, TokenId, FileId, TimeGenerated, IngestionTime = ingestion_time()';
+    `| project EventId, RegistryId, TokenId, FileId, ${OCCURRED_COLUMN} = column_ifexists(${kqlString(OCCURRED_COLUMN)}, datetime(null)), ` +
+    'TimeGenerated, IngestionTime = ingestion_time()';
 }
 
 /** A stream name `Custom-<Table>` names its table. */
@@ -117,7 +124,7 @@ export class SentinelVerifier implements VerifyBackend {
       if (i < 0) throw new QueryError(`Log Analytics result has no column ${name}`);
       return i;
     };
-    const [iId, iReg, iTok, iFile, iTime, iIngest] = ['EventId', 'RegistryId', 'TokenId', 'FileId', 'TimeGenerated', 'IngestionTime'].map(col);
+    const [iId, iReg, iTok, iFile, iOccurred, iTime, iIngest] = ['EventId', 'RegistryId', 'TokenId', 'FileId', OCCURRED_COLUMN, 'TimeGenerated', 'IngestionTime'].map(col);
     const found = new Map<string, Found>();
     for (const row of table.rows) {
       if (!Array.isArray(row)) throw new QueryError(`Log Analytics result has a row that is not a list of values: ${excerpt(JSON.stringify(row) ?? '')}`);
@@ -131,10 +138,16 @@ export class SentinelVerifier implements VerifyBackend {
       if (tok !== null) f.tokens.add(tok);
       const file = str(row[iFile!]);
       if (file !== null) f.files.add(file);
+      // The callback's time as it was sent, whatever its age: the deployed rule keeps it in OccurredAt.
+      const occurred = seconds(row[iOccurred!]);
+      if (occurred !== null) {
+        f.times.add(occurred);
+        continue;
+      }
+      // Otherwise TimeGenerated holds it, unless Azure replaced it by the arrival time: then it cannot be compared.
       const t = seconds(row[iTime!]);
       const ingested = seconds(row[iIngest!]);
       if (t !== null) f.times.add(t);
-      // An event time Azure would have replaced by the arrival time cannot be compared.
       if (ingested !== null && (e.time < ingested - PAST_S || e.time > ingested + AHEAD_S)) f.timeComparable = false;
     }
     return found;

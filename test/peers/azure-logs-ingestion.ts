@@ -2,8 +2,10 @@
  * A fake Entra ID token endpoint and Azure Monitor Logs Ingestion API on one server: client-credentials tokens
  * that expire, a DCR stream that takes JSON arrays of at most 1 MiB with a valid bearer token, and answers 204.
  *
- * Behind the stream, the workspace table: rows get their ingestion time, a TimeGenerated more than 2 days old
- * or 1 day ahead is replaced by it (Azure Monitor's rule), rows can be lost silently (204, nothing stored),
+ * Behind the stream, the workspace table: rows get their ingestion time, and the deployed data collection rule's
+ * transformation moves TimeGenerated to OccurredAt and sets TimeGenerated to the arrival (without that rule, a
+ * TimeGenerated more than 2 days old or 1 day ahead is replaced by the arrival: Azure Monitor's rule); rows can be
+ * lost silently (204, nothing stored),
  * changed, or become visible only after a delay, and a Log Analytics query API (`/v1/workspaces/{id}/query`)
  * answers the verify query in the tables JSON, with its traps: a request without `Content-Type:
  * application/json` gets an empty 200, a token for another audience gets 401, and an app without Data.Read 403.
@@ -27,6 +29,12 @@ export interface AzurePeerOptions {
   visibleAfterMs?: number;
   /** The app may not read the workspace (no Data.Read). */
   queryForbidden?: boolean;
+  /**
+   * The data collection rule's transformation (default true: the rule `siem setup` deploys, `source | extend
+   * OccurredAt = TimeGenerated | extend TimeGenerated = now()`). false: a rule of one's own that stores the rows as
+   * sent, with no OccurredAt column, where Azure's 2-day rule then applies to TimeGenerated.
+   */
+  transform?: boolean;
 }
 
 const INGEST_SCOPE = 'https://monitor.azure.com//.default';
@@ -133,10 +141,16 @@ export class AzurePeer {
       const attempt = this.deliveries.get(id) ?? 0;
       this.deliveries.set(id, attempt + 1);
       if (this.o.lose?.(r, attempt)) continue;
-      const t = Date.parse(String(r['TimeGenerated']));
-      // Azure Monitor's rule: a TimeGenerated more than 2 days old or 1 day ahead becomes the arrival time.
-      const time = Number.isFinite(t) && t >= now - 2 * DAY_MS && t <= now + DAY_MS ? String(r['TimeGenerated']) : new Date(now).toISOString();
-      this.table.push({ row: { ...r, TimeGenerated: time }, ingestedAt: now, visibleAt: now + (this.o.visibleAfterMs ?? 0) });
+      const arrival = new Date(now).toISOString();
+      let row: Record<string, unknown>;
+      if (this.o.transform ?? true) {
+        row = { ...r, OccurredAt: r['TimeGenerated'] ?? null, TimeGenerated: arrival };
+      } else {
+        const t = Date.parse(String(r['TimeGenerated']));
+        // Azure Monitor's rule: a TimeGenerated more than 2 days old or 1 day ahead becomes the arrival time.
+        row = { ...r, TimeGenerated: Number.isFinite(t) && t >= now - 2 * DAY_MS && t <= now + DAY_MS ? String(r['TimeGenerated']) : arrival };
+      }
+      this.table.push({ row, ingestedAt: now, visibleAt: now + (this.o.visibleAfterMs ?? 0) });
     }
     return { status: 204 };
   }
@@ -162,9 +176,10 @@ export class AzurePeer {
     if (fault) return fault;
     const body = JSON.parse(req.body.toString('utf8')) as { query?: string; timespan?: string };
     this.queries.push({ query: body.query ?? '', timespan: body.timespan ?? '' });
-    const m = /^let ids = dynamic\((\[.*\])\);\n([A-Za-z_][A-Za-z0-9_]*)\n\| where RegistryId == ("(?:[^"\\]|\\.)*") and EventId in \(ids\)\n\| project EventId, RegistryId, TokenId, FileId, TimeGenerated, IngestionTime = ingestion_time\(\)$/.exec(body.query ?? '');
+    const m = /^let ids = dynamic\((\[.*\])\);\n([A-Za-z_][A-Za-z0-9_]*)\n\| where RegistryId == ("(?:[^"\\]|\\.)*") and EventId in \(ids\)\n\| project EventId, RegistryId, TokenId, FileId, (OccurredAt = column_ifexists\("OccurredAt", datetime\(null\)\), )?TimeGenerated, IngestionTime = ingestion_time\(\)$/.exec(body.query ?? '');
     if (!m) return bad('SyntaxError', 'this fake workspace runs the verify query only');
     if (m[2] !== (this.o.table ?? 'Oversight_CL')) return bad('SemanticError', `'where' operator: Failed to resolve table or column expression named '${m[2]}'`);
+    const occurred = m[4] !== undefined;
     const ids = new Set((JSON.parse(m[1]!) as string[]).map(String));
     const registry = JSON.parse(m[3]!) as string;
     const [from, to] = (body.timespan ?? '').split('/').map((x) => Date.parse(x));
@@ -178,8 +193,11 @@ export class AzurePeer {
         return tg >= from! && tg < to! && t.row['RegistryId'] === registry && ids.has(text(t.row['EventId']));
       })
       .map((t) => [text(t.row['EventId']), text(t.row['RegistryId']), text(t.row['TokenId']), text(t.row['FileId']),
+        // column_ifexists: the column's value where the table has it, else the default (null).
+        ...(occurred ? [t.row['OccurredAt'] === null || t.row['OccurredAt'] === undefined ? null : new Date(Date.parse(String(t.row['OccurredAt']))).toISOString()] : []),
         new Date(Date.parse(String(t.row['TimeGenerated']))).toISOString(), new Date(t.ingestedAt).toISOString()]);
-    const columns = [['EventId', 'string'], ['RegistryId', 'string'], ['TokenId', 'string'], ['FileId', 'string'], ['TimeGenerated', 'datetime'], ['IngestionTime', 'datetime']]
+    const columns = [['EventId', 'string'], ['RegistryId', 'string'], ['TokenId', 'string'], ['FileId', 'string'],
+      ...(occurred ? [['OccurredAt', 'datetime']] : []), ['TimeGenerated', 'datetime'], ['IngestionTime', 'datetime']]
       .map(([name, type]) => ({ name, type }));
     return { status: 200, body: JSON.stringify({ tables: [{ name: 'PrimaryResult', columns, rows }] }) };
   }

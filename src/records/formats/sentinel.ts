@@ -3,6 +3,12 @@ import { actionForKind, SCHEMA_VERSION } from '../../registry/event.js';
 import { kindCache, lastQuoted, member, memberJson, overEvents, quote, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
+/**
+ * The table column that keeps the callback's own time: the data collection rule `siem setup` deploys moves each
+ * row's TimeGenerated there and sets TimeGenerated to the arrival (docs/SIEM.md, "One clock story").
+ */
+export const OCCURRED_COLUMN = 'OccurredAt';
+
 export function sentinelJsonFormatter(): JsonFormatter {
   const kindPart = kindCache((kind) => member(',"BeaconKind":', kind) + ',"Action":' + quote(actionForKind(kind)));
   const registry = lastQuoted();
