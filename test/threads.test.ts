@@ -20,7 +20,8 @@ const con = new Database(process.argv[1]);
 process.stdin.once('data', () => {
   con.exec('BEGIN EXCLUSIVE');
   process.stdout.write('locked\\n');
-  setTimeout(() => { con.exec('COMMIT'); con.close(); process.stdout.write('released\\n'); process.exit(0); }, 1500);
+  // Held well past the first second, which a read waits out without a word (a commit's lock is that short).
+  setTimeout(() => { con.exec('COMMIT'); con.close(); process.stdout.write('released\\n'); process.exit(0); }, 3000);
 });
 `;
 
