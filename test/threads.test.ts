@@ -228,3 +228,116 @@ describe('how many formatting threads a backlog gets', () => {
     assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')).last_rowid, 60_000);
   });
 });
+
+/** Takes the registry's write lock at once, says `locked`, and holds it until told anything on stdin. */
+const HOLDER = `
+import Database from 'better-sqlite3';
+const con = new Database(process.argv[1]);
+con.exec('BEGIN EXCLUSIVE');
+process.stdout.write('locked\\n');
+process.stdin.once('data', () => { con.exec('COMMIT'); con.close(); process.exit(0); });
+`;
+
+/**
+ * A writer's lock taken just as the threads open the registry. The export's own reads before the threads start
+ * hold the same lock a thread's would, so no run of the command can have the lock begin between its last read
+ * and a thread's opening without racing it: the threads are started here, from the built modules, with the lock
+ * already held by another process and waited out by the export's own RegistryWait.
+ */
+describe('a writer that holds the registry locked as the formatting threads open it', () => {
+  const dist = (m: string): Promise<Record<string, any>> => import(path.join(ROOT, 'dist', m));
+  const spec = { format: 'ecs', settings: {}, envelope: null, privacy: null };
+
+  /** A rollback-journal registry of `n` events, locked by another process until `release`. */
+  async function lockedRollbackRegistry(n: number): Promise<{ db: string; release: () => Promise<unknown> }> {
+    const db = demoRegistry(n);
+    const con = new Database(db);
+    con.pragma('journal_mode = DELETE');
+    con.close();
+    const holder = spawn(process.execPath, ['--input-type=module', '-e', HOLDER, db], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    let said = '';
+    holder.stdout.on('data', (d) => (said += d));
+    const gone = new Promise((r) => holder.on('close', r));
+    await waitFor(() => said.includes('locked'));
+    return {
+      db,
+      release: () => {
+        if (holder.exitCode === null) holder.stdin.write('release\n');
+        return gone;
+      },
+    };
+  }
+
+  it('the threads wait it out as their reads do: one line when the wait starts, one when it ends, every event written', async () => {
+    const { formatInWorkers } = await dist('pipeline/format-workers.js');
+    const { RegistryWait } = await dist('registry/wait.js');
+    const { db, release } = await lockedRollbackRegistry(3000);
+    const said: string[] = [];
+    const plan = { db, registryId: 'reg', spec, since: null, afterRowid: 0, endRowid: 3000, workers: 2, rangeSize: 500 };
+    const lockWait = new RegistryWait((m: string) => {
+      said.push(m);
+      // Released only once the wait is reported, so the threads meet the lock for as long as that takes.
+      if (/waiting for it to be released/.test(m)) void release();
+    }, 60_000, 50);
+    const got: Buffer[] = [];
+    try {
+      for await (const chunk of formatInWorkers({ ...plan, lockWait })) got.push(Buffer.from(chunk.body));
+    } finally {
+      await release();
+    }
+    assert.equal(said.length, 2, said.join('\n'));
+    assert.match(said[0]!, /^registry .* is locked by another process .*: waiting for it to be released$/);
+    assert.match(said[1]!, /^registry readable again after \d+\.\ds locked$/);
+    const unlocked: Buffer[] = [];
+    for await (const chunk of formatInWorkers(plan)) unlocked.push(Buffer.from(chunk.body));
+    const text = Buffer.concat(got);
+    assert.ok(text.equals(Buffer.concat(unlocked)));
+    assert.equal(text.toString('utf8').split('\n').length - 1, 3000);
+  });
+
+  it('a stop ends that wait at once, with nothing written', async () => {
+    const { formatInWorkers } = await dist('pipeline/format-workers.js');
+    const { RegistryWait } = await dist('registry/wait.js');
+    const { db, release } = await lockedRollbackRegistry(3000);
+    const stop = new AbortController();
+    const said: string[] = [];
+    const lockWait = new RegistryWait((m: string) => {
+      said.push(m);
+      if (/waiting for it to be released/.test(m)) stop.abort();
+    }, 60_000, 60_000, stop.signal);
+    let lines = 0;
+    try {
+      // As the export's feeds do: a stop is checked after each chunk, and a wait that a stop ended hands one back.
+      for await (const chunk of formatInWorkers({ db, registryId: 'reg', spec, since: null, afterRowid: 0, endRowid: 3000, workers: 2, rangeSize: 500, lockWait })) {
+        lines += chunk.count;
+        if (stop.signal.aborted) break;
+      }
+    } finally {
+      await release();
+    }
+    assert.ok(stop.signal.aborted, 'the wait was reported');
+    assert.equal(lines, 0);
+    assert.deepEqual(said.length, 1, said.join('\n'));
+  });
+
+  it('a stop as the threads first meet the lock: they close after the ranges in their hands, and the process goes on', async () => {
+    const { formatInWorkers } = await dist('pipeline/format-workers.js');
+    const { RegistryWait } = await dist('registry/wait.js');
+    const { db, release } = await lockedRollbackRegistry(3000);
+    const stop = new AbortController();
+    stop.abort();
+    const lockWait = new RegistryWait(() => undefined, 60_000, 60_000, stop.signal);
+    let chunks = 0;
+    try {
+      // The first answer comes while each thread still has a range to try: the threads end with the loop.
+      for await (const chunk of formatInWorkers({ db, registryId: 'reg', spec, since: null, afterRowid: 0, endRowid: 3000, workers: 2, rangeSize: 500, lockWait })) {
+        chunks++;
+        assert.equal(chunk.count, 0);
+        if (stop.signal.aborted) break;
+      }
+    } finally {
+      await release();
+    }
+    assert.equal(chunks, 1);
+  });
+});

@@ -23,7 +23,10 @@ export interface WorkerSetup {
   maxRowBytes: number;
   /** Frame each record for a byte-stream transport (transport.ts, StreamFraming) instead of ending it with a newline. */
   stream: { framing: 'octet-counting' | 'lf'; maxMessage: number } | null;
-  /** How long each read waits for a writer's lock before the range is answered early with `busy`. */
+  /**
+   * How long each read waits for a writer's lock before the range is answered early with `busy`; opening the
+   * registry too, so that a lock taken as the thread starts is waited out like one met later.
+   */
   busyTimeoutMs: number;
 }
 
@@ -90,7 +93,13 @@ export interface RangeResult {
 }
 
 const setup = workerData as WorkerSetup;
-const source = RegistrySource.open(setup.db, { maxRowBytes: setup.maxRowBytes, busyTimeoutMs: setup.busyTimeoutMs });
+/**
+ * The thread's connection, opened at its first range: a writer's lock met while opening answers that range with
+ * `busy`, as a lock met by a read does, and the next range tries again.
+ */
+let source: RegistrySource | null = null;
+const open = (): RegistrySource =>
+  (source ??= RegistrySource.open(setup.db, { maxRowBytes: setup.maxRowBytes, openBusyTimeoutMs: setup.busyTimeoutMs, busyTimeoutMs: setup.busyTimeoutMs }));
 const format: JsonFormatter = recordFormatter(setup.spec);
 const fields = blankEventJson();
 const spare: ArrayBuffer[] = [];
@@ -118,7 +127,7 @@ function digits(n: number): number {
 
 parentPort!.on('message', (req: RangeRequest | null) => {
   if (req === null) {
-    source.close();
+    source?.close();
     parentPort!.close();
     return;
   }
@@ -178,7 +187,7 @@ parentPort!.on('message', (req: RangeRequest | null) => {
   for (;;) {
     let rows: EventRow[];
     try {
-      rows = readEventRows(source, lastRowid, req.upTo, PAGE_SIZE, setup.since);
+      rows = readEventRows(open(), lastRowid, req.upTo, PAGE_SIZE, setup.since);
     } catch (err) {
       // A writer's lock: what is done goes back now, and the main thread waits it out before asking for the rest.
       if (!(err instanceof RegistryBusy)) throw err;

@@ -55,8 +55,8 @@ export interface WorkerPlan {
   /** Write records framed for this byte-stream transport, and leave out those it cannot take (see StreamFraming). */
   stream?: StreamFraming | null;
   /**
-   * Waits out a writer's lock on the registry between a thread's reads, as the main thread's reads do (see
-   * RegistryWait); without it a locked registry fails the export.
+   * Waits out a writer's lock on the registry between a thread's reads (its opening included), as the main
+   * thread's reads do (see RegistryWait); without it a locked registry fails the export.
    */
   lockWait?: { busy(err: Error): Promise<void>; clear(): void };
 }
@@ -98,7 +98,7 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
   const maxRowBytes = plan.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES;
   // Only the framing's data crosses to the threads; its reasons stay with the transport.
   const stream = plan.stream ? { framing: plan.stream.framing, maxMessage: plan.stream.maxMessage } : null;
-  // Threads whose busy answers are waited out here read a moment at a time, so that a stop ends them at once.
+  // Threads whose busy answers are waited out here open and read a moment at a time, so that a stop ends them at once.
   const busyTimeoutMs = plan.lockWait ? LOCK_ATTEMPT_MS : BUSY_TIMEOUT_MS;
   const setup: WorkerSetup = { db: plan.db, registryId: plan.registryId, spec: plan.spec, since: plan.since, records, maxRowBytes, stream, busyTimeoutMs };
   singleThreadedScavenges();
@@ -158,6 +158,7 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
     const reuse = spare.pop();
     send(best, { seq, after, upTo: upTo(seq), ...(reuse ? { reuse } : {}) });
   };
+  const exited = workers.map((w) => new Promise((resolve) => w.once('exit', resolve)));
   for (const w of workers) {
     w.on('message', (r: RangeResult) => {
       inHand.set(w, inHand.get(w)! - 1);
@@ -210,7 +211,11 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
       dispatch();
     }
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    // Each thread is told to close, and ends once it has answered the ranges in its hands (a moment each, even
+    // while a writer's lock lasts). Stopped in the middle of a SQLite call that then fails on the lock (opening
+    // the registry, measured), a thread would abort the whole process: better-sqlite3 cannot throw into it.
+    for (const w of workers) w.postMessage(null);
+    await Promise.all(exited);
   }
 }
 
