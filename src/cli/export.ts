@@ -21,9 +21,8 @@ import { ROWID_START } from '../registry/rows.js';
 import { StateLock } from '../service/state-lock.js';
 import { VERSION } from '../shared/version.js';
 import type { Transport } from '../transports/transport.js';
-import type { VerifyBackend } from '../verify/index.js';
 import { summary } from './summary.js';
-import { querySettings, type QuerySettings } from './verify-options.js';
+import { querySettings } from './verify-options.js';
 import { openDeadLetters, openTransport, recordSpec, setUpLog } from './wiring.js';
 
 export interface RunContext {
@@ -107,7 +106,7 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
       say(`serving metrics at ${server.url}/metrics and health at ${server.url}/healthz`, { metrics_url: `${server.url}/metrics` });
     }
     deadLetter = c.deadLetter ? openDeadLetters(c.deadLetter, c) : null;
-    verifier = verifyBackend ? await startVerifier(c, verifyBackend, query, metrics, checkpoint?.lastRowid ?? ROWID_START) : null;
+    verifier = verifyBackend ? await (await import('./verify-every.js')).startVerifier(c, verifyBackend, query, metrics, checkpoint?.lastRowid ?? ROWID_START) : null;
     const bar = await progressBar(c, () => Math.min(source.count(checkpoint?.lastRowid ?? ROWID_START, c.since), c.limit ?? Infinity));
     let result: PipelineResult;
     try {
@@ -155,40 +154,6 @@ async function checkDestination(c: ExportConfig, transport: Transport): Promise<
   const line = `${c.transport.name} ${failed.what}: ${failed.detail}`;
   if (c.follow) logger.warn(`${line}; following all the same, and retrying as events come`);
   else throw new ExportError(`${line} (nothing was sent; siem check shows every check, --no-preflight skips them)`);
-}
-
-/**
- * --verify-every: a background check, on its own registry connection, that the SIEM holds what this process
- * delivered (from its starting checkpoint up to the current one), with two gauges on /metrics so an alert
- * catches silent loss. Records younger than the settle time (--settle, else the SIEM's) count as too recent, not
- * missing; the registry is read and the SIEM asked --window events at a time.
- */
-async function startVerifier(
-  c: ExportConfig, backend: VerifyBackend, query: QuerySettings, metrics: ExportMetrics, from: number,
-): Promise<{ stop(): Promise<void> }> {
-  const [{ summaryLines }, { PeriodicVerifier, registerVerifyGauges, runVerify }] = await Promise.all([
-    import('./verify.js'),
-    import('../verify/index.js'),
-  ]);
-  const source = RegistrySource.open(c.db, { maxRowBytes: c.maxRowBytes });
-  const verifier = new PeriodicVerifier({
-    everyMs: c.verifyEveryMs!,
-    gauges: registerVerifyGauges(metrics.registry),
-    run: (signal) =>
-      runVerify({
-        source, registryId: c.registryId, backend, range: { fromRowid: from + 1, toRowid: metrics.checkpointRowid, since: c.since },
-        windowSize: query.windowSize, ...(query.settleMs !== null ? { settleMs: query.settleMs } : {}), stop: signal,
-      }),
-    onResult: (r) => logger.info(summaryLines(r, 20)[0]!, { ...r.counts }),
-    onError: (m) => logger.warn(m),
-  });
-  verifier.start();
-  return {
-    stop: async () => {
-      await verifier.stop();
-      source.close();
-    },
-  };
 }
 
 /** Where records go, for the startup line: a URL without credentials or query, or the file. */

@@ -1,0 +1,48 @@
+/**
+ * --verify-every: a background check, on its own registry connection, that the SIEM holds what this process
+ * delivered (from its starting checkpoint up to the current one), with two gauges on /metrics so an alert
+ * catches silent loss. Records younger than the settle time (--settle, else the SIEM's) count as too recent, not
+ * missing; the registry is read and the SIEM asked --window events at a time.
+ */
+import type { ExportConfig } from '../config/export.js';
+import type { ExportMetrics } from '../service/metrics.js';
+import { log as logger, type Logger } from '../shared/log.js';
+import { BUSY_TIMEOUT_MS, RegistrySource } from '../registry/source.js';
+import type { VerifyBackend } from '../verify/index.js';
+import type { QuerySettings } from './verify-options.js';
+
+type VerifierConfig = Pick<ExportConfig, 'db' | 'maxRowBytes' | 'verifyEveryMs' | 'registryId' | 'since'>;
+
+export async function startVerifier(
+  c: VerifierConfig, backend: VerifyBackend, query: QuerySettings, metrics: ExportMetrics, from: number,
+  log: Pick<Logger, 'info' | 'warn'> = logger,
+): Promise<{ stop(): Promise<void> }> {
+  const [{ summaryLines }, { PeriodicVerifier, registerVerifyGauges, runVerify }] = await Promise.all([
+    import('./verify.js'),
+    import('../verify/index.js'),
+  ]);
+  // Opened by the first check, not before the export starts, and waiting for a writer's lock only as long as
+  // each of its reads waits: a lock met there skips that check with a line, as a lock met by a read does, and the
+  // next check opens it. Opened at the start, it held up the whole export for 5 s, and failed it after that.
+  let source: RegistrySource | null = null;
+  const verifier = new PeriodicVerifier({
+    everyMs: c.verifyEveryMs!,
+    gauges: registerVerifyGauges(metrics.registry),
+    run: async (signal) => {
+      source ??= RegistrySource.open(c.db, { maxRowBytes: c.maxRowBytes, openBusyTimeoutMs: BUSY_TIMEOUT_MS });
+      return runVerify({
+        source, registryId: c.registryId, backend, range: { fromRowid: from + 1, toRowid: metrics.checkpointRowid, since: c.since },
+        windowSize: query.windowSize, ...(query.settleMs !== null ? { settleMs: query.settleMs } : {}), stop: signal,
+      });
+    },
+    onResult: (r) => log.info(summaryLines(r, 20)[0]!, { ...r.counts }),
+    onError: (m) => log.warn(m),
+  });
+  verifier.start();
+  return {
+    stop: async () => {
+      await verifier.stop();
+      source?.close();
+    },
+  };
+}
