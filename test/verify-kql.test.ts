@@ -1,6 +1,6 @@
 /**
  * The query `siem verify` sends to Log Analytics binds in Microsoft's own Kusto language service against the
- * table we deploy, and returns the columns the verifier reads; the peer only answers this exact text.
+ * table we deploy, and returns the columns the verifier reads; the peer only answers these exact texts.
  */
 import { K, S, System } from './support/kusto.js';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { sentinelDir } from '../src/content/sentinel.js';
-import { windowQuery } from '../src/verify/sentinel.js';
+import { othersQuery, windowQuery } from '../src/verify/sentinel.js';
 
 
 const deploy = JSON.parse(fs.readFileSync(path.join(sentinelDir(), 'deploy', 'azuredeploy.json'), 'utf8'));
@@ -53,5 +53,28 @@ describe('siem verify: the Log Analytics query', () => {
   it('fails to bind against a table without a column it reads, so the check above can fail', () => {
     const r = analyze(windowQuery(table.name, 'reg', ['1']), table.columns.filter((c: { name: string }) => c.name !== 'TokenId'));
     assert.ok(r.errors.some((e) => /TokenId/.test(e)), r.errors.join('\n'));
+  });
+
+  const OTHERS = ['EventId:string', 'Copies:long', 'Ids:long', 'Total:long'];
+  const after = Date.parse('2025-03-01T10:00:00Z') / 1000;
+
+  it('the query for other records binds against the deployed table, first page and later ones, with the columns the verifier reads', () => {
+    for (const cursor of [null, 'x"y \\ z']) {
+      const r = analyze(othersQuery(table.name, 'reg "quoted" \\ id', ['1', '2', 'x"y'], after, after + 90, cursor), table.columns);
+      assert.deepEqual(r.errors, []);
+      assert.deepEqual(r.columns, OTHERS);
+    }
+  });
+
+  it('the query for other records binds as well against a table without OccurredAt, placing rows by TimeGenerated', () => {
+    const own = table.columns.filter((c: { name: string }) => c.name !== 'OccurredAt');
+    const r = analyze(othersQuery(table.name, 'reg', ['1'], after, after + 1, '7'), own);
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.columns, OTHERS);
+  });
+
+  it('the query for other records fails to bind without a column it reads, so the checks above can fail', () => {
+    const r = analyze(othersQuery(table.name, 'reg', ['1'], after, after + 1, null), table.columns.filter((c: { name: string }) => c.name !== 'RegistryId'));
+    assert.ok(r.errors.some((e) => /RegistryId/.test(e)), r.errors.join('\n'));
   });
 });

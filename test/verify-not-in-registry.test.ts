@@ -4,7 +4,6 @@
  * stream. Events of another registry, and the registry's own events outside the verified rowids, are not.
  */
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -14,7 +13,7 @@ import { FileVerifier } from '../src/verify/files.js';
 import { EsPeer } from './peers/elasticsearch.js';
 import { HecPeer } from './peers/splunk-hec.js';
 import { demoRegistry, runCli, tempDir, withPeer } from './helpers.js';
-import { counted, listed } from './verify-support.js';
+import { counted, forgeries, listed, sharedSecond } from './verify-support.js';
 
 type Rec = Record<string, any>;
 const iso = (s: number): string => new Date(s * 1000).toISOString();
@@ -34,36 +33,6 @@ const FIELDS: Record<string, { id(r: Rec): string; set(r: Rec, id: string, regis
     set: (r, id, registry, time) => ((r.EventId = id), (r.RegistryId = registry), (r.TimeGenerated = iso(time))),
   },
 };
-
-function times(db: string): number[] {
-  const reg = new Database(db, { readonly: true });
-  const t = reg.prepare('SELECT timestamp FROM events ORDER BY id').pluck(true).all() as number[];
-  reg.close();
-  return t;
-}
-
-/**
- * The made-up records: one dated with event 5 (inside the first window of 10), one dated in the gap between two
- * windows of 10 (no registry event in that second), and one under another registry id.
- */
-function forgeries(db: string): { id: string; registry: string; time: number; like: number }[] {
-  const t = times(db);
-  const b = [10, 20, 30, 40, 50].find((k) => t[k]! - t[k - 1]! >= 2);
-  assert.ok(b, 'the demo registry has a gap of two seconds or more between windows');
-  return [
-    { id: '9001', registry: 'reg', time: t[4]!, like: 5 },
-    { id: '9002', registry: 'other', time: t[5]!, like: 6 },
-    { id: '9003', registry: 'reg', time: t[b - 1]! + 1, like: b },
-  ];
-}
-
-/** A registry event whose second is shared with the one before it, from `from` on: the rowid to stop at. */
-function sharedSecond(db: string, from: number): number {
-  const t = times(db);
-  const k = t.findIndex((s, i) => i >= from && t[i + 1] === s);
-  assert.ok(k >= 0, 'the demo registry has events in the same second');
-  return k + 1;
-}
 
 describe('siem verify: records not in the registry', () => {
   for (const format of Object.keys(FIELDS)) {

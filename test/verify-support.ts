@@ -1,4 +1,8 @@
-/** Shared pieces of the verify tests: registries with recent or long events, and the verify command line. */
+/**
+ * Shared pieces of the verify tests: registries with recent or long events, made-up records to add to a
+ * destination, and reading the verify output.
+ */
+import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { demoRegistry } from './helpers.js';
 
@@ -30,4 +34,34 @@ export function counted(stderr: string, label: string): number | null {
   const line = stderr.split('\n').find((l) => l.startsWith('verified '));
   const m = line ? new RegExp(`(\\d+) ${label}`).exec(line) : null;
   return m ? Number(m[1]) : null;
+}
+
+function times(db: string): number[] {
+  const reg = new Database(db, { readonly: true });
+  const t = reg.prepare('SELECT timestamp FROM events ORDER BY id').pluck(true).all() as number[];
+  reg.close();
+  return t;
+}
+
+/**
+ * The made-up records: one dated with event 5 (inside the first window of 10), one dated in the gap between two
+ * windows of 10 (no registry event in that second), and one under another registry id.
+ */
+export function forgeries(db: string): { id: string; registry: string; time: number; like: number }[] {
+  const t = times(db);
+  const b = [10, 20, 30, 40, 50].find((k) => t[k]! - t[k - 1]! >= 2);
+  assert.ok(b, 'the demo registry has a gap of two seconds or more between windows');
+  return [
+    { id: '9001', registry: 'reg', time: t[4]!, like: 5 },
+    { id: '9002', registry: 'other', time: t[5]!, like: 6 },
+    { id: '9003', registry: 'reg', time: t[b - 1]! + 1, like: b },
+  ];
+}
+
+/** A registry event whose second is shared with the one before it, from `from` on: the rowid to stop at. */
+export function sharedSecond(db: string, from: number): number {
+  const t = times(db);
+  const k = t.findIndex((s, i) => i >= from && t[i + 1] === s);
+  assert.ok(k >= 0, 'the demo registry has events in the same second');
+  return k + 1;
 }

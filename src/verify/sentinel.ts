@@ -3,12 +3,15 @@
  * for the window's event ids, returning every stored row (so copies count) with `ingestion_time()`. The API's
  * traps are checked, not trusted: a request without `Content-Type: application/json` gets an empty 200, and a
  * partial failure comes as 200 with an `error` beside the tables; both stop the run instead of reading as "none".
+ *
+ * Beside each window, a second query asks which other event ids this registry has rows for, dated by the
+ * callback's own time in the span the verifier names, for "not in the registry" (see othersQuery).
  */
 import { OCCURRED_COLUMN } from '../records/formats/sentinel.js';
 import { ClientCredential, TokenError } from '../transports/http/azure-auth.js';
 import type { HttpClient } from '../transports/http/client.js';
 import { excerpt } from '../transports/transport.js';
-import { QueryError, type VerifyBackend } from './backend.js';
+import { QueryError, type Others, type VerifyBackend } from './backend.js';
 import { foundFor, type ExpectedEvent, type Found } from './compare.js';
 import { jsonBody, query } from './http.js';
 
@@ -27,6 +30,14 @@ export interface SentinelVerifyConfig {
 /** Azure Monitor replaces a TimeGenerated more than 2 days old or 1 day ahead by the arrival time. */
 const PAST_S = 2 * 86400;
 const AHEAD_S = 86400;
+/** Event ids per page of the query for other records. */
+const PAGE = 1000;
+/**
+ * The most other event ids one span may name: a thousand pages, enough for a flood of made-up records to be counted
+ * and named (each id's copies are counted by the workspace, however many); a peer that claims more could invent
+ * pages without end.
+ */
+const MAX_OTHER_IDS = 1_000_000;
 
 /** A KQL string literal. */
 export function kqlString(v: string): string {
@@ -42,6 +53,25 @@ export function windowQuery(table: string, registryId: string, eventIds: readonl
   return `let ids = dynamic(${JSON.stringify(eventIds)});\n${table}\n| where RegistryId == ${kqlString(registryId)} and EventId in (ids)\n` +
     `| project EventId, RegistryId, TokenId, FileId, ${OCCURRED_COLUMN} = column_ifexists(${kqlString(OCCURRED_COLUMN)}, datetime(null)), ` +
     'TimeGenerated, IngestionTime = ingestion_time()';
+}
+
+/**
+ * One page of the query for other records beside a window: this registry's rows dated, by the callback's own
+ * time, in the seconds after `after` up to `upTo`, whose event id is none of the window's, as one row per event id
+ * with its copies, in event id order after `cursor` (the last id of the page before), each row carrying the
+ * totals of the whole span so the pages can be checked against them. The own time is `OccurredAt` where the
+ * deployed rule wrote it; a table without that column, or a row without a time, is placed by `TimeGenerated`.
+ * Nothing here bounds `TimeGenerated` (the arrival): the request carries no timespan, so rows that arrived at any
+ * time in the retention are seen.
+ */
+export function othersQuery(table: string, registryId: string, windowIds: readonly string[], after: number, upTo: number, cursor: string | null, page = PAGE): string {
+  return `let ids = dynamic(${JSON.stringify(windowIds)});\n` +
+    `let rest = materialize(${table}\n| where RegistryId == ${kqlString(registryId)} and EventId !in (ids)\n` +
+    `| extend At = coalesce(column_ifexists(${kqlString(OCCURRED_COLUMN)}, datetime(null)), TimeGenerated)\n` +
+    `| where At >= datetime(${iso(after + 1)}) and At < datetime(${iso(upTo + 1)})\n` +
+    '| summarize Copies = count() by EventId);\nrest\n' +
+    (cursor === null ? '' : `| where strcmp(EventId, ${kqlString(cursor)}) > 0\n`) +
+    `| order by EventId asc\n| take ${page}\n| extend Ids = toscalar(rest | count), Total = toscalar(rest | summarize sum(Copies))`;
 }
 
 /** A stream name `Custom-<Table>` names its table. */
@@ -63,8 +93,8 @@ export class SentinelVerifier implements VerifyBackend {
   readonly target: string;
   /** Microsoft quotes under 10 s on average, older pages 20 s to 3 min, and a new table adds a one-time delay. */
   readonly settleMs = 300_000;
-  /** Each query asks for the window's event ids: rows of other ids are never returned (see docs/VERIFY.md). */
-  readonly seesOthers = false;
+  /** Beside each window, the registry's other rows dated in its span are asked for too (see docs/VERIFY.md). */
+  readonly seesOthers = true;
   private readonly url: string;
   private refused = 0;
 
@@ -82,7 +112,7 @@ export class SentinelVerifier implements VerifyBackend {
     }
   }
 
-  async lookup(window: readonly ExpectedEvent[]): Promise<Map<string, Found>> {
+  async lookup(window: readonly ExpectedEvent[], others?: Others | null): Promise<Map<string, Found>> {
     const now = (this.c.now ?? Date.now)() / 1000;
     let earliest = Infinity;
     const byId = new Map<string, ExpectedEvent>();
@@ -93,7 +123,14 @@ export class SentinelVerifier implements VerifyBackend {
     // Rows keep their TimeGenerated, or carry their arrival time when Azure replaced it: cover both (an event
     // more than a day ahead that arrived over two days ago is outside; see docs/VERIFY.md).
     const timespan = `${iso(Math.max(0, Math.min(earliest - AHEAD_S, now - PAST_S)))}/${iso(now + AHEAD_S)}`;
-    const body = JSON.stringify({ query: windowQuery(this.c.table, this.c.registryId, [...byId.keys()]), timespan });
+    const table = await this.ask(JSON.stringify({ query: windowQuery(this.c.table, this.c.registryId, [...byId.keys()]), timespan }));
+    const found = this.read(table, byId);
+    if (others) await this.searchOthers([...byId.keys()], others);
+    return found;
+  }
+
+  /** One query, its answer checked: a table, or a QueryError naming the fix. */
+  private async ask(body: string): Promise<Table> {
     for (;;) {
       const headers = { authorization: `Bearer ${await this.token()}`, 'content-type': 'application/json', prefer: 'wait=600' };
       const res = await query(this.c.client, 'POST', this.url, headers, body, 'Log Analytics query');
@@ -107,26 +144,66 @@ export class SentinelVerifier implements VerifyBackend {
         throw new QueryError('Log Analytics answered HTTP 403: the app needs the Log Analytics API permission Data.Read (admin-consented) and the Log Analytics Reader role on the workspace');
       }
       if (res.status !== 200) throw new QueryError(`Log Analytics answered HTTP ${res.status}: ${excerpt(res.body)}`);
-      return this.read(res.body, res.status, byId);
+      return resultTable(res.body, res.status);
     }
   }
 
-  private read(text: string, status: number, byId: Map<string, ExpectedEvent>): Map<string, Found> {
-    if (text.trim() === '') {
-      throw new QueryError('Log Analytics answered an empty 200: it does that when the request is not Content-Type: application/json, or a proxy dropped the body; nothing can be concluded');
+  /**
+   * The span's other event ids, a page at a time in id order, each reported with its copies. Every page carries the
+   * span's totals (ids and copies), which must not change from page to page, and the pages must add up to exactly
+   * them: pages that repeat or skip ids, or a table that changed while it was paged through, end the run rather
+   * than a count that is not the workspace's.
+   */
+  private async searchOthers(windowIds: string[], others: Others): Promise<void> {
+    const what = 'Log Analytics query for other records';
+    let cursor: string | null = null;
+    let totals: { ids: number; copies: number } | null = null;
+    let ids = 0;
+    let copies = 0;
+    for (;;) {
+      // No timespan: a forged row may have arrived at any time, and the query API's timespan bounds the arrival.
+      const table = await this.ask(JSON.stringify({ query: othersQuery(this.c.table, this.c.registryId, windowIds, others.after, others.upTo, cursor) }));
+      const [iId, iCopies, iIds, iTotal] = ['EventId', 'Copies', 'Ids', 'Total'].map((name) => column(table, name));
+      const rows = table.rows!;
+      if (rows.length > PAGE) throw new QueryError(`${what} answered ${rows.length} rows to a page of ${PAGE}: nothing can be concluded`);
+      for (const row of rows) {
+        if (!Array.isArray(row)) throw new QueryError(`Log Analytics result has a row that is not a list of values: ${excerpt(JSON.stringify(row) ?? '')}`);
+        const id = row[iId!] === null || row[iId!] === undefined ? '' : String(row[iId!]);
+        const n = whole(row[iCopies!], 1);
+        const pageIds = whole(row[iIds!], 1);
+        const pageCopies = whole(row[iTotal!], 1);
+        if (n === null || pageIds === null || pageCopies === null || pageCopies < pageIds) {
+          throw new QueryError(`${what} answered counts that are not whole numbers of copies for event ${excerpt(id, 80)}: ${excerpt(JSON.stringify(row), 160)}`);
+        }
+        if (totals === null) {
+          if (pageIds > MAX_OTHER_IDS) {
+            throw new QueryError(`${what} counted ${pageIds} other event ids of this registry dated beside ${windowIds.length} events, more than ${MAX_OTHER_IDS}: too many to page through; nothing can be concluded (query the table for RegistryId and OccurredAt in those times)`);
+          }
+          totals = { ids: pageIds, copies: pageCopies };
+        } else if (pageIds !== totals.ids || pageCopies !== totals.copies) {
+          throw new QueryError(`${what} counted ${pageIds} ids and ${pageCopies} copies on one page and ${totals.ids} and ${totals.copies} on the first: the rows changed while they were paged through; run verify again`);
+        }
+        ids++;
+        copies += n;
+        if (id === cursor || ids > totals.ids || copies > totals.copies) {
+          throw new QueryError(`${what} returned more than the ${totals.ids} event ids and ${totals.copies} copies it counted: pages repeat; nothing can be concluded`);
+        }
+        // The export writes an event id into every row: one without is no registry event either.
+        others.add(id === '' ? '(no EventId)' : id, n);
+        cursor = id;
+      }
+      if (totals === null || ids === totals.ids) {
+        if (totals !== null && copies !== totals.copies) throw new QueryError(`${what} returned ${copies} of the ${totals.copies} copies it counted: nothing can be concluded`);
+        return;
+      }
+      if (rows.length < PAGE) throw new QueryError(`${what} returned ${ids} of the ${totals.ids} event ids it counted: pages were skipped; nothing can be concluded`);
     }
-    const answer = jsonBody<{ tables?: Table[]; error?: { code?: string; message?: string } }>({ status, headers: {}, body: text }, 'Log Analytics');
-    if (answer.error) throw new QueryError(`Log Analytics answered with an error beside the results (partial results are not evidence): ${answer.error.code ?? ''} ${excerpt(answer.error.message ?? '')}`);
-    const table = answer.tables?.find((t) => t.name === 'PrimaryResult') ?? answer.tables?.[0];
-    if (!table || !Array.isArray(table.columns) || !Array.isArray(table.rows)) throw new QueryError(`Log Analytics answer has no result table: ${excerpt(text)}`);
-    const col = (name: string): number => {
-      const i = table.columns!.findIndex((c) => c.name === name);
-      if (i < 0) throw new QueryError(`Log Analytics result has no column ${name}`);
-      return i;
-    };
-    const [iId, iReg, iTok, iFile, iOccurred, iTime, iIngest] = ['EventId', 'RegistryId', 'TokenId', 'FileId', OCCURRED_COLUMN, 'TimeGenerated', 'IngestionTime'].map(col);
+  }
+
+  private read(table: Table, byId: Map<string, ExpectedEvent>): Map<string, Found> {
+    const [iId, iReg, iTok, iFile, iOccurred, iTime, iIngest] = ['EventId', 'RegistryId', 'TokenId', 'FileId', OCCURRED_COLUMN, 'TimeGenerated', 'IngestionTime'].map((name) => column(table, name));
     const found = new Map<string, Found>();
-    for (const row of table.rows) {
+    for (const row of table.rows!) {
       if (!Array.isArray(row)) throw new QueryError(`Log Analytics result has a row that is not a list of values: ${excerpt(JSON.stringify(row) ?? '')}`);
       const e = byId.get(str(row[iId!]) ?? '');
       if (!e) continue;
@@ -154,6 +231,32 @@ export class SentinelVerifier implements VerifyBackend {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * The result table of an answer. An empty 200 (no Content-Type: application/json, or a proxy) and an `error` beside
+ * the tables (a partial failure) are not "nothing stored".
+ */
+function resultTable(text: string, status: number): Table {
+  if (text.trim() === '') {
+    throw new QueryError('Log Analytics answered an empty 200: it does that when the request is not Content-Type: application/json, or a proxy dropped the body; nothing can be concluded');
+  }
+  const answer = jsonBody<{ tables?: Table[]; error?: { code?: string; message?: string } }>({ status, headers: {}, body: text }, 'Log Analytics');
+  if (answer.error) throw new QueryError(`Log Analytics answered with an error beside the results (partial results are not evidence): ${answer.error.code ?? ''} ${excerpt(answer.error.message ?? '')}`);
+  const table = answer.tables?.find((t) => t.name === 'PrimaryResult') ?? answer.tables?.[0];
+  if (!table || !Array.isArray(table.columns) || !Array.isArray(table.rows)) throw new QueryError(`Log Analytics answer has no result table: ${excerpt(text)}`);
+  return table;
+}
+
+function column(table: Table, name: string): number {
+  const i = table.columns!.findIndex((c) => c.name === name);
+  if (i < 0) throw new QueryError(`Log Analytics result has no column ${name}`);
+  return i;
+}
+
+/** A whole number of at least `min` (Log Analytics gives a long as a JSON number), or null. */
+function whole(v: unknown, min: number): number | null {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= min ? v : null;
 }
 
 /** Log Analytics returns empty strings for absent string values. */

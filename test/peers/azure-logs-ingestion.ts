@@ -7,7 +7,8 @@
  * TimeGenerated more than 2 days old or 1 day ahead is replaced by the arrival: Azure Monitor's rule); rows can be
  * lost silently (204, nothing stored),
  * changed, or become visible only after a delay, and a Log Analytics query API (`/v1/workspaces/{id}/query`)
- * answers the verify query in the tables JSON, with its traps: a request without `Content-Type:
+ * answers the two verify queries (a window's ids, and a span's other ids a page at a time) in the tables JSON,
+ * evaluated over the table, with its traps: a request without `Content-Type:
  * application/json` gets an empty 200, a token for another audience gets 401, and an app without Data.Read 403.
  */
 import { Peer, type PeerReply, type PeerRequest } from './peer.js';
@@ -39,6 +40,18 @@ export interface AzurePeerOptions {
 
 const INGEST_SCOPE = 'https://monitor.azure.com//.default';
 const QUERY_SCOPE = 'https://api.loganalytics.io/.default';
+/** A KQL string literal as the verifier writes it (JSON's quoting). */
+const STRING = '("(?:[^"\\\\]|\\\\.)*")';
+/** The query for a window's event ids, as src/verify/sentinel.ts writes it. */
+const WINDOW = /^let ids = dynamic\((\[.*\])\);\n([A-Za-z_][A-Za-z0-9_]*)\n\| where RegistryId == ("(?:[^"\\]|\\.)*") and EventId in \(ids\)\n\| project EventId, RegistryId, TokenId, FileId, (OccurredAt = column_ifexists\("OccurredAt", datetime\(null\)\), )?TimeGenerated, IngestionTime = ingestion_time\(\)$/;
+/** The query for a span's other event ids, one page after an optional cursor. */
+const OTHERS = new RegExp('^let ids = dynamic\\((\\[.*\\])\\);\\nlet rest = materialize\\(([A-Za-z_][A-Za-z0-9_]*)\\n' +
+  `\\| where RegistryId == ${STRING} and EventId !in \\(ids\\)\\n` +
+  '\\| extend At = coalesce\\(column_ifexists\\("OccurredAt", datetime\\(null\\)\\), TimeGenerated\\)\\n' +
+  '\\| where At >= datetime\\(([0-9T:.Z-]+)\\) and At < datetime\\(([0-9T:.Z-]+)\\)\\n' +
+  '\\| summarize Copies = count\\(\\) by EventId\\);\\nrest\\n' +
+  `(?:\\| where strcmp\\(EventId, ${STRING}\\) > 0\\n)?` +
+  '\\| order by EventId asc\\n\\| take ([1-9][0-9]*)\\n\\| extend Ids = toscalar\\(rest \\| count\\), Total = toscalar\\(rest \\| summarize sum\\(Copies\\)\\)$');
 const DAY_MS = 86_400_000;
 
 interface TableRow {
@@ -59,6 +72,8 @@ export class AzurePeer {
   private readonly deliveries = new Map<string, number>();
   /** Answers to give the next queries instead of running them (a proxy, a partial failure). */
   readonly queryFaults: PeerReply[] = [];
+  /** Answers to give the next queries for other records instead of running them (a peer that invents pages). */
+  readonly othersFaults: PeerReply[] = [];
   /** Answers to give the next token requests instead of a token (a proxy, a broken identity provider). */
   readonly tokenFaults: PeerReply[] = [];
   queries: { query: string; timespan: string }[] = [];
@@ -160,7 +175,7 @@ export class AzurePeer {
     for (const t of this.table) if (String(t.row['EventId']) === eventId) change(t.row);
   }
 
-  /** `POST /v1/workspaces/{id}/query`: runs the verify query, and only that, over the visible rows. */
+  /** `POST /v1/workspaces/{id}/query`: runs the verify queries, and only those, over the visible rows. */
   private query(req: PeerRequest): PeerReply {
     const bad = (code: string, message: string, status = 400): PeerReply =>
       ({ status, body: JSON.stringify({ error: { code: status === 400 ? 'BadArgumentError' : code, message, innererror: { code, message } } }) });
@@ -176,22 +191,35 @@ export class AzurePeer {
     if (fault) return fault;
     const body = JSON.parse(req.body.toString('utf8')) as { query?: string; timespan?: string };
     this.queries.push({ query: body.query ?? '', timespan: body.timespan ?? '' });
-    const m = /^let ids = dynamic\((\[.*\])\);\n([A-Za-z_][A-Za-z0-9_]*)\n\| where RegistryId == ("(?:[^"\\]|\\.)*") and EventId in \(ids\)\n\| project EventId, RegistryId, TokenId, FileId, (OccurredAt = column_ifexists\("OccurredAt", datetime\(null\)\), )?TimeGenerated, IngestionTime = ingestion_time\(\)$/.exec(body.query ?? '');
-    if (!m) return bad('SyntaxError', 'this fake workspace runs the verify query only');
+    // The timespan is optional, and bounds TimeGenerated (the arrival where the deployed rule runs).
+    let from = -Infinity;
+    let to = Infinity;
+    if (body.timespan !== undefined) {
+      [from, to] = body.timespan.split('/').map((x) => Date.parse(x)) as [number, number];
+      if (!Number.isFinite(from) || !Number.isFinite(to)) return bad('InvalidTimespan', 'timespan must be an ISO 8601 interval start/end');
+    }
+    const now = Date.now();
+    const visible = this.table.filter((t) => {
+      const tg = Date.parse(String(t.row['TimeGenerated']));
+      return t.visibleAt <= now && tg >= from && tg < to;
+    });
+    const text = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
+    const q = body.query ?? '';
+    const others = OTHERS.exec(q);
+    if (others) {
+      if (others[2] !== (this.o.table ?? 'Oversight_CL')) return bad('SemanticError', `'where' operator: Failed to resolve table or column expression named '${others[2]}'`);
+      const fault = this.othersFaults.shift();
+      if (fault) return fault;
+      return this.others(visible, others, text);
+    }
+    const m = WINDOW.exec(q);
+    if (!m) return bad('SyntaxError', 'this fake workspace runs the verify queries only');
     if (m[2] !== (this.o.table ?? 'Oversight_CL')) return bad('SemanticError', `'where' operator: Failed to resolve table or column expression named '${m[2]}'`);
     const occurred = m[4] !== undefined;
     const ids = new Set((JSON.parse(m[1]!) as string[]).map(String));
     const registry = JSON.parse(m[3]!) as string;
-    const [from, to] = (body.timespan ?? '').split('/').map((x) => Date.parse(x));
-    if (!Number.isFinite(from) || !Number.isFinite(to)) return bad('InvalidTimespan', 'timespan must be an ISO 8601 interval start/end');
-    const now = Date.now();
-    const text = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
-    const rows = this.table
-      .filter((t) => t.visibleAt <= now)
-      .filter((t) => {
-        const tg = Date.parse(String(t.row['TimeGenerated']));
-        return tg >= from! && tg < to! && t.row['RegistryId'] === registry && ids.has(text(t.row['EventId']));
-      })
+    const rows = visible
+      .filter((t) => t.row['RegistryId'] === registry && ids.has(text(t.row['EventId'])))
       .map((t) => [text(t.row['EventId']), text(t.row['RegistryId']), text(t.row['TokenId']), text(t.row['FileId']),
         // column_ifexists: the column's value where the table has it, else the default (null).
         ...(occurred ? [t.row['OccurredAt'] === null || t.row['OccurredAt'] === undefined ? null : new Date(Date.parse(String(t.row['OccurredAt']))).toISOString()] : []),
@@ -199,6 +227,37 @@ export class AzurePeer {
     const columns = [['EventId', 'string'], ['RegistryId', 'string'], ['TokenId', 'string'], ['FileId', 'string'],
       ...(occurred ? [['OccurredAt', 'datetime']] : []), ['TimeGenerated', 'datetime'], ['IngestionTime', 'datetime']]
       .map(([name, type]) => ({ name, type }));
+    return { status: 200, body: JSON.stringify({ tables: [{ name: 'PrimaryResult', columns, rows }] }) };
+  }
+
+  /**
+   * The query for other records, evaluated: the registry's rows whose event id is none of the window's, placed by
+   * `coalesce(column_ifexists("OccurredAt", datetime(null)), TimeGenerated)` (the column exists where the deployed
+   * rule writes it), counted per event id, then the page after the cursor in ordinal order (strcmp), with the totals.
+   */
+  private others(visible: TableRow[], m: RegExpExecArray, text: (v: unknown) => string): PeerReply {
+    const ids = new Set((JSON.parse(m[1]!) as string[]).map(String));
+    const registry = JSON.parse(m[3]!) as string;
+    const [lo, hi] = [Date.parse(m[4]!), Date.parse(m[5]!)];
+    const cursor = m[6] === undefined ? null : (JSON.parse(m[6]) as string);
+    const take = Number(m[7]);
+    const hasOccurred = this.o.transform ?? true;
+    const copies = new Map<string, number>();
+    for (const t of visible) {
+      const id = text(t.row['EventId']);
+      if (t.row['RegistryId'] !== registry || ids.has(id)) continue;
+      const own = hasOccurred && t.row['OccurredAt'] !== null && t.row['OccurredAt'] !== undefined ? t.row['OccurredAt'] : t.row['TimeGenerated'];
+      const at = Date.parse(String(own));
+      if (!(at >= lo && at < hi)) continue;
+      copies.set(id, (copies.get(id) ?? 0) + 1);
+    }
+    const total = [...copies.values()].reduce((a, b) => a + b, 0);
+    const rows = [...copies.entries()]
+      .filter(([id]) => cursor === null || id > cursor)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, take)
+      .map(([id, n]) => [id, n, copies.size, total]);
+    const columns = [['EventId', 'string'], ['Copies', 'long'], ['Ids', 'long'], ['Total', 'long']].map(([name, type]) => ({ name, type }));
     return { status: 200, body: JSON.stringify({ tables: [{ name: 'PrimaryResult', columns, rows }] }) };
   }
 
