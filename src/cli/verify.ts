@@ -179,8 +179,7 @@ const LABELS: [keyof VerifyResult['counts'], string][] = [
 export function summaryLines(r: VerifyResult, listMax: number): string[] {
   const span = r.range.first_rowid === null ? 'no events' : `rowids ${r.range.first_rowid}-${r.range.last_rowid}`;
   const c = r.counts;
-  // A SIEM whose query asks for listed ids cannot say what else it holds: no count rather than a 0.
-  const parts = LABELS.filter(([k]) => c[k] !== null).map(([k, l]) => `${c[k]} ${l}`);
+  const parts = LABELS.map(([k, l]) => `${c[k]} ${l}`);
   const lines = [`verified ${span} of registry ${r.registryId} at ${r.siem} ${r.target}: ${c.expected} expected, ${parts.join(', ')}`];
   if (r.repair) lines.push(`repair: ${r.repair.before.missing} missing before, ${r.repair.resent} re-sent, ${r.repair.dead_lettered} dead-lettered; the counts above are from verifying again`);
   for (const [k, label] of LABELS) {

@@ -13,11 +13,6 @@ export interface VerifyBackend {
   readonly settleMs: number;
   /** Called once before the first window (open a point in time, load a file). */
   open?(): Promise<void>;
-  /**
-   * Whether `lookup` can also name the copies under this registry id that are not the window's events: its query
-   * returns every record of the registry in a time span, not only the window's ids.
-   */
-  readonly seesOthers: boolean;
   /** What the destination holds for these events (sorted by rowid, at most the window size); see `Others`. */
   lookup(window: readonly ExpectedEvent[], others?: Others | null): Promise<Map<string, Found>>;
   /** Release what `open` took; called again before a second pass. */
@@ -25,7 +20,7 @@ export interface VerifyBackend {
 }
 
 /**
- * Asked of a backend that `seesOthers`: report each event id outside the window that has copies under this
+ * Asked of every backend beside a window: report each event id outside the window that has copies under this
  * registry id dated in the seconds after `after` up to `upTo` (Unix seconds), with how many copies are. The
  * caller decides, by asking the registry, which of them it does not hold.
  */

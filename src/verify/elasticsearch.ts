@@ -79,8 +79,6 @@ export class ElasticsearchVerifier implements VerifyBackend {
   readonly target: string;
   /** A document is searchable after the next refresh (1 s by default; idle shards refresh on the next search). */
   readonly settleMs = 30_000;
-  /** Beside each window, the registry's documents dated in its span are asked for too (see docs/VERIFY.md). */
-  readonly seesOthers = true;
   private pit: string | null = null;
   private noStream = false;
   private readonly headers: Record<string, string>;

@@ -40,8 +40,6 @@ export class FileVerifier implements VerifyBackend {
   readonly target: string;
   /** A written line is there once the export says so. */
   readonly settleMs = 0;
-  /** The whole file is indexed, so every line of the registry in a span can be listed. */
-  readonly seesOthers = true;
   private dir: string | null = null;
   private db: Database.Database | null = null;
   private readonly pick: Pick;

@@ -76,8 +76,8 @@ export interface VerifyCounts {
   altered: number;
   failure_store: number;
   too_recent: number;
-  /** Copies under this registry id whose event id the registry does not hold; null where the SIEM cannot say. */
-  not_in_registry: number | null;
+  /** Copies under this registry id whose event id the registry does not hold. */
+  not_in_registry: number;
 }
 
 export interface VerifyResult {
@@ -134,9 +134,9 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
   const since = range.since ?? null;
   const until = range.until ?? null;
   const upTo = range.toRowid ?? o.source.maxRowid();
-  const counts: VerifyCounts = { expected: 0, present: 0, missing: 0, duplicated: 0, altered: 0, failure_store: 0, too_recent: 0, not_in_registry: null };
+  const counts: VerifyCounts = { expected: 0, present: 0, missing: 0, duplicated: 0, altered: 0, failure_store: 0, too_recent: 0, not_in_registry: 0 };
   const ids: VerifyResult['ids'] = { missing: [], duplicated: [], altered: [], failure_store: [], too_recent: [], not_in_registry: [] };
-  const others = o.backend.seesOthers ? new NotInRegistry((list) => o.source.heldEventIds(list), cap, since) : null;
+  const others = new NotInRegistry((list) => o.source.heldEventIds(list), cap, since);
   const digest = createHash('sha256');
   let firstRowid: number | null = null;
   let lastRowid: number | null = null;
@@ -162,8 +162,8 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
         if (until === null || evt.occurred_unix <= until) window.push(expectedFrom(evt));
       }
       if (window.length === 0) continue;
-      const found = await o.backend.lookup(window, others?.forWindow(window) ?? null);
-      others?.flush();
+      const found = await o.backend.lookup(window, others.forWindow(window));
+      others.flush();
       for (const e of window) {
         let v = judge(e, found.get(e.eventId), settledBefore, pendingUntil);
         // Sent again moments ago by --repair: not yet searchable is not yet known, not lost.
@@ -187,10 +187,8 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
   }
   // Half a range is no verdict: a stopped check says so instead of reporting the part it saw as the whole.
   if (o.stop?.aborted) throw new ExportError('verification stopped before the end of the range');
-  if (others) {
-    counts.not_in_registry = others.count;
-    ids.not_in_registry = others.ids;
-  }
+  counts.not_in_registry = others.count;
+  ids.not_in_registry = others.ids;
   return {
     registryId: o.registryId,
     siem: o.backend.name,
@@ -200,7 +198,7 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
     counts,
     ids,
     verifiedSha256: digest.digest('hex'),
-    ok: [...FAILING].every((v) => counts[KEY[v]] === 0) && !counts.not_in_registry,
+    ok: [...FAILING].every((v) => counts[KEY[v]] === 0) && counts.not_in_registry === 0,
   };
 }
 

@@ -93,8 +93,6 @@ export class SentinelVerifier implements VerifyBackend {
   readonly target: string;
   /** Microsoft quotes under 10 s on average, older pages 20 s to 3 min, and a new table adds a one-time delay. */
   readonly settleMs = 300_000;
-  /** Beside each window, the registry's other rows dated in its span are asked for too (see docs/VERIFY.md). */
-  readonly seesOthers = true;
   private readonly url: string;
   private refused = 0;
 
