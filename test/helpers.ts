@@ -114,3 +114,33 @@ export async function withPeer<P extends { close(): Promise<void> }>(started: Pr
     await peer.close();
   }
 }
+
+/** Takes the registry's write lock at once, says `locked`, and holds it until told anything on stdin. */
+const HOLDER = `
+import Database from 'better-sqlite3';
+const con = new Database(process.argv[1]);
+con.exec('BEGIN EXCLUSIVE');
+process.stdout.write('locked\\n');
+process.stdin.once('data', () => { con.exec('COMMIT'); con.close(); process.exit(0); });
+`;
+
+/**
+ * Switch `db` to a rollback journal and have another process hold its write lock (readers are locked out too)
+ * until `release`, which resolves once that process is gone and may be called more than once.
+ */
+export async function holdRegistryLock(db: string): Promise<{ release: () => Promise<unknown> }> {
+  const con = new Database(db);
+  con.pragma('journal_mode = DELETE');
+  con.close();
+  const holder = spawn(process.execPath, ['--input-type=module', '-e', HOLDER, db], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  let said = '';
+  holder.stdout!.on('data', (d) => (said += d));
+  const gone = new Promise((resolve) => holder.on('close', resolve));
+  await waitFor(() => said.includes('locked'));
+  return {
+    release: () => {
+      if (holder.exitCode === null) holder.stdin!.write('release\n');
+      return gone;
+    },
+  };
+}

@@ -11,7 +11,7 @@ import { onThisMachine } from '../src/transports/syslog/syslog-socket.js';
 import { FORMAT_NAMES } from '../src/records/formats/index.js';
 import { EsPeer } from './peers/elasticsearch.js';
 import { HecPeer } from './peers/splunk-hec.js';
-import { CLI, demoRegistry, jsonLines, registryIds, ROOT, runCli, spawnCli, sqlRegistry, tempDir, waitFor } from './helpers.js';
+import { CLI, demoRegistry, jsonLines, registryIds, ROOT, runCli, spawnCli, holdRegistryLock, sqlRegistry, tempDir, waitFor } from './helpers.js';
 
 /** Takes the registry's write lock when told `lock` on stdin, holds it for 1.5 s, then says `released` and ends. */
 const LOCKER = `
@@ -229,15 +229,6 @@ describe('how many formatting threads a backlog gets', () => {
   });
 });
 
-/** Takes the registry's write lock at once, says `locked`, and holds it until told anything on stdin. */
-const HOLDER = `
-import Database from 'better-sqlite3';
-const con = new Database(process.argv[1]);
-con.exec('BEGIN EXCLUSIVE');
-process.stdout.write('locked\\n');
-process.stdin.once('data', () => { con.exec('COMMIT'); con.close(); process.exit(0); });
-`;
-
 /**
  * A writer's lock taken just as the threads open the registry. The export's own reads before the threads start
  * hold the same lock a thread's would, so no run of the command can have the lock begin between its last read
@@ -251,21 +242,7 @@ describe('a writer that holds the registry locked as the formatting threads open
   /** A rollback-journal registry of `n` events, locked by another process until `release`. */
   async function lockedRollbackRegistry(n: number): Promise<{ db: string; release: () => Promise<unknown> }> {
     const db = demoRegistry(n);
-    const con = new Database(db);
-    con.pragma('journal_mode = DELETE');
-    con.close();
-    const holder = spawn(process.execPath, ['--input-type=module', '-e', HOLDER, db], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
-    let said = '';
-    holder.stdout.on('data', (d) => (said += d));
-    const gone = new Promise((r) => holder.on('close', r));
-    await waitFor(() => said.includes('locked'));
-    return {
-      db,
-      release: () => {
-        if (holder.exitCode === null) holder.stdin.write('release\n');
-        return gone;
-      },
-    };
+    return { db, ...(await holdRegistryLock(db)) };
   }
 
   it('the threads wait it out as their reads do: one line when the wait starts, one when it ends, every event written', async () => {

@@ -1,12 +1,10 @@
 /** A following export that verifies in the background: the SIEM's silent loss shows on /metrics, judged as siem verify judges. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { EsPeer } from './peers/elasticsearch.js';
-import { demoRegistry, ROOT, runCli, spawnCli, tempDir, waitFor, withPeer } from './helpers.js';
+import { demoRegistry, holdRegistryLock, ROOT, runCli, spawnCli, tempDir, waitFor, withPeer } from './helpers.js';
 import { counted, registryWithRecent } from './verify-support.js';
 
 const KEY = 'VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==';
@@ -110,15 +108,6 @@ describe('--verify-every', () => {
   });
 });
 
-/** Takes the registry's write lock at once, says `locked`, and holds it until told anything on stdin. */
-const HOLDER = `
-import Database from 'better-sqlite3';
-const con = new Database(process.argv[1]);
-con.exec('BEGIN EXCLUSIVE');
-process.stdout.write('locked\\n');
-process.stdin.once('data', () => { con.exec('COMMIT'); con.close(); process.exit(0); });
-`;
-
 /**
  * The verifier opens the registry after the export has: a writer's lock that begins between the two cannot be
  * timed from outside the process without racing it, so the verifier is started here, from the built modules,
@@ -134,17 +123,7 @@ describe('--verify-every and a writer that holds the registry locked', () => {
     const out = path.join(tempDir(), 'out.jsonl');
     const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', out]);
     assert.equal(r.code, 0, r.stderr);
-    const con = new Database(db);
-    con.pragma('journal_mode = DELETE');
-    con.close();
-    const holder = spawn(process.execPath, ['--input-type=module', '-e', HOLDER, db], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
-    let held = '';
-    holder.stdout.on('data', (d) => (held += d));
-    const gone = new Promise((resolve) => holder.on('close', resolve));
-    const release = (): void => {
-      if (holder.exitCode === null) holder.stdin.write('release\n');
-    };
-    await waitFor(() => held.includes('locked'));
+    const { release } = await holdRegistryLock(db);
     const metrics = new ExportMetrics({ prometheus: new Prometheus(false) });
     metrics.committed(20, 20);
     const said: string[] = [];
@@ -152,7 +131,7 @@ describe('--verify-every and a writer that holds the registry locked', () => {
       info: (m: string) => said.push(m),
       warn: (m: string) => {
         said.push(m);
-        if (/locked/.test(m)) release();
+        if (/locked/.test(m)) void release();
       },
     };
     let verifier: { stop(): Promise<void> } | null = null;
@@ -162,8 +141,7 @@ describe('--verify-every and a writer that holds the registry locked', () => {
       await waitFor(() => said.some((m) => /^verified /.test(m)), 20_000);
     } finally {
       await verifier?.stop();
-      release();
-      await gone;
+      await release();
     }
     assert.match(said[0]!, /^verification failed: registry .* is locked by another process/);
     assert.match(said.find((m) => /^verified /.test(m))!, /^verified rowids 1-20 .*: 20 expected, 20 present once, 0 missing/);

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { demoRegistry } from './helpers.js';
+import fs from 'node:fs';
+import { demoRegistry, type CliResult } from './helpers.js';
 
 /** A demo registry whose last `recent` events happened `ageSeconds` ago (the others stay in 2025). */
 export function registryWithRecent(n: number, recent: number, ageSeconds = 5): string {
@@ -64,4 +65,28 @@ export function sharedSecond(db: string, from: number): number {
   const k = t.findIndex((s, i) => i >= from && t[i + 1] === s);
   assert.ok(k >= 0, 'the demo registry has events in the same second');
   return k + 1;
+}
+
+/**
+ * A verify that found the two records `forgeries()` makes up under this registry id (9001 and 9003; 9002 is under
+ * another id) beside `present` events stored once: exit 1, both listed, and in the `--report` manifest if given.
+ */
+export function assertForgeriesFound(r: CliResult, present: number, report?: string): void {
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(counted(r.stderr, 'not in the registry'), 2);
+  assert.deepEqual(listed(r.stderr, 'not in the registry'), ['9001', '9003']);
+  assert.equal(counted(r.stderr, 'present once'), present);
+  if (report === undefined) return;
+  const m = JSON.parse(fs.readFileSync(report, 'utf8'));
+  assert.equal(m.ok, false);
+  assert.equal(m.counts.not_in_registry, 2);
+  assert.deepEqual(m.ids.not_in_registry, { total: 2, listed: ['9001', '9003'] });
+}
+
+/** A verify that stopped at `--to-rowid` in a second later events share: only made-up ids are listed, 9001 among them. */
+export function assertOnlyForgeries(r: CliResult): void {
+  assert.equal(r.code, 1, r.stderr);
+  const ids = listed(r.stderr, 'not in the registry');
+  assert.ok(ids !== null && ids.every((id) => id === '9001' || id === '9003'), r.stderr);
+  assert.ok(ids.includes('9001'), r.stderr);
 }
