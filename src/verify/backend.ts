@@ -13,8 +13,12 @@ export interface VerifyBackend {
   readonly settleMs: number;
   /** Called once before the first window (open a point in time, load a file). */
   open?(): Promise<void>;
-  /** What the destination holds for these events (sorted by rowid, at most the window size); see `Others`. */
-  lookup(window: readonly ExpectedEvent[], others?: Others | null): Promise<Map<string, Found>>;
+  /**
+   * What the destination holds for these events (sorted by rowid, at most the window size), and, given `others`,
+   * the copies under this registry id in its span that are not the window's events: every backend must report
+   * them, since a 0 nobody checked would pass a run with forged records.
+   */
+  lookup(window: readonly ExpectedEvent[], others: Others | null): Promise<Map<string, Found>>;
   /** Release what `open` took; called again before a second pass. */
   close(): Promise<void>;
 }

@@ -112,7 +112,7 @@ export class ElasticsearchVerifier implements VerifyBackend {
     this.pit = id;
   }
 
-  async lookup(window: readonly ExpectedEvent[], others?: Others | null): Promise<Map<string, Found>> {
+  async lookup(window: readonly ExpectedEvent[], others: Others | null): Promise<Map<string, Found>> {
     const found = new Map<string, Found>();
     const byDocId = new Map<string, ExpectedEvent>();
     const byEventId = new Map<string, ExpectedEvent>();

@@ -108,7 +108,7 @@ export class FileVerifier implements VerifyBackend {
     if (this.unreadable > 0) this.warn(`${this.unreadable} line(s) of ${this.file} are not records with an event id; they were not counted`);
   }
 
-  async lookup(window: readonly ExpectedEvent[], others?: Others | null): Promise<Map<string, Found>> {
+  async lookup(window: readonly ExpectedEvent[], others: Others | null): Promise<Map<string, Found>> {
     const db = this.db!;
     let stmt = this.statements.get(window.length);
     if (!stmt) {

@@ -110,7 +110,7 @@ export class SentinelVerifier implements VerifyBackend {
     }
   }
 
-  async lookup(window: readonly ExpectedEvent[], others?: Others | null): Promise<Map<string, Found>> {
+  async lookup(window: readonly ExpectedEvent[], others: Others | null): Promise<Map<string, Found>> {
     const now = (this.c.now ?? Date.now)() / 1000;
     let earliest = Infinity;
     const byId = new Map<string, ExpectedEvent>();

@@ -65,7 +65,7 @@ export class SplunkVerifier implements VerifyBackend {
     this.target = `${safeHost(c.searchUrl)} ${c.index === null ? 'index=*' : `index=${c.index}`} sourcetype=${c.sourcetype}`;
   }
 
-  async lookup(window: readonly ExpectedEvent[], others?: Others | null): Promise<Map<string, Found>> {
+  async lookup(window: readonly ExpectedEvent[], others: Others | null): Promise<Map<string, Found>> {
     let earliest = Infinity;
     let latest = -Infinity;
     const wanted = new Set<string>();
