@@ -70,15 +70,16 @@ describe('OTLP error answers of any size', () => {
 });
 
 describe('OTLP error answers that do not end', () => {
-  it('a 400 whose body outlasts --timeout is a 400: the record is dead-lettered, not retried', () =>
+  it('a 400 whose body outlasts --timeout stops the export after one request: nothing dead-lettered, nothing checkpointed', () =>
     otlp(async (peer) => {
       peer.script.push({ status: 400, body: 'bad record', then: 'trickle' });
-      const { r, db, dead } = await exportTo(peer, 1, '--timeout', '1s');
-      assert.equal(r.code, 0, r.stderr);
-      assert.doesNotMatch(r.stderr, /retrying|--timeout/);
-      assert.equal(peer.hits, 1);
-      assert.deepEqual(dead.map((d) => d['event_id']), registryIds(db));
-      assert.match(String(dead[0]!['error']), /answered HTTP 400: bad record\.*$/);
+      const { r, dead, rowid } = await exportTo(peer, 4, '--timeout', '1s');
+      assert.equal(r.code, 1, r.stderr);
+      assert.doesNotMatch(r.stderr, /retrying/);
+      assert.equal(peer.hits, 1, 'not halved: each half would wait out --timeout again');
+      assert.match(outcome(r.stderr).join('\n'), /answered HTTP 400 but did not finish its answer within --timeout \(it began: bad record\.*\): not retried/);
+      assert.deepEqual(dead, []);
+      assert.equal(rowid, 0);
       assert.ok(peer.streamed > 0, 'the peer was still sending');
     }));
 
@@ -102,14 +103,14 @@ describe('OTLP error answers that do not end', () => {
       assert.equal(rowid, 3);
     }));
 
-  it('a 400 whose connection drops part way through its body is a 400 all the same', () =>
+  it('a 400 whose connection drops part way through its body stops the export as well', () =>
     otlp(async (peer) => {
       peer.script.push({ status: 400, body: 'bad record', headers: { 'content-length': '1000' }, then: 'drop' });
-      const { r, db, dead } = await exportTo(peer, 1);
-      assert.equal(r.code, 0, r.stderr);
+      const { r, dead } = await exportTo(peer, 1);
+      assert.equal(r.code, 1, r.stderr);
       assert.doesNotMatch(r.stderr, /retrying|cannot reach/);
       assert.equal(peer.hits, 1);
-      assert.deepEqual(dead.map((d) => d['event_id']), registryIds(db));
-      assert.match(String(dead[0]!['error']), /answered HTTP 400: bad record$/);
+      assert.match(outcome(r.stderr).join('\n'), /answered HTTP 400 but closed the connection before the end of its answer \(it began: bad record\): not retried/);
+      assert.deepEqual(dead, []);
     }));
 });

@@ -116,6 +116,7 @@ export class RestClient {
       } catch (err) {
         if (!(err instanceof NetworkError)) throw err;
         if (err.tls) throw new ExportError(`${err.message} (use --ca-file for a private CA; --insecure turns verification off)`);
+        if (err.final) throw new ExportError(err.message);
         reason = err.message;
       }
       await budget.wait(reason, retryAfterMs, (ms) => this.options.log(`${this.target.name} ${what}: ${reason}; retrying in ${(ms / 1000).toFixed(1)}s`));

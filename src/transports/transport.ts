@@ -109,8 +109,9 @@ export function protocolError(what: string, res: HttpResponse, expected: string)
   };
 }
 
-/** Network failures: certificate problems stop the export, everything else may pass. */
+/** Network failures: certificate problems and refusals cut short stop the export, everything else may pass. */
 export function networkVerdict(err: NetworkError): Verdict {
+  if (err.final) return { kind: 'stop', reason: err.message };
   if (err.tls) {
     return { kind: 'stop', reason: `${err.message} (use --ca-file for a private CA; --insecure turns verification off)` };
   }

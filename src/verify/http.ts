@@ -21,6 +21,7 @@ export async function query(
     } catch (err) {
       if (!(err instanceof NetworkError)) throw err;
       if (err.tls) throw new QueryError(`${what}: ${err.message} (use --ca-file for a private CA)`);
+      if (err.final) throw new QueryError(`${what}: ${err.message}`);
       last = err.message;
       await pause(attempt, undefined);
       continue;

@@ -71,7 +71,7 @@ export class ClientCredential {
     try {
       res = await this.client.post(this.tokenUrl, { 'content-type': 'application/x-www-form-urlencoded' }, form);
     } catch (err) {
-      if (err instanceof NetworkError) throw new TokenError(`token request failed: ${err.message}`, !err.tls);
+      if (err instanceof NetworkError) throw new TokenError(`token request failed: ${err.message}`, !err.tls && !err.final);
       throw err;
     }
     if (res.status !== 200) {

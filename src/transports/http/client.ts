@@ -7,6 +7,7 @@ import v8 from 'node:v8';
 import type { Agent } from 'undici';
 import { ConfigurationError } from '../../shared/errors.js';
 import { readBounded } from '../../shared/files.js';
+import { excerpt } from '../transport.js';
 
 export interface HttpOptions {
   /** PEM file with the CA that signed the SIEM's certificate. */
@@ -45,7 +46,11 @@ export const MAX_SUCCESS_BODY = 16 * 1024 * 1024;
 export const MAX_ERROR_BODY = 64 * 1024;
 
 export class NetworkError extends Error {
-  constructor(message: string, readonly code: string, readonly tls: boolean) {
+  /**
+   * `final`: not worth trying again as is (a refusal whose answer never ended): the export stops on it, a read or
+   * a setup step fails on it, where other network failures are retried.
+   */
+  constructor(message: string, readonly code: string, readonly tls: boolean, readonly final = false) {
     super(message);
   }
 }
@@ -117,10 +122,24 @@ export class HttpClient {
       });
       // An error answer is classified by its status line, which has arrived: a body cut short by --timeout or a
       // dropped connection only shortens the text quoted, and must not turn a 400 or a 500 into a retried failure.
-      const error = res.statusCode < 200 || res.statusCode >= 300;
-      const read = await readCapped(res.body, cap(res.statusCode), error);
-      return { status: res.statusCode, headers: res.headers, ...read };
+      const s = res.statusCode;
+      const error = s < 200 || s >= 300;
+      const read = await readCapped(res.body, cap(s), error);
+      // A refusal, though, can split a batch in halves down to single records, and a peer that never ends its
+      // refusals would hold each half for the whole --timeout (a batch of 1,000 for about two thousand of them):
+      // one cut short ends the attempt here, and the export stops with the batch unsent rather than hanging.
+      if (read.unfinished && s >= 400 && s < 500 && s !== 408 && s !== 429) {
+        const said = read.body.length > 0 ? ` (it began: ${excerpt(read.body.toString('utf8'), 120)})` : '';
+        throw new NetworkError(
+          `${safeHost(url)} answered HTTP ${s} but ${abort.signal.aborted ? 'did not finish its answer within --timeout' : 'closed the connection before the end of its answer'}` +
+            `${said}: not retried, and nothing is ` +
+            'dead-lettered on an answer cut short; the batch is sent again at the next start',
+          'EUNFINISHED', false, true,
+        );
+      }
+      return { status: s, headers: res.headers, body: read.body, truncated: read.truncated };
     } catch (err) {
+      if (err instanceof NetworkError) throw err;
       throw toNetworkError(err, url, this.options.timeoutMs);
     } finally {
       clearTimeout(timer);
@@ -144,7 +163,7 @@ export class HttpClient {
  */
 async function readCapped(
   body: AsyncIterable<Buffer> & { destroy(err?: Error): unknown }, cap: number, keepStart: boolean,
-): Promise<{ body: Buffer; truncated: boolean }> {
+): Promise<{ body: Buffer; truncated: boolean; unfinished?: true }> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -161,7 +180,7 @@ async function readCapped(
   } catch (err) {
     if (!keepStart) throw err;
     body.destroy();
-    return { body: Buffer.concat(chunks), truncated: true };
+    return { body: Buffer.concat(chunks), truncated: true, unfinished: true };
   }
   return { body: Buffer.concat(chunks), truncated: false };
 }
