@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -270,6 +270,42 @@ describe('a registry locked by its writer when the export starts', () => {
     assert.equal(fs.readFileSync(out, 'utf8').trim().split('\n').length, 20);
   });
 
+  it('SIGTERM to a one-shot export that met the lock part way: exit 143, and the line says the rest cannot be counted', async () => {
+    const db = rollbackRegistry(30_000);
+    const dir = tempDir();
+    const fifo = path.join(dir, 'out.fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const child = spawnCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', fifo, '--threads', '1',
+      '--state', path.join(dir, 'state.json'), '--shutdown-timeout', '1s']);
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    // The records come through a pipe read here, paused after the first lines so the lock comes while most are unread.
+    const reader = fs.createReadStream(fifo);
+    let lines = 0;
+    let lock: { released: Promise<unknown>; writer: ChildProcess } | null = null;
+    reader.on('data', (d) => {
+      if (lines < 2_000 && (lines += (d as Buffer).toString('latin1').split('\n').length - 1) >= 2_000) {
+        reader.pause();
+        void lockRegistry(db, 30_000).then((l) => ((lock = l), reader.resume()));
+      }
+    });
+    try {
+      await waitFor(() => /waiting for it to be released/.test(stderr), 20_000);
+      child.kill('SIGTERM');
+      const [code, signal] = await closed;
+      assert.equal(signal, null, 'it ended by itself');
+      assert.equal(code, 143, stderr);
+      assert.match(stderr, /stopped: the events left unsent could not be counted \(the registry cannot be read now\); the next start with --state .* sends them\n$/);
+      assert.doesNotMatch(stderr, /every event read was delivered/);
+    } finally {
+      clearTimeout(killer);
+      reader.destroy();
+      (lock as { writer: ChildProcess } | null)?.writer.kill();
+    }
+  });
+
   it('SIGTERM while a one-shot export waits for the lock ends it with one line and exit 143', async () => {
     const { db, released, writer } = await lockedRegistry(20, 30_000);
     const out = path.join(tempDir(), 'out.jsonl');
@@ -345,7 +381,8 @@ describe('a registry locked by its writer while a follower reads it', () => {
       assert.equal(run.signal, null, 'it ended by itself');
       assert.equal(run.code, 0, f.stderr());
       assert.match(f.stderr(), /SIGTERM: finishing the batch in flight for up to 1s and sending nothing new/);
-      assert.match(f.stderr(), /stopped: every event read was delivered\n$/);
+      // What is left cannot be read while the lock lasts, and the line says so rather than "every event".
+      assert.match(f.stderr(), /stopped: the events left unsent could not be counted \(the registry cannot be read now\); the next start with --state .* sends them\n$/);
       assert.doesNotMatch(f.stderr(), /did not finish within/);
       // Every read waits for the lock only briefly, so the stop is heard at once; a read that waited out SQLite's
       // whole busy timeout after the stop would take the run past --shutdown-timeout.

@@ -63,8 +63,9 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
     const p = source.pending(after, c.since);
     return { newestRowid: source.maxRowid(), events: p.count, oldestTimestamp: p.oldestTimestamp };
   });
-  // Follow mode ends by a stop, so a stop is success there; a one-shot export cut short says so in its exit code.
-  const exitFor = (sig: NodeJS.Signals, u: Unsent | null): number => (c.follow || !u || u.count === 0 ? 0 : signalExitCode(sig));
+  // Follow mode ends by a stop, so a stop is success there; a one-shot export cut short says so in its exit code,
+  // and so does one whose unsent events could not be counted (the registry locked as it stopped).
+  const exitFor = (sig: NodeJS.Signals, u: Unsent | null): number => (c.follow || (u !== null && u.count === 0) ? 0 : signalExitCode(sig));
   // With --limit the run was asked for that many events after its starting checkpoint, and only those can be unsent.
   let startRowid = ROWID_START;
   const unsent = (): Unsent | null => {

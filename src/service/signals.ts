@@ -25,13 +25,17 @@ export function signalExitCode(sig: NodeJS.Signals): number {
   return 128 + (SIGNAL_NUMBERS[sig] ?? 15);
 }
 
-/** One line telling the operator what the next start sends again. */
+/**
+ * One line telling the operator what the next start sends again; `u` is null when the registry could not be read
+ * to count it (a writer's lock, a file being replaced).
+ */
 export function unsentMessage(u: Unsent | null, stateFile: string | null): string {
-  if (!u || u.count === 0) return 'stopped: every event read was delivered';
-  const range = u.first === u.last ? `rowid ${u.first}` : `rowids ${u.first}–${u.last}`;
+  if (u && u.count === 0) return 'stopped: every event read was delivered';
   const next = stateFile
     ? `the next start with --state ${stateFile} sends them`
     : 'without --state the next run starts from the first event again';
+  if (!u) return `stopped: the events left unsent could not be counted (the registry cannot be read now); ${next}`;
+  const range = u.first === u.last ? `rowid ${u.first}` : `rowids ${u.first}–${u.last}`;
   return `stopped: ${u.count} event(s) left unsent (${range}); ${next}`;
 }
 
