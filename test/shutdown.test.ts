@@ -275,12 +275,7 @@ describe('a registry locked by its writer when the export starts', () => {
     const dir = tempDir();
     const fifo = path.join(dir, 'out.fifo');
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
-    const child = spawnCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', fifo, '--threads', '1',
-      '--state', path.join(dir, 'state.json'), '--shutdown-timeout', '1s']);
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    const run = oneShot(['--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', fifo, '--threads', '1', '--state', path.join(dir, 'state.json')]);
     // The records come through a pipe read here, paused after the first lines so the lock comes while most are unread.
     const reader = fs.createReadStream(fifo);
     let lines = 0;
@@ -292,15 +287,11 @@ describe('a registry locked by its writer when the export starts', () => {
       }
     });
     try {
-      await waitFor(() => /waiting for it to be released/.test(stderr), 20_000);
-      child.kill('SIGTERM');
-      const [code, signal] = await closed;
-      assert.equal(signal, null, 'it ended by itself');
-      assert.equal(code, 143, stderr);
-      assert.match(stderr, /stopped: the events left unsent could not be counted \(the registry cannot be read now\); the next start with --state .* sends them\n$/);
-      assert.doesNotMatch(stderr, /every event read was delivered/);
+      assert.equal(await run.stopWhenWaiting(), 143, run.stderr());
+      assert.match(run.stderr(), /stopped: the events left unsent could not be counted \(the registry cannot be read now\); the next start with --state .* sends them\n$/);
+      assert.doesNotMatch(run.stderr(), /every event read was delivered/);
     } finally {
-      clearTimeout(killer);
+      run.end();
       reader.destroy();
       (lock as { writer: ChildProcess } | null)?.writer.kill();
     }
@@ -309,27 +300,42 @@ describe('a registry locked by its writer when the export starts', () => {
   it('SIGTERM while a one-shot export waits for the lock ends it with one line and exit 143', async () => {
     const { db, released, writer } = await lockedRegistry(20, 30_000);
     const out = path.join(tempDir(), 'out.jsonl');
-    const child = spawnCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', out, '--shutdown-timeout', '1s']);
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-    const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    const run = oneShot(['--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', out]);
     try {
-      await waitFor(() => /waiting for it to be released/.test(stderr), 15_000);
-      child.kill('SIGTERM');
-      const [code, signal] = await closed;
-      assert.equal(signal, null, 'it ended by itself');
-      assert.equal(code, 143, stderr);
-      assert.match(stderr, /stopped while waiting for the registry: nothing was read or sent\n$/);
+      assert.equal(await run.stopWhenWaiting(), 143, run.stderr());
+      assert.match(run.stderr(), /stopped while waiting for the registry: nothing was read or sent\n$/);
       assert.equal(fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '', '');
     } finally {
-      clearTimeout(killer);
-      child.kill('SIGKILL');
+      run.end();
       writer.kill();
       await released;
     }
   });
 });
+
+/** A one-shot export with these arguments, stopped by SIGTERM once it says it waits for a writer's lock. */
+function oneShot(args: string[]) {
+  const child = spawnCli(['siem', 'export', ...args, '--shutdown-timeout', '1s']);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+  const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  return {
+    stderr: () => stderr,
+    /** Exit code once stopped; it must end by itself, within --shutdown-timeout. */
+    async stopWhenWaiting(): Promise<number | null> {
+      await waitFor(() => /waiting for it to be released/.test(stderr), 20_000);
+      child.kill('SIGTERM');
+      const [code, signal] = await closed;
+      assert.equal(signal, null, 'it ended by itself');
+      return code;
+    },
+    end(): void {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+    },
+  };
+}
 
 /** A follower of `db` into a file, with its checkpoint, that has delivered all `n` events when this resolves. */
 async function follower(db: string, n: number) {
