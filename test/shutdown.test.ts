@@ -44,28 +44,49 @@ interface Run {
   stderr: string;
 }
 
+/** The command with `argv`, its stderr collected; the harness kills it if it is still running after 40 s. */
+function started(argv: string[], environment: NodeJS.ProcessEnv = {}) {
+  const child = spawnCli(argv, environment);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+  const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, sig) => resolve([c, sig])));
+  return {
+    stderr: () => stderr,
+    /** Send `sig` without waiting (a first signal, before a second one). */
+    signal: (sig: NodeJS.Signals = 'SIGTERM'): void => void child.kill(sig),
+    /** Send `sig` and wait for the end: the exit code, the signal that killed it, how long it took to end. */
+    async stop(sig: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null; tookMs: number }> {
+      const signalled = performance.now();
+      child.kill(sig);
+      const [code, signal] = await closed;
+      clearTimeout(killer);
+      return { code, signal, tookMs: performance.now() - signalled };
+    },
+    end(): void {
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+    },
+  };
+}
+
 async function stopDuringOutage(o: { follow: boolean; outage: Outage; sig: NodeJS.Signals }): Promise<{ run: Run; db: string; state: string; first: HecPeer }> {
   const db = demoRegistry(50);
   const state = path.join(tempDir(), 'state.json');
   const first = await failingHec(30, o.outage);
-  const child = spawnCli([
+  const cli = started([
     'siem', 'export', '--db', db, '--registry-id', 'reg', '--output', first.url, '--state', state, '--batch-size', '10',
     '--retry-max-duration', '10m', '--timeout', '10m', '--shutdown-timeout', '2s', ...(o.follow ? ['--follow'] : []),
   ], env);
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-  const closed = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
   try {
     await waitFor(() => first.events.length >= 30, 15_000);
     // The outage is under way: a request hangs at the peer, or connections are refused and retried.
     if (o.outage === 'silent') await waitFor(() => first.peer.requests.length >= 4, 15_000);
-    else await waitFor(() => /ECONNREFUSED/.test(stderr), 15_000);
-    child.kill(o.sig);
-    const run = await closed;
-    return { run, db, state, first };
+    else await waitFor(() => /ECONNREFUSED/.test(cli.stderr()), 15_000);
+    const { code, signal } = await cli.stop(o.sig);
+    return { run: { code, signal, stderr: cli.stderr() }, db, state, first };
   } finally {
-    clearTimeout(killer);
+    cli.end();
     await first.close().catch(() => undefined);
   }
 }
@@ -129,20 +150,15 @@ describe('stopping an export while the SIEM is down', () => {
     const state = path.join(tempDir(), 'state.json');
     const first = await failingHec(30, 'silent');
     try {
-      const child = spawnCli([
+      const cli = started([
         'siem', 'export', '--db', db, '--registry-id', 'reg', '--output', first.url, '--state', state, '--batch-size', '10',
         '--timeout', '10m', '--shutdown-timeout', '10m', '--follow',
       ], env);
-      let stderr = '';
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-      const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
       await waitFor(() => first.peer.requests.length >= 4, 15_000);
-      child.kill('SIGTERM');
-      await waitFor(() => /SIGTERM: finishing the batch in flight/.test(stderr));
-      child.kill('SIGTERM');
-      const code = await closed;
-      clearTimeout(killer);
+      cli.signal('SIGTERM');
+      await waitFor(() => /SIGTERM: finishing the batch in flight/.test(cli.stderr()));
+      const { code } = await cli.stop('SIGTERM');
+      const stderr = cli.stderr();
       assert.equal(code, 0, stderr);
       assert.match(stderr, /SIGTERM again: quitting at once/);
       assert.match(stderr, /stopped: 20 event\(s\) left unsent \(rowids 31–50\)/);
@@ -157,18 +173,13 @@ describe('stopping an export while the SIEM is down', () => {
     const state = path.join(tempDir(), 'state.json');
     const first = await new HecPeer({ token: TOKEN, ack: true, loseAck: () => true }).start();
     try {
-      const child = spawnCli([
+      const cli = started([
         'siem', 'export', '--db', db, '--registry-id', 'reg', '--output', first.url, '--state', state, '--batch-size', '10',
         '--splunk-ack', '--splunk-ack-interval', '10m', '--shutdown-timeout', '10m',
       ], env);
-      let stderr = '';
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-      const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
       await waitFor(() => first.events.length === 20, 15_000);
-      child.kill('SIGTERM');
-      const run = await closed;
-      clearTimeout(killer);
+      const run = await cli.stop();
+      const stderr = cli.stderr();
       assert.equal(run.signal, null, 'killed by the test harness: the stop did not stop');
       assert.equal(run.code, 143, stderr);
       assert.match(stderr, /stopped: 20 event\(s\) left unsent \(rowids 1–20\)/);
@@ -199,18 +210,13 @@ describe('stopping an export while the SIEM is down', () => {
     }
     const first = await new HecPeer({ token: TOKEN, ack: true, loseAck: () => true }).start();
     try {
-      const child = spawnCli([
+      const cli = started([
         'siem', 'export', '--db', db, '--registry-id', 'reg', '--output', first.url, '--state', state, '--limit', '10',
         '--splunk-ack', '--splunk-ack-interval', '10m', '--shutdown-timeout', '10m',
       ], env);
-      let stderr = '';
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-      const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
       await waitFor(() => first.events.length === 10, 15_000);
-      child.kill('SIGTERM');
-      const code = await closed;
-      clearTimeout(killer);
+      const { code } = await cli.stop();
+      const stderr = cli.stderr();
       assert.equal(code, 143, stderr);
       assert.match(stderr, /stopped: 10 event\(s\) left unsent \(rowids 6–15\); the next start with --state .* sends them/);
       assert.equal(lastRowid(state), 5);
@@ -315,24 +321,16 @@ describe('a registry locked by its writer when the export starts', () => {
 
 /** A one-shot export with these arguments, stopped by SIGTERM once it says it waits for a writer's lock. */
 function oneShot(args: string[]) {
-  const child = spawnCli(['siem', 'export', ...args, '--shutdown-timeout', '1s']);
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-  const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+  const cli = started(['siem', 'export', ...args, '--shutdown-timeout', '1s']);
   return {
-    stderr: () => stderr,
+    stderr: cli.stderr,
+    end: cli.end,
     /** Exit code once stopped; it must end by itself, within --shutdown-timeout. */
     async stopWhenWaiting(): Promise<number | null> {
-      await waitFor(() => /waiting for it to be released/.test(stderr), 20_000);
-      child.kill('SIGTERM');
-      const [code, signal] = await closed;
+      await waitFor(() => /waiting for it to be released/.test(cli.stderr()), 20_000);
+      const { code, signal } = await cli.stop();
       assert.equal(signal, null, 'it ended by itself');
       return code;
-    },
-    end(): void {
-      clearTimeout(killer);
-      child.kill('SIGKILL');
     },
   };
 }
@@ -342,28 +340,11 @@ async function follower(db: string, n: number) {
   const dir = tempDir();
   const out = path.join(dir, 'out.jsonl');
   const state = path.join(dir, 'state.json');
-  const child = spawnCli([
+  const cli = started([
     'siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', out, '--state', state, '--follow', '--shutdown-timeout', '1s',
   ]);
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
-  const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
   await waitFor(() => fs.existsSync(state) && lastRowid(state) === n, 15_000);
-  return {
-    out, state, closed, stderr: () => stderr,
-    end: () => {
-      clearTimeout(killer);
-      child.kill('SIGKILL');
-    },
-    /** SIGTERM, and how long until the process ended. */
-    stop: async (): Promise<{ code: number | null; signal: NodeJS.Signals | null; tookMs: number }> => {
-      const signalled = performance.now();
-      child.kill('SIGTERM');
-      const [code, signal] = await closed;
-      return { code, signal, tookMs: performance.now() - signalled };
-    },
-  };
+  return { out, state, stderr: cli.stderr, end: cli.end, stop: () => cli.stop() };
 }
 
 /** The follower's output: one whole line per event, the registry's events in order. */
