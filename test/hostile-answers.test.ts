@@ -11,12 +11,24 @@ import { AzurePeer } from './peers/azure-logs-ingestion.js';
 import { EsPeer } from './peers/elasticsearch.js';
 import { SentinelPeer } from './peers/sentinel-dca.js';
 import { HecPeer } from './peers/splunk-hec.js';
-import { demoRegistry, outcome, registryIds, runCli, spawnCli, tempDir, waitFor, withPeer } from './helpers.js';
+import { demoRegistry, outcome, registryIds, runCli, spawnCli, type CliResult, tempDir, waitFor, withPeer } from './helpers.js';
 
 const TOKEN = 'hostile-answers-token-5a1e';
 const PORTAL = '<!DOCTYPE html>\n<html><head><title>Sign in to the guest network</title></head>\n<body>\u001b[31mwelcome</body></html>';
 
 const lastRowid = (state: string): number | null => (fs.existsSync(state) ? (JSON.parse(fs.readFileSync(state, 'utf8')) as { last_rowid: number }).last_rowid : null);
+
+const DCA_WORKSPACE = '0a1b2c3d-1111-2222-3333-444455556666';
+const DCA_KEY = Buffer.from('sentinel-hostile-shared-key-bytes').toString('base64');
+
+/** Export 50 events to a Data Collector API peer with this --retry-max-duration. */
+async function dcaExport(peer: SentinelPeer, retry: string): Promise<{ db: string; state: string; r: CliResult }> {
+  const db = demoRegistry(50);
+  const state = path.join(tempDir(), 'state.json');
+  const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--transport', 'sentinel-dca',
+    '--sentinel-workspace-id', DCA_WORKSPACE, '--state', state, '--retry-max-duration', retry], { env: { OVERSIGHT_SENTINEL_SHARED_KEY: DCA_KEY } });
+  return { db, state, r };
+}
 
 describe('a 2xx that is not the SIEM answering', () => {
   it('Splunk HEC: an HTML 200 is never delivered; the checkpoint stays and the export fails with the page quoted', () =>
@@ -50,13 +62,9 @@ describe('a 2xx that is not the SIEM answering', () => {
     }));
 
   it('Sentinel Data Collector API: a 200 with a page, or a 202, is not the API accepting', () =>
-    withPeer(new SentinelPeer('0a1b2c3d-1111-2222-3333-444455556666', Buffer.from('sentinel-hostile-shared-key-bytes').toString('base64')).start(), async (peer) => {
+    withPeer(new SentinelPeer(DCA_WORKSPACE, DCA_KEY).start(), async (peer) => {
       for (let i = 0; i < 1000; i++) peer.peer.faults.push(i % 2 ? { status: 202, body: '' } : { status: 200, body: PORTAL });
-      const db = demoRegistry(50);
-      const state = path.join(tempDir(), 'state.json');
-      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--transport', 'sentinel-dca',
-        '--sentinel-workspace-id', '0a1b2c3d-1111-2222-3333-444455556666', '--state', state, '--retry-max-duration', '2s'],
-      { env: { OVERSIGHT_SENTINEL_SHARED_KEY: Buffer.from('sentinel-hostile-shared-key-bytes').toString('base64') } });
+      const { db, state, r } = await dcaExport(peer, '2s');
       assert.equal(r.code, 1, r.stderr);
       assert.equal(peer.records.length, 0);
       assert.ok((lastRowid(state) ?? 0) === 0);
@@ -65,13 +73,9 @@ describe('a 2xx that is not the SIEM answering', () => {
     }));
 
   it('Sentinel Data Collector API: a 200 with a JSON body is not its answer either, whatever the JSON says', () =>
-    withPeer(new SentinelPeer('0a1b2c3d-1111-2222-3333-444455556666', Buffer.from('sentinel-hostile-shared-key-bytes').toString('base64')).start(), async (peer) => {
+    withPeer(new SentinelPeer(DCA_WORKSPACE, DCA_KEY).start(), async (peer) => {
       peer.peer.faults.push({ status: 200, body: '{"Error":"InvalidDataFormat","Message":"nothing stored"}' });
-      const db = demoRegistry(50);
-      const state = path.join(tempDir(), 'state.json');
-      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--transport', 'sentinel-dca',
-        '--sentinel-workspace-id', '0a1b2c3d-1111-2222-3333-444455556666', '--state', state, '--retry-max-duration', '30s'],
-      { env: { OVERSIGHT_SENTINEL_SHARED_KEY: Buffer.from('sentinel-hostile-shared-key-bytes').toString('base64') } });
+      const { db, state, r } = await dcaExport(peer, '30s');
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /retrying in .*Sentinel Data Collector API answered HTTP 200 with '\{"Error":"InvalidDataFormat","Message":"nothing stored"\}' instead of HTTP 200 with an empty body/);
       assert.deepEqual(peer.eventIds(), registryIds(db));
