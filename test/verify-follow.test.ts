@@ -115,6 +115,15 @@ describe('--verify-every', () => {
  */
 describe('--verify-every and a writer that holds the registry locked', () => {
   it('the export is not held up: the check that meets the lock says so and is skipped, and the next one verifies', async () => {
+    // The checks run on the export's thread: while one waits for the lock, that thread must keep turning (its
+    // reads, a stop, /metrics). Each attempt waits 0.1 s inside SQLite; a whole second there was the fault.
+    let last = performance.now();
+    let longestStall = 0;
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      longestStall = Math.max(longestStall, now - last);
+      last = now;
+    }, 10);
     const dist = (m: string): Promise<Record<string, any>> => import(path.join(ROOT, 'dist', m));
     const [{ startVerifier }, { FileVerifier }, { ExportMetrics }, { Prometheus }] = await Promise.all(
       ['cli/verify-every.js', 'verify/files.js', 'service/metrics.js', 'service/prometheus.js'].map(dist),
@@ -140,9 +149,11 @@ describe('--verify-every and a writer that holds the registry locked', () => {
       verifier = await startVerifier(config, new FileVerifier(out, 'ecs', 'reg'), { windowSize: 7, settleMs: 0 }, metrics, 0, log);
       await waitFor(() => said.some((m) => /^verified /.test(m)), 20_000);
     } finally {
+      clearInterval(ticker);
       await verifier?.stop();
       await release();
     }
+    assert.ok(longestStall < 500, `the thread stood still for ${Math.round(longestStall)} ms while the check waited for the lock`);
     assert.match(said[0]!, /^verification failed: registry .* is locked by another process/);
     assert.match(said.find((m) => /^verified /.test(m))!, /^verified rowids 1-20 .*: 20 expected, 20 present once, 0 missing/);
   });

@@ -7,7 +7,8 @@
 import type { ExportConfig } from '../config/export.js';
 import type { ExportMetrics } from '../service/metrics.js';
 import { log as logger, type Logger } from '../shared/log.js';
-import { BUSY_TIMEOUT_MS, RegistrySource } from '../registry/source.js';
+import { BUSY_TIMEOUT_MS, LOCK_ATTEMPT_MS, RegistrySource } from '../registry/source.js';
+import { whileLocked } from '../registry/wait.js';
 import type { VerifyBackend } from '../verify/index.js';
 import type { QuerySettings } from './verify-options.js';
 
@@ -21,18 +22,23 @@ export async function startVerifier(
     import('./verify.js'),
     import('../verify/index.js'),
   ]);
-  // Opened by the first check, not before the export starts, and waiting for a writer's lock only as long as
-  // each of its reads waits: a lock met there skips that check with a line, as a lock met by a read does, and the
-  // next check opens it. Opened at the start, it held up the whole export for 5 s, and failed it after that.
+  // Opened by the first check, not before the export starts: opened at the start, it held up the whole export
+  // for 5 s, and failed it after that. The checks share the export's thread, so the opening and each read wait
+  // for a writer's lock a moment at a time (whileLocked), for as long as one of the export's reads would, and a
+  // lock that outlasts that skips the check with a line; the next check tries again. Waiting the whole second
+  // inside SQLite held the export, its stops and /metrics up for that second.
   let source: RegistrySource | null = null;
   const verifier = new PeriodicVerifier({
     everyMs: c.verifyEveryMs!,
     gauges: registerVerifyGauges(metrics.registry),
     run: async (signal) => {
-      source ??= RegistrySource.open(c.db, { maxRowBytes: c.maxRowBytes, openBusyTimeoutMs: BUSY_TIMEOUT_MS });
+      source ??= await whileLocked(
+        () => RegistrySource.open(c.db, { maxRowBytes: c.maxRowBytes, openBusyTimeoutMs: LOCK_ATTEMPT_MS, busyTimeoutMs: LOCK_ATTEMPT_MS }),
+        BUSY_TIMEOUT_MS, signal,
+      );
       return runVerify({
         source, registryId: c.registryId, backend, range: { fromRowid: from + 1, toRowid: metrics.checkpointRowid, since: c.since },
-        windowSize: query.windowSize, ...(query.settleMs !== null ? { settleMs: query.settleMs } : {}), stop: signal,
+        windowSize: query.windowSize, ...(query.settleMs !== null ? { settleMs: query.settleMs } : {}), stop: signal, lockWaitMs: BUSY_TIMEOUT_MS,
       });
     },
     onResult: (r) => log.info(summaryLines(r, 20)[0]!, { ...r.counts }),

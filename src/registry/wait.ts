@@ -9,6 +9,7 @@
  */
 import { ExportError } from '../shared/errors.js';
 import type { LogFields } from '../shared/log.js';
+import { RegistryBusy } from './source.js';
 
 /**
  * How long a lock is waited out in silence, read after read, before it is reported: a writer's ordinary commit
@@ -78,5 +79,23 @@ export class RegistryWait {
     if (this.said) this.log(`registry readable again after ${((Date.now() - this.since) / 1000).toFixed(1)}s ${this.words.held}`);
     this.since = null;
     this.said = false;
+  }
+}
+
+/**
+ * A read that a writer's lock may refuse, tried again until it goes through or `forMs` has passed. Each attempt
+ * waits for the lock only as long as its connection's busy timeout (a moment: LOCK_ATTEMPT_MS), and the event
+ * loop runs between attempts, so the process's other work (an export beside `--verify-every`, a stop) is held up
+ * a moment at a time rather than for the whole wait.
+ */
+export async function whileLocked<T>(read: () => T, forMs: number, stop?: AbortSignal): Promise<T> {
+  const until = Date.now() + forMs;
+  for (;;) {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof RegistryBusy) || Date.now() >= until || stop?.aborted) throw err;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }

@@ -21,6 +21,7 @@ import { runPipeline, type PreparedRecord } from '../pipeline/index.js';
 import type { RetryOptions } from '../pipeline/retry.js';
 import { OversizeRow, ROWID_START } from '../registry/rows.js';
 import { rowidOf, type RegistrySource } from '../registry/source.js';
+import { whileLocked } from '../registry/wait.js';
 import type { Transport } from '../transports/transport.js';
 import type { VerifyBackend } from './backend.js';
 import { expectedFrom, FAILING, judge, type Verdict } from './compare.js';
@@ -66,6 +67,11 @@ export interface VerifyOptions {
   now?: () => number;
   log?: (message: string, fields?: LogFields) => void;
   stop?: AbortSignal;
+  /**
+   * How long a read refused by a writer's lock is tried again, a moment at a time (see `whileLocked`), before the
+   * run fails; 0 (the default) leaves the wait to the source's own busy timeout.
+   */
+  lockWaitMs?: number;
 }
 
 export interface VerifyCounts {
@@ -148,7 +154,7 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
     wasResent = resent ? sortedRowids(resent.file) : null;
     await o.backend.open?.();
     while (after < upTo && !o.stop?.aborted) {
-      const rows = o.source.readRange(after, upTo, windowSize, since);
+      const rows = await whileLocked(() => o.source.readRange(after, upTo, windowSize, since), o.lockWaitMs ?? 0, o.stop);
       if (rows.length === 0) break;
       after = rowidOf(rows[rows.length - 1]!);
       const window = [];
@@ -163,7 +169,7 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
       }
       if (window.length === 0) continue;
       const found = await o.backend.lookup(window, others.forWindow(window));
-      others.flush();
+      await whileLocked(() => others.flush(), o.lockWaitMs ?? 0, o.stop);
       for (const e of window) {
         let v = judge(e, found.get(e.eventId), settledBefore, pendingUntil);
         // Sent again moments ago by --repair: not yet searchable is not yet known, not lost.
