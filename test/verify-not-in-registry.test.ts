@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, it } from 'node:test';
 import { RegistrySource } from '../src/registry/source.js';
 import { runVerify } from '../src/verify/index.js';
@@ -63,6 +64,31 @@ describe('siem verify: records not in the registry', () => {
       assertOnlyForgeries(part);
     });
   }
+
+  it('looks from the earliest event of the range on, though the registry times its rows out of rowid order', async () => {
+    const db = demoRegistry(30);
+    // The last rows carry times before the first ones (a clock stepped back, rows copied in later): the first
+    // window's oldest event is not the range's.
+    const reg = new Database(db);
+    const first = reg.prepare('SELECT min(timestamp) FROM events').pluck(true).get() as number;
+    reg.prepare('UPDATE events SET timestamp = ? WHERE id > 25').run(first - 600);
+    reg.close();
+    const out = path.join(tempDir(), 'events.jsonl');
+    const base = ['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', out, '--format', 'ecs', '--window', '10'];
+    assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', out, '--format', 'ecs'])).code, 0);
+    const clean = await runCli(base);
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.equal(counted(clean.stderr, 'not in the registry'), 0);
+
+    // Made up, and dated between the moved rows and the first window.
+    const copy = JSON.parse(fs.readFileSync(out, 'utf8').split('\n')[2]!) as Rec;
+    FIELDS['ecs']!.set(copy, 'made-up-1', 'reg', first - 300);
+    fs.appendFileSync(out, JSON.stringify(copy) + '\n');
+    const r = await runCli(base);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(counted(r.stderr, 'not in the registry'), 1);
+    assert.deepEqual(listed(r.stderr, 'not in the registry'), ['made-up-1']);
+  });
 
   it('keeps a count and the first ids only, however many records were made up', async () => {
     const db = demoRegistry(30);

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { ConfigurationError, ExportError, RegistryUnavailable } from '../shared/errors.js';
-import { EVENT_COLUMNS, eventIdOf, fromRegistryValues, type OversightEvent } from './event.js';
+import { EVENT_COLUMNS, eventIdOf, fromRegistryValues, unixSeconds, type OversightEvent } from './event.js';
 import { jsonRowSelect, TEXT_COLUMNS } from './row-json.js';
 import { PageStatement } from './page-statement.js';
 import { MAX_ROWID, parseMaxRowBytes, OversizeRow, ROWID_START, rowidName } from './rows.js';
@@ -104,6 +104,7 @@ export class RegistrySource {
   private readonly rowidExpr: string;
   /** Whether the table has an `id` column (without one, every event id is ''). */
   private readonly hasId: boolean;
+  private readonly hasTimestamp: boolean;
   private readonly options: OpenOptions;
   /** Rows above this many stored bytes are not read (see rows.ts). */
   readonly maxRowBytes: number;
@@ -119,6 +120,7 @@ export class RegistrySource {
     this.options = options;
     this.rowidExpr = rowid;
     this.hasId = columns.has('id');
+    this.hasTimestamp = columns.has('timestamp');
     const max = typeof options.maxRowBytes === 'number' ? options.maxRowBytes : parseMaxRowBytes(options.maxRowBytes);
     this.maxRowBytes = max;
     // Missing optional columns read as NULL; a missing `id` reads as '' because the reference's
@@ -445,6 +447,36 @@ export class RegistrySource {
         oldest = typeof t?.timestamp === 'number' ? t.timestamp : null;
       }
       return { count: r.n, first: r.first, last: r.last, oldestTimestamp: oldest };
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+  }
+
+  /**
+   * The earliest event time among rows with rowid in (after, upTo] (and at or before `until` when given), in Unix
+   * seconds as events read it (`unixSeconds`), or null when none has a time (0 is none). Registry times need not
+   * follow rowids (a clock stepped back, rows copied in later), so the first rows of a range need not hold it.
+   */
+  earliestTime(after: number, upTo: number, until: number | null): number | null {
+    if (!this.hasTimestamp) return null;
+    const range = `${this.rowidExpr} > ? AND ${this.rowidExpr} <= ?`;
+    // Exact integers (every row a registry writes) are compared in SQL; anything else (text, reals, integers
+    // beyond 2^53) is read as unixSeconds reads it, in a second pass made only when the first counted some.
+    const plain = `typeof("timestamp") = 'integer' AND "timestamp" BETWEEN -9007199254740991 AND 9007199254740991`;
+    try {
+      const r = this.db.prepare(
+        `SELECT min(CASE WHEN ${plain} AND "timestamp" <> 0${until === null ? '' : ' AND "timestamp" <= ?'} THEN "timestamp" END) AS lo,
+          count(CASE WHEN NOT (${plain}) AND "timestamp" IS NOT NULL THEN 1 END) AS odd FROM events WHERE ${range}`,
+      ).get(...(until === null ? [after, upTo] : [until, after, upTo])) as { lo: number | null; odd: number };
+      let lo = r.lo;
+      if (r.odd > 0) {
+        const odd = this.db.prepare(`SELECT "timestamp" FROM events WHERE ${range} AND NOT (${plain}) AND "timestamp" IS NOT NULL`).pluck(true);
+        for (const v of odd.iterate(after, upTo)) {
+          const t = unixSeconds(v || 0);
+          if (t !== 0 && (until === null || t <= until) && (lo === null || t < lo)) lo = t;
+        }
+      }
+      return lo;
     } catch (err) {
       throw readFailed(this.path, err);
     }

@@ -142,13 +142,16 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
   const upTo = range.toRowid ?? o.source.maxRowid();
   const counts: VerifyCounts = { expected: 0, present: 0, missing: 0, duplicated: 0, altered: 0, failure_store: 0, too_recent: 0, not_in_registry: 0 };
   const ids: VerifyResult['ids'] = { missing: [], duplicated: [], altered: [], failure_store: [], too_recent: [], not_in_registry: [] };
-  const others = new NotInRegistry((list) => o.source.heldEventIds(list), cap, since);
   const digest = createHash('sha256');
   let firstRowid: number | null = null;
   let lastRowid: number | null = null;
   let after = range.fromRowid === null || range.fromRowid === undefined ? ROWID_START : range.fromRowid - 1;
   let missingFd: number | null = null;
   let wasResent: ReturnType<typeof sortedRowids> | null = null;
+  // Copies not in the registry are looked for from the range's earliest second on, wherever its row is: with
+  // registry times out of rowid order, the first window's oldest event is later, and older seconds went unasked.
+  const from = since ?? (await whileLocked(() => o.source.earliestTime(after, upTo, until), o.lockWaitMs ?? 0, o.stop));
+  const others = new NotInRegistry((list) => o.source.heldEventIds(list), cap, from);
   try {
     missingFd = missingOut ? fs.openSync(missingOut, 'w', 0o600) : null;
     wasResent = resent ? sortedRowids(resent.file) : null;

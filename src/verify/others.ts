@@ -20,8 +20,9 @@ export class NotInRegistry {
   private coveredUpTo: number | null;
   private readonly pending = new Map<string, number>();
 
-  constructor(private readonly held: (ids: readonly string[]) => Set<string>, private readonly cap: number, since: number | null) {
-    this.coveredUpTo = since === null ? null : since - 1;
+  /** `from`: the first second to cover (`--since`, or the range's earliest event); null starts at the first window's. */
+  constructor(private readonly held: (ids: readonly string[]) => Set<string>, private readonly cap: number, from: number | null) {
+    this.coveredUpTo = from === null ? null : from - 1;
   }
 
   /**
