@@ -124,6 +124,21 @@ describe('siem verify: files', () => {
     const bad = await runCli(verify(db, out, 'ecs', '--report', report, '--sign-key-file', shortKey));
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /fewer than 32 bytes/);
+    // Random bytes: read as text, every invalid one became the same character, and openssl could not be given them.
+    const before = fs.readFileSync(report);
+    for (const [name, bytes] of [
+      ['binary.key', Buffer.from(Array.from({ length: 32 }, (_, i) => 0x80 + i))],
+      ['spaced.key', Buffer.from(' ' + 'k'.repeat(40) + '\n')],
+      ['two-lines.key', Buffer.from('k'.repeat(40) + '\n' + 'k'.repeat(40) + '\n')],
+    ] as const) {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, bytes, { mode: 0o600 });
+      const refused = await runCli(verify(db, out, 'ecs', '--report', report, '--sign-key-file', file));
+      assert.equal(refused.code, 2, `${name}: ${refused.stderr}`);
+      assert.match(refused.stderr.trimEnd(), /^oversight: --sign-key-file .* must hold the key as one line of printable ASCII text, such as openssl rand -hex 32 > KEY/);
+      assert.equal(refused.stderr.trimEnd().split('\n').length, 1);
+      assert.deepEqual(fs.readFileSync(report), before, `${name}: the report was not rewritten`);
+    }
   });
 
   it('writes a report named by a symbolic link into the file the link leads to, and the link stays', async () => {

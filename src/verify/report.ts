@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { realTarget, writeFileAtomic } from '../shared/files.js';
-import { checkPrivateFile, readSecretFile } from '../shared/secrets.js';
+import { checkPrivateFile, readSecretBytes } from '../shared/secrets.js';
 import { ConfigurationError, registerSecret } from '../shared/errors.js';
 import type { VerifyResult } from './index.js';
 
@@ -31,11 +31,22 @@ export function manifest(r: VerifyResult, version: string, now: Date = new Date(
   };
 }
 
-/** The signing key: at least 32 bytes, never printed. */
+/**
+ * The signing key: one line of printable ASCII, at least 32 bytes, never printed. The signature is checked with
+ * `openssl dgst -hmac "$(cat KEY)"`, which passes the key as shell text: a binary key (bytes from /dev/urandom)
+ * cannot go through that, and read as UTF-8 its invalid bytes would all become U+FFFD, a key anyone could guess.
+ */
 export function readSignKey(file: string): string {
   checkPrivateFile(file, '--sign-key-file');
-  const key = readSecretFile(file, '--sign-key-file');
-  if (Buffer.byteLength(key) < 32) throw new ConfigurationError(`--sign-key-file ${file} holds fewer than 32 bytes: use a longer random key (openssl rand -hex 32)`);
+  const key = readSecretBytes(file, '--sign-key-file').toString('latin1').replace(/(\r?\n)+$/, '');
+  if (key === '') throw new ConfigurationError(`--sign-key-file ${file} is empty`);
+  // Spaces inside are kept by both `$(cat KEY)` and this read; at either end, one of them would drop them.
+  if (!/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(key)) {
+    throw new ConfigurationError(
+      `--sign-key-file ${file} must hold the key as one line of printable ASCII text, such as openssl rand -hex 32 > KEY, so that openssl dgst -hmac can check the signature (the key is not shown)`,
+    );
+  }
+  if (key.length < 32) throw new ConfigurationError(`--sign-key-file ${file} holds fewer than 32 bytes: use a longer random key (openssl rand -hex 32)`);
   registerSecret(key);
   return key;
 }
