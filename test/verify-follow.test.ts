@@ -142,7 +142,7 @@ describe('--verify-every and a writer that holds the registry locked', () => {
     let ticker: NodeJS.Timeout | undefined;
     try {
       const config = { db, maxRowBytes: 1 << 20, verifyEveryMs: 100, registryId: 'reg', since: null };
-      verifier = await startVerifier(config, new FileVerifier(out, 'ecs', 'reg'), { windowSize: 7, settleMs: 0 }, metrics, 0, log);
+      verifier = await startVerifier(config, new FileVerifier(out, 'ecs', 'reg'), { windowSize: 7, settleMs: 0 }, metrics, 0, null, log);
       // Timed from here, past the loading of the verifier's modules: the first check starts 0.1 s later.
       last = performance.now();
       ticker = setInterval(() => {

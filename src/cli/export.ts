@@ -107,12 +107,14 @@ export async function runExport(values: FlagValues, ctx: RunContext): Promise<nu
       say(`serving metrics at ${server.url}/metrics and health at ${server.url}/healthz`, { metrics_url: `${server.url}/metrics` });
     }
     deadLetter = c.deadLetter ? openDeadLetters(c.deadLetter, c) : null;
-    verifier = verifyBackend ? await (await import('./verify-every.js')).startVerifier(c, verifyBackend, query, metrics, checkpoint?.lastRowid ?? ROWID_START) : null;
+    const spec = recordSpec(c);
+    // The check compares what this export writes: its pseudonyms, made with its key.
+    verifier = verifyBackend ? await (await import('./verify-every.js')).startVerifier(c, verifyBackend, query, metrics, checkpoint?.lastRowid ?? ROWID_START, spec.privacy) : null;
     const bar = await progressBar(c, () => Math.min(source.count(checkpoint?.lastRowid ?? ROWID_START, c.since), c.limit ?? Infinity));
     let result: PipelineResult;
     try {
       result = await runPipeline({
-        source, registryId: c.registryId, spec: recordSpec(c), transport, limits: c.limits, retry: c.retry,
+        source, registryId: c.registryId, spec, transport, limits: c.limits, retry: c.retry,
         since: c.since, limit: c.limit, follow: c.follow, pollIntervalMs: c.pollIntervalMs, flushIntervalMs: c.flushIntervalMs,
         checkpoint, deadLetter, stop: signals.signal, log: say, warn: (m, f) => logger.warn(m, f), metrics,
         threads: c.threads === 1 ? null : { db: c.db, count: c.threads },

@@ -4,7 +4,7 @@
  * load their modules only when they run.
  */
 import { Command, Option } from 'commander';
-import { DELIVERY, DEMO, EXPORT, REPLAY } from '../config/options.js';
+import { DELIVERY, DEMO, EXPORT, PRIVACY, REPLAY } from '../config/options.js';
 import { longName, type FlagSpec, type OptionGroup } from '../shared/options.js';
 import { FORMAT_NAMES, FORMATS } from '../records/formats/index.js';
 import { TRANSPORT_NAMES, TRANSPORTS, URL_SCHEMES } from '../transports/index.js';
@@ -119,7 +119,9 @@ export function buildProgram(actions: Actions, outcome: Outcome = { code: 0 }): 
     .command('verify')
     .description('check that the SIEM holds every registry event exactly once and unchanged; --repair re-sends what is missing');
   addFlag(verify, CONFIG);
-  for (const k of ['db', 'registryId', 'format', 'since'] as const) addFlag(verify, EXPORT[k]);
+  // The export's own settings that decide what it wrote: its rows, its record format and its pseudonyms.
+  for (const k of ['db', 'registryId', 'format', 'since', 'maxRowBytes'] as const) addFlag(verify, EXPORT[k]);
+  addAll(verify, PRIVACY);
   addAll(verify, VERIFY);
   addAll(verify, VERIFY_QUERY);
   for (const f of FORMATS) for (const spec of f.flags ?? []) addFlag(verify, spec, `${f.name} format options:`);

@@ -5,6 +5,7 @@
  * missing; the registry is read and the SIEM asked --window events at a time.
  */
 import type { ExportConfig } from '../config/export.js';
+import type { PrivacySettings } from '../records/pseudonymize.js';
 import type { ExportMetrics } from '../service/metrics.js';
 import { log as logger, type Logger } from '../shared/log.js';
 import { BUSY_TIMEOUT_MS, LOCK_ATTEMPT_MS, RegistrySource } from '../registry/source.js';
@@ -14,9 +15,10 @@ import type { QuerySettings } from './verify-options.js';
 
 type VerifierConfig = Pick<ExportConfig, 'db' | 'maxRowBytes' | 'verifyEveryMs' | 'registryId' | 'since'>;
 
+/** `privacy`: the export's own rules, key read, so a pseudonymized token is compared as this export wrote it. */
 export async function startVerifier(
   c: VerifierConfig, backend: VerifyBackend, query: QuerySettings, metrics: ExportMetrics, from: number,
-  log: Pick<Logger, 'info' | 'warn'> = logger,
+  privacy: PrivacySettings | null, log: Pick<Logger, 'info' | 'warn'> = logger,
 ): Promise<{ stop(): Promise<void> }> {
   const [{ summaryLines }, { PeriodicVerifier, registerVerifyGauges, runVerify }] = await Promise.all([
     import('./verify.js'),
@@ -38,7 +40,7 @@ export async function startVerifier(
       );
       return runVerify({
         source, registryId: c.registryId, backend, range: { fromRowid: from + 1, toRowid: metrics.checkpointRowid, since: c.since },
-        windowSize: query.windowSize, ...(query.settleMs !== null ? { settleMs: query.settleMs } : {}), stop: signal, lockWaitMs: BUSY_TIMEOUT_MS,
+        windowSize: query.windowSize, privacy, ...(query.settleMs !== null ? { settleMs: query.settleMs } : {}), stop: signal, lockWaitMs: BUSY_TIMEOUT_MS,
       });
     },
     onResult: (r) => log.info(summaryLines(r, 20)[0]!, { ...r.counts }),

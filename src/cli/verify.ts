@@ -5,6 +5,7 @@
  */
 import { ClientCredential } from '../transports/http/azure-auth.js';
 import { deliveryConfig, type DeliveryConfig } from '../config/delivery.js';
+import { privacyPlan } from '../config/export.js';
 import { DELIVERY, EXPORT } from '../config/options.js';
 import { ConfigurationError, ExportError, registerSecret } from '../shared/errors.js';
 import { elasticAuthHeaders } from '../transports/http/es-auth.js';
@@ -13,6 +14,8 @@ import { formatByName, type FormatSettings } from '../records/formats/index.js';
 import { HttpClient } from '../transports/http/client.js';
 import { log as logger } from '../shared/log.js';
 import { eventFormatter } from '../records/spec.js';
+import { loadPrivacy, type PrivacySettings } from '../records/pseudonymize.js';
+import { DEFAULT_MAX_ROW_BYTES } from '../registry/rows.js';
 import { readSecretFile, secretFromEnv } from '../shared/secrets.js';
 import { RegistrySource } from '../registry/source.js';
 import { checkIndexName, dataStreamName } from '../transports/http/elasticsearch.js';
@@ -156,14 +159,17 @@ function splunkSearchAuth(f: QueryOptions, env: NodeJS.ProcessEnv): string {
   throw new ConfigurationError('searching Splunk needs OVERSIGHT_SPLUNK_SEARCH_TOKEN (or _FILE, or --splunk-search-token-file), or OVERSIGHT_SPLUNK_USERNAME and OVERSIGHT_SPLUNK_PASSWORD');
 }
 
-/** The ordinary delivery for --repair: the export's transport, batching, retries and dead letters. */
-function repairWith(v: FlagValues, d: DeliveryConfig): RepairOptions {
+/**
+ * The ordinary delivery for --repair: the export's transport, batching, retries, dead letters and privacy rules,
+ * so a re-sent event carries the pseudonyms the export wrote, never the values it hid.
+ */
+function repairWith(v: FlagValues, d: DeliveryConfig, privacy: PrivacySettings | null): RepairOptions {
   const transport = openTransport(d, (m) => logger.info(m));
   const fmt = formatByName(d.format.name);
   const settings = fmt.settings?.(withDefaults(fmt.flags ?? [], v)) ?? {};
   return {
     transport,
-    formatter: eventFormatter({ format: d.format.name, settings, envelope: d.envelope, privacy: null }),
+    formatter: eventFormatter({ format: d.format.name, settings, envelope: d.envelope, privacy }),
     limits: d.limits,
     retry: d.retry,
     deadLetter: d.deadLetter ? openDeadLetters(d.deadLetter, d) : null,
@@ -212,16 +218,20 @@ export async function runVerifyCommand(v: FlagValues): Promise<number> {
   if (signKeyFile && !report) throw new ConfigurationError('--sign-key-file signs the --report manifest: add --report FILE');
   const db = EXPORT.db.read(v);
   if (!db) throw new ConfigurationError('--db is required: the registry SQLite file the export reads');
+  // The export's row limit and privacy rules: a row it delivered is judged as delivered, a token as it wrote it.
+  const maxRowBytes = EXPORT.maxRowBytes.read(v) ?? DEFAULT_MAX_ROW_BYTES;
+  const plan = privacyPlan(v);
   const d = destination(v);
   logger.format = d.logFormat;
   logger.quiet = d.quiet;
   if (report) checkReportPath(report);
   const key = signKeyFile ? readSignKey(signKeyFile) : null;
+  const privacy = loadPrivacy(plan);
   const backend = backendFor(q, d, (m) => logger.warn(m));
-  const source = RegistrySource.open(db);
+  const source = RegistrySource.open(db, { maxRowBytes });
   let repair: RepairOptions | null = null;
   try {
-    repair = VERIFY.repair.read(v) ? repairWith(v, d) : null;
+    repair = VERIFY.repair.read(v) ? repairWith(v, d, privacy) : null;
   } catch (err) {
     source.close();
     throw err;
@@ -229,7 +239,7 @@ export async function runVerifyCommand(v: FlagValues): Promise<number> {
   let result: VerifyResult;
   try {
     result = await runVerify({
-      source, registryId: q.registryId, backend, range, windowSize, repair,
+      source, registryId: q.registryId, backend, range, windowSize, repair, privacy,
       ...(settleMs !== null ? { settleMs } : {}), log: (m, fields) => logger.info(m, fields),
     });
   } catch (err) {

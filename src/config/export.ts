@@ -5,7 +5,7 @@ import { formatByName, type FormatSettings } from '../records/formats/index.js';
 import { parsePrivacy, type PrivacyPlan } from '../records/pseudonymize.js';
 import { DEFAULT_MAX_ROW_BYTES } from '../registry/rows.js';
 import { deliveryConfig, type DeliveryConfig } from './delivery.js';
-import { EXPORT } from './options.js';
+import { EXPORT, PRIVACY } from './options.js';
 
 export interface ExportConfig extends DeliveryConfig {
   db: string;
@@ -54,11 +54,7 @@ export function exportConfig(v: FlagValues): ExportConfig {
     metricsListen: EXPORT.metricsListen.read(v),
     verifyEveryMs: EXPORT.verifyEvery.read(v),
     healthStallMs: EXPORT.healthStall.read(v)!,
-    privacy: parsePrivacy({
-      pseudonymize: EXPORT.pseudonymize.read(v) ?? undefined,
-      pseudonymKeyFile: EXPORT.pseudonymKeyFile.read(v) ?? undefined,
-      ipPrefix: EXPORT.ipPrefix.read(v) ?? undefined,
-    }),
+    privacy: privacyPlan(v),
   };
   if (own.verifyEveryMs !== null && !own.follow) throw new ConfigurationError('--verify-every checks a following export: add --follow, or run siem verify');
   const asked = EXPORT.format.read(v);
@@ -71,4 +67,13 @@ export function exportConfig(v: FlagValues): ExportConfig {
     registryId,
     formatSettings: d.format.settings?.(withDefaults(d.format.flags ?? [], v)) ?? {},
   };
+}
+
+/** The privacy rules of an export, checked without reading the key: `siem verify` reads them the same way. */
+export function privacyPlan(v: FlagValues): PrivacyPlan | null {
+  return parsePrivacy({
+    pseudonymize: PRIVACY.pseudonymize.read(v) ?? undefined,
+    pseudonymKeyFile: PRIVACY.pseudonymKeyFile.read(v) ?? undefined,
+    ipPrefix: PRIVACY.ipPrefix.read(v) ?? undefined,
+  });
 }

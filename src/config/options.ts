@@ -81,6 +81,22 @@ export const DELIVERY = {
   }),
 };
 
+/** How an export hides personal data: `siem export`, and `siem verify`, which must know what the export wrote. */
+export const PRIVACY = {
+  pseudonymize: option({
+    flags: '--pseudonymize <fields>',
+    description: 'replace these fields by keyed pseudonyms: comma list of source_ip, recipient_id, issuer_id, user_agent, token_id',
+    group: 'privacy',
+  }),
+  pseudonymKeyFile: option({
+    flags: '--pseudonym-key-file <file>',
+    description: 'file holding the secret pseudonym key (at least 32 bytes, mode 600)',
+    group: 'privacy',
+    secret: true,
+  }),
+  ipPrefix: option({ flags: '--ip-prefix <v4,v6>', description: 'keep only the network of source_ip: IPv4 and IPv6 prefix lengths, e.g. 24,64', group: 'privacy' }),
+};
+
 /** What `siem export` reads and how it runs. */
 export const EXPORT = {
   db: option({ flags: '--db <path>', description: 'registry SQLite database (opened read-only)', group: 'common' }),
@@ -147,18 +163,7 @@ export const EXPORT = {
     group: 'service',
     parse: duration,
   }),
-  pseudonymize: option({
-    flags: '--pseudonymize <fields>',
-    description: 'replace these fields by keyed pseudonyms: comma list of source_ip, recipient_id, issuer_id, user_agent, token_id',
-    group: 'privacy',
-  }),
-  pseudonymKeyFile: option({
-    flags: '--pseudonym-key-file <file>',
-    description: 'file holding the secret pseudonym key (at least 32 bytes, mode 600)',
-    group: 'privacy',
-    secret: true,
-  }),
-  ipPrefix: option({ flags: '--ip-prefix <v4,v6>', description: 'keep only the network of source_ip: IPv4 and IPv6 prefix lengths, e.g. 24,64', group: 'privacy' }),
+  ...PRIVACY,
 };
 
 /** `oversight demo`. */

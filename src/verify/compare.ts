@@ -4,6 +4,8 @@
  * every SIEM, so "missing" means the same thing for Splunk, Elasticsearch, Log Analytics and files.
  */
 import type { OversightEvent, Scalar } from '../registry/event.js';
+import { blankEventJson, eventJson } from '../records/formats/fields.js';
+import { PSEUDONYM_PREFIX, pseudonymizer, type PrivacySettings } from '../records/pseudonymize.js';
 
 /** An event as the registry holds it, reduced to the fields that identify it. */
 export interface ExpectedEvent {
@@ -64,6 +66,26 @@ export function expectedFrom(evt: OversightEvent): ExpectedEvent {
     file: textValue(evt.file_id),
     time: evt.occurred_unix,
   };
+}
+
+/**
+ * The expected event as an export with these privacy rules wrote it. Of the compared fields only the token can be
+ * pseudonymized (--ip-prefix and the other pseudonyms touch fields that are not compared); it is made by the
+ * export's own pseudonymizer, so the same key gives the same value the SIEM holds.
+ */
+export function expectation(privacy: PrivacySettings | null): (evt: OversightEvent) => ExpectedEvent {
+  if (!privacy?.fields.includes('token_id')) return expectedFrom;
+  const hide = pseudonymizer(privacy);
+  const scratch = blankEventJson();
+  return (evt) => {
+    const e = hide(eventJson(evt, scratch));
+    return { ...expectedFrom(evt), token: e.token === null ? null : textValue(JSON.parse(e.token) as Scalar) };
+  };
+}
+
+/** Whether the SIEM holds a pseudonym where the registry's clear token was expected: the export hid the token. */
+export function pseudonymInstead(e: ExpectedEvent, f: Found | undefined): boolean {
+  return f !== undefined && e.token !== null && !e.token.startsWith(PSEUDONYM_PREFIX) && [...f.tokens].some((t) => t.startsWith(PSEUDONYM_PREFIX));
 }
 
 export type Verdict = 'present' | 'missing' | 'duplicated' | 'altered' | 'failure-store' | 'too-recent';

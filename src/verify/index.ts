@@ -13,9 +13,10 @@ import path from 'node:path';
 import type { BatchLimits } from '../pipeline/batcher.js';
 import type { DeadLetterFile } from '../pipeline/dead-letter.js';
 import type { Entry } from '../pipeline/encoder.js';
-import { ExportError } from '../shared/errors.js';
+import { ConfigurationError, ExportError } from '../shared/errors.js';
 import { fromRegistryValues } from '../registry/event.js';
 import type { RecordFormatter } from '../records/formats/index.js';
+import type { PrivacySettings } from '../records/pseudonymize.js';
 import type { LogFields } from '../shared/log.js';
 import { runPipeline, type PreparedRecord } from '../pipeline/index.js';
 import type { RetryOptions } from '../pipeline/retry.js';
@@ -24,7 +25,7 @@ import { rowidOf, type RegistrySource } from '../registry/source.js';
 import { whileLocked } from '../registry/wait.js';
 import type { Transport } from '../transports/transport.js';
 import type { VerifyBackend } from './backend.js';
-import { expectedFrom, FAILING, judge, type Verdict } from './compare.js';
+import { expectation, FAILING, judge, pseudonymInstead, type Verdict } from './compare.js';
 import { NotInRegistry } from './others.js';
 
 export type { Others, VerifyBackend } from './backend.js';
@@ -64,6 +65,11 @@ export interface VerifyOptions {
   /** Ids kept per verdict for the report and output (default 1000); totals are always exact. */
   listCap?: number;
   repair?: RepairOptions | null;
+  /**
+   * The export's privacy rules, key read: a pseudonymized token is expected as the export wrote it. A repair's
+   * formatter is to be made with the same rules, or it sends in clear what the export hid.
+   */
+  privacy?: PrivacySettings | null;
   now?: () => number;
   log?: (message: string, fields?: LogFields) => void;
   stop?: AbortSignal;
@@ -112,11 +118,17 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
   const spill = o.repair ? fs.mkdtempSync(path.join(os.tmpdir(), 'oversight-verify-')) : null;
   try {
     const missingFile = spill ? path.join(spill, 'missing') : null;
-    const first = await verifyPass(o, missingFile, null);
+    const { pseudonymsUnasked, ...first } = await verifyPass(o, missingFile, null);
     if (!o.repair || first.counts.missing === 0) return first;
+    // The export hid the tokens, and this run was not told how: what it re-sent would carry them in clear.
+    if (pseudonymsUnasked) {
+      throw new ConfigurationError(
+        "the SIEM holds pseudonyms (ps1:…) where the registry's tokens were expected, so --repair sends nothing: give verify the export's --pseudonymize, --pseudonym-key-file and --ip-prefix",
+      );
+    }
     const sent = await resend(o, o.repair, missingFile!);
     if (o.repair.waitMs) await new Promise((r) => setTimeout(r, o.repair!.waitMs));
-    const second = await verifyPass(o, null, { file: missingFile!, refused: sent.refused });
+    const { pseudonymsUnasked: _, ...second } = await verifyPass(o, null, { file: missingFile!, refused: sent.refused });
     return { ...second, repair: { resent: sent.exported, dead_lettered: sent.deadLettered, before: first.counts } };
   } finally {
     if (spill) fs.rmSync(spill, { recursive: true, force: true });
@@ -129,7 +141,8 @@ interface Resent {
   refused: ReadonlySet<number>;
 }
 
-async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: Resent | null): Promise<VerifyResult> {
+/** One pass over the range; `pseudonymsUnasked`: some copy holds a pseudonym where a clear token was expected. */
+async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: Resent | null): Promise<VerifyResult & { pseudonymsUnasked: boolean }> {
   const now = (o.now ?? Date.now)();
   const settleMs = o.settleMs ?? o.backend.settleMs;
   const settledBefore = (now - settleMs) / 1000;
@@ -152,6 +165,8 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
   // registry times out of rowid order, the first window's oldest event is later, and older seconds went unasked.
   const from = since ?? (await whileLocked(() => o.source.earliestTime(after, upTo, until), o.lockWaitMs ?? 0, o.stop));
   const others = new NotInRegistry((list) => o.source.heldEventIds(list), cap, from);
+  const expected = expectation(o.privacy ?? null);
+  let pseudonymsUnasked = false;
   try {
     missingFd = missingOut ? fs.openSync(missingOut, 'w', 0o600) : null;
     wasResent = resent ? sortedRowids(resent.file) : null;
@@ -168,13 +183,15 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
           continue;
         }
         const evt = fromRegistryValues(row, o.registryId);
-        if (until === null || evt.occurred_unix <= until) window.push(expectedFrom(evt));
+        if (until === null || evt.occurred_unix <= until) window.push(expected(evt));
       }
       if (window.length === 0) continue;
       const found = await o.backend.lookup(window, others.forWindow(window));
       await whileLocked(() => others.flush(), o.lockWaitMs ?? 0, o.stop);
       for (const e of window) {
-        let v = judge(e, found.get(e.eventId), settledBefore, pendingUntil);
+        const f = found.get(e.eventId);
+        let v = judge(e, f, settledBefore, pendingUntil);
+        if (v === 'altered' && !pseudonymsUnasked) pseudonymsUnasked = pseudonymInstead(e, f);
         // Sent again moments ago by --repair: not yet searchable is not yet known, not lost.
         if (v === 'missing' && wasResent?.has(e.rowid) && !resent!.refused.has(e.rowid)) v = 'too-recent';
         counts.expected++;
@@ -208,6 +225,7 @@ async function verifyPass(o: VerifyOptions, missingOut: string | null, resent: R
     ids,
     verifiedSha256: digest.digest('hex'),
     ok: [...FAILING].every((v) => counts[KEY[v]] === 0) && counts.not_in_registry === 0,
+    pseudonymsUnasked,
   };
 }
 
