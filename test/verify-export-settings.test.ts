@@ -140,4 +140,31 @@ describe('siem verify: the export\'s row limit', () => {
     assert.equal(repaired.code, 0, repaired.stderr);
     assert.deepEqual(fs.readFileSync(out, 'utf8').trim().split('\n').sort(), full.trim().split('\n').sort());
   });
+
+  it('a repair sets a row over the limit aside as the export did, and never sends it', async () => {
+    const db = demoRegistry(10);
+    lengthenUserAgent(db, 7, 1_100_000);
+    const dir = tempDir();
+    const out = path.join(dir, 'events.jsonl');
+    const dead = path.join(dir, 'dead.jsonl');
+    assert.equal((await runCli(exportTo(db, out, '--dead-letter', dead))).code, 0);
+    const sent = fs.readFileSync(out, 'utf8');
+    assert.equal(sent.trim().split('\n').length, 9);
+
+    // Without a dead-letter file, as the export without one: a stop naming the row and the fix, nothing sent.
+    const stopped = await runCli(verify(db, out, '--repair'));
+    assert.equal(stopped.code, 2, stopped.stderr);
+    assert.match(stopped.stderr, /registry row 7 \(event 7\) holds \d+ bytes, over the 1048576-byte row limit; it was not formatted: pass --dead-letter FILE/);
+    assert.equal(fs.readFileSync(out, 'utf8'), sent);
+
+    const again = path.join(dir, 'again.jsonl');
+    const repaired = await runCli(verify(db, out, '--repair', '--dead-letter', again));
+    assert.equal(repaired.code, 1, repaired.stderr);
+    assert.deepEqual(listed(repaired.stderr, 'missing'), ['7'], repaired.stderr);
+    assert.equal(fs.readFileSync(out, 'utf8'), sent, 'the row was not sent');
+    const letter = JSON.parse(fs.readFileSync(again, 'utf8').trim()) as Record<string, unknown>;
+    assert.equal(letter['rowid'], 7);
+    assert.equal(letter['status'], 413);
+    assert.equal(letter['record'], null);
+  });
 });

@@ -242,10 +242,20 @@ async function resend(o: VerifyOptions, r: RepairOptions, file: string): Promise
         },
       })
     : null;
+  let setAside = 0;
   const records = (function* (): Generator<PreparedRecord> {
     for (const rowid of readRowids(file)) {
-      const row = source.readRow(rowid);
-      if (!row) continue;
+      // Read as the export reads, under the row limit: a row over it was set aside then, and is again now, never
+      // read whole into memory and sent.
+      const [row] = source.readRange(rowid - 1, rowid, 1);
+      if (row === undefined || rowidOf(row) !== rowid) continue;
+      if (row instanceof OversizeRow) {
+        if (!r.deadLetter) throw new ConfigurationError(row.stop);
+        r.deadLetter.writeUnformatted({ rowid, event_id: row.eventId, registry_id: o.registryId }, 413, row.reason);
+        refused.add(rowid);
+        setAside++;
+        continue;
+      }
       const evt = fromRegistryValues(row, o.registryId);
       yield { rowid, event_id: evt.event_id, registry_id: o.registryId, record: r.formatter(evt) };
     }
@@ -254,7 +264,7 @@ async function resend(o: VerifyOptions, r: RepairOptions, file: string): Promise
     source: records, transport: r.transport, limits: r.limits, retry: r.retry,
     deadLetter, ...(o.log ? { log: o.log } : {}), ...(o.stop ? { stop: o.stop } : {}),
   });
-  return { exported: result.exported, deadLettered: result.deadLettered, refused };
+  return { exported: result.exported, deadLettered: result.deadLettered + setAside, refused };
 }
 
 /** The rowids of a spill file, one a line, read a block at a time. */
