@@ -71,6 +71,33 @@ describe('siem verify: files', () => {
     assert.match(r.stderr, /1 line\(s\) of .* are not records with an event id/);
   });
 
+  for (const format of ['ecs', 'sentinel', 'splunk']) {
+    it(`judges ${format} records of events whose time no SIEM can hold by their ids and fields, as events without a time`, async () => {
+      const db = demoRegistry(30);
+      const reg = new Database(db);
+      const at = reg.prepare('UPDATE events SET timestamp = ? WHERE id = ?');
+      // Milliseconds where seconds belong (year 57863), and a time before year 1: the export writes no time for them.
+      at.run(1763856000000, 10);
+      at.run(-62200000000, 12);
+      reg.close();
+      const out = path.join(tempDir(), `events.${format}.jsonl`);
+      assert.equal((await runCli(exportTo(db, out, format))).code, 0);
+      const r = await runCli(verify(db, out, format));
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(counted(r.stderr, 'present once'), 30);
+      // Still judged: a changed field of such an event is found.
+      const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const row = lines.find((l) => String(format === 'ecs' ? l.event.id : format === 'sentinel' ? l.EventId : l.event.event_id) === '10');
+      if (format === 'ecs') row.oversight.token_id = 't-forged';
+      else if (format === 'sentinel') row.TokenId = 't-forged';
+      else row.event.token_id = 't-forged';
+      fs.writeFileSync(out, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+      const changed = await runCli(verify(db, out, format));
+      assert.equal(changed.code, 1, changed.stderr);
+      assert.deepEqual(listed(changed.stderr, 'altered'), ['10']);
+    });
+  }
+
   it('calls a lost event dated ahead by more than --settle missing, not too recent until its date comes', async () => {
     const db = demoRegistry(10);
     const out = path.join(tempDir(), 'events.jsonl');

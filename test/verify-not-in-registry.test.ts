@@ -90,6 +90,32 @@ describe('siem verify: records not in the registry', () => {
     assert.deepEqual(listed(r.stderr, 'not in the registry'), ['made-up-1']);
   });
 
+  it('asks only about seconds of events a SIEM can hold, whatever times other rows carry', async () => {
+    const db = demoRegistry(30);
+    const reg = new Database(db);
+    const times = reg.prepare('SELECT timestamp FROM events ORDER BY id').pluck(true).all() as number[];
+    // Milliseconds where seconds belong and a time before year 1: no time a SIEM holds, so they bound nothing.
+    reg.prepare('UPDATE events SET timestamp = ? WHERE id = ?').run(times[29]! * 1000, 30);
+    reg.prepare('UPDATE events SET timestamp = ? WHERE id = ?').run(-62200000000, 1);
+    reg.close();
+    const held = times.slice(1, 29);
+    const out = path.join(tempDir(), 'events.jsonl');
+    assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', out, '--format', 'ecs'])).code, 0);
+    const like = JSON.parse(fs.readFileSync(out, 'utf8').split('\n')[5]!) as Rec;
+    const made = (id: string, time: number): string => {
+      const copy = structuredClone(like);
+      FIELDS['ecs']!.set(copy, id, 'reg', time);
+      return JSON.stringify(copy);
+    };
+    // Within the verified events' seconds, a day after the newest, a day before the oldest.
+    fs.appendFileSync(out, [made('made-up-in', held[10]!), made('made-up-after', Math.max(...held) + 86400), made('made-up-before', Math.min(...held) - 86400)].join('\n') + '\n');
+    const r = await runCli(['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', out, '--format', 'ecs', '--window', '10']);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(counted(r.stderr, 'present once'), 30);
+    assert.equal(counted(r.stderr, 'not in the registry'), 1);
+    assert.deepEqual(listed(r.stderr, 'not in the registry'), ['made-up-in']);
+  });
+
   it('keeps a count and the first ids only, however many records were made up', async () => {
     const db = demoRegistry(30);
     const out = path.join(tempDir(), 'events.jsonl');

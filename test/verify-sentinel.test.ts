@@ -97,6 +97,47 @@ describe('siem verify: Sentinel (Logs Ingestion API)', () => {
     });
   });
 
+  it('judges rows of events whose time no SIEM can hold by their ids, and asks only about seconds KQL can name', async () => {
+    const db = demoRegistry(30);
+    const d = new Database(db);
+    const times = d.prepare('SELECT timestamp FROM events ORDER BY id').pluck(true).all() as number[];
+    const at = d.prepare('UPDATE events SET timestamp = ? WHERE id = ?');
+    // Year 318857, milliseconds where seconds belong, and a time before year 1: the export sends no time for them.
+    at.run(10000000000000, 10);
+    at.run(1763856000000, 11);
+    at.run(-62200000000, 12);
+    d.close();
+    const held = times.filter((_, i) => ![9, 10, 11].includes(i));
+    await azure({}, async (peer, env) => {
+      assert.equal((await runCli(exportTo(db, peer.url), { env })).code, 0);
+      const r = await runCli(verify(db, peer, '--window', '10'), { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(counted(r.stderr, 'present once'), 30);
+      // The seconds asked about for other records run from the oldest event a SIEM can hold to the newest.
+      const bounds = peer.queries.flatMap((q) => [...q.query.matchAll(/datetime\(([^)]+)\)/g)].map((m) => m[1]!)).filter((t) => t !== 'null');
+      assert.ok(bounds.length > 0);
+      for (const b of bounds) {
+        const s = Date.parse(b) / 1000;
+        assert.ok(s >= Math.min(...held) && s <= Math.max(...held) + 1, `${b} is within the registry's times`);
+      }
+    });
+    // The last second of year 9999 is a time a SIEM holds: compared, and the span after it still a datetime KQL reads.
+    const ends = demoRegistry(12);
+    const e = new Database(ends);
+    e.prepare('UPDATE events SET timestamp = ? WHERE id = 7').run(253402300799);
+    e.close();
+    await azure({}, async (peer, env) => {
+      assert.equal((await runCli(exportTo(ends, peer.url), { env })).code, 0);
+      const r = await runCli(verify(ends, peer), { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(counted(r.stderr, 'present once'), 12);
+      peer.alter('7', (row) => (row['OccurredAt'] = '9999-12-31T23:59:58Z'));
+      const changed = await runCli(verify(ends, peer), { env });
+      assert.equal(changed.code, 1, changed.stderr);
+      assert.deepEqual(listed(changed.stderr, 'altered'), ['7']);
+    });
+  });
+
   it('stops on an empty 200 or a partial error instead of reading them as "nothing stored"', () =>
     azure({}, async (peer, env) => {
       const db = demoRegistry(10);

@@ -105,9 +105,12 @@ function pad2(n: number): string {
   return TWO_DIGITS[n]!;
 }
 
-/** Python's datetime covers years 1 to 9999; the reference aborts the whole export outside them. */
-const MIN_UNIX = -62135596800;
-const MAX_UNIX = 253402300799;
+/**
+ * Python's datetime covers years 1 to 9999; the reference aborts the whole export outside them. Exported for
+ * SQL that must apply `hasTime` to a column without reading every row into JavaScript.
+ */
+export const MIN_UNIX = -62135596800;
+export const MAX_UNIX = 253402300799;
 
 /** Whether an event has a time: not 0 (the reference's falsy timestamp), and within years 1 to 9999. */
 export function hasTime(unixSeconds: number): boolean {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { ConfigurationError, ExportError, RegistryUnavailable } from '../shared/errors.js';
-import { EVENT_COLUMNS, eventIdOf, fromRegistryValues, unixSeconds, type OversightEvent } from './event.js';
+import { EVENT_COLUMNS, eventIdOf, fromRegistryValues, hasTime, MAX_UNIX, MIN_UNIX, unixSeconds, type OversightEvent } from './event.js';
 import { jsonRowSelect, TEXT_COLUMNS } from './row-json.js';
 import { PageStatement } from './page-statement.js';
 import { MAX_ROWID, parseMaxRowBytes, OversizeRow, ROWID_START, rowidName } from './rows.js';
@@ -454,8 +454,9 @@ export class RegistrySource {
 
   /**
    * The earliest event time among rows with rowid in (after, upTo] (and at or before `until` when given), in Unix
-   * seconds as events read it (`unixSeconds`), or null when none has a time (0 is none). Registry times need not
-   * follow rowids (a clock stepped back, rows copied in later), so the first rows of a range need not hold it.
+   * seconds as events read it (`unixSeconds`), or null when none has a time (`hasTime`: 0 and times outside years
+   * 1 to 9999 are none, as the formatters write them). Registry times need not follow rowids (a clock stepped
+   * back, rows copied in later), so the first rows of a range need not hold it.
    */
   earliestTime(after: number, upTo: number, until: number | null): number | null {
     if (!this.hasTimestamp) return null;
@@ -465,7 +466,7 @@ export class RegistrySource {
     const plain = `typeof("timestamp") = 'integer' AND "timestamp" BETWEEN -9007199254740991 AND 9007199254740991`;
     try {
       const r = this.db.prepare(
-        `SELECT min(CASE WHEN ${plain} AND "timestamp" <> 0${until === null ? '' : ' AND "timestamp" <= ?'} THEN "timestamp" END) AS lo,
+        `SELECT min(CASE WHEN ${plain} AND "timestamp" <> 0 AND "timestamp" BETWEEN ${MIN_UNIX} AND ${MAX_UNIX}${until === null ? '' : ' AND "timestamp" <= ?'} THEN "timestamp" END) AS lo,
           count(CASE WHEN NOT (${plain}) AND "timestamp" IS NOT NULL THEN 1 END) AS odd FROM events WHERE ${range}`,
       ).get(...(until === null ? [after, upTo] : [until, after, upTo])) as { lo: number | null; odd: number };
       let lo = r.lo;
@@ -473,7 +474,7 @@ export class RegistrySource {
         const odd = this.db.prepare(`SELECT "timestamp" FROM events WHERE ${range} AND NOT (${plain}) AND "timestamp" IS NOT NULL`).pluck(true);
         for (const v of odd.iterate(after, upTo)) {
           const t = unixSeconds(v || 0);
-          if (t !== 0 && (until === null || t <= until) && (lo === null || t < lo)) lo = t;
+          if (hasTime(t) && (until === null || t <= until) && (lo === null || t < lo)) lo = t;
         }
       }
       return lo;

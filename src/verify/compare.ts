@@ -3,7 +3,7 @@
  * verdict that follows. Backends only collect what they found; every judgement is made here, the same way for
  * every SIEM, so "missing" means the same thing for Splunk, Elasticsearch, Log Analytics and files.
  */
-import type { OversightEvent, Scalar } from '../registry/event.js';
+import { hasTime, type OversightEvent, type Scalar } from '../registry/event.js';
 import { blankEventJson, eventJson } from '../records/formats/fields.js';
 import { PSEUDONYM_PREFIX, pseudonymizer, type PrivacySettings } from '../records/pseudonymize.js';
 
@@ -14,7 +14,11 @@ export interface ExpectedEvent {
   registryId: string;
   token: string | null;
   file: string | null;
-  /** Unix seconds of the event (0 when the registry has none). */
+  /**
+   * Unix seconds of the event as the registry holds it (0 when it has none). Only a time `hasTime` accepts is
+   * compared or placed in a span: the ECS and Sentinel formatters leave any other out of the records (a SIEM
+   * cannot hold it), so such an event is judged by its ids and fields alone, as one without a time.
+   */
   time: number;
 }
 
@@ -102,7 +106,7 @@ export function differences(e: ExpectedEvent, f: Found): string[] {
   if ((f.registryIds.size > 0 && !same(f.registryIds, e.registryId)) || (f.absent?.registry ?? 0) > 0) out.push('registry');
   if (!same(f.tokens, e.token)) out.push('token');
   if (!same(f.files, e.file)) out.push('file');
-  if (f.timeComparable && e.time !== 0 && ((f.times.size > 0 && !(f.times.size === 1 && f.times.has(e.time))) || (f.absent?.time ?? 0) > 0)) out.push('time');
+  if (f.timeComparable && hasTime(e.time) && ((f.times.size > 0 && !(f.times.size === 1 && f.times.has(e.time))) || (f.absent?.time ?? 0) > 0)) out.push('time');
   return out;
 }
 
@@ -116,7 +120,7 @@ export function differences(e: ExpectedEvent, f: Found): string[] {
 export function judge(e: ExpectedEvent, f: Found | undefined, settledBefore: number, pendingUntil: number): Verdict {
   if (!f || f.count === 0) {
     if (f && f.failureStore > 0) return 'failure-store';
-    return e.time > settledBefore && e.time <= pendingUntil ? 'too-recent' : 'missing';
+    return hasTime(e.time) && e.time > settledBefore && e.time <= pendingUntil ? 'too-recent' : 'missing';
   }
   if (f.count > 1) return 'duplicated';
   return differences(e, f).length > 0 ? 'altered' : 'present';

@@ -5,6 +5,7 @@
  * registry, a batch at a time, so an id outside the verified rowids is never one, and only a count and the
  * first ids are kept however many there are.
  */
+import { hasTime } from '../registry/event.js';
 import type { Others } from './backend.js';
 import type { ExpectedEvent } from './compare.js';
 
@@ -33,8 +34,9 @@ export class NotInRegistry {
     let lo = Infinity;
     let hi = -Infinity;
     for (const e of window) {
-      // 0 is "no time": such an event places nothing.
-      if (e.time === 0) continue;
+      // An event without a time a SIEM can hold (0, or outside years 1 to 9999) places nothing: its records carry
+      // no time, and its value would stretch the span to seconds no run covers, or no query can name.
+      if (!hasTime(e.time)) continue;
       lo = Math.min(lo, e.time);
       hi = Math.max(hi, e.time);
     }

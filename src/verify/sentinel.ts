@@ -8,6 +8,7 @@
  * callback's own time in the span the verifier names, for "not in the registry" (see othersQuery).
  */
 import { OCCURRED_COLUMN } from '../records/formats/sentinel.js';
+import { hasTime, MAX_UNIX } from '../registry/event.js';
 import { ClientCredential, TokenError } from '../transports/http/azure-auth.js';
 import type { HttpClient } from '../transports/http/client.js';
 import { excerpt } from '../transports/transport.js';
@@ -68,7 +69,7 @@ export function othersQuery(table: string, registryId: string, windowIds: readon
   return `let ids = dynamic(${JSON.stringify(windowIds)});\n` +
     `let rest = materialize(${table}\n| where RegistryId == ${kqlString(registryId)} and EventId !in (ids)\n` +
     `| extend At = coalesce(column_ifexists(${kqlString(OCCURRED_COLUMN)}, datetime(null)), TimeGenerated)\n` +
-    `| where At >= datetime(${iso(after + 1)}) and At < datetime(${iso(upTo + 1)})\n` +
+    `| where At >= datetime(${iso(after + 1)}) and At < datetime(${spanEnd(upTo)})\n` +
     '| summarize Copies = count() by EventId);\nrest\n' +
     (cursor === null ? '' : `| where strcmp(EventId, ${kqlString(cursor)}) > 0\n`) +
     `| order by EventId asc\n| take ${page}\n| extend Ids = toscalar(rest | count), Total = toscalar(rest | summarize sum(Copies))`;
@@ -115,7 +116,9 @@ export class SentinelVerifier implements VerifyBackend {
     let earliest = Infinity;
     const byId = new Map<string, ExpectedEvent>();
     for (const e of window) {
-      earliest = Math.min(earliest, e.time);
+      // A row sent without a time (none a SIEM can hold) carries its arrival, which may be any time: the
+      // timespan then starts at 1970.
+      earliest = Math.min(earliest, hasTime(e.time) ? e.time : 0);
       byId.set(e.eventId, e);
     }
     // Rows keep their TimeGenerated, or carry their arrival time when Azure replaced it: cover both (an event
@@ -270,4 +273,12 @@ function seconds(v: unknown): number | null {
 
 function iso(s: number): string {
   return new Date(Math.floor(s) * 1000).toISOString();
+}
+
+/**
+ * The exclusive end of a span that ends with second `upTo`: the next second, except after the last second of year
+ * 9999, where KQL's datetime ends (a literal in year 10000 is refused): its last instant instead.
+ */
+function spanEnd(upTo: number): string {
+  return upTo < MAX_UNIX ? iso(upTo + 1) : '9999-12-31T23:59:59.9999999Z';
 }

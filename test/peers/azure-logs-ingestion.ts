@@ -42,13 +42,18 @@ const INGEST_SCOPE = 'https://monitor.azure.com//.default';
 const QUERY_SCOPE = 'https://api.loganalytics.io/.default';
 /** A KQL string literal as the verifier writes it (JSON's quoting). */
 const STRING = '("(?:[^"\\\\]|\\\\.)*")';
+/**
+ * An ISO 8601 datetime literal as the verifier writes it, within KQL's datetime range (years 0001 to 9999): Kusto
+ * refuses a literal outside it, such as JavaScript's `+057863-…` or `-000001-…`.
+ */
+const DATETIME = '((?!0000)[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]{1,7})?Z)';
 /** The query for a window's event ids, as src/verify/sentinel.ts writes it. */
 const WINDOW = /^let ids = dynamic\((\[.*\])\);\n([A-Za-z_][A-Za-z0-9_]*)\n\| where RegistryId == ("(?:[^"\\]|\\.)*") and EventId in \(ids\)\n\| project EventId, RegistryId, TokenId, FileId, (OccurredAt = column_ifexists\("OccurredAt", datetime\(null\)\), )?TimeGenerated, IngestionTime = ingestion_time\(\)$/;
 /** The query for a span's other event ids, one page after an optional cursor. */
 const OTHERS = new RegExp('^let ids = dynamic\\((\\[.*\\])\\);\\nlet rest = materialize\\(([A-Za-z_][A-Za-z0-9_]*)\\n' +
   `\\| where RegistryId == ${STRING} and EventId !in \\(ids\\)\\n` +
   '\\| extend At = coalesce\\(column_ifexists\\("OccurredAt", datetime\\(null\\)\\), TimeGenerated\\)\\n' +
-  '\\| where At >= datetime\\(([0-9T:.Z-]+)\\) and At < datetime\\(([0-9T:.Z-]+)\\)\\n' +
+  `\\| where At >= datetime\\(${DATETIME}\\) and At < datetime\\(${DATETIME}\\)\\n` +
   '\\| summarize Copies = count\\(\\) by EventId\\);\\nrest\\n' +
   `(?:\\| where strcmp\\(EventId, ${STRING}\\) > 0\\n)?` +
   '\\| order by EventId asc\\n\\| take ([1-9][0-9]*)\\n\\| extend Ids = toscalar\\(rest \\| count\\), Total = toscalar\\(rest \\| summarize sum\\(Copies\\)\\)$');
