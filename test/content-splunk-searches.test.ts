@@ -49,6 +49,16 @@ describe('the replay of a search', () => {
     assert.deepEqual([...row!], [['ip', 'a'], ['n', 2], ['kinds', 2], ['first', 'dns'], ['t', 100]]);
     assert.deepEqual(run('`m` | where _time >= relative_time(now(), "-150s")').length, 1);
   });
+  it('reads search terms as Splunk does: NOT, then OR, then AND, with parentheses first', () => {
+    const kinds = (spl: string): string[] => run(spl).map((r) => String(r.get('k')));
+    // OR binds tighter than AND: `ip=a k=dns OR sourcetype=other` is `ip=a AND (k=dns OR sourcetype=other)`.
+    assert.deepEqual(kinds('ip=a k=dns OR sourcetype=other'), ['dns']);
+    assert.deepEqual(kinds('(ip=a k=dns) OR sourcetype=other'), ['dns', 'dns']);
+    assert.deepEqual(kinds('sourcetype=st AND NOT k=dns'), ['http']);
+    assert.deepEqual(kinds('index=* k="http"'), ['http']);
+    assert.throws(() => run('(ip=a'), /unbalanced parentheses/);
+    assert.throws(() => run('ip=a OR'), /search term \(none\) is not replayed/);
+  });
   it('refuses what it cannot replay', () => {
     assert.throws(() => run('`m` | lookup x y'), /lookup is not replayed/);
     assert.throws(() => run('`nope`'), /macro nope is not defined/);

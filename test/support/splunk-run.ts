@@ -243,6 +243,55 @@ function stats(rows: Fields[], args: string): Fields[] {
   });
 }
 
+/**
+ * The terms of a `search` command as a test on one event. `field=value` terms (a quoted or bare value, matched
+ * exactly; `index=*` matches all), joined by AND (or nothing), OR and NOT, grouped by parentheses, in the order
+ * Splunk's search command evaluates them: parentheses, then NOT, then OR, then AND, so `a b OR c` is
+ * `a AND (b OR c)`.
+ */
+function searchTerms(text: string): (r: Fields) => boolean {
+  const tokens: string[] = [];
+  for (const m of text.matchAll(/\s*(\(|\)|[A-Za-z_][A-Za-z0-9_.]*=(?:"(?:[^"\\]|\\.)*"|[^\s()]+)|[^\s()]+)/g)) tokens.push(m[1]!);
+  let p = 0;
+  type Test = (r: Fields) => boolean;
+  const all: Test = () => true;
+  const and = (): Test => {
+    const parts: Test[] = [];
+    while (p < tokens.length && tokens[p] !== ')') {
+      if (tokens[p] === 'AND') p++;
+      parts.push(or());
+    }
+    return (r) => parts.every((t) => t(r));
+  };
+  const or = (): Test => {
+    const parts = [not()];
+    while (tokens[p] === 'OR') p++, parts.push(not());
+    return (r) => parts.some((t) => t(r));
+  };
+  const not = (): Test => {
+    if (tokens[p] !== 'NOT') return primary();
+    p++;
+    const t = not();
+    return (r) => !t(r);
+  };
+  const primary = (): Test => {
+    const tok = tokens[p++];
+    if (tok === '(') {
+      const t = and();
+      if (tokens[p++] !== ')') throw new Error(`unbalanced parentheses in search ${text}`);
+      return t;
+    }
+    const kv = tok === undefined ? null : /^([A-Za-z_][A-Za-z0-9_.]*)=(.+)$/.exec(tok);
+    if (!kv) throw new Error(`search term ${tok ?? '(none)'} is not replayed here`);
+    if (kv[1] === 'index' && kv[2] === '*') return all;
+    const want = kv[2]!.startsWith('"') ? kv[2]!.slice(1, -1).replace(/\\(.)/g, '$1') : kv[2]!;
+    return (r) => values(r, kv[1]!).includes(want);
+  };
+  const test = and();
+  if (p !== tokens.length) throw new Error(`unbalanced parentheses in search ${text}`);
+  return test;
+}
+
 /** Run a search over events (already through props.conf) as one scheduled run; returns its result rows. */
 export function runSearch(spl: string, events: Fields[], options: RunOptions): Fields[] {
   const start = options.now - durationSeconds(options.earliest.replace(/^-/, ''));
@@ -289,14 +338,11 @@ export function runSearch(spl: string, events: Fields[], options: RunOptions): F
         rows = stats(only, `${w[1]}${w[3] ?? ''}`);
         break;
       }
-      case 'search':
-        for (const term of splitTop(expandMacros(args, options.macros).replace(/[()]/g, ' '), /\s/)) {
-          const kv = /^([A-Za-z_][A-Za-z0-9_.]*)=(.+)$/.exec(term);
-          if (!kv) throw new Error(`search term ${term} is not replayed here`);
-          if (kv[1] === 'index' && kv[2] === '*') continue;
-          rows = rows.filter((r) => values(r, kv[1]!).includes(kv[2]!.replace(/^"|"$/g, '')));
-        }
+      case 'search': {
+        const keep = searchTerms(expandMacros(args, options.macros));
+        rows = rows.filter(keep);
         break;
+      }
       case 'where': {
         const e = parseExpr(args);
         rows = rows.filter((r) => evaluate(e, r, clock) === true);
