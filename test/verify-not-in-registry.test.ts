@@ -65,6 +65,34 @@ describe('siem verify: records not in the registry', () => {
     });
   }
 
+  for (const format of Object.keys(FIELDS)) {
+    it(`names ${format} lines under this registry id without an event id, and still says which lines cannot be placed`, async () => {
+      const db = demoRegistry(30);
+      const out = path.join(tempDir(), `events.${format}.jsonl`);
+      assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', out, '--format', format])).code, 0);
+      const f = FIELDS[format]!;
+      const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec);
+      const time = forgeries(db)[0]!.time;
+      // A made-up line that leaves the event id out, as the review found: `{"@timestamp": …, "oversight":
+      // {"registry_id": "reg", …}}`. Two of them count two; another registry's does not count.
+      const noId = (registry: string): string => {
+        const copy = structuredClone(lines[4]!);
+        f.set(copy, 'gone', registry, time);
+        if (format === 'ecs') delete copy.event.id;
+        else if (format === 'splunk') delete copy.event.event_id;
+        else delete copy.EventId;
+        return JSON.stringify(copy);
+      };
+      fs.appendFileSync(out, [noId('reg'), noId('reg'), noId('other'), '{"unplaced": true}'].join('\n') + '\n');
+      const r = await runCli(['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', out, '--format', format, '--window', '10']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(counted(r.stderr, 'not in the registry'), 2);
+      assert.deepEqual(listed(r.stderr, 'not in the registry'), ['(no event id)']);
+      assert.equal(counted(r.stderr, 'present once'), 30);
+      assert.match(r.stderr, / 1 line\(s\) of .* are not records with an event id, nor with a registry id and a time to place them by; they were not counted$/m);
+    });
+  }
+
   it('looks from the earliest event of the range on, though the registry times its rows out of rowid order', async () => {
     const db = demoRegistry(30);
     // The last rows carry times before the first ones (a clock stepped back, rows copied in later): the first
@@ -166,6 +194,43 @@ describe('siem verify: records not in the registry', () => {
       const to = sharedSecond(db, 10);
       const part = await runCli([...verify, '--to-rowid', String(to)], { env });
       assertOnlyForgeries(part);
+    });
+  });
+
+  it('names Splunk events under this registry id whatever host, source or sourcetype they claim, and those without an event id', () => {
+    const HEC = '1d6c2a4e-8f3b-4c5d-9e0f-112233445566';
+    const SEARCH = 'search-token-for-the-not-in-registry-test';
+    const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: HEC, OVERSIGHT_SPLUNK_SEARCH_TOKEN: SEARCH };
+    return withPeer(new HecPeer({ token: HEC, searchToken: SEARCH }).start(), async (peer) => {
+      const db = demoRegistry(60);
+      assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url], { env })).code, 0);
+      const verify = ['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--splunk-search-url', peer.peer.url, '--window', '10'];
+      const reg = new Database(db, { readonly: true });
+      const t = reg.prepare('SELECT timestamp FROM events ORDER BY id').pluck(true).all() as number[];
+      reg.close();
+      // Anyone with the HEC token chooses host, source and sourcetype; only the registry id says whose it is.
+      const write = async (like: number, change: (e: Rec) => void): Promise<void> => {
+        const envelope = structuredClone(peer.events.find((e) => String((e['event'] as Rec).event_id) === String(like))!) as Rec;
+        change(envelope);
+        const res = await fetch(peer.url, { method: 'POST', headers: { authorization: `Splunk ${HEC}` }, body: JSON.stringify(envelope) });
+        assert.equal(res.status, 200);
+      };
+      await write(5, (e) => ((e.event.event_id = '9101'), (e.host = 'evil'), (e.time = t[24])));
+      await write(6, (e) => ((e.event.event_id = '9102'), (e.sourcetype = 'oversight:beacon:x'), (e.source = 'elsewhere'), (e.time = t[25])));
+      await write(7, (e) => (delete e.event.event_id, (e.time = t[26])));
+      await write(8, (e) => (delete e.event.event_id, (e.host = 'evil'), (e.time = t[27])));
+      await write(11, (e) => ((e.event.event_id = ''), (e.time = t[27])));
+      // A second copy of event 30 under another host is a copy of it, as in the other SIEMs.
+      await write(30, (e) => (e.host = 'evil'));
+      // Another registry's, whatever they carry, are not this one's.
+      await write(9, (e) => ((e.event.event_id = '9103'), (e.event.registry_id = 'other'), (e.host = 'evil'), (e.time = t[28])));
+      await write(10, (e) => (delete e.event.event_id, (e.event.registry_id = 'other'), (e.host = 'evil'), (e.time = t[28])));
+      const r = await runCli(verify, { env });
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(counted(r.stderr, 'not in the registry'), 5);
+      assert.deepEqual(listed(r.stderr, 'not in the registry')!.sort(), ['(no event id)', '9101', '9102']);
+      assert.deepEqual(listed(r.stderr, 'duplicated'), ['30']);
+      assert.equal(counted(r.stderr, 'present once'), 59);
     });
   });
 

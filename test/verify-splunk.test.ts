@@ -30,7 +30,9 @@ describe('siem verify: Splunk', () => {
       assert.equal(first.code, 1, first.stderr);
       assert.deepEqual(listed(first.stderr, 'missing'), ['2', '333', '800']);
       assert.equal(peer.searches.length, 4, 'one search per window');
-      for (const s of peer.searches) assert.match(s.search, /^search index=\* sourcetype="oversight:beacon" source="oversight:registry" host="reg" \| eval in_span=if\(.*\) \| stats count sum\(in_span\) as in_span /);
+      for (const s of peer.searches) {
+        assert.match(s.search, /^search index=\* \(\(sourcetype="oversight:beacon" source="oversight:registry" host="reg"\) OR registry_id="reg"\) \| eval event_id=coalesce\(event_id, "\(no event id\)"\), in_span=if\(.*\) \| stats count sum\(in_span\) as in_span /);
+      }
 
       const repaired = await runCli(verify(db, peer, '--repair'), { env });
       assert.equal(repaired.code, 0, repaired.stderr);

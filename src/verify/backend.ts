@@ -34,5 +34,11 @@ export interface Others {
   add(eventId: string, copies: number): void;
 }
 
+/**
+ * The name a backend reports a record under when it has no event id (the export writes one into every record):
+ * made up or changed, it is no registry event either.
+ */
+export const NO_EVENT_ID = '(no event id)';
+
 /** An HTTP answer the backends turn into one line naming the permission or fix. */
 export class QueryError extends Error {}

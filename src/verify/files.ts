@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigurationError, ExportError, errorMessage } from '../shared/errors.js';
 import { openRegular, readLines } from '../shared/files.js';
-import type { Others, VerifyBackend } from './backend.js';
+import { NO_EVENT_ID, type Others, type VerifyBackend } from './backend.js';
 import { foundFor, type ExpectedEvent, type Found } from './compare.js';
 
 type Row = Record<string, unknown>;
@@ -87,11 +87,14 @@ export class FileVerifier implements VerifyBackend {
           continue;
         }
         const id = text(v.eventId);
-        if (id === null) {
+        const registry = text(v.registryId);
+        // A line without an event id is no registry event either; with a registry id and a time it can still be
+        // placed in a span, and counted there as not in the registry (under NO_EVENT_ID) when it is ours.
+        if (id === null && (registry === null || v.time === null)) {
           this.unreadable++;
           continue;
         }
-        batch.push([id, text(v.registryId), text(v.token), text(v.file), v.time]);
+        batch.push([id, registry, text(v.token), text(v.file), v.time]);
         if (batch.length >= 10_000) {
           flush(batch);
           batch = [];
@@ -105,7 +108,7 @@ export class FileVerifier implements VerifyBackend {
     }
     flush(batch);
     this.db.exec('CREATE INDEX stored_id ON stored (event_id); CREATE INDEX stored_time ON stored (registry_id, time)');
-    if (this.unreadable > 0) this.warn(`${this.unreadable} line(s) of ${this.file} are not records with an event id; they were not counted`);
+    if (this.unreadable > 0) this.warn(`${this.unreadable} line(s) of ${this.file} are not records with an event id, nor with a registry id and a time to place them by; they were not counted`);
   }
 
   async lookup(window: readonly ExpectedEvent[], others: Others | null): Promise<Map<string, Found>> {
@@ -135,7 +138,7 @@ export class FileVerifier implements VerifyBackend {
     // A line without a registry id or a time cannot be placed in a span: it is only judged under its own event id.
     if (others) {
       this.others ??= db.prepare('SELECT event_id, count(*) FROM stored WHERE registry_id = ? AND time > ? AND time <= ? GROUP BY event_id').raw(true);
-      for (const [id, n] of this.others.iterate(this.registryId, others.after, others.upTo) as Iterable<[string, number]>) others.add(id, n);
+      for (const [id, n] of this.others.iterate(this.registryId, others.after, others.upTo) as Iterable<[string | null, number]>) others.add(id ?? NO_EVENT_ID, n);
     }
     return found;
   }

@@ -2,13 +2,13 @@
  * Splunk read-back through the search export endpoint on the management port (not the HEC port; the HEC token
  * cannot search). One search per window, bounded by the window's event times, that returns one small row per
  * event id: `stats count values(...) by event_id`. Results stream back as one JSON object per line. The search
- * returns every event id of the registry's host in those times, not only the window's, so it also counts, per
- * id, the copies of this registry dated in the span the verifier asks about (`in_span`).
+ * returns every event id of the export's host and of this registry id in those times, not only the window's, so it
+ * also counts, per id, the copies of this registry dated in the span the verifier asks about (`in_span`).
  */
 import type { HttpClient } from '../transports/http/client.js';
 import { safeHost } from '../transports/http/client.js';
 import { excerpt } from '../transports/transport.js';
-import { QueryError, type Others, type VerifyBackend } from './backend.js';
+import { NO_EVENT_ID, QueryError, type Others, type VerifyBackend } from './backend.js';
 import { foundFor, type ExpectedEvent, type Found } from './compare.js';
 import { query } from './http.js';
 
@@ -35,15 +35,21 @@ export function splQuote(v: string): string {
 }
 
 /**
- * The search for one window; the time bounds go in earliest_time/latest_time. With a span, `in_span` counts the
- * copies of the registry dated in its seconds: those whose registry_id is ours, or that have none extracted
- * (past the 5000-byte limit) when the host is the registry id.
+ * The search for one window; the time bounds go in earliest_time/latest_time. It reads the export's events (its
+ * host, source and sourcetype) and every event whose registry_id is ours, whatever host, source or sourcetype it
+ * was given: anyone with the HEC token chooses those. With a span, `in_span` counts the copies of the registry
+ * dated in its seconds: those whose registry_id is ours, or that have none extracted (past the 5000-byte limit)
+ * when the host is the registry id; an event without an event id is counted under NO_EVENT_ID, since
+ * `stats … by event_id` leaves out events that lack the field.
  */
 export function splunkSearch(c: Pick<SplunkVerifyConfig, 'index' | 'sourcetype' | 'source' | 'host' | 'registryId'>, span: { after: number; upTo: number } | null = null): string {
   const index = c.index === null ? 'index=*' : `index=${splQuote(c.index)}`;
   const ours = `registry_id==${splQuote(c.registryId)}${c.host === c.registryId ? ' OR isnull(registry_id)' : ''}`;
-  const inSpan = span ? ` | eval in_span=if(_time>=${span.after + 1} AND _time<${span.upTo + 1} AND (${ours}), 1, 0)` : '';
-  return `search ${index} sourcetype=${splQuote(c.sourcetype)} source=${splQuote(c.source)} host=${splQuote(c.host)}${inSpan}` +
+  const inSpan = span
+    ? ` | eval event_id=coalesce(event_id, ${splQuote(NO_EVENT_ID)}), in_span=if(_time>=${span.after + 1} AND _time<${span.upTo + 1} AND (${ours}), 1, 0)`
+    : '';
+  // Splunk's search evaluates OR before AND: the parentheses keep the export's three terms together.
+  return `search ${index} ((sourcetype=${splQuote(c.sourcetype)} source=${splQuote(c.source)} host=${splQuote(c.host)}) OR registry_id=${splQuote(c.registryId)})${inSpan}` +
     ` | stats count${span ? ' sum(in_span) as in_span' : ''} values(registry_id) as registry_id values(token_id) as token_id values(file_id) as file_id values(_time) as time by event_id`;
 }
 
@@ -120,7 +126,7 @@ export class SplunkVerifier implements VerifyBackend {
         if (inSpan === null || !/^(0|[1-9][0-9]{0,8})$/.test(inSpan) || Number(inSpan) > Number(count)) {
           throw new QueryError(`Splunk search answered an in_span that is not a whole number of at most ${count} copies for event ${excerpt(id, 80)}: ${excerpt(JSON.stringify(r['in_span'] ?? null), 80)}`);
         }
-        others.add(id, Number(inSpan));
+        others.add(id === '' ? NO_EVENT_ID : id, Number(inSpan));
         continue;
       }
       const f = foundFor(found, id);
