@@ -4,12 +4,25 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { EsPeer } from './peers/elasticsearch.js';
-import { demoRegistry, jsonLines, outcome, registryIds, runCli, tempDir, withPeer } from './helpers.js';
+import { demoRegistry, jsonLines, outcome, registryIds, runCli, tempDir, waitFor, withPeer } from './helpers.js';
 
 const KEY = 'VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==';
 const auth = ['--header', `Authorization: ApiKey ${KEY}`];
 const exportTo = (db: string, url: string, ...more: string[]): string[] =>
   ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', url, '--retry-max-duration', '20s', ...auth, ...more];
+
+const bulkRequests = (peer: EsPeer): number => peer.peer.requests.filter((q) => q.path.endsWith('/_bulk')).length;
+const lastRowid = (state: string): number => (fs.existsSync(state) ? (JSON.parse(fs.readFileSync(state, 'utf8')) as { last_rowid: number }).last_rowid : 0);
+
+/** Export `events` demo events with a state and a dead-letter file; returns the run, what was checkpointed and dead-lettered. */
+async function exportWithState(url: string, events: number, ...more: string[]) {
+  const dir = tempDir();
+  const db = demoRegistry(events);
+  const state = path.join(dir, 'state.json');
+  const dlq = path.join(dir, 'dead.jsonl');
+  const r = await runCli(exportTo(db, url, '--state', state, '--dead-letter', dlq, ...more));
+  return { r, db, rowid: lastRowid(state), dead: fs.existsSync(dlq) ? jsonLines(fs.readFileSync(dlq, 'utf8')) : [] };
+}
 
 const es = (options: Partial<ConstructorParameters<typeof EsPeer>[0]>, fn: (peer: EsPeer) => Promise<void>): Promise<void> =>
   withPeer(new EsPeer({ dataStream: 'logs-oversight.beacon-default', apiKey: KEY, ...options }).start(), fn);
@@ -108,5 +121,69 @@ describe('Elasticsearch', () => {
       assert.equal(r.code, 1);
       assert.match(outcome(r.stderr)[0]!, /Elasticsearch answered HTTP 401.*security_exception.*the credentials were refused: check OVERSIGHT_ES_API_KEY/);
       assert.ok(!r.stderr.includes('bm9wZQ=='));
+    }));
+});
+
+describe('Elasticsearch item refusals that are about the key or the target, not the documents', () => {
+  it('a key that may write other indices but not the stream (item 403) stops the export: nothing dead-lettered or checkpointed, the privilege named', () =>
+    es({ apiKey: 'other-key', limitedKeys: { [KEY]: ['write_other_indices'] } }, async (peer) => {
+      const { r, rowid, dead } = await exportWithState(peer.url, 50);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(bulkRequests(peer), 1, 'not retried');
+      assert.deepEqual(dead, []);
+      assert.equal(rowid, 0);
+      const last = outcome(r.stderr);
+      assert.equal(last.length, 1, r.stderr);
+      assert.match(last[0]!, /^oversight: Elasticsearch answered HTTP 403 for the documents to logs-oversight\.beacon-default: security_exception: action \[indices:data\/write\/bulk\[s\]\] is unauthorized .* \(the credentials work but may not write there: they need the create_doc \(or write\) privilege on logs-oversight\.beacon-default, and auto_configure/);
+    }));
+
+  it('a data stream that does not exist and is not created (item 404) stops the export, naming it; once it exists a restart sends the batch', async () => {
+    const dir = tempDir();
+    const db = demoRegistry(30);
+    const state = path.join(dir, 'state.json');
+    const dlq = path.join(dir, 'dead.jsonl');
+    const peer = await new EsPeer({ dataStream: 'logs-oversight.beacon-default', apiKey: KEY, exists: false }).start();
+    try {
+      const r = await runCli(exportTo(db, peer.url, '--state', state, '--dead-letter', dlq));
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(outcome(r.stderr)[0]!, /^oversight: Elasticsearch answered HTTP 404 for the documents to logs-oversight\.beacon-default: index_not_found_exception: no such index \[logs-oversight\.beacon-default\] and \[action\.auto_create_index\] is \[false\] \(it does not exist/);
+      assert.ok(!fs.existsSync(dlq));
+      assert.equal(lastRowid(state), 0);
+    } finally {
+      await peer.close();
+    }
+    await es({}, async (created) => {
+      const again = await runCli(exportTo(db, created.url, '--state', state, '--dead-letter', dlq));
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(created.eventIds(), registryIds(db));
+      assert.equal(lastRowid(state), 30);
+    });
+  });
+
+  for (const [block, status, words] of [['write', 403, 'FORBIDDEN/8/index write \\(api\\)'], ['flood-stage', 429, 'TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark']] as const) {
+    it(`a ${block} block (item ${status} cluster_block_exception) is retried with backoff, named, until it is lifted; then every event arrives once`, () =>
+      es({}, async (peer) => {
+        peer.block = block;
+        const run = exportWithState(peer.url, 40);
+        await waitFor(() => bulkRequests(peer) >= 2);
+        peer.block = null;
+        const { r, db, rowid, dead } = await run;
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, new RegExp(`retrying in .*Elasticsearch refused 40 of 40 documents \\(40 to retry; item ${status}: cluster_block_exception: index \\[\\.ds-logs-oversight\\.beacon-default-000001\\] blocked by: \\[${words}`));
+        assert.deepEqual(dead, []);
+        assert.deepEqual(peer.eventIds(), registryIds(db));
+        assert.equal(rowid, 40);
+      }));
+  }
+
+  it('a write block that lasts ends the export after --retry-max-duration, naming it, with nothing dead-lettered or checkpointed', () =>
+    es({}, async (peer) => {
+      peer.block = 'write';
+      const { r, rowid, dead } = await exportWithState(peer.url, 10, '--retry-max-duration', '1s');
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(outcome(r.stderr)[0]!, /gave up on 10 event\(s\) for elasticsearch .*\(--retry-max-duration\): Elasticsearch refused 10 of 10 documents \(10 to retry; item 403: cluster_block_exception: index \[\.ds-logs-oversight\.beacon-default-000001\] blocked by: \[FORBIDDEN\/8\/index write \(api\)\];\)$/);
+      assert.deepEqual(dead, []);
+      assert.equal(rowid, 0);
+      assert.equal(peer.docs.size, 0);
     }));
 });

@@ -3,7 +3,11 @@
  * data streams demand), `@timestamp` required, `_id` unique within the current backing index (409 on a repeat;
  * after `rollover()` a repeat is a second copy, as elastic/elasticsearch#44794), per-item results in request
  * order, `filter_path` applied to the answer, scripted item failures, silent losses (201 and nothing stored),
- * and failure store redirects (201, `"failure_store": "used"`, `"errors": false`). Reads: point in time
+ * and failure store redirects (201, `"failure_store": "used"`, `"errors": false`). Refusals that are about the
+ * key or the target, item by item in a 200 as Elasticsearch gives them: a key that may write other indices but not
+ * this stream (403 `security_exception`), a write block on the backing index (403 for `index.blocks.write`, 429 for
+ * the flood-stage disk block, both `cluster_block_exception`), and a stream that does not exist with
+ * `action.auto_create_index` false (404 `index_not_found_exception`; the fake never creates one). Reads: point in time
  * (`_pit`), `_search` with `pit` + `search_after` on `_shard_doc`, plain `_search` up to 10,000 hits,
  * `<stream>::failures`, and API key privileges (`read`, `read_failure_store`). Queries: `match_all`, `ids`,
  * `term`, `terms` (at most 65,536), `bool`, and `range` on `@timestamp` with the date formats a data stream's
@@ -12,12 +16,29 @@
 import { randomBytes } from 'node:crypto';
 import { Peer, type PeerReply, type PeerRequest } from './peer.js';
 
-export type EsPrivilege = 'write' | 'read' | 'read_failure_store';
+/**
+ * `write_other_indices`: create_doc on some other index only. Elasticsearch then lets the `_bulk` request through
+ * and refuses each item for this stream (403), where a key with no write privilege anywhere gets a 403 for the request.
+ */
+export type EsPrivilege = 'write' | 'write_other_indices' | 'read' | 'read_failure_store';
+
+/**
+ * A block on the stream's write index, with Elasticsearch's status and words: `write` is `index.blocks.write`
+ * (an operator's or a maintenance step's), `flood-stage` the one Elasticsearch sets itself when a disk fills past
+ * the flood-stage watermark (429 since 7.x, 403 before) and lifts once disk is freed.
+ */
+export type EsBlock = 'write' | 'flood-stage';
+const BLOCKS: Record<EsBlock, { status: number; block: string }> = {
+  write: { status: 403, block: 'FORBIDDEN/8/index write (api)' },
+  'flood-stage': { status: 429, block: 'TOO_MANY_REQUESTS/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block' },
+};
 
 export interface EsPeerOptions {
   /** Whether `siem setup elasticsearch` ran (the index template and pipeline exist); default true. */
   setUp?: boolean;
   dataStream: string;
+  /** Whether the data stream exists yet; default true. The fake never creates one (`action.auto_create_index: false`). */
+  exists?: boolean;
   /** `ApiKey <key>` expected in Authorization; this key may do everything. */
   apiKey: string;
   /** Other keys and what they may do. */
@@ -78,6 +99,8 @@ export class EsPeer {
   private byTime: StoredDoc[] = [];
   private timeSorted = true;
   searches = 0;
+  /** A block on the write index, for as long as it is set: every item sent meanwhile is refused with it. */
+  block: EsBlock | null = null;
 
   constructor(private readonly options: EsPeerOptions) {
     this.peer = new Peer((req) => this.route(req), /_bulk$/);
@@ -185,7 +208,10 @@ export class EsPeer {
     const need = (p: EsPrivilege, index: string, action: string): PeerReply | null =>
       privs.has(p) ? null : esError(403, 'security_exception',
         `action [${action}] is unauthorized for API key id [k1] of user [oversight] on indices [${index}], this action is granted by the index privileges [${p},all]`);
-    if (req.path.endsWith('/_bulk')) return need('write', this.options.dataStream, 'indices:data/write/bulk') ?? this.bulk(req);
+    if (req.path.endsWith('/_bulk')) {
+      if (privs.has('write')) return this.bulk(req, true);
+      return privs.has('write_other_indices') ? this.bulk(req, false) : need('write', this.options.dataStream, 'indices:data/write/bulk')!;
+    }
     // What `siem setup elasticsearch` installs, read back as Elasticsearch answers it.
     if (req.method === 'GET' && req.path === '/_index_template/logs-oversight.beacon') {
       if (this.options.setUp === false) return esError(404, 'resource_not_found_exception', 'index template matching [logs-oversight.beacon] not found');
@@ -277,7 +303,8 @@ export class EsPeer {
     return json(200, this.options.searchAnswer ? this.options.searchAnswer(answer, body) : answer);
   }
 
-  private bulk(req: PeerRequest): PeerReply {
+  /** `mayWrite`: the key may write this stream; if not, each of its items is refused as Elasticsearch refuses it. */
+  private bulk(req: PeerRequest, mayWrite: boolean): PeerReply {
     const ct = String(req.headers['content-type'] ?? '');
     if (!/^application\/(x-ndjson|json)/.test(ct)) return json(406, { error: 'Content-Type header is not supported', status: 406 });
     const text = req.body.toString('utf8');
@@ -297,7 +324,19 @@ export class EsPeer {
       };
       const err = (status: number, type: string, reason: string): void => result(status, { error: { type, reason } });
       if (op !== 'create') { err(400, 'illegal_argument_exception', 'only write ops with an op_type of create are allowed in data streams'); continue; }
-      if (meta._index !== this.options.dataStream) { err(404, 'index_not_found_exception', `no such index [${meta._index}]`); continue; }
+      if (!mayWrite) {
+        err(403, 'security_exception', `action [indices:data/write/bulk[s]] is unauthorized for API key id [k1] of user [oversight] on indices [${meta._index}], this action is granted by the index privileges [create_doc,create,index,write,all]`);
+        continue;
+      }
+      if (meta._index !== this.options.dataStream || this.options.exists === false) {
+        err(404, 'index_not_found_exception', `no such index [${meta._index}] and [action.auto_create_index] is [false]`);
+        continue;
+      }
+      if (this.block) {
+        const { status, block } = BLOCKS[this.block];
+        err(status, 'cluster_block_exception', `index [${this.backingIndex}] blocked by: [${block}];`);
+        continue;
+      }
       if (typeof doc['@timestamp'] !== 'string') { err(400, 'illegal_argument_exception', 'data stream timestamp field [@timestamp] is missing'); continue; }
       const attempt = this.attempts.get(id) ?? 0;
       this.attempts.set(id, attempt + 1);

@@ -1,9 +1,10 @@
 /**
  * Elasticsearch `_bulk`: `create` actions into the data stream `logs-oversight.beacon-<namespace>`, each with a
  * deterministic `_id` from registry id and rowid, so a replay into the same backing index is answered 409
- * (already there). Item results are read one by one: 429/5xx items are retried alone, other failures
- * dead-lettered, and a document the stream redirected to its failure store (201 with `"failure_store": "used"`)
- * is dead-lettered too: it answered success but is not in the stream.
+ * (already there). Item results are read one by one: 429/5xx items and write blocks are retried alone, a
+ * refusal of the key or of the target (item 401/403, 404) stops the export, other failures are dead-lettered, and
+ * a document the stream redirected to its failure store (201 with `"failure_store": "used"`) is dead-lettered
+ * too: it answered success but is not in the stream.
  *
  * After a rollover the `_id` is only unique within the new backing index, so a replay of events written before
  * it stores a second copy (elastic/elasticsearch#44794). We keep `create` with the fixed `_id` (no search before
@@ -18,7 +19,7 @@ import { ConfigurationError } from '../../shared/errors.js';
 import { option } from '../../shared/options.js';
 import { HttpClient, NetworkError, type HttpResponse } from './client.js';
 import { parseRetryAfter } from '../../pipeline/retry.js';
-import { readBulkAnswer } from './es-bulk-answer.js';
+import { readBulkAnswer, type BulkItem } from './es-bulk-answer.js';
 import { excerpt, refuseOwnHeaders, networkVerdict, protocolError, statusVerdict, type CheckLine, type Rejection, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 
@@ -50,11 +51,42 @@ export function checkIndexName(name: string): string {
   return name;
 }
 
-/** Classify one `_bulk` answer for a batch of `count` documents. */
-export function classifyBulkResponse(res: HttpResponse, count: number): Verdict {
+const CREDENTIAL = 'OVERSIGHT_ES_API_KEY (or OVERSIGHT_ES_USERNAME and OVERSIGHT_ES_PASSWORD, or an Authorization header)';
+
+/**
+ * An item refused for what the key may do or for where it goes, not for the document: Elasticsearch answers a
+ * `_bulk` request with 200 when the key may write to some index, and refuses each item it may not write with 403
+ * `security_exception`; a target that is not there and that it will not create is item 404
+ * `index_not_found_exception`. Every document of the batch, and of every batch after it, meets the same refusal,
+ * so dead-lettering them would empty the feed into the dead-letter file. The export stops, with the checkpoint
+ * before the batch, and a restart once the key or the target is fixed sends it. A `cluster_block_exception`
+ * (403 or 429) is not one of these: see `blocked`. Returns the stop's reason, or null.
+ */
+function destinationRefusal(item: BulkItem, index: string): string | null {
+  const { status, type } = item;
+  if (type === 'cluster_block_exception' || (status !== 401 && status !== 403 && status !== 404)) return null;
+  const said = `Elasticsearch answered HTTP ${status} for the documents to ${index}: ${excerpt(item.error ?? `status ${status}`, 400)}`;
+  if (status === 401) return `${said} (the credentials were refused: check ${CREDENTIAL})`;
+  if (status === 403) {
+    return `${said} (the credentials work but may not write there: they need the create_doc (or write) privilege on ${index}, and auto_configure where the data stream is still to be created)`;
+  }
+  return `${said} (it does not exist and Elasticsearch does not create it: run oversight siem setup elasticsearch and allow action.auto_create_index for it, or create it)`;
+}
+
+/**
+ * A write block on the target index (`cluster_block_exception`) is retried with backoff, as Logstash does, and as
+ * Elasticsearch itself asks for the flood-stage disk block (item 429 since 7.x, lifted by Elasticsearch once disk
+ * is freed). A 403 block (`index.blocks.write`, `read_only`, an index being closed) is set by an operator or a
+ * maintenance step and lifted the same way: backoff rides out a short one, and --retry-max-duration ends a lasting
+ * one with exit 1 and the checkpoint before the batch, naming the block. Never dead-lettered: no document is at fault.
+ */
+const blocked = (item: BulkItem): boolean => item.type === 'cluster_block_exception';
+
+/** Classify one `_bulk` answer for a batch of `count` documents sent to `index`. */
+export function classifyBulkResponse(res: HttpResponse, count: number, index = 'the target index'): Verdict {
   if (res.status < 200 || res.status >= 300) {
     return statusVerdict(res, 'Elasticsearch', {
-      credential: 'OVERSIGHT_ES_API_KEY (or OVERSIGHT_ES_USERNAME and OVERSIGHT_ES_PASSWORD, or an Authorization header)',
+      credential: CREDENTIAL,
       permission: 'the create_doc (or write) privilege on logs-oversight.beacon-* (or your --es-index)',
     });
   }
@@ -62,9 +94,14 @@ export function classifyBulkResponse(res: HttpResponse, count: number): Verdict 
   if (typeof items === 'string') {
     return protocolError('Elasticsearch', res, `a _bulk answer with one item result per document (${items})`);
   }
+  for (const item of items) {
+    const refusal = destinationRefusal(item, index);
+    if (refusal) return { kind: 'stop', reason: refusal };
+  }
   const retry: number[] = [];
   const rejected: Rejection[] = [];
   let duplicates = 0;
+  let why = '';
   items.forEach((item, i) => {
     const status = item.status;
     if ((status === 200 || status === 201) && item.failureStore === 'used') {
@@ -79,12 +116,14 @@ export function classifyBulkResponse(res: HttpResponse, count: number): Verdict 
       duplicates++;
       return;
     }
-    if (status === 429 || status >= 500) retry.push(i);
-    else rejected.push({ index: i, status, error: `Elasticsearch item ${status}: ${item.error ?? `status ${status}`}` });
+    if (status === 429 || status >= 500 || blocked(item)) {
+      retry.push(i);
+      why ||= `item ${status}: ${excerpt(item.error ?? `status ${status}`, 400)}`;
+    } else rejected.push({ index: i, status, error: `Elasticsearch item ${status}: ${item.error ?? `status ${status}`}` });
   });
   if (retry.length === 0 && rejected.length === 0) return { kind: 'delivered', duplicates };
   const reason = `Elasticsearch refused ${retry.length + rejected.length} of ${count} documents` +
-    (retry.length ? ` (${retry.length} to retry)` : '');
+    (retry.length ? ` (${retry.length} to retry; ${why})` : '');
   const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
   return retryAfterMs === undefined
     ? { kind: 'partial', retry, rejected, reason, duplicates }
@@ -165,7 +204,8 @@ export class ElasticsearchTransport implements Transport {
   async send(entries: readonly Entry[], body: Buffer): Promise<Verdict> {
     const wire = await wireBody(body, this.compression);
     try {
-      return classifyBulkResponse(await this.config.client.post(this.url, { ...this.headers, ...wire.headers }, wire.body), entries.length);
+      const res = await this.config.client.post(this.url, { ...this.headers, ...wire.headers }, wire.body);
+      return classifyBulkResponse(res, entries.length, this.config.index);
     } catch (err) {
       if (err instanceof NetworkError) return networkVerdict(err);
       throw err;

@@ -8,7 +8,9 @@
 /** One document's result, as far as the exporter reads it. */
 export interface BulkItem {
   status: number;
-  /** Elasticsearch's words for a failed item, already on one line and bounded. */
+  /** The error's `type` (`security_exception`, `mapper_parsing_exception`…), which says whose the failure is. */
+  type: string | null;
+  /** Elasticsearch's words for a failed item, bounded. */
   error: string | null;
   /** `used` when the document failed the stream's mapping or pipeline and went to its failure store instead. */
   failureStore: string | null;
@@ -52,7 +54,9 @@ function readItem(wrapper: unknown): BulkItem | string {
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) return 'has no HTTP status';
   const failureStore = r['failure_store'];
   if (failureStore !== undefined && typeof failureStore !== 'string') return 'has a "failure_store" that is not a string';
-  return { status, error: errorText(r['error']), failureStore: failureStore ?? null };
+  const error = r['error'];
+  const type = isObject(error) && typeof error['type'] === 'string' ? error['type'] : null;
+  return { status, type, error: errorText(error), failureStore: failureStore ?? null };
 }
 
 /** `type: reason` of an item's error object, or its text; whatever else it holds is shown as JSON. */
