@@ -11,6 +11,7 @@ import { AzurePeer } from './peers/azure-logs-ingestion.js';
 import { EsPeer } from './peers/elasticsearch.js';
 import { SentinelPeer } from './peers/sentinel-dca.js';
 import { HecPeer } from './peers/splunk-hec.js';
+import { Peer } from './peers/peer.js';
 import { demoRegistry, outcome, registryIds, runCli, spawnCli, type CliResult, tempDir, waitFor, withPeer } from './helpers.js';
 
 const TOKEN = 'hostile-answers-token-5a1e';
@@ -149,6 +150,31 @@ describe('a 2xx that is not a whole Elasticsearch _bulk answer', () => {
       assert.match(stderr, /retrying in .*instead of a _bulk answer with one item result per document \(item 0 is null, not an object\)/);
       assert.doesNotMatch(stderr, /unexpected error/);
       assert.deepEqual(peer.eventIds(), registryIds(db));
+    }));
+});
+
+describe('an Elasticsearch item error that echoes the request', () => {
+  it('a key echoed across the 1,000 characters kept of an item error is masked whole: none of it reaches the dead letters or the log', () =>
+    withPeer(new Peer((req) => {
+      const documents = req.body.toString().split('\n').filter(Boolean).length / 2;
+      const type = 'mapper_parsing_exception';
+      // `type: reason` is cut at 1,000 characters; the echoed key starts 12 characters before the cut.
+      const reason = 'x'.repeat(1000 - `${type}: `.length - 'ApiKey '.length - 12) + `${String(req.headers['authorization'])} (echoed request header) ${'y'.repeat(100)}`;
+      const items = Array.from({ length: documents }, () => ({ create: { status: 400, error: { type, reason } } }));
+      return { status: 200, body: JSON.stringify({ errors: true, items }) };
+    }).start(), async (peer) => {
+      const dir = tempDir();
+      const dlq = path.join(dir, 'dead.jsonl');
+      const r = await runCli(['siem', 'export', '--db', demoRegistry(3), '--registry-id', 'reg', '--output', `${peer.url}/_bulk`,
+        '--state', path.join(dir, 'state.json'), '--dead-letter', dlq], { env: { OVERSIGHT_ES_API_KEY: ES_KEY } });
+      assert.equal(r.code, 0, r.stderr);
+      const errors = fs.readFileSync(dlq, 'utf8').trim().split('\n').map((l) => String((JSON.parse(l) as { error: string }).error));
+      assert.equal(errors.length, 3);
+      for (const error of errors) {
+        assert.ok(error.includes('*** (echoed') && error.endsWith('…'), error.slice(-150));
+        assert.ok(!error.includes(ES_KEY.slice(0, 6)), `part of the key is in the dead letter: ${error.slice(-80)}`);
+      }
+      assert.ok(!r.stderr.includes(ES_KEY.slice(0, 6)));
     }));
 });
 

@@ -5,12 +5,14 @@
  * of any other shape came from something else, and nothing in it says the documents are in.
  */
 
+import { redact } from '../../shared/errors.js';
+
 /** One document's result, as far as the exporter reads it. */
 export interface BulkItem {
   status: number;
   /** The error's `type` (`security_exception`, `mapper_parsing_exception`…), which says whose the failure is. */
   type: string | null;
-  /** Elasticsearch's words for a failed item, bounded. */
+  /** Elasticsearch's words for a failed item, secrets masked, bounded. */
   error: string | null;
   /** `used` when the document failed the stream's mapping or pipeline and went to its failure store instead. */
   failureStore: string | null;
@@ -67,7 +69,10 @@ function errorText(e: unknown): string | null {
   else if (isObject(e) && (typeof e['type'] === 'string' || typeof e['reason'] === 'string')) {
     text = [e['type'], e['reason']].filter((s): s is string => typeof s === 'string' && s !== '').join(': ');
   } else text = JSON.stringify(e);
-  return text.length > MAX_ERROR ? `${text.slice(0, MAX_ERROR)}…` : text;
+  // Masked whole before it is cut: a secret the peer echoed across the cut would otherwise keep its first part,
+  // which no later masking can recognise. The text is bounded by the answer, which the client reads at most 16 MiB of.
+  const masked = redact(text);
+  return masked.length > MAX_ERROR ? `${masked.slice(0, MAX_ERROR)}…` : masked;
 }
 
 function describe(v: unknown): string {
