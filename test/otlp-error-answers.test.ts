@@ -114,3 +114,33 @@ describe('OTLP error answers that do not end', () => {
       assert.deepEqual(dead, []);
     }));
 });
+
+describe('OTLP 4xx answers that say nothing about the records', () => {
+  // A proxy's 408, and statuses about the request or the connection; the specification forbids retrying them,
+  // and only its 400 says the data is bad.
+  for (const status of [408, 409, 410, 421, 422]) {
+    it(`a ${status} stops the export, sent once: nothing dead-lettered or checkpointed, and a restart sends every record`, () =>
+      otlp(async (peer) => {
+        peer.script.push({ status, body: 'Request Timeout', headers: { 'content-type': 'text/plain' } });
+        const dir = tempDir();
+        const db = demoRegistry(50);
+        const state = path.join(dir, 'state.json');
+        const dlq = path.join(dir, 'dead.jsonl');
+        const args = ['siem', 'export', '--db', db, '--registry-id', 'reg-1', '--output', peer.url.replace(/^http/, 'otlp+http'),
+          '--state', state, '--dead-letter', dlq, '--retry-max-duration', '20s'];
+        const r = await runCli(args);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(peer.hits, 1, 'neither retried nor halved');
+        assert.deepEqual(outcome(r.stderr), [
+          `oversight: ${new URL(peer.url).host} answered HTTP ${status}: Request Timeout ` +
+            '(not retried: OTLP retries only 429, 502, 503 and 504; nothing is dead-lettered, as only a 400 refuses the records)',
+        ]);
+        assert.ok(!fs.existsSync(dlq));
+        assert.equal(lastRowid(state), 0);
+        const again = await runCli(args);
+        assert.equal(again.code, 0, again.stderr);
+        assert.deepEqual(peer.accepted.map((x) => x.attrs['oversight.event.id']), registryIds(db));
+        assert.equal(lastRowid(state), 50);
+      }));
+  }
+});

@@ -1,7 +1,8 @@
 /**
  * An OTLP/HTTP answer, read as the OTLP specification says: a 2xx carries an ExportLogsServiceResponse whose
  * `partial_success` may count rejected records; 429, 502, 503 and 504 may be retried (after Retry-After when
- * given); every other failure must not be retried as it stands. Anything else in a 2xx is not an acknowledgement.
+ * given); every other failure must not be retried as it stands. Only a 400 says the records are at fault (the
+ * specification's "Bad Data"). Anything else in a 2xx is not an acknowledgement.
  */
 import { parseRetryAfter } from '../../pipeline/retry.js';
 import { excerpt, type Rejection, type Verdict } from '../transport.js';
@@ -81,7 +82,13 @@ export function classifyOtlp(a: OtlpAnswer, count: number, json: boolean, host: 
   if (s === 404 || s === 405) return { verdict: { kind: 'stop', reason: `${text} (is --output the receiver's OTLP/HTTP logs endpoint?)` } };
   if (s === 415) return { verdict: { kind: 'stop', reason: `${text} (the receiver does not take this body: try the other --otlp-encoding, or --compress none)` } };
   // The content was refused: halving finds the record it cannot take, which goes to the dead letters.
-  if (s >= 400 && s < 500) return { verdict: { kind: 'rejected', status: s, reason: text } };
+  if (s === 400) return { verdict: { kind: 'rejected', status: s, reason: text } };
+  // Any other 4xx (a proxy's 408, 409, 410, 411, 421, 422…) must not be retried, and is not the specification's
+  // answer to bad data: halving would dead-letter every record the same answer meets, one by one. Stop with the
+  // batch unsent, so a restart sends it once the receiver or what stands in front of it is fixed.
+  if (s >= 400 && s < 500) {
+    return { verdict: { kind: 'stop', reason: `${text} (not retried: OTLP retries only 429, 502, 503 and 504; nothing is dead-lettered, as only a 400 refuses the records)` } };
+  }
   // A server error OTLP forbids retrying: stop with the batch unsent, so a restart sends it once the receiver is fixed.
   return { verdict: { kind: 'stop', reason: `${text} (not retried: OTLP retries only 429, 502, 503 and 504)` } };
 }
