@@ -43,6 +43,31 @@ describe('siem check', () => {
       assert.equal(peer.events.length, 0, 'no event was sent');
     }));
 
+  it('quotes a HEC answer\'s text bounded and on one line, however long it is', () =>
+    withPeer(new Peer((req) => {
+      // HEC's own codes with a line break, an ANSI escape and a long tail in the text: 2 MB in a 200, and in an
+      // error answer as much as the exporter keeps of one (64 KiB).
+      const text = (words: string, tail: number): string => `${words}\r\n\u001b[31m${'A'.repeat(tail)}`;
+      if (req.path.endsWith('/ack')) return { status: 400, body: JSON.stringify({ text: text('ACK is disabled', 60_000), code: 14 }) };
+      const auth = req.headers['authorization'];
+      if (auth === 'Splunk health-check-token') return { status: 200, body: JSON.stringify({ text: text('HEC is healthy', 2_000_000), code: 17 }) };
+      if (auth !== `Splunk ${TOKEN}`) return { status: 403, body: JSON.stringify({ text: text('Invalid token', 60_000), code: 4 }) };
+      return { status: 400, body: JSON.stringify({ text: 'No data', code: 5 }) };
+    }).start(), async (peer) => {
+      const url = `${peer.url}/services/collector/event`;
+      const failing = async (token: string, what: string, ...more: string[]): Promise<string> => {
+        const r = await runCli(check('--output', url, ...more), { env: { OVERSIGHT_SPLUNK_HEC_TOKEN: token } });
+        assert.equal(r.code, 1, r.stdout);
+        const line = lines(r.stdout).find((l) => l.startsWith(`FAIL  ${what}:`));
+        assert.ok(line !== undefined && line.length < 400, r.stdout.slice(0, 600));
+        return line;
+      };
+      assert.match(await failing('health-check-token', 'token'), /^FAIL  token: not a HEC answer \(HTTP 200 code 17: HEC is healthy \\x1b\[31mA{50,}… .*\): is --output the HEC endpoint/);
+      assert.match(await failing('another-token-value', 'token'), /^FAIL  token: refused \(HTTP 403 code 4: Invalid token \\x1b\[31mA{50,}…\): check OVERSIGHT_SPLUNK_HEC_TOKEN/);
+      assert.match(await failing(TOKEN, 'indexer acknowledgement', '--splunk-ack'),
+        /^FAIL  indexer acknowledgement: HTTP 400: ACK is disabled \\x1b\[31mA{50,}…: turn it on for the token, or drop --splunk-ack$/);
+    }));
+
   it('finds a missing Elasticsearch template and pipeline, and passes once they are installed', async () => {
     for (const setUp of [false, true]) {
       await withPeer(new EsPeer({ dataStream: 'logs-oversight.beacon-default', apiKey: ES_KEY, setUp }).start(), async (peer) => {

@@ -32,6 +32,11 @@ function parseReply(body: string): HecReply {
   }
 }
 
+/** HEC's `text` for a check line, bounded and on one line as in the export's messages; '' when there is none. */
+function hecText(reply: HecReply): string {
+  return typeof reply.text === 'string' && reply.text !== '' ? `: ${excerpt(reply.text, 120)}` : '';
+}
+
 const HEC_ANSWER = `HEC's JSON answer ({"text":"Success","code":0})`;
 
 /** Codes that refuse one event; with `invalid-event-number` HEC took the events before it and not those after. */
@@ -123,7 +128,7 @@ export class SplunkHecTransport implements Transport {
     const out: CheckLine[] = [];
     const res = await this.config.client.post(this.config.url, this.headers, '');
     const reply = parseReply(res.body);
-    const said = `HTTP ${res.status}${typeof reply.code === 'number' ? ` code ${reply.code}` : ''}${reply.text ? `: ${reply.text}` : ''}`;
+    const said = `HTTP ${res.status}${typeof reply.code === 'number' ? ` code ${reply.code}` : ''}${hecText(reply)}`;
     if (reply.code === 5 || (res.status >= 200 && res.status < 300 && reply.code === 0)) out.push({ what: 'token', ok: true, detail: 'accepted' });
     else if (res.status === 401 || res.status === 403 || (typeof reply.code === 'number' && reply.code >= 1 && reply.code <= 4)) {
       out.push({ what: 'token', ok: false, detail: `refused (${said}): check OVERSIGHT_SPLUNK_HEC_TOKEN or the Authorization header` });
@@ -133,7 +138,7 @@ export class SplunkHecTransport implements Transport {
       const a = parseReply(ack.body);
       out.push(ack.status === 200
         ? { what: 'indexer acknowledgement', ok: true, detail: 'on for this token' }
-        : { what: 'indexer acknowledgement', ok: false, detail: `HTTP ${ack.status}${a.text ? `: ${a.text}` : ''}: turn it on for the token, or drop --splunk-ack` });
+        : { what: 'indexer acknowledgement', ok: false, detail: `HTTP ${ack.status}${hecText(a)}: turn it on for the token, or drop --splunk-ack` });
     }
     return out;
   }
