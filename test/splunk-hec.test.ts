@@ -185,6 +185,29 @@ describe('Splunk HEC indexer acknowledgement', () => {
     });
   });
 
+  it('sends again a batch still unacknowledged when HEC restarts and gives its ack id to the next batch', () => {
+    const state = path.join(tempDir(), 'state.json');
+    // HEC restarts before the second batch: the first batch's events go with the ack id 0 they were waiting on,
+    // and the second batch is given ack id 0 again. Its confirmation must not settle the first batch.
+    return hec({ token: TOKEN, ack: true, ackAfterPolls: 2, restartBefore: (post) => post === 1 }, async (peer) => {
+      const db = demoRegistry(50);
+      const r = await runCli(exportTo(db, peer.url, '--splunk-ack', '--splunk-ack-interval', '50ms', '--max-batch-events', '25',
+        '--state', state, '--log-format', 'json'), { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(peer.restarts, 1);
+      // Every event is in the index once the checkpoint passed it: the first batch went again.
+      assert.deepEqual([...new Set(peer.indexedIds())].sort(), registryIds(db).sort());
+      assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, 50);
+      assert.equal(peer.events.length, 75);
+      assert.equal(peer.channels.size, 1);
+      const lines = jsonLines(r.stderr);
+      const restarted = lines.filter((l) => /^Splunk HEC gave ack id 0 to a batch while 1 batch\(es\) sent before it still wait on ack ids up to 0: /.test(String(l['message'])));
+      assert.equal(restarted.length, 1, r.stderr);
+      const resends = lines.filter((l) => /^retrying in 0\.0s: ack id 0 can no longer be confirmed/.test(String(l['message'])));
+      assert.deepEqual(resends.map((l) => [l['level'], l['events'], l['first_rowid'], l['last_rowid']]), [['warn', 25, 1, 25]]);
+    });
+  });
+
   it('sends a batch again when its acknowledgement times out', () =>
     hec({ token: TOKEN, ack: true, loseAck: (id) => id === 0 }, async (peer) => {
       const db = demoRegistry(20);

@@ -2,13 +2,15 @@
  * Batches sent but not yet acknowledged. Splunk's indexer acknowledgement is polled: the window asks the SIEM
  * for its ack ids, settles the ones it confirms, and sends again any batch whose acknowledgement has not come
  * in time, as a retry: all resends of a batch share one --retry-max-duration budget, after which the export
- * fails. After a stop no poll starts, and batches still unconfirmed go again next start. RELP's answers come
- * by themselves on the connection (`StreamAcks`): each message settles as its answer arrives, and the window
- * waits on answers rather than on a clock.
+ * fails. Pending ack ids are kept distinct (`admit`), so one confirmation never settles two batches. After a
+ * stop no poll starts, and batches still unconfirmed go again next start. RELP's answers come by themselves on
+ * the connection (`StreamAcks`): each message settles as its answer arrives, and the window waits on answers
+ * rather than on a clock.
  */
 import type { AckTicket, Delivery } from './delivery.js';
 import type { Entry } from './encoder.js';
 import type { ExportMetrics } from '../service/metrics.js';
+import type { LogFields } from '../shared/log.js';
 import { sleep } from './retry.js';
 import type { AckSource } from '../transports/transport.js';
 
@@ -46,7 +48,7 @@ export class AckWindow {
     private readonly acks: AckSource,
     private readonly delivery: Delivery,
     readonly maxPending = 256,
-    private readonly hooks: { stop?: AbortSignal; metrics?: ExportMetrics | null } = {},
+    private readonly hooks: { stop?: AbortSignal; metrics?: ExportMetrics | null; warn?: (message: string, fields?: LogFields) => void } = {},
   ) {
     this.stream = isStream(acks) ? acks : null;
   }
@@ -55,9 +57,50 @@ export class AckWindow {
     return this.tickets.length;
   }
 
-  add(tickets: AckTicket[]): void {
-    this.tickets.push(...tickets);
+  /** Tickets of batches just sent, in the order they went; may send older batches again (`admit`). */
+  async add(tickets: AckTicket[]): Promise<void> {
+    if (this.stream) this.tickets.push(...tickets);
+    else await this.admit(tickets);
     this.gauge();
+  }
+
+  /**
+   * Take tickets in the order their batches went, keeping every pending ack id distinct. Splunk numbers a
+   * channel's ack ids upwards from 0 and keeps them in memory only, so an id that is not above every one pending
+   * means the numbering started again: HEC restarted (dropping what it had not indexed), or a load balancer
+   * without sticky sessions took the channel to another indexer. A `true` for that id then says nothing of the
+   * batches sent before it, and settling them on it would checkpoint events that may never have been indexed.
+   * They go again, as after an acknowledgement timeout: each resend is a retry under the batch's one
+   * --retry-max-duration budget. A fresh channel would not spare the resends: those batches' statuses went with
+   * the old numbering (or live on an indexer the channel no longer reaches), so they are unknowable on any
+   * channel; and their resends, given ids after the new one, keep the ids on this channel distinct.
+   */
+  private async admit(incoming: AckTicket[]): Promise<void> {
+    const queue = [...incoming];
+    for (let t = queue.shift(); t; t = queue.shift()) {
+      const before = this.tickets;
+      let top = -Infinity;
+      for (const b of before) top = Math.max(top, b.ackId);
+      if (t.ackId > top) {
+        before.push(t);
+        continue;
+      }
+      this.tickets = [t];
+      const events = before.reduce((n, b) => n + b.entries.length, 0);
+      this.hooks.warn?.(
+        `Splunk HEC gave ack id ${t.ackId} to a batch while ${before.length} batch(es) sent before it still wait on ack ids up to ${top}: ` +
+          'its ack ids started again (HEC restarted, or a load balancer without sticky sessions moved the channel), so those batches go again',
+        { ack_id: t.ackId, batches: before.length, events },
+      );
+      const reason = (b: AckTicket): string =>
+        `ack id ${b.ackId} can no longer be confirmed: Splunk HEC's ack ids started again (ack id ${t.ackId} went to a later batch;` +
+        ' a load balancer in front of HEC needs sticky sessions for --splunk-ack)';
+      // After a restart one round of resends is enough, and goes at once. A batch sent again before waits a
+      // backoff first: ids that keep stepping back (a server that reuses them, a channel spread over indexers)
+      // must not become a flood of copies before the budget runs out. The resends come back through this loop,
+      // after any tickets that went before them.
+      for (const b of before) queue.push(...(await this.delivery.resend(b, reason(b), b.budget !== undefined)));
+    }
   }
 
   /** The pending gauge counts Splunk batches; RELP's answers are too quick and too many to be worth one. */
@@ -73,19 +116,23 @@ export class AckWindow {
     this.lastPoll = Date.now();
     const status = await this.acks.query(this.tickets.map((t) => t.ackId));
     const still: AckTicket[] = [];
+    const late: AckTicket[] = [];
     for (const t of this.tickets) {
       if (status.get(t.ackId) === true) {
         for (const e of t.entries) (e as { settled?: boolean }).settled = true;
       } else if (Date.now() - t.sentAt > this.acks.timeoutMs) {
-        // "false" only means unknown: after the timeout the batch is sent again, as Splunk recommends, under one
-        // retry budget for all its resends.
-        const reason = `no indexer acknowledgement for ack id ${t.ackId} within ${this.acks.timeoutMs / 1000}s (--splunk-ack-timeout)`;
-        still.push(...(await this.delivery.resend(t, reason)));
+        late.push(t);
       } else {
         still.push(t);
       }
     }
     this.tickets = still;
+    for (const t of late) {
+      // "false" only means unknown: after the timeout the batch is sent again, as Splunk recommends, under one
+      // retry budget for all its resends. Its new ack id is checked like any other: HEC may have restarted.
+      const reason = `no indexer acknowledgement for ack id ${t.ackId} within ${this.acks.timeoutMs / 1000}s (--splunk-ack-timeout)`;
+      await this.admit(await this.delivery.resend(t, reason));
+    }
     this.gauge();
   }
 

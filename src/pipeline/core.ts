@@ -105,7 +105,8 @@ export class Core {
     this.metrics = o.metrics ?? null;
     const hooks = { ...(o.stop ? { stop: o.stop } : {}), metrics: this.metrics };
     this.delivery = new Delivery(o.transport, o.retry, o.deadLetter ?? null, o.warn ?? o.log ?? (() => undefined), hooks);
-    this.window = o.transport.acks ? new AckWindow(o.transport.acks, this.delivery, 256, hooks) : null;
+    const warn = o.warn ?? o.log;
+    this.window = o.transport.acks ? new AckWindow(o.transport.acks, this.delivery, 256, { ...hooks, ...(warn ? { warn } : {}) }) : null;
     this.batcher = new Batcher(o.limits, bodyOverhead(o.transport.encoder));
     this.writer = new BodyWriter(o.transport.encoder, o.limits.maxBytes);
     this.last = o.startRowid ?? o.checkpoint?.lastRowid ?? ROWID_START;
@@ -278,7 +279,7 @@ export class Core {
       const tickets = await this.delivery.deliver(batch.entries, batch.body);
       const w = this.window;
       if (w) {
-        w.add(tickets);
+        await w.add(tickets);
         await w.poll();
         while (w.pending >= w.maxPending) {
           this.commit();

@@ -186,15 +186,20 @@ export class Delivery {
   }
 
   /**
-   * A batch whose acknowledgement did not come in time (`reason` says so), sent again now: a retry like any
-   * other, logged and counted, under the batch's own budget, which every later resend of it shares. Throws once
-   * that budget is spent, leaving the checkpoint before the batch.
+   * A batch whose acknowledgement cannot come (`reason` says why: not in time, or its ack id lost its meaning),
+   * sent again: a retry like any other, logged and counted, under the batch's own budget, which every later
+   * resend of it shares. It goes at once, as a wait already passed, unless `backoff` asks for one first. Throws
+   * once that budget is spent, leaving the checkpoint before the batch.
    */
-  async resend(ticket: AckTicket, reason: string): Promise<AckTicket[]> {
+  async resend(ticket: AckTicket, reason: string, backoff = false): Promise<AckTicket[]> {
     const budget = ticket.budget ?? new RetryBudget(this.retry, `${ticket.entries.length} event(s) for ${this.transport.name}`);
-    this.count();
-    budget.spend(reason);
-    this.say(budget, rowidFields(ticket.entries), reason, 0);
+    if (backoff) {
+      await this.backoff(budget, rowidFields(ticket.entries), reason);
+    } else {
+      this.count();
+      budget.spend(reason);
+      this.say(budget, rowidFields(ticket.entries), reason, 0);
+    }
     return this.deliver(ticket.entries, undefined, budget);
   }
 

@@ -1,7 +1,9 @@
 /**
  * A fake Splunk HEC: `/services/collector/event` takes envelopes written back to back, checks the token and
  * each envelope, stops at the first invalid one the way HEC does (`invalid-event-number`), and with indexer
- * acknowledgement hands out ack ids that `/services/collector/ack` confirms after some polls.
+ * acknowledgement hands out ack ids that `/services/collector/ack` confirms after some polls. As in Splunk, ack ids
+ * count up from 0 and live in memory only: an id HEC never gave, or already confirmed once, reads false, and a
+ * restart forgets every id (numbering starts again from 0) along with the events it had not yet confirmed.
  *
  * Behind it, an index that search reads: events HEC answered 200 for can be lost silently, changed, or become
  * searchable only after a delay, and the management port's `POST /services/search/v2/jobs/export` runs the SPL
@@ -20,6 +22,8 @@ export interface HecPeerOptions {
   ackAfterPolls?: number;
   /** Ack ids that never confirm (a lost acknowledgement). */
   loseAck?: (ackId: number) => boolean;
+  /** HEC restarts just before it takes event request number `post` (counted from 0). */
+  restartBefore?: (post: number) => boolean;
   /** Envelopes HEC refuses as invalid data (code 6). */
   rejectEvent?: (envelope: Record<string, unknown>) => boolean;
   /** Serve HTTPS with this key and certificate. */
@@ -61,7 +65,12 @@ export class HecPeer {
   readonly events: Record<string, unknown>[] = [];
   readonly channels = new Set<string>();
   private nextAck = 0;
+  /** Polls so far of each ack id HEC gave and has not confirmed yet. */
   private readonly polls = new Map<number, number>();
+  /** What each of those ack ids covers: lost in a restart. */
+  private readonly unconfirmed = new Map<number, Indexed[]>();
+  private posts = 0;
+  restarts = 0;
   /** What search sees: every indexed copy. */
   readonly indexed: Indexed[] = [];
   private readonly deliveries = new Map<string, number>();
@@ -113,6 +122,7 @@ export class HecPeer {
     if (denied) return denied;
     if (req.path === '/services/collector/ack') return this.ack(req);
     if (req.path !== '/services/collector/event') return reply(404, { text: 'The requested URL was not found on this server.', code: 404 });
+    if (this.options.restartBefore?.(this.posts++)) this.restart();
     const text = req.body.toString('utf8');
     if (text.trim() === '') return reply(400, { text: 'No data', code: 5 });
     if (text.trimStart().startsWith('[')) return reply(400, { text: 'Invalid data format', code: 6, 'invalid-event-number': 0 });
@@ -122,6 +132,7 @@ export class HecPeer {
     } catch {
       return reply(400, { text: 'Invalid data format', code: 6, 'invalid-event-number': 0 });
     }
+    const taken: Indexed[] = [];
     for (let i = 0; i < envelopes.length; i++) {
       const e = envelopes[i]!;
       if (e['event'] === undefined) return reply(400, { text: 'Event field is required', code: 12, 'invalid-event-number': i });
@@ -131,22 +142,41 @@ export class HecPeer {
       const id = String((e['event'] as Record<string, unknown>)?.['event_id']);
       const attempt = this.deliveries.get(id) ?? 0;
       this.deliveries.set(id, attempt + 1);
-      if (!this.options.lose?.(e, attempt)) this.indexed.push({ envelope: e, visibleAt: Date.now() + (this.options.visibleAfterMs ?? 0) });
+      if (!this.options.lose?.(e, attempt)) taken.push({ envelope: e, visibleAt: Date.now() + (this.options.visibleAfterMs ?? 0) });
     }
+    this.indexed.push(...taken);
     if (!this.options.ack) return reply(200, { text: 'Success', code: 0 });
     const ackId = this.nextAck++;
     this.polls.set(ackId, 0);
+    this.unconfirmed.set(ackId, taken);
     return reply(200, { text: 'Success', code: 0, ackId });
+  }
+
+  /** A restart: the ack ids HEC gave are forgotten, and so are the events it had not confirmed yet. */
+  private restart(): void {
+    const lost = new Set([...this.unconfirmed.values()].flat());
+    const kept = this.indexed.filter((i) => !lost.has(i));
+    this.indexed.splice(0, this.indexed.length, ...kept);
+    this.unconfirmed.clear();
+    this.polls.clear();
+    this.nextAck = 0;
+    this.restarts++;
   }
 
   private ack(req: PeerRequest): PeerReply {
     if (!this.options.ack) return reply(400, { text: 'ACK is disabled', code: 14 });
-    const ids = (JSON.parse(req.body.toString('utf8')) as { acks: number[] }).acks;
+    const ids = new Set((JSON.parse(req.body.toString('utf8')) as { acks: number[] }).acks);
     const acks: Record<string, boolean> = {};
     for (const id of ids) {
-      const n = (this.polls.get(id) ?? 0) + 1;
-      this.polls.set(id, n);
-      acks[String(id)] = this.polls.has(id) && n >= (this.options.ackAfterPolls ?? 1) && !this.options.loseAck?.(id);
+      const seen = this.polls.get(id);
+      // An id HEC does not hold (never given, forgotten in a restart, or confirmed already) reads false.
+      const n = seen === undefined ? 0 : seen + 1;
+      const done = seen !== undefined && n >= (this.options.ackAfterPolls ?? 1) && !this.options.loseAck?.(id);
+      if (done) {
+        this.polls.delete(id);
+        this.unconfirmed.delete(id);
+      } else if (seen !== undefined) this.polls.set(id, n);
+      acks[String(id)] = done;
     }
     return reply(200, { acks });
   }
