@@ -137,6 +137,18 @@ describe('Elasticsearch item refusals that are about the key or the target, not 
       assert.match(last[0]!, /^oversight: Elasticsearch answered HTTP 403 for the documents to logs-oversight\.beacon-default: security_exception: action \[indices:data\/write\/bulk\[s\]\] is unauthorized .* \(the credentials work but may not write there: they need the create_doc \(or write\) privilege on logs-oversight\.beacon-default, and auto_configure/);
     }));
 
+  it('a missing default ingest pipeline (item 400 for every document) stops the export, naming setup: nothing dead-lettered or checkpointed', () =>
+    es({ pipeline: false }, async (peer) => {
+      const { r, rowid, dead } = await exportWithState(peer.url, 20);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(bulkRequests(peer), 1, 'not retried, not halved');
+      assert.deepEqual(dead, []);
+      assert.equal(rowid, 0);
+      const last = outcome(r.stderr);
+      assert.equal(last.length, 1, r.stderr);
+      assert.match(last[0]!, /^oversight: Elasticsearch answered HTTP 400 for the documents to logs-oversight\.beacon-default: illegal_argument_exception: pipeline with id \[logs-oversight\.beacon@default-pipeline\] does not exist \(the ingest pipeline the index template names is missing: run oversight siem setup elasticsearch\)$/);
+    }));
+
   it('a data stream that does not exist and is not created (item 404) stops the export, naming it; once it exists a restart sends the batch', async () => {
     const dir = tempDir();
     const db = demoRegistry(30);

@@ -39,6 +39,11 @@ export interface EsPeerOptions {
   dataStream: string;
   /** Whether the data stream exists yet; default true. The fake never creates one (`action.auto_create_index: false`). */
   exists?: boolean;
+  /**
+   * Whether the ingest pipeline the stream's template names as its default exists; default true. Without it
+   * Elasticsearch fails every document alike, item 400 `illegal_argument_exception` (IngestService's words).
+   */
+  pipeline?: boolean;
   /** `ApiKey <key>` expected in Authorization; this key may do everything. */
   apiKey: string;
   /** Other keys and what they may do. */
@@ -335,6 +340,10 @@ export class EsPeer {
       if (this.block) {
         const { status, block } = BLOCKS[this.block];
         err(status, 'cluster_block_exception', `index [${this.backingIndex}] blocked by: [${block}];`);
+        continue;
+      }
+      if (this.options.pipeline === false) {
+        err(400, 'illegal_argument_exception', 'pipeline with id [logs-oversight.beacon@default-pipeline] does not exist');
         continue;
       }
       if (typeof doc['@timestamp'] !== 'string') { err(400, 'illegal_argument_exception', 'data stream timestamp field [@timestamp] is missing'); continue; }

@@ -64,14 +64,22 @@ const CREDENTIAL = 'OVERSIGHT_ES_API_KEY (or OVERSIGHT_ES_USERNAME and OVERSIGHT
  */
 function destinationRefusal(item: BulkItem, index: string): string | null {
   const { status, type } = item;
-  if (type === 'cluster_block_exception' || (status !== 401 && status !== 403 && status !== 404)) return null;
   const said = `Elasticsearch answered HTTP ${status} for the documents to ${index}: ${excerpt(item.error ?? `status ${status}`, 400)}`;
+  // The default pipeline the stream's template names is gone (deleted, or a setup cut short): no document of
+  // any batch can pass it, which is no fault of theirs.
+  if (status === 400 && type === 'illegal_argument_exception' && MISSING_PIPELINE.test(item.error ?? '')) {
+    return `${said} (the ingest pipeline the index template names is missing: run oversight siem setup elasticsearch)`;
+  }
+  if (type === 'cluster_block_exception' || (status !== 401 && status !== 403 && status !== 404)) return null;
   if (status === 401) return `${said} (the credentials were refused: check ${CREDENTIAL})`;
   if (status === 403) {
     return `${said} (the credentials work but may not write there: they need the create_doc (or write) privilege on ${index}, and auto_configure where the data stream is still to be created)`;
   }
   return `${said} (it does not exist and Elasticsearch does not create it: run oversight siem setup elasticsearch and allow action.auto_create_index for it, or create it)`;
 }
+
+/** IngestService's words for a pipeline that does not exist. */
+const MISSING_PIPELINE = /^illegal_argument_exception: pipeline with id \[[^\]]*\] does not exist/;
 
 /**
  * A write block on the target index (`cluster_block_exception`) is retried with backoff, as Logstash does, and as
