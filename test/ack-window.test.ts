@@ -88,4 +88,25 @@ describe('Splunk acknowledgement window', () => {
     // Backoffs of tens of milliseconds leave room for a handful of copies in the budget, not a flood.
     assert.ok(hec.sent.length >= 4 && hec.sent.length < 100, `${hec.sent.length} requests`);
   });
+
+  it('a batch sent while a poll waits for its answer is judged by a later poll, never by that answer', async () => {
+    const script = [5, 5];
+    const { hec, d, w } = setup(() => script.shift()!);
+    const a = batch(1, 2);
+    await w.add(await d.deliver(a));
+    // The poll asks about ack id 5 and its answer is slow; HEC restarts meanwhile and gives 5 to the next batch.
+    let answer!: (m: Map<number, boolean>) => void;
+    hec.acks.query = () => new Promise((resolve) => (answer = resolve));
+    const polled = w.poll(true);
+    const b = batch(3, 2);
+    const added = w.add(await d.deliver(b));
+    await new Promise((r) => setImmediate(r));
+    // The slow answer is about a's 5 (indexed before the restart); b's 5 is another batch of the new numbering.
+    answer(new Map([[5, true]]));
+    await Promise.all([polled, added]);
+    assert.equal(settled(a), 2);
+    assert.equal(settled(b), 0, 'b was never confirmed');
+    assert.equal(w.pending, 1);
+    assert.deepEqual(hec.sent, [1, 3]);
+  });
 });

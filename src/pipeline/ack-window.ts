@@ -60,8 +60,20 @@ export class AckWindow {
   /** Tickets of batches just sent, in the order they went; may send older batches again (`admit`). */
   async add(tickets: AckTicket[]): Promise<void> {
     if (this.stream) this.tickets.push(...tickets);
-    else await this.admit(tickets);
+    else await this.inTurn(() => this.admit(tickets));
     this.gauge();
+  }
+
+  /**
+   * Splunk's admissions and polls one at a time, in the order they were asked for. A poll's answer is about the
+   * ack ids it asked for; a batch admitted while that answer is on its way (a follower's idle poll beside the
+   * poll after a send) may hold the same id under a numbering HEC started again, and would be settled by it.
+   */
+  private turn: Promise<void> = Promise.resolve();
+  private inTurn(work: () => Promise<void>): Promise<void> {
+    const run = this.turn.then(work);
+    this.turn = run.catch(() => undefined);
+    return run;
   }
 
   /**
@@ -111,6 +123,10 @@ export class AckWindow {
   /** Poll if the interval has passed (or `force`), settle what is indexed, resend what timed out. */
   async poll(force = false): Promise<void> {
     if (this.stream) return this.take(this.stream);
+    return this.inTurn(() => this.pollOnce(force));
+  }
+
+  private async pollOnce(force: boolean): Promise<void> {
     if (this.tickets.length === 0 || this.hooks.stop?.aborted) return;
     if (!force && Date.now() - this.lastPoll < this.acks.pollIntervalMs) return;
     this.lastPoll = Date.now();
