@@ -48,6 +48,12 @@ describe('siem verify: the export\'s pseudonyms', () => {
     const judged = await runCli(verify(db, out, ...privacy));
     assert.equal(judged.code, 0, judged.stderr);
     assert.equal(counted(judged.stderr, 'present once'), 60, judged.stderr);
+    // Without them every event reads as altered, and the run says why and what to pass.
+    const unasked = await runCli(verify(db, out));
+    assert.equal(unasked.code, 1, unasked.stderr);
+    assert.equal(counted(unasked.stderr, 'altered'), 60, unasked.stderr);
+    assert.match(unasked.stderr.trimEnd(), /\nthe SIEM holds pseudonyms \(ps1:…\) where the registry's tokens were expected: give verify the export's --pseudonymize, --pseudonym-key-file and --ip-prefix$/);
+    assert.doesNotMatch(judged.stderr, /holds pseudonyms/);
 
     // The comparison is with the key's pseudonyms: another key's are not what the export wrote.
     const other = await runCli(verify(db, out, '--pseudonymize', 'token_id,recipient_id', '--pseudonym-key-file', keyFile('o'.repeat(48))));

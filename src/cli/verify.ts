@@ -198,6 +198,7 @@ export function summaryLines(r: VerifyResult, listMax: number): string[] {
     const more = k === 'not_in_registry' ? (all > ids.length ? ', … more (see --report)' : '') : n > ids.length ? `, … ${n - ids.length} more (see --report)` : '';
     lines.push(`${label} (${n}): ${ids.join(', ')}${more}`);
   }
+  lines.push(...(r.notes ?? []));
   return lines;
 }
 

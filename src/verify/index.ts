@@ -106,7 +106,12 @@ export interface VerifyResult {
   /** Nothing missing, doubled, altered, in a failure store or not in the registry. */
   ok: boolean;
   repair?: { resent: number; dead_lettered: number; before: VerifyCounts };
+  /** What the run saw that explains its verdicts and how to act on it, one line each (shown after the summary). */
+  notes?: string[];
 }
+
+const PSEUDONYMS_UNASKED = "the SIEM holds pseudonyms (ps1:…) where the registry's tokens were expected";
+const PSEUDONYMS_FIX = "give verify the export's --pseudonymize, --pseudonym-key-file and --ip-prefix";
 
 const KEY: Record<Verdict, Exclude<keyof VerifyCounts, 'not_in_registry'>> = {
   present: 'present', missing: 'missing', duplicated: 'duplicated', altered: 'altered', 'failure-store': 'failure_store', 'too-recent': 'too_recent',
@@ -119,13 +124,10 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyResult> {
   try {
     const missingFile = spill ? path.join(spill, 'missing') : null;
     const { pseudonymsUnasked, ...first } = await verifyPass(o, missingFile, null);
-    if (!o.repair || first.counts.missing === 0) return first;
-    // The export hid the tokens, and this run was not told how: what it re-sent would carry them in clear.
-    if (pseudonymsUnasked) {
-      throw new ConfigurationError(
-        "the SIEM holds pseudonyms (ps1:…) where the registry's tokens were expected, so --repair sends nothing: give verify the export's --pseudonymize, --pseudonym-key-file and --ip-prefix",
-      );
-    }
+    // The export hid the tokens, and this run was not told how: every such event reads as altered, and what a
+    // repair re-sent would carry them in clear.
+    if (pseudonymsUnasked && o.repair && first.counts.missing > 0) throw new ConfigurationError(`${PSEUDONYMS_UNASKED}, so --repair sends nothing: ${PSEUDONYMS_FIX}`);
+    if (!o.repair || first.counts.missing === 0) return pseudonymsUnasked ? { ...first, notes: [`${PSEUDONYMS_UNASKED}: ${PSEUDONYMS_FIX}`] } : first;
     const sent = await resend(o, o.repair, missingFile!);
     if (o.repair.waitMs) await new Promise((r) => setTimeout(r, o.repair!.waitMs));
     const { pseudonymsUnasked: _, ...second } = await verifyPass(o, null, { file: missingFile!, refused: sent.refused });
