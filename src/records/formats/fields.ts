@@ -79,9 +79,17 @@ export function quote(s: string): string {
   return s.length > 512 || NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"';
 }
 
+/**
+ * A number as a JSON value. A REAL column can hold ±Infinity (SQLite stores NaN as NULL), which the reference
+ * writes as Python does, a bare `Infinity` no JSON parser accepts; as inside `extra`, it is `null` here.
+ */
+function numberJson(x: number): string {
+  return Number.isFinite(x) ? pyNumber(x) : 'null';
+}
+
 /** `prefix` + value when the reference's `_clean` keeps the value, else nothing. `prefix` is `,"key":`. */
 export function member(prefix: string, v: Scalar): string {
-  return v === null || v === '' ? '' : prefix + (typeof v === 'string' ? quote(v) : pyNumber(v));
+  return v === null || v === '' ? '' : prefix + (typeof v === 'string' ? quote(v) : numberJson(v));
 }
 
 /** `member` for a value already written as JSON (or null when absent). */
@@ -91,7 +99,7 @@ export function memberJson(prefix: string, json: string | null): string {
 
 /** A value as JSON, or null where `_clean` would drop it. */
 export function valueJson(v: Scalar): string | null {
-  return v === null || v === '' ? null : typeof v === 'string' ? quote(v) : pyNumber(v);
+  return v === null || v === '' ? null : typeof v === 'string' ? quote(v) : numberJson(v);
 }
 
 /**
