@@ -7,6 +7,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Core } from '../src/pipeline/core.js';
+import type { RetryOptions } from '../src/pipeline/retry.js';
+import { RelpTransport } from '../src/transports/syslog/relp.js';
+import { endpoint } from '../src/transports/syslog/syslog-socket.js';
 import { demoRegistry, outcome, runCli, sleep, tempDir, waitFor, withPeer } from './helpers.js';
 import { SelectiveRelpPeer } from './peers/hostile-peers.js';
 import { Rsyslog, rsyslogMissing } from './peers/rsyslog.js';
@@ -134,4 +138,52 @@ describe('RELP receivers that answer some messages and not others', () => {
       assert.equal(stateOf(state), 1, 'the checkpoint stays before event 2');
     });
   });
+});
+
+describe('the delivery core over RELP: batches of 4, a window of 4', () => {
+  const rec = (i: number): string => `<134>1 - h oversight - - - ev${i}`;
+
+  function start(peer: RelpPeer, retry: RetryOptions, stop?: AbortSignal) {
+    const transport = new RelpTransport(endpoint(`relp://127.0.0.1:${peer.port}`, null, false, { timeoutMs: 10_000 }), 8192, 4);
+    const warnings: string[] = [];
+    const core = new Core({ transport, limits: { maxEvents: 4, maxBytes: 1_000_000 }, retry, warn: (m) => warnings.push(m), ...(stop ? { stop } : {}) });
+    return { transport, core, warnings };
+  }
+
+  /** Events `from`..`to` as a registry feed hands them over: the batch goes out once it is full. */
+  async function feed(core: Core, from: number, to: number): Promise<void> {
+    for (let i = from; i <= to; i++) if (core.add({ rowid: i, event_id: String(i), registry_id: 'r', record: rec(i) })) await core.flushFull();
+  }
+
+  it('a follower idling while a batch waits for room leaves a refused message to that batch, which sends it again once written', () =>
+    withPeer(new RelpPeer({ hold: true, answer: (n) => (n === 0 ? '500 busy' : '200 OK') }).start(), async (peer) => {
+      const { transport, core } = start(peer, { initialDelayMs: 1, maxDelayMs: 1, maxDurationMs: 10_000 });
+      // Sends that overlap on the one session: a second one would take the place of the batch being written.
+      let sending = 0;
+      let most = 0;
+      const send = transport.send.bind(transport);
+      transport.send = async (entries) => {
+        most = Math.max(most, ++sending);
+        try {
+          return await send(entries);
+        } finally {
+          sending--;
+        }
+      };
+      await feed(core, 1, 8);
+      await waitFor(() => peer.messages.length === 4);
+      // Event 1 is refused: event 5 takes its place in the window, and the second batch still waits for room.
+      peer.release(1);
+      await waitFor(() => peer.messages.length === 5);
+      let idled = false;
+      const idling = core.idle(Infinity, false).then(() => (idled = true));
+      await waitFor(() => idled || most > 1);
+      assert.equal(most, 1, 'event 1 is not sent again beside the batch being written');
+      peer.release();
+      await idling;
+      const r = await core.finish(Promise.resolve());
+      await transport.close();
+      assert.equal(r.lastRowid, 8);
+      assert.deepEqual(peer.messages, [1, 2, 3, 4, 5, 6, 7, 8, 1].map(rec));
+    }));
 });

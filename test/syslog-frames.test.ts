@@ -186,6 +186,21 @@ describe('RELP against a scripted peer', () => {
       await t.close();
     }));
 
+  it('a send made while another is still being written waits its turn: both are written whole, in order', () =>
+    withPeer(new RelpPeer({ hold: true }).start(), async (peer) => {
+      const t = relp(peer);
+      const es = entries(t, recs(8));
+      // The first fills the window of 4 and waits for room; the second comes while it does.
+      const first = send(t, es.slice(0, 6));
+      await waitFor(() => peer.messages.length === 4);
+      const second = send(t, es.slice(6));
+      peer.release();
+      await waitFor(() => peer.messages.length === 8);
+      assert.deepEqual(peer.messages, recs(8));
+      assert.deepEqual((await Promise.all([first, second])).map((v) => v.kind), ['delivered', 'delivered']);
+      await t.close();
+    }));
+
   const drops: { title: string; dropAt: number; count: number; warning: RegExp }[] = [
     { title: 'the connection drops: the answered ones are in, exactly the unanswered ones are sent again', dropAt: 6, count: 10, warning: /retrying in/ },
     { title: 'a connection that drops after a batch was handed back: its unanswered messages go again, once', dropAt: 2, count: 3, warning: /retrying in .*closed the connection/ },

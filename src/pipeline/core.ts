@@ -94,6 +94,8 @@ export class Core {
   private readonly writer: BodyWriter;
   /** One request in flight at a time, in registry order; while it travels, the next batch is read and formatted. */
   private inflight: Promise<void> | null = null;
+  /** The request in flight has not landed yet (`inflight` stays set until someone waits for it). */
+  private sending = false;
   /** Batches closed because the next entry did not fit, waiting for `flushFull` to send them. */
   private readonly ready: Batch[] = [];
   readonly metrics: ExportMetrics | null;
@@ -168,7 +170,9 @@ export class Core {
   async idle(flushAfterMs: number, caughtUp: boolean): Promise<void> {
     if (this.batcher.size > 0 && this.batcher.ageMs >= flushAfterMs) await this.flush();
     if (caughtUp) await this.settle();
-    if (this.window) {
+    // While a batch is still being sent the window is its to poll, once it lands: a poll now could send lost
+    // messages again beside it, and RELP has one session, writing one batch at a time.
+    if (this.window && !this.sending) {
       try {
         await this.window.poll();
       } finally {
@@ -275,6 +279,7 @@ export class Core {
   }
 
   private async send(batch: Batch): Promise<void> {
+    this.sending = true;
     try {
       const tickets = await this.delivery.deliver(batch.entries, batch.body);
       const w = this.window;
@@ -287,6 +292,7 @@ export class Core {
         }
       }
     } finally {
+      this.sending = false;
       // On failure too: whatever prefix did settle is checkpointed before the error surfaces.
       this.commit();
     }

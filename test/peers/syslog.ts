@@ -95,11 +95,11 @@ export class RelpPeer extends TcpPeer {
     super();
   }
 
-  /** Send the answers kept back, and answer at once from now on. */
-  release(): void {
-    this.script.hold = false;
-    if (this.held.length > 0) this.holder?.write(Buffer.concat(this.held));
-    this.held = [];
+  /** Send the answers kept back, and answer at once from now on; or send the oldest `count` and keep holding. */
+  release(count?: number): void {
+    if (count === undefined) this.script.hold = false;
+    const due = this.held.splice(0, count ?? this.held.length);
+    if (due.length > 0) this.holder?.write(Buffer.concat(due));
   }
 
   protected session(s: net.Socket): void {

@@ -67,6 +67,8 @@ export class RelpTransport implements Transport {
   /** Entries handed back lost: the reason is reported once, as a failed attempt, and then they are sent and waited for. */
   private readonly redo = new WeakMap<Entry, string | null>();
   private redone = false;
+  /** The send before this one, once it has ended (`send`). */
+  private turn: Promise<unknown> = Promise.resolve();
 
   constructor(ep: Endpoint, private readonly max: number, private readonly window: number) {
     this.conn = new Connection(ep);
@@ -194,7 +196,17 @@ export class RelpTransport implements Transport {
     return [{ what: 'RELP session', ok: true, detail: 'opened (the receiver offers syslog) and closed' }];
   }
 
-  async send(entries: readonly Entry[]): Promise<Verdict> {
+  /**
+   * Sends take turns: a batch is written as answers make room in the one session, and a second send at the same
+   * time would take the first one's place there (and leave it waiting for good), or open a second session over it.
+   */
+  send(entries: readonly Entry[]): Promise<Verdict> {
+    const run = this.turn.then(() => this.sendNow(entries));
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  private async sendNow(entries: readonly Entry[]): Promise<Verdict> {
     // Messages lost on an earlier connection come back here: that failed attempt is reported first (the
     // delivery loop logs it and backs off), then they are sent and their answers waited for.
     const lost = this.redone ? entries.map((e) => this.redo.get(e)).find((r) => typeof r === 'string') : undefined;
