@@ -186,4 +186,29 @@ describe('the delivery core over RELP: batches of 4, a window of 4', () => {
       assert.equal(r.lastRowid, 8);
       assert.deepEqual(peer.messages, [1, 2, 3, 4, 5, 6, 7, 8, 1].map(rec));
     }));
+
+  for (const end of ['stop', 'failure'] as const) {
+    it(`a ${end} while messages wait to be sent again checkpoints the ones answered before it, and sends nothing`, () =>
+      withPeer(new RelpPeer({ hold: true, dropAt: 5 }).start(), async (peer) => {
+        const stop = new AbortController();
+        // The first backoff is one a stop ends, or one the budget cannot cover.
+        const retry = { initialDelayMs: 1e9, maxDelayMs: 1e9, maxDurationMs: end === 'stop' ? 1e10 : 0 };
+        const { transport, core, warnings } = start(peer, retry, stop.signal);
+        await feed(core, 1, 8);
+        await waitFor(() => peer.messages.length === 4);
+        // Events 1 and 2 are answered after the first batch's answers were last looked at; event 5 fills a place,
+        // and the receiver hangs up as event 6 arrives: events 3 and 4 are lost with it.
+        peer.release(2);
+        if (end === 'stop') {
+          await waitFor(() => warnings.some((w) => w.includes('retrying in')));
+          stop.abort();
+          assert.equal((await core.finish(Promise.resolve())).stopped, true);
+        } else {
+          await assert.rejects(core.finish(Promise.resolve()), /gave up on/);
+        }
+        await transport.close();
+        assert.equal(core.lastRowid, 2);
+        assert.equal(peer.connections, 1, 'nothing was sent again');
+      }));
+  }
 });

@@ -183,6 +183,22 @@ export class AckWindow {
     }
   }
 
+  /**
+   * The end of a run cut short (a stop, a failure): settle what the stream has answered since it was last asked,
+   * and send nothing again. Lost messages stay unsettled, after the checkpoint, and go again next start.
+   */
+  settleAnswered(): void {
+    const s = this.stream;
+    if (!s) return;
+    const still: AckTicket[] = [];
+    for (const t of this.tickets) {
+      const p = s.progress(t.ackId);
+      for (const e of p.answered) (e as { settled?: boolean }).settled = true;
+      if (p.open > 0) still.push(t);
+    }
+    this.tickets = still;
+  }
+
   /** One polling round at the SIEM's pace, or, for a stream, until its next answer. */
   async waitRound(): Promise<void> {
     if (this.stream) await this.stream.next();

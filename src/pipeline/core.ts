@@ -214,8 +214,11 @@ export class Core {
       if (this.window) await this.window.drain(() => this.commit());
     } catch (err) {
       // A stop is how a follow run ends: what settled is checkpointed below, the rest goes again next start.
-      // A failure checkpoints what settled before it too (answers taken while the last messages were retried).
+      // A failure checkpoints what settled before it too. Either way the answers a stream has had since it was
+      // last asked count (a RELP message answered while a later one waited out a backoff is in the SIEM);
+      // nothing is sent again.
       if (!(err instanceof Stopped)) {
+        this.window?.settleAnswered();
         this.commit();
         throw err;
       }
@@ -223,6 +226,7 @@ export class Core {
       await this.settle().catch((e: unknown) => {
         if (!(e instanceof Stopped)) throw e;
       });
+      this.window?.settleAnswered();
     }
     this.commit();
     const s = this.delivery.stats;
