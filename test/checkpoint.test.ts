@@ -1,13 +1,37 @@
 /** Checkpoints: resume exactly, refuse a stranger's state, and survive kill -9 at any moment. */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { HecPeer } from './peers/splunk-hec.js';
-import { demoRegistry, jsonLines, outcome, registryIds, runCli, spawnCli, tempDir, waitFor } from './helpers.js';
+import { demoRegistry, jsonLines, outcome, registryIds, ROOT, runCli, spawnCli, tempDir, waitFor } from './helpers.js';
 
 const TOKEN = 'checkpoint-test-token';
 const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: TOKEN };
+/** No process has this pid: a lock naming it was left by an exporter that is gone. */
+const GONE_PID = 999999999;
+
+/**
+ * Takes the lock of the state file named by its argument as an exporter starting does, but once it has judged
+ * the lock there stale it says `stale` and waits for a line on stdin before taking it over; then it says what
+ * came of it.
+ */
+const TAKER = `
+import fs from 'node:fs';
+import { StateLock } from ${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist', 'service', 'state-lock.js')).href)};
+try {
+  StateLock.acquire(process.argv[1], () => {
+    process.stdout.write('stale\\n');
+    fs.readSync(0, Buffer.alloc(1));
+  });
+  process.stdout.write('acquired\\n');
+} catch (err) {
+  process.stdout.write(err.message + '\\n');
+}
+`;
 
 describe('checkpoints', () => {
   it('a second run with the same --state exports exactly the events after the first', async () => {
@@ -118,6 +142,64 @@ describe('checkpoints', () => {
     assert.ok(outcome(later.stderr)[0]!.startsWith(`oversight: taking over the lock ${lock}: it is empty or unreadable and `), later.stderr);
     assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, 3);
     assert.equal(fs.existsSync(lock), false, 'released on exit');
+  });
+
+  it('two exporters finding one stale lock at once: the one that looked first but took it over last is refused, naming the other', async () => {
+    const dir = tempDir();
+    const state = path.join(dir, 'state.json');
+    const lock = `${state}.lock`;
+    fs.writeFileSync(lock, `${GONE_PID} ${os.hostname()}\n`);
+    const late = spawn(process.execPath, ['--input-type=module', '-e', TAKER, state], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    let said = '';
+    late.stdout!.setEncoding('utf8').on('data', (d: string) => (said += d));
+    const lateGone = new Promise((r) => late.on('close', r));
+    await waitFor(() => said === 'stale\n');
+    const first = spawnCli(['siem', 'export', '--db', demoRegistry(5), '--registry-id', 'r', '--format', 'ecs', '--output', path.join(dir, 'o.jsonl'), '--state', state, '--follow']);
+    let err = '';
+    first.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    try {
+      await waitFor(() => /following/.test(err));
+      assert.equal(fs.readFileSync(lock, 'utf8'), `${first.pid} ${os.hostname()}\n`, 'the exporter that came second took the stale lock over');
+      late.stdin!.write('go\n');
+      await lateGone;
+      assert.equal(said, `stale\nstate file ${state} is in use by another exporter (pid ${first.pid}): stop it first, or give this one its own --state\n`);
+      assert.equal(fs.readFileSync(lock, 'utf8'), `${first.pid} ${os.hostname()}\n`, 'its lock is still there');
+    } finally {
+      late.kill('SIGKILL');
+      first.kill('SIGTERM');
+      await new Promise((r) => first.on('close', r));
+    }
+    assert.equal(fs.existsSync(lock), false, 'released on exit');
+  });
+
+  it('a takeover of a stale lock cut short by kill -9: waited for while its exporter runs, then taken over in turn', async () => {
+    const dir = tempDir();
+    const db = demoRegistry(3);
+    const state = path.join(dir, 'state.json');
+    const lock = `${state}.lock`;
+    const args = ['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'ecs', '--output', path.join(dir, 'o.jsonl'), '--state', state];
+    // An exporter of its own state file, standing for one that was taking over this lock.
+    const other = spawnCli(['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'ecs', '--output', path.join(tempDir(), 'o.jsonl'), '--state', path.join(tempDir(), 'state.json'), '--follow']);
+    let err = '';
+    other.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    fs.writeFileSync(lock, `${GONE_PID} ${os.hostname()}\n`);
+    const marker = path.join(dir, `.state.json.lock.${fs.lstatSync(lock, { bigint: true }).ino}.takeover`);
+    try {
+      await waitFor(() => /following/.test(err));
+      fs.writeFileSync(marker, `${other.pid} ${os.hostname()}\n`);
+      const waited = await runCli(args);
+      assert.equal(waited.code, 1);
+      assert.equal(waited.stderr, `oversight: state file ${state}: another exporter (pid ${other.pid}) has been taking over its stale lock ${lock} for 2s: ` +
+        `try again, or remove ${marker} if no exporter runs\n`);
+      assert.equal(fs.existsSync(path.join(dir, 'o.jsonl')), false, 'it sent nothing');
+    } finally {
+      other.kill('SIGKILL');
+      await new Promise((r) => other.on('close', r));
+    }
+    const later = await runCli(args);
+    assert.equal(later.code, 0, later.stderr);
+    assert.equal(later.stderr, 'exported 3 event(s) as ecs\n');
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['o.jsonl', 'state.json'], 'neither the lock nor the marker is left');
   });
 
   it('kill -9 mid-export, then a restart from the same --state: nothing missing, at most one batch again', async () => {
