@@ -43,6 +43,26 @@ describe('--config FILE', () => {
     assert.match(r.stdout, /^limit: "2" {2}# flag$/m);
   });
 
+  it('a switch variable set to false wins over true in the file, so a shared file cannot keep TLS checks off', async () => {
+    const dir = tempDir();
+    const file = yaml(dir, 'insecure: true\nfollow: true\nno-preflight: true\nquiet: false\n');
+    const env = { OVERSIGHT_INSECURE: 'false', OVERSIGHT_FOLLOW: '0', OVERSIGHT_NO_PREFLIGHT: 'no', OVERSIGHT_QUIET: 'on' };
+    const r = await runCli(['siem', 'config', 'print', '--config', file], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^insecure: false {2}# env OVERSIGHT_INSECURE$/m);
+    assert.match(r.stdout, /^follow: false {2}# env OVERSIGHT_FOLLOW$/m);
+    assert.match(r.stdout, /^no-preflight: false {2}# env OVERSIGHT_NO_PREFLIGHT$/m);
+    assert.match(r.stdout, /^quiet: true {2}# env OVERSIGHT_QUIET$/m);
+    const flag = await runCli(['siem', 'config', 'print', '--config', file, '--insecure'], { env });
+    assert.match(flag.stdout, /^insecure: true {2}# flag$/m);
+    // What the export does, not only what config print shows: the summary line is back.
+    const db = demoRegistry(4);
+    const quiet = yaml(dir, `db: ${db}\nregistry-id: r\nformat: ecs\nquiet: true\n`);
+    const loud = await runCli(['siem', 'export', '--config', quiet], { env: { OVERSIGHT_QUIET: 'false' } });
+    assert.equal(loud.code, 0, loud.stderr);
+    assert.equal(loud.stderr, 'exported 4 event(s) as ecs\n');
+  });
+
   it('refuses an unknown key by name with a suggestion, before reading or writing anything', async () => {
     const dir = tempDir();
     const out = path.join(dir, 'out.jsonl');

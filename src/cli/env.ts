@@ -15,9 +15,20 @@ export function envName(option: Option): string {
 }
 
 /**
+ * A switch whose variable says false is set off from `env`, so a config file cannot turn it on: a shared file with
+ * `insecure: true` is overridden by OVERSIGHT_INSECURE=false. Commander sets a switch on whatever the value, so its
+ * handler for the variable is replaced. `--no-preflight` stores `preflight`: off for it is true.
+ */
+function switchedOff(cmd: Command, option: Option): void {
+  const event = `optionEnv:${option.name()}`;
+  (cmd as unknown as EventEmitter).removeAllListeners(event);
+  cmd.on(event, () => cmd.setOptionValueWithSource(option.attributeName(), option.negate, 'env'));
+}
+
+/**
  * Give every option of `commands` its environment variable. Commander applies a variable only where no flag was
- * given (flags win) and before checking required options. Commander turns a switch on for any value, so the
- * value is read here: true/1/yes/on turn it on, false/0/no/off or empty leave it off, anything else is a usage error.
+ * given (flags win) and before checking required options. A switch's value is read here: true/1/yes/on turn it on,
+ * false/0/no/off or empty turn it off (over the config file), anything else is a usage error.
  */
 export function settableFromEnv(commands: readonly Command[], env: NodeJS.ProcessEnv = process.env): void {
   for (const cmd of commands) {
@@ -27,18 +38,24 @@ export function settableFromEnv(commands: readonly Command[], env: NodeJS.Proces
     (cmd.options as Option[]).length = 0;
     for (const option of options) {
       (cmd as unknown as EventEmitter).removeAllListeners(`option:${option.name()}`);
+      let off = false;
       if (option.long && !option.envVar) {
         const name = envName(option);
         if (option.required || option.optional) option.env(name);
         else {
           const value = env[name]?.trim().toLowerCase();
-          if (value !== undefined && !TRUE.has(value) && !FALSE.has(value)) problems.push(`${name} must be true or false, not '${env[name]}'`);
-          if (value !== undefined && TRUE.has(value)) option.env(name);
-          // Listed in the help all the same, so the name can be found.
-          else option.description += ` (env: ${name}=true)`;
+          if (value !== undefined && (TRUE.has(value) || FALSE.has(value))) {
+            option.env(name);
+            off = FALSE.has(value);
+          } else {
+            if (value !== undefined) problems.push(`${name} must be true or false, not '${env[name]}'`);
+            // Listed in the help all the same, so the name can be found.
+            option.description += ` (env: ${name}=true)`;
+          }
         }
       }
       cmd.addOption(option);
+      if (off) switchedOff(cmd, option);
     }
     if (problems.length > 0) {
       cmd.hook('preAction', () => {
