@@ -168,6 +168,20 @@ describe('help, version and the demo', () => {
     const v = await runCli(['--version']);
     assert.equal(v.code, 0);
     assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
+    for (const args of [['help'], ['help', 'siem'], ['siem', '--help'], ['siem', 'help', 'export']]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.match(r.stdout, /^Usage: oversight/, args.join(' '));
+    }
+  });
+
+  it('a command group without its subcommand shows its help and exits 2, as a unit missing a word must not pass', async () => {
+    for (const args of [[], ['siem'], ['siem', 'setup'], ['siem', 'config'], ['help', 'nosuch']]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.equal(r.stdout, '', args.join(' '));
+      assert.match(r.stderr, /^Usage: oversight/, args.join(' '));
+    }
   });
 
   it('oversight demo exports a realistic registry', async () => {

@@ -15,8 +15,10 @@ export interface Verdict {
 
 export function exitVerdict(err: unknown): Verdict {
   if (err instanceof CommanderError) {
-    const ok = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help';
-    return { code: ok ? EXIT.ok : EXIT.usage, message: null };
+    // Help asked for (`--help`, `help`) is a success; help shown because a group's subcommand is missing carries
+    // exitCode 1 and is a usage mistake, so `ExecStart=oversight siem` cannot pass for a finished export.
+    const asked = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0);
+    return { code: asked ? EXIT.ok : EXIT.usage, message: null };
   }
   if (err instanceof ConfigurationError || err instanceof ExportError) return { code: err.exitCode, message: err.message };
   return { code: EXIT.failure, message: `unexpected error: ${errorMessage(err)} (set OVERSIGHT_DEBUG=1 for details)` };
