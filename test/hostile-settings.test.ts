@@ -68,12 +68,12 @@ describe('hostile settings', () => {
     };
     const twoTokens = file('tokens', 'tok-first-1234\ntok-second-5678\n');
     const cases: { args?: string[]; env?: NodeJS.ProcessEnv; message: RegExp }[] = [
-      { env: { OVERSIGHT_SPLUNK_HEC_TOKEN_FILE: twoTokens }, message: /^OVERSIGHT_SPLUNK_HEC_TOKEN_FILE .*tokens holds more than one line/ },
+      { env: { OVERSIGHT_SPLUNK_HEC_TOKEN_FILE: twoTokens }, message: /^OVERSIGHT_SPLUNK_HEC_TOKEN_FILE holds more than one line/ },
       { env: { OVERSIGHT_SPLUNK_HEC_TOKEN: 'tok-first\u0001-1234' }, message: /^OVERSIGHT_SPLUNK_HEC_TOKEN holds a control character/ },
       { args: ['--header', 'Authorization: Splunk tok-first\u0001-1234'], message: /^--header #1: the value of Authorization holds a control character/ },
       { args: ['--header', 'Authorization: Splunk tok-first-1234', '--header', 'X-Team: Zürich-1234'], message: /^--header #2: the value of X-Team holds text that is not ASCII/ },
-      { args: ['--header-file', file('latin1', Buffer.from('Authorization: Splunk tok-first-1234\nX-Team: Z\xfcrich-1234\n', 'latin1'))], message: /^--header-file .*latin1 #2: the value of X-Team holds text that is not ASCII \(or bytes that are not UTF-8\)/ },
-      { args: ['--header-file', file('length', 'Content-Length: 5\n')], message: /^--header-file .*length #1: Content-Length is set by the HTTP client from the request, not by a header: remove it$/ },
+      { args: ['--header-file', file('latin1', Buffer.from('Authorization: Splunk tok-first-1234\nX-Team: Z\xfcrich-1234\n', 'latin1'))], message: /^--header-file #2: the value of X-Team holds text that is not ASCII \(or bytes that are not UTF-8\)/ },
+      { args: ['--header-file', file('length', 'Content-Length: 5\n')], message: /^--header-file #1: Content-Length is set by the HTTP client from the request, not by a header: remove it$/ },
       { args: ['--header', 'Host: tok-first-1234'], message: /^--header #1: Host is set by the HTTP client/ },
     ];
     for (const c of cases) {
@@ -86,7 +86,7 @@ describe('hostile settings', () => {
     }
     const check = await runCli(['siem', 'check', ...hec.slice(2, -1)], { env: { OVERSIGHT_SPLUNK_HEC_TOKEN_FILE: twoTokens } });
     assert.equal(check.code, 2, check.stdout);
-    assert.match(check.stdout, /^FAIL {2}destination: OVERSIGHT_SPLUNK_HEC_TOKEN_FILE .*tokens holds more than one line/m);
+    assert.match(check.stdout, /^FAIL {2}destination: OVERSIGHT_SPLUNK_HEC_TOKEN_FILE holds more than one line/m);
     assert.doesNotMatch(check.stdout + check.stderr, /tok-first|tok-second/);
   });
 
@@ -97,7 +97,7 @@ describe('hostile settings', () => {
     const args = ['siem', 'export', '--db', db, '--registry-id', 'r', '--format', 'ecs', '--pseudonymize', 'recipient_id', '--pseudonym-key-file', key];
     const r = await runCli(args);
     assert.equal(r.code, 2);
-    assert.equal(r.stderr, `oversight: --pseudonym-key-file ${key} can be read by others (mode 644): chmod 600 ${key}\n`);
+    assert.equal(r.stderr, 'oversight: --pseudonym-key-file names a file others can read (mode 644): chmod 600 it\n');
     fs.chmodSync(key, 0o600);
     assert.equal((await runCli(args)).code, 0);
   });
@@ -143,6 +143,66 @@ describe('hostile settings', () => {
     assert.match(print.stdout, /^output: "https:\/\/\*\*\*@127\.0\.0\.1:9200\/_bulk" {2}# flag$/m);
     assert.match(print.stdout, /^splunk-search-url: "https:\/\/\*\*\*@h:8089" {2}# flag$/m);
     assert.doesNotMatch(print.stdout + print.stderr, /S3cret|Passw0rd/);
+  });
+
+  it('a secret given where its file belongs is never shown, in any message or in config print', async () => {
+    const token = '8f2c1e6a-55aa-4d1e-9b1e-0c1d2e3f4a5b';
+    // Longer than a file name may be: the system refuses it rather than finding no such file.
+    const jwt = `eyJhbGciOiJIUzI1NiJ9.${'eyJzdWIiOiJvdmVyc2lnaHQifQ'.repeat(12)}.c2lnbmF0dXJl`;
+    const config = path.join(tempDir(), 'oversight.yaml');
+    fs.writeFileSync(config, `header-file: "Authorization: Splunk ${token}"\n`);
+    const ecs = ['--db', db, '--registry-id', 'r', '--format', 'ecs'];
+    const hint = (name: string): string => `the value is not shown; if it is the secret itself, use ${name} instead`;
+    const cases: { args: string[]; env?: NodeJS.ProcessEnv; code: number; line: string }[] = [
+      // Not there yet may be a credential store mounted late: the next start may find it, so exit 1.
+      { args: hec, env: { OVERSIGHT_SPLUNK_HEC_TOKEN_FILE: token }, code: 1,
+        line: `oversight: OVERSIGHT_SPLUNK_HEC_TOKEN_FILE names no readable file (no such file): ${hint('OVERSIGHT_SPLUNK_HEC_TOKEN')}` },
+      { args: hec, env: { OVERSIGHT_SPLUNK_HEC_TOKEN_FILE: jwt }, code: 2,
+        line: `oversight: OVERSIGHT_SPLUNK_HEC_TOKEN_FILE names no readable file (ENAMETOOLONG: name too long): ${hint('OVERSIGHT_SPLUNK_HEC_TOKEN')}` },
+      { args: ['siem', 'setup', 'elasticsearch', '--url', 'http://127.0.0.1:9'], env: { OVERSIGHT_ES_API_KEY_FILE: token }, code: 1,
+        line: `oversight: OVERSIGHT_ES_API_KEY_FILE names no readable file (no such file): ${hint('OVERSIGHT_ES_API_KEY')}` },
+      { args: ['siem', 'check', '--config', config, ...hec.slice(2)], code: 1,
+        line: `FAIL  destination: --header-file names no readable file (no such file): ${hint('OVERSIGHT_HEADER')}` },
+      { args: ['siem', 'export', ...ecs, '--pseudonymize', 'source_ip', '--pseudonym-key-file', token], code: 2,
+        line: 'oversight: --pseudonym-key-file names no readable file (ENOENT: no such file or directory): the value is not shown; if it is the secret itself, write it to a file of mode 600 and give its path' },
+    ];
+    for (const c of cases) {
+      const r = await runCli(c.args, { env: c.env });
+      assert.equal(r.code, c.code, r.stdout + r.stderr);
+      assert.ok((r.stdout + r.stderr).split('\n').includes(c.line), r.stdout + r.stderr);
+      assert.doesNotMatch(r.stdout + r.stderr, /8f2c1e6a|eyJ/);
+    }
+
+    const print = await runCli(['siem', 'config', 'print', '--config', config, ...ecs, '--sentinel-shared-key-file', token]);
+    assert.equal(print.code, 0, print.stderr);
+    assert.match(print.stdout, /^header-file: \*\*\* {2}# file$/m);
+    assert.match(print.stdout, /^sentinel-shared-key-file: \*\*\* {2}# flag$/m);
+    assert.doesNotMatch(print.stdout + print.stderr, /8f2c1e6a/);
+  });
+
+  it('a password with a space or a tab in a URL is masked whole, and config print masks user:password@host:port', async () => {
+    const ecs = ['--db', db, '--registry-id', 'r', '--format', 'ecs'];
+    for (const pw of ['hun ter2', 'hun\tter2', 'hun ter2/x']) {
+      const shown = pw.includes('/') ? 'is not a valid URL' : 'has a user or password in it';
+      const cases: [string[], string][] = [
+        [['siem', 'export', ...ecs, '--output', `https://elastic:${pw}@127.0.0.1:9/_bulk`], `oversight: --output https://***@127.0.0.1:9/_bulk ${shown}`],
+        [['siem', 'check', ...ecs, '--output', `https://elastic:${pw}@127.0.0.1:9/_bulk`], `FAIL  configuration: --output https://***@127.0.0.1:9/_bulk ${shown}`],
+        [['siem', 'setup', 'elasticsearch', '--url', `http://user:${pw}@127.0.0.1:1`], `oversight: --url http://***@127.0.0.1:1 ${shown.replace('a valid URL', 'a valid URL (for example')}`],
+      ];
+      // With a `/` it is a path to a file, as `./` before it would make it.
+      if (!pw.includes('/')) cases.push([['siem', 'export', ...ecs, '--output', `elastic:${pw}@127.0.0.1:9200`], 'oversight: --output ***@127.0.0.1:9200 looks like user:password@host:port without a scheme']);
+      for (const [args, start] of cases) {
+        const r = await runCli(args);
+        assert.equal(r.code, 2, r.stdout + r.stderr);
+        assert.ok((r.stdout + r.stderr).split('\n').some((l) => l.startsWith(start)), `${start}\n${r.stdout + r.stderr}`);
+        assert.doesNotMatch(r.stdout + r.stderr, /hun|ter2/);
+      }
+    }
+    const print = await runCli(['siem', 'config', 'print', ...ecs, '--output', 'elastic:hunter2@127.0.0.1:9200', '--splunk-search-url', 'https://u:hun\tter2@127.0.0.1:8089']);
+    assert.equal(print.code, 0, print.stderr);
+    assert.match(print.stdout, /^output: "\*\*\*@127\.0\.0\.1:9200" {2}# flag$/m);
+    assert.match(print.stdout, /^splunk-search-url: "https:\/\/\*\*\*@127\.0\.0\.1:8089" {2}# flag$/m);
+    assert.doesNotMatch(print.stdout + print.stderr, /hun|ter2/);
   });
 
   it('a state or CA file that is a device, a named pipe, a folder or too large fails at once with one line, exit 2', async () => {

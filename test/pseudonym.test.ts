@@ -144,8 +144,8 @@ describe('pseudonymization', () => {
     const out = path.join(dir, 'out.jsonl');
     const cases: [string[], RegExp][] = [
       [['--pseudonymize', 'source_ip'], /--pseudonymize needs --pseudonym-key-file FILE/],
-      [['--pseudonymize', 'source_ip', '--pseudonym-key-file', path.join(dir, 'missing.key')], /cannot read --pseudonym-key-file .*missing\.key/],
-      [['--pseudonymize', 'source_ip', '--pseudonym-key-file', keyFile('short')], /holds 5 byte\(s\); a key needs at least 32/],
+      [['--pseudonymize', 'source_ip', '--pseudonym-key-file', path.join(dir, 'missing.key')], /^oversight: --pseudonym-key-file names no readable file \(ENOENT: no such file or directory\): the value is not shown/],
+      [['--pseudonymize', 'source_ip', '--pseudonym-key-file', keyFile('short')], /names a file of 5 byte\(s\); a key needs at least 32/],
       [['--pseudonymize', 'email', '--pseudonym-key-file', key], /unknown field 'email' \(choices: source_ip, recipient_id/],
       [['--pseudonym-key-file', key], /--pseudonymize names no fields/],
       [['--pseudonymize', 'source_ip', '--pseudonym-key-file', key, '--ip-prefix', '24,64'], /choose one/],

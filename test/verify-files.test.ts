@@ -162,7 +162,7 @@ describe('siem verify: files', () => {
       fs.writeFileSync(file, bytes, { mode: 0o600 });
       const refused = await runCli(verify(db, out, 'ecs', '--report', report, '--sign-key-file', file));
       assert.equal(refused.code, 2, `${name}: ${refused.stderr}`);
-      assert.match(refused.stderr.trimEnd(), /^oversight: --sign-key-file .* must hold the key as one line of printable ASCII text, such as openssl rand -hex 32 > KEY/);
+      assert.match(refused.stderr.trimEnd(), /^oversight: --sign-key-file must name a file holding the key as one line of printable ASCII text, such as openssl rand -hex 32 > KEY/);
       assert.equal(refused.stderr.trimEnd().split('\n').length, 1);
       assert.deepEqual(fs.readFileSync(report), before, `${name}: the report was not rewritten`);
     }

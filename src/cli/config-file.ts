@@ -6,7 +6,7 @@
  */
 import type { Command, Option } from 'commander';
 import { MAX_SECRET_FILE_BYTES } from '../shared/secrets.js';
-import { ConfigurationError, errorMessage, maskUserinfo } from '../shared/errors.js';
+import { ConfigurationError, errorMessage, maskUrl } from '../shared/errors.js';
 import { readBounded } from '../shared/files.js';
 import { envName, suggest } from './env.js';
 
@@ -122,8 +122,11 @@ export function printConfig(cmd: Command, secret: (key: string) => boolean): str
     const value = cmd.getOptionValue(o.attributeName()) as unknown;
     const source = sourceOf(cmd, o);
     if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
-    // A URL's user and password are masked too: the export refuses them, but this shows what was given.
-    const shown = secret(key) && !key.endsWith('-file') ? '***' : maskUserinfo(JSON.stringify(o.negate ? !value : value));
+    // A secret file's path is masked as the secret is: it may be the secret itself, pasted where the path belongs.
+    // A URL's user and password are masked too (also `user:password@host:port`): the export refuses them, but
+    // this shows what was given.
+    const masked = typeof value === 'string' ? maskUrl(value) : Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? maskUrl(v) : v)) : value;
+    const shown = secret(key) ? '***' : JSON.stringify(o.negate ? !masked : masked);
     const from = source === 'env' ? `env ${envName(o)}` : source ?? 'default';
     lines.push(`${key}: ${shown}  # ${from}`);
   }

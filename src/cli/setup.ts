@@ -82,7 +82,7 @@ export async function runSetup(name: keyof typeof TARGETS, f: SetupFlags): Promi
   const timeoutMs = parseDuration(f.timeout ?? DEFAULTS.timeout, '--timeout');
   if (timeoutMs < 1) throw new ConfigurationError('--timeout must be more than 0');
   const retry = { ...RETRY_DEFAULTS, maxDurationMs: parseDuration(f.retryMaxDuration ?? SETUP_RETRY, '--retry-max-duration') };
-  const headers = authHeaders({ ...parseHeaders(f.header ?? []), ...parseHeaders(headerLines(f.headerFile), `--header-file ${f.headerFile}`) }, process.env);
+  const headers = authHeaders({ ...parseHeaders(f.header ?? []), ...parseHeaders(headerLines(f.headerFile), '--header-file') }, process.env);
   const say = (m: string): void => {
     // Names in these lines can come from the server (data streams): shown, never obeyed, and no secret in them.
     if (!f.quiet) process.stderr.write(escapeControls(redact(`oversight: ${m}`)) + '\n');

@@ -22,7 +22,7 @@ export function setUpLog(c: { quiet: boolean; logFormat: 'text' | 'json' }): (me
 }
 
 export function openTransport(c: DeliveryConfig, say: (message: string) => void): Transport {
-  const headers = { ...c.headers, ...parseHeaders(headerLines(c.headerFile), `--header-file ${c.headerFile}`) };
+  const headers = { ...c.headers, ...parseHeaders(headerLines(c.headerFile), '--header-file') };
   return instantiate(c.transport, {
     output: c.output, flags: c.transportOptions, headers, format: c.format, compress: c.compress, env: process.env, log: say, http: c.http,
   });

@@ -46,7 +46,7 @@ export interface DeliveryConfig {
 export function deliveryConfig(v: FlagValues, format: string | null, formatByFlag: boolean): DeliveryConfig {
   const output = DELIVERY.output.read(v)!;
   // `admin:secret@siem.example:9200` too is a URL without its scheme, not a file name, and its password is not shown.
-  const bare = /^[^\s/]*@((?:\[[0-9a-f:.]+\]|[\w.-]+):\d{1,5}(?:\/.*)?)$/i.exec(output);
+  const bare = /^[^/]*@((?:\[[0-9a-f:.]+\]|[\w.-]+):\d{1,5}(?:\/.*)?)$/i.exec(output);
   if (bare) {
     throw new ConfigurationError(
       `--output ***@${bare[1]} looks like user:password@host:port without a scheme: write the URL, e.g. https://${bare[1]}, and move the credentials to the SIEM's variable (OVERSIGHT_SPLUNK_HEC_TOKEN, OVERSIGHT_ES_USERNAME and OVERSIGHT_ES_PASSWORD, …) or --header-file; ./ before a file name writes a file`,

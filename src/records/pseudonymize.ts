@@ -94,7 +94,7 @@ function readKey(file: string): Uint8Array {
   registerSecret(bytes.toString('hex'));
   if (bytes.length < MIN_KEY_BYTES) {
     throw new ConfigurationError(
-      `--pseudonym-key-file ${file} holds ${bytes.length} byte(s); a key needs at least ${MIN_KEY_BYTES} (e.g. head -c 32 /dev/urandom > FILE)`,
+      `--pseudonym-key-file names a file of ${bytes.length} byte(s); a key needs at least ${MIN_KEY_BYTES} (e.g. head -c 32 /dev/urandom > FILE)`,
     );
   }
   return new Uint8Array(bytes);

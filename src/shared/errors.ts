@@ -65,21 +65,42 @@ function hexDigit(n: number): string {
 
 /**
  * The user and password of a URL in any text (`scheme://user:password@host`): up to the last @ before the path,
- * query or fragment, as URL parsers read it. Matched on the text, not parsed, so a URL that fails to parse for
- * another reason is masked too.
+ * query or fragment, as URL parsers read it, spaces and tabs included (a parser takes a space in a password and
+ * drops a tab). Matched on the text, not parsed, so a URL that fails to parse for another reason is masked too.
+ * A line break or a quote ends it, so a JSON log line keeps its shape.
  */
-const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#\\]*@/gi;
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\r\n"/?#\\]*@/gi;
 
 export function maskUserinfo(text: string): string {
   return text.replace(USERINFO, '$1***@');
 }
 
+/** A scheme at the start of a value, and a user and password given without one (`admin:secret@host:port`). */
+const SCHEME = /^(\s*[a-z][a-z0-9+.-]*:\/\/)[^/?#\\]*@/i;
+const BARE = /^[^/]*@(?=(?:\[[0-9a-f:.]+\]|[\w.-]+):\d{1,5}(?:\/.*)?$)/is;
+
 /**
- * For a string that is not a valid URL, or not one we take: up to its last @, since a `/`, `?` or `#` in a
- * password is what often made it fail.
+ * A whole value given as a URL, its user and password masked: up to the last @ of the authority when it parses
+ * as a URL with credentials, else up to its last @, since a `/`, `?` or `#` in a password is what often made it
+ * fail. `admin:secret@host:port`, a URL without its scheme, is masked too.
  */
-export function maskUserinfoLoosely(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)\S*@/gi, '$1***@');
+export function maskUrl(value: string): string {
+  // `admin:secret@host:9200` parses, as a URL of scheme `admin:` without credentials.
+  if (BARE.test(value)) return value.replace(BARE, '***@');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return maskUserinfoLoosely(value);
+  }
+  if (url.username === '' && url.password === '') return value;
+  const masked = value.replace(SCHEME, '$1***@');
+  return masked === value ? maskUserinfoLoosely(value) : masked;
+}
+
+/** For a whole value that is not a valid URL, or not one we take: up to its last @. */
+export function maskUserinfoLoosely(value: string): string {
+  return value.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/)[^]*@/i, '$1***@').replace(BARE, '***@');
 }
 
 export function redact(text: string): string {

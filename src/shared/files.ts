@@ -21,26 +21,39 @@ function kindOf(st: fs.Stats): string {
 /**
  * A descriptor of the regular file `file`, open for reading, or null when there is no such file. `what` names
  * the setting in messages (`--ca-file`, `state file`), `fix` says what to give instead of something else.
+ * `secret`: the setting names a secret's file, and its value may be the secret itself, pasted where the path
+ * belongs, so messages name the setting alone and never the value (nor the system's own words, which quote it).
  */
-export function openRegular(file: string, what: string, fix: string): number | null {
+export function openRegular(file: string, what: string, fix: string, secret = false): number | null {
+  const named = secret ? what : `${what} ${file}`;
   let fd: number;
   try {
     // Without O_NONBLOCK, opening a named pipe waits for a writer, with signals held off until one comes.
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new ConfigurationError(`cannot read ${what} ${file}: ${errorMessage(err)}`);
+    if (secret) throw new ConfigurationError(`${what} names no readable file (${withoutPath(err)}): ${fix}`);
+    throw new ConfigurationError(`cannot read ${named}: ${errorMessage(err)}`);
   }
   const st = fs.fstatSync(fd);
   if (st.isFile()) return fd;
   fs.closeSync(fd);
-  throw new ConfigurationError(`${what} ${file} is not a regular file (${kindOf(st)}): ${fix}`);
+  throw new ConfigurationError(`${named} is not a regular file (${kindOf(st)}): ${fix}`);
 }
 
-/** At most `maxBytes` of a regular file, null when it does not exist, or a usage error naming it. */
-export function readBounded(file: string, what: string, maxBytes: number, fix: string): Buffer | null {
-  const fd = openRegular(file, what, fix);
+/** A system error without the path Node.js appends to it (`EACCES: permission denied, open '…'`). */
+export function withoutPath(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const message = errorMessage(err);
+  const cut = e.syscall ? message.indexOf(`, ${e.syscall}`) : -1;
+  return cut > 0 ? message.slice(0, cut) : e.code ?? 'unreadable';
+}
+
+/** At most `maxBytes` of a regular file, null when it does not exist, or a usage error naming it (`secret` as for openRegular). */
+export function readBounded(file: string, what: string, maxBytes: number, fix: string, secret = false): Buffer | null {
+  const fd = openRegular(file, what, fix, secret);
   if (fd === null) return null;
+  const named = secret ? what : `${what} ${file}`;
   try {
     // One byte more than allowed, to tell a file of exactly the limit from a larger one without a stat race.
     const buf = Buffer.alloc(maxBytes + 1);
@@ -49,12 +62,12 @@ export function readBounded(file: string, what: string, maxBytes: number, fix: s
       const got = fs.readSync(fd, buf, n, buf.length - n, null);
       if (got === 0) break;
       n += got;
-      if (n > maxBytes) throw new ConfigurationError(`${what} ${file} is larger than ${maxBytes} bytes: is it the right file?`);
+      if (n > maxBytes) throw new ConfigurationError(`${named} is larger than ${maxBytes} bytes: is it the right file?`);
     }
     return buf.subarray(0, n);
   } catch (err) {
     if (err instanceof ConfigurationError) throw err;
-    throw new ConfigurationError(`cannot read ${what} ${file}: ${errorMessage(err)}`);
+    throw new ConfigurationError(`cannot read ${named}: ${secret ? withoutPath(err) : errorMessage(err)}`);
   } finally {
     fs.closeSync(fd);
   }

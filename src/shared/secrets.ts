@@ -5,9 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigurationError, errorMessage, ExportError, registerSecret } from './errors.js';
+import { ConfigurationError, ExportError, registerSecret } from './errors.js';
 import { headerValueProblem } from './http-headers.js';
-import { readBounded } from './files.js';
+import { readBounded, withoutPath } from './files.js';
 
 /** The most a secret file may hold (a header file with a few tokens, a key, a client secret). */
 export const MAX_SECRET_FILE_BYTES = 64 * 1024;
@@ -22,11 +22,39 @@ export function secretPath(file: string, env: NodeJS.ProcessEnv = process.env): 
   return path.join(dir, name);
 }
 
-/** At most `MAX_SECRET_FILE_BYTES` of a file, or a usage error naming it. */
+/**
+ * The value of a setting that names a secret's file may be the secret itself, pasted where the path belongs. So
+ * no message shows it, whatever went wrong: it names the setting, and says where a secret itself goes.
+ */
+export function notShown(what: string): string {
+  const direct = what.endsWith('_FILE') ? what.slice(0, -'_FILE'.length) : DIRECT[what];
+  return `the value is not shown; if it is the secret itself, ${direct ? `use ${direct} instead` : 'write it to a file of mode 600 and give its path'}`;
+}
+
+/** Where the secret a file flag names may be given directly, out of process lists. */
+const DIRECT: Record<string, string> = {
+  '--header-file': 'OVERSIGHT_HEADER',
+  '--sentinel-shared-key-file': 'OVERSIGHT_SENTINEL_SHARED_KEY',
+  '--splunk-search-token-file': 'OVERSIGHT_SPLUNK_SEARCH_TOKEN',
+};
+
+/** At most `MAX_SECRET_FILE_BYTES` of a file, or a usage error naming the setting `what`, never its value. */
 export function readSecretBytes(file: string, what: string, env: NodeJS.ProcessEnv = process.env): Buffer {
-  const bytes = readBounded(secretPath(file, env), what, MAX_SECRET_FILE_BYTES, 'give the path of a file holding the secret');
-  // A secret not there yet (a credential store mounted late) may be there at the next start.
-  if (bytes === null) throw new ExportError(`cannot read ${what} ${file}: no such file`);
+  // `credential:NAME` is a name, not a secret: a message about it may show it.
+  const p = secretPath(file, env);
+  let bytes: Buffer | null;
+  try {
+    bytes = readBounded(p, what, MAX_SECRET_FILE_BYTES, notShown(what), true);
+  } catch (err) {
+    // Masked from here on too: a later line (siem check goes on after a failure) must not show it either.
+    registerSecret(file);
+    throw err;
+  }
+  if (bytes === null) {
+    registerSecret(file);
+    // A secret not there yet (a credential store mounted late) may be there at the next start.
+    throw new ExportError(`${what} names no readable file (no such file): ${notShown(what)}`);
+  }
   return bytes;
 }
 
@@ -36,9 +64,9 @@ export function readSecretBytes(file: string, what: string, env: NodeJS.ProcessE
  */
 export function readSecretFile(file: string, what: string, env: NodeJS.ProcessEnv = process.env, forHeader = false): string {
   const text = readSecretBytes(file, what, env).toString('utf8').trim();
-  if (!text) throw new ConfigurationError(`${what} ${file} is empty`);
+  if (!text) throw new ConfigurationError(`${what} names an empty file: write the secret into it`);
   registerSecret(text);
-  if (forHeader) checkHeaderSecret(text, `${what} ${file}`);
+  if (forHeader) checkHeaderSecret(text, what);
   return text;
 }
 
@@ -68,7 +96,7 @@ export function headerLines(file: string | undefined | null, env: NodeJS.Process
 
 /**
  * Refuse a key file others can read, as ssh refuses a private key: a pseudonym or signing key that leaks lets
- * anyone test guesses against the pseudonyms or forge a manifest.
+ * anyone test guesses against the pseudonyms or forge a manifest. The file is not named (see notShown).
  */
 export function checkPrivateFile(file: string, what: string, env: NodeJS.ProcessEnv = process.env): void {
   const p = secretPath(file, env);
@@ -76,9 +104,10 @@ export function checkPrivateFile(file: string, what: string, env: NodeJS.Process
   try {
     mode = fs.statSync(p).mode;
   } catch (err) {
-    throw new ConfigurationError(`cannot read ${what} ${file}: ${errorMessage(err)}`);
+    registerSecret(file);
+    throw new ConfigurationError(`${what} names no readable file (${withoutPath(err)}): ${notShown(what)}`);
   }
   if ((mode & 0o077) !== 0) {
-    throw new ConfigurationError(`${what} ${file} can be read by others (mode ${(mode & 0o777).toString(8)}): chmod 600 ${file}`);
+    throw new ConfigurationError(`${what} names a file others can read (mode ${(mode & 0o777).toString(8)}): chmod 600 it`);
   }
 }

@@ -3,7 +3,7 @@
  * formats it carries, its flags and batch defaults all come from the descriptions listed here.
  */
 import type { Compression } from './compress.js';
-import { ConfigurationError, maskUserinfo, maskUserinfoLoosely } from '../shared/errors.js';
+import { ConfigurationError, maskUrl, maskUserinfoLoosely } from '../shared/errors.js';
 import { refuseUrlCredentials } from '../shared/url-credentials.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import { parseDuration, withDefaults, type FlagValues } from '../shared/options.js';
@@ -68,7 +68,7 @@ export function detectTransport(url: string): TransportName {
   const scheme = u.protocol.slice(0, -1).toLowerCase();
   const candidates = TRANSPORTS.filter((t) => takes(t, scheme));
   const hit = candidates.find((t) => t.detect?.(u)) ?? candidates.find((t) => !t.detect);
-  if (!hit) throw new ConfigurationError(`--output ${maskUserinfo(url)}: no transport recognizes this ${scheme}:// URL; name one with --transport`);
+  if (!hit) throw new ConfigurationError(`--output ${maskUrl(url)}: no transport recognizes this ${scheme}:// URL; name one with --transport`);
   return hit.name;
 }
 

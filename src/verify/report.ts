@@ -39,14 +39,14 @@ export function manifest(r: VerifyResult, version: string, now: Date = new Date(
 export function readSignKey(file: string): string {
   checkPrivateFile(file, '--sign-key-file');
   const key = readSecretBytes(file, '--sign-key-file').toString('latin1').replace(/(\r?\n)+$/, '');
-  if (key === '') throw new ConfigurationError(`--sign-key-file ${file} is empty`);
+  if (key === '') throw new ConfigurationError('--sign-key-file names an empty file: write the key into it (openssl rand -hex 32)');
   // Spaces inside are kept by both `$(cat KEY)` and this read; at either end, one of them would drop them.
   if (!/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(key)) {
     throw new ConfigurationError(
-      `--sign-key-file ${file} must hold the key as one line of printable ASCII text, such as openssl rand -hex 32 > KEY, so that openssl dgst -hmac can check the signature (the key is not shown)`,
+      '--sign-key-file must name a file holding the key as one line of printable ASCII text, such as openssl rand -hex 32 > KEY, so that openssl dgst -hmac can check the signature (the key is not shown)',
     );
   }
-  if (key.length < 32) throw new ConfigurationError(`--sign-key-file ${file} holds fewer than 32 bytes: use a longer random key (openssl rand -hex 32)`);
+  if (key.length < 32) throw new ConfigurationError('--sign-key-file names a file of fewer than 32 bytes: use a longer random key (openssl rand -hex 32)');
   registerSecret(key);
   return key;
 }
