@@ -65,11 +65,12 @@ function hexDigit(n: number): string {
 
 /**
  * The user and password of a URL in any text (`scheme://user:password@host`): up to the last @ before the path,
- * query or fragment, as URL parsers read it, spaces and tabs included (a parser takes a space in a password and
- * drops a tab). Matched on the text, not parsed, so a URL that fails to parse for another reason is masked too.
- * A line break or a quote ends it, so a JSON log line keeps its shape.
+ * query or fragment, as URL parsers read it. Matched on the text, not parsed, so a URL that fails to parse for
+ * another reason is masked too. Whitespace ends it: in free text a space more often ends a URL without a path
+ * than sits in a password, and running on would mask the words up to the next @ (an e-mail address). A password
+ * with a space, given in a URL setting, is masked whole by `maskUrl` and registered as a secret there.
  */
-const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\r\n"/?#\\]*@/gi;
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#\\]*@/gi;
 
 export function maskUserinfo(text: string): string {
   return text.replace(USERINFO, '$1***@');
