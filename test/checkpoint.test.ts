@@ -97,6 +97,22 @@ describe('checkpoints', () => {
     }
   });
 
+  it('a file or link already at the temporary name of an atomic write is removed, never written through', async () => {
+    const { writeFileAtomic } = (await import(pathToFileURL(path.join(ROOT, 'dist', 'shared', 'files.js')).href)) as typeof import('../src/shared/files.js');
+    const dir = tempDir();
+    const state = path.join(dir, 'state.json');
+    const victim = path.join(tempDir(), 'victim');
+    fs.writeFileSync(victim, 'untouched');
+    // Planted in the state file's folder under the name this process would write its temporary file as.
+    fs.symlinkSync(victim, path.join(dir, `.state.json.${process.pid}.tmp`));
+    writeFileAtomic(state, '{"last_rowid":7}\n', 'state file');
+    assert.equal(fs.readFileSync(victim, 'utf8'), 'untouched');
+    assert.equal(fs.readFileSync(state, 'utf8'), '{"last_rowid":7}\n');
+    assert.ok(!fs.lstatSync(state).isSymbolicLink());
+    assert.equal(fs.statSync(state).mode & 0o777, 0o600);
+    assert.deepEqual(fs.readdirSync(dir), ['state.json']);
+  });
+
   it('two names of one state file (a symbolic link) take one lock, and a checkpoint written through the link leaves it a link', async () => {
     const dir = tempDir();
     const db = demoRegistry(20);

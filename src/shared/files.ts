@@ -163,12 +163,27 @@ export function syncWritten(fd: number, name: string): void {
  * mix: a temporary file beside it (mode 0600), flushed, renamed over it, and the folder flushed so the rename
  * itself survives a power cut. The file a symbolic link leads to is replaced, so an operator's link stays a link.
  */
+/**
+ * The temporary file, created here and now (O_EXCL): a file or symbolic link already at its name (left by a run
+ * killed mid-write whose pid came round again, or planted in a shared folder to have the state written through
+ * it) is removed, never written through; unlink removes a link, not what it leads to.
+ */
+function openNew(tmp: string): number {
+  try {
+    return fs.openSync(tmp, 'wx', 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    fs.unlinkSync(tmp);
+    return fs.openSync(tmp, 'wx', 0o600);
+  }
+}
+
 export function writeFileAtomic(file: string, content: string | Buffer, name: string): void {
   const target = realTarget(file);
   const dir = path.dirname(target);
   const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.tmp`);
   try {
-    const fd = fs.openSync(tmp, 'w', 0o600);
+    const fd = openNew(tmp);
     try {
       fs.writeFileSync(fd, content);
       fs.fsyncSync(fd);
