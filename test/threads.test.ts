@@ -318,3 +318,39 @@ describe('a writer that holds the registry locked as the formatting threads open
     assert.equal(chunks, 1);
   });
 });
+
+describe('the checkpoints of a threaded copy', () => {
+  const dist = (m: string): Promise<Record<string, any>> => import(path.join(ROOT, 'dist', m));
+
+  it('each names a row and holds its digest as read, across rowid ranges that hold no row', async () => {
+    const { runPipeline } = await dist('pipeline/index.js');
+    const { RegistrySource } = await dist('registry/source.js');
+    const { Checkpoint } = await dist('pipeline/checkpoint.js');
+    const { FileTransport } = await dist('transports/local.js');
+    const { RETRY_DEFAULTS } = await dist('pipeline/retry.js');
+    // Rowids 1101–5000 gone: the threads' ranges of 1,024 rowids from 2048 to 4096 hold no row.
+    const db = demoRegistry(5100);
+    const con = new Database(db);
+    con.exec('DELETE FROM events WHERE id BETWEEN 1101 AND 5000');
+    con.close();
+    const dir = tempDir();
+    const file = path.join(dir, 'state.json');
+    const source = RegistrySource.open(db);
+    const transport = new FileTransport(path.join(dir, 'out.jsonl'));
+    const states: { last_rowid: number; last_row_sha256?: string }[] = [];
+    try {
+      const result = await runPipeline({
+        source, registryId: 'reg', spec: { format: 'ecs', settings: {}, envelope: null, privacy: null }, transport, limits: transport.defaults,
+        retry: RETRY_DEFAULTS, checkpoint: Checkpoint.open(file, { registryId: 'reg', database: db }), threads: { db, count: 2 },
+        onProgress: () => states.push(JSON.parse(fs.readFileSync(file, 'utf8'))),
+      });
+      assert.equal(result.exported, 1200);
+      assert.ok(states.length >= 3, JSON.stringify(states));
+      for (const s of states) assert.equal(s.last_row_sha256, source.rowDigest(s.last_rowid), `checkpoint at rowid ${s.last_rowid}`);
+      assert.equal(states[states.length - 1]!.last_rowid, 5100);
+    } finally {
+      source.close();
+      await transport.close();
+    }
+  });
+});

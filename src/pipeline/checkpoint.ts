@@ -3,6 +3,7 @@
  * Written atomically (temp file, fsync, rename, fsync of the folder) with mode 0600 after every settled batch,
  * so a crash at any moment leaves either the old or the new checkpoint, never a torn one.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigurationError } from '../shared/errors.js';
@@ -71,8 +72,11 @@ export class Checkpoint {
     return new Checkpoint(file, target, data);
   }
 
-  /** Record that every event up to `rowid` is settled (delivered or dead-lettered). */
-  commit(rowid: number, settled: number, digest?: string | null): void {
+  /**
+   * Record that every event up to `rowid` is settled (delivered or dead-lettered), with the digest of the row at
+   * `rowid` as it was read, or null when that cannot be vouched for (see read-digests.ts).
+   */
+  commit(rowid: number, settled: number, digest: string | null): void {
     if (rowid <= this.data.last_rowid && settled === 0) return;
     const next: CheckpointData = {
       ...this.data,
@@ -80,8 +84,12 @@ export class Checkpoint {
       delivered_total: this.data.delivered_total + settled,
       updated_at: new Date().toISOString(),
     };
-    if (digest) next.last_row_sha256 = digest;
-    else delete next.last_row_sha256;
+    // Without the row as read, leaving the digest out would let the next start check nothing, and keeping the
+    // last one (of an earlier row) would refuse it for the wrong reason: a digest that no row has makes it refuse
+    // with this one, unless the row is gone by then or a later checkpoint (each page's last row has its digest)
+    // comes first. A lock that kept the row from being read again looks the same, so a run that ends right there
+    // on a rollback-journal registry is refused though nothing changed; a WAL registry (Oversight's) has no such lock.
+    next.last_row_sha256 = digest ?? unvouchedDigest(rowid);
     writeAtomic(this.target, JSON.stringify(next, null, 2) + '\n');
     this.data = next;
   }
@@ -125,6 +133,13 @@ export function checkResume(cp: Checkpoint, source: { maxRowid(): number; rowDig
   }
   const want = cp.lastRowDigest;
   const have = want ? source.rowDigest(at) : null;
+  if (want !== null && have !== null && want === unvouchedDigest(at)) {
+    throw new ConfigurationError(
+      `state file ${cp.file} was written after rowid ${at} while the registry changed or could not be read, so its row there could not be ` +
+        'checked against the one sent: check that the registry was not restored or rolled back, then move the state file away to export ' +
+        'it from the start, or restore the newer registry',
+    );
+  }
   // No digest (an older state file) or no row (pruned since): nothing to compare, and nothing is skipped.
   if (want && have !== null && have !== want) {
     throw new ConfigurationError(
@@ -132,6 +147,15 @@ export function checkResume(cp: Checkpoint, source: { maxRowid(): number; rowDig
         'check which events it lost, then move the state file away to export it from the start, or restore the newer registry',
     );
   }
+}
+
+/**
+ * The digest kept when the row at `rowid` as it was read is not known: no row's digest (a row's starts with
+ * its rowid as a number, an oversize row's with 'oversize'), and the same for the same rowid, so a start can
+ * tell it from a row that changed.
+ */
+export function unvouchedDigest(rowid: number): string {
+  return createHash('sha256').update(JSON.stringify(['unvouched', rowid])).digest('hex');
 }
 
 /** Write a small file so that readers see the old or the new content, never a mix. */

@@ -8,10 +8,12 @@
  */
 import { formatInWorkers, type WorkerPlan } from './format-workers.js';
 import type { Core } from './core.js';
+import type { ReadDigests } from './read-digests.js';
 
-export async function copyChunks(core: Core, plan: WorkerPlan, hasDeadLetters: boolean): Promise<void> {
+export async function copyChunks(core: Core, plan: WorkerPlan, hasDeadLetters: boolean, digests: ReadDigests): Promise<void> {
   const stream = core.transport.stream;
   for await (const chunk of formatInWorkers(plan)) {
+    digests.read(chunk.mark);
     const body = chunk.body;
     // Rows over the size limit and records the receiver cannot take, in registry order.
     const out = [...chunk.setAside, ...chunk.refused].sort((a, b) => a.rowid - b.rowid);
@@ -36,7 +38,9 @@ export async function copyChunks(core: Core, plan: WorkerPlan, hasDeadLetters: b
         core.setAsideNow(row, plan.registryId);
       }
     }
-    core.settledChunk(chunk.lastRowid, settled);
+    // A range that held no row leaves the checkpoint at the last row read: its end has no row, so no digest, and
+    // the next start reads past an empty range as fast as this one did.
+    if (settled > 0) core.settledChunk(chunk.lastRowid, settled);
     if (core.stopping) break;
   }
 }

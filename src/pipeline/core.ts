@@ -24,7 +24,10 @@ export interface CoreOptions {
   limits: BatchLimits;
   retry: RetryOptions;
   checkpoint?: Checkpoint | null;
-  /** The registry row's digest for the checkpoint (registry feeds only). */
+  /**
+   * The digest of the registry row at a rowid as it was read, for the checkpoint, or null when that cannot be
+   * vouched for (registry feeds only: see read-digests.ts). Asked only once the SIEM has the row.
+   */
   digest?: (rowid: number) => string | null;
   /** Where the checkpoint starts (the state file's cursor; 0 for a first run). */
   startRowid?: number;

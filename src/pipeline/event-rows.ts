@@ -29,6 +29,35 @@ export function readEventRows(source: RegistrySource, after: number, upTo: numbe
   throw new ExportError(`reading ${source.path} failed: its rows changed under three reads in a row; check what is rewriting the registry`);
 }
 
+/** The last row of a page and its digest (RegistrySource.rowDigest), taken in the same read as the page. */
+export interface RowMark {
+  rowid: number;
+  digest: string;
+}
+
+/**
+ * `readEventRows`, and the digest of the page's last row, in one read transaction: the digest is of that row as
+ * it was read, whatever happens to the registry before the SIEM acknowledges it (see read-digests.ts).
+ */
+export function readEventPage(
+  source: RegistrySource, after: number, upTo: number, limit: number, since: number | null,
+): { rows: EventRow[]; mark: RowMark | null } {
+  return source.snapshot(() => {
+    const rows = readEventRows(source, after, upTo, limit, since);
+    const last = rows[rows.length - 1];
+    if (last === undefined) return { rows, mark: null };
+    const rowid = rowidOfEventRow(last);
+    const digest = source.rowDigest(rowid);
+    return { rows, mark: digest === null ? null : { rowid, digest } };
+  });
+}
+
+/** The rowid of a page row: the first member of the JSON read's array, or the ordinary row's first value. */
+function rowidOfEventRow(row: EventRow): number {
+  if (typeof row === 'string') return Number(row.slice(1, row.indexOf(',')));
+  return row instanceof OversizeRow ? row.rowid : (row[0] as number);
+}
+
 /** Replace the rows the JSON read left to the ordinary one by their values; false if one of them is gone. */
 function resolveOrdinary(source: RegistrySource, rows: EventRow[]): boolean {
   for (let i = 0; i < rows.length; i++) {

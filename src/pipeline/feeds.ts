@@ -6,13 +6,14 @@
 import { ExportError } from '../shared/errors.js';
 import { blankEventJson } from '../records/formats/fields.js';
 import type { JsonFormatter } from '../records/formats/index.js';
-import { eventOf, readEventRows, type EventRow } from './event-rows.js';
+import { eventOf, readEventPage, type EventRow, type RowMark } from './event-rows.js';
 import { formatInWorkers, type WorkerPlan } from './format-workers.js';
 import type { LogFields } from '../shared/log.js';
 import { RegistryWait } from '../registry/wait.js';
 import { OversizeRow, ROWID_START } from '../registry/rows.js';
 import { PAGE_SIZE, RegistryBusy, RegistryTorn, type RegistrySource } from '../registry/source.js';
 import { pause, type Core, type PreparedRecord } from './core.js';
+import type { ReadDigests } from './read-digests.js';
 
 export interface RegistryFeedOptions {
   source: RegistrySource;
@@ -30,6 +31,8 @@ export interface RegistryFeedOptions {
   /** How long a one-shot export waits out a writer's lock on the registry (follow mode waits as long as it takes). */
   lockWaitMs: number;
   log?: (message: string, fields?: LogFields) => void;
+  /** Told the last row of each page as it was read, for the checkpoint. */
+  digests?: ReadDigests;
 }
 
 /** How long a follower waits for a registry that reads as malformed to read whole again. */
@@ -41,8 +44,11 @@ export async function feedRegistry(core: Core, o: RegistryFeedOptions): Promise<
   const pageSize = o.pageSize ?? PAGE_SIZE;
   let cursor = core.lastRowid;
   let remaining = o.limit ?? Infinity;
-  /** The digest of the last row read, to tell the same registry from a restored or rolled-back one. */
-  let lastRead: { rowid: number; digest: string | null } | null = null;
+  /**
+   * The last row read, digested in the same read as its page, to tell the same registry from a restored or
+   * rolled-back one. Taken after the page was sent, it could be of a row written since, under the same rowid.
+   */
+  let lastRead: RowMark | null = null;
   const lock = new RegistryWait(o.log ?? (() => undefined), o.follow ? Infinity : o.lockWaitMs, o.pollIntervalMs, core.stopSignal);
   // A follower that reads a registry while a copy is written over it in place sees a torn file for as long as the
   // copy takes; a file still torn after TORN_WAIT_MS is broken, and the export stops on it as on any failed read.
@@ -57,10 +63,12 @@ export async function feedRegistry(core: Core, o: RegistryFeedOptions): Promise<
   for (;;) {
     if (core.stopping) break;
     let rows: EventRow[];
+    let mark: RowMark | null = null;
     try {
       // Before every read, so no row of a registry that changed under us is read, let alone sent.
       if (o.follow) checkContinuity(o, cursor, lastRead);
-      rows = remaining > 0 ? readEventRows(source, cursor, Infinity, Math.min(pageSize, remaining), o.since ?? null) : [];
+      if (remaining > 0) ({ rows, mark } = readEventPage(source, cursor, Infinity, Math.min(pageSize, remaining), o.since ?? null));
+      else rows = [];
     } catch (err) {
       if (err instanceof RegistryBusy) await lock.busy(err);
       else if (o.follow && err instanceof RegistryTorn) await torn.busy(err);
@@ -69,6 +77,7 @@ export async function feedRegistry(core: Core, o: RegistryFeedOptions): Promise<
     }
     lock.clear();
     torn.clear();
+    o.digests?.read(mark);
     core.metrics?.read(rows.length);
     let last = cursor;
     for (const row of rows) {
@@ -90,7 +99,7 @@ export async function feedRegistry(core: Core, o: RegistryFeedOptions): Promise<
     if (core.stopping) break;
     if (rows.length > 0) {
       cursor = last;
-      if (o.follow) lastRead = { rowid: cursor, digest: digestOrNull(source, cursor) };
+      lastRead = mark;
     }
     remaining -= rows.length;
     const caughtUp = rows.length < pageSize;
@@ -110,7 +119,7 @@ export async function feedRegistry(core: Core, o: RegistryFeedOptions): Promise<
  * unchanged, or was pruned with newer rows after it; otherwise rows would be skipped or sent twice unnoticed.
  * Rows are compared by digest, so an idle follower formats nothing.
  */
-function checkContinuity(o: RegistryFeedOptions, cursor: number, lastRead: { rowid: number; digest: string | null } | null): void {
+function checkContinuity(o: RegistryFeedOptions, cursor: number, lastRead: RowMark | null): void {
   const source = o.source;
   const change = source.refresh();
   if (change === 'replaced') o.log?.(`registry ${source.path} was replaced by a new file: reopened it`, { rowid: cursor });
@@ -124,26 +133,16 @@ function checkContinuity(o: RegistryFeedOptions, cursor: number, lastRead: { row
     if (newest >= cursor) return;
     throw new ExportError(`registry ${source.path} ends at rowid ${newest}, before rowid ${cursor} already read: it was rolled back${fix}`);
   }
-  // A digest that could not be read then (locked, torn) says nothing to compare with.
-  if (lastRead === null || lastRead.rowid !== cursor || lastRead.digest === null) return;
+  if (lastRead === null || lastRead.rowid !== cursor) return;
   if (digest !== lastRead.digest) {
     throw new ExportError(`registry ${source.path} holds another event at rowid ${cursor} than the one already read: it was replaced or rolled back${fix}`);
   }
 }
 
-/** The row's digest, or none while a writer holds the registry locked or a copy is written over it. */
-export function digestOrNull(source: RegistrySource, rowid: number): string | null {
-  try {
-    return source.rowDigest(rowid);
-  } catch (err) {
-    if (err instanceof RegistryBusy || err instanceof RegistryTorn) return null;
-    throw err;
-  }
-}
-
 /** Records formatted on worker threads for a SIEM: each chunk is cut into records and batched like any other. */
-export async function feedThreaded(core: Core, plan: WorkerPlan): Promise<void> {
+export async function feedThreaded(core: Core, plan: WorkerPlan, digests: ReadDigests): Promise<void> {
   for await (const chunk of formatInWorkers(plan)) {
+    digests.read(chunk.mark);
     const body = chunk.body;
     const aside = chunk.setAside;
     const rowids = chunk.rowids!;

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { blankEventJson } from '../records/formats/fields.js';
 import type { JsonFormatter } from '../records/formats/index.js';
 import { recordFormatter, type RecordSpec } from '../records/spec.js';
-import { eventOf, readEventRows, type EventRow } from './event-rows.js';
+import { eventOf, readEventPage, type EventRow, type RowMark } from './event-rows.js';
 import { OversizeRow } from '../registry/rows.js';
 import { PAGE_SIZE, RegistryBusy, RegistrySource } from '../registry/source.js';
 
@@ -83,6 +83,11 @@ export interface RangeResult {
   setAside: SetAsideRow[];
   /** With `stream`: records the receiver cannot take, unframed. */
   refused: RefusedRecord[];
+  /**
+   * The last row of the last page read for this answer, digested in the same read: the checkpoint's digest of
+   * the rows as they were read (read-digests.ts). It may lie after `lastRowid` when the answer ended mid-page.
+   */
+  mark?: RowMark;
   /** The range was answered early: rows after `lastRowid` up to its end are still to be asked for. */
   more: boolean;
   /**
@@ -140,6 +145,7 @@ parentPort!.on('message', (req: RangeRequest | null) => {
   let more = false;
   let busy: string | undefined;
   let lastRowid = req.after;
+  let mark: RowMark | null = null;
   /** UTF-16 units of the refused records held for the answer: they count toward its size like written bytes. */
   let refusedUnits = 0;
   const rowids: number[] = [];
@@ -187,7 +193,9 @@ parentPort!.on('message', (req: RangeRequest | null) => {
   for (;;) {
     let rows: EventRow[];
     try {
-      rows = readEventRows(open(), lastRowid, req.upTo, PAGE_SIZE, setup.since);
+      const page = readEventPage(open(), lastRowid, req.upTo, PAGE_SIZE, setup.since);
+      rows = page.rows;
+      mark = page.mark ?? mark;
     } catch (err) {
       // A writer's lock: what is done goes back now, and the main thread waits it out before asking for the rest.
       if (!(err instanceof RegistryBusy)) throw err;
@@ -237,7 +245,7 @@ parentPort!.on('message', (req: RangeRequest | null) => {
   const buffer = buf.buffer as ArrayBuffer;
   const result: RangeResult = {
     seq: req.seq, buffer, length: off, count: formatted, lastRowid: more || count ? lastRowid : req.upTo, setAside, refused, more,
-    ...(busy === undefined ? {} : { busy }),
+    ...(busy === undefined ? {} : { busy }), ...(mark === null ? {} : { mark }),
   };
   if (setup.records) {
     const ids = Float64Array.from(rowids);

@@ -11,6 +11,7 @@ import { BUSY_TIMEOUT_MS, LOCK_ATTEMPT_MS, RegistryBusy } from '../registry/sour
 import type { RecordSpec } from '../records/spec.js';
 import type { RangeRequest, RangeResult, RefusedRecord, WorkerSetup } from './format-worker.js';
 import type { StreamFraming } from '../transports/transport.js';
+import type { RowMark } from './event-rows.js';
 import { DEFAULT_MAX_ROW_BYTES, OversizeRow } from '../registry/rows.js';
 
 export type { RefusedRecord } from './format-worker.js';
@@ -34,6 +35,8 @@ export interface FormattedChunk {
   setAside: SetAside[];
   /** With `stream`: records the receiver cannot take, in order, each left out before line `line`. */
   refused: RefusedRecord[];
+  /** The last row read for it, digested in the same read (see RangeResult). */
+  mark?: RowMark;
 }
 
 export interface WorkerPlan {
@@ -167,6 +170,7 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
         ...(r.busy === undefined ? {} : { busy: r.busy }),
         setAside: r.setAside.map((a) => new SetAside(a.rowid, a.eventId, a.bytes, a.limit, a.line, a.at, a.before)),
         refused: r.refused,
+        ...(r.mark ? { mark: r.mark } : {}),
         ...(r.rowids ? { rowids: r.rowids } : {}),
         ...(r.otherIds ? { otherIds: r.otherIds } : {}),
       });

@@ -8,7 +8,8 @@ import { workersWorthIt, type WorkerPlan } from './format-workers.js';
 import { recordFormatter, type RecordSpec } from '../records/spec.js';
 import { PAGE_SIZE, RegistryBusy, type RegistrySource } from '../registry/source.js';
 import { Core, type CoreOptions, type PipelineResult, type PreparedRecord } from './core.js';
-import { digestOrNull, feedRecords, feedRegistry, feedThreaded } from './feeds.js';
+import { feedRecords, feedRegistry, feedThreaded } from './feeds.js';
+import { ReadDigests } from './read-digests.js';
 import { RegistryWait } from '../registry/wait.js';
 import { copyChunks } from './chunk-copy.js';
 
@@ -50,18 +51,20 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
     const core = new Core(o);
     return core.finish(feedRecords(core, o.source, o.limit));
   }
-  const core = new Core({ ...o, digest: (rowid) => digestOrNull(o.source, rowid) });
+  // The checkpoint keeps the digest of its row as it was read, which the feeds note page by page.
+  const digests = new ReadDigests(o.source);
+  const core = new Core({ ...o, digest: (rowid) => digests.at(rowid) });
   const plan = threadPlanUnlessLocked(o, core.lastRowid, core.stopSignal);
   // A file, stdout or a byte stream takes the threads' chunks whole; other SIEMs batch each record here.
-  if (plan && !plan.records) return core.finish(copyChunks(core, plan, !!o.deadLetter));
-  if (plan) return core.finish(feedThreaded(core, plan));
+  if (plan && !plan.records) return core.finish(copyChunks(core, plan, !!o.deadLetter, digests));
+  if (plan) return core.finish(feedThreaded(core, plan, digests));
   return core.finish(
     feedRegistry(core, {
       source: o.source, registryId: o.registryId, formatter: recordFormatter(o.spec), since: o.since ?? null, limit: o.limit ?? null,
       follow: o.follow ?? false, pollIntervalMs: o.pollIntervalMs ?? parseDuration(DEFAULTS.pollInterval, '--poll-interval'),
       flushIntervalMs: o.flushIntervalMs ?? parseDuration(DEFAULTS.flushInterval, '--flush-interval'),
       ...(o.pageSize ? { pageSize: o.pageSize } : {}), stateFile: o.checkpoint?.file ?? null, ...(o.log ? { log: o.log } : {}),
-      lockWaitMs: o.retry.maxDurationMs,
+      lockWaitMs: o.retry.maxDurationMs, digests,
     }),
   );
 }

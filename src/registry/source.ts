@@ -182,7 +182,7 @@ export class RegistrySource {
     try {
       checkRowidRange(this.path, this.db, this.rowidExpr);
     } catch (err) {
-      throw err instanceof ConfigurationError ? err : readFailed(this.path, err);
+      throw err instanceof Database.SqliteError ? readFailed(this.path, err) : err;
     }
     throw unsafeRowids(this.path, String(rounded));
   }
@@ -226,6 +226,19 @@ export class RegistrySource {
       return (this.db.prepare(`SELECT coalesce(max(${this.rowidExpr}), 0) AS m FROM events`).get() as { m: number }).m;
     } catch (err) {
       throw readFailed(this.path, err);
+    }
+  }
+
+  /**
+   * `read` within one read transaction: every statement in it sees the registry as one commit left it, whatever
+   * a writer or a restore does meanwhile. Kept short (a page and a row), so a WAL registry can still checkpoint.
+   */
+  snapshot<T>(read: () => T): T {
+    try {
+      return this.db.transaction(read)();
+    } catch (err) {
+      // The reads' own failures are already named; what is left is SQLite's, from opening or ending the transaction.
+      throw err instanceof ConfigurationError ? err : readFailed(this.path, err);
     }
   }
 

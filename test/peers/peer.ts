@@ -42,6 +42,11 @@ export class Peer {
   url = '';
   /** Delay before every answer, to make requests take time. */
   delayMs = 0;
+  /**
+   * While set, answers to requests on `faultPath` wait for it (the request is taken and logged at once): a SIEM
+   * slow to answer for exactly as long as a test needs, with no clock involved.
+   */
+  hold: Promise<unknown> | null = null;
   /** Whether this SIEM takes `Content-Encoding: gzip` at all. */
   acceptsGzip = true;
 
@@ -106,8 +111,12 @@ export class Peer {
       res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
       res.end(reply.body ?? '');
     };
-    if (this.delayMs > 0) setTimeout(send, this.delayMs);
-    else send();
+    const answer = (): void => {
+      if (this.delayMs > 0) setTimeout(send, this.delayMs);
+      else send();
+    };
+    if (this.hold && this.faultPath.test(url.pathname)) void this.hold.then(answer);
+    else answer();
   }
 
   async close(): Promise<void> {
