@@ -91,8 +91,9 @@ describe('registry lifecycle under --follow', () => {
       const con = new Database(db);
       con.exec(`VACUUM INTO '${copy}'`);
       con.close();
+      // A backup taken at the 12th event: its AUTOINCREMENT counter is where the registry's was then.
       const older = new Database(copy);
-      older.exec('DELETE FROM events WHERE id > 12');
+      older.exec("DELETE FROM events WHERE id > 12; UPDATE sqlite_sequence SET seq = 12 WHERE name = 'events'");
       older.close();
       restoreOver(db, copy);
       assert.equal(await run.exit, 1, run.stderr());
@@ -126,6 +127,63 @@ describe('registry lifecycle under --follow', () => {
       assert.match(lines[0]!, /^oversight: registry .* holds another event at rowid 20 than the one already read: it was replaced or rolled back; /);
       assert.equal(lastRowid(state), 20);
       assert.equal(peer.events.length, 20, 'rows 21-22 would have been sent without their rolled-back predecessors');
+    } finally {
+      run.child.kill('SIGKILL');
+      await peer.close();
+    }
+  });
+
+  it('goes on when every row it delivered is pruned (AUTOINCREMENT), and delivers the events written after them', async () => {
+    const peer = await new HecPeer({ token: TOKEN }).start();
+    const db = demoRegistry(20);
+    const state = path.join(tempDir(), 'state.json');
+    const run = follow(db, peer, state);
+    try {
+      await waitFor(() => peer.events.length === 20);
+      await waitFor(() => lastRowid(state) === 20);
+      // A retention job on a quiet registry, through a compacted copy put in its place: no row left, the
+      // AUTOINCREMENT counter still at 20. The follower checks the registry right after it says it reopened it.
+      const copy = path.join(path.dirname(db), 'pruned.sqlite');
+      const con = new Database(db);
+      con.exec(`VACUUM INTO '${copy}'`);
+      con.close();
+      const pruned = new Database(copy);
+      pruned.exec('DELETE FROM events');
+      pruned.close();
+      restoreOver(db, copy);
+      await waitFor(() => run.stderr().includes('reopened it'));
+      const registry = new Database(db);
+      insert(registry, 3);
+      registry.close();
+      await waitFor(() => peer.events.length === 23);
+      assert.deepEqual(peer.eventIds().slice(20), ['21', '22', '23']);
+      await waitFor(() => lastRowid(state) === 23);
+      run.child.kill('SIGTERM');
+      assert.equal(await run.exit, 0, run.stderr());
+      assert.doesNotMatch(run.stderr(), /rolled back/);
+    } finally {
+      run.child.kill('SIGKILL');
+      await peer.close();
+    }
+  });
+
+  it('stops with one line saying it may be pruning when every row is deleted from a table without AUTOINCREMENT', async () => {
+    const peer = await new HecPeer({ token: TOKEN }).start();
+    const db = plainRegistry(20);
+    const state = path.join(tempDir(), 'state.json');
+    const run = follow(db, peer, state);
+    try {
+      await waitFor(() => peer.events.length === 20);
+      const con = new Database(db);
+      con.exec('DELETE FROM events');
+      con.close();
+      assert.equal(await run.exit, 1, run.stderr());
+      assert.deepEqual(outcome(run.stderr()).map((l) => l.replace(/ away to export .*/, '')), [
+        `oversight: registry ${db} ends at rowid 0, before rowid 20 already read: it was rolled back, or its newest events were deleted ` +
+          '(its table has no AUTOINCREMENT, so new events would take rowids already read); if the registry was restored from a backup, ' +
+          `check which events it lost, then move --state ${state}`,
+      ]);
+      assert.equal(lastRowid(state), 20);
     } finally {
       run.child.kill('SIGKILL');
       await peer.close();
@@ -210,6 +268,42 @@ describe('registry lifecycle under --follow', () => {
       const pruned = await runCli(args, env);
       assert.equal(pruned.code, 0, pruned.stderr);
       assert.deepEqual(peer.eventIds().slice(20), ['22', '23', '24', '25']);
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('between runs: starts after a checkpoint whose rows were all pruned (AUTOINCREMENT), and refuses, saying why, without AUTOINCREMENT', async () => {
+    const peer = await new HecPeer({ token: TOKEN }).start();
+    try {
+      const env = { env: { OVERSIGHT_SPLUNK_HEC_TOKEN: TOKEN } };
+      const args = (db: string, state: string): string[] =>
+        ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--state', state];
+      const db = demoRegistry(20);
+      const state = path.join(tempDir(), 'state.json');
+      assert.equal((await runCli(args(db, state), env)).code, 0);
+      const con = new Database(db);
+      con.exec('DELETE FROM events');
+      const quiet = await runCli(args(db, state), env);
+      assert.equal(quiet.code, 0, quiet.stderr);
+      assert.deepEqual(outcome(quiet.stderr), ['exported 0 event(s) as splunk via splunk-hec']);
+      insert(con, 2);
+      con.close();
+      assert.equal((await runCli(args(db, state), env)).code, 0);
+      assert.deepEqual(peer.eventIds().slice(20), ['21', '22']);
+
+      const plain = plainRegistry(20);
+      const plainState = path.join(tempDir(), 'state.json');
+      assert.equal((await runCli(args(plain, plainState), env)).code, 0);
+      const p = new Database(plain);
+      p.exec('DELETE FROM events');
+      p.close();
+      const refused = await runCli(args(plain, plainState), env);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.deepEqual(outcome(refused.stderr), [
+        `oversight: state file ${plainState} is past the registry's last event (rowid 20): was the registry replaced, or its newest events ` +
+          'deleted? Its table has no AUTOINCREMENT, so the next event would take rowid 1 and be skipped: move the state file away to export from the start',
+      ]);
     } finally {
       await peer.close();
     }

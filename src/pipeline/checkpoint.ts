@@ -123,13 +123,17 @@ function checkpointData(v: unknown, file: string): CheckpointData {
  * Refuse to resume when the registry no longer holds what the checkpoint was written after: a restore from an
  * older backup, or a rollback whose rowids were written again, would otherwise be skipped without a word.
  */
-export function checkResume(cp: Checkpoint, source: { maxRowid(): number; rowDigest(rowid: number): string | null }): void {
+export function checkResume(
+  cp: Checkpoint, source: { maxRowid(): number; lastAssigned(): number | null; rowDigest(rowid: number): string | null },
+): void {
   const at = cp.lastRowid;
   if (at <= ROWID_START) return;
-  if (at > source.maxRowid()) {
-    throw new ConfigurationError(
-      `state file ${cp.file} is past the registry's last event (rowid ${at}): was the registry replaced? move the state file away to export from the start`,
-    );
+  const newest = source.maxRowid();
+  if (at > newest) {
+    // With AUTOINCREMENT no rowid up to the highest ever given is given again: rows missing there were pruned,
+    // and the export goes on after them. A restored backup brings its own, lower, highest rowid.
+    const assigned = source.lastAssigned();
+    if (assigned === null || assigned < at) throw pastEnd(cp.file, at, newest, assigned !== null);
   }
   const want = cp.lastRowDigest;
   const have = want ? source.rowDigest(at) : null;
@@ -147,6 +151,19 @@ export function checkResume(cp: Checkpoint, source: { maxRowid(): number; rowDig
         'check which events it lost, then move the state file away to export it from the start, or restore the newer registry',
     );
   }
+}
+
+/** A checkpoint past the registry's newest rowid, which the registry may give again. */
+function pastEnd(file: string, at: number, newest: number, autoincrement: boolean): ConfigurationError {
+  const head = `state file ${file} is past the registry's last event (rowid ${at})`;
+  const fix = 'move the state file away to export from the start';
+  if (autoincrement) return new ConfigurationError(`${head}: was the registry replaced? ${fix}`);
+  // Without AUTOINCREMENT SQLite gives the next event the rowid after the newest one left: deleting the newest
+  // events (pruning delivered ones) looks the same as a restore, and new events would be skipped after either.
+  return new ConfigurationError(
+    `${head}: was the registry replaced, or its newest events deleted? Its table has no AUTOINCREMENT, so the next event ` +
+      `would take rowid ${newest + 1} and be skipped: ${fix}`,
+  );
 }
 
 /**

@@ -116,8 +116,9 @@ export async function feedRegistry(core: Core, o: RegistryFeedOptions): Promise<
 /**
  * Follow mode, before each read: is the registry still the one read so far? A restore puts a new file at the
  * path (reopened here); a rollback loses rows. Either is fine only if the last row read is still there
- * unchanged, or was pruned with newer rows after it; otherwise rows would be skipped or sent twice unnoticed.
- * Rows are compared by digest, so an idle follower formats nothing.
+ * unchanged, or was pruned with newer rows after it or with rowids that are never given again (AUTOINCREMENT);
+ * otherwise rows would be skipped or sent twice unnoticed. Rows are compared by digest, so an idle follower
+ * formats nothing.
  */
 function checkContinuity(o: RegistryFeedOptions, cursor: number, lastRead: RowMark | null): void {
   const source = o.source;
@@ -131,7 +132,14 @@ function checkContinuity(o: RegistryFeedOptions, cursor: number, lastRead: RowMa
   if (digest === null) {
     const newest = source.maxRowid();
     if (newest >= cursor) return;
-    throw new ExportError(`registry ${source.path} ends at rowid ${newest}, before rowid ${cursor} already read: it was rolled back${fix}`);
+    // With AUTOINCREMENT no rowid up to the highest ever given is given again: the rows were pruned (a retention
+    // job on a quiet registry), and new events come after them. A restored backup brings its own, lower, value.
+    const assigned = source.lastAssigned();
+    if (assigned !== null && assigned >= cursor) return;
+    // Without AUTOINCREMENT, deleting the newest rows looks the same, and the next event would take a rowid already read.
+    const why = assigned === null ? 'it was rolled back, or its newest events were deleted (its table has no AUTOINCREMENT, so new events would ' +
+      'take rowids already read)' : 'it was rolled back';
+    throw new ExportError(`registry ${source.path} ends at rowid ${newest}, before rowid ${cursor} already read: ${why}${fix}`);
   }
   if (lastRead === null || lastRead.rowid !== cursor) return;
   if (digest !== lastRead.digest) {

@@ -230,6 +230,24 @@ export class RegistrySource {
   }
 
   /**
+   * The largest rowid the registry ever gave an event, kept by SQLite in `sqlite_sequence` when the table declares
+   * AUTOINCREMENT (the Oversight registry's does): such a rowid is never given again, even once the newest rows
+   * are deleted, so rows missing at or below it were pruned, while a restored backup brings its own lower value.
+   * Null for a table without AUTOINCREMENT, whose rowids after the newest one are given again.
+   */
+  lastAssigned(): number | null {
+    try {
+      const sql = this.db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'`).pluck(true).get();
+      if (typeof sql !== 'string' || !/\bAUTOINCREMENT\b/i.test(sql)) return null;
+      // The row is written with the first event: a table that never had one has given out no rowid.
+      const seq = this.db.prepare(`SELECT seq FROM sqlite_sequence WHERE name = 'events'`).pluck(true).get();
+      return typeof seq === 'number' ? seq : 0;
+    } catch (err) {
+      throw readFailed(this.path, err);
+    }
+  }
+
+  /**
    * `read` within one read transaction: every statement in it sees the registry as one commit left it, whatever
    * a writer or a restore does meanwhile. Kept short (a page and a row), so a WAL registry can still checkpoint.
    */
