@@ -105,6 +105,7 @@ export class RegistrySource {
   /** Whether the table has an `id` column (without one, every event id is ''). */
   private readonly hasId: boolean;
   private readonly hasTimestamp: boolean;
+  private inTransaction: ((read: () => unknown) => unknown) | null = null;
   private readonly options: OpenOptions;
   /** Rows above this many stored bytes are not read (see rows.ts). */
   readonly maxRowBytes: number;
@@ -253,7 +254,9 @@ export class RegistrySource {
    */
   snapshot<T>(read: () => T): T {
     try {
-      return this.db.transaction(read)();
+      // One wrapper for every snapshot: better-sqlite3 builds a new one (five functions) for each `transaction` call.
+      this.inTransaction ??= this.db.transaction((f: () => unknown) => f());
+      return this.inTransaction(read) as T;
     } catch (err) {
       // The reads' own failures are already named; what is left is SQLite's, from opening or ending the transaction.
       throw err instanceof ConfigurationError ? err : readFailed(this.path, err);
