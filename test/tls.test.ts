@@ -1,8 +1,10 @@
 /** TLS: certificates are verified unless the user says otherwise; a private CA can be trusted explicitly. */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { HecPeer } from './peers/splunk-hec.js';
 import { demoRegistry, FIXTURES, outcome, runCli, withPeer } from './helpers.js';
 
@@ -46,5 +48,48 @@ describe('TLS', () => {
     const r = await runCli([...args('https://127.0.0.1:9/services/collector/event'), '--ca-file', path.join(FIXTURES, 'README.md')], { env });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--ca-file .* holds no PEM certificate/);
+  });
+});
+
+describe('https:// to a port that speaks plain HTTP', () => {
+  const db = demoRegistry(3);
+  let server: http.Server;
+  let port = 0;
+  // Answers every request, as an Elasticsearch or HEC port without TLS would: only the scheme is wrong.
+  before(async () => {
+    server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const notTls = (): RegExp => new RegExp(`127\\.0\\.0\\.1:${port} does not speak TLS: use http:// or the TLS port$`);
+  const noOpenSsl = (text: string): void => {
+    assert.doesNotMatch(text, /SSL routines|deps\/openssl|wrong version number|--insecure/, text);
+  };
+
+  it('siem setup says so in one line, without the certificate hint', async () => {
+    const r = await runCli(['siem', 'setup', 'elasticsearch', '--url', `https://127.0.0.1:${port}`, '--retry-max-duration', '5s']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr.trim(), notTls());
+    noOpenSsl(r.stderr);
+  });
+
+  it('siem check says so on its connection line', async () => {
+    const r = await runCli(['siem', 'check', '--db', db, '--registry-id', 'reg', '--output', `https://127.0.0.1:${port}/services/collector/event`], { env });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, new RegExp(`^FAIL  connection: ${notTls().source}`, 'm'));
+    noOpenSsl(r.stdout);
+  });
+
+  it('siem export stops at once and says so, sending nothing', async () => {
+    const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', `https://127.0.0.1:${port}/services/collector/event`, '--retry-max-duration', '30s'], { env });
+    assert.equal(r.code, 1);
+    const lines = outcome(r.stderr);
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, new RegExp(`127\\.0\\.0\\.1:${port} does not speak TLS: use http:// or the TLS port`));
+    assert.doesNotMatch(r.stderr, /retrying/);
+    noOpenSsl(r.stderr);
   });
 });

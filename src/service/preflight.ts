@@ -10,7 +10,8 @@ import tls from 'node:tls';
 import { errorMessage } from '../shared/errors.js';
 import { MAX_DURATION_MS } from '../shared/options.js';
 import type { HttpOptions } from '../transports/http/client.js';
-import { tlsOptions, toNetworkError } from '../transports/syslog/syslog-socket.js';
+import { tlsOptions } from '../transports/syslog/syslog-socket.js';
+import { CERTIFICATE_HINT, connectProblem, notTlsMessage } from '../transports/tls-failure.js';
 import type { CheckLine, Transport } from '../transports/transport.js';
 
 /** The host and port a URL output reaches, or null for local outputs. */
@@ -34,8 +35,8 @@ function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   ]);
 }
 
-/** Schemes whose connection starts with a TLS handshake. */
-const TLS_SCHEMES = new Set(['https', 'otlp+https', 'syslog+tls']);
+/** Schemes whose connection starts with a TLS handshake, and the scheme that speaks to the same port without. */
+const TLS_SCHEMES = new Map([['https', 'http://'], ['otlp+https', 'otlp+http://'], ['syslog+tls', 'syslog+tcp://']]);
 
 /**
  * The port answers; given TLS settings, the handshake succeeds with them too: the certificate is verified as the
@@ -74,15 +75,19 @@ export async function preflight(output: string, transport: Transport, http: Http
     if (!udp) {
       // Only `siem check` makes the handshake: an export's first request shows a certificate problem anyway,
       // and its start is not held up by a second handshake.
-      const tlsWith = ask && TLS_SCHEMES.has(output.slice(0, output.indexOf(':')).toLowerCase()) ? tlsOptions(ep.host, http) : null;
+      const plain = TLS_SCHEMES.get(output.slice(0, output.indexOf(':')).toLowerCase());
+      const tlsWith = ask && plain ? tlsOptions(ep.host, http) : null;
       try {
         await reachable(ep.host, ep.port, timeoutMs, tlsWith);
         const how = !tlsWith ? 'connections'
           : http.insecure ? 'TLS connections (certificate not verified: --insecure)' : 'TLS connections with a trusted certificate';
         out.push({ what: 'connection', ok: true, detail: `${ep.host}:${ep.port} accepts ${how}` });
       } catch (err) {
-        const hint = toNetworkError(err, '').tls ? ' (use --ca-file for a private CA; --insecure turns verification off)' : '';
-        out.push({ what: 'connection', ok: false, detail: `${ep.host}:${ep.port}: ${errorMessage(err)}${hint}` });
+        const where = `${ep.host}:${ep.port}`;
+        const { kind, reason } = connectProblem((err as { code?: string }).code ?? '', errorMessage(err));
+        const detail = kind === 'not-tls' && plain ? notTlsMessage(where, plain)
+          : `${where}: ${reason}${kind === 'certificate' ? ` ${CERTIFICATE_HINT}` : ''}`;
+        out.push({ what: 'connection', ok: false, detail });
         return out;
       }
     }

@@ -10,6 +10,7 @@ import { ES_CREDENTIALS } from '../transports/http/es-auth.js';
 import { HttpClient, NetworkError, type HttpOptions } from '../transports/http/client.js';
 import { RetryBudget, parseRetryAfter, type RetryOptions } from '../pipeline/retry.js';
 import { excerpt, findHeader } from '../transports/transport.js';
+import { CERTIFICATE_HINT } from '../transports/tls-failure.js';
 
 export type Method = 'GET' | 'PUT' | 'POST';
 
@@ -115,7 +116,7 @@ export class RestClient {
         retryAfterMs = parseRetryAfter(res.headers['retry-after']);
       } catch (err) {
         if (!(err instanceof NetworkError)) throw err;
-        if (err.tls) throw new ExportError(`${err.message} (use --ca-file for a private CA; --insecure turns verification off)`);
+        if (err.tls) throw new ExportError(`${err.message} ${CERTIFICATE_HINT}`);
         if (err.final) throw new ExportError(err.message);
         reason = err.message;
       }

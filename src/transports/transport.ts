@@ -9,6 +9,7 @@ import { ConfigurationError, escapeControls, redact, registerSecret } from '../s
 import { HEADER_NAME, headerValueProblem, ownedHeader } from '../shared/http-headers.js';
 import type { HttpResponse, NetworkError } from './http/client.js';
 import { parseRetryAfter } from '../pipeline/retry.js';
+import { CERTIFICATE_HINT } from './tls-failure.js';
 
 export interface Rejection {
   /** Index into the batch that was sent. */
@@ -113,7 +114,7 @@ export function protocolError(what: string, res: HttpResponse, expected: string)
 export function networkVerdict(err: NetworkError): Verdict {
   if (err.final) return { kind: 'stop', reason: err.message };
   if (err.tls) {
-    return { kind: 'stop', reason: `${err.message} (use --ca-file for a private CA; --insecure turns verification off)` };
+    return { kind: 'stop', reason: `${err.message} ${CERTIFICATE_HINT}` };
   }
   return { kind: 'retry', reason: err.message };
 }

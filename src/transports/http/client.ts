@@ -8,6 +8,7 @@ import type { Agent } from 'undici';
 import { ConfigurationError } from '../../shared/errors.js';
 import { readBounded } from '../../shared/files.js';
 import { excerpt } from '../transport.js';
+import { connectProblem, notTlsMessage } from '../tls-failure.js';
 
 export interface HttpOptions {
   /** PEM file with the CA that signed the SIEM's certificate. */
@@ -47,15 +48,14 @@ export const MAX_ERROR_BODY = 64 * 1024;
 
 export class NetworkError extends Error {
   /**
-   * `final`: not worth trying again as is (a refusal whose answer never ended): the export stops on it, a read or
-   * a setup step fails on it, where other network failures are retried.
+   * `tls`: a certificate problem, whose fix is --ca-file or --insecure. `final`: not worth trying again as is (a
+   * refusal whose answer never ended, a failed TLS handshake, a port that does not speak TLS): the export stops on
+   * it, a read or a setup step fails on it, where other network failures are retried.
    */
   constructor(message: string, readonly code: string, readonly tls: boolean, readonly final = false) {
     super(message);
   }
 }
-
-const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GET_ISSUER|ERR_SSL|ERR_TLS/;
 
 type Undici = typeof import('undici');
 
@@ -192,9 +192,9 @@ function toNetworkError(err: unknown, url: string, timeoutMs: number): NetworkEr
   if (e.name === 'TimeoutError' || e.name === 'AbortError' || /TIMEOUT/.test(code)) {
     return new NetworkError(`no answer from ${host} within ${timeoutMs / 1000}s (--timeout)`, 'TIMEOUT', false);
   }
-  const detail = (e.cause?.message ?? e.message ?? String(err)).split('\n')[0];
-  const tls = TLS_CODES.test(code) || /certificate/i.test(detail ?? '');
-  return new NetworkError(`cannot reach ${host}: ${detail}`, code, tls);
+  const { kind, reason } = connectProblem(code, e.cause?.message ?? e.message ?? String(err));
+  if (kind === 'not-tls') return new NetworkError(notTlsMessage(host, 'http://'), code, false, true);
+  return new NetworkError(`cannot reach ${host}: ${reason}`, code, kind === 'certificate', kind === 'tls');
 }
 
 export function safeHost(url: string): string {

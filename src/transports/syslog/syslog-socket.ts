@@ -8,8 +8,7 @@ import os from 'node:os';
 import tls from 'node:tls';
 import { ConfigurationError } from '../../shared/errors.js';
 import { NetworkError, readCaFile, type HttpOptions } from '../http/client.js';
-
-const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GET_ISSUER|ERR_SSL|ERR_TLS/;
+import { connectProblem, notTlsMessage } from '../tls-failure.js';
 
 export interface Endpoint {
   host: string;
@@ -56,13 +55,17 @@ export function tlsOptions(host: string, http: HttpOptions): tls.ConnectionOptio
   return { ...(ca ? { ca } : {}), rejectUnauthorized: !http.insecure, ...(net.isIP(host) ? {} : { servername: host }), minVersion: 'TLSv1.2' };
 }
 
-/** A failure as the delivery loop classifies it: certificate problems are `tls` (stop), the rest may pass. */
+/**
+ * A failure as the delivery loop classifies it: certificate problems are `tls` (stop), a failed handshake or a
+ * port that does not speak TLS is `final` (stop), the rest may pass.
+ */
 export function toNetworkError(err: unknown, where: string): NetworkError {
   if (err instanceof NetworkError) return err;
   const e = err as { code?: string; message?: string };
   const code = e.code ?? 'ERROR';
-  const detail = (e.message ?? String(err)).split('\n')[0] ?? '';
-  return new NetworkError(`cannot reach ${where}: ${detail}`, code, TLS_CODES.test(code) || /certificate/i.test(detail));
+  const { kind, reason } = connectProblem(code, e.message ?? String(err));
+  if (kind === 'not-tls') return new NetworkError(notTlsMessage(where, 'syslog+tcp://'), code, false, true);
+  return new NetworkError(`cannot reach ${where}: ${reason}`, code, kind === 'certificate', kind === 'tls');
 }
 
 export class Connection {
