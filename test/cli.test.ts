@@ -152,6 +152,14 @@ describe('bad input gets one line naming the problem, a non-zero exit and no sta
     });
   }
 
+  it('a usage error shows a carriage return or terminal escape in a value instead of obeying it', async () => {
+    const r = await runCli(['siem', 'export', '--log-format', 'x\roversight: forged\u001b[2K']);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.split('\n').length, 2, r.stderr);
+    assert.doesNotMatch(r.stderr, /[\r\u001b]/);
+    assert.match(r.stderr, /argument 'x\\roversight: forged\\x1b\[2K' is invalid/);
+  });
+
   it('writes nothing to a file output when the error comes before the first event', async () => {
     const out = path.join(dir, 'never.jsonl');
     const r = await runCli(['siem', 'export', '--db', notSqlite, ...ok, '--output', out]);
@@ -207,5 +215,16 @@ describe('help, version and the demo', () => {
     const again = await runCli(['demo', '--db', file, '--events', '5']);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /already exists: demo only creates new registries/);
+  });
+
+  it('oversight demo --db shows a control character in the path instead of obeying it', async () => {
+    const file = path.join(tempDir(), 'a\noversight: forged\r.sqlite');
+    const r = await runCli(['demo', '--db', file, '--events', '5']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(registryIds(file).length, 5);
+    const lines = r.stderr.split('\n').filter(Boolean);
+    assert.equal(lines.length, 2, r.stderr);
+    assert.match(lines[0]!, /^wrote demo registry .*a\\noversight: forged\\r\.sqlite: 5 event\(s\)/);
+    assert.doesNotMatch(r.stderr, /\r/);
   });
 });

@@ -90,12 +90,51 @@ describe('oversight siem content (the built CLI)', () => {
       assert.ok(fs.existsSync(path.join(out, 'README.md')));
     });
 
-    test('an empty existing folder is used as it is', async () => {
-      const out = path.join(tempDir(), 'empty');
+    test('an empty existing folder is written into, the folder itself kept: same inode, mode, setgid bit', async () => {
+      const parent = tempDir();
+      const out = path.join(parent, 'empty');
       fs.mkdirSync(out);
+      fs.chmodSync(out, 0o2770);
+      const before = fs.statSync(out);
       const r = await runCli(['siem', 'content', first.name, '--out', out, '--quiet']);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stderr, '');
+      assert.ok(fs.existsSync(path.join(out, 'README.md')));
+      const after = fs.statSync(out);
+      assert.equal(after.ino, before.ino, 'the same folder, not a new one');
+      assert.equal(after.mode & 0o7777, 0o2770);
+      assert.deepEqual(fs.readdirSync(parent), ['empty']);
+    });
+
+    test('a symlink to an empty folder is written through, the link kept', async () => {
+      const parent = tempDir();
+      const real = path.join(parent, 'real');
+      fs.mkdirSync(real);
+      const link = path.join(parent, 'link');
+      fs.symlinkSync(real, link);
+      const r = await runCli(['siem', 'content', first.name, '--out', link]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(fs.lstatSync(link).isSymbolicLink());
+      assert.ok(fs.existsSync(path.join(real, 'README.md')));
+      assert.match(r.stderr, new RegExp(`content to ${link.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')};`));
+      assert.deepEqual(fs.readdirSync(parent).sort(), ['link', 'real']);
+    });
+
+    test('a symlink to nothing is one line naming the fix', async () => {
+      const link = path.join(tempDir(), 'dangling');
+      fs.symlinkSync(path.join(path.dirname(link), 'gone'), link);
+      const r = await runCli(['siem', 'content', first.name, '--out', link]);
+      assert.equal(r.code, 2);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, /is a symlink to nothing: point it at a folder/);
+    });
+
+    test('the success line shows a control character in --out instead of obeying it', async () => {
+      const out = path.join(tempDir(), 'a\noversight: forged\u001b[2K');
+      const r = await runCli(['siem', 'content', first.name, '--out', out]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr.split('\n').length, 2, r.stderr);
+      assert.match(r.stderr, /a\\noversight: forged\\x1b\[2K/);
       assert.ok(fs.existsSync(path.join(out, 'README.md')));
     });
   }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { SIEM_CONTENT } from '../content/index.js';
 import { contentRoot } from '../content/model.js';
 import type { SiemContent } from '../content/siem.js';
-import { ConfigurationError, errorMessage, ExportError } from '../shared/errors.js';
+import { ConfigurationError, errorMessage, escapeControls, ExportError } from '../shared/errors.js';
 
 /** Where the detection samples go inside the written folder. */
 export const SAMPLES_DIR = 'detection-samples';
@@ -64,15 +64,27 @@ export function listFiles(dir: string): string[] {
   return out.sort();
 }
 
-function isNonEmptyDir(dir: string): boolean {
+/** What is at --out: nothing yet, an empty folder, or a folder with files (a symlink counts as what it names). */
+function outState(dir: string, given: string): 'missing' | 'empty' | 'full' {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(dir);
   } catch {
+    if (!fs.existsSync(dir) && isLink(dir)) {
+      throw new ConfigurationError(`--out ${given} is a symlink to nothing: point it at a folder, or name a new or empty folder`);
+    }
+    return 'missing';
+  }
+  if (!stat.isDirectory()) throw new ConfigurationError(`--out ${given} is not a folder: name a new or empty folder`);
+  return fs.readdirSync(dir).length > 0 ? 'full' : 'empty';
+}
+
+function isLink(at: string): boolean {
+  try {
+    return fs.lstatSync(at).isSymbolicLink();
+  } catch {
     return false;
   }
-  if (!stat.isDirectory()) throw new ConfigurationError(`--out ${dir} is not a folder: name a new or empty folder`);
-  return fs.readdirSync(dir).length > 0;
 }
 
 /** `modules` and `root` are the package's own unless a test passes others. */
@@ -94,6 +106,23 @@ function checkTarget(out: string, rel: string): void {
   }
 }
 
+/**
+ * Move the staged folder's top-level entries into the empty folder `out`, each in one rename. If one fails, the
+ * ones already moved are taken out again, so `out` is left empty, as it was.
+ */
+function moveEntries(staging: string, out: string): void {
+  const moved: string[] = [];
+  try {
+    for (const name of fs.readdirSync(staging)) {
+      fs.renameSync(path.join(staging, name), path.join(out, name));
+      moved.push(name);
+    }
+  } catch (err) {
+    for (const name of moved) fs.rmSync(path.join(out, name), { recursive: true, force: true });
+    throw err;
+  }
+}
+
 export async function runContent(
   name: string,
   flags: ContentFlags,
@@ -102,8 +131,13 @@ export async function runContent(
 ): Promise<void> {
   const module = findContent(name, modules);
   if (!flags.out) throw new ConfigurationError('no output folder given: pass --out DIR');
-  const out = path.resolve(flags.out);
-  const merge = isNonEmptyDir(out);
+  const given = flags.out;
+  const state = outState(path.resolve(given), given);
+  // An existing folder is written into, never replaced: its owner, group, mode and ACLs are the operator's (a
+  // Splunk app folder owned by `splunk`), and a shell may be sitting in it. A symlink is followed to the folder,
+  // so the staging folder is made beside the real one, on the same file system.
+  const out = state === 'missing' ? path.resolve(given) : fs.realpathSync(given);
+  const merge = state === 'full';
   if (merge && !flags.force) {
     throw new ConfigurationError(`--out ${flags.out} is not empty: name a new or empty folder, or pass --force to write into it`);
   }
@@ -135,17 +169,22 @@ export async function runContent(
         fs.mkdirSync(path.dirname(target), { recursive: true });
         fs.renameSync(path.join(staging, rel), target);
       }
+    } else if (state === 'empty') {
+      moveEntries(staging, out);
     } else {
-      if (fs.existsSync(out)) fs.rmdirSync(out);
       fs.renameSync(staging, out);
     }
   } catch (err) {
     if (err instanceof ConfigurationError) throw err;
-    throw new ExportError(`writing the ${module.name} content to ${out} failed: ${errorMessage(err)}`);
+    throw new ExportError(
+      `writing the ${module.name} content to ${out} failed: ${errorMessage(err)} (check that the folder can be written to and has room, or name another)`,
+    );
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
   if (!flags.quiet) {
-    process.stderr.write(`wrote ${files.length} files of the ${module.title} content to ${out}; install steps: ${path.join(out, 'README.md')}\n`);
+    // The folder is named as given (a symlink stays a symlink), its controls shown, not obeyed: one line.
+    const shown = path.resolve(given);
+    process.stderr.write(escapeControls(`wrote ${files.length} files of the ${module.title} content to ${shown}; install steps: ${path.join(shown, 'README.md')}`) + '\n');
   }
 }

@@ -6,6 +6,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DEMO } from '../config/options.js';
 import { exportConfig } from '../config/export.js';
 import { checkDemoEvents, DEMO_REGISTRY_ID, demoRegistrySteps, type DemoOptions } from '../registry/demo.js';
+import { escapeControls } from '../shared/errors.js';
 import { log as logger } from '../shared/log.js';
 import type { FlagValues } from '../shared/options.js';
 import { signalExitCode } from '../service/signals.js';
@@ -25,9 +26,10 @@ export async function runDemo(values: FlagValues, ctx: RunContext): Promise<numb
   if (db) {
     const made = await write(db, { events, seed });
     if (typeof made === 'number') return made;
+    // The path is shown as the logger shows text: a control character in it cannot start a forged line.
     process.stderr.write(
-      `wrote demo registry ${db}: ${made.events} event(s) from ${made.beacons} beacon(s)\n` +
-        `export it with: oversight siem export --db ${db} --registry-id ${DEMO_REGISTRY_ID.slice(0, 16)} --format ecs\n`,
+      escapeControls(`wrote demo registry ${db}: ${made.events} event(s) from ${made.beacons} beacon(s)`) + '\n' +
+        escapeControls(`export it with: oversight siem export --db ${db} --registry-id ${DEMO_REGISTRY_ID.slice(0, 16)} --format ecs`) + '\n',
     );
     return 0;
   }
@@ -39,7 +41,7 @@ export async function runDemo(values: FlagValues, ctx: RunContext): Promise<numb
   try {
     const made = await write(file, { events, seed });
     if (typeof made === 'number') return made;
-    process.stderr.write(`demo registry: ${events} events in a temporary ${file} (oversight demo --db PATH keeps one)\n`);
+    process.stderr.write(escapeControls(`demo registry: ${events} events in a temporary ${file} (oversight demo --db PATH keeps one)`) + '\n');
     return await runExport({ ...exported, db: file }, ctx);
   } finally {
     cleanUp();

@@ -8,7 +8,7 @@ import { log, type LogFormat } from '../shared/log.js';
 import { checkUnknownVariables } from './env.js';
 import { EXIT, exitVerdict } from './exit.js';
 import { buildProgram, knownVariables } from './program.js';
-import { usageErrorOutput } from './usage-error.js';
+import { usageErrorLine, usageErrorOutput } from './usage-error.js';
 
 function quit(code: number): never {
   process.exit(code);
@@ -82,8 +82,9 @@ export async function main(argv: string[]): Promise<void> {
   // Commander's message and its "(Did you mean …?)" stay on one line; in JSON, one record like any other error.
   const outputError = (cmd: Command) => {
     const oneLine = usageErrorOutput(cmd);
+    // JSON quotes controls itself: the record gets the line as it is, not shown a second time.
     return (s: string, write: (s: string) => void): void =>
-      oneLine(s, (line) => (log.format === 'json' ? log.error(line.trim().replace(/^error: /, '')) : write(line)));
+      log.format === 'json' ? log.error(usageErrorLine(s, cmd).trim().replace(/^error: /, '')) : oneLine(s, write);
   };
   program.exitOverride();
   program.configureOutput({ writeErr: (s) => process.stderr.write(redact(s)), outputError: outputError(program) });

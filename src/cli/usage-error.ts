@@ -4,12 +4,22 @@
  * whole `--name=value`, finds nothing: the message names the option alone, with a suggestion made from its name.
  */
 import type { Command, Option } from 'commander';
+import { escapeControls, redact } from '../shared/errors.js';
 import { suggest } from './env.js';
 
 const UNKNOWN = /^error: unknown option '(--[^=]*=|-[^-])[\s\S]*$/;
 
+/** The message as one line: commander's own line breaks fold into spaces. */
+export function usageErrorLine(message: string, cmd: Command): string {
+  return withoutValue(message, cmd).trimEnd().replace(/\n+/g, ' ');
+}
+
+/**
+ * The line for a terminal: a value quoted in the message (`--log-format $'x\r…'`) has its controls shown, as in
+ * every text log line, so it cannot rewrite the line or forge another.
+ */
 export function usageErrorOutput(cmd: Command): (message: string, write: (text: string) => void) => void {
-  return (message, write) => write(withoutValue(message, cmd).trimEnd().replace(/\n+/g, ' ') + '\n');
+  return (message, write) => write(escapeControls(redact(usageErrorLine(message, cmd))) + '\n');
 }
 
 function withoutValue(message: string, cmd: Command): string {
