@@ -35,6 +35,20 @@ const FIELDS: Record<string, { id(r: Rec): string; set(r: Rec, id: string, regis
   },
 };
 
+const HEC = '1d6c2a4e-8f3b-4c5d-9e0f-112233445566';
+const SEARCH = 'search-token-for-the-not-in-registry-test';
+
+/** 60 demo events exported to a fake Splunk (HEC and search), and the verify command line that asks it. */
+function splunkExport(fn: (x: { peer: HecPeer; db: string; env: Record<string, string>; verify: string[] }) => Promise<void>): Promise<void> {
+  const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: HEC, OVERSIGHT_SPLUNK_SEARCH_TOKEN: SEARCH };
+  return withPeer(new HecPeer({ token: HEC, searchToken: SEARCH }).start(), async (peer) => {
+    const db = demoRegistry(60);
+    assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url], { env })).code, 0);
+    const verify = ['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--splunk-search-url', peer.peer.url, '--window', '10'];
+    await fn({ peer, db, env, verify });
+  });
+}
+
 describe('siem verify: records not in the registry', () => {
   for (const format of Object.keys(FIELDS)) {
     it(`names ${format} lines under this registry id whose event id the registry does not hold, and fails`, async () => {
@@ -170,14 +184,8 @@ describe('siem verify: records not in the registry', () => {
     assert.match(cli.stderr, /^not in the registry \(1200\): x-\d+, x-\d+, x-\d+, … more \(see --report\)$/m);
   });
 
-  it('names events written to Splunk with the HEC token that never happened in the registry', () => {
-    const HEC = '1d6c2a4e-8f3b-4c5d-9e0f-112233445566';
-    const SEARCH = 'search-token-for-the-not-in-registry-test';
-    const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: HEC, OVERSIGHT_SPLUNK_SEARCH_TOKEN: SEARCH };
-    return withPeer(new HecPeer({ token: HEC, searchToken: SEARCH }).start(), async (peer) => {
-      const db = demoRegistry(60);
-      assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url], { env })).code, 0);
-      const verify = ['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--splunk-search-url', peer.peer.url, '--window', '10'];
+  it('names events written to Splunk with the HEC token that never happened in the registry', () =>
+    splunkExport(async ({ peer, db, env, verify }) => {
       const clean = await runCli(verify, { env });
       assert.equal(clean.code, 0, clean.stderr);
       assert.equal(counted(clean.stderr, 'not in the registry'), 0);
@@ -194,17 +202,10 @@ describe('siem verify: records not in the registry', () => {
       const to = sharedSecond(db, 10);
       const part = await runCli([...verify, '--to-rowid', String(to)], { env });
       assertOnlyForgeries(part);
-    });
-  });
+    }));
 
-  it('names Splunk events under this registry id whatever host, source or sourcetype they claim, and those without an event id', () => {
-    const HEC = '1d6c2a4e-8f3b-4c5d-9e0f-112233445566';
-    const SEARCH = 'search-token-for-the-not-in-registry-test';
-    const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: HEC, OVERSIGHT_SPLUNK_SEARCH_TOKEN: SEARCH };
-    return withPeer(new HecPeer({ token: HEC, searchToken: SEARCH }).start(), async (peer) => {
-      const db = demoRegistry(60);
-      assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url], { env })).code, 0);
-      const verify = ['siem', 'verify', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--splunk-search-url', peer.peer.url, '--window', '10'];
+  it('names Splunk events under this registry id whatever host, source or sourcetype they claim, and those without an event id', () =>
+    splunkExport(async ({ peer, db, env, verify }) => {
       const reg = new Database(db, { readonly: true });
       const t = reg.prepare('SELECT timestamp FROM events ORDER BY id').pluck(true).all() as number[];
       reg.close();
@@ -231,8 +232,7 @@ describe('siem verify: records not in the registry', () => {
       assert.deepEqual(listed(r.stderr, 'not in the registry')!.sort(), ['(no event id)', '9101', '9102']);
       assert.deepEqual(listed(r.stderr, 'duplicated'), ['30']);
       assert.equal(counted(r.stderr, 'present once'), 59);
-    });
-  });
+    }));
 
   const ES_KEY = 'VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==';
   const STREAM = 'logs-oversight.beacon-default';
