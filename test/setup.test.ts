@@ -116,6 +116,11 @@ describe('siem setup elasticsearch', () => {
         assert.equal(first, `PUT ${a.path}${a.createOnly ? '?create=true' : ''}`);
         assert.deepEqual(JSON.parse(rest.filter((l) => !l.startsWith('#')).join('\n')), content(a.file));
       });
+      // A dry run passes only when the real one could start: a --ca-file it could not read is the same mistake.
+      const missing = await setup('elasticsearch', peer.url, '--dry-run', '--ca-file', path.join(tempDir(), 'no-such-ca.pem'));
+      assert.equal(missing.code, 2, missing.stderr);
+      assert.match(missing.stderr.trimEnd(), /^oversight: cannot read --ca-file .*no-such-ca\.pem: no such file$/);
+      assert.equal(missing.stdout, '');
     }));
 
   it('401 and 403 stop at once with one line naming the fix', () =>

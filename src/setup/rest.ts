@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { ConfigurationError, ExportError, maskUserinfoLoosely, registerSecret } from '../shared/errors.js';
 import { refuseUrlCredentials } from '../shared/url-credentials.js';
 import { ES_CREDENTIALS } from '../transports/http/es-auth.js';
-import { HttpClient, NetworkError, type HttpOptions } from '../transports/http/client.js';
+import { HttpClient, NetworkError, readCaFile, type HttpOptions } from '../transports/http/client.js';
 import { RetryBudget, parseRetryAfter, type RetryOptions } from '../pipeline/retry.js';
 import { excerpt, findHeader } from '../transports/transport.js';
 import { CERTIFICATE_HINT } from '../transports/tls-failure.js';
@@ -65,6 +65,8 @@ export class RestClient {
 
   constructor(readonly target: Target, private readonly options: RestOptions) {
     this.base = baseUrl(options.url);
+    // A dry run sends nothing, but checks the settings a real run would use, so it passes only when that run could.
+    if (options.dryRun) readCaFile(options.http.caFile);
     this.client = options.dryRun ? null : new HttpClient(options.http);
   }
 
