@@ -69,8 +69,15 @@ describe('--config FILE', () => {
     const file = yaml(dir, `db: ${demoRegistry(3)}\nregistry-id: r\noutput: ${out}\npseudonymise: recipient_id\n`);
     const r = await runCli(['siem', 'export', '--config', file, '--format', 'ecs']);
     assert.equal(r.code, 2);
-    assert.equal(r.stderr, `oversight: --config ${file}: unknown option 'pseudonymise' (did you mean 'pseudonymize'?); keys are the long flag names of \`export\`\n`);
+    assert.equal(r.stderr, `oversight: --config ${file}: unknown option 'pseudonymise' (did you mean 'pseudonymize'?); keys are the long flag names of \`siem export\`\n`);
     assert.equal(fs.existsSync(out), false);
+    const printed = await runCli(['siem', 'config', 'print', '--config', file]);
+    assert.equal(printed.code, 2);
+    assert.match(printed.stderr, /; keys are the long flag names of `siem config print`\n$/);
+    const twice = yaml(dir, 'since: 1\nsince: 2\n');
+    const dup = await runCli(['siem', 'export', '--config', twice]);
+    assert.equal(dup.code, 2);
+    assert.equal(dup.stderr, `oversight: --config ${twice} is not valid YAML: Map keys must be unique at line 2, column 1\n`);
   });
 
   it('reads each value as written, and takes or refuses it as the same flag would be', async () => {

@@ -47,7 +47,8 @@ async function readYaml(file: string): Promise<Map<string, Written>> {
   const { isAlias, isMap, isScalar, isSeq, parseDocument } = await import('yaml');
   const doc = parseDocument(text, { uniqueKeys: true });
   const error = doc.errors[0];
-  if (error) throw new ConfigurationError(`--config ${file} is not valid YAML: ${error.message.split('\n')[0]}`);
+  // YAML's first line ends in a colon before the excerpt it shows below; the excerpt is left out, and the colon too.
+  if (error) throw new ConfigurationError(`--config ${file} is not valid YAML: ${error.message.split('\n')[0]!.replace(/:\s*$/, '')}`);
   const written = (node: unknown): Written => {
     if (isScalar(node)) {
       if (node.value === null) return { text: null, bool: null };
@@ -70,6 +71,13 @@ async function readYaml(file: string): Promise<Map<string, Written>> {
   return out;
 }
 
+/** The command as typed, below the program: `siem config print`, not `print`. */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
 /** Fill the options `cmd` got from neither a flag nor a variable with the file's values. */
 export async function applyConfigFile(cmd: Command, file: string): Promise<void> {
   const doc = await readYaml(file);
@@ -79,7 +87,7 @@ export async function applyConfigFile(cmd: Command, file: string): Promise<void>
     const option = byName.get(key);
     if (!option) {
       const s = suggest(key, [...byName.keys()]);
-      throw new ConfigurationError(`--config ${file}: unknown option '${key}'${s ? ` (did you mean '${s}'?)` : ''}; keys are the long flag names of \`${cmd.name()}\``);
+      throw new ConfigurationError(`--config ${file}: unknown option '${key}'${s ? ` (did you mean '${s}'?)` : ''}; keys are the long flag names of \`${commandPath(cmd)}\``);
     }
     if (SECRET_VALUES.has(key)) {
       throw new ConfigurationError(`--config ${file}: '${key}' holds secrets; name a file instead (header-file) or set its variable, and keep secrets out of the config file`);
