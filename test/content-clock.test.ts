@@ -155,9 +155,9 @@ describe('a backfill of 30 and 3 days with callbacks of 5 hours and 2 minutes, d
       assert.match(sentinelRules.get(id)!, /\| where ingestion_time\(\) > ago\(5m\)\n.*\| where isnotnull\(OccurredAt\) and TimeGenerated - OccurredAt <= 1d/s, id);
     }
     assert.match(sentinelRules.get('oversight-first-callback-for-file')!, /where FirstIngestedAt > ago\(1h\)\n.*TimeGenerated - OccurredAt <= 1d/s);
-    // Counting rules count by the callbacks' own time.
-    assert.match(sentinelRules.get('oversight-callback-burst-from-ip')!, /\| where OccurredAt > ago\(5m\)/);
-    assert.match(sentinelRules.get('oversight-file-opened-from-many-ips')!, /\| where OccurredAt > ago\(1d\)/);
+    // Counting rules count by the callbacks' own time, over a window plus an interval and a delivery delay.
+    assert.match(sentinelRules.get('oversight-callback-burst-from-ip')!, /\| where OccurredAt > ago\(15m\)/);
+    assert.match(sentinelRules.get('oversight-file-opened-from-many-ips')!, /\| where OccurredAt > ago\(26h\)/);
   });
 
   it('Splunk: _time is each callback\'s own time; the searches give the promised alerts once over later runs', async () => {

@@ -399,7 +399,7 @@ describe('Sentinel content: analytic rule YAML against the scheduled-rule schema
       // A per-callback rule also reads its suppression window, to count the key's callbacks in it.
       const period = d.logic.type === 'match'
         ? Math.max(durationSeconds(d.schedule.lookback), durationSeconds(d.suppression.window))
-        : durationSeconds(d.logic.type === 'first_seen' ? d.logic.history : d.logic.window);
+        : durationSeconds(d.logic.type === 'first_seen' ? d.logic.history : d.schedule.lookback);
       assert.equal(seconds(rule.queryPeriod), Math.min(period, 14 * 86400), d.id);
       for (const c of d.logic.where) {
         const text = c.op === 'present' ? `isnotempty(${col(c.field)})` : c.op === 'absent' ? `isempty(${col(c.field)})`

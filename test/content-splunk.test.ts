@@ -296,8 +296,9 @@ describe('saved searches are the detections as disabled alerts', () => {
     assert.deepEqual(cron, { '5m': '*/5 * * * *', '1h': '0 * * * *' });
     const range = (id: string): string | undefined => saved.stanza(model.detections.find((d) => d.id === id)!.name).get('dispatch.earliest_time');
     assert.equal(range('oversight-first-callback-for-file'), '-14d', 'first-seen reads its whole history');
-    assert.equal(range('oversight-file-opened-from-many-ips'), '-24h');
-    assert.equal(range('oversight-callback-burst-from-ip'), '-5m');
+    // A counting rule reads its window, the interval since the previous run and a delivery delay.
+    assert.equal(range('oversight-file-opened-from-many-ips'), '-26h');
+    assert.equal(range('oversight-callback-burst-from-ip'), '-15m');
   });
 });
 

@@ -28,7 +28,8 @@ export interface EvaluateOptions {
   /**
    * Evaluate as one scheduled run of the rule at this Unix time: only events in the rule's lookback
    * (`now - lookback < occurred ≤ now`) can raise an alert, and earlier events serve only as history for
-   * `first_seen`. Without it, every event is in scope, as if the rule had run over all of them.
+   * `first_seen`; a counting rule counts over the whole lookback, as the SIEMs' rules do. Without it, every event
+   * is in scope and a counting rule's window slides over them: what the definition promises to catch.
    */
   now?: number;
   /**
@@ -155,7 +156,7 @@ export function evaluate(detection: Detection, input: Iterable<OversightEvent>, 
     }
 
     case 'event_count': {
-      const window = durationSeconds(logic.window);
+      const window = now === undefined ? durationSeconds(logic.window) : lookback;
       const alerts: Alert[] = [];
       for (const g of groupBy(passing.filter(inScope), logic.group_by).values()) {
         let n = 0;
@@ -166,7 +167,7 @@ export function evaluate(detection: Detection, input: Iterable<OversightEvent>, 
     }
 
     case 'distinct_count': {
-      const window = durationSeconds(logic.window);
+      const window = now === undefined ? durationSeconds(logic.window) : lookback;
       const alerts: Alert[] = [];
       for (const g of groupBy(passing.filter(inScope), logic.group_by).values()) {
         const counts = new Map<string, number>();

@@ -116,10 +116,11 @@ function requiredFields(d: Detection, fields: FieldTable): { name: string; type:
 function logicFields(d: Detection, fields: FieldTable): Record<string, unknown> {
   const logic = d.logic;
   const query = kqlQuery(logic.where, fields);
+  // Elastic counts a threshold over the rule's whole look-back, as every SIEM's counting rule does here: the
+  // look-back reaches a window plus an interval back, so a window that falls across two runs is counted whole.
   const window = (w: string): void => {
-    // Elastic counts a threshold over the rule's whole look-back, so the two must agree.
-    if (durationSeconds(w) !== durationSeconds(d.schedule.lookback)) {
-      throw new Error(`${d.id}: an Elastic threshold rule counts over its look-back (${d.schedule.lookback}), not over ${w}`);
+    if (durationSeconds(d.schedule.lookback) < durationSeconds(w) + durationSeconds(d.schedule.interval)) {
+      throw new Error(`${d.id}: an Elastic threshold rule needs a look-back of at least ${w} plus the interval ${d.schedule.interval}`);
     }
   };
   switch (logic.type) {

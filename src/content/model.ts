@@ -139,8 +139,16 @@ export function loadDetections(fields: FieldTable = loadFields(), root = content
       durationSeconds(d.suppression.window);
       const named = [...d.logic.where.map((c) => c.field), ...d.suppression.group_by];
       if (d.logic.type === 'first_seen') named.push(...d.logic.key), durationSeconds(d.logic.history);
-      if (d.logic.type === 'distinct_count') named.push(...d.logic.group_by, d.logic.field), durationSeconds(d.logic.window);
-      if (d.logic.type === 'event_count') named.push(...d.logic.group_by), durationSeconds(d.logic.window);
+      if (d.logic.type === 'distinct_count') named.push(...d.logic.group_by, d.logic.field);
+      if (d.logic.type === 'event_count') named.push(...d.logic.group_by);
+      if (d.logic.type === 'distinct_count' || d.logic.type === 'event_count') {
+        // Each run counts what happened in its lookback. A window that ends between two runs is seen whole only
+        // by the next run, and only if the lookback reaches back over it: window + interval at least.
+        const need = durationSeconds(d.logic.window) + durationSeconds(d.schedule.interval);
+        if (durationSeconds(d.schedule.lookback) < need) {
+          fail(file, `lookback ${d.schedule.lookback} is shorter than window ${d.logic.window} plus interval ${d.schedule.interval}: a burst across two runs would be missed`);
+        }
+      }
       for (const f of named) fields.field(f);
       return d;
     });

@@ -155,7 +155,8 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
     case 'distinct_count': {
       const group = d.logic.group_by.map(c);
       const counted = c(d.logic.field);
-      const window = durationSeconds(d.logic.window);
+      // Over the whole lookback, a window plus an interval (see model.ts), so a spread across two runs is counted.
+      const window = lookback;
       const columns = [...group, 'DistinctCount', 'DistinctValues', 'Callbacks', 'FirstSeen', 'LastSeen', 'BeaconKinds',
         occurred, ...[registry, recipient, sourceIp].filter((x) => !group.includes(x)), DERIVED.ip, DERIVED.accountName, DERIVED.accountSuffix, DERIVED.confidence, DERIVED.origin];
       return {
@@ -178,7 +179,8 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
         queryFrequency: frequency,
         queryPeriod: window,
         coverage:
-          `Runs every ${d.schedule.interval} over the callbacks that happened in the last ${timespan(window)} (by OccurredAt, so a late export is counted where it belongs and an hourly export is no spread) and counts distinct ${counted} values exactly ` +
+          `Runs every ${d.schedule.interval} over the callbacks that happened in the last ${timespan(window)} (by OccurredAt, so a late export is counted where it belongs and an hourly export is no spread; ` +
+          `${d.logic.window} plus the interval and ${timespan(window - durationSeconds(d.logic.window) - frequency)} of delivery delay, so a spread across two runs is counted whole) and counts distinct ${counted} values exactly ` +
           `(a set, not an estimate) per ${group.join('/')}; it alerts when the count is reached and a callback arrived since the previous run, ` +
           'so an ongoing spread alerts again with each new callback. The IP entity is the latest address unless it came from a DNS callback (a resolver); ' +
           `up to ${SET_LIMIT} addresses are in DistinctValues.`,
@@ -186,7 +188,7 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
     }
     case 'event_count': {
       const group = d.logic.group_by.map(c);
-      const window = durationSeconds(d.logic.window);
+      const window = lookback;
       const latest = [registry, recipient, sourceIp].filter((x) => !group.includes(x));
       const columns = [...group, 'Callbacks', 'Files', 'Tokens', 'FirstSeen', 'LastSeen', 'BeaconKinds', occurred, ...latest,
         DERIVED.ip, DERIVED.accountName, DERIVED.accountSuffix, DERIVED.confidence, DERIVED.origin];
@@ -209,7 +211,8 @@ export function renderRuleQuery(fields: FieldTable, d: Detection): RuleQuery {
         queryPeriod: window,
         coverage:
           `Runs every ${d.schedule.interval} over the callbacks that happened in the last ${timespan(window)} (by OccurredAt, so an hourly ` +
-          `export is no burst) and counts callbacks per ${group.join('/')}, each callback once even when a resent batch stored it twice.`,
+          `export is no burst; ${d.logic.window} plus the interval and ${timespan(window - durationSeconds(d.logic.window) - frequency)} of delivery delay, so a burst across two runs ` +
+          `is counted whole) and counts callbacks per ${group.join('/')}, each callback once even when a resent batch stored it twice.`,
       };
     }
   }

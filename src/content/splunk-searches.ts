@@ -128,16 +128,17 @@ function render(d: Detection, fields: FieldTable): Rendered {
     }
     case 'distinct_count':
     case 'event_count': {
-      const range = longer(d.schedule.lookback, logic.window);
-      const binned = durationSeconds(logic.window) < durationSeconds(range);
-      const by = [...(binned ? ['_time'] : []), ...logic.group_by.map(f)];
+      // Counted over the whole lookback, which reaches a window plus an interval back (see model.ts): bins on
+      // the clock would cut a burst that falls across two of them.
+      const range = d.schedule.lookback;
+      const by = logic.group_by.map(f);
       const measure =
         logic.type === 'distinct_count'
           ? { agg: `dc(${f(logic.field)}) as distinct_${f(logic.field)}, values(${f(logic.field)}) as ${f(logic.field)}_values`, test: `distinct_${f(logic.field)}` }
           : { agg: '', test: 'callbacks' };
       const others = ['file_id', 'recipient_id', 'token_id', 'source_ip'].map(f).filter((n) => !by.includes(n) && !(logic.type === 'distinct_count' && n === f(logic.field)));
       const search =
-        `${base}${where}${once}${binned ? ` | bin _time span=${logic.window}` : ''}` +
+        `${base}${where}${once}` +
         ` | eval dns_callback=if(${kind}=="dns", 1, 0)` +
         ` | stats ${measure.agg ? `${measure.agg}, ` : ''}count as callbacks, sum(dns_callback) as dns_callbacks, min(_time) as first_seen, max(_time) as last_seen, ` +
         `${others.map((n) => `values(${n}) as ${n}_values`).join(', ')} by ${by.join(', ')}` +
