@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { FIXTURES, jsonLines, runCli, trickyRegistry } from './helpers.js';
+import { FIXTURES, jsonLines, runCli, sqlRegistry, trickyRegistry } from './helpers.js';
 import { hostileRegistry, registryRows } from './formats-support.js';
 
 interface Attr { type: string; array?: boolean; requirement: string; profile?: string; enum?: (number | string)[] }
@@ -18,7 +18,7 @@ interface Schema {
   version: string;
   class: Def & { uid: number; category_uid: number };
   objects: Record<string, Def>;
-  types: Record<string, { base: string; regex?: string }>;
+  types: Record<string, { base: string; regex?: string; max_len?: number }>;
   observable_type_ids: number[];
 }
 
@@ -67,6 +67,7 @@ function typeViolations(v: unknown, attr: Attr, where: string, profiles: string[
     base === 'float_t' ? typeof v === 'number' : false;
   if (!ok) return [`${where}: not a ${attr.type}: ${JSON.stringify(v)}`];
   if (t.regex && !new RegExp(t.regex).test(String(v))) return [`${where}: does not match ${attr.type}: ${JSON.stringify(v)}`];
+  if (t.max_len !== undefined && String(v).length > t.max_len) return [`${where}: longer than ${attr.type} allows (${t.max_len}): ${JSON.stringify(v)}`];
   if (attr.enum && !attr.enum.includes(v as number)) return [`${where}: ${JSON.stringify(v)} is not one of ${attr.enum.join(', ')}`];
   return [];
 }
@@ -151,13 +152,34 @@ describe('ocsf', () => {
     });
   });
 
+  it('keeps an address longer than ip_t allows (40 characters) unmapped, as it is', async () => {
+    // Both are addresses to Node: a fully written IPv4-mapped address, and a link-local one with its zone.
+    const long = ['0000:0000:0000:0000:0000:ffff:192.168.100.200', 'fe80::1234:5678:9abc:def0%wireguard-tunnel0'];
+    const db = sqlRegistry(
+      `CREATE TABLE events (id INTEGER PRIMARY KEY, token_id TEXT, file_id TEXT, recipient_id TEXT, issuer_id TEXT, kind TEXT,
+         source_ip TEXT, user_agent TEXT, extra TEXT, timestamp INTEGER, qualified_timestamp TEXT, tlog_index INTEGER);` +
+      long.map((ip, i) => `INSERT INTO events VALUES (${i + 1}, 'tok', 'f-1', 'r@x.example', NULL, 'license', '${ip}', 'UA/1', '{}', 1763856000, NULL, NULL);`).join(''),
+    );
+    const records = await exportOcsf(db);
+    assert.equal(records.length, long.length);
+    records.forEach((r, i) => {
+      assert.ok(isIP(long[i]!) === 6 && long[i]!.length > 40);
+      checkRecord(r);
+      assert.equal(at(r, 'evidences.src_endpoint'), undefined);
+      assert.equal(((r['unmapped'] as Json)['oversight'] as Json)['source_ip'], long[i]);
+    });
+  });
+
   it('the checks catch a record outside the schema', () => {
     const good = { activity_id: 1, category_uid: 2, class_uid: 2004, type_uid: 200401, severity_id: 4, time: 1, metadata: { version: '1.8.0', product: { name: 'x' } }, finding_info: { uid: 'u' } };
     assert.deepEqual(violations(good, schema.class, '', []), []);
     const bad = { ...good, severity_id: 7, action_id: 1, made_up: true, metadata: { version: '1.8.0', product: {} }, finding_info: undefined } as Json;
     delete bad['finding_info'];
-    const found = violations(bad, schema.class, '', []).join('\n');
-    for (const want of ['.finding_info: required', '.severity_id: 7 is not one of', '.action_id: needs profile security_control', '.made_up: not an attribute', '.metadata.product: needs one of name, uid']) {
+    const found = [
+      ...violations(bad, schema.class, '', []),
+      ...violations({ ip: '0000:0000:0000:0000:0000:ffff:192.168.100.200' }, schema.objects['network_endpoint']!, '.src_endpoint', []),
+    ].join('\n');
+    for (const want of ['.src_endpoint.ip: longer than ip_t allows (40)', '.finding_info: required', '.severity_id: 7 is not one of', '.action_id: needs profile security_control', '.made_up: not an attribute', '.metadata.product: needs one of name, uid']) {
       assert.ok(found.includes(want), `${want} in\n${found}`);
     }
   });

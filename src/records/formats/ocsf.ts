@@ -27,6 +27,9 @@ function str(json: string): string {
   return json.charCodeAt(0) === 34 ? json : quote(json);
 }
 
+/** OCSF's ip_t `max_len` (40), quotes included. */
+const IP_MAX_JSON = 42;
+
 const HEAD =
   '{"activity_id":1,"category_uid":2,"class_uid":2004,"type_uid":200401,"status_id":1,"is_alert":true,';
 const METADATA_HEAD =
@@ -59,7 +62,10 @@ export function ocsfJsonFormatter(): JsonFormatter {
     // `time` is required: an event without one a SIEM can read (0, or outside years 1-9999) says 0, as the
     // registry's own "no time" does, never `1e+23000`.
     const ms = eventTimeMs(e.occurredUnix) ?? '0';
-    const ipOk = e.sourceIp !== null && ipVersion(plain(e.sourceIp)) !== 0;
+    // ip_t allows 40 characters, fewer than an address can be written in (a fully written IPv4-mapped address,
+    // a zone index): a longer one stays unmapped, as text that is not an address does. An address is ASCII
+    // without escapes, so its JSON is two characters longer.
+    const ipOk = e.sourceIp !== null && e.sourceIp.length <= IP_MAX_JSON && ipVersion(plain(e.sourceIp)) !== 0;
     const q = e.kind === 'dns' && e.extraJson !== null ? dnsQuestion(e.extraJson) : null;
     const ua = e.userAgent === null ? null : str(e.userAgent);
 
