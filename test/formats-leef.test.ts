@@ -84,11 +84,18 @@ describe('leef', () => {
     };
     const one = await run('1');
     assert.deepEqual(await run('2'), one);
+    const occurred = new Map<string, string>();
     for (const line of one) {
       const { attrs } = parseLeef(line);
-      // A zero or missing timestamp leaves devTime out rather than claiming 1970.
-      if (attrs.has('devTime')) assert.match(attrs.get('devTime')!, /^-?\d+000$/);
+      // IBM: QRadar reads devTime without devTimeFormat only as an epoch of 10 or 13 digits. A zero or missing
+      // timestamp leaves devTime out rather than claiming 1970; other times QRadar could not read (before
+      // September 2001, after 2286) keep the registry's time under occurredAt instead.
+      if (attrs.has('devTime')) assert.match(attrs.get('devTime')!, /^\d{13}$/);
+      else if (attrs.has('occurredAt')) occurred.set(attrs.get('eventId')!, attrs.get('occurredAt')!);
     }
-    assert.ok(one.some((l) => !parseLeef(l).attrs.has('devTime')));
+    assert.ok(one.some((l) => !parseLeef(l).attrs.has('devTime') && !parseLeef(l).attrs.has('occurredAt')));
+    // The tricky registry's event 21 is a day before 1970, event 25 in the year 702 (RFC 3339 pads it).
+    assert.equal(occurred.get('21'), '1969-12-31T00:00:00Z');
+    assert.equal(occurred.get('25'), '0702-06-15T00:53:20Z');
   });
 });

@@ -41,12 +41,14 @@ describe('out-of-range timestamps', () => {
     }
   });
 
-  it('LEEF: devTime only for times within years 1-9999', async () => {
+  it('LEEF: devTime only for times QRadar reads as a 13-digit epoch, other times within years 1-9999 as occurredAt', async () => {
     const lines = await records('leef');
     assert.match(lines[0]!, /\|\^\|devTime=1763856000000\^cat=/);
-    assert.match(lines[7]!, /\|\^\|devTime=-5000\^cat=/);
+    assert.doesNotMatch(lines[0]!, /occurredAt=/);
+    assert.doesNotMatch(lines[7]!, /devTime=/);
+    assert.match(lines[7]!, /\^occurredAt=1969-12-31T23:59:55Z\^/);
     for (const line of lines.slice(1, 7)) {
-      assert.doesNotMatch(line, /devTime=/, line);
+      assert.doesNotMatch(line, /devTime=|occurredAt=/, line);
       assert.doesNotMatch(line, /e\+|Infinity|NaN/, line);
     }
   });

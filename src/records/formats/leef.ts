@@ -9,7 +9,8 @@
  * its key to the next `^`. C1 characters and all other Unicode pass unchanged, as in CEF.
  */
 import { actionForKind, nestedExtra } from '../../registry/event.js';
-import { eventTimeMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, severityOf, VENDOR } from './beacon.js';
+import { ipVersion, plain, PRODUCT, PRODUCT_VERSION, severityOf, VENDOR } from './beacon.js';
+import { timestamp } from '../rfc5424.js';
 import { kindCache, type EventJson, type JsonFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
@@ -25,6 +26,13 @@ export function leefValue(s: string): string {
 export function leefHeader(s: string, max: number): string {
   return leefValue(s.length > max ? s.slice(0, max) : s);
 }
+
+/**
+ * QRadar reads `devTime` without a `devTimeFormat` only as an epoch of 10 or 13 digits (IBM, predefined LEEF
+ * event attributes): milliseconds of these seconds, 2001-09-09T01:46:40Z to 2286-11-20T17:46:39Z.
+ */
+const DEVTIME_MIN = 1_000_000_000;
+const DEVTIME_MAX = 9_999_999_999;
 
 function attr(key: string, v: string | null): string {
   return v === null || v === '' ? '' : `^${key}=${leefValue(v)}`;
@@ -62,10 +70,13 @@ export function leefJsonFormatter(): JsonFormatter {
     const ip = plain(e.sourceIp);
     // `src` must be an IP address in QRadar; the registry's `unknown` keeps its own key.
     const source = ip === null ? '' : ipVersion(ip) !== 0 ? `^src=${ip}` : attr('sourceAddress', ip);
-    // A zero timestamp is the registry's "no time", and so is one outside years 1-9999: without `devTime`
-    // QRadar uses the syslog header's.
-    const ms = eventTimeMs(e.occurredUnix);
-    return `${head(e.kind)}${ms === null ? '' : `devTime=${ms}^`}${kindAttrs(e.kind)}${source}${jsonAttr('eventId', e.idJson)}${
+    // A time QRadar cannot read as a 13-digit epoch (before 2001, after 2286) is left out of `devTime`, so QRadar
+    // uses the syslog header's, and kept as RFC 3339 under `occurredAt`; a zero timestamp, the registry's "no
+    // time", and one outside years 1-9999 leave both out.
+    const t = e.occurredUnix;
+    const time = t >= DEVTIME_MIN && t <= DEVTIME_MAX ? `devTime=${t}000^` : '';
+    const occurred = time === '' && e.occurredAt !== '' ? attr('occurredAt', timestamp(e)) : '';
+    return `${head(e.kind)}${time}${kindAttrs(e.kind)}${occurred}${source}${jsonAttr('eventId', e.idJson)}${
       registry(e.registryId)}${jsonAttr('tokenId', e.token)}${jsonAttr('fileId', e.file)}${jsonAttr('recipientId', e.recipient)}${
       jsonAttr('issuerId', e.issuer)}${jsonAttr('userAgent', e.userAgent)}${jsonAttr('qualifiedTimestamp', e.qualifiedTimestamp)}${
       jsonAttr('tlogIndex', e.tlogIndex)}${attr('extra', e.extraJson === null ? null : nestedExtra(e.extraJson))}`;
