@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { EsPeer } from './peers/elasticsearch.js';
 import { HecPeer } from './peers/splunk-hec.js';
 import { demoRegistry, jsonLines, registryIds, runCli, tempDir, withPeer } from './helpers.js';
+import { setExtra, wideObject } from './rows-support.js';
 
 const KEY = 'cmVwbGF5LWtleQ==';
 const auth = ['--header', `Authorization: ApiKey ${KEY}`];
@@ -67,6 +68,13 @@ describe('oversight siem replay', () => {
       [folder, '', new RegExp(`^oversight: --dead-letter ${folder} is not a regular file \\(a folder\\): give the dead-letter file an export wrote\n$`)],
       [bad, `${good}\n{"record":"x"}\n`, new RegExp(`^oversight: dead-letter file ${bad}, line 2: not a dead letter \\(needs record and format\\)\n$`)],
       [bad, `${good}\n\n{not json\n`, new RegExp(`^oversight: dead-letter file ${bad}, line 3: not valid JSON\n$`)],
+      // Elasticsearch's document id is the registry id and the rowid: without them two events would share one.
+      [bad, `${good.replace('"registry_id":"reg",', '')}\n`,
+        new RegExp(`^oversight: dead-letter file ${bad}, line 1: registry_id must be the registry id and is missing: give the line as the export wrote it\n$`)],
+      [bad, `${good}\n${good.replace('"rowid":1', '"rowid":"1"')}\n`,
+        new RegExp(`^oversight: dead-letter file ${bad}, line 2: rowid must be a whole number \\(the registry row\\), not "1": give the line as the export wrote it\n$`)],
+      [bad, `${good.replace('"event_id":"1"', '"event_id":null')}\n`,
+        new RegExp(`^oversight: dead-letter file ${bad}, line 1: event_id must be the event id as text, not null: give the line as the export wrote it\n$`)],
     ];
     for (const [file, text, message] of cases) {
       if (text) fs.writeFileSync(file, text);
@@ -97,5 +105,40 @@ describe('oversight siem replay', () => {
       assert.equal(r.stderr, `oversight: ${message}\n`);
     }
     assert.equal(fs.existsSync(path.join(dir, 'out.jsonl')), false, 'nothing was written');
+  });
+
+  it('a line edited since the export (a field after the record, a "record" key inside it) still sends its record whole', async () => {
+    const dir = tempDir();
+    const dlq = path.join(dir, 'dead.jsonl');
+    const out = path.join(dir, 'out.jsonl');
+    const head = '"format":"splunk","registry_id":"reg","status":400,"error":"x"';
+    fs.writeFileSync(dlq, [
+      `{${head},"rowid":1,"event_id":"1","record":{"time":1763856000.0,"event":{"event_id":"1"}},"note":"mapping fixed"}`,
+      `{"record":{"event":{"event_id":"2","record":"kept"}},${head},"rowid":2,"event_id":"2"}`,
+      `{${head},"rowid":3,"event_id":"3","record":{"time":1763856000.0,"event":{"event_id":"3"}}}`,
+    ].join('\n') + '\n');
+    const r = await runCli(['siem', 'replay', '--dead-letter', dlq, '--output', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fs.readFileSync(out, 'utf8'), [
+      '{"time":1763856000,"event":{"event_id":"1"}}',
+      '{"event":{"event_id":"2","record":"kept"}}',
+      // As the export wrote it, byte for byte.
+      '{"time":1763856000.0,"event":{"event_id":"3"}}',
+    ].join('\n') + '\n');
+  });
+
+  it('a dead letter written after a line cut short by a crash starts a line of its own, so it can be read back', async () => {
+    const db = demoRegistry(4);
+    setExtra(db, 3, wideObject(100, 40));
+    const dir = tempDir();
+    const dlq = path.join(dir, 'dead.jsonl');
+    const cut = '{"dead_lettered_at":"2026-01-01T00:00:00.000Z","transport":"file","format":"ecs","registry_id":"re';
+    fs.writeFileSync(dlq, cut);
+    const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', path.join(dir, 'out.jsonl'),
+      '--dead-letter', dlq, '--max-row-bytes', '1KiB']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = fs.readFileSync(dlq, 'utf8').split('\n');
+    assert.equal(lines[0], cut);
+    assert.deepEqual(jsonLines(lines.slice(1).join('\n')).map((d) => [d['rowid'], d['status']]), [[3, 413]]);
   });
 });

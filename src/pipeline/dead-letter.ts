@@ -24,6 +24,7 @@ export interface DeadLetter {
 export class DeadLetterFile {
   private fd: number | null = null;
   private dirty = false;
+  private cutShort = false;
   count = 0;
 
   constructor(readonly file: string, private readonly transport: string, private readonly format: string) {
@@ -59,13 +60,35 @@ export class DeadLetterFile {
       ',"error":' + JSON.stringify(redact(error).slice(0, 2000)) +
       ',"record":' + record + '}\n';
     try {
-      if (this.fd === null) this.fd = fs.openSync(this.file, 'a', 0o600);
-      fs.writeSync(this.fd, line);
+      if (this.fd === null) this.open();
+      // A write can take less than the whole line (a full disk); the rest goes after it, or the error says why.
+      const bytes = Buffer.from(this.cutShort ? '\n' + line : line);
+      for (let off = 0; off < bytes.length; ) off += fs.writeSync(this.fd!, bytes, off);
+      this.cutShort = false;
     } catch (err) {
       throw new ExportError(`cannot write dead-letter file ${this.file}: ${errorMessage(err)}`);
     }
     this.dirty = true;
     this.count++;
+  }
+
+  /**
+   * A file whose last line was cut short (a crash or a full disk in the middle of a write) gets its next dead
+   * letter on a line of its own: joined to the broken line, that dead letter could not be read back either.
+   */
+  private open(): void {
+    this.fd = fs.openSync(this.file, 'a', 0o600);
+    const size = fs.fstatSync(this.fd).size;
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      const r = fs.openSync(this.file, 'r');
+      try {
+        fs.readSync(r, last, 0, 1, size - 1);
+      } finally {
+        fs.closeSync(r);
+      }
+      this.cutShort = last[0] !== 10;
+    }
   }
 
   /** Make every written line durable; called before a checkpoint moves past a dead-lettered event. */
@@ -103,19 +126,47 @@ export function* readDeadLetters(file: string): Generator<DeadLetter & { line: n
     } catch {
       throw new ConfigurationError(`dead-letter file ${file}, line ${n}: not valid JSON`);
     }
-    if (typeof obj !== 'object' || obj === null || obj.record === undefined || typeof obj.format !== 'string') {
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj) || obj.record === undefined || typeof obj.format !== 'string') {
       throw new ConfigurationError(`dead-letter file ${file}, line ${n}: not a dead letter (needs record and format)`);
     }
+    // The event a record is for: Elasticsearch's document id is made of the registry id and the rowid, so a line
+    // without them would go out under another event's id, and be taken for a copy of it or overwrite it.
+    const bad = (field: string, want: string): ConfigurationError =>
+      new ConfigurationError(
+        `dead-letter file ${file}, line ${n}: ${field} must be ${want}` +
+          `${field in obj ? `, not ${String(JSON.stringify((obj as unknown as Record<string, unknown>)[field])).slice(0, 40)}` : ' and is missing'}: ` +
+          'give the line as the export wrote it',
+      );
+    if (typeof obj.registry_id !== 'string' || obj.registry_id === '') throw bad('registry_id', 'the registry id');
+    if (!Number.isSafeInteger(obj.rowid)) throw bad('rowid', 'a whole number (the registry row)');
+    if (typeof obj.event_id !== 'string') throw bad('event_id', 'the event id as text');
     if (obj.record === null) {
       throw new ConfigurationError(
         `dead-letter file ${file}, line ${n}: registry row ${String(obj.rowid)} was set aside unformatted (${String(obj.error).slice(0, 200)}); ` +
           `export it from the registry with a higher --max-row-bytes, and replay the other lines: jq -c 'select(.record != null)' ${file}`,
       );
     }
-    // The record as it was written, byte for byte: parsing and writing it again would change numbers such as
-    // Splunk's `1763856000.0`. Every value before it is a JSON string or number, so the first `,"record":` is the key.
-    const at = raw.indexOf(',"record":');
-    const recordText = at >= 0 && raw.trimEnd().endsWith('}') ? raw.trimEnd().slice(at + ',"record":'.length, -1) : JSON.stringify(obj.record);
-    yield { ...obj, line: n, recordText };
+    yield { ...obj, line: n, recordText: recordText(raw, obj.record) };
   }
+}
+
+/**
+ * The record as it was written, byte for byte: parsing and writing it again would change numbers such as
+ * Splunk's `1763856000.0`. The export writes the record last, so it is what follows the first `,"record":` (no
+ * JSON string holds `,"` unescaped). A line edited since (a field added after the record, the fields reordered)
+ * leaves there something that is not one JSON value, and then the record is written again from what was parsed.
+ */
+function recordText(raw: string, record: unknown): string {
+  const line = raw.trimEnd();
+  const at = line.indexOf(',"record":');
+  if (at >= 0 && line.endsWith('}')) {
+    const text = line.slice(at + ',"record":'.length, -1);
+    try {
+      JSON.parse(text);
+      return text;
+    } catch {
+      // Not the record alone: fall through.
+    }
+  }
+  return JSON.stringify(record);
 }
