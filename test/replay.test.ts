@@ -141,4 +141,25 @@ describe('oversight siem replay', () => {
     assert.equal(lines[0], cut);
     assert.deepEqual(jsonLines(lines.slice(1).join('\n')).map((d) => [d['rowid'], d['status']]), [[3, 413]]);
   });
+
+  it('an event dead-lettered by two runs of an export is replayed once', () => {
+    let fixed = false;
+    return withPeer(new HecPeer({ token: 'tok', rejectEvent: (e) => !fixed && (e['event'] as Record<string, unknown>)['event_id'] === '4' }).start(), async (peer) => {
+      const db = demoRegistry(6);
+      const dlq = path.join(tempDir(), 'dead.jsonl');
+      const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: 'tok' };
+      // Without --state each run starts from the first event, and sets event 4 aside again.
+      for (let run = 0; run < 2; run++) {
+        const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--dead-letter', dlq], { env });
+        assert.equal(r.code, 0, r.stderr);
+      }
+      assert.deepEqual(jsonLines(fs.readFileSync(dlq, 'utf8')).map((d) => d['event_id']), ['4', '4']);
+      fixed = true;
+      const before = peer.eventIds().length;
+      const r = await runCli(['siem', 'replay', '--dead-letter', dlq, '--output', peer.url], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, 'replayed 1 event(s) as splunk via splunk-hec; 1 dead letter(s) for an event already in the file left out\n');
+      assert.deepEqual(peer.eventIds().slice(before), ['4']);
+    });
+  });
 });

@@ -36,8 +36,20 @@ export async function runReplay(values: FlagValues): Promise<number> {
   const say = setUpLog(c);
   const transport = openTransport(c, say);
   const deadLetter = out ? openDeadLetters(out, c) : null;
+  // An event dead-lettered twice (an export run again without --state, or stopped after its dead letter was
+  // written and before its checkpoint) is sent once: Splunk and Sentinel would keep both copies. The rowids seen
+  // are the only memory that grows with the file, a few dozen bytes per dead letter.
+  const seen = new Map<string, Set<number>>();
+  let repeated = 0;
   const records = (function* (): Generator<PreparedRecord> {
     for (const dl of readDeadLetters(input)) {
+      let rows = seen.get(dl.registry_id);
+      if (!rows) seen.set(dl.registry_id, (rows = new Set()));
+      if (rows.has(dl.rowid)) {
+        repeated++;
+        continue;
+      }
+      rows.add(dl.rowid);
       // Text records (CEF, LEEF, or any record inside a syslog envelope) were kept as JSON strings; JSON records as themselves.
       const record = typeof dl.record === 'string' ? dl.record : dl.recordText;
       yield { rowid: dl.rowid, event_id: dl.event_id, registry_id: dl.registry_id, record };
@@ -45,7 +57,9 @@ export async function runReplay(values: FlagValues): Promise<number> {
   })();
   try {
     const result = await runPipeline({ source: records, transport, limits: c.limits, retry: c.retry, deadLetter, log: say, warn: (m, f) => logger.warn(m, f) });
-    logger.result(summary(result, c, deadLetter).replace(/^exported/, 'replayed'), { replayed: result.exported, dead_lettered: result.deadLettered });
+    const line = summary(result, c, deadLetter).replace(/^exported/, 'replayed');
+    const skipped = repeated ? `; ${repeated} dead letter(s) for an event already in the file left out` : '';
+    logger.result(line + skipped, { replayed: result.exported, dead_lettered: result.deadLettered, repeated });
   } finally {
     deadLetter?.close();
     await transport.close();
