@@ -55,7 +55,15 @@ describe('oversight siem replay', () => {
       assert.ok(fs.readFileSync(dlq).equals(before));
       const noOut = await runCli(['siem', 'replay', '--dead-letter', dlq, '--output', peer.url], { env });
       assert.equal(noOut.code, 1);
-      assert.match(noOut.stderr, /refused event 4/);
+      // Replay's own flag: --dead-letter names the file it reads.
+      assert.match(noOut.stderr, /refused event 4 .*; pass --dead-letter-out FILE to set refused events aside and keep going\n$/);
+      // A link to the input is the input: refused records appended to it would be read and sent again.
+      const link = path.join(dir, 'link.jsonl');
+      fs.symlinkSync(dlq, link);
+      const linked = await runCli(['siem', 'replay', '--dead-letter', dlq, '--output', peer.url, '--dead-letter-out', link], { env });
+      assert.equal(linked.code, 2, linked.stderr);
+      assert.equal(linked.stderr, 'oversight: --dead-letter-out must be another file than --dead-letter\n');
+      assert.ok(fs.readFileSync(dlq).equals(before));
     }));
 
   it('a folder or a line that is no dead letter is refused with one line naming it, exit 2 (a restart cannot fix it)', async () => {

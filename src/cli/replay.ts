@@ -17,7 +17,10 @@ export async function runReplay(values: FlagValues): Promise<number> {
   const input = REPLAY.input.read(values);
   if (!input) throw new ConfigurationError('--dead-letter is required: the dead-letter file to send again');
   const out = REPLAY.output.read(values);
-  if (out && path.resolve(out) === path.resolve(input)) throw new ConfigurationError('--dead-letter-out must be another file than --dead-letter');
+  // Compared as files, not names: records refused again and appended to the file being read would be read again.
+  if (out && (path.resolve(out) === path.resolve(input) || sameFile(out, input))) {
+    throw new ConfigurationError('--dead-letter-out must be another file than --dead-letter');
+  }
   // The delivery options, without the input file posing as a dead-letter output.
   const delivery = { ...values, deadLetter: undefined };
   setUpLog({ quiet: DELIVERY.quiet.read(values), logFormat: parseLogFormat(DELIVERY.logFormat.read(values) ?? undefined) });
@@ -56,7 +59,7 @@ export async function runReplay(values: FlagValues): Promise<number> {
     }
   })();
   try {
-    const result = await runPipeline({ source: records, transport, limits: c.limits, retry: c.retry, deadLetter, log: say, warn: (m, f) => logger.warn(m, f) });
+    const result = await runPipeline({ source: records, transport, limits: c.limits, retry: c.retry, deadLetter, deadLetterFlag: '--dead-letter-out', log: say, warn: (m, f) => logger.warn(m, f) });
     const line = summary(result, c, deadLetter).replace(/^exported/, 'replayed');
     const skipped = repeated ? `; ${repeated} dead letter(s) for an event already in the file left out` : '';
     logger.result(line + skipped, { replayed: result.exported, dead_lettered: result.deadLettered, repeated });
@@ -65,4 +68,15 @@ export async function runReplay(values: FlagValues): Promise<number> {
     await transport.close();
   }
   return 0;
+}
+
+/** Two names of one file (a link, a hard link); false when either does not exist yet. */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = fs.statSync(a);
+    const y = fs.statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
 }

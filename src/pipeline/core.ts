@@ -32,6 +32,8 @@ export interface CoreOptions {
   /** Where the checkpoint starts (the state file's cursor; 0 for a first run). */
   startRowid?: number;
   deadLetter?: DeadLetterFile | null;
+  /** The flag that gives `deadLetter`, for the message of a refusal that stops a run without it. */
+  deadLetterFlag?: string;
   /**
    * Aborting stops the run: nothing more is read or sent, no backoff or acknowledgement wait goes on, the
    * request in flight may finish, and the checkpoint covers what settled.
@@ -108,7 +110,7 @@ export class Core {
   constructor(private readonly o: CoreOptions) {
     this.transport = o.transport;
     this.metrics = o.metrics ?? null;
-    const hooks = { ...(o.stop ? { stop: o.stop } : {}), metrics: this.metrics };
+    const hooks = { ...(o.stop ? { stop: o.stop } : {}), ...(o.deadLetterFlag ? { deadLetterFlag: o.deadLetterFlag } : {}), metrics: this.metrics };
     this.delivery = new Delivery(o.transport, o.retry, o.deadLetter ?? null, o.warn ?? o.log ?? (() => undefined), hooks);
     const warn = o.warn ?? o.log;
     this.window = o.transport.acks ? new AckWindow(o.transport.acks, this.delivery, 256, { ...hooks, ...(warn ? { warn } : {}) }) : null;

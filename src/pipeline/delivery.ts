@@ -41,6 +41,8 @@ export interface DeliveryHooks {
   /** Aborted: no new attempt starts and no backoff wait continues. */
   stop?: AbortSignal;
   metrics?: ExportMetrics | null;
+  /** The flag that gives the dead-letter file, named when a refusal stops a run without one (replay's is another). */
+  deadLetterFlag?: string;
 }
 
 const OUTCOMES: Record<Verdict['kind'], RequestOutcome> = {
@@ -258,7 +260,7 @@ export class Delivery {
     if (!this.deadLetter) {
       throw new ExportError(
         `${this.transport.name} refused event ${entry.event_id} (HTTP ${status}): ${error}; ` +
-          'pass --dead-letter FILE to set refused events aside and keep going',
+          `pass ${this.hooks.deadLetterFlag ?? '--dead-letter'} FILE to set refused events aside and keep going`,
       );
     }
     this.deadLetter.write(entry, status, error);
