@@ -6,7 +6,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { EsPeer } from './peers/elasticsearch.js';
 import { HecPeer } from './peers/splunk-hec.js';
-import { demoRegistry, jsonLines, registryIds, runCli, tempDir, withPeer } from './helpers.js';
+import Database from 'better-sqlite3';
+import { demoRegistry, jsonLines, registryIds, runCli, spawnCli, tempDir, waitFor, withPeer } from './helpers.js';
 import { setExtra, wideObject } from './rows-support.js';
 
 const KEY = 'cmVwbGF5LWtleQ==';
@@ -170,4 +171,31 @@ describe('oversight siem replay', () => {
       assert.deepEqual(peer.eventIds().slice(before), ['4']);
     });
   });
+
+  it('a following export makes the dead-letter file again at its path after a rotator moved it away', () =>
+    withPeer(new HecPeer({ token: 'tok', rejectEvent: () => true }).start(), async (peer) => {
+      const db = demoRegistry(3);
+      const dir = tempDir();
+      const dlq = path.join(dir, 'dead.jsonl');
+      const child = spawnCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--state', path.join(dir, 'state.json'),
+        '--follow', '--dead-letter', dlq], { OVERSIGHT_SPLUNK_HEC_TOKEN: 'tok' });
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const ended = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        const lines = (file: string): number => (fs.existsSync(file) ? jsonLines(fs.readFileSync(file, 'utf8')).length : 0);
+        await waitFor(() => lines(dlq) === 3, 15_000);
+        fs.renameSync(dlq, `${dlq}.1`);
+        const con = new Database(db);
+        con.prepare("INSERT INTO events (token_id,kind,source_ip,user_agent,extra,timestamp) VALUES ('live','dns','192.0.2.9','','{}',1763856000)").run();
+        con.close();
+        await waitFor(() => lines(dlq) === 1, 15_000);
+        assert.equal(lines(`${dlq}.1`), 3);
+        assert.equal(jsonLines(fs.readFileSync(dlq, 'utf8'))[0]!['rowid'], 4);
+        assert.equal(fs.statSync(dlq).mode & 0o777, 0o600);
+      } finally {
+        child.kill('SIGTERM');
+      }
+      assert.equal(await ended, 0, stderr);
+    }));
 });

@@ -1,7 +1,8 @@
 /**
  * Dead letters: one JSON line per record a SIEM refused, with everything needed to understand and replay it.
  * The file is created on the first rejection (mode 0600: it holds event data) and synced before the checkpoint
- * moves past the rejected event, so a refused event is never both skipped and unrecorded.
+ * moves past the rejected event, so a refused event is never both skipped and unrecorded. A file moved away by a
+ * log rotator is made again at its path by the next dead letter.
  */
 import fs from 'node:fs';
 import { checkWritableFolder } from './checkpoint.js';
@@ -60,6 +61,7 @@ export class DeadLetterFile {
       ',"error":' + JSON.stringify(redact(error).slice(0, 2000)) +
       ',"record":' + record + '}\n';
     try {
+      if (this.fd !== null && this.moved()) this.reopen();
       if (this.fd === null) this.open();
       // A write can take less than the whole line (a full disk); the rest goes after it, or the error says why.
       const bytes = Buffer.from(this.cutShort ? '\n' + line : line);
@@ -89,6 +91,27 @@ export class DeadLetterFile {
       }
       this.cutShort = last[0] !== 10;
     }
+  }
+
+  /**
+   * The file was renamed or removed (a log rotator) since it was opened: writing on would put dead letters in a
+   * file that is no longer at the path, or in none once the rotator deletes it, while the checkpoint moves on.
+   */
+  private moved(): boolean {
+    try {
+      const now = fs.statSync(this.file);
+      const open = fs.fstatSync(this.fd!);
+      return now.ino !== open.ino || now.dev !== open.dev;
+    } catch {
+      return true;
+    }
+  }
+
+  /** What went to the old file is made durable first: the checkpoint may already count on it. */
+  private reopen(): void {
+    this.sync();
+    fs.closeSync(this.fd!);
+    this.fd = null;
   }
 
   /** Make every written line durable; called before a checkpoint moves past a dead-lettered event. */
