@@ -198,4 +198,22 @@ describe('oversight siem replay', () => {
       }
       assert.equal(await ended, 0, stderr);
     }));
+
+  it('a stop signal ends a replay waiting on a busy SIEM with one line saying how far it got', () =>
+    withPeer(new HecPeer({ token: 'tok' }).start(), async (peer) => {
+      for (let i = 0; i < 1000; i++) peer.peer.faults.push({ status: 503, body: '{"text":"Server is busy","code":9}' });
+      const dlq = path.join(tempDir(), 'dead.jsonl');
+      fs.writeFileSync(dlq, '{"format":"splunk","registry_id":"reg","rowid":1,"event_id":"1","status":400,"error":"x","record":{"event":{"event_id":"1"}}}\n');
+      const child = spawnCli(['siem', 'replay', '--dead-letter', dlq, '--output', peer.url, '--retry-max-duration', '10m'], { OVERSIGHT_SPLUNK_HEC_TOKEN: 'tok' });
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const ended = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, sig) => resolve([code, sig])));
+      try {
+        await waitFor(() => stderr.includes('retrying in'), 15_000);
+      } finally {
+        child.kill('SIGTERM');
+      }
+      assert.deepEqual(await ended, [143, null], stderr);
+      assert.match(stderr, new RegExp(`\noversight: stopped by SIGTERM with 0 dead letter\\(s\\) of ${dlq} sent or set aside: the others were not sent, and a new replay sends every line again\n$`));
+    }));
 });

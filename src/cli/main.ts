@@ -61,7 +61,7 @@ export async function main(argv: string[]): Promise<void> {
   const outcome = { code: EXIT.ok };
   const program = buildProgram({
     export: async (v) => (await import('./export.js')).runExport(v, ctx),
-    replay: async (v) => (await import('./replay.js')).runReplay(v),
+    replay: async (v) => (await import('./replay.js')).runReplay(v, ctx),
     verify: async (v) => (await import('./verify.js')).runVerifyCommand(v),
     check: async (v) => (await import('./check.js')).runCheck(v),
     demo: async (v) => (await import('./demo.js')).runDemo(v, ctx),

@@ -9,11 +9,14 @@ import type { FlagValues } from '../shared/options.js';
 import { isFormatName } from '../records/formats/index.js';
 import { log as logger, parseLogFormat } from '../shared/log.js';
 import { runPipeline, type PreparedRecord } from '../pipeline/index.js';
+import { parseDuration } from '../shared/options.js';
+import { DEFAULTS } from '../shared/defaults.js';
+import { Shutdown, signalExitCode } from '../service/signals.js';
 import { summary } from './summary.js';
 import { openDeadLetters, openTransport, setUpLog } from './wiring.js';
 
 
-export async function runReplay(values: FlagValues): Promise<number> {
+export async function runReplay(values: FlagValues, ctx: { quit(code: number): never }): Promise<number> {
   const input = REPLAY.input.read(values);
   if (!input) throw new ConfigurationError('--dead-letter is required: the dead-letter file to send again');
   const out = REPLAY.output.read(values);
@@ -58,12 +61,35 @@ export async function runReplay(values: FlagValues): Promise<number> {
       yield { rowid: dl.rowid, event_id: dl.event_id, registry_id: dl.registry_id, record };
     }
   })();
+  // A stop (SIGTERM, SIGINT, SIGHUP) lets the request in flight finish and says how far the replay got: a replay
+  // has no checkpoint, so running it again sends every line again.
+  let settled = 0;
+  const stopped = (sig: NodeJS.Signals): void =>
+    logger.info(`stopped by ${sig} with ${settled} dead letter(s) of ${input} sent or set aside: the others were not sent, and a new replay sends every line again`, {
+      signal: sig, settled,
+    });
+  const signals = new Shutdown({
+    timeoutMs: parseDuration(DEFAULTS.shutdownTimeout, '--shutdown-timeout'),
+    leave: (sig, why) => {
+      logger.warn(why, { signal: sig });
+      stopped(sig);
+      ctx.quit(signalExitCode(sig));
+    },
+  });
   try {
-    const result = await runPipeline({ source: records, transport, limits: c.limits, retry: c.retry, deadLetter, deadLetterFlag: '--dead-letter-out', log: say, warn: (m, f) => logger.warn(m, f) });
+    const result = await runPipeline({
+      source: records, transport, limits: c.limits, retry: c.retry, deadLetter, deadLetterFlag: '--dead-letter-out', stop: signals.signal,
+      log: say, warn: (m, f) => logger.warn(m, f), onProgress: (n) => (settled = n),
+    });
     const line = summary(result, c, deadLetter).replace(/^exported/, 'replayed');
     const skipped = repeated ? `; ${repeated} dead letter(s) for an event already in the file left out` : '';
     logger.result(line + skipped, { replayed: result.exported, dead_lettered: result.deadLettered, repeated });
+    if (result.stopped && signals.received) {
+      stopped(signals.received);
+      return signalExitCode(signals.received);
+    }
   } finally {
+    signals.dispose();
     deadLetter?.close();
     await transport.close();
   }
