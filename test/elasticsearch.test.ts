@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { EsPeer } from './peers/elasticsearch.js';
-import { demoRegistry, jsonLines, outcome, registryIds, runCli, tempDir, waitFor, withPeer } from './helpers.js';
+import { demoRegistry, jsonLines, outcome, registryIds, runCli, tempDir, waitFor, withPeer, lastRowid } from './helpers.js';
 
 const KEY = 'VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw==';
 const auth = ['--header', `Authorization: ApiKey ${KEY}`];
@@ -12,7 +12,6 @@ const exportTo = (db: string, url: string, ...more: string[]): string[] =>
   ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', url, '--retry-max-duration', '20s', ...auth, ...more];
 
 const bulkRequests = (peer: EsPeer): number => peer.peer.requests.filter((q) => q.path.endsWith('/_bulk')).length;
-const lastRowid = (state: string): number => (fs.existsSync(state) ? (JSON.parse(fs.readFileSync(state, 'utf8')) as { last_rowid: number }).last_rowid : 0);
 
 /** Export `events` demo events with a state and a dead-letter file; returns the run, what was checkpointed and dead-lettered. */
 async function exportWithState(url: string, events: number, ...more: string[]) {

@@ -87,6 +87,11 @@ export function outcome(stderr: string): string[] {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Poll `check` until it holds or `timeoutMs` passes; bounded so a broken test stops by itself. */
+/** The checkpoint a state file holds: its `last_rowid`, or 0 before the export has written one (so waitFor retries). */
+export function lastRowid(state: string): number {
+  return fs.existsSync(state) ? (JSON.parse(fs.readFileSync(state, 'utf8')) as { last_rowid: number }).last_rowid : 0;
+}
+
 export async function waitFor(check: () => boolean, timeoutMs = 10_000, stepMs = 25): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!check()) {

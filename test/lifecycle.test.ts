@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { HecPeer } from './peers/splunk-hec.js';
-import { demoRegistry, outcome, registryIds, runCli, spawnCli, sqlRegistry, tempDir, waitFor } from './helpers.js';
+import { demoRegistry, outcome, registryIds, runCli, spawnCli, sqlRegistry, tempDir, waitFor, lastRowid } from './helpers.js';
 
 const TOKEN = 'lifecycle-test-token-0c3d';
 
@@ -36,10 +36,6 @@ function insert(con: Database.Database, n: number, kind = 'dns'): void {
 function restoreOver(db: string, file: string): void {
   for (const suffix of ['-wal', '-shm']) fs.rmSync(db + suffix, { force: true });
   fs.renameSync(file, db);
-}
-
-function lastRowid(state: string): number {
-  return (JSON.parse(fs.readFileSync(state, 'utf8')) as { last_rowid: number }).last_rowid;
 }
 
 /** A registry whose ids are reused after the newest rows are deleted (INTEGER PRIMARY KEY, no AUTOINCREMENT). */

@@ -8,14 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { OtlpPeer, statusPrefix } from './peers/otlp.js';
-import { demoRegistry, jsonLines, outcome, registryIds, runCli, tempDir, withPeer } from './helpers.js';
+import { demoRegistry, jsonLines, outcome, registryIds, runCli, tempDir, withPeer, lastRowid } from './helpers.js';
 
 const MB = 1024 * 1024;
 /** A proxy's words with a line break and an ANSI escape in them, to show they cannot forge or colour our log. */
 const START = 'proxy refused\r\n\u001b[31mthe request ';
 
 const otlp = (fn: (peer: OtlpPeer) => Promise<void>): Promise<void> => withPeer(new OtlpPeer().start(), fn);
-const lastRowid = (state: string): number => (fs.existsSync(state) ? (JSON.parse(fs.readFileSync(state, 'utf8')) as { last_rowid: number }).last_rowid : 0);
 
 /** Export `events` demo events to the peer; returns the run and its dead letters. */
 async function exportTo(peer: OtlpPeer, events: number, ...more: string[]) {

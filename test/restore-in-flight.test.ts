@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { HecPeer } from './peers/splunk-hec.js';
-import { demoRegistry, outcome, runCli, spawnCli, tempDir, waitFor } from './helpers.js';
+import { demoRegistry, outcome, runCli, spawnCli, tempDir, waitFor, lastRowid } from './helpers.js';
 
 const TOKEN = 'restore-in-flight-token-5e1a';
 const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: TOKEN };
@@ -44,10 +44,6 @@ async function restoreInPlace(db: string, backup: string): Promise<void> {
   const left = 200 - (con.prepare('SELECT max(id) FROM events').pluck().get() as number);
   con.close();
   insert(db, left, 'after-restore');
-}
-
-function lastRowid(state: string): number {
-  return (JSON.parse(fs.readFileSync(state, 'utf8')) as { last_rowid: number }).last_rowid;
 }
 
 const REFUSED = (state: string): string =>

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { HecPeer } from './peers/splunk-hec.js';
-import { demoRegistry, registryIds, ROOT, runCli, sleep, spawnCli, tempDir, waitFor } from './helpers.js';
+import { demoRegistry, registryIds, ROOT, runCli, sleep, spawnCli, tempDir, waitFor, lastRowid } from './helpers.js';
 
 const TOKEN = 'shutdown-test-token-5f1c';
 const env = { OVERSIGHT_SPLUNK_HEC_TOKEN: TOKEN };
@@ -103,10 +103,6 @@ async function restartDeliversTheRest(db: string, state: string, first: HecPeer)
   } finally {
     await second.close();
   }
-}
-
-function lastRowid(state: string): number {
-  return (JSON.parse(fs.readFileSync(state, 'utf8')) as { last_rowid: number }).last_rowid;
 }
 
 describe('stopping an export while the SIEM is down', () => {
