@@ -18,36 +18,19 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { evaluate, type Alert } from '../src/content/detect.js';
-import { ELASTICSEARCH_ASSETS, KIBANA_RULES_FILE } from '../src/content/elastic.js';
 import { CUSTOM_COMPONENT, INDEX_TEMPLATE, PACKAGE_COMPONENT, PIPELINE } from '../src/content/elastic-mappings.js';
-import { contentRoot, durationSeconds, loadDetections, type Detection } from '../src/content/model.js';
+import { durationSeconds, type Detection } from '../src/content/model.js';
 import { TRANSFORM } from '../src/content/sentinel-arm.js';
-import { APP, SOURCETYPE } from '../src/content/splunk.js';
-import { parseConf } from '../src/content/splunk-conf.js';
 import type { OversightEvent } from '../src/registry/event.js';
 import { iterRegistryEvents } from '../src/registry/source.js';
 import { jsonLines, runCli, sqlRegistry } from './helpers.js';
 import { composeTemplate, IngestSimulator, SimulatedDataStream, type Doc } from './peers/es-simulator.js';
 import { ElasticRuleRunner } from './support/elastic-rules-run.js';
-import { applyProps, EXTRACTION_CUTOFF, readIngest, readProps, runSearch, searchTimeFields } from './support/splunk-run.js';
+import { asset, byId, detections, ingest, kibanaRules, macros, props, ROOT, saved, sentinelRule } from './support/shipped-content.js';
+import { applyProps, EXTRACTION_CUTOFF, runSearch, searchTimeFields } from './support/splunk-run.js';
 import type { Fields } from './support/splunk-spl.js';
 
-const ROOT = contentRoot();
-const detections = loadDetections();
-const byId = (id: string): Detection => detections.find((d) => d.id === id)!;
-
-// ---- the three SIEMs' content, read from the files we ship ------------------------------------------------
-const APP_DIR = path.join(ROOT, 'splunk', APP);
-const splunkFile = (f: string): string => fs.readFileSync(path.join(APP_DIR, f), 'utf8');
-const props = readProps(splunkFile('default/props.conf'), SOURCETYPE);
-const ingest = readIngest(splunkFile('default/props.conf'), splunkFile('default/transforms.conf'), SOURCETYPE);
-const macrosConf = parseConf(splunkFile('default/macros.conf'));
-const macros = new Map(macrosConf.stanzas.map((s) => [s.name, macrosConf.stanza(s.name).get('definition')!]));
-const saved = parseConf(splunkFile('default/savedsearches.conf'));
-const elasticFile = (f: string): Record<string, any> => JSON.parse(fs.readFileSync(path.join(ROOT, 'elastic', f), 'utf8'));
-const asset = (p: string): Record<string, any> => elasticFile(ELASTICSEARCH_ASSETS.find((a) => a.path === p)!.file);
-const kibanaRules = jsonLines(fs.readFileSync(path.join(ROOT, 'elastic', KIBANA_RULES_FILE), 'utf8'));
-const sentinelRules = new Map(detections.map((d) => [d.id, fs.readFileSync(path.join(ROOT, 'sentinel', 'analytic-rules', `${d.id.replace(/^oversight-/, '')}.yaml`), 'utf8')]));
+const sentinelRules = new Map(detections.map((d) => [d.id, sentinelRule(d)]));
 
 const SCHEMA = `CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, token_id TEXT, file_id TEXT, recipient_id TEXT, issuer_id TEXT,
   kind TEXT, source_ip TEXT, user_agent TEXT, extra TEXT, timestamp INTEGER, qualified_timestamp TEXT, tlog_index INTEGER);`;

@@ -10,32 +10,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { evaluate } from '../src/content/detect.js';
-import { ELASTICSEARCH_ASSETS, KIBANA_RULES_FILE } from '../src/content/elastic.js';
 import { CUSTOM_COMPONENT, INDEX_TEMPLATE, PACKAGE_COMPONENT, PIPELINE } from '../src/content/elastic-mappings.js';
-import { contentRoot, durationSeconds, loadDetections, loadFields, type Detection } from '../src/content/model.js';
-import { APP, SOURCETYPE } from '../src/content/splunk.js';
-import { parseConf } from '../src/content/splunk-conf.js';
+import { durationSeconds, loadDetections, loadFields, type Detection } from '../src/content/model.js';
 import { iterRegistryEvents } from '../src/registry/source.js';
 import { jsonLines, runCli, sqlRegistry, tempDir } from './helpers.js';
 import { composeTemplate, IngestSimulator, SimulatedDataStream, type Doc } from './peers/es-simulator.js';
 import { ElasticRuleRunner } from './support/elastic-rules-run.js';
-import { applyProps, readIngest, readProps, runSearch, searchTimeFields } from './support/splunk-run.js';
-
-const ROOT = contentRoot();
-const detections = loadDetections();
-const byId = (id: string): Detection => detections.find((d) => d.id === id)!;
-const APP_DIR = path.join(ROOT, 'splunk', APP);
-const splunkFile = (f: string): string => fs.readFileSync(path.join(APP_DIR, f), 'utf8');
-const props = readProps(splunkFile('default/props.conf'), SOURCETYPE);
-const ingest = readIngest(splunkFile('default/props.conf'), splunkFile('default/transforms.conf'), SOURCETYPE);
-const macrosConf = parseConf(splunkFile('default/macros.conf'));
-const macros = new Map(macrosConf.stanzas.map((s) => [s.name, macrosConf.stanza(s.name).get('definition')!]));
-const saved = parseConf(splunkFile('default/savedsearches.conf'));
-const elasticFile = (f: string): Record<string, any> => JSON.parse(fs.readFileSync(path.join(ROOT, 'elastic', f), 'utf8'));
-const asset = (p: string): Record<string, any> => elasticFile(ELASTICSEARCH_ASSETS.find((a) => a.path === p)!.file);
-const kibanaRules = jsonLines(fs.readFileSync(path.join(ROOT, 'elastic', KIBANA_RULES_FILE), 'utf8'));
-const sentinelQuery = (d: Detection): string =>
-  fs.readFileSync(path.join(ROOT, 'sentinel', 'analytic-rules', `${d.id.replace(/^oversight-/, '')}.yaml`), 'utf8');
+import { asset, byId, detections, ingest, kibanaRules, macros, props, ROOT, saved, sentinelRule } from './support/shipped-content.js';
+import { applyProps, runSearch, searchTimeFields } from './support/splunk-run.js';
 
 const SCHEMA = `CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, token_id TEXT, file_id TEXT, recipient_id TEXT, issuer_id TEXT,
   kind TEXT, source_ip TEXT, user_agent TEXT, extra TEXT, timestamp INTEGER, qualified_timestamp TEXT, tlog_index INTEGER);`;
@@ -104,7 +86,7 @@ describe('a burst of 20 callbacks from one address in under 4 minutes, across a 
 
   it('alerts once in Splunk, Elastic and the rule the Sentinel query implements', async () => {
     assert.deepEqual(await alertsPerSiem(d, burst, 90, NOW - 1800, NOW + 1800), { kql: 1, splunk: 1, elastic: 1 });
-    assert.match(sentinelQuery(d), new RegExp(`\\| where OccurredAt > ago\\(${d.schedule.lookback}\\)`));
+    assert.match(sentinelRule(d), new RegExp(`\\| where OccurredAt > ago\\(${d.schedule.lookback}\\)`));
   });
 
   it('nineteen callbacks stay quiet', async () => {
@@ -125,7 +107,7 @@ describe('one file from 3 addresses within 24 hours, the last one just before th
 
   it('alerts once in Splunk, Elastic and the rule the Sentinel query implements', async () => {
     assert.deepEqual(await alertsPerSiem(d, spread, 600, NOW, NOW + 2 * 86400), { kql: 1, splunk: 1, elastic: 1 });
-    assert.match(sentinelQuery(d), new RegExp(`\\| where OccurredAt > ago\\(${d.schedule.lookback}\\)`));
+    assert.match(sentinelRule(d), new RegExp(`\\| where OccurredAt > ago\\(${d.schedule.lookback}\\)`));
   });
 });
 
