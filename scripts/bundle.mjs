@@ -13,10 +13,11 @@
 // that the files of dist/bin are CommonJS.
 //
 // The bundle sits one folder below dist/, as the modules do, so the paths they resolve from their own location
-// (../../package.json, ../../content, ./format-worker.js) mean the same files; `import.meta.url` is the
-// bundle's own URL. Packages stay external: installed, not copied in.
+// (../../package.json, ../../content, ./format-worker.js) mean the same files; `import.meta.url` is the URL of
+// the entry file that started it (load-bundle.cjs), in the same folder. Packages stay external: installed, not copied in.
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -25,8 +26,8 @@ const out = path.join(root, 'dist', 'bin');
 fs.rmSync(out, { recursive: true, force: true });
 await build({
   entryPoints: {
-    oversight: path.join(root, 'dist', 'cli.js'),
-    'format-worker': path.join(root, 'dist', 'pipeline', 'format-worker.js'),
+    'oversight.bundle': path.join(root, 'dist', 'cli.js'),
+    'format-worker.bundle': path.join(root, 'dist', 'pipeline', 'format-worker.js'),
   },
   outdir: out,
   entryNames: '[name]',
@@ -36,8 +37,26 @@ await build({
   target: 'node20',
   packages: 'external',
   define: { 'import.meta.url': '__bundleUrl' },
+  // Packages loaded on demand (`import('undici')`) become `require` calls in a promise: the loader runs each bundle
+  // as a script from its code cache, and a script's `import()` would need Node's experimental vm loader.
+  supported: { 'dynamic-import': false },
   // The modules were written as ESM, which is always strict; the bundle keeps them so.
   banner: { js: '"use strict";\nconst __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   logLevel: 'warning',
 });
 fs.writeFileSync(path.join(out, 'package.json'), JSON.stringify({ type: 'commonjs' }, null, 2) + '\n');
+
+// Each bundle starts from a small entry file (the command's, and its formatting threads'), through the loader that
+// runs it from V8's code cache: the cache is the bundle compiled once here, so a run skips that parse. The bundle's
+// own first line (the command's `#!`) moves to the entry, where Node expects it.
+fs.copyFileSync(path.join(root, 'scripts', 'load-bundle.cjs'), path.join(out, 'load-bundle.js'));
+const require = createRequire(import.meta.url);
+const { compile } = require('./load-bundle.cjs');
+for (const [entry, shebang] of [['oversight', true], ['format-worker', false]]) {
+  const bundle = path.join(out, `${entry}.bundle.js`);
+  fs.writeFileSync(bundle, fs.readFileSync(bundle, 'utf8').replace(/^#!.*\n/, ''));
+  fs.chmodSync(bundle, 0o644);
+  fs.writeFileSync(path.join(out, `${entry}.bundle.js.cache`), compile(bundle, undefined).createCachedData());
+  const start = `'use strict';\nrequire('./load-bundle.js').runBundle(module, '${entry}.bundle.js');\n`;
+  fs.writeFileSync(path.join(out, `${entry}.js`), shebang ? `#!/usr/bin/env node\n${start}` : start, { mode: shebang ? 0o755 : 0o644 });
+}
