@@ -17,6 +17,7 @@
 // the entry file that started it (load-bundle.cjs), in the same folder. Packages stay external: installed, not copied in.
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -60,3 +61,6 @@ for (const [entry, shebang] of [['oversight', true], ['format-worker', false]]) 
   const start = `'use strict';\nrequire('./load-bundle.js').runBundle(module, '${entry}.bundle.js');\n`;
   fs.writeFileSync(path.join(out, `${entry}.js`), shebang ? `#!/usr/bin/env node\n${start}` : start, { mode: shebang ? 0o755 : 0o644 });
 }
+// The command's cache is then made again after a short export has run, with the code of what it called.
+const warm = spawnSync(process.execPath, [path.join(root, 'scripts', 'warm-cache.cjs'), out], { stdio: 'inherit' });
+if (warm.status !== 0) throw new Error(`bundle: warming the code cache failed (exit ${warm.status})`);

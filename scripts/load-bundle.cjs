@@ -1,8 +1,9 @@
 'use strict';
 // Starts one bundle of the command (see bundle.mjs) from the V8 code cache written beside it at build time. Each
 // run of the command, and each of its formatting threads, otherwise parses its bundle anew before it reads a row.
-// Counted with callgrind, beyond the 502 M instructions of `node -e ''`: `oversight --version` took 154 M instead
-// of 202 M, a 10-event export 258 M instead of 308 M. A cache V8 does not accept (another Node or V8 version, a
+// Counted with callgrind, beyond the 502 M instructions of `node -e ''`: `oversight --version` took 145 M instead
+// of 202 M, a 10-event export 225 M instead of 308 M (with the command's cache made after a short export:
+// warm-cache.cjs). A cache V8 does not accept (another Node or V8 version, a
 // changed bundle) is set aside by V8 itself, and the bundle is compiled as it would be without one.
 
 const fs = require('node:fs');
