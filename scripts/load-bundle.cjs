@@ -3,8 +3,8 @@
 // run of the command, and each of its formatting threads, otherwise parses its bundle anew before it reads a row.
 // Counted with callgrind, beyond the 502 M instructions of `node -e ''`: `oversight --version` took 145 M instead
 // of 202 M, a 10-event export 225 M instead of 308 M (with the command's cache made after a short export:
-// warm-cache.cjs). A cache V8 does not accept (another Node or V8 version, a
-// changed bundle) is set aside by V8 itself, and the bundle is compiled as it would be without one.
+// warm-cache.cjs). A cache V8 does not accept (another Node or V8 version, a changed bundle) is set aside by V8
+// itself, and the bundle is compiled as it would be without one.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -22,10 +22,16 @@ function compile(file, cachedData) {
 }
 
 /**
- * Run the bundle `name`, which sits beside the entry file, as the entry module itself: `__filename` stays the
- * entry, so the command still knows it was started directly, and the paths it resolves from its own location
- * (the formatting thread's entry, ../../package.json) are unchanged.
+ * Run a compiled bundle as the module `entry`: `__filename` stays the entry, so the command still knows it was
+ * started directly, and the paths it resolves from its own location (the formatting thread's entry,
+ * ../../package.json) are unchanged.
  */
+function runAs(script, entry) {
+  const run = script.runInThisContext();
+  run.call(entry.exports, entry.exports, createRequire(entry.filename), entry, entry.filename, path.dirname(entry.filename));
+}
+
+/** Run the bundle `name`, which sits beside the entry file, as the entry module itself. */
 function runBundle(entry, name) {
   const file = path.join(path.dirname(entry.filename), name);
   let cachedData;
@@ -34,8 +40,7 @@ function runBundle(entry, name) {
   } catch {
     cachedData = undefined;
   }
-  const run = compile(file, cachedData).runInThisContext();
-  run.call(entry.exports, entry.exports, createRequire(entry.filename), entry, entry.filename, path.dirname(entry.filename));
+  runAs(compile(file, cachedData), entry);
 }
 
-module.exports = { runBundle, compile };
+module.exports = { runBundle, compile, runAs };

@@ -9,13 +9,12 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const { createRequire } = require('node:module');
 const Module = require('node:module');
 
 const bin = path.resolve(process.argv[2]);
 const entry = path.join(bin, 'oversight.js');
 const bundle = path.join(bin, 'oversight.bundle.js');
-const { compile } = require(path.join(bin, 'load-bundle.js'));
+const { compile, runAs } = require(path.join(bin, 'load-bundle.js'));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oversight-warm-'));
 const db = path.join(dir, 'registry.sqlite');
 
@@ -32,4 +31,4 @@ process.on('exit', (code) => {
 process.argv = [process.execPath, entry, 'siem', 'export', '--db', db, '--registry-id', 'warm', '--format', 'ecs', '--output', path.join(dir, 'events.json'), '--quiet'];
 const module_ = new Module(entry, null);
 module_.filename = entry;
-script.runInThisContext().call(module_.exports, module_.exports, createRequire(entry), module_, entry, bin);
+runAs(script, module_);
