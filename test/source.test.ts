@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { describe, it } from 'node:test';
 import { eventOf, readEventRows } from '../src/pipeline/event-rows.js';
 import { fromRegistryValues, hasTime } from '../src/registry/event.js';
-import { ROWID_START } from '../src/registry/rows.js';
+import { OversizeRow, ROWID_START } from '../src/registry/rows.js';
 import { iterRegistryEvents, PAGE_SIZE, RegistrySource } from '../src/registry/source.js';
 import { demoRegistry, jsonLines, runCli, spawnCli, sqlRegistry } from './helpers.js';
 
@@ -147,6 +147,32 @@ describe('registry reader', () => {
       }
     } finally {
       src.close();
+    }
+  });
+
+  it('the JSON read takes every row within the size limit, and only those, whichever columns hold the bytes', () => {
+    // With a 1 KiB limit the JSON read's budget is 984 bytes of text, 109 a column: rows with one column over its
+    // share but a total within the budget stay on the JSON read; the rest go the ordinary way, which applies the
+    // limit to the row's stored bytes exactly (row 4 fits it, rows 5 and 6 do not).
+    const db = sqlRegistry(
+      `CREATE TABLE events (id INTEGER PRIMARY KEY, token_id TEXT, file_id TEXT, recipient_id TEXT, issuer_id TEXT, kind TEXT,
+         source_ip TEXT, user_agent TEXT, extra TEXT, timestamp INTEGER, qualified_timestamp TEXT, tlog_index INTEGER);
+       INSERT INTO events (id, token_id, kind, user_agent, extra, file_id, timestamp) VALUES
+         (1, 't', 'dns', NULL, NULL, NULL, 1763856000),
+         (2, 't', 'dns', printf('%.*c', 900, 'u'), NULL, NULL, 1763856000),
+         (3, 't', 'dns', printf('%.*c', 500, 'u'), printf('{"q": "%.*c"}', 400, 'x'), 'f', 1763856000),
+         (4, 't', 'dns', printf('%.*c', 990, 'u'), NULL, NULL, 1763856000),
+         (5, 't', 'dns', printf('%.*c', 1030, 'u'), NULL, NULL, 1763856000),
+         (6, 't', 'dns', printf('%.*c', 600, 'u'), printf('%.*c', 600, 'x'), NULL, 1763856000);`,
+    );
+    const source = RegistrySource.open(db, { maxRowBytes: 1024 });
+    try {
+      const kinds = source.readJsonRange(ROWID_START, Infinity, PAGE_SIZE).map((r) => typeof r === 'string' ? 'json' : r);
+      assert.deepEqual(kinds, ['json', 'json', 'json', 4, 5, 6]);
+      const rows = readEventRows(source, ROWID_START, Infinity, PAGE_SIZE, null).map((r) => eventOf(r, 'reg'));
+      assert.deepEqual(rows.map((e) => e instanceof OversizeRow ? `over:${e.rowid}` : e.rowid), [1, 2, 3, 4, 'over:5', 'over:6']);
+    } finally {
+      source.close();
     }
   });
 

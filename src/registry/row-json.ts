@@ -26,16 +26,16 @@ export function affinity(declared: string): 'INTEGER' | 'TEXT' | 'BLOB' | 'REAL'
  * The SELECT list of the JSON read, or null when the table's schema does not allow it (a missing column, a
  * string column without TEXT affinity, an `id` that is not the rowid).
  */
-export function jsonRowSelect(columns: ReadonlyMap<string, string>, idIsRowid: boolean, rowid = 'rowid', sizeOk = '1'): string | null {
+export function jsonRowSelect(columns: ReadonlyMap<string, string>, idIsRowid: boolean, rowid = 'rowid', oversize = '0'): string | null {
   if (!idIsRowid) return null;
   for (const c of TEXT_COLUMNS) if (columns.get(c) === undefined || affinity(columns.get(c)!) !== 'TEXT') return null;
   for (const c of INTEGER_COLUMNS) if (columns.get(c) === undefined) return null;
   // CAST makes a BLOB text (the ordinary path decodes it as UTF-8 too); without it json_array would take a
   // BLOB for SQLite's binary JSON. Integers beyond 2^53 go the ordinary way, which rounds them as a double.
-  // So does a row over the size limit (`sizeOk` false), which the ordinary read sets aside unread, and a rowid
-  // beyond 2^53, which the ordinary read refuses by name.
+  // So does a row the SQL condition `oversize` finds over the size limit (NULL counts as within it), which the
+  // ordinary read sets aside unread, and a rowid beyond 2^53, which the ordinary read refuses by name.
   const text = (c: string): string => `CAST("${c}" AS TEXT)`;
-  return `CASE WHEN ${sizeOk} AND ${rowid} BETWEEN -9007199254740991 AND 9007199254740991
+  return `CASE WHEN ${oversize} THEN ${rowid} WHEN ${rowid} BETWEEN -9007199254740991 AND 9007199254740991
       AND typeof("timestamp") = 'integer' AND "timestamp" BETWEEN -9007199254740991 AND 9007199254740991
       AND ("tlog_index" IS NULL OR typeof("tlog_index") = 'integer' AND "tlog_index" BETWEEN -9007199254740991 AND 9007199254740991)
     THEN json_array(${rowid}, ${text('kind')}, "timestamp", ${text('token_id')}, ${text('file_id')}, ${text('recipient_id')}, ${text('issuer_id')},
