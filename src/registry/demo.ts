@@ -4,7 +4,8 @@
  * callbacks with qname/qtype in `extra`, long browser user agents and some NULLs. Deterministic per seed.
  */
 import fs from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from './sqlite.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { DEMO_MAX_EVENTS } from '../shared/defaults.js';
 
@@ -109,7 +110,7 @@ export function* demoRegistrySteps(path: string, options: DemoOptions): Generato
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   let db: Database.Database;
   try {
-    db = new Database(path);
+    db = openDatabase(path);
   } catch (err) {
     throw new ConfigurationError(`cannot create ${path}: ${(err as Error).message}`);
   }

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
+import { openDatabase } from './sqlite.js';
 import { ConfigurationError, ExportError, RegistryUnavailable } from '../shared/errors.js';
 import { EVENT_COLUMNS, eventIdOf, fromRegistryValues, hasTime, MAX_UNIX, MIN_UNIX, unixSeconds, type OversightEvent } from './event.js';
 import { jsonRowSelect, TEXT_COLUMNS } from './row-json.js';
@@ -312,7 +313,7 @@ export class RegistrySource {
     let db: Database.Database;
     try {
       // Opening waits for a writer's lock 5 s unless told otherwise; reads after it only briefly (see BUSY_TIMEOUT_MS).
-      db = new Database(path, { readonly: true, fileMustExist: true, timeout: options.openBusyTimeoutMs ?? OPEN_BUSY_TIMEOUT_MS });
+      db = openDatabase(path, { readonly: true, fileMustExist: true, timeout: options.openBusyTimeoutMs ?? OPEN_BUSY_TIMEOUT_MS });
     } catch (err) {
       throw new RegistryUnavailable(`cannot open registry database ${path}: ${sqliteReason(err)}`);
     }

@@ -3,11 +3,12 @@
  * fields (on disk, mode 0600, removed afterwards), then asked per window like a SIEM: memory stays flat for
  * files of any size and any line order.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigurationError, ExportError, errorMessage } from '../shared/errors.js';
+import { openDatabase } from '../registry/sqlite.js';
 import { openRegular, readLines } from '../shared/files.js';
 import { NO_EVENT_ID, type Others, type VerifyBackend } from './backend.js';
 import { foundFor, type ExpectedEvent, type Found } from './compare.js';
@@ -61,7 +62,7 @@ export class FileVerifier implements VerifyBackend {
     let insert: Database.Statement;
     try {
       this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oversight-verify-file-'));
-      this.db = new Database(path.join(this.dir, 'index.sqlite'));
+      this.db = openDatabase(path.join(this.dir, 'index.sqlite'));
       this.db.pragma('journal_mode = OFF');
       this.db.pragma('synchronous = OFF');
       this.db.exec('CREATE TABLE stored (event_id TEXT, registry_id TEXT, token TEXT, file TEXT, time INTEGER)');
