@@ -2,6 +2,7 @@
 // Benchmark harness: export formats against `sqlite3 -json` on the same registry, alternating, medians.
 // Usage: npm run bench -- [--events N] [--runs R] [--save] [--skip-hec] [--skip-follow] [--rss-events N] [--skip-syslog] [--syslog-events N,M] [--syslog-format F] [--relp-windows 128,512,2048,4096]
 //        [--verify] [--verify-events N]   (siem verify against the Elasticsearch peer; off by default, it takes minutes)
+//        [--no-extra-ca]   (every command runs without NODE_EXTRA_CA_CERTS: see the start-up line of the output)
 //        npm run bench -- --soak DURATION [--every 3m] [--outage 30s] [--rate 1000] [--save]   (see soak.mjs)
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,6 +24,11 @@ const RUNS = Math.max(3, Number(arg('--runs', '3')));
 const RSS_EVENTS = Number(arg('--rss-events', '0'));
 const SAVE = process.argv.includes('--save');
 const SKIP_HEC = process.argv.includes('--skip-hec');
+// Node reads the certificate file NODE_EXTRA_CA_CERTS names before it runs any code, in every process: where a
+// machine sets it for its own proxy, each run of the command pays for it (70 ms for the 140 certificates of
+// Debian's bundle, measured). The start-up line says what it costs here; this runs everything without it.
+const EXTRA_CA = process.env.NODE_EXTRA_CA_CERTS;
+if (process.argv.includes('--no-extra-ca')) delete process.env.NODE_EXTRA_CA_CERTS;
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
@@ -122,16 +128,29 @@ async function exportsAgainstBaseline(db, n, toFile = true) {
   });
 }
 
-/** Median seconds of seven 10-event exports: to stdout, and to the loopback HEC peer (which loads the HTTP stack). */
+/**
+ * Median seconds of seven runs each: Node alone, and 10-event exports to stdout and to the loopback HEC peer
+ * (which loads the HTTP stack); where NODE_EXTRA_CA_CERTS is set, Node alone and the export to stdout without it too.
+ */
 async function startup() {
   const db = registry(10);
   const { startPeer, counts } = await import('./gzip.mjs');
   const { peer, port } = await startPeer();
+  const bare = [];
   const file = [];
   const hec = [];
+  const withoutCa = { ...process.env };
+  delete withoutCa.NODE_EXTRA_CA_CERTS;
+  const noCa = process.env.NODE_EXTRA_CA_CERTS === undefined ? null : { bare: [], file: [] };
+  const exportTen = [CLI, 'siem', 'export', '--db', db, '--registry-id', REGISTRY_ID, '--format', 'ecs', '--quiet'];
   try {
     for (let i = 0; i < 7; i++) {
-      file.push((await timed(process.execPath, [CLI, 'siem', 'export', '--db', db, '--registry-id', REGISTRY_ID, '--format', 'ecs', '--quiet'], '/dev/null')).seconds);
+      bare.push((await timed(process.execPath, ['-e', ''], '/dev/null')).seconds);
+      if (noCa) {
+        noCa.bare.push((await timed(process.execPath, ['-e', ''], '/dev/null', withoutCa)).seconds);
+        noCa.file.push((await timed(process.execPath, exportTen, '/dev/null', withoutCa)).seconds);
+      }
+      file.push((await timed(process.execPath, exportTen, '/dev/null')).seconds);
       hec.push((await timed(process.execPath, [CLI, 'siem', 'export', '--db', db, '--registry-id', REGISTRY_ID, '--quiet',
         '--output', `http://127.0.0.1:${port}/services/collector/event`], '/dev/null', { ...process.env, OVERSIGHT_SPLUNK_HEC_TOKEN: 'bench-token' })).seconds);
       const c = await counts(port);
@@ -140,7 +159,7 @@ async function startup() {
   } finally {
     peer.kill();
   }
-  return { file: median(file), hec: median(hec) };
+  return { bare: median(bare), file: median(file), hec: median(hec), noCa: noCa && { bare: median(noCa.bare), file: median(noCa.file) } };
 }
 
 const lines = [];
@@ -153,7 +172,8 @@ const db = registry(EVENTS);
 process.stderr.write(`bench: ${RUNS} alternating runs over ${fmtInt(EVENTS)} events\n`);
 const rows = await exportsAgainstBaseline(db, EVENTS);
 say(`Export of ${fmtInt(EVENTS)} events to a file, median of ${RUNS} alternating runs (${os.cpus().length} cores, Node ${process.version}; ` +
-  `load average ${loadBefore.toFixed(1)} when the run began${loadBefore > os.cpus().length / 2 ? ': the machine was busy' : ''}):`);
+  `load average ${loadBefore.toFixed(1)} when the run began${loadBefore > os.cpus().length / 2 ? ': the machine was busy' : ''}` +
+  `${EXTRA_CA !== undefined && process.env.NODE_EXTRA_CA_CERTS === undefined ? '; every command without NODE_EXTRA_CA_CERTS' : ''}):`);
 say('');
 say('| run | median wall | events/s | vs sqlite3 -json | CPU (user+sys) | peak RSS |');
 say('|---|---:|---:|---:|---:|---:|');
@@ -269,7 +289,10 @@ if (process.argv.includes('--verify')) {
   say('');
 }
 const start = await startup();
-say(`Export of a 10-event registry (start-up cost), median of 7: ${(start.file * 1000).toFixed(0)} ms to stdout, ${(start.hec * 1000).toFixed(0)} ms to the loopback HEC peer.`);
+const ms = (sec) => `${(sec * 1000).toFixed(0)} ms`;
+say(`Start-up, median of 7: \`node -e ''\` ${ms(start.bare)}; an export of a 10-event registry ${ms(start.file)} to stdout, ${ms(start.hec)} to the loopback HEC peer.` +
+  (start.noCa ? ` NODE_EXTRA_CA_CERTS is set here (Node reads the certificates it names before running any code): without it, \`node -e ''\` ${ms(start.noCa.bare)}, the export to stdout ${ms(start.noCa.file)}.`
+    : EXTRA_CA !== undefined ? ' Every command ran without the NODE_EXTRA_CA_CERTS this machine sets (--no-extra-ca).' : ''));
 say('');
 say(`Goals (load average ${loadBefore.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end, on ${os.cpus().length} cores):`);
 say('');
