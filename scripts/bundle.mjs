@@ -29,6 +29,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { deferredBuiltins } from './deferred-builtins.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = path.join(root, 'dist', 'bin');
@@ -54,6 +55,8 @@ await build({
   supported: { 'dynamic-import': false },
   // The modules were written as ESM, which is always strict; the bundle keeps them so.
   banner: { js: '"use strict";\nconst __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  // Node modules only some commands use are loaded when first used (deferred-builtins.mjs).
+  plugins: [deferredBuiltins],
   logLevel: 'warning',
 });
 fs.writeFileSync(path.join(out, 'package.json'), JSON.stringify({ type: 'commonjs' }, null, 2) + '\n');

@@ -65,3 +65,49 @@ describe('start-up from the code cache', () => {
     assert.equal(version.stdout.trim(), VERSION);
   });
 });
+
+describe('Node modules loaded on first use', () => {
+  /** The Node modules a run of the built command loaded, in the main thread and in each formatting thread. */
+  function loadedModules(args: string[]): { status: number | null; stderr: string; main: string[]; threads: string[][] } {
+    const dir = tempDir();
+    const report = path.join(dir, 'report.cjs');
+    // Preloaded into the command and its threads: each writes the Node modules it loaded when it ends.
+    fs.writeFileSync(report, `
+      const { isMainThread, threadId } = require('node:worker_threads');
+      const write = () => require('node:fs').writeFileSync(${JSON.stringify(dir)} + '/loaded-' + threadId,
+        process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).join('\\n'));
+      if (isMainThread) process.on('exit', write);
+      else require('node:worker_threads').parentPort.on('close', write);
+    `);
+    // Standard error goes to a file: written to a pipe, it would be Node's own socket.
+    const errFile = path.join(dir, 'stderr');
+    const err = fs.openSync(errFile, 'w');
+    const run = spawnSync(process.execPath, ['--require', report, path.join(BIN, 'oversight.js'), ...args], { stdio: ['ignore', 'ignore', err] });
+    fs.closeSync(err);
+    const read = (f: string): string[] => fs.readFileSync(path.join(dir, f), 'utf8').split('\n');
+    const threads = fs.readdirSync(dir).filter((f) => f.startsWith('loaded-') && f !== 'loaded-0').map(read);
+    return { status: run.status, stderr: fs.readFileSync(errFile, 'utf8'), main: read('loaded-0'), threads };
+  }
+  const NETWORK = ['net', 'tls', 'http', 'dgram', 'dns/promises', 'zlib', 'child_process'];
+
+  it('an export to a file loads no network, compression or process module, in the command or its threads', () => {
+    const out = path.join(tempDir(), 'events.json');
+    const r = loadedModules(['siem', 'export', '--db', demoRegistry(60_000), '--registry-id', 'r1', '--format', 'ecs', '--output', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.threads.length, 2, 'two formatting threads reported');
+    for (const [i, loaded] of [r.main, ...r.threads].entries()) for (const m of NETWORK) assert.ok(!loaded.includes(m), `${m} was loaded (${i === 0 ? 'command' : 'thread'})`);
+    assert.equal(jsonLines(fs.readFileSync(out, 'utf8')).length, 60_000);
+  });
+
+  it('a module left out at start-up is there when a command uses it', () => {
+    // --ip-prefix keeps the network of each address: each formatting thread reads `net`'s address checks.
+    const out = path.join(tempDir(), 'events.json');
+    const r = loadedModules(['siem', 'export', '--db', demoRegistry(60_000), '--registry-id', 'r1', '--format', 'ecs', '--output', out, '--ip-prefix', '16,32']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.threads.length, 2, 'two formatting threads reported');
+    for (const loaded of r.threads) assert.ok(loaded.includes('net'), 'net loaded on use');
+    const ips = (jsonLines(fs.readFileSync(out, 'utf8')) as { source?: { ip?: string } }[]).flatMap((l) => (l.source?.ip ? [l.source.ip] : []));
+    assert.ok(ips.length > 1000);
+    for (const ip of ips) assert.match(ip, /^(\d+\.\d+\.0\.0|[0-9a-f]*:[0-9a-f]*::)$/, ip);
+  });
+});

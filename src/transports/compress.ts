@@ -3,14 +3,11 @@
  * compressed body at all; this file only turns a body into what goes on the wire. Batch limits stay on the
  * uncompressed size: every SIEM here checks (or may check) its limit after decompressing.
  */
-import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
+import zlib from 'node:zlib';
 import { ConfigurationError } from '../shared/errors.js';
 
 export const COMPRESSIONS = ['gzip', 'none'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
-
-const gzip = promisify(gzipCallback);
 
 /**
  * Level 1, as Beats use by default: on beacon records it keeps 8.5× of the bytes off the wire for about 11 ms of
@@ -27,7 +24,11 @@ export interface WireBody {
 
 export async function wireBody(body: Buffer, compression: Compression): Promise<WireBody> {
   if (compression === 'none') return { body, headers: {} };
-  return { body: await gzip(body, { level: LEVEL }), headers: { 'content-encoding': 'gzip' } };
+  return { body: await gzip(body), headers: { 'content-encoding': 'gzip' } };
+}
+
+function gzip(body: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => zlib.gzip(body, { level: LEVEL }, (err, out) => (err ? reject(err) : resolve(out))));
 }
 
 /** The compression a transport uses: what the user asked for, else the transport's default; refused where the SIEM cannot take it. */
