@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import os from 'node:os';
 import { workersWorthIt } from '../src/pipeline/format-workers.js';
+import { PRESTART_MIN_DB_BYTES, prestartPlan, workerHeapMb } from '../src/pipeline/format-thread.js';
 import { onThisMachine } from '../src/transports/syslog/syslog-socket.js';
 import { FORMAT_NAMES } from '../src/records/formats/index.js';
 import { EsPeer } from './peers/elasticsearch.js';
@@ -352,5 +353,108 @@ describe('the checkpoints of a threaded copy', () => {
       source.close();
       await transport.close();
     }
+  });
+});
+
+describe('formatting threads started as the command starts', () => {
+  const big = (): number => PRESTART_MIN_DB_BYTES;
+  const small = (): number => PRESTART_MIN_DB_BYTES - 1;
+  const file = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: workerHeapMb(1 << 20) };
+
+  it('only for an export of a large registry named on the command line, with two cores, that may want threads', () => {
+    const args = ['siem', 'export', '--db', 'r.sqlite', '--registry-id', 'r1'];
+    assert.deepEqual(prestartPlan(args, 2, big), file);
+    assert.deepEqual(prestartPlan([...args, '--output', 'events.jsonl'], 2, big), file);
+    assert.deepEqual(prestartPlan(['siem', 'export', '--db=r.sqlite', '--output=relp://siem:2514'], 2, big), file);
+    assert.deepEqual(prestartPlan([...args, '--output', 'syslog+tls://siem:6514'], 8, big), file);
+    // Records batched for a SIEM: the larger young generation of a SIEM export's threads.
+    assert.deepEqual(prestartPlan([...args, '--output', 'https://splunk:8088'], 2, big), { ...file, maxYoungGenerationSizeMb: 16 });
+    assert.deepEqual(prestartPlan([...args, '--max-row-bytes', '4MiB'], 2, big), { ...file, maxOldGenerationSizeMb: workerHeapMb(4 << 20) });
+    assert.deepEqual(prestartPlan([...args, '--threads', '2'], 2, big), file);
+    // A state file not written yet: the first run of an export, with the whole registry to go.
+    assert.deepEqual(prestartPlan([...args, '--state', 'new.state'], 2, (p) => (p === 'new.state' ? null : big())), file);
+    for (const [why, a, cores, size] of [
+      ['small registry', args, 2, small],
+      ['no registry file', args, 2, () => null],
+      ['one core', args, 1, big],
+      ['no --db', ['siem', 'export', '--registry-id', 'r1'], 2, big],
+      ['--db without a value', ['siem', 'export', '--db'], 2, big],
+      ['follow mode', [...args, '--follow'], 2, big],
+      ['--limit', [...args, '--limit=10'], 2, big],
+      ['--threads 1', [...args, '--threads', '1'], 2, big],
+      ['help', [...args, '--help'], 2, big],
+      ['a bad --max-row-bytes', [...args, '--max-row-bytes', 'lots'], 2, big],
+      ['another command', ['siem', 'verify', '--db', 'r.sqlite'], 2, big],
+      ['a state file that exists', [...args, '--state', 'export.state'], 2, big],
+    ] as const) {
+      assert.equal(prestartPlan(a, cores, size), null, why);
+    }
+  });
+
+  /** Runs the command, noting which file started each thread and how many threads were ended from outside. */
+  async function watched(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string; started: string[]; terminated: number }> {
+    const dir = tempDir();
+    const report = path.join(dir, 'threads.json');
+    const preload = path.join(dir, 'watch.cjs');
+    fs.writeFileSync(preload, `
+      const wt = require('node:worker_threads');
+      if (wt.isMainThread) {
+        const seen = { started: [], terminated: 0 };
+        const Worker = wt.Worker;
+        wt.Worker = class extends Worker {
+          constructor(...a) {
+            super(...a);
+            seen.started.push(/(prestart|oversight)\\.bundle\\.js/.exec(new Error().stack)?.[1] ?? 'elsewhere');
+          }
+          terminate() { seen.terminated++; return super.terminate(); }
+        };
+        process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify(seen)));
+      }
+    `);
+    const r = await runCli(args, { env: { NODE_OPTIONS: `--require ${preload}`, ...env }, timeoutMs: 60_000 });
+    return { code: r.code, stderr: r.stderr, ...(JSON.parse(fs.readFileSync(report, 'utf8')) as { started: string[]; terminated: number }) };
+  }
+  const twoCores = os.availableParallelism() >= 2;
+  /** One thread per core the command leaves idle as it loads, up to two. */
+  const early = Array<string>(Math.max(0, Math.min(2, os.availableParallelism() - 1))).fill('prestart');
+  const db = demoRegistry(60_000);
+
+  it('become the export\'s threads when it wants threads with their limits', { skip: !twoCores && 'needs two cores' }, async () => {
+    const dir = tempDir();
+    const out = path.join(dir, 'events.jsonl');
+    const r = await watched(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.started, [...early, ...Array<string>(2 - early.length).fill('oversight')]);
+    assert.equal(r.terminated, 0);
+    const one = path.join(dir, 'one.jsonl');
+    assert.equal((await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', one, '--threads', '1'])).code, 0);
+    assert.ok(fs.readFileSync(out).equals(fs.readFileSync(one)), 'the same bytes as one thread writes');
+  });
+
+  it('are ended when the export wants no thread, and the command ends as usual', { skip: !twoCores && 'needs two cores' }, async () => {
+    // A registry file as large as one of 60,000 events that holds 1,000 of them: too few for threads.
+    const sparse = path.join(tempDir(), 'registry.sqlite');
+    fs.copyFileSync(db, sparse);
+    const con = new Database(sparse);
+    con.exec('DELETE FROM events WHERE rowid <= 59000');
+    con.close();
+    assert.ok(fs.statSync(sparse).size >= PRESTART_MIN_DB_BYTES);
+    const out = path.join(tempDir(), 'events.jsonl');
+    const r = await watched(['siem', 'export', '--db', sparse, '--registry-id', 'reg', '--format', 'ecs', '--output', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, 'exported 1000 event(s) as ecs\n');
+    assert.deepEqual(r.started, early);
+    assert.equal(r.terminated, early.length);
+    assert.equal(jsonLines(fs.readFileSync(out, 'utf8')).length, 1000);
+  });
+
+  it('are ended when settings from the environment ask for other limits, and the export starts its own', { skip: !twoCores && 'needs two cores' }, async () => {
+    const dir = tempDir();
+    const out = path.join(dir, 'events.jsonl');
+    const r = await watched(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', out], { OVERSIGHT_MAX_ROW_BYTES: '4MiB' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.started, [...early, 'oversight', 'oversight']);
+    assert.equal(r.terminated, early.length);
+    assert.equal(jsonLines(fs.readFileSync(out, 'utf8')).length, 60_000);
   });
 });

@@ -3,7 +3,7 @@
  * and answers with the range as a buffer of JSON lines. Rows are read and formatted as on the main thread
  * (event-rows.ts, the same record spec), so the output is byte for byte what a single-threaded export writes.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { blankEventJson } from '../records/formats/fields.js';
 import type { JsonFormatter } from '../records/formats/index.js';
 import { recordFormatter, type RecordSpec } from '../records/spec.js';
@@ -97,7 +97,20 @@ export interface RangeResult {
   busy?: string;
 }
 
-const setup = workerData as WorkerSetup;
+/**
+ * What a thread is told first, before any range: a thread can be started before the export knows its settings
+ * (format-thread.ts), so they come as a message rather than as its start-up data.
+ */
+export interface ThreadSetup {
+  setup: WorkerSetup;
+}
+
+/** The answer to the setup: the thread has loaded and takes ranges now. */
+export interface ThreadReady {
+  ready: true;
+}
+
+let setup: WorkerSetup;
 /**
  * The thread's connection, opened at its first range: a writer's lock met while opening answers that range with
  * `busy`, as a lock met by a read does, and the next range tries again.
@@ -105,7 +118,7 @@ const setup = workerData as WorkerSetup;
 let source: RegistrySource | null = null;
 const open = (): RegistrySource =>
   (source ??= RegistrySource.open(setup.db, { maxRowBytes: setup.maxRowBytes, openBusyTimeoutMs: setup.busyTimeoutMs, busyTimeoutMs: setup.busyTimeoutMs }));
-const format: JsonFormatter = recordFormatter(setup.spec);
+let format: JsonFormatter;
 const fields = blankEventJson();
 const spare: ArrayBuffer[] = [];
 /** Lines are written to the buffer a few dozen at a time: fewer, longer copies out of the JS heap. */
@@ -117,8 +130,8 @@ const TEXT_PER_WRITE = 1 << 20;
  * receiver hold this much: ranges of large rows (up to the row limit each) would otherwise make answers of gigabytes.
  */
 const BYTES_PER_ANSWER = 8 << 20;
-const stream = setup.stream;
-const octets = stream?.framing === 'octet-counting';
+let stream: WorkerSetup['stream'] = null;
+let octets = false;
 
 /** Decimal digits of a positive integer. */
 function digits(n: number): number {
@@ -130,7 +143,15 @@ function digits(n: number): number {
   return d;
 }
 
-parentPort!.on('message', (req: RangeRequest | null) => {
+parentPort!.on('message', (req: ThreadSetup | RangeRequest | null) => {
+  if (req !== null && 'setup' in req) {
+    setup = req.setup;
+    format = recordFormatter(setup.spec);
+    stream = setup.stream;
+    octets = stream?.framing === 'octet-counting';
+    parentPort!.postMessage({ ready: true } satisfies ThreadReady);
+    return;
+  }
   if (req === null) {
     source?.close();
     parentPort!.close();

@@ -5,14 +5,17 @@
  */
 import os from 'node:os';
 import v8 from 'node:v8';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ExportError } from '../shared/errors.js';
 import { BUSY_TIMEOUT_MS, LOCK_ATTEMPT_MS, RegistryBusy } from '../registry/source.js';
 import type { RecordSpec } from '../records/spec.js';
-import type { RangeRequest, RangeResult, RefusedRecord, WorkerSetup } from './format-worker.js';
+import type { RangeRequest, RangeResult, RefusedRecord, ThreadReady, WorkerSetup } from './format-worker.js';
 import type { StreamFraming } from '../transports/transport.js';
 import type { RowMark } from './event-rows.js';
 import { DEFAULT_MAX_ROW_BYTES, OversizeRow } from '../registry/rows.js';
+import { adoptPrestarted, spawnFormatThread, threadLimits, workerHeapMb } from './format-thread.js';
+
+export { workerHeapMb } from './format-thread.js';
 
 export type { RefusedRecord } from './format-worker.js';
 
@@ -65,14 +68,6 @@ export interface WorkerPlan {
 }
 
 /**
- * Old-generation heap of one worker: 32 MB formats ordinary rows with room to spare, and formatting one row
- * takes up to about 24 times its size at once (the value read, its transcoding, the record, the line).
- */
-export function workerHeapMb(maxRowBytes: number): number {
-  return 32 + Math.ceil((24 * maxRowBytes) / (1 << 20));
-}
-
-/**
  * Formatting threads for a backlog of `rows`: none below 50,000 rows, which format before the threads would have
  * started. Two with a second core. On one core, one for a local copy: its thread writes whole chunks, with a
  * young generation of 4 MB, where the main thread would batch record by record with V8's 16 MB. A 1,000,000-event
@@ -105,16 +100,11 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
   const busyTimeoutMs = plan.lockWait ? LOCK_ATTEMPT_MS : BUSY_TIMEOUT_MS;
   const setup: WorkerSetup = { db: plan.db, registryId: plan.registryId, spec: plan.spec, since: plan.since, records, maxRowBytes, stream, busyTimeoutMs };
   singleThreadedScavenges();
-  const workers = Array.from({ length: n }, () =>
-    new Worker(new URL('./format-worker.js', import.meta.url), {
-      workerData: setup,
-      // Nearly every string made while formatting dies young, within a few lines: for a local copy 4 MB of
-      // young generation formats with the same CPU time as 16 (measured) and keeps 13 MB less resident per
-      // worker. A SIEM export, whose main thread batches and sends on the same two cores, spends 0.2 s less on
-      // collection per million events with 16 (measured against a loopback HEC), for 17 MB more.
-      resourceLimits: { maxYoungGenerationSizeMb: records ? 16 : 4, maxOldGenerationSizeMb: workerHeapMb(maxRowBytes) },
-    }),
-  );
+  // The threads the command's entry started early, when they have these limits (format-thread.ts); the rest are started now.
+  const limits = threadLimits(records, maxRowBytes);
+  const early = adoptPrestarted(limits, n);
+  const workers = Array.from({ length: n }, (_, i) => early[i] ?? spawnFormatThread(limits));
+  for (const w of workers) w.postMessage({ setup });
   const ranges = Math.ceil(Math.max(0, plan.endRowid - plan.afterRowid) / rangeSize);
   const done = new Map<number, FormattedChunk & { buffer: ArrayBuffer; more: boolean; busy?: string }>();
   let failure: Error | null = null;
@@ -130,7 +120,10 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
   // export's main thread takes chunks in bursts between requests, and a worker that got ahead would sit idle
   // behind a slower one: four per worker there (measured against a loopback HEC; no gain for a local copy).
   const window = (records ? 4 : 2) * n;
-  const inHand = new Map<Worker, number>(workers.map((w) => [w, 0]));
+  // A thread counts as having its hands full until it says it is ready: ranges go first to the threads that can
+  // start on them. A thread started early (format-thread.ts) is ready some 50 ms before one started now, and
+  // with ranges handed out alike it would soon wait, its window full, for the later one's first answer.
+  const inHand = new Map<Worker, number>(workers.map((w) => [w, 2]));
   const spare: ArrayBuffer[] = [];
   let nextSeq = 0;
   let consumed = 0;
@@ -163,7 +156,12 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
   };
   const exited = workers.map((w) => new Promise((resolve) => w.once('exit', resolve)));
   for (const w of workers) {
-    w.on('message', (r: RangeResult) => {
+    w.on('message', (r: RangeResult | ThreadReady) => {
+      if ('ready' in r) {
+        inHand.set(w, inHand.get(w)! - 2);
+        dispatch();
+        return;
+      }
       inHand.set(w, inHand.get(w)! - 1);
       done.set(r.seq, {
         body: Buffer.from(r.buffer, 0, r.length), buffer: r.buffer, count: r.count, lastRowid: r.lastRowid, more: r.more,

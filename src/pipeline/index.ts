@@ -5,6 +5,7 @@
 import { DEFAULTS } from '../shared/defaults.js';
 import { parseDuration } from '../shared/options.js';
 import { workersWorthIt, type WorkerPlan } from './format-workers.js';
+import { dropPrestarted } from './format-thread.js';
 import { recordFormatter, type RecordSpec } from '../records/spec.js';
 import { PAGE_SIZE, RegistryBusy, type RegistrySource } from '../registry/source.js';
 import { Core, type CoreOptions, type PipelineResult, type PreparedRecord } from './core.js';
@@ -58,6 +59,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   // A file, stdout or a byte stream takes the threads' chunks whole; other SIEMs batch each record here.
   if (plan && !plan.records) return core.finish(copyChunks(core, plan, !!o.deadLetter, digests));
   if (plan) return core.finish(feedThreaded(core, plan, digests));
+  // A thread the command's entry started in case the export wanted one is ended (format-thread.ts).
+  dropPrestarted();
   return core.finish(
     feedRegistry(core, {
       source: o.source, registryId: o.registryId, formatter: recordFormatter(o.spec), since: o.since ?? null, limit: o.limit ?? null,
