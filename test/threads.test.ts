@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import os from 'node:os';
-import { workersWorthIt } from '../src/pipeline/format-workers.js';
+import { rangeSteps, workersWorthIt } from '../src/pipeline/format-workers.js';
 import { PRESTART_MIN_DB_BYTES, prestartPlan, workerHeapMb } from '../src/pipeline/format-thread.js';
 import { onThisMachine } from '../src/transports/syslog/syslog-socket.js';
 import { FORMAT_NAMES } from '../src/records/formats/index.js';
@@ -182,6 +182,25 @@ describe('worker threads for large exports', () => {
     } finally {
       await peer.close();
     }
+  });
+});
+
+describe('the rowid ranges of the threads', () => {
+  it('start small and double up to the range size, covering the span once, without gaps', () => {
+    const steps = rangeSteps(1024);
+    assert.deepEqual([0, 1, 2, 3, 4, 5].map(steps.start), [0, 128, 384, 896, 1920, 2944]);
+    for (const span of [0, 1, 127, 128, 129, 896, 897, 1920, 1921, 1_000_000]) {
+      const n = steps.count(span);
+      assert.ok(steps.start(n) >= span && (n === 0 || steps.start(n - 1) < span), `span ${span}: ${n} ranges`);
+    }
+    assert.equal(steps.count(1_000_000), 3 + Math.ceil((1_000_000 - 896) / 1024));
+  });
+
+  it('a range size no larger than the first range stays fixed', () => {
+    const steps = rangeSteps(100);
+    assert.deepEqual([0, 1, 2, 3].map(steps.start), [0, 100, 200, 300]);
+    assert.equal(steps.count(301), 4);
+    assert.equal(steps.count(300), 3);
   });
 });
 

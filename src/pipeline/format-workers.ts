@@ -52,7 +52,7 @@ export interface WorkerPlan {
   afterRowid: number;
   endRowid: number;
   workers?: number;
-  /** Rowids per range. */
+  /** Rowids per range, once the first ranges have grown to it (see rangeSteps). */
   rangeSize?: number;
   /** Return rowids and event ids with each chunk (a SIEM export copies each record into its request body). */
   records?: boolean;
@@ -89,6 +89,31 @@ function availableCores(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
+/** The rowids of the first range; each next one is twice as large, up to the range size. */
+export const FIRST_RANGE = 128;
+
+/**
+ * Where each range starts (rowids after the plan's first), and how many ranges cover a span. The first ranges are
+ * small and grow: a thread's first rows run before V8 has optimized its code (a first range of 1,024 rows took
+ * 50 ms where later ones take 4), and whatever takes the chunks — rsyslog, a SIEM, the file — waits for the
+ * first one. Ranges of 128, 256 and 512 rows put the first chunk out in a fifth of the time.
+ */
+export function rangeSteps(rangeSize: number, first = FIRST_RANGE): { start(seq: number): number; count(span: number): number } {
+  const starts = [0];
+  for (let size = Math.min(first, rangeSize); size < rangeSize; size *= 2) starts.push(starts[starts.length - 1]! + size);
+  const grown = starts.length - 1;
+  const start = (seq: number): number => (seq <= grown ? starts[seq]! : starts[grown]! + (seq - grown) * rangeSize);
+  const count = (span: number): number => {
+    if (span <= starts[grown]!) {
+      let n = 0;
+      while (starts[n]! < span) n++;
+      return n;
+    }
+    return grown + Math.ceil((span - starts[grown]!) / rangeSize);
+  };
+  return { start, count };
+}
+
 export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<FormattedChunk> {
   const n = plan.workers ?? 2;
   const rangeSize = plan.rangeSize ?? 1024;
@@ -105,7 +130,8 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
   const early = adoptPrestarted(limits, n);
   const workers = Array.from({ length: n }, (_, i) => early[i] ?? spawnFormatThread(limits));
   for (const w of workers) w.postMessage({ setup });
-  const ranges = Math.ceil(Math.max(0, plan.endRowid - plan.afterRowid) / rangeSize);
+  const steps = rangeSteps(rangeSize);
+  const ranges = steps.count(Math.max(0, plan.endRowid - plan.afterRowid));
   const done = new Map<number, FormattedChunk & { buffer: ArrayBuffer; more: boolean; busy?: string }>();
   let failure: Error | null = null;
   let wake: (() => void) | null = null;
@@ -135,14 +161,14 @@ export async function* formatInWorkers(plan: WorkerPlan): AsyncGenerator<Formatt
     asked.set(req.seq, performance.now());
     w.postMessage(req, req.reuse ? [req.reuse] : []);
   };
-  const upTo = (seq: number): number => Math.min(plan.afterRowid + (seq + 1) * rangeSize, plan.endRowid);
+  const upTo = (seq: number): number => Math.min(plan.afterRowid + steps.start(seq + 1), plan.endRowid);
   const dispatch = (): void => {
     while (nextSeq < ranges && nextSeq < consumed + window) {
       let best: Worker | null = null;
       for (const [w, k] of inHand) if (k < 2 && (best === null || k < inHand.get(best)!)) best = w;
       if (!best) return;
       const seq = nextSeq++;
-      const after = plan.afterRowid + seq * rangeSize;
+      const after = plan.afterRowid + steps.start(seq);
       const reuse = spare.pop();
       send(best, { seq, after, upTo: upTo(seq), ...(reuse ? { reuse } : {}) });
     }
