@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { JsonArrayPeer } from './peers/http-json.js';
+import { buildProgram, deliveringCommandOf } from '../src/cli/program.js';
 import { demoRegistry, jsonLines, outcome, registryIds, runCli, sqlRegistry, tempDir } from './helpers.js';
 
 const SECRET = 'Splunk 5ec2e7-value-never-printed';
@@ -226,5 +227,30 @@ describe('help, version and the demo', () => {
     assert.equal(lines.length, 2, r.stderr);
     assert.match(lines[0]!, /^wrote demo registry .*a\\noversight: forged\\r\.sqlite: 5 event\(s\)/);
     assert.doesNotMatch(r.stderr, /\r/);
+  });
+});
+
+describe('the command tree of one run', () => {
+  it('only the delivering command that runs gets its options built; help and other commands get the whole tree', () => {
+    const run = (...args: string[]): string | null => deliveringCommandOf(['node', 'oversight', ...args]);
+    assert.equal(run('siem', 'export', '--db', 'r.sqlite'), 'export');
+    assert.equal(run('siem', 'verify'), 'verify');
+    assert.equal(run('siem', 'replay', '--dead-letter', 'd.jsonl'), 'replay');
+    assert.equal(run('siem', 'check'), 'check');
+    assert.equal(run('siem', 'config', 'print'), 'print');
+    for (const args of [['siem', 'export', '--help'], ['siem', 'export', '-h'], ['help', 'siem', 'export'], ['siem', 'help', 'export'], ['siem'], ['siem', 'content'],
+      ['demo'], ['completion', 'bash'], ['siem', 'config'], []]) {
+      assert.equal(run(...args), null, args.join(' '));
+    }
+  });
+
+  it('a tree built for one command parses it as the whole tree does', () => {
+    const actions = { export: async () => 0, replay: async () => 0, verify: async () => 0, check: async () => 0, demo: async () => 0, content: null };
+    const whole = buildProgram(actions);
+    for (const name of ['export', 'replay', 'verify', 'check'] as const) {
+      const one = buildProgram(actions, undefined, name);
+      const options = (p: typeof whole): string[] => p.commands.find((c) => c.name() === 'siem')!.commands.find((c) => c.name() === name)!.options.map((o) => `${o.flags} ${o.envVar ?? ''}`);
+      assert.deepEqual(options(one), options(whole), name);
+    }
   });
 });

@@ -30,6 +30,18 @@ describe('settings from the environment', () => {
     }
   });
 
+  it("another delivering command's variable is no error (one environment file for all), a misspelt one is", async () => {
+    const base = ['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--limit', '3'];
+    // --from-rowid and --dead-letter-out are siem verify's and siem replay's alone.
+    const shared = await runCli(base, { env: { OVERSIGHT_FROM_ROWID: '5', OVERSIGHT_DEAD_LETTER_OUT: 'again.jsonl' } });
+    assert.equal(shared.code, 0, shared.stderr);
+    assert.equal(jsonLines(shared.stdout).length, 3);
+    const typo = await runCli(base, { env: { OVERSIGHT_FROM_ROWIDS: '5' } });
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /unknown environment variable OVERSIGHT_FROM_ROWIDS \(did you mean OVERSIGHT_FROM_ROWID\?\)/);
+    assert.equal(typo.stdout, '');
+  });
+
   it('switches take true or false; anything else is a usage error', async () => {
     const base = ['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs'];
     const on = await runCli(base, { env: { OVERSIGHT_QUIET: 'true' } });

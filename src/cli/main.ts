@@ -7,7 +7,7 @@ import { redact } from '../shared/errors.js';
 import { log, type LogFormat } from '../shared/log.js';
 import { checkUnknownVariables } from './env.js';
 import { EXIT, exitVerdict } from './exit.js';
-import { buildProgram, knownVariables } from './program.js';
+import { buildProgram, deliveringCommandOf, knownVariables, type Actions } from './program.js';
 import { usageErrorLine, usageErrorOutput } from './usage-error.js';
 
 function quit(code: number): never {
@@ -59,14 +59,16 @@ export async function main(argv: string[]): Promise<void> {
   });
   const ctx = { quit };
   const outcome = { code: EXIT.ok };
-  const program = buildProgram({
+  const actions: Actions = {
     export: async (v) => (await import('./export.js')).runExport(v, ctx),
     replay: async (v) => (await import('./replay.js')).runReplay(v, ctx),
     verify: async (v) => (await import('./verify.js')).runVerifyCommand(v),
     check: async (v) => (await import('./check.js')).runCheck(v),
     demo: async (v) => (await import('./demo.js')).runDemo(v, ctx),
     content: null,
-  }, outcome);
+  };
+  const only = deliveringCommandOf(argv);
+  const program = buildProgram(actions, outcome, only);
   const siem = program.commands.find((c) => c.name() === 'siem')!;
   await addSiemSide(siem, argv);
   program
@@ -97,10 +99,13 @@ export async function main(argv: string[]): Promise<void> {
       program.outputHelp({ error: true });
       quit(EXIT.usage);
     }
-    const known = knownVariables(program);
-    // Before anything is read or sent, and for the commands that deliver.
+    // Before anything is read or sent, and for the commands that deliver. A variable the command that runs does
+    // not read may be another's (a service's environment file shared by export and verify): the whole tree says.
     program.hook('preSubcommand', (_cmd, sub) => {
-      if (sub.name() === 'siem' || sub.name() === 'demo') checkUnknownVariables(known);
+      if (sub.name() !== 'siem' && sub.name() !== 'demo') return;
+      const known = knownVariables(program);
+      const foreign = Object.keys(process.env).some((k) => k.startsWith('OVERSIGHT_') && !known.has(k));
+      checkUnknownVariables(foreign && only !== null ? knownVariables(buildProgram(actions)) : known);
     });
     await program.parseAsync(argv);
     process.exitCode = outcome.code;
