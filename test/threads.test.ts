@@ -348,7 +348,7 @@ describe('the checkpoints of a threaded copy', () => {
     const { Checkpoint } = await dist('pipeline/checkpoint.js');
     const { FileTransport } = await dist('transports/local.js');
     const { RETRY_DEFAULTS } = await dist('pipeline/retry.js');
-    // Rowids 1101–5000 gone: the threads' ranges of 1,024 rowids from 2048 to 4096 hold no row.
+    // Rowids 1101–5000 gone: three of the threads' ranges, rowids 1921 to 4992, hold no row.
     const db = demoRegistry(5100);
     const con = new Database(db);
     con.exec('DELETE FROM events WHERE id BETWEEN 1101 AND 5000');
