@@ -3,8 +3,8 @@
 // A bundle evaluates every module the command can reach, and with them each `require` of a Node module: a file
 // export loaded the socket, TLS, HTTP, UDP, DNS, zlib and child-process modules (commander requires the last at
 // its top) although it opens no connection, and each formatting thread loaded `net` for the address check of
-// the privacy settings; `worker_threads` is wanted only by exports large enough for threads. Node compiles each
-// of these, and the dozens of internal modules behind them, at every start. Here each of them is replaced in the bundle by a stand-in with the same property names, whose every
+// the privacy settings. Node compiles each of these, and the dozens of internal modules behind them, at every
+// start. Here each of them is replaced in the bundle by a stand-in with the same property names, whose every
 // property loads the real module the first time it is read.
 //
 // The names are those of the Node that builds the bundle: code that reads a name this Node lacks gets undefined
@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 const require = createRequire(import.meta.url);
 
 /** The modules deferred; any other stays a plain `require` at the top of its importer's code. */
-export const DEFERRED = ['child_process', 'dgram', 'dns/promises', 'http', 'net', 'tls', 'v8', 'worker_threads', 'zlib'];
+export const DEFERRED = ['child_process', 'dgram', 'dns/promises', 'http', 'net', 'tls', 'v8', 'zlib'];
 
 const NAMESPACE = 'deferred-builtin';
 
