@@ -390,6 +390,14 @@ describe('formatting threads started as the command starts', () => {
     assert.deepEqual(prestartPlan([...args, '--output', 'https://splunk:8088'], 2, big), { ...file, maxYoungGenerationSizeMb: 16 });
     assert.deepEqual(prestartPlan([...args, '--max-row-bytes', '4MiB'], 2, big), { ...file, maxOldGenerationSizeMb: workerHeapMb(4 << 20) });
     assert.deepEqual(prestartPlan([...args, '--threads', '2'], 2, big), file);
+    // Settings from the environment, where the command line does not give them; the command line wins.
+    assert.deepEqual(prestartPlan(['siem', 'export'], 2, big, { OVERSIGHT_DB: 'r.sqlite', OVERSIGHT_OUTPUT: 'https://es:9200' }), { ...file, maxYoungGenerationSizeMb: 16 });
+    assert.deepEqual(prestartPlan([...args, '--output', 'out.jsonl'], 2, big, { OVERSIGHT_OUTPUT: 'https://es:9200', OVERSIGHT_MAX_ROW_BYTES: '4MiB' }),
+      { ...file, maxOldGenerationSizeMb: workerHeapMb(4 << 20) });
+    for (const env of [{ OVERSIGHT_FOLLOW: 'true' }, { OVERSIGHT_LIMIT: '10' }, { OVERSIGHT_THREADS: '1' }, { OVERSIGHT_STATE: 'export.state' }]) {
+      assert.equal(prestartPlan(args, 2, big, env), null, JSON.stringify(env));
+    }
+    assert.deepEqual(prestartPlan(args, 2, big, { OVERSIGHT_FOLLOW: 'false' }), file);
     // A state file not written yet: the first run of an export, with the whole registry to go.
     assert.deepEqual(prestartPlan([...args, '--state', 'new.state'], 2, (p) => (p === 'new.state' ? null : big())), file);
     for (const [why, a, cores, size] of [
@@ -467,10 +475,12 @@ describe('formatting threads started as the command starts', () => {
     assert.equal(jsonLines(fs.readFileSync(out, 'utf8')).length, 1000);
   });
 
-  it('are ended when settings from the environment ask for other limits, and the export starts its own', { skip: !twoCores && 'needs two cores' }, async () => {
+  it('are ended when a --config file asks for other limits, and the export starts its own', { skip: !twoCores && 'needs two cores' }, async () => {
     const dir = tempDir();
     const out = path.join(dir, 'events.jsonl');
-    const r = await watched(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', out], { OVERSIGHT_MAX_ROW_BYTES: '4MiB' });
+    const config = path.join(dir, 'export.yaml');
+    fs.writeFileSync(config, 'max-row-bytes: 4MiB\n');
+    const r = await watched(['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--output', out, '--config', config]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.started, [...early, 'oversight', 'oversight']);
     assert.equal(r.terminated, early.length);

@@ -2,10 +2,10 @@
  * Starting formatting threads, and starting them early. A thread takes 45–60 ms to boot before it can read a row
  * (Node's bootstrap of a new isolate, then its bundle), and the command spent about as long loading and checking
  * its settings before it asked for one, with the other cores idle. So the command's entry starts threads as it
- * starts (`prestartFormatThread`), one per idle core, when its own command line makes a threaded export likely —
- * a large registry file, two cores or more — and the export adopts them if it wants threads with the same limits,
- * or ends them if it wants none. Only the command line is read here: settings from a file or the environment are
- * known later, and an export whose settings ask for other limits starts its threads as before.
+ * starts (`prestartFormatThread`), one per idle core, when its command line and environment make a threaded
+ * export likely — a large registry file, two cores or more — and the export adopts them if it wants threads with
+ * the same limits, or ends them if it wants none. Settings from a `--config` file are known only later: an export
+ * whose settings ask for other limits starts its threads as before.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -43,24 +43,41 @@ const CHUNKED_SCHEMES = new Set(['syslog+tcp', 'syslog+tls', 'relp']);
 /** Options after which an export formats on its main thread, or does not export at all. */
 const NO_THREADS = new Set(['--follow', '--limit', '--help', '-h', '--version']);
 
+/** The settings read here; each is also an OVERSIGHT_* variable, which a flag on the command line wins over. */
+const READ = ['--db', '--output', '--threads', '--max-row-bytes', '--state'];
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+
+/** OVERSIGHT_NAME for --name, as the command names its variables. */
+function variable(flag: string): string {
+  return 'OVERSIGHT_' + flag.slice(2).replace(/-/g, '_').toUpperCase();
+}
+
 /**
- * The limits of the thread to start early for this command line, or null when it would not be used: only for
- * `siem export` of a registry file of 8 MiB or more named on the command line, with two cores or more, without
- * follow mode, `--limit`, `--threads 1` or a state file that exists already.
+ * The limits of the threads to start early for this command line and environment, or null when they would not
+ * be used: only for `siem export` of a registry file of 8 MiB or more, with two cores or more, without follow
+ * mode, `--limit`, `--threads 1` or a state file that exists already. A setting only in a `--config` file is not
+ * seen here.
  */
-export function prestartPlan(args: readonly string[], cores: number, fileSize: (path: string) => number | null): ResourceLimits | null {
+export function prestartPlan(
+  args: readonly string[], cores: number, fileSize: (path: string) => number | null, env: Readonly<Record<string, string | undefined>> = {},
+): ResourceLimits | null {
   if (args[0] !== 'siem' || args[1] !== 'export' || cores < 2) return null;
+  if (TRUE.has(env['OVERSIGHT_FOLLOW']?.trim().toLowerCase() ?? '') || (env['OVERSIGHT_LIMIT'] ?? '') !== '') return null;
   const values = new Map<string, string>();
   for (let i = 2; i < args.length; i++) {
     const a = args[i]!;
     const eq = a.indexOf('=');
     const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
     if (NO_THREADS.has(name)) return null;
-    if (name === '--db' || name === '--output' || name === '--threads' || name === '--max-row-bytes' || name === '--state') {
+    if (READ.includes(name)) {
       const value = eq > 0 && a.startsWith('--') ? a.slice(eq + 1) : args[++i];
       if (value === undefined) return null;
       values.set(name, value);
     }
+  }
+  for (const flag of READ) {
+    const v = env[variable(flag)];
+    if (!values.has(flag) && v !== undefined && v !== '') values.set(flag, v);
   }
   const db = values.get('--db');
   if (db === undefined || (fileSize(db) ?? 0) < PRESTART_MIN_DB_BYTES || values.get('--threads') === '1') return null;
@@ -102,7 +119,7 @@ export function prestartFormatThread(args: readonly string[] = process.argv.slic
     } catch {
       return null;
     }
-  });
+  }, process.env);
   if (limits === null) return;
   const p: Prestarted = { workers: [], limits, failed: false };
   for (let i = 0; i < Math.min(2, cores - 1); i++) {
