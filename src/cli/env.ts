@@ -6,12 +6,10 @@
 import { Command, Option } from 'commander';
 import type { EventEmitter } from 'node:events';
 import { ConfigurationError } from '../shared/errors.js';
-
-const TRUE = new Set(['1', 'true', 'yes', 'on']);
-const FALSE = new Set(['0', 'false', 'no', 'off', '']);
+import { SWITCH_OFF, SWITCH_ON, variableOf } from '../shared/options.js';
 
 export function envName(option: Option): string {
-  return 'OVERSIGHT_' + (option.long ?? '').replace(/^--/, '').replace(/-/g, '_').toUpperCase();
+  return variableOf(option.long ?? '');
 }
 
 /**
@@ -44,9 +42,9 @@ export function settableFromEnv(commands: readonly Command[], env: NodeJS.Proces
         if (option.required || option.optional) option.env(name);
         else {
           const value = env[name]?.trim().toLowerCase();
-          if (value !== undefined && (TRUE.has(value) || FALSE.has(value))) {
+          if (value !== undefined && (SWITCH_ON.has(value) || SWITCH_OFF.has(value))) {
             option.env(name);
-            off = FALSE.has(value);
+            off = SWITCH_OFF.has(value);
           } else {
             if (value !== undefined) problems.push(`${name} must be true or false, not '${env[name]}'`);
             // Listed in the help all the same, so the name can be found.

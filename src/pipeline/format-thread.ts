@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { DEFAULT_MAX_ROW_BYTES, parseMaxRowBytes } from '../registry/rows.js';
+import { SWITCH_ON, variableOf } from '../shared/options.js';
 
 /**
  * Old-generation heap of one worker: 32 MB formats ordinary rows with room to spare, and formatting one row
@@ -30,6 +31,10 @@ export function threadLimits(records: boolean, maxRowBytes: number): ResourceLim
   return { maxYoungGenerationSizeMb: records ? 16 : 4, maxOldGenerationSizeMb: workerHeapMb(maxRowBytes) };
 }
 
+export function availableCores(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
 /** A formatting thread, waiting for its setup (format-worker.ts). */
 export function spawnFormatThread(limits: ResourceLimits): Worker {
   return new Worker(new URL('./format-worker.js', import.meta.url), { resourceLimits: limits });
@@ -45,12 +50,6 @@ const NO_THREADS = new Set(['--follow', '--limit', '--help', '-h', '--version'])
 
 /** The settings read here; each is also an OVERSIGHT_* variable, which a flag on the command line wins over. */
 const READ = ['--db', '--output', '--threads', '--max-row-bytes', '--state'];
-const TRUE = new Set(['1', 'true', 'yes', 'on']);
-
-/** OVERSIGHT_NAME for --name, as the command names its variables. */
-function variable(flag: string): string {
-  return 'OVERSIGHT_' + flag.slice(2).replace(/-/g, '_').toUpperCase();
-}
 
 /**
  * The limits of the threads to start early for this command line and environment, or null when they would not
@@ -62,7 +61,7 @@ export function prestartPlan(
   args: readonly string[], cores: number, fileSize: (path: string) => number | null, env: Readonly<Record<string, string | undefined>> = {},
 ): ResourceLimits | null {
   if (args[0] !== 'siem' || args[1] !== 'export' || cores < 2) return null;
-  if (TRUE.has(env['OVERSIGHT_FOLLOW']?.trim().toLowerCase() ?? '') || (env['OVERSIGHT_LIMIT'] ?? '') !== '') return null;
+  if (SWITCH_ON.has(env['OVERSIGHT_FOLLOW']?.trim().toLowerCase() ?? '') || (env['OVERSIGHT_LIMIT'] ?? '') !== '') return null;
   const values = new Map<string, string>();
   for (let i = 2; i < args.length; i++) {
     const a = args[i]!;
@@ -76,7 +75,7 @@ export function prestartPlan(
     }
   }
   for (const flag of READ) {
-    const v = env[variable(flag)];
+    const v = env[variableOf(flag)];
     if (!values.has(flag) && v !== undefined && v !== '') values.set(flag, v);
   }
   const db = values.get('--db');
@@ -112,7 +111,7 @@ const slots = globalThis as unknown as { [SLOT]?: Prestarted };
  * open: one per core the command itself leaves idle while it loads, up to the two an export takes.
  */
 export function prestartFormatThread(args: readonly string[] = process.argv.slice(2)): void {
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const cores = availableCores();
   const limits = prestartPlan(args, cores, (p) => {
     try {
       return fs.statSync(p).size;

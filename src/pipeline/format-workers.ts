@@ -3,7 +3,6 @@
  * come back here in registry order, each a JSON-lines body with the count and last rowid it covers. At most a
  * few ranges per worker are in flight, so memory stays bounded whatever the size of the registry.
  */
-import os from 'node:os';
 import v8 from 'node:v8';
 import type { Worker } from 'node:worker_threads';
 import { ExportError } from '../shared/errors.js';
@@ -13,7 +12,7 @@ import type { RangeRequest, RangeResult, RefusedRecord, ThreadReady, WorkerSetup
 import type { StreamFraming } from '../transports/transport.js';
 import type { RowMark } from './event-rows.js';
 import { DEFAULT_MAX_ROW_BYTES, OversizeRow } from '../registry/rows.js';
-import { adoptPrestarted, spawnFormatThread, threadLimits, workerHeapMb } from './format-thread.js';
+import { adoptPrestarted, availableCores, spawnFormatThread, threadLimits, workerHeapMb } from './format-thread.js';
 
 export { workerHeapMb } from './format-thread.js';
 
@@ -83,10 +82,6 @@ export function workersWorthIt(rows: number, localCopy: boolean, cores = availab
   if (receiverHere) return cores >= 3 ? 2 : cores === 2 ? 1 : 0;
   if (cores >= 2) return 2;
   return localCopy ? 1 : 0;
-}
-
-function availableCores(): number {
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
 /** The rowids of the first range; each next one is twice as large, up to the range size. */

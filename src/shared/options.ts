@@ -8,6 +8,15 @@ import { ConfigurationError } from './errors.js';
 
 export type OptionGroup = 'common' | 'transport' | 'format' | 'service' | 'privacy';
 
+/** The variable that sets a flag: `--registry-id` → OVERSIGHT_REGISTRY_ID. */
+export function variableOf(long: string): string {
+  return 'OVERSIGHT_' + long.replace(/^--/, '').replace(/-/g, '_').toUpperCase();
+}
+
+/** What a switch's variable may say, for on and for off. */
+export const SWITCH_ON: ReadonlySet<string> = new Set(['1', 'true', 'yes', 'on']);
+export const SWITCH_OFF: ReadonlySet<string> = new Set(['0', 'false', 'no', 'off', '']);
+
 export interface FlagSpec {
   /** The flag as typed: `--es-index <name>`, `--splunk-ack`. */
   flags: string;
