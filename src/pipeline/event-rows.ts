@@ -72,9 +72,12 @@ function resolveOrdinary(source: RegistrySource, rows: EventRow[]): boolean {
   return true;
 }
 
-/** One row of `readEventRows` as an event spelled in JSON (written into `into`), or the row over the size limit. */
+/**
+ * One row of `readEventRows` as an event spelled in JSON, or the row over the size limit. A row read the
+ * ordinary way is written into `into`; a row of the JSON read is a new object (see eventJsonFromRow).
+ */
 export function eventOf(row: EventRow, registryId: string, into: EventJson = blankEventJson()): EventJson | OversizeRow {
-  if (typeof row === 'string') return eventJsonFromRow(row, registryId, into);
+  if (typeof row === 'string') return eventJsonFromRow(row, registryId);
   if (row instanceof OversizeRow) return row;
   return eventJson(fromRegistryValues(row, registryId), into);
 }
