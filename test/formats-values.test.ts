@@ -4,7 +4,9 @@ import { isIP } from 'node:net';
 import { describe, it } from 'node:test';
 import { epochMs, ipVersion } from '../src/records/formats/beacon.js';
 import { cefHeader, cefValue } from '../src/records/formats/cef.js';
+import { secondsText } from '../src/records/formats/fields.js';
 import { leefValue } from '../src/records/formats/leef.js';
+import { floatRepr } from '../src/registry/pyjson.js';
 import { parseCef, parseLeef } from './formats-support.js';
 
 /** A deterministic generator, so a failure can be reproduced. */
@@ -67,6 +69,21 @@ describe('value rules of the line formats', () => {
 
   it('spells epoch milliseconds of whole seconds', () => {
     for (const s of [1763856000, -86400, 1, 253402300799, -40000000000]) assert.equal(epochMs(s), String(s * 1000));
+  });
+
+  it('spells times in order, out of order and at the hundreds the same as a conversion of each number', () => {
+    const ms = secondsText('000', (u) => `${u}000`);
+    const float = secondsText('.0', floatRepr);
+    const next = random(7);
+    const times = [99, 100, 101, 199, 200, 1763855999, 1763856000, 1763856001, 1763856099, 1763856100, 1763855999, 2 ** 53 - 1, 2 ** 53];
+    for (let t = 1763856000, i = 0; i < 5000; i++) times.push((t += Math.floor(next() * 130)));
+    for (let i = 0; i < 2000; i++) times.push(Math.floor(next() * 2e10) - 1e10);
+    for (const u of times) {
+      assert.equal(ms(u), String(BigInt(u) * 1000n), String(u));
+      assert.equal(float(u), floatRepr(u), String(u));
+    }
+    // Anything but a safe integer from 100 up is left to the caller's own spelling.
+    for (const u of [0, -1, 99.5, 150.25, 1e300, -0]) assert.equal(float(u), floatRepr(u), String(u));
   });
 
   it('never lets a value end a CEF or LEEF field or record, and CEF gives every printable value back', () => {

@@ -3,6 +3,7 @@
  * values of an event as plain text (EventJson carries them already spelled as JSON).
  */
 import { hasTime } from '../../registry/event.js';
+import { secondsText } from './fields.js';
 
 export const VENDOR = 'Oversight';
 export const PRODUCT = 'Oversight Registry';
@@ -34,12 +35,11 @@ export function plain(json: string | null): string | null {
   return json.indexOf('\\') < 0 ? json.slice(1, -1) : (JSON.parse(json) as string);
 }
 
-/**
- * Epoch milliseconds of a whole-second time, as text. Seconds fit a small integer, whose text V8 makes fast;
- * the milliseconds would be a double.
- */
+const milliseconds = secondsText('000', (u) => `${u}000`);
+
+/** Epoch milliseconds of a whole-second time, as text: the seconds' digits and three zeros. */
 export function epochMs(unixSeconds: number): string {
-  return unixSeconds === 0 ? '0' : `${unixSeconds}000`;
+  return unixSeconds === 0 ? '0' : milliseconds(unixSeconds);
 }
 
 /**

@@ -121,6 +121,27 @@ export function kindCache(build: (kind: string) => string): (kind: string) => st
   };
 }
 
+/**
+ * The decimal text of a whole number of seconds followed by `tail` ('000' for milliseconds, '.0' for Python's
+ * float), for times that arrive in order; `otherwise` spells anything but a safe integer from 100 up. The text
+ * of the hundreds is kept from the call before, so a call adds two digits and the tail: converting each event's
+ * number costs V8 a cache miss and a new string every time.
+ */
+export function secondsText(tail: string, otherwise: (unixSeconds: number) => string): (unixSeconds: number) => string {
+  const lastTwo = Array.from({ length: 100 }, (_, n) => (n < 10 ? '0' : '') + String(n) + tail);
+  let block = NaN;
+  let blockText = '';
+  return (u) => {
+    if (!(u >= 100 && Number.isSafeInteger(u))) return otherwise(u);
+    const b = Math.floor(u / 100);
+    if (b !== block) {
+      block = b;
+      blockText = String(b);
+    }
+    return blockText + lastTwo[u - b * 100]!;
+  };
+}
+
 /** Remembers the quoted form of the last value, for values that repeat from one event to the next. */
 export function lastQuoted(): (s: string) => string {
   let last: string | null = null;

@@ -9,7 +9,7 @@
  * its key to the next `^`. C1 characters and all other Unicode pass unchanged, as in CEF.
  */
 import { actionForKind, nestedExtra } from '../../registry/event.js';
-import { ipVersion, plain, PRODUCT, PRODUCT_VERSION, severityOf, VENDOR } from './beacon.js';
+import { epochMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, severityOf, VENDOR } from './beacon.js';
 import { timestamp } from '../rfc5424.js';
 import { kindCache, type EventJson, type JsonFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
@@ -74,7 +74,7 @@ export function leefJsonFormatter(): JsonFormatter {
     // uses the syslog header's, and kept as RFC 3339 under `occurredAt`; a zero timestamp, the registry's "no
     // time", and one outside years 1-9999 leave both out.
     const t = e.occurredUnix;
-    const time = t >= DEVTIME_MIN && t <= DEVTIME_MAX ? `devTime=${t}000^` : '';
+    const time = t >= DEVTIME_MIN && t <= DEVTIME_MAX ? `devTime=${epochMs(t)}^` : '';
     const occurred = time === '' && e.occurredAt !== '' ? attr('occurredAt', timestamp(e)) : '';
     return `${head(e.kind)}${time}${kindAttrs(e.kind)}${occurred}${source}${jsonAttr('eventId', e.idJson)}${
       registry(e.registryId)}${jsonAttr('tokenId', e.token)}${jsonAttr('fileId', e.file)}${jsonAttr('recipientId', e.recipient)}${

@@ -2,7 +2,7 @@
 import { actionForKind, nestedExtra, SCHEMA_VERSION } from '../../registry/event.js';
 import { option } from '../../shared/options.js';
 import { floatRepr } from '../../registry/pyjson.js';
-import { kindCache, lastQuoted, member, memberJson, overEvents, quote, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
+import { kindCache, lastQuoted, member, memberJson, overEvents, quote, secondsText, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
 /** The reference's HEC source and sourcetype. */
@@ -30,13 +30,14 @@ export function splunkHecJsonFormatter(options: SplunkHecOptions = {}): JsonForm
   const beaconKind = kindCache((kind) => member(',"beacon_kind":', kind));
   const fixedHost = options.host ? quote(options.host) : null;
   const registry = lastQuoted();
+  const time = secondsText('.0', floatRepr);
 
   return (e: EventJson): string => {
     const reg = registry(e.registryId);
     const rest = `${memberJson(',"recipient_id":', e.recipient)}${memberJson(',"issuer_id":', e.issuer)}${beaconKind(e.kind)}`;
     // The file nearly always leads; only without it is the first comma cut (slice copies the text).
     const fields = e.file === null ? rest.slice(1) : `"file_id":${e.file}${rest}`;
-    return `{"time":${floatRepr(e.occurredUnix)},"host":${fixedHost ?? reg}${middle}${kindPart(e.kind)}${memberJson(',"event_id":', e.idJson)}${
+    return `{"time":${time(e.occurredUnix)},"host":${fixedHost ?? reg}${middle}${kindPart(e.kind)}${memberJson(',"event_id":', e.idJson)}${
       e.occurredAt === '' ? '' : `,"occurred_at":"${e.occurredAt}"`}${memberJson(',"token_id":', e.token)}${memberJson(',"file_id":', e.file)}${
       memberJson(',"recipient_id":', e.recipient)}${memberJson(',"issuer_id":', e.issuer)}${memberJson(',"source_ip":', e.sourceIp)}${
       memberJson(',"user_agent":', e.userAgent)}${memberJson(',"qualified_timestamp":', e.qualifiedTimestamp)}${memberJson(',"tlog_index":', e.tlogIndex)}${
