@@ -43,14 +43,13 @@ function jsonValue(json: string): string {
   return s.indexOf('=') < 0 ? s : s.replace(/=/g, '\\=');
 }
 
-/** ` key=value` for a value spelled as JSON, or nothing when the registry has none. */
-function pair(key: string, json: string | null): string {
-  return json === null ? '' : ` ${key}=${jsonValue(json)}`;
-}
-
-/** A custom string with its label, as ArcSight and Sentinel's CommonSecurityLog expect them. */
-function custom(n: string, label: string, json: string | null): string {
-  return json === null ? '' : ` ${n}Label=${label} ${n}=${jsonValue(json)}`;
+/**
+ * ` key=value` for a value spelled as JSON, or nothing when the registry has none. `at` is ` key=`, written out
+ * whole so no record builds it again; for a custom string, with its label before it, as ArcSight and Sentinel's
+ * CommonSecurityLog expect them (` cs1Label=TokenId cs1=`).
+ */
+function pair(at: string, json: string | null): string {
+  return json === null ? '' : at + jsonValue(json);
 }
 
 export function cefJsonFormatter(): JsonFormatter {
@@ -79,16 +78,16 @@ export function cefJsonFormatter(): JsonFormatter {
       ip === null ? '' : version === 4 ? ` src=${ip}` : version === 6 ? ` c6a1Label=SourceIPv6 c6a1=${ip}` : ` cs6Label=SourceAddress cs6=${cefValue(ip)}`;
     const tlog = e.tlogIndex;
     const tlogPair =
-      tlog === null ? '' : /^-?\d{1,15}$/.test(tlog) ? ` cn1Label=TlogIndex cn1=${tlog}` : custom('flexString2', 'TlogIndex', tlog);
+      tlog === null ? '' : /^-?\d{1,15}$/.test(tlog) ? ` cn1Label=TlogIndex cn1=${tlog}` : pair(' flexString2Label=TlogIndex flexString2=', tlog);
     // The event id goes last: parsers trim the final value, and an id has no spaces to lose.
     // A zero timestamp is the registry's "no time", and so is one outside years 1-9999 (no epoch field reads
     // 1e23): without `rt` the receiver's own time applies.
     const ms = eventTimeMs(e.occurredUnix);
     return `${head(e.kind)}${ms === null ? '' : `rt=${ms} `}${kindPairs(e.kind)}${registry(e.registryId)}${source}${
-      pair('requestClientApplication', e.userAgent)}${custom('cs1', 'TokenId', e.token)}${custom('cs2', 'FileId', e.file)}${
-      custom('cs3', 'RecipientId', e.recipient)}${custom('cs4', 'IssuerId', e.issuer)}${
+      pair(' requestClientApplication=', e.userAgent)}${pair(' cs1Label=TokenId cs1=', e.token)}${pair(' cs2Label=FileId cs2=', e.file)}${
+      pair(' cs3Label=RecipientId cs3=', e.recipient)}${pair(' cs4Label=IssuerId cs4=', e.issuer)}${
       e.extraJson === null ? '' : ` cs5Label=Extra cs5=${cefValue(nestedExtra(e.extraJson))}`}${tlogPair}${
-      custom('flexString1', 'QualifiedTimestamp', e.qualifiedTimestamp)}${e.idJson === null ? '' : ` externalId=${jsonValue(e.idJson)}`}`;
+      pair(' flexString1Label=QualifiedTimestamp flexString1=', e.qualifiedTimestamp)}${e.idJson === null ? '' : ` externalId=${jsonValue(e.idJson)}`}`;
   };
 }
 

@@ -34,20 +34,21 @@ export function leefHeader(s: string, max: number): string {
 const DEVTIME_MIN = 1_000_000_000;
 const DEVTIME_MAX = 9_999_999_999;
 
-function attr(key: string, v: string | null): string {
-  return v === null || v === '' ? '' : `^${key}=${leefValue(v)}`;
+/** `^key=value`, or nothing without a value. `at` is `^key=`, written out whole so no record builds it again. */
+function attr(at: string, v: string | null): string {
+  return v === null || v === '' ? '' : at + leefValue(v);
 }
 
 /**
  * `attr` for a value spelled as JSON. JSON text without a backslash holds no control character, so most values
  * only need a look for `^` and `|`.
  */
-function jsonAttr(key: string, json: string | null): string {
+function jsonAttr(at: string, json: string | null): string {
   if (json === null) return '';
-  if (json.charCodeAt(0) !== 34) return `^${key}=${json}`;
-  if (json.indexOf('\\') >= 0) return attr(key, JSON.parse(json) as string);
+  if (json.charCodeAt(0) !== 34) return at + json;
+  if (json.indexOf('\\') >= 0) return attr(at, JSON.parse(json) as string);
   const s = json.slice(1, -1);
-  return s.indexOf('^') < 0 && s.indexOf('|') < 0 ? `^${key}=${s}` : `^${key}=${leefValue(s)}`;
+  return s.indexOf('^') < 0 && s.indexOf('|') < 0 ? at + s : at + leefValue(s);
 }
 
 export function leefJsonFormatter(): JsonFormatter {
@@ -56,30 +57,30 @@ export function leefJsonFormatter(): JsonFormatter {
     (kind) =>
       `LEEF:2.0|${VENDOR}|${PRODUCT}|${leefHeader(PRODUCT_VERSION, 255)}|${leefHeader(`beacon-${kind}`, 255)}|${LEEF_DELIMITER}|`,
   );
-  const kindAttrs = kindCache((kind) => `cat=${leefValue(actionForKind(kind))}^sev=${severityOf(kind)}${attr('beaconKind', kind)}`);
+  const kindAttrs = kindCache((kind) => `cat=${leefValue(actionForKind(kind))}^sev=${severityOf(kind)}${attr('^beaconKind=', kind)}`);
   let lastRegistry: string | null = null;
   let registryAttr = '';
   const registry = (id: string): string => {
     if (id !== lastRegistry) {
       lastRegistry = id;
-      registryAttr = attr('registryId', id);
+      registryAttr = attr('^registryId=', id);
     }
     return registryAttr;
   };
   return (e: EventJson): string => {
     const ip = plain(e.sourceIp);
     // `src` must be an IP address in QRadar; the registry's `unknown` keeps its own key.
-    const source = ip === null ? '' : ipVersion(ip) !== 0 ? `^src=${ip}` : attr('sourceAddress', ip);
+    const source = ip === null ? '' : ipVersion(ip) !== 0 ? `^src=${ip}` : attr('^sourceAddress=', ip);
     // A time QRadar cannot read as a 13-digit epoch (before 2001, after 2286) is left out of `devTime`, so QRadar
     // uses the syslog header's, and kept as RFC 3339 under `occurredAt`; a zero timestamp, the registry's "no
     // time", and one outside years 1-9999 leave both out.
     const t = e.occurredUnix;
     const time = t >= DEVTIME_MIN && t <= DEVTIME_MAX ? `devTime=${epochMs(t)}^` : '';
-    const occurred = time === '' && e.occurredAt !== '' ? attr('occurredAt', timestamp(e)) : '';
-    return `${head(e.kind)}${time}${kindAttrs(e.kind)}${occurred}${source}${jsonAttr('eventId', e.idJson)}${
-      registry(e.registryId)}${jsonAttr('tokenId', e.token)}${jsonAttr('fileId', e.file)}${jsonAttr('recipientId', e.recipient)}${
-      jsonAttr('issuerId', e.issuer)}${jsonAttr('userAgent', e.userAgent)}${jsonAttr('qualifiedTimestamp', e.qualifiedTimestamp)}${
-      jsonAttr('tlogIndex', e.tlogIndex)}${attr('extra', e.extraJson === null ? null : nestedExtra(e.extraJson))}`;
+    const occurred = time === '' && e.occurredAt !== '' ? attr('^occurredAt=', timestamp(e)) : '';
+    return `${head(e.kind)}${time}${kindAttrs(e.kind)}${occurred}${source}${jsonAttr('^eventId=', e.idJson)}${
+      registry(e.registryId)}${jsonAttr('^tokenId=', e.token)}${jsonAttr('^fileId=', e.file)}${jsonAttr('^recipientId=', e.recipient)}${
+      jsonAttr('^issuerId=', e.issuer)}${jsonAttr('^userAgent=', e.userAgent)}${jsonAttr('^qualifiedTimestamp=', e.qualifiedTimestamp)}${
+      jsonAttr('^tlogIndex=', e.tlogIndex)}${attr('^extra=', e.extraJson === null ? null : nestedExtra(e.extraJson))}`;
   };
 }
 
