@@ -129,19 +129,20 @@ function plain(json: string): string {
   return json.indexOf('\\') < 0 ? json.slice(1, -1) : (JSON.parse(json) as string);
 }
 
-function param(name: string, value: string | null): string {
-  return value === null || value === '' ? '' : ` ${name}="${sdValue(value)}"`;
+/** ` name="value"`, or nothing without a value. `at` is ` name="`, written out whole so no message builds it again. */
+function param(at: string, value: string | null): string {
+  return value === null || value === '' ? '' : at + sdValue(value) + '"';
 }
 
 /** The SD-ELEMENT for one event; absent values leave their parameter out, so empty and missing differ from "". */
 export function structuredData(e: EventJson, sdId: string): string {
   return (
     '[' + sdId +
-    param('eventId', e.eventId) +
-    param('kind', e.kind) +
-    jsonParam('tokenId', e.token) +
-    jsonParam('fileId', e.file) +
-    param('registryId', e.registryId) +
+    param(' eventId="', e.eventId) +
+    param(' kind="', e.kind) +
+    jsonParam(' tokenId="', e.token) +
+    jsonParam(' fileId="', e.file) +
+    param(' registryId="', e.registryId) +
     ']'
   );
 }
@@ -152,19 +153,19 @@ export function syslogWrap(inner: JsonFormatter, s: SyslogSettings): JsonFormatt
   // The SD-ELEMENT written as `structuredData` writes it, from fewer, longer pieces: what follows the time up
   // to the first parameter and the kind's parameter are fixed per kind, the registry's parameter per run.
   const afterTime = kindCache((kind) => ` ${s.hostname} oversight - ${msgId(kind)} [${s.sdId}`);
-  const kindParam = kindCache((kind) => param('kind', kind));
+  const kindParam = kindCache((kind) => param(' kind="', kind));
   let lastRegistry: string | null = null;
   let registryEnd = '';
   return (e) => {
     if (e.registryId !== lastRegistry) {
       lastRegistry = e.registryId;
-      registryEnd = param('registryId', e.registryId) + '] ';
+      registryEnd = param(' registryId="', e.registryId) + '] ';
     }
-    return pri(e.kind) + timestamp(e) + afterTime(e.kind) + param('eventId', e.eventId) + kindParam(e.kind) +
-      jsonParam('tokenId', e.token) + jsonParam('fileId', e.file) + registryEnd + inner(e);
+    return pri(e.kind) + timestamp(e) + afterTime(e.kind) + param(' eventId="', e.eventId) + kindParam(e.kind) +
+      jsonParam(' tokenId="', e.token) + jsonParam(' fileId="', e.file) + registryEnd + inner(e);
   };
 }
 
-function jsonParam(name: string, json: string | null): string {
-  return json === null ? '' : param(name, plain(json));
+function jsonParam(at: string, json: string | null): string {
+  return json === null ? '' : param(at, plain(json));
 }
