@@ -36,6 +36,22 @@ const METADATA_HEAD =
   `,"timezone_offset":0,"metadata":{"version":"${OCSF_VERSION}","product":{"name":${quote(PRODUCT)},"vendor_name":${quote(VENDOR)},"version":${quote(PRODUCT_VERSION)}},` +
   '"log_name":"events"';
 
+/**
+ * A member's opening as the first of its list, and after another member: then it closes that one first. The
+ * last member is closed where the list ends.
+ */
+function opening(text: string): readonly [string, string] {
+  return [text, '},' + text];
+}
+const EVIDENCE_IP = opening('"src_endpoint":{"ip":');
+const EVIDENCE_UA = opening('"http_request":{"user_agent":');
+const EVIDENCE_QUERY = opening('"query":{"hostname":');
+const EVIDENCE_USER = opening('"user":{"uid":');
+const EVIDENCE_DATA = opening('"data":{"beacon_kind":');
+const OBSERVE_IP = opening('{"name":"evidences.src_endpoint.ip","type_id":2,"value":');
+const OBSERVE_UA = opening('{"name":"evidences.http_request.user_agent","type_id":16,"value":');
+const OBSERVE_QUERY = opening('{"name":"evidences.query.hostname","type_id":1,"value":');
+
 export function ocsfJsonFormatter(): JsonFormatter {
   // Everything up to the time, fixed per kind.
   const kindHead = kindCache(
@@ -69,19 +85,19 @@ export function ocsfJsonFormatter(): JsonFormatter {
     const q = e.kind === 'dns' && e.extraJson !== null ? dnsQuestion(e.extraJson) : null;
     const ua = e.userAgent === null ? null : str(e.userAgent);
 
-    // The evidence: the callback as it reached the registry. (Built without a leading comma to cut off later:
-    // slicing would copy each record's strings once more.)
-    let evidence = ipOk ? `"src_endpoint":{"ip":${e.sourceIp}}` : '';
-    if (ua !== null) evidence += `${evidence === '' ? '' : ','}"http_request":{"user_agent":${ua}}`;
-    if (q !== null) evidence += `${evidence === '' ? '' : ','}"query":{"hostname":${q.qname}${q.qtype === null ? '' : `,"type":${q.qtype}`}}`;
-    if (e.recipient !== null) evidence += `${evidence === '' ? '' : ','}"user":{"uid":${str(e.recipient)},"type_id":1}`;
+    // The evidence: the callback as it reached the registry, each member left open for the next one's opening
+    // (or the list's end) to close. Openings are written out whole, so no record joins a comma or a brace to one.
+    let evidence = ipOk ? EVIDENCE_IP[0] + e.sourceIp : '';
+    if (ua !== null) evidence += EVIDENCE_UA[evidence === '' ? 0 : 1] + ua;
+    if (q !== null) evidence += EVIDENCE_QUERY[evidence === '' ? 0 : 1] + q.qname + (q.qtype === null ? '' : ',"type":' + q.qtype);
+    if (e.recipient !== null) evidence += EVIDENCE_USER[evidence === '' ? 0 : 1] + str(e.recipient) + ',"type_id":1';
     // An evidence object needs one of its main attributes (src_endpoint, query, user, …); a callback with none
-    // of them still names what it was.
-    if (!ipOk && q === null && e.recipient === null) evidence += `${evidence === '' ? '' : ','}"data":{"beacon_kind":${quote(e.kind)}}`;
+    // of them still names what it was. So the evidence always has a member.
+    if (!ipOk && q === null && e.recipient === null) evidence += EVIDENCE_DATA[evidence === '' ? 0 : 1] + quote(e.kind);
 
-    let observables = ipOk ? `{"name":"evidences.src_endpoint.ip","type_id":2,"value":${e.sourceIp}}` : '';
-    if (ua !== null) observables += `${observables === '' ? '' : ','}{"name":"evidences.http_request.user_agent","type_id":16,"value":${ua}}`;
-    if (q !== null) observables += `${observables === '' ? '' : ','}{"name":"evidences.query.hostname","type_id":1,"value":${q.qname}}`;
+    let observables = ipOk ? OBSERVE_IP[0] + e.sourceIp : '';
+    if (ua !== null) observables += OBSERVE_UA[observables === '' ? 0 : 1] + ua;
+    if (q !== null) observables += OBSERVE_QUERY[observables === '' ? 0 : 1] + q.qname;
 
     // The file is the affected resource, its issuer the owner; an issuer without a file stays unmapped.
     const resource =
@@ -100,7 +116,7 @@ export function ocsfJsonFormatter(): JsonFormatter {
       e.idJson === null ? '' : `,"original_event_uid":${e.idJson}`}${e.occurredAt === '' ? '' : `,"original_time":"${e.occurredAt}"`}${
       e.token === null ? '' : `,"correlation_uid":${str(e.token)}`}${reporter}},"finding_info":{"uid":${findingPrefix}${
       e.idJson === null ? '"' : e.idJson.slice(1)},${kindInfo(e.kind)}},"evidences":[{${
-      evidence}}]${resource}${observables === '' ? '' : `,"observables":[${observables}]`},"unmapped":{"oversight":{${unmapped}}}}`;
+      evidence}}}]${resource}${observables === '' ? '' : `,"observables":[${observables}}]`},"unmapped":{"oversight":{${unmapped}}}}`;
   };
 }
 
