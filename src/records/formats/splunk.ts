@@ -2,7 +2,7 @@
 import { actionForKind, nestedExtra, SCHEMA_VERSION } from '../../registry/event.js';
 import { option } from '../../shared/options.js';
 import { floatRepr } from '../../registry/pyjson.js';
-import { kindCache, lastQuoted, member, memberJson, overEvents, quote, secondsText, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
+import { kindCache, member, memberJson, overEvents, quote, secondsText, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
 /** The reference's HEC source and sourcetype. */
@@ -29,19 +29,28 @@ export function splunkHecJsonFormatter(options: SplunkHecOptions = {}): JsonForm
   const kindPart = kindCache((kind) => member(',"kind":', kind) + ',"action":' + quote(actionForKind(kind)));
   const beaconKind = kindCache((kind) => member(',"beacon_kind":', kind));
   const fixedHost = options.host ? quote(options.host) : null;
-  const registry = lastQuoted();
   const time = secondsText('.0', floatRepr);
+  // The pieces that hold the registry id, fixed for a run: the host up to the event's first member, and the
+  // event's `registry_id` member.
+  let lastRegistry: string | null = null;
+  let hostToEvent = '';
+  let registryMember = '';
 
   return (e: EventJson): string => {
-    const reg = registry(e.registryId);
+    if (e.registryId !== lastRegistry) {
+      lastRegistry = e.registryId;
+      const reg = quote(e.registryId);
+      hostToEvent = ',"host":' + (fixedHost ?? reg) + middle;
+      registryMember = e.registryId === '' ? '' : ',"registry_id":' + reg;
+    }
     const rest = `${memberJson(',"recipient_id":', e.recipient)}${memberJson(',"issuer_id":', e.issuer)}${beaconKind(e.kind)}`;
     // The file nearly always leads; only without it is the first comma cut (slice copies the text).
     const fields = e.file === null ? rest.slice(1) : `"file_id":${e.file}${rest}`;
-    return `{"time":${time(e.occurredUnix)},"host":${fixedHost ?? reg}${middle}${kindPart(e.kind)}${memberJson(',"event_id":', e.idJson)}${
+    return `{"time":${time(e.occurredUnix)}${hostToEvent}${kindPart(e.kind)}${memberJson(',"event_id":', e.idJson)}${
       e.occurredAt === '' ? '' : `,"occurred_at":"${e.occurredAt}"`}${memberJson(',"token_id":', e.token)}${memberJson(',"file_id":', e.file)}${
       memberJson(',"recipient_id":', e.recipient)}${memberJson(',"issuer_id":', e.issuer)}${memberJson(',"source_ip":', e.sourceIp)}${
       memberJson(',"user_agent":', e.userAgent)}${memberJson(',"qualified_timestamp":', e.qualifiedTimestamp)}${memberJson(',"tlog_index":', e.tlogIndex)}${
-      e.registryId === '' ? '' : `,"registry_id":${reg}`}${e.extraJson === null ? '' : `,"extra":${nestedExtra(e.extraJson)}`}},"fields":{${fields}}${tail}`;
+      registryMember}${e.extraJson === null ? '' : `,"extra":${nestedExtra(e.extraJson)}`}},"fields":{${fields}}${tail}`;
   };
 }
 
