@@ -11,7 +11,7 @@
  */
 import { actionForKind, nestedExtra } from '../../registry/event.js';
 import { eventTimeMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, severityOf, VENDOR } from './beacon.js';
-import { kindCache, type EventJson, type JsonFormatter } from './fields.js';
+import { kindCache, lastOf, type EventJson, type JsonFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
 const HEADER_SPECIAL = /[\\|\u0000-\u001f\u007f]/;
@@ -60,15 +60,7 @@ export function cefJsonFormatter(): JsonFormatter {
         `Leaked document beacon (${kind})`, 512)}|${severityOf(kind)}|`,
   );
   const kindPairs = kindCache((kind) => `cat=${cefValue(`/Oversight/Beacon/${kind}`)} act=${cefValue(actionForKind(kind))}`);
-  let lastRegistry: string | null = null;
-  let registryPair = '';
-  const registry = (id: string): string => {
-    if (id !== lastRegistry) {
-      lastRegistry = id;
-      registryPair = id === '' ? '' : ` deviceExternalId=${cefValue(id)}`;
-    }
-    return registryPair;
-  };
+  const registry = lastOf((id) => (id === '' ? '' : ` deviceExternalId=${cefValue(id)}`));
   return (e: EventJson): string => {
     const ip = plain(e.sourceIp);
     const version = ipVersion(ip);

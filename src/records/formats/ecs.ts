@@ -1,6 +1,6 @@
 /** Elastic Common Schema 8.x document, field for field as the reference's `to_ecs`. */
 import { actionForKind, ECS_VERSION, nestedExtra, SCHEMA_VERSION } from '../../registry/event.js';
-import { kindCache, memberJson, overEvents, quote, valueJson, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
+import { kindCache, lastOf, memberJson, overEvents, quote, valueJson, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
 const EVENT_HEAD =
@@ -18,13 +18,8 @@ export function ecsJsonFormatter(): JsonFormatter {
   const action = kindCache((kind) => quote(actionForKind(kind)));
   const kindJson = kindCache((kind) => valueJson(kind) ?? '');
   // `labels` closed and `oversight` opened up to its registry: fixed for a run.
-  let lastRegistry: string | null = null;
-  let oversightHead = '';
+  const oversightHead = lastOf((id) => `},"oversight":{"schema":"${SCHEMA_VERSION}"${id === '' ? '' : `,"registry_id":${quote(id)}`}`);
   return (e: EventJson): string => {
-    if (e.registryId !== lastRegistry) {
-      lastRegistry = e.registryId;
-      oversightHead = `},"oversight":{"schema":"${SCHEMA_VERSION}"${e.registryId === '' ? '' : `,"registry_id":${quote(e.registryId)}`}`;
-    }
     // Token, file, recipient and issuer appear twice, under labels and under oversight.
     const kind = e.kind === '' ? null : kindJson(e.kind);
     // Fixed text is written out whole where values meet it: each closing brace goes with the opening after it.
@@ -38,7 +33,7 @@ export function ecsJsonFormatter(): JsonFormatter {
     // The token is nearly always there to lead; only without it is the first comma cut (slice copies the text).
     // `labels` is not `or None` in the reference, so an empty `{}` stays in the document.
     const labels = e.token === null ? rest.slice(1) : `"oversight_token_id":${e.token}${rest}`;
-    return `${event}${labels}${oversightHead}${memberJson(',"token_id":', e.token)}${memberJson(',"file_id":', e.file)}${
+    return `${event}${labels}${oversightHead(e.registryId)}${memberJson(',"token_id":', e.token)}${memberJson(',"file_id":', e.file)}${
       memberJson(',"recipient_id":', e.recipient)}${memberJson(',"issuer_id":', e.issuer)}${memberJson(',"beacon_kind":', kind)}${
       memberJson(',"tlog_index":', e.tlogIndex)}${memberJson(',"qualified_timestamp":', e.qualifiedTimestamp)}${
       e.extraJson === null ? '' : `,"extra":${nestedExtra(e.extraJson)}`}}}`;

@@ -142,15 +142,18 @@ export function secondsText(tail: string, otherwise: (unixSeconds: number) => st
   };
 }
 
-/** Remembers the quoted form of the last value, for values that repeat from one event to the next. */
-export function lastQuoted(): (s: string) => string {
+/**
+ * Remembers what `build` made of the last value, for values that repeat from one event to the next: the
+ * registry id, and the pieces of a record that hold it.
+ */
+export function lastOf<T>(build: (s: string) => T): (s: string) => T {
   let last: string | null = null;
-  let quoted = '';
+  let made = undefined as T;
   return (s) => {
     if (s !== last) {
       last = s;
-      quoted = quote(s);
+      made = build(s);
     }
-    return quoted;
+    return made;
   };
 }

@@ -11,7 +11,7 @@
 import { actionForKind, nestedExtra } from '../../registry/event.js';
 import { epochMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, severityOf, VENDOR } from './beacon.js';
 import { timestamp } from '../rfc5424.js';
-import { kindCache, type EventJson, type JsonFormatter } from './fields.js';
+import { kindCache, lastOf, type EventJson, type JsonFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
 export const LEEF_DELIMITER = '^';
@@ -58,15 +58,7 @@ export function leefJsonFormatter(): JsonFormatter {
       `LEEF:2.0|${VENDOR}|${PRODUCT}|${leefHeader(PRODUCT_VERSION, 255)}|${leefHeader(`beacon-${kind}`, 255)}|${LEEF_DELIMITER}|`,
   );
   const kindAttrs = kindCache((kind) => `cat=${leefValue(actionForKind(kind))}^sev=${severityOf(kind)}${attr('^beaconKind=', kind)}`);
-  let lastRegistry: string | null = null;
-  let registryAttr = '';
-  const registry = (id: string): string => {
-    if (id !== lastRegistry) {
-      lastRegistry = id;
-      registryAttr = attr('^registryId=', id);
-    }
-    return registryAttr;
-  };
+  const registry = lastOf((id) => attr('^registryId=', id));
   return (e: EventJson): string => {
     const ip = plain(e.sourceIp);
     // `src` must be an IP address in QRadar; the registry's `unknown` keeps its own key.

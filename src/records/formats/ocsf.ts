@@ -6,7 +6,7 @@
  */
 import { actionForKind, nestedExtra } from '../../registry/event.js';
 import { eventTimeMs, ipVersion, plain, PRODUCT, PRODUCT_VERSION, VENDOR } from './beacon.js';
-import { kindCache, quote, type EventJson, type JsonFormatter } from './fields.js';
+import { kindCache, lastOf, quote, type EventJson, type JsonFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
 export const OCSF_VERSION = '1.8.0';
@@ -63,18 +63,13 @@ export function ocsfJsonFormatter(): JsonFormatter {
       `"title":${quote(`Leaked document beacon (${kind || 'unknown'})`)},` +
       `"analytic":{"type_id":1,"uid":${quote(`oversight.beacon.${kind || 'unknown'}`)},"name":${quote(`Oversight ${actionForKind(kind)}`)}}`,
   );
-  let lastRegistry: string | null = null;
-  let reporter = '';
-  let findingPrefix = '';
-  const registry = (id: string): void => {
-    if (id === lastRegistry) return;
-    lastRegistry = id;
-    reporter = id === '' ? '' : `,"reporter":{"uid":${quote(id)}}`;
+  const registry = lastOf((id) => ({
+    reporter: id === '' ? '' : `,"reporter":{"uid":${quote(id)}}`,
     // `oversight:<registry>:` as the start of a JSON string, the event id to follow.
-    findingPrefix = quote(`oversight:${id}:`).slice(0, -1);
-  };
+    findingPrefix: quote(`oversight:${id}:`).slice(0, -1),
+  }));
   return (e: EventJson): string => {
-    registry(e.registryId);
+    const { reporter, findingPrefix } = registry(e.registryId);
     // `time` is required: an event without one a SIEM can read (0, or outside years 1-9999) says 0, as the
     // registry's own "no time" does, never `1e+23000`.
     const ms = eventTimeMs(e.occurredUnix) ?? '0';

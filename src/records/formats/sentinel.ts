@@ -1,6 +1,6 @@
 /** Microsoft Sentinel / Log Analytics flat row, field for field as the reference's `to_sentinel`. */
 import { actionForKind, SCHEMA_VERSION } from '../../registry/event.js';
-import { kindCache, lastQuoted, member, memberJson, overEvents, quote, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
+import { kindCache, lastOf, member, memberJson, overEvents, quote, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
 /**
@@ -11,7 +11,7 @@ export const OCCURRED_COLUMN = 'OccurredAt';
 
 export function sentinelJsonFormatter(): JsonFormatter {
   const kindPart = kindCache((kind) => member(',"BeaconKind":', kind) + ',"Action":' + quote(actionForKind(kind)));
-  const registry = lastQuoted();
+  const registry = lastOf(quote);
   // ExtraJson is Python's exact `json.dumps` text (ASCII-escaped), carried as a string column.
   return (e: EventJson): string =>
     `{${e.occurredAt === '' ? '' : `"TimeGenerated":"${e.occurredAt}",`}"Schema":"${SCHEMA_VERSION}"${

@@ -2,7 +2,7 @@
 import { actionForKind, nestedExtra, SCHEMA_VERSION } from '../../registry/event.js';
 import { option } from '../../shared/options.js';
 import { floatRepr } from '../../registry/pyjson.js';
-import { kindCache, member, memberJson, overEvents, quote, secondsText, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
+import { kindCache, lastOf, member, memberJson, overEvents, quote, secondsText, type EventJson, type JsonFormatter, type RecordFormatter } from './fields.js';
 import type { FormatDescription } from './format.js';
 
 /** The reference's HEC source and sourcetype. */
@@ -32,25 +32,18 @@ export function splunkHecJsonFormatter(options: SplunkHecOptions = {}): JsonForm
   const time = secondsText('.0', floatRepr);
   // The pieces that hold the registry id, fixed for a run: the host up to the event's first member, and the
   // event's `registry_id` member.
-  let lastRegistry: string | null = null;
-  let hostToEvent = '';
-  let registryMember = '';
+  const hostToEvent = lastOf((id) => ',"host":' + (fixedHost ?? quote(id)) + middle);
+  const registryMember = lastOf((id) => (id === '' ? '' : ',"registry_id":' + quote(id)));
 
   return (e: EventJson): string => {
-    if (e.registryId !== lastRegistry) {
-      lastRegistry = e.registryId;
-      const reg = quote(e.registryId);
-      hostToEvent = ',"host":' + (fixedHost ?? reg) + middle;
-      registryMember = e.registryId === '' ? '' : ',"registry_id":' + reg;
-    }
     const rest = `${memberJson(',"recipient_id":', e.recipient)}${memberJson(',"issuer_id":', e.issuer)}${beaconKind(e.kind)}`;
     // The file nearly always leads; only without it is the first comma cut (slice copies the text).
     const fields = e.file === null ? rest.slice(1) : `"file_id":${e.file}${rest}`;
-    return `{"time":${time(e.occurredUnix)}${hostToEvent}${kindPart(e.kind)}${memberJson(',"event_id":', e.idJson)}${
+    return `{"time":${time(e.occurredUnix)}${hostToEvent(e.registryId)}${kindPart(e.kind)}${memberJson(',"event_id":', e.idJson)}${
       e.occurredAt === '' ? '' : `,"occurred_at":"${e.occurredAt}"`}${memberJson(',"token_id":', e.token)}${memberJson(',"file_id":', e.file)}${
       memberJson(',"recipient_id":', e.recipient)}${memberJson(',"issuer_id":', e.issuer)}${memberJson(',"source_ip":', e.sourceIp)}${
       memberJson(',"user_agent":', e.userAgent)}${memberJson(',"qualified_timestamp":', e.qualifiedTimestamp)}${memberJson(',"tlog_index":', e.tlogIndex)}${
-      registryMember}${e.extraJson === null ? '' : `,"extra":${nestedExtra(e.extraJson)}`}},"fields":{${fields}}${tail}`;
+      registryMember(e.registryId)}${e.extraJson === null ? '' : `,"extra":${nestedExtra(e.extraJson)}`}},"fields":{${fields}}${tail}`;
   };
 }
 
