@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import { ConfigurationError } from '../shared/errors.js';
-import { kindCache, type EventJson, type JsonFormatter } from './formats/fields.js';
+import { kindCache, lastOf, type EventJson, type JsonFormatter } from './formats/fields.js';
 
 export interface SyslogSettings {
   /** 0–23 (local4 = 20 by default). */
@@ -154,15 +154,10 @@ export function syslogWrap(inner: JsonFormatter, s: SyslogSettings): JsonFormatt
   // to the first parameter and the kind's parameter are fixed per kind, the registry's parameter per run.
   const afterTime = kindCache((kind) => ` ${s.hostname} oversight - ${msgId(kind)} [${s.sdId}`);
   const kindParam = kindCache((kind) => param(' kind="', kind));
-  let lastRegistry: string | null = null;
-  let registryEnd = '';
+  const registryEnd = lastOf((id) => param(' registryId="', id) + '] ');
   return (e) => {
-    if (e.registryId !== lastRegistry) {
-      lastRegistry = e.registryId;
-      registryEnd = param(' registryId="', e.registryId) + '] ';
-    }
     return pri(e.kind) + timestamp(e) + afterTime(e.kind) + param(' eventId="', e.eventId) + kindParam(e.kind) +
-      jsonParam(' tokenId="', e.token) + jsonParam(' fileId="', e.file) + registryEnd + inner(e);
+      jsonParam(' tokenId="', e.token) + jsonParam(' fileId="', e.file) + registryEnd(e.registryId) + inner(e);
   };
 }
 
