@@ -98,6 +98,30 @@ describe('syslog over TCP from formatting threads', () => {
     });
   }
 
+  it('characters beyond ASCII: each frame counts the bytes of its message, as one thread counts them', async () => {
+    // Threads frame a few dozen messages at once on the guess that each is ASCII, and frame again any group
+    // where the guess fails; a message close to the size limit is framed alone. Both ways, and the fallback,
+    // must send what a single thread sends.
+    const wide = demoRegistry(60_000, 11);
+    const con = new Database(wide);
+    con.prepare(`UPDATE events SET user_agent = user_agent || ' (é 日本 😀)' WHERE rowid % 97 = 0`).run();
+    con.prepare(`UPDATE events SET recipient_id = 'zoë@example.test' WHERE rowid % 1013 = 0`).run();
+    con.prepare(`UPDATE events SET user_agent = ? WHERE rowid % 4999 = 0`).run('ü'.repeat(900));
+    con.close();
+    for (const [format, max] of [['cef', '8192'], ['ecs', '8192'], ['ecs', '3500']] as const) {
+      const args = ['siem', 'export', '--db', wide, '--registry-id', 'reg', '--output', peer.url, '--format', format, '--syslog-max-message', max];
+      assert.equal((await runCli([...args, '--threads', '1'])).code, 0);
+      const one = peer.take();
+      const r = await runCli([...args, '--threads', '2']);
+      assert.equal(r.code, 0, r.stderr);
+      const two = peer.take();
+      const messages = octetMessages(two);
+      assert.deepEqual(messages.map(eventId), registryIds(wide), `${format}, --syslog-max-message ${max}`);
+      assert.ok(messages.some((m) => m.includes('日本 😀')) && messages.some((m) => m.includes('ü'.repeat(900))));
+      assert.ok(one.equals(two), `${format}, --syslog-max-message ${max}`);
+    }
+  });
+
   it('the automatic choice for a receiver on this machine (one thread) sends what one thread on its own sends', async () => {
     assert.equal((await runCli([...base(), '--threads', '1'])).code, 0);
     const one = peer.take();

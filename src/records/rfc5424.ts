@@ -140,8 +140,8 @@ export function structuredData(e: EventJson, sdId: string): string {
     '[' + sdId +
     param(' eventId="', e.eventId) +
     param(' kind="', e.kind) +
-    jsonParam(' tokenId="', e.token) +
-    jsonParam(' fileId="', e.file) +
+    jsonParam(' tokenId=', e.token) +
+    jsonParam(' fileId=', e.file) +
     param(' registryId="', e.registryId) +
     ']'
   );
@@ -149,18 +149,43 @@ export function structuredData(e: EventJson, sdId: string): string {
 
 /** The record formatter wrapped: each record becomes the MSG of one RFC 5424 message (no BOM: see docs/SIEM.md). */
 export function syslogWrap(inner: JsonFormatter, s: SyslogSettings): JsonFormatter {
-  const pri = kindCache((kind) => `<${s.facility * 8 + (SEVERITY_BY_KIND.get(kind) ?? DEFAULT_SEVERITY)}>1 `);
-  // The SD-ELEMENT written as `structuredData` writes it, from fewer, longer pieces: what follows the time up
-  // to the first parameter and the kind's parameter are fixed per kind, the registry's parameter per run.
-  const afterTime = kindCache((kind) => ` ${s.hostname} oversight - ${msgId(kind)} [${s.sdId}`);
-  const kindParam = kindCache((kind) => param(' kind="', kind));
+  // The SD-ELEMENT written as `structuredData` writes it, from fewer, longer pieces: every string joined makes one
+  // more piece that writing the message walks. Per kind: the PRI; what follows the time up to the event id's
+  // value; the quote that closes it with the kind's parameter; both without an event id. Per run: the registry's
+  // parameter with the end of the element.
+  const head = kindCache((kind) => {
+    const afterTime = ` ${s.hostname} oversight - ${msgId(kind)} [${s.sdId}`;
+    const kindParam = param(' kind="', kind);
+    return {
+      pri: `<${s.facility * 8 + (SEVERITY_BY_KIND.get(kind) ?? DEFAULT_SEVERITY)}>1 `,
+      toId: afterTime + ' eventId="', afterId: '"' + kindParam, noId: afterTime + kindParam,
+    };
+  });
   const registryEnd = lastOf((id) => param(' registryId="', id) + '] ');
   return (e) => {
-    return pri(e.kind) + timestamp(e) + afterTime(e.kind) + param(' eventId="', e.eventId) + kindParam(e.kind) +
-      jsonParam(' tokenId="', e.token) + jsonParam(' fileId="', e.file) + registryEnd(e.registryId) + inner(e);
+    const h = head(e.kind);
+    const id = e.eventId;
+    return h.pri + timestamp(e) + (id === '' ? h.noId : h.toId + sdValue(id) + h.afterId) +
+      jsonParam(' tokenId=', e.token) + jsonParam(' fileId=', e.file) + registryEnd(e.registryId) + inner(e);
   };
 }
 
-function jsonParam(at: string, json: string | null): string {
-  return json === null ? '' : param(at, plain(json));
+/**
+ * ` name="value"` from a value spelled as JSON, or nothing without one. A JSON string with nothing to escape or
+ * replace (no backslash, so no escaped quote either) is the quoted PARAM-VALUE already, quotes included: it is
+ * used as it is, without cutting the value out and quoting it again.
+ */
+function jsonParam(name: string, json: string | null): string {
+  if (json === null) return '';
+  if (json.charCodeAt(0) === 34 && json.length > 2 && jsonPlain(json)) return name + json;
+  return param(name + '"', plain(json));
+}
+
+/** No `\`, `]` or control character between the quotes of a JSON string (a `"` there would need a backslash). */
+function jsonPlain(json: string): boolean {
+  for (let i = json.length - 2; i > 0; i--) {
+    const c = json.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c === 0x5d || (c >= 0x7f && c <= 0x9f)) return false;
+  }
+  return true;
 }

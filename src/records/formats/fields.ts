@@ -107,9 +107,9 @@ export function valueJson(v: Scalar): string | null {
  * registry has a handful of kinds; comparing against them is cheaper than hashing each row's fresh string for a
  * Map. Kinds beyond the first 64 are built each time.
  */
-export function kindCache(build: (kind: string) => string): (kind: string) => string {
+export function kindCache<T = string>(build: (kind: string) => T): (kind: string) => T {
   const kinds: string[] = [];
-  const built: string[] = [];
+  const built: T[] = [];
   return (kind) => {
     for (let i = 0; i < kinds.length; i++) if (kinds[i] === kind) return built[i]!;
     const hit = build(kind);
