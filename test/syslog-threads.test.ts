@@ -99,26 +99,39 @@ describe('syslog over TCP from formatting threads', () => {
   }
 
   it('characters beyond ASCII: each frame counts the bytes of its message, as one thread counts them', async () => {
-    // Threads frame a few dozen messages at once on the guess that each is ASCII, and frame again any group
-    // where the guess fails; a message close to the size limit is framed alone. Both ways, and the fallback,
-    // must send what a single thread sends.
+    // A thread writes each message, then its length in bytes, with room left for as many digits as it has
+    // characters: a CEF message of about 900 characters with 300 'ü' is over 1,000 bytes and moves up a byte.
+    // An ECS message with 900 'ü' is within 2,500 characters but not 2,500 bytes, and is dead-lettered.
     const wide = demoRegistry(60_000, 11);
     const con = new Database(wide);
     con.prepare(`UPDATE events SET user_agent = user_agent || ' (é 日本 😀)' WHERE rowid % 97 = 0`).run();
     con.prepare(`UPDATE events SET recipient_id = 'zoë@example.test' WHERE rowid % 1013 = 0`).run();
+    con.prepare(`UPDATE events SET user_agent = ? WHERE rowid % 2999 = 0`).run('ü'.repeat(300));
     con.prepare(`UPDATE events SET user_agent = ? WHERE rowid % 4999 = 0`).run('ü'.repeat(900));
     con.close();
-    for (const [format, max] of [['cef', '8192'], ['ecs', '8192'], ['ecs', '3500']] as const) {
-      const args = ['siem', 'export', '--db', wide, '--registry-id', 'reg', '--output', peer.url, '--format', format, '--syslog-max-message', max];
-      assert.equal((await runCli([...args, '--threads', '1'])).code, 0);
-      const one = peer.take();
-      const r = await runCli([...args, '--threads', '2']);
-      assert.equal(r.code, 0, r.stderr);
-      const two = peer.take();
-      const messages = octetMessages(two);
-      assert.deepEqual(messages.map(eventId), registryIds(wide), `${format}, --syslog-max-message ${max}`);
-      assert.ok(messages.some((m) => m.includes('日本 😀')) && messages.some((m) => m.includes('ü'.repeat(900))));
-      assert.ok(one.equals(two), `${format}, --syslog-max-message ${max}`);
+    const dir = tempDir();
+    for (const [format, max] of [['cef', '8192'], ['ecs', '8192'], ['ecs', '2500']] as const) {
+      const wires: Buffer[] = [];
+      const letters: unknown[][][] = [];
+      for (const threads of ['1', '2']) {
+        const dead = path.join(dir, `dead-${format}-${max}-${threads}.jsonl`);
+        const r = await runCli(['siem', 'export', '--db', wide, '--registry-id', 'reg', '--output', peer.url, '--format', format,
+          '--syslog-max-message', max, '--dead-letter', dead, '--threads', threads]);
+        assert.equal(r.code, 0, r.stderr);
+        wires.push(peer.take());
+        letters.push(fs.existsSync(dead) ? jsonLines(fs.readFileSync(dead, 'utf8')).map((l) => [l['event_id'], l['error']]) : []);
+      }
+      const what = `${format}, --syslog-max-message ${max}`;
+      assert.ok(wires[1]!.equals(wires[0]!), what);
+      assert.deepEqual(letters[1], letters[0], what);
+      const messages = octetMessages(wires[1]!);
+      const refused = new Set(letters[1]!.map((l) => l[0]));
+      assert.deepEqual(messages.map(eventId), registryIds(wide).filter((id) => !refused.has(id)), what);
+      assert.ok(messages.some((m) => m.includes('日本 😀')) && messages.some((m) => m.includes('ü'.repeat(300))), what);
+      if (max === '2500') {
+        assert.equal(letters[1]!.length, 12, what);
+        assert.match(String(letters[1]![0]![1]), /^message is \d+ bytes; --syslog-max-message allows 2500/);
+      } else assert.equal(letters[1]!.length, 0, what);
     }
   });
 

@@ -175,8 +175,6 @@ parentPort!.on('message', (req: ThreadSetup | RangeRequest | null) => {
   const refused: RefusedRecord[] = [];
   let text = '';
   let lines = 0;
-  /** Under octet counting, the records whose frames are in `text`, each counted in UTF-16 units. */
-  const group: string[] = [];
   const room = (bytes: number): void => {
     if (off + bytes <= buf.length) return;
     const bigger = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, off + bytes));
@@ -186,14 +184,9 @@ parentPort!.on('message', (req: ThreadSetup | RangeRequest | null) => {
   const flush = (): void => {
     // Three bytes per UTF-16 unit is the most UTF-8 can need.
     room(text.length * 3);
-    const n = buf.write(text, off);
-    // As many bytes as units: every character was ASCII, one byte each, so every frame's count was its length in
-    // bytes. Otherwise the group is framed again over the same bytes, one record at a time (octetFrame).
-    if (group.length === 0 || n === text.length) off += n;
-    else for (const record of group) if (!octetFrame(record)) throw new Error('a grouped syslog message over the size limit');
+    off += buf.write(text, off);
     text = '';
     lines = 0;
-    group.length = 0;
   };
   /**
    * `MSG-LEN SP MSG`, written straight into the buffer; false, with nothing written, for a record over the
@@ -247,11 +240,7 @@ parentPort!.on('message', (req: ThreadSetup | RangeRequest | null) => {
         continue;
       }
       const record = format(e);
-      // Octet-counted messages are framed a few dozen at a time, as lines are, when no record of the group can
-      // be over the receiver's size (three bytes per unit at most): one write instead of one per message.
-      const grouped = octets && record.length * 3 <= stream!.maxMessage;
-      if (octets && !grouped && lines > 0) flush();
-      if (stream !== null && !grouped && !(octets ? octetFrame(record) : oneLine(record))) {
+      if (stream !== null && !(octets ? octetFrame(record) : oneLine(record))) {
         if (lines > 0) flush();
         refused.push({ rowid: e.rowid, eventId: e.eventId, record, line: formatted, at: off, before: lastRowid });
         refusedUnits += record.length;
@@ -260,10 +249,7 @@ parentPort!.on('message', (req: ThreadSetup | RangeRequest | null) => {
         if (full()) break;
         continue;
       }
-      if (grouped) {
-        text += record.length + ' ' + record;
-        group.push(record);
-      } else if (!octets) text += record + '\n';
+      if (!octets) text += record + '\n';
       if (setup.records) {
         rowids.push(e.rowid);
         // A row of the JSON read has its rowid as its id (row-json.ts); only ordinary rows need the comparison.
@@ -271,7 +257,7 @@ parentPort!.on('message', (req: ThreadSetup | RangeRequest | null) => {
       }
       formatted++;
       count++;
-      if ((grouped || !octets) && (++lines === LINES_PER_WRITE || text.length > TEXT_PER_WRITE)) flush();
+      if (!octets && (++lines === LINES_PER_WRITE || text.length > TEXT_PER_WRITE)) flush();
       lastRowid = e.rowid;
       if (full()) break;
     }
