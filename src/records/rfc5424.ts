@@ -84,11 +84,11 @@ export function sdValue(s: string): string {
 }
 
 /**
- * No `"`, `\`, `]` or control character: a loop over the few dozen characters of an id, where a regex test
- * costs more in calling than in scanning.
+ * No `"`, `\`, `]` or control character from `from` to `to`: a loop over the few dozen characters of an id,
+ * where a regex test costs more in calling than in scanning.
  */
-function sdPlain(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
+function sdPlain(s: string, from = 0, to = s.length): boolean {
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x20 || c === 0x22 || c === 0x5c || c === 0x5d || (c >= 0x7f && c <= 0x9f)) return false;
   }
@@ -177,15 +177,6 @@ export function syslogWrap(inner: JsonFormatter, s: SyslogSettings): JsonFormatt
  */
 function jsonParam(name: string, json: string | null): string {
   if (json === null) return '';
-  if (json.charCodeAt(0) === 34 && json.length > 2 && jsonPlain(json)) return name + json;
+  if (json.charCodeAt(0) === 34 && json.length > 2 && sdPlain(json, 1, json.length - 1)) return name + json;
   return param(name + '"', plain(json));
-}
-
-/** No `\`, `]` or control character between the quotes of a JSON string (a `"` there would need a backslash). */
-function jsonPlain(json: string): boolean {
-  for (let i = json.length - 2; i > 0; i--) {
-    const c = json.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c === 0x5d || (c >= 0x7f && c <= 0x9f)) return false;
-  }
-  return true;
 }
