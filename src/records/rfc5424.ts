@@ -151,8 +151,8 @@ export function structuredData(e: EventJson, sdId: string): string {
 export function syslogWrap(inner: JsonFormatter, s: SyslogSettings): JsonFormatter {
   // The SD-ELEMENT written as `structuredData` writes it, from fewer, longer pieces: every string joined makes one
   // more piece that writing the message walks. Per kind: the PRI; what follows the time up to the event id's
-  // value; the quote that closes it with the kind's parameter; both without an event id. Per run: the registry's
-  // parameter with the end of the element.
+  // value; the quote that closes it with the kind's parameter; and, for an event without an id, what follows the
+  // time up to the kind's parameter included. Per run: the registry's parameter with the end of the element.
   const head = kindCache((kind) => {
     const afterTime = ` ${s.hostname} oversight - ${msgId(kind)} [${s.sdId}`;
     const kindParam = param(' kind="', kind);
