@@ -48,8 +48,10 @@ const CORRELATION = [',"correlation_uid":', '","correlation_uid":'] as const;
 const EVIDENCE_END = ['}}]', ',"type_id":1}}]'] as const;
 const RESOURCES = ',"resources":[{"uid":';
 const RESOURCE_HEAD = [EVIDENCE_END[0] + RESOURCES, EVIDENCE_END[1] + RESOURCES] as const;
-const RESOURCE_OWNER = ',"type":"Document","role_id":1,"owner":{"uid":';
-const RESOURCE_END = ',"type":"Document","role_id":1}]';
+/** After the file: the resource's type and role, then its end, or its owner's opening and the owner's end. */
+const DOCUMENT = ',"type":"Document","role_id":1';
+const RESOURCE_END = DOCUMENT + '}]';
+const RESOURCE_OWNER = DOCUMENT + ',"owner":{"uid":';
 const RESOURCE_OWNER_END = '}}]';
 const UNMAPPED = ',"unmapped":{"oversight":{';
 
