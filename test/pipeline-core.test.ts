@@ -124,4 +124,40 @@ describe('the delivery core', () => {
     assert.deepEqual(siem.bodies.map((b) => Buffer.byteLength(b)), [48, 47]);
     assert.equal(r.lastRowid, 6);
   });
+
+  it('fills a body the SIEM took whole again for a later batch, and never one it refused or may still need', async () => {
+    // Bodies of 100 records of about 1 KB: large enough to be kept for the next batch once taken.
+    const pad = 'x'.repeat(1000);
+    const line = (n: number) => `{"n":${n},"pad":"${pad}"}`;
+    const sent: { text: string; memory: ArrayBuffer }[] = [];
+    // The first batch is taken, the second refused as a whole (split in halves, both taken), the rest taken.
+    const answers: Verdict[] = [{ kind: 'delivered' }, { kind: 'rejected', status: 400, reason: 'refused' }];
+    const siem: Transport = {
+      name: 'splunk-hec', encoder: hecEncoder, hardMaxBytes: Infinity,
+      async send(_entries, body) {
+        sent.push({ text: body.toString(), memory: body.buffer as ArrayBuffer });
+        return answers.shift() ?? { kind: 'delivered' };
+      },
+      async close() {},
+    };
+    const c = new Core({ transport: siem, limits: { maxEvents: 100, maxBytes: 1_000_000 }, retry: { initialDelayMs: 1, maxDelayMs: 1, maxDurationMs: 1000 } });
+    const fed = (async () => {
+      for (let n = 1; n <= 500; n++) {
+        const buf = Buffer.from(line(n) + '\n');
+        const full = c.addLine(n, null, 'r', buf, 0, buf.length - 1);
+        // The formatting thread's buffer is filled again at once.
+        buf.fill(0x78);
+        if (full) await c.flushFull();
+      }
+    })();
+    const r = await c.finish(fed);
+    const batch = (from: number, n: number) => Array.from({ length: n }, (_, i) => line(from + i)).join('');
+    // Each body held its own records when sent: batches 1, 2 (refused), 2's halves, 3, 4, 5.
+    assert.deepEqual(sent.map((s) => s.text), [batch(1, 100), batch(101, 100), batch(101, 50), batch(151, 50), batch(201, 100), batch(301, 100), batch(401, 100)]);
+    assert.equal(r.exported, 500);
+    assert.equal(r.lastRowid, 500);
+    // Taken bodies' memory carried later batches; the refused one's carried none after it.
+    assert.ok(sent.some((s, j) => sent.slice(0, j).some((t) => t.memory === s.memory)), 'a taken body is filled again');
+    assert.ok(!sent.slice(2).some((s) => s.memory === sent[1]!.memory), 'a refused body is not');
+  });
 });

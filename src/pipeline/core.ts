@@ -291,6 +291,8 @@ export class Core {
     this.sending = true;
     try {
       const tickets = await this.delivery.deliver(batch.entries, batch.body);
+      // Acknowledged batches may be sent again from their body until acknowledged; others are done with it.
+      if (this.delivery.bodyDone && !this.window) this.writer.reuse(batch.body, batch.entries);
       const w = this.window;
       if (w) {
         await w.add(tickets);

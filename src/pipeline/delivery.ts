@@ -58,6 +58,11 @@ export class Delivery {
    */
   private readonly budgets = new WeakMap<Entry, RetryBudget>();
   private retried = false;
+  /**
+   * The body the last `deliver` was given went out once and the SIEM took all of it (a 2xx, no acknowledgement to
+   * wait for): the peer read every byte, so nothing can still be writing from it, and it may be filled again.
+   */
+  bodyDone = false;
 
   constructor(
     private readonly transport: Transport,
@@ -79,6 +84,8 @@ export class Delivery {
     const t = this.transport;
     let ready = written ?? null;
     let carried = spent ?? this.budgetOf(entries);
+    this.bodyDone = false;
+    let first = true;
     while (queue.length > 0) {
       let batch = queue.shift()!;
       // The body made for a batch goes again unchanged when the same batch is retried.
@@ -99,14 +106,18 @@ export class Delivery {
         this.stats.bytes += body.length;
         const started = performance.now();
         const v = await t.send(batch, body);
+        const once = first;
+        first = false;
         const m = this.hooks.metrics;
         m?.request(t.name, OUTCOMES[v.kind], (performance.now() - started) / 1000, batch.length, body.length);
         if (v.kind === 'delivered') {
           this.stats.duplicates += v.duplicates ?? 0;
           this.stats.delivered += batch.length;
           m?.delivered(batch.length);
-          if (v.ackId === undefined) for (const e of batch) e.settled = true;
-          else tickets.push({ entries: batch, ackId: v.ackId, sentAt: Date.now(), ...(shared ? { budget: shared } : {}) });
+          if (v.ackId === undefined) {
+            for (const e of batch) e.settled = true;
+            this.bodyDone = once && body === written;
+          } else tickets.push({ entries: batch, ackId: v.ackId, sentAt: Date.now(), ...(shared ? { budget: shared } : {}) });
           break;
         }
         if (v.kind === 'partial') {

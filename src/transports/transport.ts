@@ -73,7 +73,10 @@ export interface Transport {
   readonly defaults: BatchLimits;
   /** The largest body the SIEM can ever take; a record larger than this is dead-lettered without sending. */
   readonly hardMaxBytes: number;
-  /** One attempt. */
+  /**
+   * One attempt. A body answered `delivered` (without an ack id) is filled with a later batch at once: nothing
+   * may read it after that answer.
+   */
   send(entries: readonly Entry[], body: Buffer): Promise<Verdict>;
   /** Make what `send` wrote durable (local files) before the checkpoint moves past it. */
   sync?(): void;
