@@ -160,4 +160,35 @@ describe('the delivery core', () => {
     assert.ok(sent.some((s, j) => sent.slice(0, j).some((t) => t.memory === s.memory)), 'a taken body is filled again');
     assert.ok(!sent.slice(2).some((s) => s.memory === sent[1]!.memory), 'a refused body is not');
   });
+
+  it('lets go of a body grown far past the batch limit for one large record, rather than keep it for the run', async () => {
+    const small = (n: number) => `{"n":${n},"pad":"${'x'.repeat(1000)}"}`;
+    const large = `{"n":"large","pad":"${'y'.repeat(4_000_000)}"}`;
+    const sent: { text: string; memory: ArrayBuffer }[] = [];
+    const siem: Transport = {
+      name: 'splunk-hec', encoder: hecEncoder, hardMaxBytes: Infinity,
+      async send(_entries, body) {
+        sent.push({ text: body.toString(), memory: body.buffer as ArrayBuffer });
+        return { kind: 'delivered' };
+      },
+      async close() {},
+    };
+    const c = new Core({ transport: siem, limits: { maxEvents: 100, maxBytes: 200_000 }, retry: { initialDelayMs: 1, maxDelayMs: 1, maxDurationMs: 1000 } });
+    const records = [...Array.from({ length: 150 }, (_, i) => small(i)), large, ...Array.from({ length: 300 }, (_, i) => small(150 + i))];
+    const fed = (async () => {
+      for (const [i, record] of records.entries()) {
+        const buf = Buffer.from(record + '\n');
+        const full = c.addLine(i + 1, null, 'r', buf, 0, buf.length - 1);
+        if (full) await c.flushFull();
+      }
+    })();
+    const r = await c.finish(fed);
+    assert.equal(r.exported, records.length);
+    assert.equal(sent.map((s) => s.text).join(''), records.join(''));
+    const big = sent.findIndex((s) => s.text === large);
+    assert.ok(big > 0, 'the large record went alone');
+    assert.ok(!sent.slice(big + 1).some((s) => s.memory === sent[big]!.memory), 'its body was not kept');
+    // Bodies of the usual size still are.
+    assert.ok(sent.slice(big + 1).some((s, j) => sent.slice(big + 1, big + 1 + j).some((t) => t.memory === s.memory)));
+  });
 });

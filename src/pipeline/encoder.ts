@@ -279,6 +279,8 @@ export class BodyWriter {
     const filled = last instanceof SpanEntry ? last.source : null;
     if (filled === null || filled.buffer !== body.buffer || filled.byteOffset !== 0 || filled === this.buf) return;
     for (const e of entries) if (e instanceof SpanEntry && e.source === filled) e.source = NO_BYTES;
-    if (filled.length > MIN_BODY && (this.spare === null || filled.length > this.spare.length)) this.spare = filled;
+    // One grown far past the batch limit for a single large record is let go: it would stay resident for the run.
+    const usual = 2 * (this.maxBytes + this.encoder.open.length + this.encoder.close.length);
+    if (filled.length > MIN_BODY && filled.length <= usual && (this.spare === null || filled.length > this.spare.length)) this.spare = filled;
   }
 }
