@@ -74,6 +74,71 @@ function octetMessages(b: Buffer): string[] {
 
 const eventId = (msg: string): string => /eventId="(\d+)"/.exec(msg)![1]!;
 
+/** A receiver that is down when the first chunk goes, and up 1.5 s later: the chunk is retried, every event arrives once. */
+async function receiverDownAtFirst(db: string, extra: string[]): Promise<void> {
+  const probe = await new CapturePeer().start();
+  const url = probe.url;
+  await probe.close();
+  const late = new CapturePeer();
+  const up = new Promise<void>((resolve) => setTimeout(() => void late.start(probe.port).then(() => resolve()), 1500));
+  try {
+    const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', url, '--no-preflight', ...extra], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /retrying in [\d.]+s: .*ECONNREFUSED|retrying in [\d.]+s: .*refused/);
+    assert.deepEqual(octetMessages(late.take()).map(eventId), registryIds(db));
+  } finally {
+    await up;
+    await late.close();
+  }
+}
+
+/** A receiver that hangs up once 3 MB have come: a new connection carries on from a whole message to the last of `events`. */
+async function receiverHangsUp(db: string, events: number, extra: string[]): Promise<void> {
+  const dropping = await new CapturePeer(3_000_000).start();
+  try {
+    const state = path.join(tempDir(), 'state.json');
+    const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', dropping.url, '--state', state, ...extra], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    // The export's check of the receiver connects first, and sends nothing.
+    const used = dropping.connections.filter((c) => c.length > 0);
+    assert.equal(used.length, 2);
+    const all = registryIds(db);
+    const [first, second] = used.map((c) => octetMessages(Buffer.concat(c)).map(eventId));
+    assert.deepEqual(first, all.slice(0, first!.length));
+    // The second connection starts on a whole message (a chunk cut off by the hang-up goes again from its
+    // start) and carries every event from there to the end. What the operating system had taken before the
+    // hang-up is gone with the connection: plain syslog has no acknowledgements, which is what RELP is for.
+    const from = all.indexOf(second![0]!);
+    assert.ok(from > 0 && from < events, `resent from event ${second![0]}`);
+    assert.deepEqual(second, all.slice(from));
+    assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, events);
+  } finally {
+    await dropping.close();
+  }
+}
+
+/**
+ * Each format and framing: the export with `extra` sends byte for byte what `--threads 1` (record by record)
+ * sends, every event in registry order.
+ */
+function framingCases(what: string, events: number, extra: string[], setup: () => { db: string; peer: CapturePeer; base: () => string[] }): void {
+  for (const [format, framing] of [['cef', 'octet-counting'], ['ecs', 'octet-counting'], ['leef', 'lf']] as const) {
+    it(`${format}, ${framing} framing: ${what}`, async () => {
+      const { db, peer, base } = setup();
+      const args = [...base(), '--format', format, '--syslog-framing', framing];
+      assert.equal((await runCli([...args, '--threads', '1'])).code, 0);
+      const one = peer.take();
+      const r = await runCli([...args, ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, `exported ${events} event(s) as ${format} via syslog\n`);
+      const other = peer.take();
+      assert.ok(other.length > events * 300, `${other.length} bytes`);
+      assert.ok(one.equals(other));
+      if (framing === 'octet-counting') assert.deepEqual(octetMessages(other).map(eventId), registryIds(db));
+    });
+  }
+}
+
 describe('syslog over TCP from formatting threads', () => {
   const db = demoRegistry(60_000);
   let peer: CapturePeer;
@@ -83,20 +148,7 @@ describe('syslog over TCP from formatting threads', () => {
   after(() => peer.close());
   const base = (): string[] => ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--syslog-hostname', 'exporter-1'];
 
-  for (const [format, framing] of [['cef', 'octet-counting'], ['ecs', 'octet-counting'], ['leef', 'lf']] as const) {
-    it(`${format}, ${framing} framing: two threads send byte for byte what one thread sends`, async () => {
-      const args = [...base(), '--format', format, '--syslog-framing', framing];
-      assert.equal((await runCli([...args, '--threads', '1'])).code, 0);
-      const one = peer.take();
-      const r = await runCli([...args, '--threads', '2']);
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stderr, `exported 60000 event(s) as ${format} via syslog\n`);
-      const two = peer.take();
-      assert.ok(two.length > 60_000 * 300, `${two.length} bytes`);
-      assert.ok(one.equals(two));
-      if (framing === 'octet-counting') assert.deepEqual(octetMessages(two).map(eventId), registryIds(db));
-    });
-  }
+  framingCases('two threads send byte for byte what one thread sends', 60_000, ['--threads', '2'], () => ({ db, peer, base }));
 
   it('characters beyond ASCII: each frame counts the bytes of its message, as one thread counts them', async () => {
     // A thread writes each message, then its length in bytes, with room left for as many digits as it has
@@ -135,7 +187,7 @@ describe('syslog over TCP from formatting threads', () => {
     }
   });
 
-  it('the automatic choice for a receiver on this machine (one thread) sends what one thread on its own sends', async () => {
+  it('the automatic choice for a receiver on this machine sends what one thread on its own sends', async () => {
     assert.equal((await runCli([...base(), '--threads', '1'])).code, 0);
     const one = peer.take();
     const r = await runCli(base());
@@ -217,45 +269,52 @@ describe('syslog over TCP from formatting threads', () => {
     }
   });
 
-  it('a receiver that is down when the first chunk goes: the chunk is retried, and every event arrives once', async () => {
-    const probe = await new CapturePeer().start();
-    const url = probe.url;
-    await probe.close();
-    const late = new CapturePeer();
-    const up = new Promise<void>((resolve) => setTimeout(() => void late.start(probe.port).then(() => resolve()), 1500));
-    try {
-      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', url, '--no-preflight', '--threads', '2'], { timeoutMs: 60_000 });
+  it('a receiver that is down when the first chunk goes: the chunk is retried, and every event arrives once', () =>
+    receiverDownAtFirst(db, ['--threads', '2']));
+
+  it('a receiver that hangs up mid-export: a new connection carries on from a whole message to the last event', () =>
+    receiverHangsUp(db, 60_000, ['--threads', '2']));
+});
+
+/**
+ * A backlog under the size that takes worker threads (10,000 to 50,000 rows) is read, formatted and framed in
+ * ranges on the export's own thread, as a worker does it: the same bytes, dead letters and checkpoints as record
+ * by record (`--threads 1`), and the same recovery when the receiver goes away.
+ */
+describe('syslog over TCP formatted in ranges on the export thread', () => {
+  const db = demoRegistry(20_000);
+  let peer: CapturePeer;
+  before(async () => {
+    peer = await new CapturePeer().start();
+  });
+  after(() => peer.close());
+  const base = (): string[] => ['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', peer.url, '--syslog-hostname', 'exporter-1'];
+
+  framingCases('sends byte for byte what record-by-record formatting sends', 20_000, [], () => ({ db, peer, base }));
+
+  it('messages over --syslog-max-message are dead-lettered as record by record, the rest sent in order', async () => {
+    const dir = tempDir();
+    const results = [];
+    for (const threads of [['--threads', '1'], []]) {
+      const name = threads.length ? 'one' : 'ranged';
+      const dead = path.join(dir, `dead-${name}.jsonl`);
+      const state = path.join(dir, `state-${name}.json`);
+      const r = await runCli([...base(), '--syslog-max-message', '850', '--dead-letter', dead, '--state', state, ...threads]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /retrying in [\d.]+s: .*ECONNREFUSED|retrying in [\d.]+s: .*refused/);
-      assert.deepEqual(octetMessages(late.take()).map(eventId), registryIds(db));
-    } finally {
-      await up;
-      await late.close();
+      const letters = jsonLines(fs.readFileSync(dead, 'utf8')).map((l) => [l['event_id'], l['status'], l['error'], l['record']]);
+      results.push({ stderr: r.stderr, wire: peer.take(), letters, state: JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid });
     }
+    const [one, ranged] = results;
+    assert.ok(one!.letters.length > 30 && one!.letters.length < 5_000, `${one!.letters.length} dead letters`);
+    assert.equal(ranged!.stderr, one!.stderr.replace('dead-one', 'dead-ranged'));
+    assert.ok(ranged!.wire.equals(one!.wire));
+    assert.deepEqual(ranged!.letters, one!.letters);
+    assert.equal(ranged!.state, 20_000);
   });
 
-  it('a receiver that hangs up mid-export: a new connection carries on from a whole message to the last event', async () => {
-    const dropping = await new CapturePeer(3_000_000).start();
-    try {
-      const dir = tempDir();
-      const state = path.join(dir, 'state.json');
-      const r = await runCli(['siem', 'export', '--db', db, '--registry-id', 'reg', '--output', dropping.url, '--state', state, '--threads', '2'], { timeoutMs: 60_000 });
-      assert.equal(r.code, 0, r.stderr);
-      // The export's check of the receiver connects first, and sends nothing.
-      const used = dropping.connections.filter((c) => c.length > 0);
-      assert.equal(used.length, 2);
-      const all = registryIds(db);
-      const [first, second] = used.map((c) => octetMessages(Buffer.concat(c)).map(eventId));
-      assert.deepEqual(first, all.slice(0, first!.length));
-      // The second connection starts on a whole message (a chunk cut off by the hang-up goes again from its
-      // start) and carries every event from there to the end. What the operating system had taken before the
-      // hang-up is gone with the connection: plain syslog has no acknowledgements, which is what RELP is for.
-      const from = all.indexOf(second![0]!);
-      assert.ok(from > 0 && from < 60_000, `resent from event ${second![0]}`);
-      assert.deepEqual(second, all.slice(from));
-      assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, 60_000);
-    } finally {
-      await dropping.close();
-    }
-  });
+  it('a receiver that is down when the first chunk goes: the chunk is retried, and every event arrives once', () =>
+    receiverDownAtFirst(db, []));
+
+  it('a receiver that hangs up mid-export: a new connection carries on from a whole message to the last event', () =>
+    receiverHangsUp(db, 20_000, []));
 });

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import os from 'node:os';
-import { rangeSteps, workersWorthIt } from '../src/pipeline/format-workers.js';
+import { formatHere, RANGES_FROM, rangeSteps, workersWorthIt } from '../src/pipeline/format-workers.js';
 import { PRESTART_MIN_DB_BYTES, prestartPlan, workerHeapMb } from '../src/pipeline/format-thread.js';
-import { onThisMachine } from '../src/transports/syslog/syslog-socket.js';
+import { onThisMachine } from '../src/shared/this-machine.js';
 import { FORMAT_NAMES } from '../src/records/formats/index.js';
 import { EsPeer } from './peers/elasticsearch.js';
 import { HecPeer } from './peers/splunk-hec.js';
@@ -185,6 +185,38 @@ describe('worker threads for large exports', () => {
   });
 });
 
+describe('exports formatted in ranges on the export thread (10,000 to 50,000 rows, no worker)', () => {
+  const db = demoRegistry(20_000);
+
+  for (const fmt of FORMAT_NAMES) {
+    it(`${fmt}: writes byte for byte what record-by-record formatting writes, and checkpoints the last row`, async () => {
+      const dir = tempDir();
+      const one = path.join(dir, 'one.jsonl');
+      const ranged = path.join(dir, 'ranged.jsonl');
+      const state = path.join(dir, 'state.json');
+      const base = ['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', fmt, '--splunk-index', 'sec'];
+      assert.equal((await runCli([...base, '--output', one, '--threads', '1'])).code, 0);
+      const r = await runCli([...base, '--output', ranged, '--state', state]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, `exported 20000 event(s) as ${fmt}\n`);
+      assert.ok(fs.readFileSync(one).equals(fs.readFileSync(ranged)));
+      assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, 20_000);
+    });
+  }
+
+  it('to stdout, with --since: the same lines as record by record', async () => {
+    // The demo's events span the day and a half from 1763856000: about half of them are since the middle. The
+    // ranges cover every rowid; --since leaves rows out within them.
+    const args = ['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'ecs', '--since', '1763930000'];
+    const one = await runCli([...args, '--threads', '1']);
+    const ranged = await runCli(args);
+    assert.equal(ranged.code, 0, ranged.stderr);
+    const n = jsonLines(ranged.stdout).length;
+    assert.ok(n > 5_000 && n < 15_000, `${n} lines`);
+    assert.equal(ranged.stdout, one.stdout);
+  });
+});
+
 describe('the rowid ranges of the threads', () => {
   it('start small and double up to the range size, covering the span once, without gaps', () => {
     const steps = rangeSteps(1024);
@@ -216,12 +248,22 @@ describe('how many formatting threads a backlog gets', () => {
     assert.equal(workersWorthIt(49_999, true, 1), 0);
   });
 
-  it('a byte stream to a receiver on this machine leaves it a core', () => {
-    assert.equal(workersWorthIt(1_000_000, false, 2, true), 1);
+  it('a byte stream to a receiver on this machine leaves it a core: no worker on one or two cores', () => {
+    assert.equal(workersWorthIt(1_000_000, false, 2, true), 0);
     assert.equal(workersWorthIt(1_000_000, false, 4, true), 2);
     assert.equal(workersWorthIt(1_000_000, false, 1, true), 0);
     assert.equal(workersWorthIt(49_999, false, 2, true), 0);
     assert.equal(workersWorthIt(1_000_000, false, 2, false), 2);
+  });
+
+  it('without a worker, an output that takes chunks is formatted in ranges on the export thread from 10,000 rows', () => {
+    assert.equal(formatHere(RANGES_FROM, true, 0), true);
+    assert.equal(formatHere(1_000_000, true, 0), true);
+    assert.equal(formatHere(RANGES_FROM - 1, true, 0), false);
+    // Worker threads, when there are any, do the formatting; a SIEM over HTTP batches each record.
+    assert.equal(formatHere(1_000_000, true, 2), false);
+    assert.equal(formatHere(1_000_000, false, 0), false);
+    assert.equal(RANGES_FROM, 10_000);
   });
 
   it('a receiver is on this machine by its loopback or interface address or its name, never by a lookup', () => {
@@ -265,32 +307,35 @@ describe('a writer that holds the registry locked as the formatting threads open
     return { db, ...(await holdRegistryLock(db)) };
   }
 
-  it('the threads wait it out as their reads do: one line when the wait starts, one when it ends, every event written', async () => {
-    const { formatInWorkers } = await dist('pipeline/format-workers.js');
-    const { RegistryWait } = await dist('registry/wait.js');
-    const { db, release } = await lockedRollbackRegistry(3000);
-    const said: string[] = [];
-    const plan = { db, registryId: 'reg', spec, since: null, afterRowid: 0, endRowid: 3000, workers: 2, rangeSize: 500 };
-    const lockWait = new RegistryWait((m: string) => {
-      said.push(m);
-      // Released only once the wait is reported, so the threads meet the lock for as long as that takes.
-      if (/waiting for it to be released/.test(m)) void release();
-    }, 60_000, 50);
-    const got: Buffer[] = [];
-    try {
-      for await (const chunk of formatInWorkers({ ...plan, lockWait })) got.push(Buffer.from(chunk.body));
-    } finally {
-      await release();
-    }
-    assert.equal(said.length, 2, said.join('\n'));
-    assert.match(said[0]!, /^registry .* is locked by another process .*: waiting for it to be released$/);
-    assert.match(said[1]!, /^registry readable again after \d+\.\ds locked$/);
-    const unlocked: Buffer[] = [];
-    for await (const chunk of formatInWorkers(plan)) unlocked.push(Buffer.from(chunk.body));
-    const text = Buffer.concat(got);
-    assert.ok(text.equals(Buffer.concat(unlocked)));
-    assert.equal(text.toString('utf8').split('\n').length - 1, 3000);
-  });
+  for (const [who, threads] of [['the threads', { workers: 2 }], ['ranges formatted on the export thread', { workers: 1, inThread: true }]] as const) {
+    it(`${who} wait it out as their reads do: one line when the wait starts, one when it ends, every event written`, async () => {
+      const { formatInWorkers } = await dist('pipeline/format-workers.js');
+      const { RegistryWait } = await dist('registry/wait.js');
+      const { db, release } = await lockedRollbackRegistry(3000);
+      const said: string[] = [];
+      const plan = { db, registryId: 'reg', spec, since: null, afterRowid: 0, endRowid: 3000, rangeSize: 500 };
+      const lockWait = new RegistryWait((m: string) => {
+        said.push(m);
+        // Released only once the wait is reported, so the threads meet the lock for as long as that takes.
+        if (/waiting for it to be released/.test(m)) void release();
+      }, 60_000, 50);
+      const got: Buffer[] = [];
+      try {
+        for await (const chunk of formatInWorkers({ ...plan, ...threads, lockWait })) got.push(Buffer.from(chunk.body));
+      } finally {
+        await release();
+      }
+      assert.equal(said.length, 2, said.join('\n'));
+      assert.match(said[0]!, /^registry .* is locked by another process .*: waiting for it to be released$/);
+      assert.match(said[1]!, /^registry readable again after \d+\.\ds locked$/);
+      // What two threads write with no lock in the way.
+      const unlocked: Buffer[] = [];
+      for await (const chunk of formatInWorkers({ ...plan, workers: 2 })) unlocked.push(Buffer.from(chunk.body));
+      const text = Buffer.concat(got);
+      assert.ok(text.equals(Buffer.concat(unlocked)));
+      assert.equal(text.toString('utf8').split('\n').length - 1, 3000);
+    });
+  }
 
   it('a stop ends that wait at once, with nothing written', async () => {
     const { formatInWorkers } = await dist('pipeline/format-workers.js');
@@ -398,6 +443,15 @@ describe('formatting threads started as the command starts', () => {
       assert.equal(prestartPlan(args, 2, big, env), null, JSON.stringify(env));
     }
     assert.deepEqual(prestartPlan(args, 2, big, { OVERSIGHT_FOLLOW: 'false' }), file);
+    // A syslog receiver on this machine with two cores gets no thread by the automatic choice: none is started.
+    for (const output of ['syslog+tcp://127.0.0.1:514', 'relp://localhost:2514', 'syslog+tls://[::1]:6514', `relp://${os.hostname()}:2514`]) {
+      assert.equal(prestartPlan([...args, '--output', output], 2, big), null, output);
+      assert.equal(prestartPlan([...args, '--output', output, '--threads', 'auto'], 2, big), null, output);
+      assert.deepEqual(prestartPlan([...args, '--output', output], 4, big), file, output);
+      assert.deepEqual(prestartPlan([...args, '--output', output, '--threads', '2'], 2, big), file, output);
+    }
+    assert.equal(prestartPlan(args, 2, big, { OVERSIGHT_OUTPUT: 'syslog+tcp://127.0.0.1:514' }), null);
+    assert.deepEqual(prestartPlan([...args, '--output', 'syslog+tcp://192.0.2.10:514'], 2, big), file);
     // A state file not written yet: the first run of an export, with the whole registry to go.
     assert.deepEqual(prestartPlan([...args, '--state', 'new.state'], 2, (p) => (p === 'new.state' ? null : big())), file);
     for (const [why, a, cores, size] of [

@@ -116,7 +116,7 @@ export const EXPORT = {
   }),
   threads: option({
     flags: '--threads <n>',
-    description: `threads that read and format a large export: 'auto' (two with a second core, one when a syslog receiver on a two-core machine is this machine; on one core, one for a file or stdout) or a number (1: none; at most ${MAX_THREADS})`,
+    description: `threads that read and format a large export: 'auto' (two with a second core, none for a syslog receiver on this machine with one or two cores, one on one core for a file or stdout; without threads, a file, stdout or syslog export of 10,000 events or more is formatted in ranges by the export itself) or a number (1: none, record by record; at most ${MAX_THREADS})`,
     default: DEFAULTS.threads,
     group: 'common',
     parse: (v, flag) => {

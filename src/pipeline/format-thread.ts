@@ -12,6 +12,7 @@ import os from 'node:os';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { DEFAULT_MAX_ROW_BYTES, parseMaxRowBytes } from '../registry/rows.js';
 import { SWITCH_ON, variableOf } from '../shared/options.js';
+import { onThisMachine, urlHost } from '../shared/this-machine.js';
 
 /**
  * Old-generation heap of one worker: 32 MB formats ordinary rows with room to spare, and formatting one row
@@ -54,8 +55,8 @@ const READ = ['--db', '--output', '--threads', '--max-row-bytes', '--state'];
 /**
  * The limits of the threads to start early for this command line and environment, or null when they would not
  * be used: only for `siem export` of a registry file of 8 MiB or more, with two cores or more, without follow
- * mode, `--limit`, `--threads 1` or a state file that exists already. A setting only in a `--config` file is not
- * seen here.
+ * mode, `--limit`, `--threads 1`, a state file that exists already, or (on two cores, with threads left to the
+ * automatic choice) a syslog or RELP receiver on this machine. A setting only in a `--config` file is not seen here.
  */
 export function prestartPlan(
   args: readonly string[], cores: number, fileSize: (path: string) => number | null, env: Readonly<Record<string, string | undefined>> = {},
@@ -92,7 +93,13 @@ export function prestartPlan(
   }
   // Files, stdout and byte streams (syslog over TCP or TLS, RELP) take whole chunks; any other URL is a SIEM whose
   // records are batched on the main thread.
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(values.get('--output') ?? '')?.[1]?.toLowerCase();
+  const output = values.get('--output') ?? '';
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(output)?.[1]?.toLowerCase();
+  // A byte stream to a receiver on this machine, on two cores, is formatted on the export's own thread unless a
+  // count of threads is asked for (formatHere in format-workers.ts).
+  const host = scheme !== undefined && CHUNKED_SCHEMES.has(scheme) ? urlHost(output) : null;
+  const auto = (values.get('--threads') ?? 'auto') === 'auto';
+  if (auto && cores <= 2 && host !== null && onThisMachine(host)) return null;
   return threadLimits(scheme !== undefined && !CHUNKED_SCHEMES.has(scheme), maxRowBytes);
 }
 

@@ -4,7 +4,7 @@
  */
 import { DEFAULTS } from '../shared/defaults.js';
 import { parseDuration } from '../shared/options.js';
-import { workersWorthIt, type WorkerPlan } from './format-workers.js';
+import { formatHere, workersWorthIt, type WorkerPlan } from './format-workers.js';
 import { dropPrestarted } from './format-thread.js';
 import { recordFormatter, type RecordSpec } from '../records/spec.js';
 import { PAGE_SIZE, RegistryBusy, type RegistrySource } from '../registry/source.js';
@@ -56,6 +56,8 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineResult> {
   const digests = new ReadDigests(o.source);
   const core = new Core({ ...o, digest: (rowid) => digests.at(rowid) });
   const plan = threadPlanUnlessLocked(o, core.lastRowid, core.stopSignal);
+  // A large backlog's first chunk is ready within milliseconds: the connection is made meanwhile, not after it.
+  if (plan) o.transport.connectAhead?.();
   // A file, stdout or a byte stream takes the threads' chunks whole; other SIEMs batch each record here.
   if (plan && !plan.records) return core.finish(copyChunks(core, plan, !!o.deadLetter, digests));
   if (plan) return core.finish(feedThreaded(core, plan, digests));
@@ -95,14 +97,18 @@ function threadPlan(o: RegistryRun, after: number, stop: AbortSignal | undefined
   const from = Math.max(after, b.first - 1);
   const span = b.last - from;
   const local = LOCAL.has(o.transport.name);
-  const workers = o.threads.count ?? workersWorthIt(span, local, undefined, o.transport.stream?.receiverHere ?? false);
+  // The automatic choice formats in ranges on this thread where it takes no worker (formatHere); a count names
+  // worker threads, and `--threads 1` formats record by record.
+  const auto = o.threads.count === null ? workersWorthIt(span, local, undefined, o.transport.stream?.receiverHere ?? false) : null;
+  const inThread = auto !== null && formatHere(span, local || !!o.transport.stream, auto);
+  const workers = inThread ? 1 : o.threads.count ?? auto!;
   // Threads split rowids into ranges, which pays only where rowids are dense: a span far beyond what the file can
   // hold is sparse for sure. Counting the rows instead would read the whole table once more before the first
   // record; this bound costs nothing, and the empty ranges it can let through are bounded by the file's size.
   // A count of one asks for no thread (`--threads 1`); only the automatic choice takes a single one.
   if (workers < 1 || (workers === 1 && o.threads.count !== null) || (span > 4 * PAGE_SIZE && span > 4 * o.source.rowsAtMost())) return null;
   return {
-    db: o.threads.db, spec: o.spec, registryId: o.registryId, since: o.since ?? null, afterRowid: from, endRowid: b.last, workers,
+    db: o.threads.db, spec: o.spec, registryId: o.registryId, since: o.since ?? null, afterRowid: from, endRowid: b.last, workers, inThread,
     // A byte stream takes whole chunks framed on the threads; other SIEMs batch each record here.
     records: !local && !o.transport.stream, stream: o.transport.stream ?? null, maxRowBytes: o.source.maxRowBytes,
     // A one-shot export waits out a writer's lock for as long as it retries a batch, whichever thread meets it.

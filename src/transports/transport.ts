@@ -89,6 +89,11 @@ export interface Transport {
    * sending an event (credentials, the objects the SIEM side needs). Connection failures are thrown.
    */
   check?(): Promise<CheckLine[]>;
+  /**
+   * Begin what the first send needs (a connection) while the first records are formatted; that send uses it, or
+   * connects as any send does if it failed.
+   */
+  connectAhead?(): void;
   /** The envelope its records need (RFC 5424 for syslog): whoever formats for it builds it in (records/spec.ts). */
   readonly envelope?: EnvelopeSpec | null;
   close(): Promise<void>;

@@ -196,6 +196,16 @@ export class RelpTransport implements Transport {
     return [{ what: 'RELP session', ok: true, detail: 'opened (the receiver offers syslog) and closed' }];
   }
 
+  /** The session opened before the first send (connectAhead), as that send's turn. */
+  private early: Promise<void> | null = null;
+
+  /** Opens the session in the first send's turn; if that fails, the send opens one itself and meets the failure. */
+  connectAhead(): void {
+    if (this.session || this.early !== null) return;
+    this.early = this.turn.then(() => this.open(this.conn.timeoutMs)).catch(() => this.conn.drop());
+    this.turn = this.early;
+  }
+
   /**
    * Sends take turns: a batch is written as answers make room in the one session, and a second send at the same
    * time would take the first one's place there (and leave it waiting for good), or open a second session over it.
@@ -248,6 +258,7 @@ export class RelpTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    await this.early;
     if (this.session) {
       const t = this.nextTxnr();
       try {

@@ -4,7 +4,6 @@
  * TLS follows the HTTPS rules: the certificate is verified unless --insecure, and --ca-file adds a private CA.
  */
 import net from 'node:net';
-import os from 'node:os';
 import tls from 'node:tls';
 import { ConfigurationError } from '../../shared/errors.js';
 import { NetworkError, readCaFile, type HttpOptions } from '../http/client.js';
@@ -16,24 +15,6 @@ export interface Endpoint {
   /** null: plain TCP. */
   tls: tls.ConnectionOptions | null;
   timeoutMs: number;
-}
-
-/**
- * Whether `host` is this machine: a loopback name or address, this machine's name, or an address of one of its
- * interfaces. A receiver here (a local rsyslog relay, as in front of Sentinel's Azure Monitor Agent) works on the
- * same cores as the export. Names are not looked up: planning an export does not wait on DNS.
- */
-export function onThisMachine(host: string): boolean {
-  const h = host.toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost') || h === os.hostname().toLowerCase()) return true;
-  const type = net.isIPv4(h) ? 'ipv4' : net.isIPv6(h) ? 'ipv6' : null;
-  if (type === null) return false;
-  const here = new net.BlockList();
-  here.addSubnet('127.0.0.0', 8, 'ipv4');
-  here.addAddress('::1', 'ipv6');
-  here.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
-  for (const a of Object.values(os.networkInterfaces()).flat()) if (a) here.addAddress(a.address.replace(/%.*$/, ''), a.family === 'IPv6' ? 'ipv6' : 'ipv4');
-  return here.check(h, type);
 }
 
 /** Host and port from `scheme://host:port`, with the scheme's default port. */

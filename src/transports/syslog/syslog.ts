@@ -13,7 +13,8 @@ import { DEFAULT_SD_ID, parseFacility, parseHostname, parseSdId } from '../../re
 import { networkVerdict, type CheckLine, type StreamFraming, type Transport, type Verdict } from '../transport.js';
 import type { TransportDescription } from '../describe.js';
 import { DEFAULT_MAX_MESSAGE, lfEncoder, messageRefusal, octetCountingEncoder, SYSLOG_BATCH, unsendable } from './syslog-frames.js';
-import { Connection, endpoint, onThisMachine, type Endpoint } from './syslog-socket.js';
+import { onThisMachine } from '../../shared/this-machine.js';
+import { Connection, endpoint, type Endpoint } from './syslog-socket.js';
 import { SyslogUdpTransport } from './syslog-udp.js';
 
 /** The options of the syslog family (syslog and RELP share them), each read through its spec. */
@@ -102,6 +103,7 @@ export class SyslogStreamTransport implements Transport {
     const first = rejected.length === 0 ? entries.length : rejected[0]!.index;
     const data = rejected.length === 0 ? body : encode(this.encoder, entries.slice(0, first));
     try {
+      await this.ahead();
       if (!this.conn.open) await this.conn.connect();
       if (data.length > 0) await this.conn.write(data);
     } catch (err) {
@@ -115,7 +117,21 @@ export class SyslogStreamTransport implements Transport {
     return { kind: 'partial', retry, rejected, unexamined: true, reason: `${rejected.length} message(s) cannot be sent` };
   }
 
-  close(): Promise<void> {
+  /** A connection made before the first send (connectAhead); a failure is met again by that send's own connect. */
+  private early: Promise<void> | null = null;
+
+  connectAhead(): void {
+    if (this.early === null && !this.conn.open) this.early = this.conn.connect().catch(() => undefined);
+  }
+
+  private async ahead(): Promise<void> {
+    const early = this.early;
+    this.early = null;
+    await early;
+  }
+
+  async close(): Promise<void> {
+    await this.ahead();
     return this.conn.close();
   }
 }
