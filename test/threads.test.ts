@@ -204,6 +204,23 @@ describe('exports formatted in ranges on the export thread (10,000 to 50,000 row
     });
   }
 
+  it('from a checkpoint: the rest of the registry, once, as record by record writes it', async () => {
+    const dir = tempDir();
+    const whole = path.join(dir, 'whole.jsonl');
+    const parts = path.join(dir, 'parts.jsonl');
+    const state = path.join(dir, 'state.json');
+    const base = ['siem', 'export', '--db', db, '--registry-id', 'reg', '--format', 'cef'];
+    assert.equal((await runCli([...base, '--output', whole, '--threads', '1'])).code, 0);
+    // The first 4,000 record by record (--limit), then 16,000 left: enough for ranges.
+    assert.equal((await runCli([...base, '--output', parts, '--state', state, '--limit', '4000'])).code, 0);
+    assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, 4_000);
+    const r = await runCli([...base, '--output', parts, '--state', state]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, 'exported 16000 event(s) as cef\n');
+    assert.ok(fs.readFileSync(parts).equals(fs.readFileSync(whole)));
+    assert.equal(JSON.parse(fs.readFileSync(state, 'utf8')).last_rowid, 20_000);
+  });
+
   it('to stdout, with --since: the same lines as record by record', async () => {
     // The demo's events span the day and a half from 1763856000: about half of them are since the middle. The
     // ranges cover every rowid; --since leaves rows out within them.
