@@ -97,10 +97,12 @@ function threadPlan(o: RegistryRun, after: number, stop: AbortSignal | undefined
   const from = Math.max(after, b.first - 1);
   const span = b.last - from;
   const local = LOCAL.has(o.transport.name);
+  // A file, stdout or a byte stream takes the formatted chunks whole; other SIEMs batch each record here.
+  const chunks = local || !!o.transport.stream;
   // The automatic choice formats in ranges on this thread where it takes no worker (formatHere); a count names
   // worker threads, and `--threads 1` formats record by record.
   const auto = o.threads.count === null ? workersWorthIt(span, local, undefined, o.transport.stream?.receiverHere ?? false) : null;
-  const inThread = auto !== null && formatHere(span, local || !!o.transport.stream, auto);
+  const inThread = auto !== null && formatHere(span, chunks, auto);
   const workers = inThread ? 1 : o.threads.count ?? auto!;
   // Threads split rowids into ranges, which pays only where rowids are dense: a span far beyond what the file can
   // hold is sparse for sure. Counting the rows instead would read the whole table once more before the first
@@ -109,8 +111,8 @@ function threadPlan(o: RegistryRun, after: number, stop: AbortSignal | undefined
   if (workers < 1 || (workers === 1 && o.threads.count !== null) || (span > 4 * PAGE_SIZE && span > 4 * o.source.rowsAtMost())) return null;
   return {
     db: o.threads.db, spec: o.spec, registryId: o.registryId, since: o.since ?? null, afterRowid: from, endRowid: b.last, workers, inThread,
-    // A byte stream takes whole chunks framed on the threads; other SIEMs batch each record here.
-    records: !local && !o.transport.stream, stream: o.transport.stream ?? null, maxRowBytes: o.source.maxRowBytes,
+    // A byte stream's chunks are framed on the threads.
+    records: !chunks, stream: o.transport.stream ?? null, maxRowBytes: o.source.maxRowBytes,
     // A one-shot export waits out a writer's lock for as long as it retries a batch, whichever thread meets it.
     lockWait: new RegistryWait(o.log ?? (() => undefined), o.retry.maxDurationMs,
       o.pollIntervalMs ?? parseDuration(DEFAULTS.pollInterval, '--poll-interval'), stop),

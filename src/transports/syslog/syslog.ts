@@ -103,7 +103,7 @@ export class SyslogStreamTransport implements Transport {
     const first = rejected.length === 0 ? entries.length : rejected[0]!.index;
     const data = rejected.length === 0 ? body : encode(this.encoder, entries.slice(0, first));
     try {
-      await this.ahead();
+      if (this.early !== null) await this.ahead();
       if (!this.conn.open) await this.conn.connect();
       if (data.length > 0) await this.conn.write(data);
     } catch (err) {
