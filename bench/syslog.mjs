@@ -148,6 +148,9 @@ async function timeUntil(rs, target, start, timeoutMs = 600_000) {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
+/** The row of the exporter into a socket that drops what it reads, with no rsyslog. */
+export const DROPPED = 'oversight syslog+tcp into a socket that drops it (no rsyslog)';
+
 /** Median events/s per sender; every run must deliver every event. Returns null (with a reason) without rsyslog. */
 export async function syslogDelivery({ db, registryId, events, runs, format = 'ecs', extra = [], windows = [128, 512, 2048, 4096], only = null, before = null, log = () => undefined }) {
   if (spawnSync('rsyslogd', ['-v']).status !== 0) return { skipped: 'rsyslogd not installed (apt-get install rsyslog rsyslog-relp)' };
@@ -182,6 +185,10 @@ export async function syslogDelivery({ db, registryId, events, runs, format = 'e
   const SENDER = "const s = require('net').connect(Number(process.argv[2]), '127.0.0.1', () => " +
     "require('fs').createReadStream(process.argv[1], { highWaterMark: 8 << 20 }).pipe(s))";
   const tcp = `syslog+tcp://127.0.0.1:${rs.ports.tcp}`;
+  // A socket on this process that reads and drops what it gets: the exporter's time with no receiver's work at
+  // all, the most the rsyslog row can reach on this machine. It sets no goal.
+  const drop = net.createServer((s) => s.resume().on('error', () => undefined));
+  await new Promise((r) => drop.listen(0, '127.0.0.1', r));
   const relpUrl = `relp://127.0.0.1:${rs.ports.relp}`;
   const senders = [
     ...(only === 'relp' ? [] : [exporter('oversight syslog+tcp', tcp)]),
@@ -196,6 +203,7 @@ export async function syslogDelivery({ db, registryId, events, runs, format = 'e
     { name: 'bare sender, pre-built frames (RELP, pipelined, no window)', run: () => ownCpu(() => bareRelp(rs.ports.relp, relp)) },
     ...(only === 'relp' ? [] : [{ name: 'bare sender process (node, then the frames from a file, TCP)', run: () => child('bare sender process', ['-e', SENDER, framesFile, String(rs.ports.tcp)]) }]),
     ...senders,
+    ...(only === 'relp' ? [] : [{ ...exporter(DROPPED, `syslog+tcp://127.0.0.1:${drop.address().port}`), alone: true }]),
     // Another build (`--before OTHER/dist/cli.js`) with the same flags, alternating with this one.
     ...(before ? senders.map((c) => ({
       ...c, default: false, name: `${c.default ? 'oversight relp (its default window)' : c.name} [before]`, run: exporter(c.name, c.url, c.flags, before).run,
@@ -211,7 +219,7 @@ export async function syslogDelivery({ db, registryId, events, runs, format = 'e
         const rsBefore = rs.cpu();
         const start = process.hrtime.bigint();
         const cpu = await c.run();
-        const s = await timeUntil(rs, target, start);
+        const s = c.alone ? Number(process.hrtime.bigint() - start) / 1e9 : await timeUntil(rs, target, start);
         const rsCpu = rs.cpu() - rsBefore;
         seconds.get(c.name).push(s);
         senderCpu.get(c.name).push(cpu);
@@ -221,6 +229,7 @@ export async function syslogDelivery({ db, registryId, events, runs, format = 'e
     }
   } finally {
     await rs.stop();
+    drop.close();
     fs.rmSync(framesFile, { force: true });
   }
   const rows = cases.map((c) => ({
