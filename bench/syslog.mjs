@@ -194,6 +194,7 @@ export async function syslogDelivery({ db, registryId, events, runs, format = 'e
   // all, the most the rsyslog row can reach on this machine. It sets no goal.
   const drop = net.createServer((s) => s.resume().on('error', () => undefined));
   await new Promise((r) => drop.listen(0, '127.0.0.1', r));
+  const dropUrl = `syslog+tcp://127.0.0.1:${drop.address().port}`;
   const relpUrl = `relp://127.0.0.1:${rs.ports.relp}`;
   const senders = [
     ...(only === 'relp' ? [] : [exporter('oversight syslog+tcp', tcp)]),
@@ -209,8 +210,8 @@ export async function syslogDelivery({ db, registryId, events, runs, format = 'e
     ...(only === 'relp' ? [] : [{ name: 'bare sender process (node, then the frames from a file, TCP)', run: () => child('bare sender process', ['-e', SENDER, framesFile, String(rs.ports.tcp)]) }]),
     ...senders,
     ...(only === 'relp' ? [] : [
-      { ...exporter(DROPPED, `syslog+tcp://127.0.0.1:${drop.address().port}`), alone: true },
-      { ...exporter(DROPPED_THREADS, `syslog+tcp://127.0.0.1:${drop.address().port}`, ['--threads', '2']), alone: true },
+      { ...exporter(DROPPED, dropUrl), alone: true },
+      { ...exporter(DROPPED_THREADS, dropUrl, ['--threads', '2']), alone: true },
     ]),
     // Another build (`--before OTHER/dist/cli.js`) with the same flags, alternating with this one.
     ...(before ? senders.map((c) => ({
